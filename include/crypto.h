@@ -1,0 +1,29 @@
+/* Thin wrappers over OpenSSL's libcrypto: every cipher, hash and random byte. */
+#ifndef MTPROXYD_CRYPTO_H
+#define MTPROXYD_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CRYPTO_ERR		(-1)
+
+/* AES-256-CTR with a 128-bit big-endian counter (EVP_aes_256_ctr). */
+typedef struct crypto_ctr crypto_ctr;
+
+int crypto_ctr_new(crypto_ctr **out, const uint8_t key[32], const uint8_t iv[16]);
+/* in and out may be the same buffer. */
+int crypto_ctr_apply(crypto_ctr *c, const uint8_t *in, uint8_t *out, size_t len);
+/* Advance the keystream by n bytes without output. */
+int crypto_ctr_skip(crypto_ctr *c, size_t n);
+void crypto_ctr_free(crypto_ctr *c);
+
+/* SHA-256 of a || b (b may be NULL with blen 0). */
+int crypto_sha256(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+    uint8_t out[32]);
+int crypto_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg,
+    size_t msglen, uint8_t out[32]);
+int crypto_random(uint8_t *buf, size_t len);
+/* Constant-time comparison: 1 if equal, 0 if not. */
+int crypto_memeq(const void *a, const void *b, size_t n);
+
+#endif

@@ -1,0 +1,42 @@
+/* Transport framing inside the obfuscated stream (PROTOCOL.md 2). Pure. */
+#ifndef MTPROXYD_FRAME_H
+#define MTPROXYD_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FRAME_NEED_MORE		(-2)	/* header incomplete: read more */
+#define FRAME_ERR_ZERO		(-3)	/* length 0 */
+#define FRAME_ERR_TOO_LONG	(-4)	/* over FRAME_MAX_LEN or bad high bits */
+#define FRAME_ERR_ALIGN		(-5)	/* not a multiple of 4 (non-padded) */
+#define FRAME_ERR_OVERLONG	(-6)	/* abridged extended form for a short length */
+#define FRAME_ERR_ARG		(-7)
+
+enum frame_transport {
+	FRAME_ABRIDGED,		/* tag ef */
+	FRAME_INTERMEDIATE,	/* tag ee */
+	FRAME_PADDED		/* tag dd */
+};
+
+struct frame_info {
+	size_t header_len;	/* 1 or 4 (abridged), 4 (intermediate) */
+	size_t len;		/* bytes after the header, padding included */
+	size_t data_len;	/* len, minus padding (padded: len & ~3) */
+	int quickack;		/* the client asked for a quick ack */
+};
+
+int frame_transport_from_tag(uint32_t tag, enum frame_transport *out);
+const char *frame_transport_name(enum frame_transport t);
+
+/* Decode the header of the next frame in buf[0..avail). */
+int frame_decode(enum frame_transport t, const uint8_t *buf, size_t avail,
+    struct frame_info *out);
+
+/*
+ * Encode the header for a frame whose body (padding included) is len bytes.
+ * hdr must hold 4 bytes; *hdr_len gets 1 or 4.
+ */
+int frame_encode(enum frame_transport t, size_t len, int quickack,
+    uint8_t hdr[4], size_t *hdr_len);
+
+#endif

@@ -1,0 +1,18 @@
+/* Log lines to stderr: time, level, message. Thread-safe; never log secrets. */
+#ifndef MTPROXYD_LOG_H
+#define MTPROXYD_LOG_H
+
+#include "config.h"
+
+void log_set_level(enum config_log_level level);
+int log_enabled(enum config_log_level level);
+void log_msg(enum config_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define log_error(...)	log_msg(LOGL_ERROR, __VA_ARGS__)
+#define log_warn(...)	log_msg(LOGL_WARN, __VA_ARGS__)
+#define log_info(...)	log_msg(LOGL_INFO, __VA_ARGS__)
+#define log_debug(...)	do { if (log_enabled(LOGL_DEBUG)) \
+	log_msg(LOGL_DEBUG, __VA_ARGS__); } while (0)
+
+#endif

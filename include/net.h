@@ -1,0 +1,31 @@
+/* Socket helpers: listen, connect with a timeout, full reads and writes. */
+#ifndef MTPROXYD_NET_H
+#define MTPROXYD_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "config.h"
+
+#define NET_ERR		(-1)	/* errno says why */
+#define NET_EOF		(-2)	/* peer closed before the full length */
+#define NET_TIMEOUT	(-3)	/* deadline passed */
+
+/* Monotonic milliseconds. */
+int64_t net_now_ms(void);
+
+/* Bind and listen on a (its port replaced by port unless 0); IPv6 is v6-only. */
+int net_listen(const struct config_addr *a, uint16_t port, int backlog, int *fd);
+/* Connect within timeout_ms; rcvbuf > 0 sets SO_RCVBUF first. */
+int net_connect(const struct config_addr *a, int timeout_ms, int rcvbuf, int *fd);
+/* Read exactly len bytes before deadline (net_now_ms() clock). */
+int net_read_full(int fd, void *buf, size_t len, int64_t deadline);
+/* Write all of buf; a blocked write fails after the socket's SO_SNDTIMEO. */
+int net_write_full(int fd, const void *buf, size_t len);
+/* SO_RCVTIMEO / SO_SNDTIMEO in milliseconds (0 leaves one unchanged). */
+int net_set_timeouts(int fd, int rcv_ms, int snd_ms);
+/* "1.2.3.4:5" or "[::1]:5". */
+void net_addr_str(const struct sockaddr *sa, char *out, size_t outlen);
+int net_local_port(int fd, uint16_t *port);
+
+#endif

@@ -1,0 +1,25 @@
+/*
+ * A bounded pool of reusable threads with small explicit stacks. A job runs
+ * on an idle thread, or a new one while under the bound; otherwise it waits
+ * in a bounded queue.
+ */
+#ifndef MTPROXYD_POOL_H
+#define MTPROXYD_POOL_H
+
+#include <stddef.h>
+
+#define POOL_ERR	(-1)
+#define POOL_ERR_FULL	(-2)	/* at the thread bound and the queue is full */
+
+struct pool;
+typedef void (*pool_fn)(void *arg);
+
+int pool_new(struct pool **out, int max_threads, int queue_len, int spare,
+    size_t stack_size);
+int pool_submit(struct pool *p, pool_fn fn, void *arg);
+/* Threads alive, and threads running a job. */
+void pool_counts(struct pool *p, int *threads, int *busy);
+/* Wait until no job runs (or timeout_ms passes); stop and free. */
+int pool_free(struct pool *p, int timeout_ms);
+
+#endif
