@@ -1,1 +1,165 @@
-/* placeholder until the module lands */
+/*
+ * Transport frame headers (PROTOCOL.md 2.1-2.4). Decoding is strict in the
+ * same places the official server is, so a client that works with it works
+ * with us and nothing else gets through.
+ */
+#include "frame.h"
+#include "proto.h"
+
+static uint32_t
+get_u32le(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
+
+static void
+put_u32le(uint8_t *p, uint32_t v)
+{
+	p[0] = v & 0xff;
+	p[1] = (v >> 8) & 0xff;
+	p[2] = (v >> 16) & 0xff;
+	p[3] = (v >> 24) & 0xff;
+}
+
+/* Rules shared by decode and encode for a frame body of len bytes. */
+static int
+check_len(enum frame_transport t, size_t len)
+{
+	if (len == 0)
+		return FRAME_ERR_ZERO;
+	if (len > FRAME_MAX_LEN)
+		return FRAME_ERR_TOO_LONG;
+	if (t != FRAME_PADDED && len % 4 != 0)
+		return FRAME_ERR_ALIGN;
+	return 0;
+}
+
+static int
+valid_transport(enum frame_transport t)
+{
+	return t == FRAME_ABRIDGED || t == FRAME_INTERMEDIATE ||
+	    t == FRAME_PADDED;
+}
+
+int
+frame_transport_from_tag(uint32_t tag, enum frame_transport *out)
+{
+	if (out == NULL)
+		return FRAME_ERR_ARG;
+	switch (tag) {
+	case PROTO_TAG_ABRIDGED:
+		*out = FRAME_ABRIDGED;
+		return 0;
+	case PROTO_TAG_INTERMEDIATE:
+		*out = FRAME_INTERMEDIATE;
+		return 0;
+	case PROTO_TAG_PADDED:
+		*out = FRAME_PADDED;
+		return 0;
+	}
+	return FRAME_ERR_ARG;
+}
+
+const char *
+frame_transport_name(enum frame_transport t)
+{
+	switch (t) {
+	case FRAME_ABRIDGED:
+		return "abridged";
+	case FRAME_INTERMEDIATE:
+		return "intermediate";
+	case FRAME_PADDED:
+		return "padded";
+	}
+	return "unknown";
+}
+
+static int
+decode_abridged(const uint8_t *buf, size_t avail, struct frame_info *out)
+{
+	size_t words, hlen = 1;
+
+	if (avail < 1)
+		return FRAME_NEED_MORE;
+	words = buf[0] & ~ABRIDGED_QUICKACK;
+	if (words == ABRIDGED_EXTENDED) {
+		if (avail < 4)
+			return FRAME_NEED_MORE;
+		words = get_u32le(buf) >> 8;
+		/* The official server refuses a long form for a short length. */
+		if (words <= ABRIDGED_SHORT_MAX)
+			return FRAME_ERR_OVERLONG;
+		hlen = 4;
+	}
+	out->header_len = hlen;
+	out->len = words * 4;
+	out->quickack = (buf[0] & ABRIDGED_QUICKACK) != 0;
+	return 0;
+}
+
+static int
+decode_intermediate(const uint8_t *buf, size_t avail, struct frame_info *out)
+{
+	uint32_t v;
+
+	if (avail < 4)
+		return FRAME_NEED_MORE;
+	v = get_u32le(buf);
+	out->quickack = (v & INTERMEDIATE_QUICKACK) != 0;
+	v &= ~INTERMEDIATE_QUICKACK;
+	if (v & INTERMEDIATE_BADBITS)
+		return FRAME_ERR_TOO_LONG;
+	out->header_len = 4;
+	out->len = v;
+	return 0;
+}
+
+int
+frame_decode(enum frame_transport t, const uint8_t *buf, size_t avail,
+    struct frame_info *out)
+{
+	struct frame_info fi;
+	int rc;
+
+	if (out == NULL || (buf == NULL && avail > 0) || !valid_transport(t))
+		return FRAME_ERR_ARG;
+	if (t == FRAME_ABRIDGED)
+		rc = decode_abridged(buf, avail, &fi);
+	else
+		rc = decode_intermediate(buf, avail, &fi);
+	if (rc != 0)
+		return rc;
+	if ((rc = check_len(t, fi.len)) != 0)
+		return rc;
+	/* Padded: the official server drops only the last partial word. */
+	fi.data_len = t == FRAME_PADDED ? fi.len & ~(size_t)3 : fi.len;
+	*out = fi;
+	return 0;
+}
+
+int
+frame_encode(enum frame_transport t, size_t len, int quickack,
+    uint8_t hdr[4], size_t *hdr_len)
+{
+	size_t words = len / 4;
+	int rc;
+
+	if (hdr == NULL || hdr_len == NULL || !valid_transport(t))
+		return FRAME_ERR_ARG;
+	if ((rc = check_len(t, len)) != 0)
+		return rc;
+	if (t != FRAME_ABRIDGED) {
+		put_u32le(hdr, (uint32_t)len |
+		    (quickack ? INTERMEDIATE_QUICKACK : 0));
+		*hdr_len = 4;
+	} else if (words <= ABRIDGED_SHORT_MAX) {
+		hdr[0] = (uint8_t)words | (quickack ? ABRIDGED_QUICKACK : 0);
+		*hdr_len = 1;
+	} else {
+		put_u32le(hdr, (uint32_t)words << 8 | ABRIDGED_EXTENDED |
+		    (quickack ? ABRIDGED_QUICKACK : 0));
+		*hdr_len = 4;
+	}
+	return 0;
+}
