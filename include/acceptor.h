@@ -1,0 +1,16 @@
+/* One thread per listening socket: accept, count, hand off to a session. */
+#ifndef MTPROXYD_ACCEPTOR_H
+#define MTPROXYD_ACCEPTOR_H
+
+#include "session.h"
+
+#define ACCEPTOR_ERR	(-1)
+
+struct acceptor;
+
+/* Listen on every configured address; logs "listening on ADDR". */
+int acceptor_start(struct server *srv, struct acceptor **out);
+/* Stop accepting, join the threads, close the listening sockets. */
+void acceptor_stop(struct acceptor *a);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * The daemon's configuration: INI file (iniparser) plus command-line
+ * overrides, validated into one struct. Errors name the key, the value and
+ * the expected form.
+ */
+#ifndef MTPROXYD_CONFIG_H
+#define MTPROXYD_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "proto.h"
+
+#define CONFIG_ERR		(-2)	/* invalid value: message in err */
+#define CONFIG_ERR_IO		(-3)	/* file unreadable */
+
+#define CONFIG_MAX_LISTEN	16
+#define CONFIG_MAX_DC_ADDRS	8
+#define CONFIG_MAX_DCS		64
+#define CONFIG_MAX_USERS	256
+#define CONFIG_NAME_MAX		64
+
+enum config_mode { CONFIG_MODE_DIRECT, CONFIG_MODE_MIDDLE };
+
+/* Client transports an operator allows ([server] modes). */
+#define CONFIG_MODES_CLASSIC	0x1	/* ef, ee with a plain secret */
+#define CONFIG_MODES_SECURE	0x2	/* dd */
+#define CONFIG_MODES_TLS	0x4	/* ee fake-TLS (later issue) */
+
+enum config_log_level { LOGL_ERROR, LOGL_WARN, LOGL_INFO, LOGL_DEBUG };
+
+struct config_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+struct config_dc {
+	int id;				/* positive DC number */
+	size_t naddr;
+	struct config_addr addr[CONFIG_MAX_DC_ADDRS];
+};
+
+struct config_user {
+	char name[CONFIG_NAME_MAX];
+	uint8_t secret[SECRET_LEN];
+};
+
+struct config {
+	/* [server] */
+	uint16_t port;
+	size_t nlisten;
+	struct config_addr listen[CONFIG_MAX_LISTEN];
+	char public_host[256];
+	enum config_mode mode;
+	unsigned modes;			/* CONFIG_MODES_* */
+	int fast_mode;
+	int prefer_ipv6;
+	int max_clients;
+	int handshake_timeout;		/* seconds */
+	int idle_timeout;		/* seconds */
+	int connect_timeout;		/* seconds, towards a DC */
+	int shutdown_grace;		/* seconds */
+	int buffer_size;		/* bytes per direction */
+	int dc_rcvbuf;			/* SO_RCVBUF on DC sockets; 0: kernel default */
+	int default_dc;			/* for DC ids not in the table */
+	int pool_spare;			/* idle threads the pool keeps */
+	enum config_log_level log_level;
+	char state_dir[PATH_MAX];
+
+	/* [users] */
+	size_t nusers;
+	struct config_user users[CONFIG_MAX_USERS];
+
+	/* [dc]: the built-in table with the file's entries over it */
+	size_t ndcs;
+	struct config_dc dcs[CONFIG_MAX_DCS];
+};
+
+/* Built-in defaults (no file). */
+void config_defaults(struct config *cfg);
+/* Load path over the defaults. */
+int config_load(const char *path, struct config *cfg, char *err, size_t errlen);
+/* Load an INI text from memory (used by config_load and the fuzzer). */
+int config_load_buffer(const char *text, size_t len, struct config *cfg,
+    char *err, size_t errlen);
+/* One "[section] key = value" override, e.g. from the command line. */
+int config_set(struct config *cfg, const char *section, const char *key,
+    const char *value, char *err, size_t errlen);
+/* Cross-key checks after all overrides. */
+int config_validate(struct config *cfg, char *err, size_t errlen);
+
+const struct config_dc *config_find_dc(const struct config *cfg, int id);
+const char *config_log_level_name(enum config_log_level l);
+
+#endif
