@@ -1,1 +1,217 @@
-/* placeholder until the module lands */
+/* Socket helpers. Every call that waits on a peer has a deadline. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net.h"
+
+int64_t
+net_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+}
+
+int
+net_listen(const struct config_addr *a, uint16_t port, int backlog, int *fd)
+{
+	struct sockaddr_storage ss = a->ss;
+	int s, one = 1;
+
+	s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return NET_ERR;
+	set_port(&ss, port);
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* Both 0.0.0.0 and :: may be listed on one port. */
+	if (ss.ss_family == AF_INET6 &&
+	    setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		goto fail;
+	if (bind(s, (struct sockaddr *)&ss, a->len) < 0 ||
+	    listen(s, backlog) < 0)
+		goto fail;
+	*fd = s;
+	return 0;
+fail:
+	{
+		int e = errno;
+
+		close(s);
+		errno = e;
+	}
+	return NET_ERR;
+}
+
+static int
+wait_fd(int fd, short events, int64_t deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int64_t left;
+	int r;
+
+	for (;;) {
+		left = deadline - net_now_ms();
+		if (left <= 0)
+			return NET_TIMEOUT;
+		r = poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return NET_ERR;
+	}
+}
+
+int
+net_connect(const struct config_addr *a, int timeout_ms, int rcvbuf, int *fd)
+{
+	int s, flags, err = 0, rc = NET_ERR, one = 1;
+	socklen_t len = sizeof(err);
+
+	s = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return NET_ERR;
+	/* Before connect, so the window scale is negotiated for it. */
+	if (rcvbuf > 0)
+		setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	flags = fcntl(s, F_GETFL);
+	fcntl(s, F_SETFL, flags | O_NONBLOCK);
+	if (connect(s, (const struct sockaddr *)&a->ss, a->len) < 0) {
+		if (errno != EINPROGRESS)
+			goto out;
+		rc = wait_fd(s, POLLOUT, net_now_ms() + timeout_ms);
+		if (rc != 0)
+			goto out;
+		rc = NET_ERR;
+		if (getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			goto out;
+		if (err != 0) {
+			errno = err;
+			goto out;
+		}
+	}
+	fcntl(s, F_SETFL, flags);
+	*fd = s;
+	return 0;
+out:
+	err = errno;
+	close(s);
+	errno = err;
+	return rc;
+}
+
+int
+net_read_full(int fd, void *buf, size_t len, int64_t deadline)
+{
+	uint8_t *p = buf;
+	ssize_t n;
+	int rc;
+
+	while (len > 0) {
+		if ((rc = wait_fd(fd, POLLIN, deadline)) != 0)
+			return rc;
+		n = recv(fd, p, len, MSG_DONTWAIT);
+		if (n == 0)
+			return NET_EOF;
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return NET_ERR;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+net_write_full(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return NET_ERR;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+net_set_timeouts(int fd, int rcv_ms, int snd_ms)
+{
+	struct timeval tv;
+
+	if (rcv_ms > 0) {
+		tv.tv_sec = rcv_ms / 1000;
+		tv.tv_usec = (rcv_ms % 1000) * 1000;
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+			return NET_ERR;
+	}
+	if (snd_ms > 0) {
+		tv.tv_sec = snd_ms / 1000;
+		tv.tv_usec = (snd_ms % 1000) * 1000;
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+			return NET_ERR;
+	}
+	return 0;
+}
+
+void
+net_addr_str(const struct sockaddr *sa, char *out, size_t outlen)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		snprintf(out, outlen, "%s:%u", ip, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		snprintf(out, outlen, "[%s]:%u", ip, ntohs(in6->sin6_port));
+	} else {
+		snprintf(out, outlen, "?");
+	}
+}
+
+int
+net_local_port(int fd, uint16_t *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return NET_ERR;
+	if (ss.ss_family == AF_INET)
+		*port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	else
+		*port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return 0;
+}

@@ -1,1 +1,173 @@
-/* placeholder until the module lands */
+/*
+ * Thread pool. Threads are detached and reused: a finished thread waits for
+ * the next job unless `spare` threads are idle already, so a burst of clients
+ * does not leave thousands of parked threads (and their stacks) behind.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "pool.h"
+
+struct pool_job {
+	pool_fn fn;
+	void *arg;
+};
+
+struct pool {
+	pthread_mutex_t mu;
+	pthread_cond_t work;		/* a job was queued, or stopping */
+	pthread_cond_t done;		/* a job or a thread ended */
+	pthread_attr_t attr;
+	int max_threads, spare, stopping;
+	int threads, busy, idle;
+	struct pool_job *queue;		/* ring of queue_len jobs */
+	int queue_len, head, count;
+};
+
+int
+pool_new(struct pool **out, int max_threads, int queue_len, int spare,
+    size_t stack_size)
+{
+	struct pool *p;
+
+	if (max_threads < 1 || queue_len < 1 || spare < 0)
+		return POOL_ERR;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return POOL_ERR;
+	if ((p->queue = calloc((size_t)queue_len, sizeof(*p->queue))) == NULL) {
+		free(p);
+		return POOL_ERR;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->done, NULL);
+	pthread_attr_init(&p->attr);
+	pthread_attr_setdetachstate(&p->attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&p->attr, stack_size);
+	p->max_threads = max_threads;
+	p->queue_len = queue_len;
+	p->spare = spare;
+	*out = p;
+	return 0;
+}
+
+static void *
+worker(void *arg)
+{
+	struct pool *p = arg;
+	struct pool_job job;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (p->count == 0 && !p->stopping) {
+			p->idle++;
+			pthread_cond_wait(&p->work, &p->mu);
+			p->idle--;
+		}
+		if (p->count == 0)
+			break;
+		job = p->queue[p->head];
+		p->head = (p->head + 1) % p->queue_len;
+		p->count--;
+		p->busy++;
+		pthread_mutex_unlock(&p->mu);
+		job.fn(job.arg);
+		pthread_mutex_lock(&p->mu);
+		p->busy--;
+		pthread_cond_broadcast(&p->done);
+		if (p->count == 0 && p->idle >= p->spare)
+			break;
+	}
+	p->threads--;
+	pthread_cond_broadcast(&p->done);
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static void
+push(struct pool *p, pool_fn fn, void *arg)
+{
+	int tail = (p->head + p->count) % p->queue_len;
+
+	p->queue[tail].fn = fn;
+	p->queue[tail].arg = arg;
+	p->count++;
+}
+
+int
+pool_submit(struct pool *p, pool_fn fn, void *arg)
+{
+	pthread_t t;
+	int rc = 0;
+
+	pthread_mutex_lock(&p->mu);
+	if (p->stopping) {
+		rc = POOL_ERR;
+	} else if (p->count < p->idle) {
+		push(p, fn, arg);
+		pthread_cond_signal(&p->work);
+	} else if (p->threads < p->max_threads &&
+	    pthread_create(&t, &p->attr, worker, p) == 0) {
+		p->threads++;
+		push(p, fn, arg);
+	} else if (p->count < p->queue_len) {
+		push(p, fn, arg);
+	} else {
+		rc = POOL_ERR_FULL;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+void
+pool_counts(struct pool *p, int *threads, int *busy)
+{
+	pthread_mutex_lock(&p->mu);
+	*threads = p->threads;
+	*busy = p->busy;
+	pthread_mutex_unlock(&p->mu);
+}
+
+static int
+wait_until(struct pool *p, const struct timespec *end, int threads_too)
+{
+	while (p->busy > 0 || p->count > 0 || (threads_too && p->threads > 0)) {
+		if (pthread_cond_timedwait(&p->done, &p->mu, end) == ETIMEDOUT)
+			return POOL_ERR;
+	}
+	return 0;
+}
+
+int
+pool_free(struct pool *p, int timeout_ms)
+{
+	struct timespec end;
+	int rc;
+
+	clock_gettime(CLOCK_REALTIME, &end);
+	end.tv_sec += timeout_ms / 1000;
+	end.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (end.tv_nsec >= 1000000000) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&p->mu);
+	rc = wait_until(p, &end, 0);
+	p->stopping = 1;
+	pthread_cond_broadcast(&p->work);
+	if (rc == 0)
+		rc = wait_until(p, &end, 1);
+	pthread_mutex_unlock(&p->mu);
+	/* A thread still running owns p: leaking it beats a use after free. */
+	if (rc != 0)
+		return rc;
+	pthread_attr_destroy(&p->attr);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->done);
+	pthread_mutex_destroy(&p->mu);
+	free(p->queue);
+	free(p);
+	return 0;
+}
