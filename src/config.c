@@ -1,1 +1,1084 @@
-/* placeholder until the module lands */
+/*
+ * Configuration: the INI file, parsed by iniparser, and command-line
+ * overrides go through config_set, the one place a value is checked. Errors
+ * are returned as one line naming the key, the value and the expected form;
+ * this module never logs, so the fuzzer can link it alone.
+ */
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <iniparser.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "secret.h"
+
+#define DEFAULT_PORT		8443
+#define DC_ID_MAX		32767
+#define FILE_MAX		(1024 * 1024)
+#define SHOWN_VALUE_MAX		80	/* value characters quoted in an error */
+#define LIST_MAX		4096	/* longest comma-separated value */
+#define AUTO_CLIENTS_CAP	8192
+#define FD_RESERVE		64	/* descriptors kept for listeners, logs */
+#define INI_LINE_MAX		1024	/* iniparser's ASCIILINESZ */
+
+/* PROTOCOL.md 1.5: the DC table direct-mode proxies use, port DC_PORT. */
+static const struct {
+	int id;
+	const char *ipv4;
+	const char *ipv6;
+} builtin_dcs[DC_COUNT] = {
+	{ 1, "149.154.175.50",	"2001:b28:f23d:f001::a" },
+	{ 2, "149.154.167.51",	"2001:67c:4e8:f002::a" },
+	{ 3, "149.154.175.100",	"2001:b28:f23d:f003::a" },
+	{ 4, "149.154.167.91",	"2001:67c:4e8:f004::a" },
+	{ 5, "149.154.171.5",	"2001:b28:f23f:f005::a" },
+};
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+/*
+ * A value as it may appear in an error: printable ASCII only, so the error
+ * stays one line, and cut short so a pasted blob cannot flood the terminal.
+ */
+static const char *
+shown(const char *value, char buf[SHOWN_VALUE_MAX + 4])
+{
+	size_t i;
+
+	for (i = 0; value[i] != '\0' && i < SHOWN_VALUE_MAX; i++)
+		buf[i] = (value[i] < ' ' || value[i] > '~') ? '?' : value[i];
+	if (value[i] != '\0') {
+		memcpy(buf + i, "...", 3);
+		i += 3;
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
+static void
+err_set(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* The standard form: config: [section] key = 'value': expected <form>. */
+static int
+err_value(char *err, size_t errlen, const char *section, const char *key,
+    const char *value, const char *form)
+{
+	char k[SHOWN_VALUE_MAX + 4], v[SHOWN_VALUE_MAX + 4];
+
+	err_set(err, errlen, "config: [%s] %s = '%s': expected %s", section,
+	    shown(key, k), shown(value, v), form);
+	return CONFIG_ERR;
+}
+
+/* Decimal in [min, max], nothing else: "8443", not "8443x" or " 8443". */
+static int
+parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (!isdigit((unsigned char)s[0]))
+		return CONFIG_ERR;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return CONFIG_ERR;
+	*out = v;
+	return 0;
+}
+
+static int
+parse_bool(const char *s, int *out)
+{
+	static const char *const yes[] = { "yes", "true", "1", "on" };
+	static const char *const no[] = { "no", "false", "0", "off" };
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return CONFIG_ERR;
+}
+
+/* An IP literal of n bytes; IPv6 may be bracketed when brackets_ok. */
+static int
+parse_ip(const char *s, size_t n, int brackets_ok, uint16_t port,
+    struct config_addr *out)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->ss;
+	char ip[INET6_ADDRSTRLEN];
+	int bracketed = n >= 2 && s[0] == '[' && s[n - 1] == ']';
+
+	if (bracketed) {
+		if (!brackets_ok)
+			return CONFIG_ERR;
+		s++;
+		n -= 2;
+	}
+	if (n == 0 || n >= sizeof(ip))
+		return CONFIG_ERR;
+	memcpy(ip, s, n);
+	ip[n] = '\0';
+	memset(out, 0, sizeof(*out));
+	if (!bracketed && inet_pton(AF_INET, ip, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		out->len = sizeof(*sin);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, ip, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		out->len = sizeof(*sin6);
+		return 0;
+	}
+	return CONFIG_ERR;
+}
+
+/* "host:port" with host an IPv4 literal or a bracketed IPv6 literal. */
+static int
+parse_hostport(const char *s, size_t n, struct config_addr *out)
+{
+	const char *colon = NULL;
+	char port[8];
+	size_t i, plen;
+	long p;
+
+	for (i = n; i > 0; i--) {
+		if (s[i - 1] == ':') {
+			colon = s + i - 1;
+			break;
+		}
+	}
+	if (colon == NULL)
+		return CONFIG_ERR;
+	plen = n - (size_t)(colon + 1 - s);
+	if (plen == 0 || plen >= sizeof(port))
+		return CONFIG_ERR;
+	memcpy(port, colon + 1, plen);
+	port[plen] = '\0';
+	if (parse_long(port, 1, 65535, &p) != 0)
+		return CONFIG_ERR;
+	/* An unbracketed IPv6 literal would swallow the port's colon. */
+	if (memchr(s, ':', (size_t)(colon - s)) != NULL && s[0] != '[')
+		return CONFIG_ERR;
+	return parse_ip(s, (size_t)(colon - s), 1, (uint16_t)p, out);
+}
+
+/*
+ * Split value at commas and hand each trimmed item to fn; empty items are
+ * errors so "a,,b" is caught as the typo it is.
+ */
+static int
+split_list(const char *value, size_t max, size_t *count,
+    int (*fn)(const char *item, size_t n, size_t idx, void *ctx), void *ctx)
+{
+	const char *p = value, *end, *a, *b;
+	size_t idx = 0;
+
+	if (strlen(value) > LIST_MAX)
+		return CONFIG_ERR;
+	for (;;) {
+		end = strchr(p, ',');
+		if (end == NULL)
+			end = p + strlen(p);
+		for (a = p; a < end && isspace((unsigned char)*a); a++)
+			;
+		for (b = end; b > a && isspace((unsigned char)b[-1]); b--)
+			;
+		if (a == b || idx == max || fn(a, (size_t)(b - a), idx, ctx) != 0)
+			return CONFIG_ERR;
+		idx++;
+		if (*end == '\0')
+			break;
+		p = end + 1;
+	}
+	*count = idx;
+	return 0;
+}
+
+static int
+listen_item(const char *item, size_t n, size_t idx, void *ctx)
+{
+	struct config_addr *addrs = ctx;
+
+	return parse_ip(item, n, 1, 0, &addrs[idx]);
+}
+
+static int
+dc_item(const char *item, size_t n, size_t idx, void *ctx)
+{
+	struct config_addr *addrs = ctx;
+
+	return parse_hostport(item, n, &addrs[idx]);
+}
+
+static int
+modes_item(const char *item, size_t n, size_t idx, void *ctx)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} names[] = {
+		{ "classic", CONFIG_MODES_CLASSIC },
+		{ "secure", CONFIG_MODES_SECURE },
+		{ "tls", CONFIG_MODES_TLS },
+	};
+	unsigned *modes = ctx;
+	size_t i;
+
+	(void)idx;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strlen(names[i].name) == n &&
+		    strncasecmp(item, names[i].name, n) == 0) {
+			*modes |= names[i].bit;
+			return 0;
+		}
+	}
+	return CONFIG_ERR;
+}
+
+/* A DNS name of [A-Za-z0-9.-] or an IP literal (IPv6 maybe bracketed). */
+static int
+host_valid(const char *s)
+{
+	struct config_addr a;
+	size_t i, n = strlen(s);
+
+	if (n == 0)
+		return 1;
+	if (n > 253)
+		return 0;
+	if (parse_ip(s, n, 1, 0, &a) == 0)
+		return 1;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '-')
+			return 0;
+	return 1;
+}
+
+/* [server] */
+
+struct server_key;
+typedef int (*server_setter)(struct config *, const struct server_key *,
+    const char *);
+
+struct server_key {
+	const char *name;
+	server_setter set;
+	size_t off;		/* the int field, for set_int and set_bool */
+	long min, max;
+	int zero_ok;		/* 0 allowed besides [min, max] */
+	const char *form;
+};
+
+#define FIELD(f)	offsetof(struct config, f)
+
+static int
+set_int(struct config *cfg, const struct server_key *k, const char *value)
+{
+	long v;
+
+	if (parse_long(value, k->zero_ok ? 0 : k->min, k->max, &v) != 0 ||
+	    (v != 0 && v < k->min))
+		return CONFIG_ERR;
+	*(int *)(void *)((char *)cfg + k->off) = (int)v;
+	return 0;
+}
+
+static int
+set_bool(struct config *cfg, const struct server_key *k, const char *value)
+{
+	return parse_bool(value, (int *)(void *)((char *)cfg + k->off));
+}
+
+static int
+set_port(struct config *cfg, const struct server_key *k, const char *value)
+{
+	long v;
+
+	if (parse_long(value, k->min, k->max, &v) != 0)
+		return CONFIG_ERR;
+	cfg->port = (uint16_t)v;
+	return 0;
+}
+
+static int
+set_listen(struct config *cfg, const struct server_key *k, const char *value)
+{
+	struct config_addr addrs[CONFIG_MAX_LISTEN];
+	size_t n;
+
+	(void)k;
+	if (split_list(value, CONFIG_MAX_LISTEN, &n, listen_item, addrs) != 0)
+		return CONFIG_ERR;
+	memcpy(cfg->listen, addrs, n * sizeof(addrs[0]));
+	cfg->nlisten = n;
+	return 0;
+}
+
+static int
+set_public_host(struct config *cfg, const struct server_key *k,
+    const char *value)
+{
+	size_t n = strlen(value);
+
+	(void)k;
+	if (!host_valid(value))
+		return CONFIG_ERR;
+	/* Links carry IPv6 literals bare. */
+	if (n >= 2 && value[0] == '[') {
+		memcpy(cfg->public_host, value + 1, n - 2);
+		cfg->public_host[n - 2] = '\0';
+	} else {
+		memcpy(cfg->public_host, value, n + 1);
+	}
+	return 0;
+}
+
+static int
+set_mode(struct config *cfg, const struct server_key *k, const char *value)
+{
+	(void)k;
+	if (strcasecmp(value, "direct") == 0)
+		cfg->mode = CONFIG_MODE_DIRECT;
+	else if (strcasecmp(value, "middle") == 0)
+		cfg->mode = CONFIG_MODE_MIDDLE;
+	else
+		return CONFIG_ERR;
+	return 0;
+}
+
+static int
+set_modes(struct config *cfg, const struct server_key *k, const char *value)
+{
+	unsigned modes = 0;
+	size_t n;
+
+	(void)k;
+	if (split_list(value, SIZE_MAX, &n, modes_item, &modes) != 0)
+		return CONFIG_ERR;
+	cfg->modes = modes;
+	return 0;
+}
+
+static int
+set_log_level(struct config *cfg, const struct server_key *k,
+    const char *value)
+{
+	size_t i;
+
+	(void)k;
+	for (i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (strcasecmp(value, level_names[i]) == 0) {
+			cfg->log_level = (enum config_log_level)i;
+			return 0;
+		}
+	}
+	return CONFIG_ERR;
+}
+
+static int
+set_state_dir(struct config *cfg, const struct server_key *k,
+    const char *value)
+{
+	size_t n = strlen(value);
+
+	(void)k;
+	if (n == 0 || n >= sizeof(cfg->state_dir))
+		return CONFIG_ERR;
+	memcpy(cfg->state_dir, value, n + 1);
+	return 0;
+}
+
+static const struct server_key server_keys[] = {
+	{ "port", set_port, 0, 0, 65535, 0,
+	    "a port 1..65535 (0: any free port)" },
+	{ "listen", set_listen, 0, 0, 0, 0,
+	    "a comma-separated list of at most 16 IPv4 or IPv6 addresses" },
+	{ "public_host", set_public_host, 0, 0, 0, 0,
+	    "a host name or an IP address (empty: auto)" },
+	{ "mode", set_mode, 0, 0, 0, 0, "direct or middle" },
+	{ "modes", set_modes, 0, 0, 0, 0,
+	    "a comma-separated list of classic, secure, tls" },
+	{ "fast_mode", set_bool, FIELD(fast_mode), 0, 0, 0,
+	    "yes or no" },
+	{ "prefer_ipv6", set_bool, FIELD(prefer_ipv6), 0, 0, 0,
+	    "yes or no" },
+	{ "max_clients", set_int, FIELD(max_clients), 1, 1000000, 1,
+	    "1..1000000 (0: auto)" },
+	{ "handshake_timeout", set_int, FIELD(handshake_timeout), 1, 3600, 0,
+	    "seconds 1..3600" },
+	{ "idle_timeout", set_int, FIELD(idle_timeout), 1, 86400, 0,
+	    "seconds 1..86400" },
+	{ "connect_timeout", set_int, FIELD(connect_timeout), 1, 120, 0,
+	    "seconds 1..120" },
+	{ "shutdown_grace", set_int, FIELD(shutdown_grace), 0, 3600, 0,
+	    "seconds 0..3600" },
+	{ "buffer_size", set_int, FIELD(buffer_size), 1024, 1048576, 0,
+	    "bytes 1024..1048576" },
+	{ "dc_rcvbuf", set_int, FIELD(dc_rcvbuf), 1024, 16777216, 1,
+	    "bytes 1024..16777216 (0: kernel default)" },
+	{ "default_dc", set_int, FIELD(default_dc), 1, DC_ID_MAX, 0,
+	    "a DC id 1..32767" },
+	{ "pool_spare", set_int, FIELD(pool_spare), 0, 100000, 0,
+	    "threads 0..100000" },
+	{ "log_level", set_log_level, 0, 0, 0, 0,
+	    "error, warn, info or debug" },
+	{ "state_dir", set_state_dir, 0, 0, 0, 0,
+	    "a directory path of 1..4095 bytes" },
+};
+
+#define NSERVER_KEYS	(sizeof(server_keys) / sizeof(server_keys[0]))
+
+static int
+set_server(struct config *cfg, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	char known[512], k[SHOWN_VALUE_MAX + 4];
+	size_t i, pos = 0;
+
+	for (i = 0; i < NSERVER_KEYS; i++) {
+		if (strcasecmp(key, server_keys[i].name) == 0) {
+			if (server_keys[i].set(cfg, &server_keys[i], value) != 0)
+				return err_value(err, errlen, "server", key,
+				    value, server_keys[i].form);
+			return 0;
+		}
+	}
+	known[0] = '\0';
+	for (i = 0; i < NSERVER_KEYS; i++)
+		pos += (size_t)snprintf(known + pos, sizeof(known) - pos,
+		    "%s%s", i ? ", " : "", server_keys[i].name);
+	/* No value: a user line put under [server] by mistake is a secret. */
+	err_set(err, errlen, "config: [server] %s: unknown key; expected one "
+	    "of %s", shown(key, k), known);
+	return CONFIG_ERR;
+}
+
+/* [users]: the name is the key, lowercased as iniparser does. */
+
+static int
+user_name_valid(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (n < 1 || n >= CONFIG_NAME_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '_' &&
+		    name[i] != '.' && name[i] != '-')
+			return 0;
+	return 1;
+}
+
+/* Never quote the value here: it is a secret. */
+static int
+set_user(struct config *cfg, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	char name[CONFIG_NAME_MAX], k[SHOWN_VALUE_MAX + 4];
+	uint8_t secret[SECRET_LEN];
+	size_t i;
+	int rc = CONFIG_ERR;
+
+	if (!user_name_valid(key)) {
+		err_set(err, errlen, "config: [users] %s: expected a name of "
+		    "1..63 letters, digits, '_', '.' or '-'", shown(key, k));
+		return CONFIG_ERR;
+	}
+	for (i = 0; key[i] != '\0'; i++)
+		name[i] = (char)tolower((unsigned char)key[i]);
+	name[i] = '\0';
+	if (secret_parse_key(value, secret) != 0) {
+		err_set(err, errlen, "config: [users] %s: expected 32 hex "
+		    "digits", name);
+		goto out;
+	}
+	for (i = 0; i < cfg->nusers; i++) {
+		if (strcmp(cfg->users[i].name, name) == 0) {
+			err_set(err, errlen, "config: [users] %s: expected "
+			    "each user name once (defined twice)", name);
+			goto out;
+		}
+		/* The handshake finds the user by secret alone. */
+		if (crypto_memeq(cfg->users[i].secret, secret, SECRET_LEN)) {
+			err_set(err, errlen, "config: [users] %s: expected a "
+			    "secret of its own (user %s has the same)", name,
+			    cfg->users[i].name);
+			goto out;
+		}
+	}
+	if (cfg->nusers == CONFIG_MAX_USERS) {
+		err_set(err, errlen, "config: [users] %s: expected at most %d "
+		    "users", name, CONFIG_MAX_USERS);
+		goto out;
+	}
+	memcpy(cfg->users[cfg->nusers].name, name, sizeof(name));
+	memcpy(cfg->users[cfg->nusers].secret, secret, SECRET_LEN);
+	cfg->nusers++;
+	rc = 0;
+out:
+	memset(secret, 0, sizeof(secret));
+	return rc;
+}
+
+/* [dc]: id = addresses; replaces the id's built-in addresses or adds it. */
+static int
+set_dc(struct config *cfg, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	struct config_dc dc;
+	struct config_dc *slot;
+	long id;
+
+	if (parse_long(key, 1, DC_ID_MAX, &id) != 0)
+		return err_value(err, errlen, "dc", key, value,
+		    "a DC id 1..32767 as the key");
+	memset(&dc, 0, sizeof(dc));
+	dc.id = (int)id;
+	if (split_list(value, CONFIG_MAX_DC_ADDRS, &dc.naddr, dc_item,
+	    dc.addr) != 0)
+		return err_value(err, errlen, "dc", key, value,
+		    "a comma-separated list of at most 8 IPv4:port or "
+		    "[IPv6]:port");
+	slot = (struct config_dc *)config_find_dc(cfg, dc.id);
+	if (slot == NULL) {
+		if (cfg->ndcs == CONFIG_MAX_DCS)
+			return err_value(err, errlen, "dc", key, value,
+			    "at most 64 DC ids");
+		slot = &cfg->dcs[cfg->ndcs++];
+	}
+	*slot = dc;
+	return 0;
+}
+
+static int
+err_section(const char *section, char *err, size_t errlen)
+{
+	char s[SHOWN_VALUE_MAX + 4];
+
+	err_set(err, errlen, "config: [%s]: unknown section; expected "
+	    "[server], [users] or [dc]", shown(section, s));
+	return CONFIG_ERR;
+}
+
+int
+config_set(struct config *cfg, const char *section, const char *key,
+    const char *value, char *err, size_t errlen)
+{
+	if (section == NULL || key == NULL || value == NULL) {
+		err_set(err, errlen, "config: missing section, key or value");
+		return CONFIG_ERR;
+	}
+	if (strcasecmp(section, "server") == 0)
+		return set_server(cfg, key, value, err, errlen);
+	if (strcasecmp(section, "users") == 0)
+		return set_user(cfg, key, value, err, errlen);
+	if (strcasecmp(section, "dc") == 0)
+		return set_dc(cfg, key, value, err, errlen);
+	return err_section(section, err, errlen);
+}
+
+static void
+default_state_dir(struct config *cfg)
+{
+	const char *home = getenv("HOME");
+	int n;
+
+	if (geteuid() == 0) {
+		snprintf(cfg->state_dir, sizeof(cfg->state_dir),
+		    "/var/lib/mtproxyd");
+		return;
+	}
+	if (home != NULL && home[0] != '\0') {
+		n = snprintf(cfg->state_dir, sizeof(cfg->state_dir),
+		    "%s/.local/state/mtproxyd", home);
+		if (n > 0 && (size_t)n < sizeof(cfg->state_dir))
+			return;
+	}
+	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "./.mtproxyd");
+}
+
+/* inet_pton cannot fail on the table's literals (the unit test checks). */
+static void
+builtin_addr(struct config_addr *a, int family, const char *ip)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&a->ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a->ss;
+
+	memset(a, 0, sizeof(*a));
+	if (family == AF_INET) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(DC_PORT);
+		inet_pton(AF_INET, ip, &sin->sin_addr);
+		a->len = sizeof(*sin);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(DC_PORT);
+		inet_pton(AF_INET6, ip, &sin6->sin6_addr);
+		a->len = sizeof(*sin6);
+	}
+}
+
+void
+config_defaults(struct config *cfg)
+{
+	size_t i;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->port = DEFAULT_PORT;
+	builtin_addr(&cfg->listen[0], AF_INET, "0.0.0.0");
+	builtin_addr(&cfg->listen[1], AF_INET6, "::");
+	cfg->nlisten = 2;
+	cfg->mode = CONFIG_MODE_DIRECT;
+	cfg->modes = CONFIG_MODES_SECURE;
+	cfg->fast_mode = 1;
+	cfg->prefer_ipv6 = 0;
+	cfg->max_clients = 0;
+	cfg->handshake_timeout = 10;
+	cfg->idle_timeout = 600;
+	cfg->connect_timeout = 10;
+	cfg->shutdown_grace = 10;
+	cfg->buffer_size = 16384;
+	cfg->dc_rcvbuf = 0;
+	cfg->default_dc = 2;
+	cfg->pool_spare = 64;
+	cfg->log_level = LOGL_INFO;
+	default_state_dir(cfg);
+	for (i = 0; i < DC_COUNT; i++) {
+		cfg->dcs[i].id = builtin_dcs[i].id;
+		builtin_addr(&cfg->dcs[i].addr[0], AF_INET, builtin_dcs[i].ipv4);
+		builtin_addr(&cfg->dcs[i].addr[1], AF_INET6,
+		    builtin_dcs[i].ipv6);
+		cfg->dcs[i].naddr = 2;
+	}
+	cfg->ndcs = DC_COUNT;
+}
+
+/*
+ * iniparser reports syntax errors through a process-wide callback and prints
+ * the offending line, which may hold a secret; keep only the line number.
+ */
+static _Thread_local int ini_errline;
+static _Thread_local int ini_toolong;
+
+static int
+ini_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (strstr(fmt, "%s (%d)") != NULL) {
+		(void)va_arg(ap, const char *);
+		ini_errline = va_arg(ap, int);
+		ini_toolong = strstr(fmt, "too long") != NULL;
+	}
+	va_end(ap);
+	return 0;
+}
+
+/* iniparser reads files only: hand it the text through a memfd. */
+static int
+ini_parse(const char *text, size_t len, dictionary **out, char *err,
+    size_t errlen)
+{
+	char path[64];
+	size_t off = 0;
+	ssize_t n;
+	int fd;
+
+	if ((fd = memfd_create("mtproxyd-config", MFD_CLOEXEC)) < 0) {
+		err_set(err, errlen, "config: memfd_create: %s", strerror(errno));
+		return CONFIG_ERR_IO;
+	}
+	while (off < len) {
+		n = write(fd, text + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err_set(err, errlen, "config: memfd write: %s",
+			    strerror(n < 0 ? errno : EIO));
+			close(fd);
+			return CONFIG_ERR_IO;
+		}
+		off += (size_t)n;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ini_errline = 0;
+	ini_toolong = 0;
+	iniparser_set_error_callback(ini_error);
+	*out = iniparser_load(path);
+	iniparser_set_error_callback(NULL);
+	close(fd);
+	if (*out != NULL)
+		return 0;
+	if (ini_toolong)
+		err_set(err, errlen, "config: line %d: expected at most %d "
+		    "characters in a line", ini_errline, INI_LINE_MAX - 1);
+	else if (ini_errline > 0)
+		err_set(err, errlen, "config: line %d: expected [section], "
+		    "key = value or a comment", ini_errline);
+	else
+		err_set(err, errlen, "config: cannot parse (out of memory?)");
+	return ini_errline > 0 ? CONFIG_ERR : CONFIG_ERR_IO;
+}
+
+static void
+strip_lower(char *s)
+{
+	size_t a = 0, b = strlen(s), i;
+
+	while (a < b && isspace((unsigned char)s[a]))
+		a++;
+	while (b > a && isspace((unsigned char)s[b - 1]))
+		b--;
+	for (i = a; i < b; i++)
+		s[i - a] = (char)tolower((unsigned char)s[i]);
+	s[b - a] = '\0';
+}
+
+/*
+ * Record one logical line's "section:key" in seen; 1 if it was there. The
+ * line is classified as iniparser does, which already accepted it.
+ */
+static int
+line_seen(char *line, char *section, size_t seclen, dictionary *seen,
+    char *dup, size_t duplen)
+{
+	char *eq, *close, entry[2 * INI_LINE_MAX + 2];
+
+	strip_lower(line);
+	if (line[0] == '\0' || line[0] == '#' || line[0] == ';')
+		return 0;
+	if (line[0] == '[' && line[strlen(line) - 1] == ']') {
+		close = strchr(line, ']');
+		*close = '\0';
+		strip_lower(line + 1);
+		snprintf(section, seclen, "%s", line + 1);
+		return 0;
+	}
+	if ((eq = strchr(line, '=')) == NULL)
+		return 0;
+	*eq = '\0';
+	strip_lower(line);
+	snprintf(entry, sizeof(entry), "%s:%s", section, line);
+	if (dictionary_get(seen, entry, NULL) != NULL) {
+		snprintf(dup, duplen, "%s", entry);
+		return 1;
+	}
+	dictionary_set(seen, entry, "");
+	return 0;
+}
+
+/*
+ * iniparser keeps the last of two equal keys without a word; find the first
+ * repeated one so a user or key written twice is an error, not a surprise.
+ */
+static int
+find_duplicate(const char *text, size_t len, char *dup, size_t duplen)
+{
+	char line[INI_LINE_MAX + 1], section[INI_LINE_MAX + 1] = "";
+	size_t pos = 0, used = 0, i;
+	dictionary *seen;
+	int found = 0;
+
+	if ((seen = dictionary_new(0)) == NULL)
+		return 0;
+	while (pos < len && !found) {
+		for (i = pos; i < len && text[i] != '\n'; i++)
+			if (used < INI_LINE_MAX)
+				line[used++] = text[i];
+		pos = i + 1;
+		while (used > 0 && isspace((unsigned char)line[used - 1]))
+			used--;
+		if (used > 0 && line[used - 1] == '\\' && pos < len) {
+			used--;
+			continue;
+		}
+		line[used] = '\0';
+		used = 0;
+		found = line_seen(line, section, sizeof(section), seen, dup,
+		    duplen);
+	}
+	dictionary_del(seen);
+	return found;
+}
+
+static int
+dup_error(const char *dup, char *err, size_t errlen)
+{
+	char s[SHOWN_VALUE_MAX + 4];
+	const char *colon = strchr(dup, ':');
+	int seclen = (int)(colon - dup);
+
+	if (strncmp(dup, "users:", 6) == 0)
+		err_set(err, errlen, "config: [users] %s: expected each user "
+		    "name once (defined twice)", shown(colon + 1, s));
+	else
+		err_set(err, errlen, "config: [%.*s] %s: expected each key "
+		    "once (defined twice)", seclen, dup, shown(colon + 1, s));
+	return CONFIG_ERR;
+}
+
+/* Walk the entries in file order so the first mistake is reported. */
+static int
+apply_dictionary(dictionary *d, struct config *cfg, char *err, size_t errlen)
+{
+	static const char *const sections[] = { "server", "users", "dc" };
+	const char *key, *colon;
+	char section[16], shownkey[SHOWN_VALUE_MAX + 4];
+	ssize_t i;
+	size_t j, n;
+	int rc;
+
+	for (i = 0; i < d->size; i++) {
+		if ((key = d->key[i]) == NULL)
+			continue;
+		if (d->val[i] == NULL) {
+			for (j = 0; j < 3 && strcmp(key, sections[j]) != 0; j++)
+				;
+			if (j == 3)
+				return err_section(key, err, errlen);
+			continue;
+		}
+		colon = strchr(key, ':');
+		n = (size_t)(colon - key);
+		if (n == 0) {
+			err_set(err, errlen, "config: %s: expected [server], "
+			    "[users] or [dc] before the first key",
+			    shown(colon + 1, shownkey));
+			return CONFIG_ERR;
+		}
+		/* Keys of unknown sections follow the section's own error. */
+		if (n >= sizeof(section))
+			n = sizeof(section) - 1;
+		memcpy(section, key, n);
+		section[n] = '\0';
+		rc = config_set(cfg, section, colon + 1, d->val[i], err,
+		    errlen);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+config_load_buffer(const char *text, size_t len, struct config *cfg,
+    char *err, size_t errlen)
+{
+	char dup[2 * INI_LINE_MAX + 2];
+	dictionary *d = NULL;
+	const char *nul;
+	int rc;
+
+	if ((nul = memchr(text, '\0', len)) != NULL) {
+		err_set(err, errlen, "config: byte %zu: expected text, found "
+		    "a NUL byte", (size_t)(nul - text));
+		return CONFIG_ERR;
+	}
+	if ((rc = ini_parse(text, len, &d, err, errlen)) != 0)
+		return rc;
+	if (find_duplicate(text, len, dup, sizeof(dup)))
+		rc = dup_error(dup, err, errlen);
+	else
+		rc = apply_dictionary(d, cfg, err, errlen);
+	iniparser_freedict(d);
+	return rc;
+}
+
+/* Prefix an error from config_load_buffer with the file's name. */
+static void
+err_prefix(const char *path, char *err, size_t errlen)
+{
+	char copy[1024];
+
+	if (err == NULL || errlen == 0)
+		return;
+	snprintf(copy, sizeof(copy), "%s", err);
+	snprintf(err, errlen, "%s: %s", path, copy);
+}
+
+int
+config_load(const char *path, struct config *cfg, char *err, size_t errlen)
+{
+	struct stat st;
+	char *text = NULL;
+	size_t off = 0;
+	ssize_t n;
+	int fd, rc = CONFIG_ERR_IO;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		err_set(err, errlen, "%s: cannot open: %s", path,
+		    strerror(errno));
+		return CONFIG_ERR_IO;
+	}
+	if (fstat(fd, &st) != 0) {
+		err_set(err, errlen, "%s: cannot read: %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err_set(err, errlen, "%s: cannot read: not a regular file",
+		    path);
+		goto out;
+	}
+	if (st.st_size > FILE_MAX) {
+		err_set(err, errlen, "%s: config: expected at most %d bytes",
+		    path, FILE_MAX);
+		rc = CONFIG_ERR;
+		goto out;
+	}
+	if ((text = malloc((size_t)st.st_size + 1)) == NULL) {
+		err_set(err, errlen, "%s: cannot read: out of memory", path);
+		goto out;
+	}
+	while (off < (size_t)st.st_size) {
+		n = read(fd, text + off, (size_t)st.st_size - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err_set(err, errlen, "%s: cannot read: %s", path,
+			    strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		off += (size_t)n;
+	}
+	if ((rc = config_load_buffer(text, off, cfg, err, errlen)) != 0)
+		err_prefix(path, err, errlen);
+out:
+	free(text);
+	close(fd);
+	return rc;
+}
+
+static void
+modes_text(unsigned modes, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s%s%s%s%s",
+	    modes & CONFIG_MODES_CLASSIC ? "classic" : "",
+	    (modes & CONFIG_MODES_CLASSIC) && (modes & ~CONFIG_MODES_CLASSIC) ?
+	    ", " : "",
+	    modes & CONFIG_MODES_SECURE ? "secure" : "",
+	    (modes & CONFIG_MODES_SECURE) && (modes & CONFIG_MODES_TLS) ?
+	    ", " : "",
+	    modes & CONFIG_MODES_TLS ? "tls" : "");
+}
+
+/* min(8192, (hard RLIMIT_NOFILE - reserve) / 2): two sockets a client. */
+static int
+auto_max_clients(struct config *cfg, char *err, size_t errlen)
+{
+	struct rlimit rl;
+	rlim_t avail;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		err_set(err, errlen, "config: [server] max_clients = '0': "
+		    "getrlimit: %s; expected an explicit value",
+		    strerror(errno));
+		return CONFIG_ERR;
+	}
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < FD_RESERVE + 2) {
+		err_set(err, errlen, "config: [server] max_clients = '0': "
+		    "the open file limit %llu is too low for auto; expected "
+		    "an explicit value", (unsigned long long)rl.rlim_max);
+		return CONFIG_ERR;
+	}
+	avail = rl.rlim_max == RLIM_INFINITY ? (rlim_t)2 * AUTO_CLIENTS_CAP :
+	    (rl.rlim_max - FD_RESERVE) / 2;
+	cfg->max_clients = avail > AUTO_CLIENTS_CAP ? AUTO_CLIENTS_CAP :
+	    (int)avail;
+	return 0;
+}
+
+int
+config_validate(struct config *cfg, char *err, size_t errlen)
+{
+	char modes[32];
+	size_t i;
+
+	if (cfg->mode == CONFIG_MODE_MIDDLE) {
+		err_set(err, errlen, "config: [server] mode = 'middle': "
+		    "middle-proxy mode is not implemented yet; expected direct");
+		return CONFIG_ERR;
+	}
+	if (cfg->modes & CONFIG_MODES_TLS) {
+		modes_text(cfg->modes, modes, sizeof(modes));
+		err_set(err, errlen, "config: [server] modes = '%s': fake-TLS "
+		    "(tls) is not implemented yet; expected classic, secure",
+		    modes);
+		return CONFIG_ERR;
+	}
+	if (config_find_dc(cfg, cfg->default_dc) == NULL) {
+		err_set(err, errlen, "config: [server] default_dc = '%d': "
+		    "expected a DC id from the table (1..5 or a [dc] entry)",
+		    cfg->default_dc);
+		return CONFIG_ERR;
+	}
+	if (cfg->max_clients == 0 &&
+	    auto_max_clients(cfg, err, errlen) != 0)
+		return CONFIG_ERR;
+	/* listen holds addresses only until the port is known. */
+	for (i = 0; i < cfg->nlisten; i++) {
+		if (cfg->listen[i].ss.ss_family == AF_INET)
+			((struct sockaddr_in *)&cfg->listen[i].ss)->sin_port =
+			    htons(cfg->port);
+		else
+			((struct sockaddr_in6 *)&cfg->listen[i].ss)->sin6_port =
+			    htons(cfg->port);
+	}
+	return 0;
+}
+
+const struct config_dc *
+config_find_dc(const struct config *cfg, int id)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->ndcs; i++)
+		if (cfg->dcs[i].id == id)
+			return &cfg->dcs[i];
+	return NULL;
+}
+
+const char *
+config_log_level_name(enum config_log_level l)
+{
+	if ((unsigned)l >= sizeof(level_names) / sizeof(level_names[0]))
+		return "unknown";
+	return level_names[l];
+}

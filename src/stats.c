@@ -1,1 +1,90 @@
-/* placeholder until the module lands */
+/*
+ * Process-wide counters. Threads bump them with atomics; readers
+ * see each counter exact but the set as a whole only roughly consistent,
+ * which is all a report needs.
+ */
+#include <stdio.h>
+
+#include "log.h"
+#include "stats.h"
+
+#define STATS_LINE_MAX	160
+
+struct stats stats;
+
+static const char *const reject_names[STATS_REJECT_COUNT] = {
+	[STATS_REJECT_MAX_CLIENTS] = "max_clients",
+	[STATS_REJECT_POOL_FULL] = "pool_full",
+	[STATS_REJECT_BAD_SECRET] = "bad_secret",
+	[STATS_REJECT_MODE] = "mode_refused",
+	[STATS_REJECT_TIMEOUT] = "handshake_timeout",
+	[STATS_REJECT_DC_UNREACHABLE] = "dc_unreachable",
+};
+
+const char *
+stats_reject_name(enum stats_reject r)
+{
+	if ((unsigned)r >= STATS_REJECT_COUNT)
+		return "unknown";
+	return reject_names[r];
+}
+
+typedef void (*stats_sink)(void *ctx, const char *line);
+
+/* Every counter as a "name value" line, in a fixed order. */
+static void
+stats_walk(const struct config *cfg, stats_sink sink, void *ctx)
+{
+	const struct users_counters *u;
+	char line[STATS_LINE_MAX];
+	size_t i;
+
+#define EMIT(...) do { snprintf(line, sizeof(line), __VA_ARGS__); \
+	sink(ctx, line); } while (0)
+	EMIT("accepted %llu", atomic_load(&stats.accepted));
+	EMIT("active %lld", atomic_load(&stats.active));
+	EMIT("handshakes %llu", atomic_load(&stats.handshakes));
+	EMIT("unknown_dc %llu", atomic_load(&stats.unknown_dc));
+	EMIT("bytes_in %llu", atomic_load(&stats.bytes_in));
+	EMIT("bytes_out %llu", atomic_load(&stats.bytes_out));
+	for (i = 0; i < STATS_REJECT_COUNT; i++)
+		EMIT("rejected{reason=\"%s\"} %llu", reject_names[i],
+		    atomic_load(&stats.rejected[i]));
+	for (i = 0; i < cfg->nusers; i++) {
+		u = &stats.users[i];
+		EMIT("user_connections{user=\"%s\"} %llu", cfg->users[i].name,
+		    atomic_load(&u->connections));
+		EMIT("user_active{user=\"%s\"} %lld", cfg->users[i].name,
+		    atomic_load(&u->active));
+		EMIT("user_bytes_in{user=\"%s\"} %llu", cfg->users[i].name,
+		    atomic_load(&u->bytes_in));
+		EMIT("user_bytes_out{user=\"%s\"} %llu", cfg->users[i].name,
+		    atomic_load(&u->bytes_out));
+	}
+#undef EMIT
+}
+
+static void
+sink_file(void *ctx, const char *line)
+{
+	fprintf((FILE *)ctx, "%s\n", line);
+}
+
+static void
+sink_log(void *ctx, const char *line)
+{
+	(void)ctx;
+	log_info("stats: %s", line);
+}
+
+void
+stats_write(const struct config *cfg, FILE *out)
+{
+	stats_walk(cfg, sink_file, out);
+}
+
+void
+stats_log(const struct config *cfg)
+{
+	stats_walk(cfg, sink_log, NULL);
+}
