@@ -634,7 +634,8 @@ default_state_dir(struct config *cfg)
 
 /* inet_pton cannot fail on the table's literals (the unit test checks). */
 static void
-builtin_addr(struct config_addr *a, int family, const char *ip)
+builtin_addr(struct config_addr *a, int family, const char *ip,
+    uint16_t port)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)&a->ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a->ss;
@@ -642,12 +643,12 @@ builtin_addr(struct config_addr *a, int family, const char *ip)
 	memset(a, 0, sizeof(*a));
 	if (family == AF_INET) {
 		sin->sin_family = AF_INET;
-		sin->sin_port = htons(DC_PORT);
+		sin->sin_port = htons(port);
 		inet_pton(AF_INET, ip, &sin->sin_addr);
 		a->len = sizeof(*sin);
 	} else {
 		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(DC_PORT);
+		sin6->sin6_port = htons(port);
 		inet_pton(AF_INET6, ip, &sin6->sin6_addr);
 		a->len = sizeof(*sin6);
 	}
@@ -660,8 +661,8 @@ config_defaults(struct config *cfg)
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->port = DEFAULT_PORT;
-	builtin_addr(&cfg->listen[0], AF_INET, "0.0.0.0");
-	builtin_addr(&cfg->listen[1], AF_INET6, "::");
+	builtin_addr(&cfg->listen[0], AF_INET, "0.0.0.0", 0);
+	builtin_addr(&cfg->listen[1], AF_INET6, "::", 0);
 	cfg->nlisten = 2;
 	cfg->mode = CONFIG_MODE_DIRECT;
 	cfg->modes = CONFIG_MODES_SECURE;
@@ -680,9 +681,10 @@ config_defaults(struct config *cfg)
 	default_state_dir(cfg);
 	for (i = 0; i < DC_COUNT; i++) {
 		cfg->dcs[i].id = builtin_dcs[i].id;
-		builtin_addr(&cfg->dcs[i].addr[0], AF_INET, builtin_dcs[i].ipv4);
+		builtin_addr(&cfg->dcs[i].addr[0], AF_INET, builtin_dcs[i].ipv4,
+		    DC_PORT);
 		builtin_addr(&cfg->dcs[i].addr[1], AF_INET6,
-		    builtin_dcs[i].ipv6);
+		    builtin_dcs[i].ipv6, DC_PORT);
 		cfg->dcs[i].naddr = 2;
 	}
 	cfg->ndcs = DC_COUNT;

@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 
 #include "crypto.h"
+#include "log.h"
 #include "secret.h"
 #include "users.h"
 
@@ -322,5 +323,8 @@ users_print_links(const struct config *cfg, FILE *out)
 	}
 	if (rc == 0 && fflush(out) != 0)
 		rc = USERS_ERR;
-	return rc != 0 ? rc : hostrc;
+	if (rc == 0 && hostrc == 1)
+		log_warn("no public_host and no address but loopback: the "
+		    "links say %s; set [server] public_host", host);
+	return rc;
 }

@@ -1,0 +1,1128 @@
+/*
+ * Configuration, default user, links, log lines and counters: defaults, a
+ * full file, the exact error line for every bad value, secrets kept out of
+ * errors, the [dc] table, the state file and the printed links.
+ */
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "stats.h"
+#include "users.h"
+
+#define SECRET_A	"0123456789abcdef0123456789abcdef"
+#define SECRET_B	"fedcba9876543210fedcba9876543210"
+
+static struct config cfg;
+static char err[1024];
+
+static int
+load(const char *text)
+{
+	err[0] = '\0';
+	return config_load_buffer(text, strlen(text), &cfg, err, sizeof(err));
+}
+
+static int
+set(const char *section, const char *key, const char *value)
+{
+	err[0] = '\0';
+	return config_set(&cfg, section, key, value, err, sizeof(err));
+}
+
+/* "ip port" of an address, e.g. "149.154.175.50 443". */
+static const char *
+addr_str(const struct config_addr *a)
+{
+	static char out[INET6_ADDRSTRLEN + 8];
+	char ip[INET6_ADDRSTRLEN];
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&a->ss;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&a->ss;
+
+	if (a->ss.ss_family == AF_INET) {
+		ck_assert_uint_eq(a->len, sizeof(*sin));
+		inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
+		snprintf(out, sizeof(out), "%s %u", ip, ntohs(sin->sin_port));
+	} else {
+		ck_assert_int_eq(a->ss.ss_family, AF_INET6);
+		ck_assert_uint_eq(a->len, sizeof(*sin6));
+		inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip));
+		snprintf(out, sizeof(out), "%s %u", ip, ntohs(sin6->sin6_port));
+	}
+	return out;
+}
+
+static void
+setup(void)
+{
+	config_defaults(&cfg);
+	err[0] = '\0';
+}
+
+START_TEST(defaults)
+{
+	static const char *const dcs[DC_COUNT][2] = {
+		{ "149.154.175.50 443", "2001:b28:f23d:f001::a 443" },
+		{ "149.154.167.51 443", "2001:67c:4e8:f002::a 443" },
+		{ "149.154.175.100 443", "2001:b28:f23d:f003::a 443" },
+		{ "149.154.167.91 443", "2001:67c:4e8:f004::a 443" },
+		{ "149.154.171.5 443", "2001:b28:f23f:f005::a 443" },
+	};
+	const struct config_dc *dc;
+	char want[PATH_MAX];
+	int i;
+
+	ck_assert_uint_eq(cfg.port, 8443);
+	ck_assert_uint_eq(cfg.nlisten, 2);
+	ck_assert_str_eq(addr_str(&cfg.listen[0]), "0.0.0.0 0");
+	ck_assert_str_eq(addr_str(&cfg.listen[1]), ":: 0");
+	ck_assert_str_eq(cfg.public_host, "");
+	ck_assert_int_eq(cfg.mode, CONFIG_MODE_DIRECT);
+	ck_assert_uint_eq(cfg.modes, CONFIG_MODES_SECURE);
+	ck_assert_int_eq(cfg.fast_mode, 1);
+	ck_assert_int_eq(cfg.prefer_ipv6, 0);
+	ck_assert_int_eq(cfg.max_clients, 0);
+	ck_assert_int_eq(cfg.handshake_timeout, 10);
+	ck_assert_int_eq(cfg.idle_timeout, 600);
+	ck_assert_int_eq(cfg.connect_timeout, 10);
+	ck_assert_int_eq(cfg.shutdown_grace, 10);
+	ck_assert_int_eq(cfg.buffer_size, 16384);
+	ck_assert_int_eq(cfg.dc_rcvbuf, 0);
+	ck_assert_int_eq(cfg.default_dc, 2);
+	ck_assert_int_eq(cfg.pool_spare, 64);
+	ck_assert_int_eq(cfg.log_level, LOGL_INFO);
+	ck_assert_uint_eq(cfg.nusers, 0);
+	ck_assert_uint_eq(cfg.ndcs, DC_COUNT);
+	for (i = 0; i < DC_COUNT; i++) {
+		dc = config_find_dc(&cfg, i + 1);
+		ck_assert_ptr_nonnull(dc);
+		ck_assert_uint_eq(dc->naddr, 2);
+		ck_assert_str_eq(addr_str(&dc->addr[0]), dcs[i][0]);
+		ck_assert_str_eq(addr_str(&dc->addr[1]), dcs[i][1]);
+	}
+	ck_assert_ptr_null(config_find_dc(&cfg, 0));
+	ck_assert_ptr_null(config_find_dc(&cfg, 6));
+	ck_assert_ptr_null(config_find_dc(&cfg, -2));
+
+	if (geteuid() == 0)
+		snprintf(want, sizeof(want), "/var/lib/mtproxyd");
+	else if (getenv("HOME") != NULL && getenv("HOME")[0] != '\0')
+		snprintf(want, sizeof(want), "%s/.local/state/mtproxyd",
+		    getenv("HOME"));
+	else
+		snprintf(want, sizeof(want), "./.mtproxyd");
+	ck_assert_str_eq(cfg.state_dir, want);
+}
+END_TEST
+
+START_TEST(state_dir_without_home)
+{
+	if (geteuid() == 0)
+		return;		/* root always gets /var/lib/mtproxyd */
+	unsetenv("HOME");
+	config_defaults(&cfg);
+	ck_assert_str_eq(cfg.state_dir, "./.mtproxyd");
+	setenv("HOME", "/home/someone", 1);
+	config_defaults(&cfg);
+	ck_assert_str_eq(cfg.state_dir, "/home/someone/.local/state/mtproxyd");
+}
+END_TEST
+
+START_TEST(full_file)
+{
+	static const char text[] =
+	    "; every key\n"
+	    "[Server]\n"
+	    "Port = 443\n"
+	    "listen = 127.0.0.1, [::1] ,10.0.0.1  # three\n"
+	    "public_host = proxy.example.org\n"
+	    "mode = direct\n"
+	    "modes = classic,secure\n"
+	    "fast_mode = off\n"
+	    "prefer_ipv6 = TRUE\n"
+	    "max_clients = 1000\n"
+	    "handshake_timeout = 3600\n"
+	    "idle_timeout = 86400\n"
+	    "connect_timeout = 120\n"
+	    "shutdown_grace = 0\n"
+	    "buffer_size = 1024\n"
+	    "dc_rcvbuf = 16777216\n"
+	    "default_dc = 203\n"
+	    "pool_spare = 100000\n"
+	    "log_level = debug\n"
+	    "state_dir = /tmp/mtproxyd-state\n"
+	    "\n"
+	    "[users]\n"
+	    "Alice = " SECRET_A "\n"
+	    "bob.b-2_x = " SECRET_B "\n"
+	    "[dc]\n"
+	    "203 = 91.105.192.100:443\n";
+	const struct config_dc *dc;
+
+	ck_assert_int_eq(load(text), 0);
+	ck_assert_str_eq(err, "");
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.port, 443);
+	ck_assert_uint_eq(cfg.nlisten, 3);
+	/* validate puts the port into the listen addresses */
+	ck_assert_str_eq(addr_str(&cfg.listen[0]), "127.0.0.1 443");
+	ck_assert_str_eq(addr_str(&cfg.listen[1]), "::1 443");
+	ck_assert_str_eq(addr_str(&cfg.listen[2]), "10.0.0.1 443");
+	ck_assert_str_eq(cfg.public_host, "proxy.example.org");
+	ck_assert_int_eq(cfg.mode, CONFIG_MODE_DIRECT);
+	ck_assert_uint_eq(cfg.modes, CONFIG_MODES_CLASSIC | CONFIG_MODES_SECURE);
+	ck_assert_int_eq(cfg.fast_mode, 0);
+	ck_assert_int_eq(cfg.prefer_ipv6, 1);
+	ck_assert_int_eq(cfg.max_clients, 1000);
+	ck_assert_int_eq(cfg.handshake_timeout, 3600);
+	ck_assert_int_eq(cfg.idle_timeout, 86400);
+	ck_assert_int_eq(cfg.connect_timeout, 120);
+	ck_assert_int_eq(cfg.shutdown_grace, 0);
+	ck_assert_int_eq(cfg.buffer_size, 1024);
+	ck_assert_int_eq(cfg.dc_rcvbuf, 16777216);
+	ck_assert_int_eq(cfg.default_dc, 203);
+	ck_assert_int_eq(cfg.pool_spare, 100000);
+	ck_assert_int_eq(cfg.log_level, LOGL_DEBUG);
+	ck_assert_str_eq(cfg.state_dir, "/tmp/mtproxyd-state");
+	ck_assert_uint_eq(cfg.nusers, 2);
+	ck_assert_str_eq(cfg.users[0].name, "alice");
+	ck_assert_mem_eq(cfg.users[0].secret,
+	    "\x01\x23\x45\x67\x89\xab\xcd\xef\x01\x23\x45\x67\x89\xab\xcd\xef",
+	    16);
+	ck_assert_str_eq(cfg.users[1].name, "bob.b-2_x");
+	ck_assert_mem_eq(cfg.users[1].secret,
+	    "\xfe\xdc\xba\x98\x76\x54\x32\x10\xfe\xdc\xba\x98\x76\x54\x32\x10",
+	    16);
+	ck_assert_uint_eq(cfg.ndcs, DC_COUNT + 1);
+	dc = config_find_dc(&cfg, 203);
+	ck_assert_ptr_nonnull(dc);
+	ck_assert_uint_eq(dc->naddr, 1);
+	ck_assert_str_eq(addr_str(&dc->addr[0]), "91.105.192.100 443");
+}
+END_TEST
+
+/* The other spellings of values. */
+START_TEST(value_forms)
+{
+	static const char *const yes[] = { "yes", "true", "1", "on", "YES" };
+	static const char *const no[] = { "no", "false", "0", "off", "Off" };
+	size_t i;
+
+	for (i = 0; i < 5; i++) {
+		ck_assert_int_eq(set("server", "fast_mode", no[i]), 0);
+		ck_assert_int_eq(cfg.fast_mode, 0);
+		ck_assert_int_eq(set("server", "fast_mode", yes[i]), 0);
+		ck_assert_int_eq(cfg.fast_mode, 1);
+	}
+	ck_assert_int_eq(set("server", "port", "0"), 0);
+	ck_assert_uint_eq(cfg.port, 0);
+	ck_assert_int_eq(set("server", "port", "65535"), 0);
+	ck_assert_uint_eq(cfg.port, 65535);
+	ck_assert_int_eq(set("server", "max_clients", "0"), 0);
+	ck_assert_int_eq(cfg.max_clients, 0);
+	ck_assert_int_eq(set("server", "dc_rcvbuf", "1024"), 0);
+	ck_assert_int_eq(cfg.dc_rcvbuf, 1024);
+	ck_assert_int_eq(set("server", "modes", "tls, classic"), 0);
+	ck_assert_uint_eq(cfg.modes, CONFIG_MODES_TLS | CONFIG_MODES_CLASSIC);
+	ck_assert_int_eq(set("server", "listen", "::"), 0);
+	ck_assert_uint_eq(cfg.nlisten, 1);
+	ck_assert_str_eq(addr_str(&cfg.listen[0]), ":: 0");
+	ck_assert_int_eq(set("server", "public_host", "[2001:db8::1]"), 0);
+	ck_assert_str_eq(cfg.public_host, "2001:db8::1");
+	ck_assert_int_eq(set("server", "public_host", "203.0.113.7"), 0);
+	ck_assert_str_eq(cfg.public_host, "203.0.113.7");
+	ck_assert_int_eq(set("server", "public_host", ""), 0);
+	ck_assert_str_eq(cfg.public_host, "");
+	ck_assert_int_eq(set("server", "log_level", "WARN"), 0);
+	ck_assert_int_eq(cfg.log_level, LOGL_WARN);
+	ck_assert_int_eq(set("server", "mode", "middle"), 0);
+	ck_assert_int_eq(cfg.mode, CONFIG_MODE_MIDDLE);
+	ck_assert_str_eq(config_log_level_name(LOGL_ERROR), "error");
+	ck_assert_str_eq(config_log_level_name(LOGL_WARN), "warn");
+	ck_assert_str_eq(config_log_level_name(LOGL_INFO), "info");
+	ck_assert_str_eq(config_log_level_name(LOGL_DEBUG), "debug");
+}
+END_TEST
+
+static const struct bad {
+	const char *key, *value, *form;
+} bad_values[] = {
+	{ "port", "65536", "a port 1..65535 (0: any free port)" },
+	{ "port", "-1", "a port 1..65535 (0: any free port)" },
+	{ "port", "84x3", "a port 1..65535 (0: any free port)" },
+	{ "port", "", "a port 1..65535 (0: any free port)" },
+	{ "port", " 8443", "a port 1..65535 (0: any free port)" },
+	{ "port", "99999999999999999999", "a port 1..65535 (0: any free port)" },
+	{ "listen", "localhost",
+	    "a comma-separated list of at most 16 IPv4 or IPv6 addresses" },
+	{ "listen", "0.0.0.0,,::",
+	    "a comma-separated list of at most 16 IPv4 or IPv6 addresses" },
+	{ "listen", "0.0.0.0,",
+	    "a comma-separated list of at most 16 IPv4 or IPv6 addresses" },
+	{ "listen", "[127.0.0.1]",
+	    "a comma-separated list of at most 16 IPv4 or IPv6 addresses" },
+	{ "listen", "1.2.3.4:80",
+	    "a comma-separated list of at most 16 IPv4 or IPv6 addresses" },
+	{ "listen", "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17",
+	    "a comma-separated list of at most 16 IPv4 or IPv6 addresses" },
+	{ "public_host", "bad host", "a host name or an IP address (empty: auto)" },
+	{ "public_host", "x_y.org", "a host name or an IP address (empty: auto)" },
+	{ "mode", "proxy", "direct or middle" },
+	{ "modes", "secure,fake",
+	    "a comma-separated list of classic, secure, tls" },
+	{ "modes", "", "a comma-separated list of classic, secure, tls" },
+	{ "fast_mode", "maybe", "yes or no" },
+	{ "prefer_ipv6", "2", "yes or no" },
+	{ "max_clients", "1000001", "1..1000000 (0: auto)" },
+	{ "max_clients", "-5", "1..1000000 (0: auto)" },
+	{ "handshake_timeout", "0", "seconds 1..3600" },
+	{ "handshake_timeout", "3601", "seconds 1..3600" },
+	{ "idle_timeout", "86401", "seconds 1..86400" },
+	{ "idle_timeout", "0", "seconds 1..86400" },
+	{ "connect_timeout", "121", "seconds 1..120" },
+	{ "shutdown_grace", "3601", "seconds 0..3600" },
+	{ "buffer_size", "1023", "bytes 1024..1048576" },
+	{ "buffer_size", "1048577", "bytes 1024..1048576" },
+	{ "dc_rcvbuf", "1023", "bytes 1024..16777216 (0: kernel default)" },
+	{ "dc_rcvbuf", "16777217", "bytes 1024..16777216 (0: kernel default)" },
+	{ "default_dc", "0", "a DC id 1..32767" },
+	{ "default_dc", "32768", "a DC id 1..32767" },
+	{ "pool_spare", "100001", "threads 0..100000" },
+	{ "log_level", "verbose", "error, warn, info or debug" },
+	{ "state_dir", "", "a directory path of 1..4095 bytes" },
+};
+
+/* Through config_set (the command line) and through a file. */
+START_TEST(bad_value)
+{
+	const struct bad *b = &bad_values[_i];
+	struct config before;
+	char want[512], text[512];
+
+	snprintf(want, sizeof(want), "config: [server] %s = '%s': expected %s",
+	    b->key, b->value, b->form);
+	before = cfg;
+	ck_assert_int_eq(set("server", b->key, b->value), CONFIG_ERR);
+	ck_assert_str_eq(err, want);
+	/* A refused value leaves the config as it was. */
+	ck_assert_mem_eq(&cfg, &before, sizeof(cfg));
+
+	if (b->value[0] == ' ' || strchr(b->value, ',') != NULL)
+		return;	/* iniparser strips spaces; commas are fine there */
+	snprintf(text, sizeof(text), "[server]\n%s = %s\n", b->key, b->value);
+	ck_assert_int_eq(load(text), CONFIG_ERR);
+	ck_assert_str_eq(err, want);
+}
+END_TEST
+
+START_TEST(error_is_one_line)
+{
+	ck_assert_int_eq(set("server", "port", "80\n[users]\nx"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [server] port = '80?[users]?x': "
+	    "expected a port 1..65535 (0: any free port)");
+	ck_assert_int_eq(set("server", "log_level",
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [server] log_level = '"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxx...': expected error, warn, info or debug");
+}
+END_TEST
+
+START_TEST(refused_modes)
+{
+	ck_assert_int_eq(set("server", "mode", "middle"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [server] mode = 'middle': middle-proxy "
+	    "mode is not implemented yet; expected direct");
+
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[server]\nmodes = secure, tls\n"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [server] modes = 'secure, tls': fake-TLS "
+	    "(tls) is not implemented yet; expected classic, secure");
+	ck_assert_int_eq(set("server", "modes", "tls"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [server] modes = 'tls': fake-TLS "
+	    "(tls) is not implemented yet; expected classic, secure");
+	ck_assert_int_eq(set("server", "modes", "classic"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+}
+END_TEST
+
+START_TEST(default_dc_in_table)
+{
+	ck_assert_int_eq(set("server", "default_dc", "7"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [server] default_dc = '7': expected a DC "
+	    "id from the table (1..5 or a [dc] entry)");
+	ck_assert_int_eq(set("dc", "7", "10.0.0.7:443"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+}
+END_TEST
+
+START_TEST(unknown_names)
+{
+	ck_assert_int_eq(load("[server]\nprot = 8443\n"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [server] prot: unknown key; expected one "
+	    "of port, listen, public_host, mode, modes, fast_mode, prefer_ipv6, "
+	    "max_clients, handshake_timeout, idle_timeout, connect_timeout, "
+	    "shutdown_grace, buffer_size, dc_rcvbuf, default_dc, pool_spare, "
+	    "log_level, state_dir");
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[server]\nport = 1\n[srever]\nport = 2\n"),
+	    CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [srever]: unknown section; expected "
+	    "[server], [users] or [dc]");
+	ck_assert_int_eq(load("[dc:1]\n"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [dc:1]: unknown section; expected "
+	    "[server], [users] or [dc]");
+	ck_assert_int_eq(load("port = 8443\n[server]\n"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: port: expected [server], [users] or [dc] "
+	    "before the first key");
+	ck_assert_int_eq(set("client", "port", "1"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [client]: unknown section; expected "
+	    "[server], [users] or [dc]");
+}
+END_TEST
+
+START_TEST(syntax_errors)
+{
+	ck_assert_int_eq(load("[server]\nport = 1\n\nport 8443\n"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: line 4: expected [section], key = value "
+	    "or a comment");
+	ck_assert_int_eq(load("[server\n"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: line 1: expected [section], key = value "
+	    "or a comment");
+}
+END_TEST
+
+START_TEST(nul_byte)
+{
+	static const char text[] = "[server]\nport = 1\0\n";
+
+	ck_assert_int_eq(config_load_buffer(text, sizeof(text) - 1, &cfg, err,
+	    sizeof(err)), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: byte 17: expected text, found a NUL byte");
+}
+END_TEST
+
+START_TEST(long_line)
+{
+	char text[2100];
+
+	memset(text, 'x', sizeof(text));
+	memcpy(text, "[server]\nport = ", 16);
+	text[sizeof(text) - 2] = '\n';
+	text[sizeof(text) - 1] = '\0';
+	ck_assert_int_eq(load(text), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: line 2: expected at most 1023 characters "
+	    "in a line");
+}
+END_TEST
+
+START_TEST(duplicate_keys)
+{
+	ck_assert_int_eq(load("[server]\nport = 1\n[dc]\n[Server]\nPORT = 2\n"),
+	    CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [server] port: expected each key once "
+	    "(defined twice)");
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[users]\nalice = " SECRET_A "\n"
+	    "ALICE = " SECRET_B "\n"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [users] alice: expected each user name "
+	    "once (defined twice)");
+	/* A continuation line is part of its value, not a key. */
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[server]\nlisten = 127.0.0.1, \\\n"
+	    "  ::1\nport = 5\n"), 0);
+	ck_assert_uint_eq(cfg.nlisten, 2);
+	ck_assert_uint_eq(cfg.port, 5);
+}
+END_TEST
+
+START_TEST(users_errors)
+{
+	ck_assert_int_eq(load("[users]\nalice = " SECRET_A "0\n"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [users] alice: expected 32 hex digits");
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[users]\nalice = 0123456789abcdef0123456789abcdeg\n"),
+	    CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [users] alice: expected 32 hex digits");
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[users]\nalice = dd" SECRET_A "\n"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [users] alice: expected 32 hex digits");
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[users]\nalice = " SECRET_A "\nbob = "
+	    "0123456789ABCDEF0123456789ABCDEF\n"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [users] bob: expected a secret of its own "
+	    "(user alice has the same)");
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[users]\nal ice = " SECRET_A "\n"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [users] al ice: expected a name of 1..63 "
+	    "letters, digits, '_', '.' or '-'");
+	ck_assert_int_eq(set("users", "a/b", SECRET_A), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [users] a/b: expected a name of 1..63 "
+	    "letters, digits, '_', '.' or '-'");
+	ck_assert_int_eq(set("users", "", SECRET_A), CONFIG_ERR);
+	ck_assert_int_eq(set("users",
+	    "a123456789012345678901234567890123456789012345678901234567890123",
+	    SECRET_A), CONFIG_ERR);
+	/* 63 characters is the longest name */
+	ck_assert_int_eq(set("users",
+	    "a12345678901234567890123456789012345678901234567890123456789012",
+	    SECRET_A), 0);
+	/* config_set lowercases like iniparser, so names clash case-blind */
+	ck_assert_int_eq(set("users", "Carol", SECRET_B), 0);
+	ck_assert_str_eq(cfg.users[1].name, "carol");
+	ck_assert_int_eq(set("users", "CAROL", "00000000000000000000000000000001"),
+	    CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [users] carol: expected each user name "
+	    "once (defined twice)");
+	ck_assert_uint_eq(cfg.nusers, 2);
+}
+END_TEST
+
+START_TEST(too_many_users)
+{
+	char name[16], hex[40];
+	int i;
+
+	for (i = 0; i < CONFIG_MAX_USERS; i++) {
+		snprintf(name, sizeof(name), "u%d", i);
+		snprintf(hex, sizeof(hex), "%032x", i + 1);
+		ck_assert_int_eq(set("users", name, hex), 0);
+	}
+	ck_assert_int_eq(set("users", "one_more", SECRET_A), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [users] one_more: expected at most 256 "
+	    "users");
+	ck_assert_uint_eq(cfg.nusers, CONFIG_MAX_USERS);
+}
+END_TEST
+
+/* No error, whatever the mistake, quotes a secret. */
+START_TEST(secrets_not_in_errors)
+{
+	static const char *const texts[] = {
+		"[users]\nalice = " SECRET_A "ff\n",
+		"[users]\nalice = x" SECRET_A "\n",
+		"[users]\nalice = " SECRET_A "\nbob = " SECRET_A "\n",
+		"[users]\nalice = " SECRET_A "\nalice = " SECRET_A "\n",
+		"[server]\nalice = " SECRET_A "\n",
+		"alice = " SECRET_A "\n",
+		"[user]\nalice = " SECRET_A "\n",
+		"[users]\nalice " SECRET_A "\n",
+		"[users]\nbad name = " SECRET_A "\n",
+	};
+	char out[4096];
+	size_t i;
+	FILE *f;
+	int saved;
+
+	/* iniparser would print a bad line, secret included, on stderr. */
+	f = tmpfile();
+	ck_assert_ptr_nonnull(f);
+	saved = dup(STDERR_FILENO);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_ge(dup2(fileno(f), STDERR_FILENO), 0);
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		config_defaults(&cfg);
+		ck_assert_int_eq(load(texts[i]), CONFIG_ERR);
+		ck_assert_str_ne(err, "");
+		ck_assert_ptr_null(strstr(err, "0123456789"));
+	}
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	ck_assert_int_eq(fseek(f, 0, SEEK_SET), 0);
+	ck_assert_uint_eq(fread(out, 1, sizeof(out), f), 0);
+	fclose(f);
+}
+END_TEST
+
+START_TEST(dc_entries)
+{
+	const struct config_dc *dc;
+
+	ck_assert_int_eq(load("[dc]\n"
+	    "2 = 10.0.0.2:443, [2001:db8::2]:8443 , 10.0.0.3:80\n"
+	    "300 = [::1]:1\n"), 0);
+	dc = config_find_dc(&cfg, 2);
+	ck_assert_ptr_nonnull(dc);
+	ck_assert_uint_eq(dc->naddr, 3);
+	ck_assert_str_eq(addr_str(&dc->addr[0]), "10.0.0.2 443");
+	ck_assert_str_eq(addr_str(&dc->addr[1]), "2001:db8::2 8443");
+	ck_assert_str_eq(addr_str(&dc->addr[2]), "10.0.0.3 80");
+	dc = config_find_dc(&cfg, 300);
+	ck_assert_ptr_nonnull(dc);
+	ck_assert_uint_eq(dc->naddr, 1);
+	ck_assert_str_eq(addr_str(&dc->addr[0]), "::1 1");
+	/* the others are untouched */
+	ck_assert_uint_eq(cfg.ndcs, DC_COUNT + 1);
+	ck_assert_str_eq(addr_str(&config_find_dc(&cfg, 1)->addr[0]),
+	    "149.154.175.50 443");
+	ck_assert_int_eq(set("dc", "32767", "1.1.1.1:1,1.1.1.2:2,1.1.1.3:3,"
+	    "1.1.1.4:4,1.1.1.5:5,1.1.1.6:6,1.1.1.7:7,1.1.1.8:8"), 0);
+	ck_assert_uint_eq(config_find_dc(&cfg, 32767)->naddr, 8);
+}
+END_TEST
+
+static const struct bad bad_dcs[] = {
+	{ "2", "dc2.example.org:443", NULL },
+	{ "2", "10.0.0.1", NULL },
+	{ "2", "10.0.0.1:0", NULL },
+	{ "2", "10.0.0.1:65536", NULL },
+	{ "2", "10.0.0.1:", NULL },
+	{ "2", "2001:db8::1:443", NULL },
+	{ "2", "[10.0.0.1]:443", NULL },
+	{ "2", "[2001:db8::1]", NULL },
+	{ "2", "10.0.0.1:443,", NULL },
+	{ "2", "", NULL },
+	{ "2", "[::1]:1,[::1]:2,[::1]:3,[::1]:4,[::1]:5,[::1]:6,[::1]:7,"
+	    "[::1]:8,[::1]:9", NULL },
+	{ "0", "10.0.0.1:443", "a DC id 1..32767 as the key" },
+	{ "-2", "10.0.0.1:443", "a DC id 1..32767 as the key" },
+	{ "32768", "10.0.0.1:443", "a DC id 1..32767 as the key" },
+	{ "dc2", "10.0.0.1:443", "a DC id 1..32767 as the key" },
+};
+
+START_TEST(dc_bad)
+{
+	const struct bad *b = &bad_dcs[_i];
+	char want[512];
+
+	snprintf(want, sizeof(want), "config: [dc] %s = '%s': expected %s",
+	    b->key, b->value, b->form != NULL ? b->form :
+	    "a comma-separated list of at most 8 IPv4:port or [IPv6]:port");
+	ck_assert_int_eq(set("dc", b->key, b->value), CONFIG_ERR);
+	ck_assert_str_eq(err, want);
+	ck_assert_str_eq(addr_str(&config_find_dc(&cfg, 2)->addr[0]),
+	    "149.154.167.51 443");
+}
+END_TEST
+
+START_TEST(too_many_dcs)
+{
+	char id[16];
+	int i;
+
+	for (i = DC_COUNT; i < CONFIG_MAX_DCS; i++) {
+		snprintf(id, sizeof(id), "%d", 100 + i);
+		ck_assert_int_eq(set("dc", id, "10.0.0.1:443"), 0);
+	}
+	ck_assert_int_eq(set("dc", "99", "10.0.0.1:443"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [dc] 99 = '10.0.0.1:443': expected at "
+	    "most 64 DC ids");
+	/* replacing an id needs no new slot */
+	ck_assert_int_eq(set("dc", "3", "10.0.0.3:443"), 0);
+}
+END_TEST
+
+/* make check says where the sources are; run by hand, this file does. */
+static const char *
+srcdir(void)
+{
+	static char dir[PATH_MAX];
+	const char *env = getenv("MTPROXYD_SRCDIR");
+	char *p;
+
+	if (env != NULL)
+		return env;
+	snprintf(dir, sizeof(dir), "%s", __FILE__);
+	if ((p = strstr(dir, "tests/unit/")) == NULL || p == dir)
+		return ".";
+	p[-1] = '\0';
+	return dir;
+}
+
+/* The shipped file runs as is: it loads, validates, and has no users. */
+START_TEST(shipped_file)
+{
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/conf/mtproxyd.conf", srcdir());
+	ck_assert_int_eq(config_load(path, &cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.port, 8443);
+	ck_assert_uint_eq(cfg.nlisten, 2);
+	ck_assert_str_eq(addr_str(&cfg.listen[0]), "0.0.0.0 8443");
+	ck_assert_str_eq(addr_str(&cfg.listen[1]), ":: 8443");
+	ck_assert_uint_eq(cfg.nusers, 0);
+	ck_assert_uint_eq(cfg.ndcs, DC_COUNT);
+	ck_assert_int_eq(cfg.mode, CONFIG_MODE_DIRECT);
+	ck_assert_uint_eq(cfg.modes, CONFIG_MODES_SECURE);
+}
+END_TEST
+
+START_TEST(load_file_errors)
+{
+	char dir[] = "/tmp/test_config.XXXXXX", path[PATH_MAX], want[PATH_MAX + 128];
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/missing.conf", dir);
+	ck_assert_int_eq(config_load(path, &cfg, err, sizeof(err)),
+	    CONFIG_ERR_IO);
+	snprintf(want, sizeof(want), "%s: cannot open: No such file or "
+	    "directory", path);
+	ck_assert_str_eq(err, want);
+
+	ck_assert_int_eq(config_load(dir, &cfg, err, sizeof(err)),
+	    CONFIG_ERR_IO);
+	snprintf(want, sizeof(want), "%s: cannot read: not a regular file", dir);
+	ck_assert_str_eq(err, want);
+
+	snprintf(path, sizeof(path), "%s/bad.conf", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("[server]\nport = 70000\n", f);
+	fclose(f);
+	ck_assert_int_eq(config_load(path, &cfg, err, sizeof(err)), CONFIG_ERR);
+	snprintf(want, sizeof(want), "%s: config: [server] port = '70000': "
+	    "expected a port 1..65535 (0: any free port)", path);
+	ck_assert_str_eq(err, want);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+/* Runs last: it lowers the open-file limit for good. */
+START_TEST(auto_max_clients)
+{
+	struct rlimit rl;
+	rlim_t want;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	want = rl.rlim_max == RLIM_INFINITY ? 8192 : (rl.rlim_max - 64) / 2;
+	if (want > 8192)
+		want = 8192;
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.max_clients, (int)want);
+
+	/* an explicit value stays */
+	ck_assert_int_eq(set("server", "max_clients", "5"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.max_clients, 5);
+
+	/* only lowering works without root */
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 1000) {
+		rl.rlim_cur = rl.rlim_max = 1000;
+		ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+		config_defaults(&cfg);
+		ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+		ck_assert_int_eq(cfg.max_clients, (1000 - 64) / 2);
+	}
+
+	rl.rlim_cur = rl.rlim_max = 60;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	config_defaults(&cfg);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [server] max_clients = '0': the open file "
+	    "limit 60 is too low for auto; expected an explicit value");
+}
+END_TEST
+
+/* users_ensure_default */
+
+static char tmpdir[64];
+
+static void
+tmp_setup(void)
+{
+	setup();
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_config.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void
+tmp_teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void
+read_file(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	ck_assert_ptr_nonnull(f);
+	n = fread(buf, 1, len - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+}
+
+START_TEST(default_user_created_and_reused)
+{
+	char path[PATH_MAX], text[64], hex[40];
+	uint8_t first[SECRET_LEN];
+	struct stat st;
+	size_t i;
+
+	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s/a/b", tmpdir);
+	ck_assert_int_eq(users_ensure_default(&cfg, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.nusers, 1);
+	ck_assert_str_eq(cfg.users[0].name, "default");
+	memcpy(first, cfg.users[0].secret, SECRET_LEN);
+
+	ck_assert_int_eq(stat(cfg.state_dir, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0700);
+	snprintf(path, sizeof(path), "%s/a/b/secret", tmpdir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0600);
+	ck_assert_int_eq(st.st_size, 33);
+	read_file(path, text, sizeof(text));
+	for (i = 0; i < SECRET_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", first[i]);
+	strcat(hex, "\n");
+	ck_assert_str_eq(text, hex);
+
+	/* a second start reads the same secret */
+	config_defaults(&cfg);
+	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s/a/b/", tmpdir);
+	ck_assert_int_eq(users_ensure_default(&cfg, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.nusers, 1);
+	ck_assert_mem_eq(cfg.users[0].secret, first, SECRET_LEN);
+	read_file(path, text, sizeof(text));
+	ck_assert_str_eq(text, hex);
+
+	/* configured users: nothing to do */
+	config_defaults(&cfg);
+	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s/c", tmpdir);
+	ck_assert_int_eq(set("users", "alice", SECRET_A), 0);
+	ck_assert_int_eq(users_ensure_default(&cfg, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.nusers, 1);
+	ck_assert_str_eq(cfg.users[0].name, "alice");
+	ck_assert_int_eq(stat(cfg.state_dir, &st), -1);
+}
+END_TEST
+
+START_TEST(default_user_existing_file)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", tmpdir);
+	snprintf(path, sizeof(path), "%s/secret", tmpdir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(SECRET_B, f);	/* no newline: still accepted */
+	fclose(f);
+	ck_assert_int_eq(users_ensure_default(&cfg, err, sizeof(err)), 0);
+	ck_assert_mem_eq(cfg.users[0].secret,
+	    "\xfe\xdc\xba\x98\x76\x54\x32\x10\xfe\xdc\xba\x98\x76\x54\x32\x10",
+	    16);
+
+	/* a damaged file is an error, never silently replaced */
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(SECRET_A "00\n", f);
+	fclose(f);
+	config_defaults(&cfg);
+	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", tmpdir);
+	ck_assert_int_eq(users_ensure_default(&cfg, err, sizeof(err)),
+	    USERS_ERR);
+	ck_assert_ptr_nonnull(strstr(err, path));
+	ck_assert_ptr_nonnull(strstr(err, "expected 32 hex digits"));
+	ck_assert_ptr_null(strstr(err, "0123456789"));
+	ck_assert_uint_eq(cfg.nusers, 0);
+}
+END_TEST
+
+START_TEST(default_user_bad_state_dir)
+{
+	char file[128], want[PATH_MAX * 3];
+	FILE *f;
+
+	snprintf(file, sizeof(file), "%s/file", tmpdir);
+	f = fopen(file, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s/sub", file);
+	ck_assert_int_eq(users_ensure_default(&cfg, err, sizeof(err)),
+	    USERS_ERR);
+	snprintf(want, sizeof(want), "[server] state_dir = '%s': cannot create "
+	    "%s: Not a directory", cfg.state_dir, cfg.state_dir);
+	ck_assert_str_eq(err, want);
+
+	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", file);
+	ck_assert_int_eq(users_ensure_default(&cfg, err, sizeof(err)),
+	    USERS_ERR);
+	snprintf(want, sizeof(want), "[server] state_dir = '%s': cannot use "
+	    "%s: Not a directory", file, file);
+	ck_assert_str_eq(err, want);
+	ck_assert_uint_eq(cfg.nusers, 0);
+}
+END_TEST
+
+/* users_print_links */
+
+static char *
+links(const struct config *c, int *rc)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(f);
+	*rc = users_print_links(c, f);
+	fclose(f);
+	return buf;
+}
+
+START_TEST(print_links)
+{
+	char *out;
+	int rc;
+
+	ck_assert_int_eq(set("server", "public_host", "203.0.113.7"), 0);
+	ck_assert_int_eq(set("users", "alice", SECRET_A), 0);
+	ck_assert_int_eq(set("users", "bob", SECRET_B), 0);
+	out = links(&cfg, &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(out,
+	    "user alice (secure): tg://proxy?server=203.0.113.7&port=8443"
+	    "&secret=dd" SECRET_A "\n"
+	    "user alice (secure): https://t.me/proxy?server=203.0.113.7"
+	    "&port=8443&secret=dd" SECRET_A "\n"
+	    "user bob (secure): tg://proxy?server=203.0.113.7&port=8443"
+	    "&secret=dd" SECRET_B "\n"
+	    "user bob (secure): https://t.me/proxy?server=203.0.113.7"
+	    "&port=8443&secret=dd" SECRET_B "\n");
+	free(out);
+
+	ck_assert_int_eq(set("server", "modes", "classic, secure"), 0);
+	ck_assert_int_eq(set("server", "port", "443"), 0);
+	cfg.nusers = 1;
+	out = links(&cfg, &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(out,
+	    "user alice (classic): tg://proxy?server=203.0.113.7&port=443"
+	    "&secret=" SECRET_A "\n"
+	    "user alice (classic): https://t.me/proxy?server=203.0.113.7"
+	    "&port=443&secret=" SECRET_A "\n"
+	    "user alice (secure): tg://proxy?server=203.0.113.7&port=443"
+	    "&secret=dd" SECRET_A "\n"
+	    "user alice (secure): https://t.me/proxy?server=203.0.113.7"
+	    "&port=443&secret=dd" SECRET_A "\n");
+	free(out);
+}
+END_TEST
+
+START_TEST(link_host)
+{
+	char host[256];
+	int rc;
+
+	ck_assert_int_eq(set("server", "public_host", "proxy.example.org"), 0);
+	ck_assert_int_eq(users_link_host(&cfg, host, sizeof(host)), 0);
+	ck_assert_str_eq(host, "proxy.example.org");
+	ck_assert_int_eq(users_link_host(&cfg, host, 5), USERS_ERR);
+
+	/* auto: an interface address, or 127.0.0.1 and a warning */
+	ck_assert_int_eq(set("server", "public_host", ""), 0);
+	rc = users_link_host(&cfg, host, sizeof(host));
+	ck_assert(rc == 0 || rc == 1);
+	if (rc == 1)
+		ck_assert_str_eq(host, "127.0.0.1");
+	else
+		ck_assert(strcmp(host, "127.0.0.1") != 0 &&
+		    strcmp(host, "::1") != 0 && host[0] != '\0');
+}
+END_TEST
+
+/* log lines */
+
+static void
+capture_log(void (*fn)(void), char *out, size_t len)
+{
+	FILE *f = tmpfile();
+	size_t n;
+	int saved = dup(STDERR_FILENO);
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_ge(dup2(fileno(f), STDERR_FILENO), 0);
+	fn();
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	ck_assert_int_eq(fseek(f, 0, SEEK_SET), 0);
+	n = fread(out, 1, len - 1, f);
+	out[n] = '\0';
+	fclose(f);
+}
+
+static void
+log_some(void)
+{
+	char big[2000];
+
+	memset(big, 'y', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	log_set_level(LOGL_INFO);
+	log_info("hello %d\nworld", 42);
+	log_debug("not shown");
+	log_error("%s", big);
+}
+
+START_TEST(log_lines)
+{
+	char out[4096], *second;
+	size_t i;
+
+	capture_log(log_some, out, sizeof(out));
+	/* 2026-11-25T12:00:00.123Z INFO hello 42 world */
+	ck_assert_uint_ge(strlen(out), 25);
+	for (i = 0; i < 24; i++) {
+		if (i == 4 || i == 7)
+			ck_assert_int_eq(out[i], '-');
+		else if (i == 10)
+			ck_assert_int_eq(out[i], 'T');
+		else if (i == 13 || i == 16)
+			ck_assert_int_eq(out[i], ':');
+		else if (i == 19)
+			ck_assert_int_eq(out[i], '.');
+		else if (i == 23)
+			ck_assert_int_eq(out[i], 'Z');
+		else
+			ck_assert(out[i] >= '0' && out[i] <= '9');
+	}
+	ck_assert_int_eq(strncmp(out + 24, " INFO hello 42 world\n", 21), 0);
+	second = out + 24 + 21;
+	/* a long line is cut to 1024 bytes, newline included */
+	ck_assert_uint_eq(strlen(second), 1024);
+	ck_assert_int_eq(strncmp(second + 24, " ERROR yyy", 10), 0);
+	ck_assert_int_eq(second[1022], 'y');
+	ck_assert_int_eq(second[1023], '\n');
+	ck_assert_int_eq(log_enabled(LOGL_INFO), 1);
+	ck_assert_int_eq(log_enabled(LOGL_DEBUG), 0);
+	log_set_level(LOGL_ERROR);
+	ck_assert_int_eq(log_enabled(LOGL_WARN), 0);
+	ck_assert_int_eq(log_enabled(LOGL_ERROR), 1);
+}
+END_TEST
+
+/* stats */
+
+START_TEST(stats_output)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	ck_assert_str_eq(stats_reject_name(STATS_REJECT_MAX_CLIENTS),
+	    "max_clients");
+	ck_assert_str_eq(stats_reject_name(STATS_REJECT_POOL_FULL), "pool_full");
+	ck_assert_str_eq(stats_reject_name(STATS_REJECT_BAD_SECRET),
+	    "bad_secret");
+	ck_assert_str_eq(stats_reject_name(STATS_REJECT_MODE), "mode_refused");
+	ck_assert_str_eq(stats_reject_name(STATS_REJECT_TIMEOUT),
+	    "handshake_timeout");
+	ck_assert_str_eq(stats_reject_name(STATS_REJECT_DC_UNREACHABLE),
+	    "dc_unreachable");
+
+	ck_assert_int_eq(set("users", "alice", SECRET_A), 0);
+	atomic_store(&stats.accepted, 7);
+	atomic_store(&stats.active, -1);
+	atomic_store(&stats.rejected[STATS_REJECT_BAD_SECRET], 3);
+	atomic_store(&stats.bytes_in, 1234567890123ULL);
+	atomic_store(&stats.users[0].connections, 5);
+	atomic_store(&stats.users[0].bytes_out, 9);
+	f = open_memstream(&buf, &len);
+	ck_assert_ptr_nonnull(f);
+	stats_write(&cfg, f);
+	fclose(f);
+	ck_assert_str_eq(buf,
+	    "accepted 7\n"
+	    "active -1\n"
+	    "handshakes 0\n"
+	    "unknown_dc 0\n"
+	    "bytes_in 1234567890123\n"
+	    "bytes_out 0\n"
+	    "rejected{reason=\"max_clients\"} 0\n"
+	    "rejected{reason=\"pool_full\"} 0\n"
+	    "rejected{reason=\"bad_secret\"} 3\n"
+	    "rejected{reason=\"mode_refused\"} 0\n"
+	    "rejected{reason=\"handshake_timeout\"} 0\n"
+	    "rejected{reason=\"dc_unreachable\"} 0\n"
+	    "user_connections{user=\"alice\"} 5\n"
+	    "user_active{user=\"alice\"} 0\n"
+	    "user_bytes_in{user=\"alice\"} 0\n"
+	    "user_bytes_out{user=\"alice\"} 9\n");
+	free(buf);
+}
+END_TEST
+
+static Suite *
+config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("config");
+	TCase *tu = tcase_create("users");
+	TCase *tl = tcase_create("limits");
+
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, state_dir_without_home);
+	tcase_add_test(tc, full_file);
+	tcase_add_test(tc, value_forms);
+	tcase_add_loop_test(tc, bad_value, 0,
+	    sizeof(bad_values) / sizeof(bad_values[0]));
+	tcase_add_test(tc, error_is_one_line);
+	tcase_add_test(tc, refused_modes);
+	tcase_add_test(tc, default_dc_in_table);
+	tcase_add_test(tc, unknown_names);
+	tcase_add_test(tc, syntax_errors);
+	tcase_add_test(tc, nul_byte);
+	tcase_add_test(tc, long_line);
+	tcase_add_test(tc, duplicate_keys);
+	tcase_add_test(tc, users_errors);
+	tcase_add_test(tc, too_many_users);
+	tcase_add_test(tc, secrets_not_in_errors);
+	tcase_add_test(tc, dc_entries);
+	tcase_add_loop_test(tc, dc_bad, 0, sizeof(bad_dcs) / sizeof(bad_dcs[0]));
+	tcase_add_test(tc, too_many_dcs);
+	tcase_add_test(tc, shipped_file);
+	tcase_add_test(tc, load_file_errors);
+	tcase_add_test(tc, print_links);
+	tcase_add_test(tc, link_host);
+	tcase_add_test(tc, log_lines);
+	tcase_add_test(tc, stats_output);
+	suite_add_tcase(s, tc);
+
+	tcase_add_checked_fixture(tu, tmp_setup, tmp_teardown);
+	tcase_add_test(tu, default_user_created_and_reused);
+	tcase_add_test(tu, default_user_existing_file);
+	tcase_add_test(tu, default_user_bad_state_dir);
+	suite_add_tcase(s, tu);
+
+	tcase_add_checked_fixture(tl, setup, NULL);
+	tcase_add_test(tl, auto_max_clients);
+	suite_add_tcase(s, tl);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(config_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed != 0 ? 1 : 0;
+}
