@@ -1,0 +1,79 @@
+/*
+ * The input as a config file: config_load_buffer over the defaults, then
+ * config_validate. Whatever the bytes, an error is one non-empty line, and
+ * a config that passes has every value inside its documented range.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+check(int ok)
+{
+	if (!ok)
+		abort();
+}
+
+static void
+check_error(const char *err)
+{
+	check(err[0] != '\0');
+	check(strchr(err, '\n') == NULL);
+}
+
+static void
+check_ranges(const struct config *cfg)
+{
+	size_t i;
+
+	check(cfg->nlisten >= 1 && cfg->nlisten <= CONFIG_MAX_LISTEN);
+	check(cfg->mode == CONFIG_MODE_DIRECT);
+	check(cfg->modes != 0 && (cfg->modes & ~(unsigned)(CONFIG_MODES_CLASSIC |
+	    CONFIG_MODES_SECURE)) == 0);
+	check(cfg->fast_mode == 0 || cfg->fast_mode == 1);
+	check(cfg->prefer_ipv6 == 0 || cfg->prefer_ipv6 == 1);
+	check(cfg->max_clients >= 1 && cfg->max_clients <= 1000000);
+	check(cfg->handshake_timeout >= 1 && cfg->handshake_timeout <= 3600);
+	check(cfg->idle_timeout >= 1 && cfg->idle_timeout <= 86400);
+	check(cfg->connect_timeout >= 1 && cfg->connect_timeout <= 120);
+	check(cfg->shutdown_grace >= 0 && cfg->shutdown_grace <= 3600);
+	check(cfg->buffer_size >= 1024 && cfg->buffer_size <= 1048576);
+	check(cfg->dc_rcvbuf == 0 ||
+	    (cfg->dc_rcvbuf >= 1024 && cfg->dc_rcvbuf <= 16777216));
+	check(config_find_dc(cfg, cfg->default_dc) != NULL);
+	check(cfg->pool_spare >= 0 && cfg->pool_spare <= 100000);
+	check(cfg->log_level >= LOGL_ERROR && cfg->log_level <= LOGL_DEBUG);
+	check(cfg->state_dir[0] != '\0');
+	check(cfg->nusers <= CONFIG_MAX_USERS);
+	for (i = 0; i < cfg->nusers; i++)
+		check(cfg->users[i].name[0] != '\0' &&
+		    strlen(cfg->users[i].name) < CONFIG_NAME_MAX);
+	check(cfg->ndcs >= DC_COUNT && cfg->ndcs <= CONFIG_MAX_DCS);
+	for (i = 0; i < cfg->ndcs; i++)
+		check(cfg->dcs[i].id >= 1 && cfg->dcs[i].naddr >= 1 &&
+		    cfg->dcs[i].naddr <= CONFIG_MAX_DC_ADDRS);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct config cfg;
+	char err[512];
+
+	config_defaults(&cfg);
+	err[0] = '\0';
+	if (config_load_buffer((const char *)data, size, &cfg, err,
+	    sizeof(err)) != 0) {
+		check_error(err);
+		return 0;
+	}
+	if (config_validate(&cfg, err, sizeof(err)) != 0) {
+		check_error(err);
+		return 0;
+	}
+	check_ranges(&cfg);
+	return 0;
+}
