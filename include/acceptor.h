@@ -2,6 +2,7 @@
 #ifndef MTPROXYD_ACCEPTOR_H
 #define MTPROXYD_ACCEPTOR_H
 
+#include <stdint.h>
 #include "session.h"
 
 #define ACCEPTOR_ERR	(-1)
@@ -10,6 +11,8 @@ struct acceptor;
 
 /* Listen on every configured address; logs "listening on ADDR". */
 int acceptor_start(struct server *srv, struct acceptor **out);
+/* The port bound (differs from [server] port only when that is 0). */
+uint16_t acceptor_port(const struct acceptor *a);
 /* Stop accepting, join the threads, close the listening sockets. */
 void acceptor_stop(struct acceptor *a);
 

@@ -111,7 +111,7 @@ acceptor_start(struct server *srv, struct acceptor **out)
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, ACCEPTOR_STACK);
 	for (i = 0; i < cfg->nlisten; i++) {
-		struct listener *l = &a->l[i];
+		struct listener *l = &a->l[a->n];
 
 		l->a = a;
 		l->srv = srv;
@@ -119,6 +119,12 @@ acceptor_start(struct server *srv, struct acceptor **out)
 		    &l->fd) != 0) {
 			net_addr_str((const struct sockaddr *)&cfg->listen[i].ss,
 			    l->name, sizeof(l->name));
+			/* The default listens on :: too; a host may lack IPv6. */
+			if (errno == EAFNOSUPPORT && i > 0) {
+				log_warn("not listening on %s: %s", l->name,
+				    strerror(errno));
+				continue;
+			}
 			log_error("cannot listen on %s port %u: %s", l->name,
 			    cfg->port, strerror(errno));
 			rc = ACCEPTOR_ERR;
@@ -158,4 +164,14 @@ acceptor_stop(struct acceptor *a)
 		close(a->l[i].fd);
 	}
 	free(a);
+}
+
+uint16_t
+acceptor_port(const struct acceptor *a)
+{
+	uint16_t port = 0;
+
+	if (a->n > 0)
+		net_local_port(a->l[0].fd, &port);
+	return port;
 }
