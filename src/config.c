@@ -741,9 +741,10 @@ ini_parse(const char *text, size_t len, dictionary **out, char *err,
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	ini_errline = 0;
 	ini_toolong = 0;
+	/* Left installed: restoring the default would open a window in
+	 * which another thread's bad line reaches stderr. */
 	iniparser_set_error_callback(ini_error);
 	*out = iniparser_load(path);
-	iniparser_set_error_callback(NULL);
 	close(fd);
 	if (*out != NULL)
 		return 0;
@@ -801,13 +802,13 @@ line_seen(char *line, char *section, size_t seclen, dictionary *seen,
 		snprintf(dup, duplen, "%s", entry);
 		return 1;
 	}
-	dictionary_set(seen, entry, "");
-	return 0;
+	return dictionary_set(seen, entry, "") == 0 ? 0 : CONFIG_ERR_IO;
 }
 
 /*
  * iniparser keeps the last of two equal keys without a word; find the first
  * repeated one so a user or key written twice is an error, not a surprise.
+ * 1: found, in dup; 0: none; CONFIG_ERR_IO: out of memory.
  */
 static int
 find_duplicate(const char *text, size_t len, char *dup, size_t duplen)
@@ -818,7 +819,7 @@ find_duplicate(const char *text, size_t len, char *dup, size_t duplen)
 	int found = 0;
 
 	if ((seen = dictionary_new(0)) == NULL)
-		return 0;
+		return CONFIG_ERR_IO;
 	while (pos < len && !found) {
 		for (i = pos; i < len && text[i] != '\n'; i++)
 			if (used < INI_LINE_MAX)
@@ -913,10 +914,13 @@ config_load_buffer(const char *text, size_t len, struct config *cfg,
 	}
 	if ((rc = ini_parse(text, len, &d, err, errlen)) != 0)
 		return rc;
-	if (find_duplicate(text, len, dup, sizeof(dup)))
+	rc = find_duplicate(text, len, dup, sizeof(dup));
+	if (rc == 1)
 		rc = dup_error(dup, err, errlen);
-	else
+	else if (rc == 0)
 		rc = apply_dictionary(d, cfg, err, errlen);
+	else
+		err_set(err, errlen, "config: out of memory");
 	iniparser_freedict(d);
 	return rc;
 }
