@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <iniparser.h>
+#include <openssl/crypto.h>
 
 #include "config.h"
 #include "crypto.h"
@@ -551,7 +552,7 @@ set_user(struct config *cfg, const char *key, const char *value,
 	cfg->nusers++;
 	rc = 0;
 out:
-	memset(secret, 0, sizeof(secret));
+	OPENSSL_cleanse(secret, sizeof(secret));
 	return rc;
 }
 
