@@ -23,8 +23,8 @@ struct users_counters {
  * it (random, mode 0600) and add it to cfg as user "default".
  */
 int users_ensure_default(struct config *cfg, char *err, size_t errlen);
-/* Write both link forms for each user and each allowed mode. */
-int users_print_links(const struct config *cfg, FILE *out);
+/* Write both link forms for each user and each allowed mode, with port. */
+int users_print_links(const struct config *cfg, uint16_t port, FILE *out);
 /* public_host, else the first non-loopback address of the machine. */
 int users_link_host(const struct config *cfg, char *out, size_t outlen);
 

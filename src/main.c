@@ -238,6 +238,7 @@ run(const struct config *cfg)
 	}
 	if (acceptor_start(&srv, &acc) != 0)
 		goto out;
+	users_print_links(cfg, acceptor_port(acc), stdout);
 	log_info("mtproxyd %s running: mode direct%s, %zu user(s), "
 	    "max_clients %d", PACKAGE_VERSION, cfg->fast_mode ? " (fast)" : "",
 	    cfg->nusers, cfg->max_clients);
@@ -284,7 +285,7 @@ main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	if (action == PRINT_LINKS)
-		return users_print_links(&cfg, stdout) == 0 ? 0 : 1;
+		return users_print_links(&cfg, cfg.port, stdout) == 0 ? 0 : 1;
 	raise_nofile();
 	/* Threads inherit this mask; only the main thread takes signals. */
 	signal(SIGPIPE, SIG_IGN);
@@ -294,7 +295,5 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	users_print_links(&cfg, stdout);
-	fflush(stdout);
 	return run(&cfg);
 }

@@ -305,7 +305,7 @@ print_user_links(const struct config_user *u, enum secret_kind kind,
 }
 
 int
-users_print_links(const struct config *cfg, FILE *out)
+users_print_links(const struct config *cfg, uint16_t port, FILE *out)
 {
 	char host[256];
 	size_t i;
@@ -316,10 +316,10 @@ users_print_links(const struct config *cfg, FILE *out)
 	for (i = 0; i < cfg->nusers && rc == 0; i++) {
 		if (cfg->modes & CONFIG_MODES_CLASSIC)
 			rc = print_user_links(&cfg->users[i], SECRET_CLASSIC,
-			    "classic", host, cfg->port, out);
+			    "classic", host, port, out);
 		if (rc == 0 && (cfg->modes & CONFIG_MODES_SECURE))
 			rc = print_user_links(&cfg->users[i], SECRET_SECURE,
-			    "secure", host, cfg->port, out);
+			    "secure", host, port, out);
 	}
 	if (rc == 0 && fflush(out) != 0)
 		rc = USERS_ERR;

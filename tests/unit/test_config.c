@@ -878,7 +878,7 @@ links(const struct config *c, int *rc)
 	FILE *f = open_memstream(&buf, &len);
 
 	ck_assert_ptr_nonnull(f);
-	*rc = users_print_links(c, f);
+	*rc = users_print_links(c, c->port, f);
 	fclose(f);
 	return buf;
 }
