@@ -251,8 +251,9 @@ tclient_connect(const struct sockaddr *sa, socklen_t salen,
 	if ((rc = client_new(sa, salen, timeout_ms, &c)) != 0)
 		return rc;
 	c->t = t;
-	if ((rc = make_header(c, secret, dc)) != 0 ||
-	    (rc = write_all(c->fd, c->hdr, OBFS2_HEADER_LEN, timeout_ms)) != 0) {
+	if ((rc = make_header(c, secret, dc)) == 0)
+		rc = write_all(c->fd, c->hdr, OBFS2_HEADER_LEN, timeout_ms);
+	if (rc != 0) {
 		tclient_close(c);
 		return rc;
 	}

@@ -22,7 +22,7 @@
 #define TCLIENT_ERR_TIMEOUT	(-2)
 #define TCLIENT_ERR_EOF		(-3)	/* the peer closed (FIN or RST) */
 #define TCLIENT_ERR_FRAME	(-4)	/* frame_decode refused the peer's
-					   frame, or ours could not be encoded */
+					   frame, or frame_encode ours */
 #define TCLIENT_ERR_TOOBIG	(-5)	/* frame larger than the buffer; it
 					   stays queued: retry with more room */
 #define TCLIENT_ERR_ARG		(-6)

@@ -541,7 +541,7 @@ daemon_wait_log(struct daemon_proc *d, const char *needle, int timeout_ms)
 	int found, gone;
 
 	for (;;) {
-		/* Exit first: a line written just before exiting still counts. */
+		/* Exit first: a line written just before the exit counts. */
 		gone = daemon_exited(d, NULL);
 		if ((found = daemon_log_contains(d, needle)) != 0)
 			return found > 0 ? 0 : found;

@@ -455,7 +455,7 @@ loop(void *arg)
 			else
 				conn_event(dc, evs[i].data.ptr, evs[i].events);
 		}
-		/* After the batch: its events may point at these connections. */
+		/* After the batch: its events may point at these conns. */
 		if (wake && atomic_exchange(&dc->close_all, 0))
 			close_all(dc);
 	}

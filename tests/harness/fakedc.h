@@ -21,7 +21,7 @@ enum fakedc_mode {
 	 * frame closes the connection.
 	 */
 	FAKEDC_ECHO,
-	FAKEDC_SINK,		/* count what arrives after the header, discard */
+	FAKEDC_SINK,		/* count what follows the header, discard */
 	FAKEDC_SOURCE,		/* after the header, send unencrypted bytes
 				   as fast as the peer takes them */
 	FAKEDC_BLACKHOLE	/* accept, never read nor answer; notice the
