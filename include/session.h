@@ -23,6 +23,7 @@ struct server {
 	uint8_t (*secrets)[SECRET_LEN];	/* one per user, in user order */
 	size_t nsecrets;
 	atomic_ullong next_id;
+	atomic_int stopping;		/* set by session_shutdown_all */
 	pthread_mutex_t mu;		/* guards the list of live sessions */
 	struct session *live;
 };

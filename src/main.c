@@ -21,7 +21,7 @@
 #define EXIT_CONFIG		2
 #define DEFAULT_CONFIG		SYSCONFDIR "/mtproxyd.conf"
 #define POOL_QUEUE		1024
-#define POOL_STOP_MS		5000
+#define POOL_STOP_SLACK		5	/* seconds */
 
 /*
  * Session threads mostly sit in recv(): 64 KiB is ample for the crypto and
@@ -251,7 +251,8 @@ run(const struct config *cfg)
 	session_shutdown_all(&srv);
 	rc = 0;
 out:
-	if (pool_free(pool, POOL_STOP_MS) != 0) {
+	/* A session may be in a DC connect, which nothing interrupts. */
+	if (pool_free(pool, (cfg->connect_timeout + POOL_STOP_SLACK) * 1000) != 0) {
 		log_error("sessions did not stop in time");
 		return 1;
 	}

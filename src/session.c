@@ -123,6 +123,8 @@ session_shutdown_all(struct server *srv)
 {
 	struct session *s;
 
+	/* Before the walk: a session that connects upstream later sees it. */
+	atomic_store(&srv->stopping, 1);
 	pthread_mutex_lock(&srv->mu);
 	for (s = srv->live; s != NULL; s = s->next)
 		session_shutdown(s);
@@ -332,7 +334,8 @@ client_to_upstream(void *arg)
 	struct obfs2_result res;
 
 	if (client_handshake(s, deadline, &res) != 0 ||
-	    upstream_connect(s, res.dc) != 0)
+	    upstream_connect(s, res.dc) != 0 ||
+	    atomic_load(&s->srv->stopping))
 		goto out;
 	if (setup_ciphers(s, &res) != 0) {
 		slog(LOGL_WARN, s, "%s", "could not send our header to the DC");
