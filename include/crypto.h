@@ -25,5 +25,10 @@ int crypto_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg,
 int crypto_random(uint8_t *buf, size_t len);
 /* Constant-time comparison: 1 if equal, 0 if not. */
 int crypto_memeq(const void *a, const void *b, size_t n);
+/*
+ * X25519 public key for a 32-byte private key (any bytes: RFC 7748 clamps
+ * them), so that a key share on the wire is a real curve point.
+ */
+int crypto_x25519_public(const uint8_t priv[32], uint8_t pub[32]);
 
 #endif

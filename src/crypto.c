@@ -146,3 +146,21 @@ crypto_memeq(const void *a, const void *b, size_t n)
 {
 	return CRYPTO_memcmp(a, b, n) == 0;
 }
+
+int
+crypto_x25519_public(const uint8_t priv[32], uint8_t pub[32])
+{
+	EVP_PKEY *pk;
+	size_t len = 32;
+	int rc = CRYPTO_ERR;
+
+	if (priv == NULL || pub == NULL)
+		return CRYPTO_ERR;
+	pk = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
+	if (pk == NULL)
+		return CRYPTO_ERR;
+	if (EVP_PKEY_get_raw_public_key(pk, pub, &len) == 1 && len == 32)
+		rc = 0;
+	EVP_PKEY_free(pk);
+	return rc;
+}
