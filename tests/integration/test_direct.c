@@ -1,0 +1,941 @@
+/*
+ * mtproxyd in direct mode, end to end: the real binary ($MTPROXYD_BIN)
+ * between the test client and the fake DC (echo), all on loopback. What a
+ * client sends must come back byte for byte through the proxy whatever the
+ * transport, user, fast mode, DC id, address family or number of clients.
+ * Every test starts its own fake DCs and daemon and ends with SIGTERM and
+ * exit status 0, which a sanitizer report (leak, race) would change; the
+ * daemon's log must never carry a secret outside the printed links.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "client.h"
+#include "crypto.h"
+#include "daemon.h"
+#include "fakedc.h"
+#include "frame.h"
+#include "proto.h"
+
+/* Generous: the suite also runs under ASan and TSan, several times slower. */
+#define IO_MS		15000
+#define START_MS	30000
+#define STOP_MS		30000
+#define TEST_TIMEOUT_S	120
+
+#define CONF_MAX	2048
+#define MSG_MAX		FRAME_MAX_LEN
+#define MSG_SLACK	1024	/* messages start at small offsets into one
+				   random buffer */
+
+/* Users of every test; the secrets are arbitrary, unlike any other bytes. */
+#define ALICE_HEX	"3f5c0a9e71d2b8e46a0c9f13d7e2584b"
+#define BOB_HEX		"b04e1d7a92c63f58e1a07d4c2b9f6e35"
+
+enum user { ALICE, BOB, NUSERS };
+
+static const char *const user_names[NUSERS] = { "alice", "bob" };
+static const char *const user_hex[NUSERS] = { ALICE_HEX, BOB_HEX };
+
+static const uint32_t tags[] = {
+	[FRAME_ABRIDGED] = PROTO_TAG_ABRIDGED,
+	[FRAME_INTERMEDIATE] = PROTO_TAG_INTERMEDIATE,
+	[FRAME_PADDED] = PROTO_TAG_PADDED,
+};
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* The 16 secret bytes a Telegram app derives from the hex in a link. */
+static void
+user_key(enum user u, uint8_t key[SECRET_LEN])
+{
+	const char *hex = user_hex[u];
+	size_t i;
+
+	ck_assert_uint_eq(strlen(hex), 2 * SECRET_LEN);
+	for (i = 0; i < SECRET_LEN; i++) {
+		ck_assert_int_ge(hexval(hex[2 * i]), 0);
+		ck_assert_int_ge(hexval(hex[2 * i + 1]), 0);
+		key[i] = (uint8_t)(hexval(hex[2 * i]) << 4 |
+		    hexval(hex[2 * i + 1]));
+	}
+}
+
+static uint8_t *
+random_bytes(size_t len)
+{
+	uint8_t *p = malloc(len);
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(crypto_random(p, len), 0);
+	return p;
+}
+
+/* Bytes on the wire for a frame whose body (padding included) is len. */
+static size_t
+framed_len(enum frame_transport t, size_t len)
+{
+	uint8_t hdr[4];
+	size_t hlen;
+
+	ck_assert_int_eq(frame_encode(t, len, 0, hdr, &hlen), 0);
+	return hlen + len;
+}
+
+static struct fakedc *
+dc_start(int family)
+{
+	struct fakedc_opts o = { .family = family, .mode = FAKEDC_ECHO };
+	struct fakedc *dc;
+
+	ck_assert_int_eq(fakedc_start(&o, &dc), 0);
+	ck_assert_uint_ne(fakedc_port(dc), 0);
+	return dc;
+}
+
+static int
+ipv6_loopback_works(void)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6 };
+	int fd, ok;
+
+	a.sin6_addr = in6addr_loopback;
+	if ((fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return 0;
+	ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(fd);
+	return ok;
+}
+
+/* --- the daemon */
+
+/*
+ * Start mtproxyd with both users and both client modes. server_extra goes
+ * into [server], dc_lines into [dc] (each ending in a newline).
+ */
+static struct daemon_proc *
+proxy_start(const char *listen, int fast, const char *server_extra,
+    const char *dc_lines)
+{
+	struct daemon_proc *d = NULL;
+	char conf[CONF_MAX];
+	int n;
+
+	n = snprintf(conf, sizeof(conf),
+	    "[server]\n"
+	    "port = 0\n"
+	    "listen = %s\n"
+	    "log_level = debug\n"
+	    "modes = classic, secure\n"
+	    "fast_mode = %s\n"
+	    "handshake_timeout = 10\n"
+	    "idle_timeout = 60\n"
+	    "shutdown_grace = 5\n"
+	    "state_dir = @DIR@\n"
+	    "%s"
+	    "[users]\n"
+	    "alice = " ALICE_HEX "\n"
+	    "bob = " BOB_HEX "\n"
+	    "[dc]\n"
+	    "%s",
+	    listen, fast ? "yes" : "no", server_extra, dc_lines);
+	ck_assert(n > 0 && (size_t)n < sizeof(conf));
+	ck_assert_int_eq(daemon_start(&d, conf, NULL, START_MS), 0);
+	/* The setting took: both fast-mode variants are really exercised. */
+	ck_assert_int_eq(daemon_wait_log(d, "running: mode direct", IO_MS), 0);
+	ck_assert_int_eq(daemon_log_contains(d, "running: mode direct (fast)"),
+	    fast);
+	return d;
+}
+
+static char *
+read_all(int fd)
+{
+	size_t len = 0, cap = 0;
+	char *buf = NULL, *p;
+	ssize_t r;
+
+	for (;;) {
+		if (cap - len < 4096) {
+			cap = cap ? 2 * cap : 65536;
+			p = realloc(buf, cap);
+			ck_assert_ptr_nonnull(p);
+			buf = p;
+		}
+		r = read(fd, buf + len, cap - len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		ck_assert_int_ge(r, 0);
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+static char *
+read_log(const struct daemon_proc *d)
+{
+	int fd = open(daemon_log_path(d), O_RDONLY | O_CLOEXEC);
+	char *log;
+
+	ck_assert_int_ge(fd, 0);
+	log = read_all(fd);
+	close(fd);
+	return log;
+}
+
+/*
+ * The first place in log where a secret's hex appears in any case, other
+ * than in a link printed at start-up ("user NAME (MODE): ...secret=[dd]HEX");
+ * NULL if none.
+ */
+static const char *
+secret_leak(const char *log, const char *hex)
+{
+	const char *p, *line;
+	size_t off;
+
+	for (p = log; (p = strcasestr(p, hex)) != NULL; p++) {
+		for (line = p; line > log && line[-1] != '\n'; line--)
+			;
+		off = (size_t)(p - line);
+		if (strncmp(line, "user ", 5) != 0)
+			return line;
+		if (off >= 7 && strncmp(p - 7, "secret=", 7) == 0)
+			continue;
+		if (off >= 9 && strncmp(p - 9, "secret=dd", 9) == 0)
+			continue;
+		return line;
+	}
+	return NULL;
+}
+
+/*
+ * SIGTERM: the daemon must exit 0 (a sanitizer report changes the status)
+ * and its whole log, the final lines included, must hold no secret. The
+ * log is opened before the stop, which removes it, so it can be shown.
+ */
+static void
+proxy_stop(struct daemon_proc *d)
+{
+	int fd = open(daemon_log_path(d), O_RDONLY | O_CLOEXEC);
+	const char *leak = NULL;
+	int status = -1, rc, u, clean;
+	char *log;
+
+	ck_assert_int_ge(fd, 0);
+	rc = daemon_stop(d, SIGTERM, STOP_MS, &status);
+	log = read_all(fd);
+	close(fd);
+	for (u = 0; u < NUSERS && leak == NULL; u++)
+		leak = secret_leak(log, user_hex[u]);
+	clean = rc == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+	    leak == NULL && strstr(log, "stopped") != NULL;
+	if (!clean)
+		fprintf(stderr, "---- daemon log ----\n%s---- end ----\n", log);
+	if (leak != NULL)
+		fprintf(stderr, "secret in the log, line: %.*s\n",
+		    (int)strcspn(leak, "\n"), leak);
+	free(log);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_msg(WIFEXITED(status), "wait status 0x%x", status);
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert_msg(leak == NULL, "a secret appears in the daemon's log");
+	ck_assert_msg(clean, "no \"stopped\" line");
+}
+
+/*
+ * SIGUSR1 and the report it writes to the log (malloc'd, from its first
+ * line on). The last line of a report is the last user's last counter.
+ */
+static char *
+stats_report(struct daemon_proc *d)
+{
+	static const char last[] = "stats: user_bytes_out{user=\"bob\"} ";
+	int64_t deadline = now_ms() + IO_MS;
+	char *log, *p, *start = NULL, *report;
+	int before = daemon_log_count(d, last);
+
+	ck_assert_int_ge(before, 0);
+	ck_assert_int_eq(kill(daemon_pid(d), SIGUSR1), 0);
+	while (daemon_log_count(d, last) <= before) {
+		ck_assert_msg(now_ms() < deadline, "no stats after SIGUSR1");
+		sleep_ms(5);
+	}
+	log = read_log(d);
+	for (p = log; (p = strstr(p, "stats: accepted ")) != NULL; p++)
+		start = p;
+	ck_assert_ptr_nonnull(start);
+	report = strdup(start);
+	ck_assert_ptr_nonnull(report);
+	free(log);
+	return report;
+}
+
+static unsigned long long
+stats_value(const char *report, const char *name)
+{
+	char needle[128], *end;
+	const char *p;
+	unsigned long long v;
+
+	snprintf(needle, sizeof(needle), "stats: %s ", name);
+	p = strstr(report, needle);
+	ck_assert_msg(p != NULL, "no \"%s\" in the stats report", needle);
+	p += strlen(needle);
+	errno = 0;
+	v = strtoull(p, &end, 10);
+	ck_assert_msg(end != p && errno == 0 && (*end == '\n' || *end == '\0'),
+	    "bad value for %s", name);
+	return v;
+}
+
+static unsigned long long
+stats_user(const char *report, const char *counter, enum user u)
+{
+	char name[96];
+
+	snprintf(name, sizeof(name), "%s{user=\"%s\"}", counter,
+	    user_names[u]);
+	return stats_value(report, name);
+}
+
+/*
+ * A report taken once every session has ended (a relay adds its bytes
+ * after writing them, so only then are the byte counters final).
+ */
+static char *
+stats_when_idle(struct daemon_proc *d)
+{
+	int64_t deadline = now_ms() + IO_MS;
+	char *report;
+
+	for (;;) {
+		report = stats_report(d);
+		if (stats_value(report, "active") == 0)
+			return report;
+		free(report);
+		ck_assert_msg(now_ms() < deadline, "sessions still active");
+		sleep_ms(50);
+	}
+}
+
+/* --- clients */
+
+static struct tclient *
+client_open(struct daemon_proc *d, int family, enum user u,
+    enum frame_transport t, int16_t dcid)
+{
+	struct sockaddr_storage ss;
+	struct tclient *c = NULL;
+	uint8_t key[SECRET_LEN];
+	socklen_t len;
+
+	ck_assert_int_eq(daemon_addr(d, family, &ss, &len), 0);
+	user_key(u, key);
+	ck_assert_int_eq(tclient_connect((struct sockaddr *)&ss, len, key, t,
+	    dcid, IO_MS, &c), 0);
+	return c;
+}
+
+/*
+ * Send msg[0..len) and check its echo: the same bytes, plus for the padded
+ * transport the sender's 0..15 padding bytes. Returns the bytes the frame
+ * took on the wire (the echo takes as many).
+ */
+static size_t
+echo_one(struct tclient *c, enum frame_transport t, const uint8_t *msg,
+    size_t len, int quickack, uint8_t *got)
+{
+	size_t n = 0;
+
+	ck_assert_int_eq(tclient_send(c, msg, len, quickack), 0);
+	ck_assert_int_eq(tclient_recv(c, got, MSG_MAX, &n, IO_MS), 0);
+	ck_assert_uint_ge(n, len);
+	ck_assert_uint_le(n - len, t == FRAME_PADDED ? PADDED_MAX_PAD : 0);
+	ck_assert_mem_eq(got, msg, len);
+	return framed_len(t, n);
+}
+
+/* Several frames in flight before any echo is read. */
+static size_t
+echo_burst(struct tclient *c, enum frame_transport t, const uint8_t *msg,
+    uint8_t *got, unsigned *frames)
+{
+	enum { BURST = 16 };
+	size_t i, n = 0, wire = 0;
+
+	for (i = 1; i <= BURST; i++)
+		ck_assert_int_eq(tclient_send(c, msg + i, 4 * i, 0), 0);
+	for (i = 1; i <= BURST; i++) {
+		ck_assert_int_eq(tclient_recv(c, got, MSG_MAX, &n, IO_MS), 0);
+		ck_assert_uint_ge(n, 4 * i);
+		ck_assert_uint_le(n - 4 * i,
+		    t == FRAME_PADDED ? PADDED_MAX_PAD : 0);
+		ck_assert_mem_eq(got, msg + i, 4 * i);
+		wire += framed_len(t, n);
+	}
+	*frames += BURST;
+	return wire;
+}
+
+static void
+check_header(const struct fakedc *dc, enum frame_transport t, int16_t dcid)
+{
+	uint32_t tag = 0;
+	int16_t got = 0;
+
+	fakedc_last_header(dc, &tag, &got);
+	ck_assert_uint_eq(tag, tags[t]);
+	ck_assert_int_eq(got, dcid);
+}
+
+/* --- tests */
+
+/*
+ * _i: transport (_i % 3), fast mode (_i / 3). Every size class of the
+ * transport through the proxy, quick-ack frames, a burst, and user bob on a
+ * second connection.
+ */
+START_TEST(echo_transports)
+{
+	static const size_t sizes[] = { 4, 8, 12, 504, 508, 512, 4096, 65536,
+	    1000000, FRAME_MAX_LEN };
+	static const size_t qa_sizes[] = { 8, 508, 4096 };
+	static const size_t bob_sizes[] = { 4, 512, 65536 };
+	enum frame_transport t = (enum frame_transport)(_i % 3);
+	int fast = _i / 3;
+	struct fakedc *dc = dc_start(AF_INET);
+	uint8_t *msg = random_bytes(MSG_MAX + MSG_SLACK);
+	uint8_t *got = malloc(MSG_MAX);
+	struct daemon_proc *d;
+	struct tclient *c;
+	char dcs[128], needle[128];
+	unsigned frames = 0;
+	uint64_t wire = 0;
+	size_t i, len;
+
+	ck_assert_ptr_nonnull(got);
+	snprintf(dcs, sizeof(dcs), "2 = 127.0.0.1:%u\n", fakedc_port(dc));
+	d = proxy_start("127.0.0.1", fast, "", dcs);
+
+	c = client_open(d, AF_INET, ALICE, t, 2);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		len = sizes[i];
+		/* The padded body, padding included, must fit a frame. */
+		if (t == FRAME_PADDED)
+			ck_assert_int_eq(tclient_set_padding(c,
+			    len + PADDED_MAX_PAD > FRAME_MAX_LEN ? 0 : -1), 0);
+		wire += echo_one(c, t, msg + i, len, 0, got);
+		frames++;
+	}
+	for (i = 0; i < sizeof(qa_sizes) / sizeof(qa_sizes[0]); i++) {
+		wire += echo_one(c, t, msg + 100 + i, qa_sizes[i], 1, got);
+		frames++;
+	}
+	wire += echo_burst(c, t, msg + 200, got, &frames);
+	check_header(dc, t, 2);
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_QUICKACKS), 3);
+
+	tclient_close(c);
+	c = client_open(d, AF_INET, BOB, t, 2);
+	for (i = 0; i < sizeof(bob_sizes) / sizeof(bob_sizes[0]); i++) {
+		wire += echo_one(c, t, msg + 300 + i, bob_sizes[i], i == 1,
+		    got);
+		frames++;
+	}
+	check_header(dc, t, 2);
+	tclient_close(c);
+
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_QUICKACKS), 4);
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_FRAMES), frames);
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BYTES_IN), wire);
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_HEADERS), 2);
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BAD_FRAMES), 0);
+	/* A client that leaves takes its DC connection with it. */
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, IO_MS), 0);
+	/* Each connection was told apart by its secret. */
+	snprintf(needle, sizeof(needle), ": connected to DC 2 at 127.0.0.1:%u",
+	    fakedc_port(dc));
+	ck_assert_int_eq(daemon_log_count(d, needle), 2);
+	ck_assert_int_eq(daemon_log_count(d, "user=alice: connected to DC 2"),
+	    1);
+	ck_assert_int_eq(daemon_log_count(d, "user=bob: connected to DC 2"), 1);
+	proxy_stop(d);
+	fakedc_stop(dc);
+	free(msg);
+	free(got);
+}
+END_TEST
+
+struct dc_case {
+	int16_t id;
+	int to_b;		/* served by DC 4 (the default), not DC 2 */
+	int unknown;
+};
+
+/*
+ * DC 2 and DC 4 are two fake DCs, default_dc = 4. A media id uses its
+ * positive id's entry; an id not in the table goes to the default with a
+ * log line. The DC sees the client's tag and DC id in the proxy's header.
+ */
+START_TEST(dc_ids)
+{
+	static const struct dc_case cases[] = {
+		{ 2, 0, 0 }, { -2, 0, 0 }, { 4, 1, 0 }, { -4, 1, 0 },
+		{ 99, 1, 1 }, { 10002, 1, 1 }, { -99, 1, 1 },
+	};
+	struct fakedc *dca = dc_start(AF_INET), *dcb = dc_start(AF_INET);
+	uint8_t *msg = random_bytes(4096), *got = malloc(MSG_MAX);
+	uint64_t headers[2] = { 0, 0 };
+	struct daemon_proc *d;
+	struct fakedc *dc;
+	struct tclient *c;
+	char dcs[128], needle[128];
+	enum frame_transport t;
+	size_t i;
+	int unknown = 0;
+
+	ck_assert_ptr_nonnull(got);
+	snprintf(dcs, sizeof(dcs), "2 = 127.0.0.1:%u\n4 = 127.0.0.1:%u\n",
+	    fakedc_port(dca), fakedc_port(dcb));
+	d = proxy_start("127.0.0.1", 1, "default_dc = 4\n", dcs);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		t = (enum frame_transport)(i % 3);
+		dc = cases[i].to_b ? dcb : dca;
+		c = client_open(d, AF_INET, (enum user)(i % 2), t, cases[i].id);
+		echo_one(c, t, msg + i, 4 * (i + 1), 0, got);
+		headers[cases[i].to_b]++;
+		ck_assert_uint_eq(fakedc_counter(dca, FAKEDC_HEADERS),
+		    headers[0]);
+		ck_assert_uint_eq(fakedc_counter(dcb, FAKEDC_HEADERS),
+		    headers[1]);
+		check_header(dc, t, cases[i].id);
+		snprintf(needle, sizeof(needle), "user=%s: connected to DC %d "
+		    "at 127.0.0.1:%u", user_names[i % 2], cases[i].to_b ? 4 : 2,
+		    fakedc_port(dc));
+		ck_assert_int_eq(daemon_wait_log(d, needle, IO_MS), 0);
+		if (cases[i].unknown) {
+			unknown++;
+			snprintf(needle, sizeof(needle), "unknown DC %d, using "
+			    "default DC 4", cases[i].id);
+			ck_assert_int_eq(daemon_wait_log(d, needle, IO_MS), 0);
+		}
+		ck_assert_int_eq(daemon_log_count(d, "unknown DC"), unknown);
+		tclient_close(c);
+	}
+	ck_assert_int_eq(fakedc_wait(dca, FAKEDC_OPEN, 0, IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dcb, FAKEDC_OPEN, 0, IO_MS), 0);
+	proxy_stop(d);
+	fakedc_stop(dca);
+	fakedc_stop(dcb);
+	free(msg);
+	free(got);
+}
+END_TEST
+
+/* --- many clients at once */
+
+#define MANY_WORKERS	4
+#define MANY_PER_WORKER	64
+#define MANY_CLIENTS	(MANY_WORKERS * MANY_PER_WORKER)
+#define MANY_ROUNDS	4
+#define MANY_MAX_LEN	4096
+
+struct worker {
+	const struct sockaddr_storage *addr;
+	socklen_t alen;
+	pthread_barrier_t *barrier;
+	int first;			/* global index of its first client */
+	int failed;
+	char err[160];
+	uint64_t wire[NUSERS];		/* framed bytes each way, per user */
+	unsigned clients[NUSERS];
+};
+
+static void
+worker_fail(struct worker *w, int idx, const char *what, int rc)
+{
+	if (w->failed++ == 0)
+		snprintf(w->err, sizeof(w->err), "client %d: %s (%d)", idx,
+		    what, rc);
+}
+
+/* The mix of transports, users and DC ids, from the client's index. */
+static enum frame_transport
+many_transport(int idx)
+{
+	return (enum frame_transport)(idx % 3);
+}
+
+static enum user
+many_user(int idx)
+{
+	return (enum user)(idx / 3 % 2);
+}
+
+static void
+worker_rounds(struct worker *w, struct tclient **c, uint8_t *sent,
+    uint8_t *got)
+{
+	size_t len[MANY_PER_WORKER], n;
+	uint16_t r;
+	int i, rc, round, idx;
+
+	for (round = 0; round < MANY_ROUNDS && !w->failed; round++) {
+		for (i = 0; i < MANY_PER_WORKER; i++) {
+			idx = w->first + i;
+			if (crypto_random((uint8_t *)&r, sizeof(r)) != 0 ||
+			    crypto_random(sent + i * MANY_MAX_LEN,
+			    MANY_MAX_LEN) != 0) {
+				worker_fail(w, idx, "random", -1);
+				return;
+			}
+			len[i] = 4 * (1 + r % (MANY_MAX_LEN / 4));
+			if ((rc = tclient_send(c[i], sent + i * MANY_MAX_LEN,
+			    len[i], 0)) != 0) {
+				worker_fail(w, idx, "send", rc);
+				return;
+			}
+		}
+		for (i = 0; i < MANY_PER_WORKER; i++) {
+			idx = w->first + i;
+			rc = tclient_recv(c[i], got,
+			    MANY_MAX_LEN + PADDED_MAX_PAD, &n, IO_MS);
+			if (rc != 0) {
+				worker_fail(w, idx, "recv", rc);
+				return;
+			}
+			if (n < len[i] || n - len[i] >
+			    (many_transport(idx) == FRAME_PADDED ?
+			    PADDED_MAX_PAD : 0u) ||
+			    memcmp(got, sent + i * MANY_MAX_LEN, len[i]) != 0) {
+				worker_fail(w, idx, "echo differs", (int)n);
+				return;
+			}
+			w->wire[many_user(idx)] +=
+			    framed_len(many_transport(idx), n);
+		}
+	}
+}
+
+/*
+ * Connect every client, meet the others (and the main thread, which checks
+ * that all are open at once), exchange the rounds, close.
+ */
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct tclient *c[MANY_PER_WORKER] = { NULL };
+	uint8_t *sent = malloc(MANY_PER_WORKER * MANY_MAX_LEN);
+	uint8_t *got = malloc(MANY_MAX_LEN + PADDED_MAX_PAD);
+	uint8_t key[NUSERS][SECRET_LEN];
+	int i, rc, idx;
+
+	user_key(ALICE, key[ALICE]);
+	user_key(BOB, key[BOB]);
+	if (sent == NULL || got == NULL)
+		worker_fail(w, w->first, "out of memory", -1);
+	for (i = 0; i < MANY_PER_WORKER && !w->failed; i++) {
+		idx = w->first + i;
+		rc = tclient_connect((const struct sockaddr *)w->addr, w->alen,
+		    key[many_user(idx)], many_transport(idx),
+		    idx % 2 ? 2 : -2, IO_MS, &c[i]);
+		if (rc != 0)
+			worker_fail(w, idx, "connect", rc);
+		else
+			w->clients[many_user(idx)]++;
+	}
+	pthread_barrier_wait(w->barrier);
+	pthread_barrier_wait(w->barrier);
+	if (!w->failed)
+		worker_rounds(w, c, sent, got);
+	for (i = 0; i < MANY_PER_WORKER; i++)
+		tclient_close(c[i]);
+	free(sent);
+	free(got);
+	return NULL;
+}
+
+/* _i: fast mode. MANY_CLIENTS sessions open together, every echo intact. */
+START_TEST(many_clients)
+{
+	struct worker w[MANY_WORKERS];
+	pthread_t th[MANY_WORKERS];
+	pthread_barrier_t barrier;
+	struct fakedc *dc = dc_start(AF_INET);
+	struct sockaddr_storage ss;
+	struct daemon_proc *d;
+	uint64_t wire[NUSERS] = { 0, 0 }, total;
+	unsigned clients[NUSERS] = { 0, 0 };
+	char dcs[64], *report;
+	socklen_t alen;
+	int i, u;
+
+	snprintf(dcs, sizeof(dcs), "2 = 127.0.0.1:%u\n", fakedc_port(dc));
+	d = proxy_start("127.0.0.1", _i, "", dcs);
+	ck_assert_int_eq(daemon_addr(d, AF_INET, &ss, &alen), 0);
+	ck_assert_int_eq(pthread_barrier_init(&barrier, NULL,
+	    MANY_WORKERS + 1), 0);
+	memset(w, 0, sizeof(w));
+	for (i = 0; i < MANY_WORKERS; i++) {
+		w[i].addr = &ss;
+		w[i].alen = alen;
+		w[i].barrier = &barrier;
+		w[i].first = i * MANY_PER_WORKER;
+		ck_assert_int_eq(pthread_create(&th[i], NULL, worker_main,
+		    &w[i]), 0);
+	}
+	pthread_barrier_wait(&barrier);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_HEADERS, MANY_CLIENTS, IO_MS),
+	    0);
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_OPEN), MANY_CLIENTS);
+	report = stats_report(d);
+	ck_assert_uint_eq(stats_value(report, "active"), MANY_CLIENTS);
+	ck_assert_uint_eq(stats_value(report, "handshakes"), MANY_CLIENTS);
+	free(report);
+	pthread_barrier_wait(&barrier);
+	for (i = 0; i < MANY_WORKERS; i++) {
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+		ck_assert_msg(!w[i].failed, "%s", w[i].err);
+		for (u = 0; u < NUSERS; u++) {
+			wire[u] += w[i].wire[u];
+			clients[u] += w[i].clients[u];
+		}
+	}
+	pthread_barrier_destroy(&barrier);
+	total = wire[ALICE] + wire[BOB];
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_FRAMES),
+	    MANY_CLIENTS * MANY_ROUNDS);
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BYTES_IN), total);
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_ACCEPTED), MANY_CLIENTS);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, IO_MS), 0);
+	report = stats_when_idle(d);
+	ck_assert_uint_eq(stats_value(report, "accepted"), MANY_CLIENTS);
+	ck_assert_uint_eq(stats_value(report, "bytes_in"), total);
+	ck_assert_uint_eq(stats_value(report, "bytes_out"), total);
+	for (u = 0; u < NUSERS; u++) {
+		ck_assert_uint_eq(stats_user(report, "user_connections",
+		    (enum user)u), clients[u]);
+		ck_assert_uint_eq(stats_user(report, "user_bytes_in",
+		    (enum user)u), wire[u]);
+	}
+	free(report);
+	proxy_stop(d);
+	fakedc_stop(dc);
+}
+END_TEST
+
+/*
+ * Clients over IPv4 and IPv6 to DCs over either: DC 2 is on ::1, DC 4 on
+ * 127.0.0.1, DC 3 has both and prefer_ipv6 picks ::1.
+ */
+struct ip_case {
+	int client_family;
+	int16_t id;
+	int on_v6;		/* served by the ::1 fake DC */
+};
+
+START_TEST(ipv6)
+{
+	static const struct ip_case cases[] = {
+		{ AF_INET6, 2, 1 }, { AF_INET, 2, 1 }, { AF_INET6, 4, 0 },
+		{ AF_INET, 3, 1 }, { AF_INET6, -3, 1 },
+	};
+	static const size_t sizes[] = { 4, 508, 65536 };
+	struct fakedc *dc6, *dc4, *dc;
+	uint8_t *msg, *got;
+	uint64_t headers[2] = { 0, 0 };
+	struct daemon_proc *d;
+	struct tclient *c;
+	char dcs[192], needle[128];
+	enum frame_transport t;
+	size_t i, j;
+
+	if (!ipv6_loopback_works()) {
+		printf("test_direct: ::1 cannot be bound here; IPv6 test "
+		    "skipped\n");
+		return;
+	}
+	dc6 = dc_start(AF_INET6);
+	dc4 = dc_start(AF_INET);
+	msg = random_bytes(65536 + 64);
+	got = malloc(MSG_MAX);
+	ck_assert_ptr_nonnull(got);
+	snprintf(dcs, sizeof(dcs), "2 = [::1]:%u\n4 = 127.0.0.1:%u\n"
+	    "3 = 127.0.0.1:%u, [::1]:%u\n", fakedc_port(dc6),
+	    fakedc_port(dc4), fakedc_port(dc4), fakedc_port(dc6));
+	d = proxy_start("127.0.0.1, [::1]", 1, "prefer_ipv6 = yes\n", dcs);
+	ck_assert_uint_ne(daemon_port(d, AF_INET6), 0);
+	ck_assert_uint_ne(daemon_port(d, AF_INET), 0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (t = FRAME_ABRIDGED; t <= FRAME_PADDED; t++) {
+			dc = cases[i].on_v6 ? dc6 : dc4;
+			c = client_open(d, cases[i].client_family,
+			    (enum user)(t % 2), t, cases[i].id);
+			for (j = 0; j < sizeof(sizes) / sizeof(sizes[0]); j++)
+				echo_one(c, t, msg + j, sizes[j], 0, got);
+			headers[cases[i].on_v6]++;
+			ck_assert_uint_eq(fakedc_counter(dc6, FAKEDC_HEADERS),
+			    headers[1]);
+			ck_assert_uint_eq(fakedc_counter(dc4, FAKEDC_HEADERS),
+			    headers[0]);
+			check_header(dc, t, cases[i].id);
+			tclient_close(c);
+		}
+	}
+	snprintf(needle, sizeof(needle), "connected to DC 2 at [::1]:%u",
+	    fakedc_port(dc6));
+	ck_assert_int_eq(daemon_log_count(d, needle), 6);
+	snprintf(needle, sizeof(needle), "connected to DC 3 at [::1]:%u",
+	    fakedc_port(dc6));
+	ck_assert_int_eq(daemon_log_count(d, needle), 6);
+	ck_assert_int_eq(fakedc_wait(dc6, FAKEDC_OPEN, 0, IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc4, FAKEDC_OPEN, 0, IO_MS), 0);
+	proxy_stop(d);
+	fakedc_stop(dc6);
+	fakedc_stop(dc4);
+	free(msg);
+	free(got);
+}
+END_TEST
+
+/*
+ * Known traffic from alice (two connections) and bob (one): SIGUSR1 reports
+ * exactly the bytes each way, in total and per user.
+ */
+START_TEST(byte_counters)
+{
+	static const struct {
+		enum user u;
+		enum frame_transport t;
+		size_t sizes[4];
+	} conns[] = {
+		{ ALICE, FRAME_INTERMEDIATE, { 4, 1000, 65536, 12 } },
+		{ BOB, FRAME_PADDED, { 8, 512, 4096, 200000 } },
+		{ ALICE, FRAME_ABRIDGED, { 504, 508, 4, 32768 } },
+	};
+	struct fakedc *dc = dc_start(AF_INET);
+	uint8_t *msg = random_bytes(200000 + 16), *got = malloc(MSG_MAX);
+	uint64_t wire[NUSERS] = { 0, 0 };
+	struct daemon_proc *d;
+	struct tclient *c;
+	char dcs[64], *report;
+	size_t i, j;
+	int u;
+
+	ck_assert_ptr_nonnull(got);
+	snprintf(dcs, sizeof(dcs), "2 = 127.0.0.1:%u\n", fakedc_port(dc));
+	d = proxy_start("127.0.0.1", 0, "", dcs);
+	for (i = 0; i < sizeof(conns) / sizeof(conns[0]); i++) {
+		c = client_open(d, AF_INET, conns[i].u, conns[i].t, 2);
+		for (j = 0; j < 4; j++)
+			wire[conns[i].u] += echo_one(c, conns[i].t, msg + j,
+			    conns[i].sizes[j], j == 0, got);
+		tclient_close(c);
+	}
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, IO_MS), 0);
+	report = stats_when_idle(d);
+	ck_assert_uint_eq(stats_value(report, "accepted"), 3);
+	ck_assert_uint_eq(stats_value(report, "handshakes"), 3);
+	ck_assert_uint_eq(stats_value(report, "unknown_dc"), 0);
+	ck_assert_uint_eq(stats_value(report, "bytes_in"),
+	    wire[ALICE] + wire[BOB]);
+	ck_assert_uint_eq(stats_value(report, "bytes_out"),
+	    wire[ALICE] + wire[BOB]);
+	ck_assert_uint_eq(stats_value(report,
+	    "rejected{reason=\"bad_secret\"}"), 0);
+	for (u = 0; u < NUSERS; u++) {
+		ck_assert_uint_eq(stats_user(report, "user_connections",
+		    (enum user)u), u == ALICE ? 2 : 1);
+		ck_assert_uint_eq(stats_user(report, "user_active",
+		    (enum user)u), 0);
+		ck_assert_uint_eq(stats_user(report, "user_bytes_in",
+		    (enum user)u), wire[u]);
+		ck_assert_uint_eq(stats_user(report, "user_bytes_out",
+		    (enum user)u), wire[u]);
+	}
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BYTES_IN),
+	    wire[ALICE] + wire[BOB]);
+	free(report);
+	proxy_stop(d);
+	fakedc_stop(dc);
+	free(msg);
+	free(got);
+}
+END_TEST
+
+static Suite *
+direct_suite(void)
+{
+	Suite *s = suite_create("direct");
+	TCase *echo = tcase_create("echo"), *route = tcase_create("route");
+	TCase *load = tcase_create("load"), *count = tcase_create("counters");
+
+	tcase_set_timeout(echo, TEST_TIMEOUT_S);
+	tcase_set_timeout(route, TEST_TIMEOUT_S);
+	tcase_set_timeout(load, TEST_TIMEOUT_S);
+	tcase_set_timeout(count, TEST_TIMEOUT_S);
+	tcase_add_loop_test(echo, echo_transports, 0, 6);
+	tcase_add_test(route, dc_ids);
+	tcase_add_test(route, ipv6);
+	tcase_add_loop_test(load, many_clients, 0, 2);
+	tcase_add_test(count, byte_counters);
+	suite_add_tcase(s, echo);
+	suite_add_tcase(s, route);
+	suite_add_tcase(s, load);
+	suite_add_tcase(s, count);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(direct_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
