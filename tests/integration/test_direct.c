@@ -737,6 +737,9 @@ START_TEST(many_clients)
 		    &w[i]), 0);
 	}
 	pthread_barrier_wait(&barrier);
+	/* Between the barriers the workers write nothing. */
+	for (i = 0; i < MANY_WORKERS; i++)
+		ck_assert_msg(!w[i].failed, "%s", w[i].err);
 	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_HEADERS, MANY_CLIENTS, IO_MS),
 	    0);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_OPEN), MANY_CLIENTS);
@@ -943,7 +946,7 @@ main(void)
 	SRunner *sr = srunner_create(direct_suite());
 	int failed;
 
-	srunner_run_all(sr, CK_NORMAL);
+	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
