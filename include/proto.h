@@ -52,4 +52,78 @@
 #define DC_PORT			443
 #define DC_COUNT		5
 
+/*
+ * PROTOCOL.md 4: middle-proxy RPC (proxy <-> Telegram middle-end).
+ * Values are facts read from the official MTProxy sources (see PROTOCOL.md).
+ */
+/* 4.2: frames are len, seq, payload, crc; a lone len == 4 word is padding. */
+#define RPC_FRAME_OVERHEAD	12	/* len + seq + crc */
+#define RPC_FRAME_MIN_LEN	16	/* overhead + a 4-byte constructor */
+#define RPC_FRAME_PAD_WORD	4	/* the 04 00 00 00 no-op */
+#define RPC_CBC_BLOCK		16	/* AES block; output is padded to it */
+#define RPC_SEQ_NONCE		(-2)
+#define RPC_SEQ_HANDSHAKE	(-1)
+/* 4.3 */
+#define RPC_NONCE		0x7acb87aau
+#define RPC_NONCE_LEN		32
+#define RPC_NONCE_BYTES		16
+#define RPC_SCHEMA_AES		1
+#define RPC_SCHEMA_DH		3
+#define RPC_NONCE_MAX_SKEW	30	/* seconds, either way */
+/* 4.1, 4.4 */
+#define RPC_SECRET_MIN		32
+#define RPC_SECRET_MAX		256
+#define RPC_KEY_LEN		32
+#define RPC_IV_LEN		16
+/* 4.5 */
+#define RPC_HANDSHAKE		0x7682eef5u
+#define RPC_HANDSHAKE_ERROR	0x6a27bedau
+#define RPC_HANDSHAKE_LEN	32
+#define RPC_HANDSHAKE_ERROR_LEN	20
+#define RPC_FLAG_CRC32C		0x800u
+#define RPC_FLAG_RESERVED	0xffu	/* must be zero */
+#define RPC_PID_LEN		12
+/* 4.6 */
+#define RPC_PING		0x5730a2dfu
+#define RPC_PONG		0x8430eaa7u
+#define RPC_PING_LEN		12
+/* 4.7 */
+#define RPC_PROXY_REQ		0x36cef1eeu
+#define RPC_PROXY_REQ_HDR_LEN	56
+#define RPC_REQ_NOT_ENCRYPTED	0x2u
+#define RPC_REQ_HAS_AD_TAG	0x8u
+#define RPC_REQ_MAGIC		0x1000u
+#define RPC_REQ_EXTMODE2	0x20000u
+#define RPC_REQ_INTERMEDIATE	0x20000000u
+#define RPC_REQ_ABRIDGED	0x40000000u
+#define RPC_REQ_QUICKACK	0x80000000u
+#define RPC_AD_TAG_LEN		16
+#define TL_PROXY_TAG		0xdb1e26aeu
+#define TL_STRING_SHORT_MAX	253	/* longer strings use the fe form */
+#define TL_STRING_LONG		0xfe
+/* 4.8 */
+#define RPC_PROXY_ANS		0x4403da0du
+#define RPC_PROXY_ANS_HDR_LEN	16
+#define RPC_SIMPLE_ACK		0x3bac409bu
+#define RPC_SIMPLE_ACK_LEN	16
+#define RPC_CLOSE_EXT		0x5eb634a2u
+#define RPC_CLOSE_CONN		0x1fcf425du
+#define RPC_CLOSE_LEN		12
+/* 2.4: the forwarding filter; unencrypted messages may only carry these. */
+#define MTPROTO_MIN_LEN		28
+#define MTPROTO_MIN_ENCRYPTED	56
+#define MTPROTO_REQ_PQ		0x60469778u
+#define MTPROTO_REQ_PQ_MULTI	0xbe7e8ef1u
+#define MTPROTO_REQ_DH_PARAMS	0xd712e4beu
+#define MTPROTO_SET_CLIENT_DH	0xf5045f1fu
+/* 4.1, 5: proxy-multi.conf limits and defaults. */
+#define PROXYCONF_MAX_CLUSTERS	1024
+#define PROXYCONF_MAX_TARGETS	4096
+#define PROXYCONF_TIMEOUT_MIN	10	/* ms */
+#define PROXYCONF_TIMEOUT_MAX	30000
+#define PROXYCONF_MAX_CONNS	1000
+#define PROXYCONF_DEF_MIN_CONNS	4
+#define PROXYCONF_DEF_MAX_CONNS	8
+/* End of PROTOCOL.md 4. */
+
 #endif

@@ -87,9 +87,69 @@ crypto_ctr_free(crypto_ctr *c)
 	free(c);
 }
 
+/* Same shape as crypto_ctr; kept separate so the types cannot be mixed up. */
+struct crypto_cbc {
+	EVP_CIPHER_CTX *evp;
+};
+
 int
-crypto_sha256(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
-    uint8_t out[32])
+crypto_cbc_new(crypto_cbc **out, int encrypt, const uint8_t key[32],
+    const uint8_t iv[16])
+{
+	crypto_cbc *c;
+
+	if (out == NULL || key == NULL || iv == NULL)
+		return CRYPTO_ERR;
+	if ((c = malloc(sizeof(*c))) == NULL)
+		return CRYPTO_ERR;
+	if ((c->evp = EVP_CIPHER_CTX_new()) == NULL)
+		goto fail;
+	if (EVP_CipherInit_ex(c->evp, EVP_aes_256_cbc(), NULL, key, iv,
+	    encrypt ? 1 : 0) != 1)
+		goto fail;
+	/* The link pads with 04 00 00 00 words itself; no PKCS#7. */
+	if (EVP_CIPHER_CTX_set_padding(c->evp, 0) != 1)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	crypto_cbc_free(c);
+	return CRYPTO_ERR;
+}
+
+int
+crypto_cbc_apply(crypto_cbc *c, const uint8_t *in, uint8_t *out, size_t len)
+{
+	int n, outl;
+
+	if (c == NULL || len % 16 != 0 ||
+	    (len > 0 && (in == NULL || out == NULL)))
+		return CRYPTO_ERR;
+	while (len > 0) {
+		n = len > CRYPTO_CHUNK ? CRYPTO_CHUNK : (int)len;
+		if (EVP_CipherUpdate(c->evp, out, &outl, in, n) != 1 ||
+		    outl != n)
+			return CRYPTO_ERR;
+		in += n;
+		out += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+void
+crypto_cbc_free(crypto_cbc *c)
+{
+	if (c == NULL)
+		return;
+	EVP_CIPHER_CTX_free(c->evp);
+	free(c);
+}
+
+/* One-shot digest of a || b; the public wrappers pick the algorithm. */
+static int
+digest(const EVP_MD *type, const uint8_t *a, size_t alen, const uint8_t *b,
+    size_t blen, uint8_t *out)
 {
 	EVP_MD_CTX *md;
 	int rc = CRYPTO_ERR;
@@ -98,13 +158,32 @@ crypto_sha256(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
 		return CRYPTO_ERR;
 	if ((md = EVP_MD_CTX_new()) == NULL)
 		return CRYPTO_ERR;
-	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	if (EVP_DigestInit_ex(md, type, NULL) == 1 &&
 	    EVP_DigestUpdate(md, a, alen) == 1 &&
 	    EVP_DigestUpdate(md, b, blen) == 1 &&
 	    EVP_DigestFinal_ex(md, out, NULL) == 1)
 		rc = 0;
 	EVP_MD_CTX_free(md);
 	return rc;
+}
+
+int
+crypto_sha256(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+    uint8_t out[32])
+{
+	return digest(EVP_sha256(), a, alen, b, blen, out);
+}
+
+int
+crypto_md5(const uint8_t *buf, size_t len, uint8_t out[16])
+{
+	return digest(EVP_md5(), buf, len, NULL, 0, out);
+}
+
+int
+crypto_sha1(const uint8_t *buf, size_t len, uint8_t out[20])
+{
+	return digest(EVP_sha1(), buf, len, NULL, 0, out);
 }
 
 int
@@ -145,6 +224,13 @@ int
 crypto_memeq(const void *a, const void *b, size_t n)
 {
 	return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+void
+crypto_cleanse(void *p, size_t n)
+{
+	if (p != NULL)
+		OPENSSL_cleanse(p, n);
 }
 
 int

@@ -1,0 +1,19 @@
+/*
+ * CRC32 (IEEE 802.3, zlib) and CRC32C (Castagnoli), the two checksums of
+ * middle-proxy frames (PROTOCOL.md 4.2). Pure; libcrypto has neither.
+ */
+#ifndef MTPROXYD_CRC_H
+#define MTPROXYD_CRC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * zlib convention: start with crc = 0; crc_crc32(crc_crc32(0, a), b) is the
+ * CRC of a || b. The names carry the module prefix so that they never
+ * interpose on zlib's crc32() when both end up in one process.
+ */
+uint32_t crc_crc32(uint32_t crc, const void *buf, size_t len);
+uint32_t crc_crc32c(uint32_t crc, const void *buf, size_t len);
+
+#endif
