@@ -38,6 +38,8 @@ int crypto_sha1(const uint8_t *buf, size_t len, uint8_t out[20]);
 int crypto_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg,
     size_t msglen, uint8_t out[32]);
 int crypto_random(uint8_t *buf, size_t len);
+/* Free this thread's libcrypto state; call as a thread ends. */
+void crypto_thread_end(void);
 /* Constant-time comparison: 1 if equal, 0 if not. */
 int crypto_memeq(const void *a, const void *b, size_t n);
 /*

@@ -16,6 +16,11 @@ typedef void (*pool_fn)(void *arg);
 
 int pool_new(struct pool **out, int max_threads, int queue_len, int spare,
     size_t stack_size);
+/*
+ * Run fn on each thread as it leaves, before the pool counts it gone, so
+ * per-thread library state (OpenSSL's) is freed before pool_free returns.
+ */
+void pool_on_thread_exit(struct pool *p, void (*fn)(void));
 int pool_submit(struct pool *p, pool_fn fn, void *arg);
 /* Threads alive, and threads running a job. */
 void pool_counts(struct pool *p, int *threads, int *busy);

@@ -250,3 +250,9 @@ crypto_x25519_public(const uint8_t priv[32], uint8_t pub[32])
 	EVP_PKEY_free(pk);
 	return rc;
 }
+
+void
+crypto_thread_end(void)
+{
+	OPENSSL_thread_stop();
+}

@@ -231,6 +231,7 @@ run(const struct config *cfg)
 		log_error("cannot create the thread pool");
 		return 1;
 	}
+	pool_on_thread_exit(pool, crypto_thread_end);
 	if (server_init(&srv, cfg, pool) != 0) {
 		log_error("out of memory");
 		pool_free(pool, 0);

@@ -20,6 +20,7 @@ struct pool {
 	pthread_cond_t work;		/* a job was queued, or stopping */
 	pthread_cond_t done;		/* a job or a thread ended */
 	pthread_attr_t attr;
+	void (*thread_exit)(void);
 	int max_threads, spare, stopping;
 	int threads, busy, idle;
 	struct pool_job *queue;		/* ring of queue_len jobs */
@@ -80,10 +81,23 @@ worker(void *arg)
 		if (p->count == 0 && p->idle >= p->spare)
 			break;
 	}
+	if (p->thread_exit != NULL) {
+		pthread_mutex_unlock(&p->mu);
+		p->thread_exit();
+		pthread_mutex_lock(&p->mu);
+	}
 	p->threads--;
 	pthread_cond_broadcast(&p->done);
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
+}
+
+void
+pool_on_thread_exit(struct pool *p, void (*fn)(void))
+{
+	pthread_mutex_lock(&p->mu);
+	p->thread_exit = fn;
+	pthread_mutex_unlock(&p->mu);
 }
 
 static void
