@@ -674,22 +674,27 @@ START_TEST(max_clients_limit)
 END_TEST
 
 /*
- * SIGTERM with three live sessions and shutdown_grace = 1: no new client,
- * the sessions keep working through the grace, are closed at its end, and
- * the daemon exits 0.
+ * SIGTERM with three live sessions, a probe held silently and
+ * shutdown_grace = 1: no new client, the sessions keep working through the
+ * grace, all are closed at its end, and the daemon exits 0.
  */
 START_TEST(graceful_stop_closes_sessions)
 {
 	enum { N = 3 };
 	static const uint8_t msg[32] = "after SIGTERM: no echo";
-	struct tclient *c[N], *late;
-	int64_t at[N], t0, deadline;
+	uint8_t junk[OBFS2_HEADER_LEN];
+	struct tclient *c[N + 1], *late;
+	int64_t at[N + 1], t0, deadline;
 	struct env e;
 	int i, rc, status = -1;
 
 	env_start(&e, FAKEDC_ECHO, "shutdown_grace = 1\n");
 	for (i = 0; i < N; i++)
 		c[i] = echo_client(&e);
+	garbage(junk, sizeof(junk));
+	ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&e.ss, e.len,
+	    junk, sizeof(junk), IO_MS, &c[N]), 0);
+	wait_counter(&e, R_BAD_SECRET, 1);
 	t0 = now_ms();
 	ck_assert_int_eq(kill(e.pid, SIGTERM), 0);
 	ck_assert_int_eq(daemon_wait_log(e.d, "stopping", IO_MS), 0);
@@ -704,8 +709,9 @@ START_TEST(graceful_stop_closes_sessions)
 		ck_assert_msg(rc == TCLIENT_ERR_EOF ||
 		    (rc == TCLIENT_ERR && errno == ECONNREFUSED),
 		    "late connect: %d (%s)", rc, strerror(errno));
-	watch_closes(c, N, t0, 1000 + 1500, at);
-	for (i = 0; i < N; i++) {
+	/* The probe too: at the grace's end, before its handshake deadline. */
+	watch_closes(c, N + 1, t0, 1000 + 1500, at);
+	for (i = 0; i <= N; i++) {
 		ck_assert_int_ge(at[i], 1000 - EARLY_MS);
 		tclient_close(c[i]);
 	}
@@ -715,7 +721,7 @@ START_TEST(graceful_stop_closes_sessions)
 		sleep_ms(10);
 	}
 	ck_assert_int_eq(daemon_log_contains(e.d,
-	    "closing 3 remaining session(s)"), 1);
+	    "closing 4 remaining session(s)"), 1);
 	stop_daemon(e.d);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "wait status 0x%x", status);
