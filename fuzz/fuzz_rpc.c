@@ -1,9 +1,10 @@
 /*
  * The input as a plaintext middle-proxy stream, decoded with each CRC kind
- * and sequence numbers counting up; every accepted frame re-encodes to the
- * very same bytes and its payload goes through every message parser. The
- * whole input also goes through each parser directly. Anything a parser
- * accepts must rebuild byte for byte where a builder exists.
+ * negotiated and sequence numbers counting up; every accepted frame
+ * re-encodes to the very same bytes and its payload goes through every
+ * message parser. The whole input also goes through each parser directly.
+ * Anything a parser accepts must rebuild byte for byte where a builder
+ * exists.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -141,16 +142,24 @@ check_frame(const uint8_t *buf, size_t avail, enum rpc_crc crc,
 	check(n == f->consumed && memcmp(out, buf, n) == 0);
 }
 
-/* A link's read side: frames in order, until the stream stops or fails. */
+/*
+ * A link's read side: frames in order, until the stream stops or fails.
+ * As on a real link, nonce and handshake frames (seq < 0) carry CRC32 and
+ * the negotiated kind applies from seq 0 on.
+ */
 static void
-walk(const uint8_t *data, size_t size, enum rpc_crc crc, int32_t seq)
+walk(const uint8_t *data, size_t size, enum rpc_crc negotiated, int32_t seq)
 {
 	struct rpc_frame f;
+	enum rpc_crc crc;
 	size_t pos = 0;
 	int rc;
 
-	while ((rc = rpc_frame_decode(data + pos, size - pos, crc, seq,
-	    &f)) == 0) {
+	for (;;) {
+		crc = seq < 0 ? RPC_CRC32 : negotiated;
+		if ((rc = rpc_frame_decode(data + pos, size - pos, crc, seq,
+		    &f)) != 0)
+			break;
 		check_frame(data + pos, size - pos, crc, &f);
 		pos += f.consumed;
 		if (f.pad)
@@ -161,7 +170,6 @@ walk(const uint8_t *data, size_t size, enum rpc_crc crc, int32_t seq)
 	}
 	check(rc == RPC_NEED_MORE || rc == RPC_ERR_FRAME_LEN ||
 	    rc == RPC_ERR_CRC || rc == RPC_ERR_SEQ);
-	check(rc != RPC_NEED_MORE || size - pos < RPC_FRAME_MAX_LEN);
 }
 
 /* The input as a client packet inside RPC_PROXY_REQ. */
