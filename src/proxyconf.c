@@ -26,6 +26,9 @@ struct parser {
 	int default_line, timeout_line, min_line, max_line;
 };
 
+static int fail(struct parser *ps, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static int
 fail(struct parser *ps, const char *fmt, ...)
 {
@@ -194,23 +197,22 @@ parse_target(struct parser *ps, struct proxyconf_target *t)
 	return 0;
 }
 
-/* Double an array's capacity up to limit; 0 or an error. */
-static int
-grow(void **arr, size_t *cap, size_t used, size_t elem, size_t limit)
+/* Room for one more element, doubling up to limit; NULL: out of memory. */
+static void *
+grow(void *arr, size_t *cap, size_t used, size_t elem, size_t limit)
 {
 	size_t ncap;
 	void *n;
 
 	if (used < *cap)
-		return 0;
+		return arr;
 	ncap = *cap == 0 ? GROW_FIRST : *cap * 2;
 	if (ncap > limit)
 		ncap = limit;
-	if ((n = realloc(*arr, ncap * elem)) == NULL)
-		return PROXYCONF_ERR_NOMEM;
-	*arr = n;
+	if ((n = realloc(arr, ncap * elem)) == NULL)
+		return NULL;
 	*cap = ncap;
-	return 0;
+	return n;
 }
 
 static const struct proxyconf_cluster *
@@ -230,6 +232,7 @@ add_target(struct parser *ps, int16_t id, const struct proxyconf_target *t)
 {
 	struct proxyconf *pc = ps->pc;
 	struct proxyconf_cluster *last;
+	void *n;
 
 	last = pc->nclusters > 0 ? &pc->clusters[pc->nclusters - 1] : NULL;
 	if (last == NULL || last->id != id) {
@@ -240,10 +243,10 @@ add_target(struct parser *ps, int16_t id, const struct proxyconf_target *t)
 		if (pc->nclusters == PROXYCONF_MAX_CLUSTERS)
 			return fail(ps, "too many clusters (max %d)",
 			    PROXYCONF_MAX_CLUSTERS);
-		if (grow((void **)&pc->clusters, &ps->cap_clusters,
-		    pc->nclusters, sizeof(*pc->clusters),
-		    PROXYCONF_MAX_CLUSTERS) != 0)
+		if ((n = grow(pc->clusters, &ps->cap_clusters, pc->nclusters,
+		    sizeof(*pc->clusters), PROXYCONF_MAX_CLUSTERS)) == NULL)
 			return fail_nomem(ps);
+		pc->clusters = n;
 		last = &pc->clusters[pc->nclusters++];
 		last->id = id;
 		last->first = pc->ntargets;
@@ -252,9 +255,10 @@ add_target(struct parser *ps, int16_t id, const struct proxyconf_target *t)
 	if (pc->ntargets == PROXYCONF_MAX_TARGETS)
 		return fail(ps, "too many targets (max %d)",
 		    PROXYCONF_MAX_TARGETS);
-	if (grow((void **)&pc->targets, &ps->cap_targets, pc->ntargets,
-	    sizeof(*pc->targets), PROXYCONF_MAX_TARGETS) != 0)
+	if ((n = grow(pc->targets, &ps->cap_targets, pc->ntargets,
+	    sizeof(*pc->targets), PROXYCONF_MAX_TARGETS)) == NULL)
 		return fail_nomem(ps);
+	pc->targets = n;
 	pc->targets[pc->ntargets++] = *t;
 	last->ntargets++;
 	return 0;
