@@ -6,7 +6,6 @@
  */
 #include <check.h>
 #include <ctype.h>
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
