@@ -39,6 +39,51 @@
 #define SECRET_PREFIX_SECURE	0xdd
 #define SECRET_PREFIX_TLS	0xee
 
+/*
+ * ---- PROTOCOL.md 3: fake-TLS ----
+ * Record and handshake layout are TLS facts (RFC 8446, RFC 6066); the
+ * digest, time and replay numbers come from PROTOCOL.md 3.1-3.5.
+ */
+#define TLS_RECORD_HEADER_LEN	5	/* type, version (2), u16 BE length */
+#define TLS_RECORD_CCS		0x14	/* record content types */
+#define TLS_RECORD_HANDSHAKE	0x16
+#define TLS_RECORD_APPDATA	0x17
+#define TLS_VERSION_10		0x0301	/* record version of most hellos */
+#define TLS_VERSION_12		0x0303	/* legacy_version; records after the hello */
+#define TLS_VERSION_13		0x0304	/* supported_versions (3.4) */
+#define TLS_PLAINTEXT_MAX	16384	/* RFC 8446 5.1: 2^14 */
+#define TLS_CIPHERTEXT_MAX	(16384 + 256)	/* RFC 8446 5.2 */
+#define TLS_HS_HEADER_LEN	4	/* type, u24 BE length */
+#define TLS_HS_CLIENT_HELLO	0x01
+#define TLS_HS_SERVER_HELLO	0x02
+#define TLS_RANDOM_LEN		32
+#define TLS_RANDOM_OFF		11	/* 3.1: record 5 + handshake 4 + version 2 */
+#define TLS_SESSION_ID_MAX	32
+#define TLS_SUITE_FIRST		0x1301	/* 3.1: the TLS 1.3 suites accepted, */
+#define TLS_SUITE_LAST		0x1303	/* echoed in the ServerHello */
+#define TLS_EXT_SNI		0x0000
+#define TLS_EXT_PADDING		0x0015
+#define TLS_EXT_SUPPORTED_VERSIONS 0x002b
+#define TLS_EXT_KEY_SHARE	0x0033
+#define TLS_SNI_HOST_NAME	0	/* RFC 6066 3: name_type */
+#define TLS_SNI_MAX		253	/* longest DNS name (RFC 1035) */
+#define TLS_GROUP_X25519	0x001d
+#define TLS_X25519_LEN		32
+#define FAKETLS_DIGEST_LEN	28	/* 3.1: HMAC bytes compared; the rest is ts */
+#define FAKETLS_CCS		"\x14\x03\x03\x00\x01\x01"	/* 3.4, 3.5 */
+#define FAKETLS_CCS_LEN		6
+#define FAKETLS_TDLIB_HELLO_LEN	517	/* 3.1: 5 + 512, the padded TDLib hello */
+/*
+ * 3.2: accepted client clock skew. The official server allows 600 s behind
+ * and 3 s ahead; we allow 30 s ahead so that a phone whose clock runs a
+ * little fast still connects.
+ */
+#define FAKETLS_SKEW_PAST	600
+#define FAKETLS_SKEW_FUTURE	30
+#define FAKETLS_REPLAY_KEY_LEN	16	/* 3.3: first bytes of the client random */
+#define FAKETLS_REPLAY_WINDOW	172800	/* 3.3: 2 days */
+/* ---- end of PROTOCOL.md 3 ---- */
+
 /* PROTOCOL.md 2.1-2.4: transport framing. */
 #define ABRIDGED_QUICKACK	0x80
 #define ABRIDGED_EXTENDED	0x7f
