@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include "proto.h"
+#include "secret.h"
 
 #define CONFIG_ERR		(-2)	/* invalid value: message in err */
 #define CONFIG_ERR_IO		(-3)	/* file unreadable */
@@ -27,6 +28,11 @@ enum config_mode { CONFIG_MODE_DIRECT, CONFIG_MODE_MIDDLE };
 #define CONFIG_MODES_CLASSIC	0x1	/* ef, ee with a plain secret */
 #define CONFIG_MODES_SECURE	0x2	/* dd */
 #define CONFIG_MODES_TLS	0x4	/* ee fake-TLS (later issue) */
+
+#define CONFIG_MAX_DOMAINS	16
+
+/* [tls] unknown_sni: what a hello naming another host gets. */
+enum config_unknown_sni { CONFIG_SNI_MASK, CONFIG_SNI_DROP };
 
 enum config_log_level { LOGL_ERROR, LOGL_WARN, LOGL_INFO, LOGL_DEBUG };
 
@@ -67,6 +73,20 @@ struct config {
 	int pool_spare;			/* idle threads the pool keeps */
 	enum config_log_level log_level;
 	char state_dir[PATH_MAX];
+
+	/* [tls] (PROTOCOL.md 3): fake-TLS and the cover site */
+	size_t ndomains;			/* 0: no fake-TLS, no masking */
+	char domains[CONFIG_MAX_DOMAINS][SECRET_DOMAIN_MAX + 1];
+	char mask_host[256];			/* default: domains[0] */
+	uint16_t mask_port;			/* default 443 */
+	int mask_proxy_protocol;		/* 0 off, 1 v1 text, 2 v2 binary */
+	int time_skew_past;			/* seconds, default 600 */
+	int time_skew_future;			/* seconds, default 30 */
+	int replay_cache_size;			/* entries, default 1048576 */
+	enum config_unknown_sni unknown_sni;	/* default mask */
+	int mask_probe_interval;		/* seconds between cover-site probes */
+	int mask_timeout;			/* seconds a masked connection may last */
+	long long mask_max_bytes;		/* bytes relayed per masked connection */
 
 	/* [users] */
 	size_t nusers;

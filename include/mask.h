@@ -1,0 +1,50 @@
+/*
+ * The cover site (PROTOCOL.md 3.4, 3.6): where connections that fail the
+ * checks are relayed, and the shape of its TLS reply that ours imitates.
+ * A probe thread resolves mask_host and learns the shape at start and every
+ * mask_probe_interval seconds; sessions read both without blocking.
+ */
+#ifndef MTPROXYD_MASK_H
+#define MTPROXYD_MASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "config.h"
+
+#define MASK_ERR		(-1)
+#define MASK_ERR_NOTARGET	(-2)	/* mask_host never resolved */
+#define MASK_ERR_CONNECT	(-3)
+
+#define MASK_MAX_ADDRS		8
+#define MASK_MAX_RECORDS	8
+
+/* The cover site's reply to a TLS 1.3 hello, as seen on the wire. */
+struct mask_shape {
+	int learned;			/* 0: fallback values */
+	int versions_first;		/* supported_versions before key_share */
+	size_t napp;			/* ApplicationData records in its first flight */
+	size_t app_sizes[MASK_MAX_RECORDS];
+};
+
+struct mask;
+
+/* Resolve and probe once (failures are logged, not fatal), start the probe thread. */
+int mask_new(const struct config *cfg, struct mask **out);
+void mask_free(struct mask *m);
+
+/*
+ * Connect to the cover site within connect_timeout; with
+ * mask_proxy_protocol, send the PROXY header for client peer -> local.
+ */
+int mask_connect(struct mask *m, const struct sockaddr *peer,
+    const struct sockaddr *local, int *fd);
+
+/*
+ * The shape to imitate now. Sizes vary a little per call (as a real
+ * server's certificate-bearing records do not, but its session tickets do);
+ * rnd supplies the randomness.
+ */
+void mask_shape_get(struct mask *m, const uint8_t rnd[4], struct mask_shape *out);
+
+#endif
