@@ -12,16 +12,16 @@
 #include "proto.h"
 
 #define FAKETLS_NEED_MORE	(-2)	/* a valid prefix so far: read more */
-#define FAKETLS_NOT_TLS		(-3)	/* cannot start a TLS handshake record */
+#define FAKETLS_NOT_TLS		(-3)	/* not a TLS handshake record */
 #define FAKETLS_ERR_VERSION	(-4)	/* record or hello version unknown */
-#define FAKETLS_ERR_RECORD	(-5)	/* record framing, or not a ClientHello */
-#define FAKETLS_ERR_OVERSIZE	(-6)	/* over FAKETLS_HELLO_MAX or a record limit */
-#define FAKETLS_ERR_TRUNCATED	(-7)	/* a field runs past the end of the hello */
+#define FAKETLS_ERR_RECORD	(-5)	/* record framing; no ClientHello */
+#define FAKETLS_ERR_OVERSIZE	(-6)	/* over a size limit */
+#define FAKETLS_ERR_TRUNCATED	(-7)	/* a field runs past the hello */
 #define FAKETLS_ERR_SESSION_ID	(-8)	/* session id longer than 32 */
 #define FAKETLS_ERR_CIPHER	(-9)	/* no TLS 1.3 suite offered */
-#define FAKETLS_ERR_EXTENSIONS	(-10)	/* extension list overrun or trailing bytes */
+#define FAKETLS_ERR_EXTENSIONS	(-10)	/* extension list overrun or trailing */
 #define FAKETLS_ERR_NO_SNI	(-11)	/* no server_name extension */
-#define FAKETLS_ERR_SNI		(-12)	/* server_name malformed or not a host name */
+#define FAKETLS_ERR_SNI		(-12)	/* server_name malformed */
 #define FAKETLS_ERR_DIGEST	(-13)	/* no secret yields the client random */
 #define FAKETLS_ERR_TIME	(-14)	/* timestamp outside the window */
 #define FAKETLS_ERR_ARG		(-15)
@@ -42,7 +42,7 @@ struct faketls_hello {
 	uint8_t random[TLS_RANDOM_LEN];
 	uint8_t session_id[TLS_SESSION_ID_MAX];
 	size_t session_id_len;
-	uint16_t cipher_suite;	/* first TLS 1.3 suite offered, GREASE skipped */
+	uint16_t cipher_suite;	/* first TLS 1.3 suite offered */
 	char sni[TLS_SNI_MAX + 1];
 	size_t sni_len;
 };
@@ -103,7 +103,7 @@ uint32_t faketls_skew_past(int64_t now, int64_t oldest, uint32_t skew_past,
  * otherwise the first record carries split bytes of the handshake message
  * and a second one the rest, and the digest covers both records as sent.
  */
-#define FAKETLS_GREASE_SEEDS	5	/* suites, 2 extensions, group, version */
+#define FAKETLS_GREASE_SEEDS	5	/* suites, 2 exts, group, version */
 
 struct faketls_client_rand {
 	uint8_t session_id[TLS_SESSION_ID_MAX];
@@ -129,7 +129,7 @@ int faketls_hello_build(const uint8_t secret[SECRET_LEN], const char *domain,
  */
 struct faketls_reply {
 	const uint8_t *key_share;	/* TLS_X25519_LEN bytes */
-	int versions_first;		/* supported_versions before key_share */
+	int versions_first;		/* supported_versions first */
 	const size_t *app_sizes;
 	size_t napp;
 	const uint8_t *app_fill;

@@ -10,11 +10,14 @@
 #include "crypto.h"
 #include "faketls.h"
 
-/* The client random inside the handshake message: after type, length, version. */
+/* The client random in the handshake message: after type, length, version. */
 #define HELLO_RANDOM_OFF	(TLS_HS_HEADER_LEN + 2)
 #define HELLO_RANDOM_END	(HELLO_RANDOM_OFF + TLS_RANDOM_LEN)
 
-/* Server reply: handshake header, version, random, sid length, suite, comp, ext length. */
+/*
+ * ServerHello fixed part: handshake header, version, random, session id
+ * length, suite, compression, extensions length.
+ */
 #define SH_FIXED_LEN	(TLS_HS_HEADER_LEN + 2 + TLS_RANDOM_LEN + 1 + 2 + 1 + 2)
 #define EXT_KEY_SHARE_LEN	(4 + 4 + TLS_X25519_LEN)
 #define EXT_VERSIONS_LEN	(4 + 2)
@@ -218,7 +221,8 @@ pick_suite(const uint8_t *p, size_t n, uint16_t *out)
 
 	for (i = 0; i + 1 < n; i += 2) {
 		v = get_u16be(p + i);
-		if (!is_grease(v) && v >= TLS_SUITE_FIRST && v <= TLS_SUITE_LAST) {
+		if (!is_grease(v) && v >= TLS_SUITE_FIRST &&
+		    v <= TLS_SUITE_LAST) {
 			*out = v;
 			return 0;
 		}
@@ -341,7 +345,8 @@ faketls_hello_parse(const uint8_t *buf, size_t len, struct faketls_hello *out)
 		return rc;
 	memset(&h, 0, sizeof(h));
 	if (lay.nrecords == 1) {
-		rc = parse_message(buf + TLS_RECORD_HEADER_LEN, lay.msg_len, &h);
+		rc = parse_message(buf + TLS_RECORD_HEADER_LEN, lay.msg_len,
+		    &h);
 	} else {
 		if ((msg = malloc(lay.msg_len)) == NULL)
 			return FAKETLS_ERR_CRYPTO;
@@ -521,7 +526,7 @@ grease_values(const uint8_t seed[FAKETLS_GREASE_SEEDS],
 
 	for (i = 0; i < FAKETLS_GREASE_SEEDS; i++) {
 		b = (seed[i] & 0xf0) | 0x0a;
-		/* The first and last GREASE extensions must not repeat a type. */
+		/* The first and last GREASE extensions must differ. */
 		if (i > 0 && b == (g[i - 1] & 0xff))
 			b ^= 0x10;
 		g[i] = (uint16_t)(b << 8 | b);
@@ -615,8 +620,8 @@ w_client_hello(struct wr *w, const char *domain, size_t dlen,
     const struct faketls_client_rand *rnd)
 {
 	static const uint8_t tail_exts[] = {
-		0x00, 0x2d, 0x00, 0x02, 0x01, 0x01,	/* psk_key_exchange_modes */
-		0x00, 0x1b, 0x00, 0x03, 0x02, 0x00, 0x02, /* compress_certificate */
+		0x00, 0x2d, 0x00, 0x02, 0x01, 0x01,	/* psk_kex_modes */
+		0x00, 0x1b, 0x00, 0x03, 0x02, 0x00, 0x02, /* compress_cert */
 	};
 	uint8_t mid[sizeof(hello_mid_exts)];
 	uint16_t g[FAKETLS_GREASE_SEEDS];

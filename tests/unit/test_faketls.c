@@ -164,8 +164,8 @@ verify_one(const uint8_t *wire, const struct faketls_hello *h,
 	struct faketls_match m = { 99, 0 };
 	int rc;
 
-	rc = faketls_hello_verify(wire, h, (const uint8_t (*)[SECRET_LEN])secret,
-	    1, &m);
+	rc = faketls_hello_verify(wire, h,
+	    (const uint8_t (*)[SECRET_LEN])secret, 1, &m);
 	if (rc == 0) {
 		ck_assert_uint_eq(m.secret_index, 0);
 		*ts = m.ts;
@@ -352,7 +352,7 @@ struct mk {
 	const char *exts;		/* hex, without the block length */
 	int no_exts;			/* stop after compression */
 	int ext_len_delta;		/* added to the block length */
-	size_t trailer;			/* bytes after the message, same record */
+	size_t trailer;			/* bytes after the message */
 };
 
 /* Hex of an SNI extension for name. */
@@ -710,14 +710,14 @@ START_TEST(reject_bad_sni)
 		"00000000",				/* no list */
 		"000000020000",				/* empty list */
 		"0000000400030000",			/* list too short */
-		"000000080007000003616263",		/* list longer than ext */
+		"000000080007000003616263",		/* list > ext */
 		"000000050003000000",			/* empty name */
 		"0000000700050000036100",		/* name overruns list */
 		"000000080006000003610062",		/* NUL inside */
 		"000000080006000003612062",		/* space inside */
 		"0000000800060000036162ff",		/* not ASCII */
-		"00000009000601000361626300",		/* list shorter than ext */
-		"000000080006010003616263",		/* only another name_type */
+		"00000009000601000361626300",		/* list < ext */
+		"000000080006010003616263",		/* other name_type */
 		"0000000e0008000003616263000003646566",	/* list too short */
 		"0000000e000c000003616263000003646566",	/* two host names */
 	};
@@ -755,7 +755,8 @@ END_TEST
 
 /* Every prefix asks for more; the whole answers; extra bytes stay out. */
 static void
-check_prefixes(const uint8_t *wire, size_t len, const struct faketls_hello *want)
+check_prefixes(const uint8_t *wire, size_t len,
+    const struct faketls_hello *want)
 {
 	struct faketls_hello h;
 	uint8_t *buf;
