@@ -287,6 +287,9 @@ START_TEST(time_window)
 {
 	const int64_t now = 1764000000;
 
+	/* The defaults are the edges tested below. */
+	ck_assert_int_eq(FAKETLS_SKEW_PAST, 600);
+	ck_assert_int_eq(FAKETLS_SKEW_FUTURE, 30);
 	ck_assert_int_eq(faketls_time_ok(now, (uint32_t)now, 600, 30), 0);
 	ck_assert_int_eq(faketls_time_ok(now, (uint32_t)(now - 600), 600, 30),
 	    0);
