@@ -171,4 +171,15 @@
 #define PROXYCONF_DEF_MAX_CONNS	8
 /* End of PROTOCOL.md 4. */
 
+/*
+ * PROXY protocol v2 (HAProxy's proxy-protocol.txt, section 2.2): the cover
+ * site's web server learns the real client from it.
+ */
+#define PROXYHDR_V2_SIG		"\r\n\r\n\0\r\nQUIT\n"
+#define PROXYHDR_V2_SIG_LEN	12
+#define PROXYHDR_V2_FIXED_LEN	16	/* signature, ver/cmd, family, length */
+#define PROXYHDR_V2_PROXY	0x21	/* version 2, command PROXY */
+#define PROXYHDR_V2_TCP4	0x11	/* AF_INET, STREAM */
+#define PROXYHDR_V2_TCP6	0x21	/* AF_INET6, STREAM */
+
 #endif
