@@ -24,6 +24,40 @@ check_error(const char *err)
 	check(strchr(err, '\n') == NULL);
 }
 
+/* Domains are lowercase DNS names, each once; the cover site is set. */
+static void
+check_tls(const struct config *cfg)
+{
+	size_t i, j, n;
+
+	check(cfg->ndomains <= CONFIG_MAX_DOMAINS);
+	for (i = 0; i < cfg->ndomains; i++) {
+		n = strlen(cfg->domains[i]);
+		check(n >= 1 && n <= SECRET_DOMAIN_MAX);
+		check(strchr(".-", cfg->domains[i][0]) == NULL &&
+		    strchr(".-", cfg->domains[i][n - 1]) == NULL);
+		check(strspn(cfg->domains[i], "abcdefghijklmnopqrstuvwxyz"
+		    "0123456789-.") == n);
+		check(strstr(cfg->domains[i], "..") == NULL);
+		for (j = 0; j < i; j++)
+			check(strcmp(cfg->domains[i], cfg->domains[j]) != 0);
+	}
+	check(cfg->ndomains == 0 || cfg->mask_host[0] != '\0');
+	check(cfg->mask_port >= 1);
+	check(cfg->mask_proxy_protocol >= 0 && cfg->mask_proxy_protocol <= 2);
+	check(cfg->time_skew_past >= 0 && cfg->time_skew_past <= 172800);
+	check(cfg->time_skew_future >= 0 && cfg->time_skew_future <= 3600);
+	check(cfg->replay_cache_size >= 1024 &&
+	    cfg->replay_cache_size <= 16777216);
+	check(cfg->unknown_sni == CONFIG_SNI_MASK ||
+	    cfg->unknown_sni == CONFIG_SNI_DROP);
+	check(cfg->mask_probe_interval == 0 ||
+	    (cfg->mask_probe_interval >= 60 &&
+	    cfg->mask_probe_interval <= 86400));
+	check(cfg->mask_timeout >= 1 && cfg->mask_timeout <= 86400);
+	check(cfg->mask_max_bytes >= 1024 && cfg->mask_max_bytes <= 1LL << 40);
+}
+
 static void
 check_ranges(const struct config *cfg)
 {
@@ -32,7 +66,8 @@ check_ranges(const struct config *cfg)
 	check(cfg->nlisten >= 1 && cfg->nlisten <= CONFIG_MAX_LISTEN);
 	check(cfg->mode == CONFIG_MODE_DIRECT);
 	check(cfg->modes != 0 && (cfg->modes & ~(unsigned)(CONFIG_MODES_CLASSIC |
-	    CONFIG_MODES_SECURE)) == 0);
+	    CONFIG_MODES_SECURE | CONFIG_MODES_TLS)) == 0);
+	check(!(cfg->modes & CONFIG_MODES_TLS) || cfg->ndomains > 0);
 	check(cfg->fast_mode == 0 || cfg->fast_mode == 1);
 	check(cfg->prefer_ipv6 == 0 || cfg->prefer_ipv6 == 1);
 	check(cfg->max_clients >= 1 && cfg->max_clients <= 1000000);
@@ -51,6 +86,7 @@ check_ranges(const struct config *cfg)
 	for (i = 0; i < cfg->nusers; i++)
 		check(cfg->users[i].name[0] != '\0' &&
 		    strlen(cfg->users[i].name) < CONFIG_NAME_MAX);
+	check_tls(cfg);
 	check(cfg->ndcs >= DC_COUNT && cfg->ndcs <= CONFIG_MAX_DCS);
 	for (i = 0; i < cfg->ndcs; i++)
 		check(cfg->dcs[i].id >= 1 && cfg->dcs[i].naddr >= 1 &&

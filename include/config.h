@@ -27,7 +27,7 @@ enum config_mode { CONFIG_MODE_DIRECT, CONFIG_MODE_MIDDLE };
 /* Client transports an operator allows ([server] modes). */
 #define CONFIG_MODES_CLASSIC	0x1	/* ef, ee with a plain secret */
 #define CONFIG_MODES_SECURE	0x2	/* dd */
-#define CONFIG_MODES_TLS	0x4	/* ee fake-TLS (later issue) */
+#define CONFIG_MODES_TLS	0x4	/* ee fake-TLS, needs [tls] domain */
 
 #define CONFIG_MAX_DOMAINS	16
 
@@ -59,7 +59,7 @@ struct config {
 	struct config_addr listen[CONFIG_MAX_LISTEN];
 	char public_host[256];
 	enum config_mode mode;
-	unsigned modes;			/* CONFIG_MODES_* */
+	unsigned modes;			/* CONFIG_MODES_*; 0: auto */
 	int fast_mode;
 	int prefer_ipv6;
 	int max_clients;
@@ -77,12 +77,12 @@ struct config {
 	/* [tls] (PROTOCOL.md 3): fake-TLS and the cover site */
 	size_t ndomains;			/* 0: no fake-TLS, no masking */
 	char domains[CONFIG_MAX_DOMAINS][SECRET_DOMAIN_MAX + 1];
-	char mask_host[256];			/* default: domains[0] */
+	char mask_host[256];			/* empty: domains[0] */
 	uint16_t mask_port;			/* default 443 */
 	int mask_proxy_protocol;		/* 0 off, 1 v1 text, 2 v2 binary */
 	int time_skew_past;			/* seconds, default 600 */
 	int time_skew_future;			/* seconds, default 30 */
-	int replay_cache_size;			/* entries, default 1048576 */
+	int replay_cache_size;			/* entries, default 262144 */
 	enum config_unknown_sni unknown_sni;	/* default mask */
 	int mask_probe_interval;		/* seconds between cover-site probes */
 	int mask_timeout;			/* seconds a masked connection may last */

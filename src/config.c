@@ -36,6 +36,10 @@
 #define AUTO_CLIENTS_CAP	8192
 #define FD_RESERVE		64	/* descriptors kept for listeners, logs */
 #define INI_LINE_MAX		1024	/* iniparser's ASCIILINESZ */
+#define MASK_PORT		443
+#define REPLAY_ENTRIES		262144	/* see conf/mtproxyd.conf */
+#define MASK_MAX_BYTES		(100LL * 1024 * 1024)
+#define NELEM(a)		(sizeof(a) / sizeof((a)[0]))
 
 /* PROTOCOL.md 1.5: the DC table direct-mode proxies use, port DC_PORT. */
 static const struct {
@@ -97,15 +101,15 @@ err_value(char *err, size_t errlen, const char *section, const char *key,
 
 /* Decimal in [min, max], nothing else: "8443", not "8443x" or " 8443". */
 static int
-parse_long(const char *s, long min, long max, long *out)
+parse_num(const char *s, long long min, long long max, long long *out)
 {
 	char *end;
-	long v;
+	long long v;
 
 	if (!isdigit((unsigned char)s[0]))
 		return CONFIG_ERR;
 	errno = 0;
-	v = strtol(s, &end, 10);
+	v = strtoll(s, &end, 10);
 	if (errno != 0 || *end != '\0' || v < min || v > max)
 		return CONFIG_ERR;
 	*out = v;
@@ -175,7 +179,7 @@ parse_hostport(const char *s, size_t n, struct config_addr *out)
 	const char *colon = NULL;
 	char port[8];
 	size_t i, plen;
-	long p;
+	long long p;
 
 	for (i = n; i > 0; i--) {
 		if (s[i - 1] == ':') {
@@ -190,7 +194,7 @@ parse_hostport(const char *s, size_t n, struct config_addr *out)
 		return CONFIG_ERR;
 	memcpy(port, colon + 1, plen);
 	port[plen] = '\0';
-	if (parse_long(port, 1, 65535, &p) != 0)
+	if (parse_num(port, 1, 65535, &p) != 0)
 		return CONFIG_ERR;
 	/* An unbracketed IPv6 literal would swallow the port's colon. */
 	if (memchr(s, ':', (size_t)(colon - s)) != NULL && s[0] != '[')
@@ -271,36 +275,79 @@ modes_item(const char *item, size_t n, size_t idx, void *ctx)
 	return CONFIG_ERR;
 }
 
-/* A DNS name of [A-Za-z0-9.-] or an IP literal (IPv6 maybe bracketed). */
+static int
+label_valid(const char *s, size_t n)
+{
+	return n >= 1 && n <= 63 && s[0] != '-' && s[n - 1] != '-';
+}
+
+/*
+ * A name clients can send in SNI (RFC 6066 3: a DNS host name without the
+ * trailing dot): labels of 1..63 letters, digits and inner hyphens. A last
+ * label of digits alone makes an IPv4 literal, which SNI never carries.
+ */
+static int
+dns_name_valid(const char *s, size_t n)
+{
+	size_t i, start = 0;
+
+	if (n == 0 || n > SECRET_DOMAIN_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			if (!label_valid(s + start, i - start))
+				return 0;
+			start = i + 1;
+		} else if (!isalnum((unsigned char)s[i]) && s[i] != '-') {
+			return 0;
+		}
+	}
+	if (!label_valid(s + start, n - start))
+		return 0;
+	for (i = start; i < n && isdigit((unsigned char)s[i]); i++)
+		;
+	return i < n;
+}
+
+/* A DNS name or an IP literal (IPv6 maybe bracketed); empty is allowed. */
 static int
 host_valid(const char *s)
 {
 	struct config_addr a;
-	size_t i, n = strlen(s);
+	size_t n = strlen(s);
 
-	if (n == 0)
-		return 1;
-	if (n > 253)
-		return 0;
-	if (parse_ip(s, n, 1, 0, &a) == 0)
-		return 1;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '-')
-			return 0;
-	return 1;
+	return n == 0 || parse_ip(s, n, 1, 0, &a) == 0 || dns_name_valid(s, n);
 }
 
-/* [server] */
+/* Lowercased, as SNI is compared byte for byte; each name once. */
+static int
+domain_item(const char *item, size_t n, size_t idx, void *ctx)
+{
+	char (*names)[SECRET_DOMAIN_MAX + 1] = ctx;
+	size_t i;
 
-struct server_key;
-typedef int (*server_setter)(struct config *, const struct server_key *,
+	if (!dns_name_valid(item, n))
+		return CONFIG_ERR;
+	for (i = 0; i < n; i++)
+		names[idx][i] = (char)tolower((unsigned char)item[i]);
+	names[idx][n] = '\0';
+	for (i = 0; i < idx; i++)
+		if (strcmp(names[i], names[idx]) == 0)
+			return CONFIG_ERR;
+	return 0;
+}
+
+/* [server] and [tls]: one table row per key. */
+
+struct key_def;
+typedef int (*key_setter)(struct config *, const struct key_def *,
     const char *);
 
-struct server_key {
+struct key_def {
 	const char *name;
-	server_setter set;
-	size_t off;		/* the int field, for set_int and set_bool */
-	long min, max;
+	key_setter set;
+	size_t off;		/* the field, for the setters that take one */
+	long long min, max;
 	int zero_ok;		/* 0 allowed besides [min, max] */
 	const char *form;
 };
@@ -308,11 +355,11 @@ struct server_key {
 #define FIELD(f)	offsetof(struct config, f)
 
 static int
-set_int(struct config *cfg, const struct server_key *k, const char *value)
+set_int(struct config *cfg, const struct key_def *k, const char *value)
 {
-	long v;
+	long long v;
 
-	if (parse_long(value, k->zero_ok ? 0 : k->min, k->max, &v) != 0 ||
+	if (parse_num(value, k->zero_ok ? 0 : k->min, k->max, &v) != 0 ||
 	    (v != 0 && v < k->min))
 		return CONFIG_ERR;
 	*(int *)(void *)((char *)cfg + k->off) = (int)v;
@@ -320,24 +367,35 @@ set_int(struct config *cfg, const struct server_key *k, const char *value)
 }
 
 static int
-set_bool(struct config *cfg, const struct server_key *k, const char *value)
+set_llong(struct config *cfg, const struct key_def *k, const char *value)
+{
+	long long v;
+
+	if (parse_num(value, k->min, k->max, &v) != 0)
+		return CONFIG_ERR;
+	*(long long *)(void *)((char *)cfg + k->off) = v;
+	return 0;
+}
+
+static int
+set_bool(struct config *cfg, const struct key_def *k, const char *value)
 {
 	return parse_bool(value, (int *)(void *)((char *)cfg + k->off));
 }
 
 static int
-set_port(struct config *cfg, const struct server_key *k, const char *value)
+set_port(struct config *cfg, const struct key_def *k, const char *value)
 {
-	long v;
+	long long v;
 
-	if (parse_long(value, k->min, k->max, &v) != 0)
+	if (parse_num(value, k->min, k->max, &v) != 0)
 		return CONFIG_ERR;
-	cfg->port = (uint16_t)v;
+	*(uint16_t *)(void *)((char *)cfg + k->off) = (uint16_t)v;
 	return 0;
 }
 
 static int
-set_listen(struct config *cfg, const struct server_key *k, const char *value)
+set_listen(struct config *cfg, const struct key_def *k, const char *value)
 {
 	struct config_addr addrs[CONFIG_MAX_LISTEN];
 	size_t n;
@@ -350,27 +408,29 @@ set_listen(struct config *cfg, const struct server_key *k, const char *value)
 	return 0;
 }
 
+/*
+ * public_host and mask_host, both char[256] (host_valid allows 253). IPv6
+ * literals are kept bare, as links and getaddrinfo take them.
+ */
 static int
-set_public_host(struct config *cfg, const struct server_key *k,
-    const char *value)
+set_host(struct config *cfg, const struct key_def *k, const char *value)
 {
+	char *host = (char *)cfg + k->off;
 	size_t n = strlen(value);
 
-	(void)k;
 	if (!host_valid(value))
 		return CONFIG_ERR;
-	/* Links carry IPv6 literals bare. */
 	if (n >= 2 && value[0] == '[') {
-		memcpy(cfg->public_host, value + 1, n - 2);
-		cfg->public_host[n - 2] = '\0';
+		memcpy(host, value + 1, n - 2);
+		host[n - 2] = '\0';
 	} else {
-		memcpy(cfg->public_host, value, n + 1);
+		memcpy(host, value, n + 1);
 	}
 	return 0;
 }
 
 static int
-set_mode(struct config *cfg, const struct server_key *k, const char *value)
+set_mode(struct config *cfg, const struct key_def *k, const char *value)
 {
 	(void)k;
 	if (strcasecmp(value, "direct") == 0)
@@ -383,7 +443,7 @@ set_mode(struct config *cfg, const struct server_key *k, const char *value)
 }
 
 static int
-set_modes(struct config *cfg, const struct server_key *k, const char *value)
+set_modes(struct config *cfg, const struct key_def *k, const char *value)
 {
 	unsigned modes = 0;
 	size_t n;
@@ -396,7 +456,7 @@ set_modes(struct config *cfg, const struct server_key *k, const char *value)
 }
 
 static int
-set_log_level(struct config *cfg, const struct server_key *k,
+set_log_level(struct config *cfg, const struct key_def *k,
     const char *value)
 {
 	size_t i;
@@ -412,7 +472,7 @@ set_log_level(struct config *cfg, const struct server_key *k,
 }
 
 static int
-set_state_dir(struct config *cfg, const struct server_key *k,
+set_state_dir(struct config *cfg, const struct key_def *k,
     const char *value)
 {
 	size_t n = strlen(value);
@@ -424,12 +484,62 @@ set_state_dir(struct config *cfg, const struct server_key *k,
 	return 0;
 }
 
-static const struct server_key server_keys[] = {
-	{ "port", set_port, 0, 0, 65535, 0,
+static int
+set_domains(struct config *cfg, const struct key_def *k, const char *value)
+{
+	char names[CONFIG_MAX_DOMAINS][SECRET_DOMAIN_MAX + 1];
+	size_t n = 0;
+
+	(void)k;
+	if (value[0] != '\0' &&
+	    split_list(value, CONFIG_MAX_DOMAINS, &n, domain_item, names) != 0)
+		return CONFIG_ERR;
+	memcpy(cfg->domains, names, n * sizeof(names[0]));
+	cfg->ndomains = n;
+	return 0;
+}
+
+/* The PROXY protocol version: its name or its number. */
+static int
+set_proxy_protocol(struct config *cfg, const struct key_def *k,
+    const char *value)
+{
+	static const char *const names[][2] = {
+		{ "off", "0" }, { "v1", "1" }, { "v2", "2" },
+	};
+	size_t i;
+
+	(void)k;
+	for (i = 0; i < NELEM(names); i++) {
+		if (strcasecmp(value, names[i][0]) == 0 ||
+		    strcmp(value, names[i][1]) == 0) {
+			cfg->mask_proxy_protocol = (int)i;
+			return 0;
+		}
+	}
+	return CONFIG_ERR;
+}
+
+static int
+set_unknown_sni(struct config *cfg, const struct key_def *k,
+    const char *value)
+{
+	(void)k;
+	if (strcasecmp(value, "mask") == 0)
+		cfg->unknown_sni = CONFIG_SNI_MASK;
+	else if (strcasecmp(value, "drop") == 0)
+		cfg->unknown_sni = CONFIG_SNI_DROP;
+	else
+		return CONFIG_ERR;
+	return 0;
+}
+
+static const struct key_def server_keys[] = {
+	{ "port", set_port, FIELD(port), 0, 65535, 0,
 	    "a port 1..65535 (0: any free port)" },
 	{ "listen", set_listen, 0, 0, 0, 0,
 	    "a comma-separated list of at most 16 IPv4 or IPv6 addresses" },
-	{ "public_host", set_public_host, 0, 0, 0, 0,
+	{ "public_host", set_host, FIELD(public_host), 0, 0, 0,
 	    "a host name or an IP address (empty: auto)" },
 	{ "mode", set_mode, 0, 0, 0, 0, "direct or middle" },
 	{ "modes", set_modes, 0, 0, 0, 0,
@@ -462,30 +572,54 @@ static const struct server_key server_keys[] = {
 	    "a directory path of 1..4095 bytes" },
 };
 
-#define NSERVER_KEYS	(sizeof(server_keys) / sizeof(server_keys[0]))
+static const struct key_def tls_keys[] = {
+	{ "domain", set_domains, 0, 0, 0, 0,
+	    "a comma-separated list of at most 16 distinct DNS names "
+	    "(empty: no fake-TLS)" },
+	{ "mask_host", set_host, FIELD(mask_host), 0, 0, 0,
+	    "a host name or an IP address (empty: the first domain)" },
+	{ "mask_port", set_port, FIELD(mask_port), 1, 65535, 0,
+	    "a port 1..65535" },
+	{ "mask_proxy_protocol", set_proxy_protocol, 0, 0, 0, 0,
+	    "off, v1 or v2" },
+	{ "time_skew_past", set_int, FIELD(time_skew_past), 0,
+	    FAKETLS_REPLAY_WINDOW, 0, "seconds 0..172800" },
+	{ "time_skew_future", set_int, FIELD(time_skew_future), 0, 3600, 0,
+	    "seconds 0..3600" },
+	{ "replay_cache_size", set_int, FIELD(replay_cache_size), 1024,
+	    16777216, 0, "entries 1024..16777216" },
+	{ "unknown_sni", set_unknown_sni, 0, 0, 0, 0, "mask or drop" },
+	{ "mask_probe_interval", set_int, FIELD(mask_probe_interval), 60,
+	    86400, 1, "seconds 60..86400 (0: only at start)" },
+	{ "mask_timeout", set_int, FIELD(mask_timeout), 1, 86400, 0,
+	    "seconds 1..86400" },
+	{ "mask_max_bytes", set_llong, FIELD(mask_max_bytes), 1024,
+	    1LL << 40, 0, "bytes 1024..1099511627776" },
+};
 
 static int
-set_server(struct config *cfg, const char *key, const char *value,
-    char *err, size_t errlen)
+set_key(struct config *cfg, const char *section, const struct key_def *keys,
+    size_t nkeys, const char *key, const char *value, char *err,
+    size_t errlen)
 {
 	char known[512], k[SHOWN_VALUE_MAX + 4];
 	size_t i, pos = 0;
 
-	for (i = 0; i < NSERVER_KEYS; i++) {
-		if (strcasecmp(key, server_keys[i].name) == 0) {
-			if (server_keys[i].set(cfg, &server_keys[i], value) != 0)
-				return err_value(err, errlen, "server", key,
-				    value, server_keys[i].form);
+	for (i = 0; i < nkeys; i++) {
+		if (strcasecmp(key, keys[i].name) == 0) {
+			if (keys[i].set(cfg, &keys[i], value) != 0)
+				return err_value(err, errlen, section, key,
+				    value, keys[i].form);
 			return 0;
 		}
 	}
 	known[0] = '\0';
-	for (i = 0; i < NSERVER_KEYS; i++)
+	for (i = 0; i < nkeys; i++)
 		pos += (size_t)snprintf(known + pos, sizeof(known) - pos,
-		    "%s%s", i ? ", " : "", server_keys[i].name);
-	/* No value: a user line put under [server] by mistake is a secret. */
-	err_set(err, errlen, "config: [server] %s: unknown key; expected one "
-	    "of %s", shown(key, k), known);
+		    "%s%s", i ? ", " : "", keys[i].name);
+	/* No value: a user line put here by mistake is a secret. */
+	err_set(err, errlen, "config: [%s] %s: unknown key; expected one "
+	    "of %s", section, shown(key, k), known);
 	return CONFIG_ERR;
 }
 
@@ -563,9 +697,9 @@ set_dc(struct config *cfg, const char *key, const char *value,
 {
 	struct config_dc dc;
 	struct config_dc *slot;
-	long id;
+	long long id;
 
-	if (parse_long(key, 1, DC_ID_MAX, &id) != 0)
+	if (parse_num(key, 1, DC_ID_MAX, &id) != 0)
 		return err_value(err, errlen, "dc", key, value,
 		    "a DC id 1..32767 as the key");
 	memset(&dc, 0, sizeof(dc));
@@ -592,7 +726,7 @@ err_section(const char *section, char *err, size_t errlen)
 	char s[SHOWN_VALUE_MAX + 4];
 
 	err_set(err, errlen, "config: [%s]: unknown section; expected "
-	    "[server], [users] or [dc]", shown(section, s));
+	    "[server], [tls], [users] or [dc]", shown(section, s));
 	return CONFIG_ERR;
 }
 
@@ -605,7 +739,11 @@ config_set(struct config *cfg, const char *section, const char *key,
 		return CONFIG_ERR;
 	}
 	if (strcasecmp(section, "server") == 0)
-		return set_server(cfg, key, value, err, errlen);
+		return set_key(cfg, "server", server_keys, NELEM(server_keys),
+		    key, value, err, errlen);
+	if (strcasecmp(section, "tls") == 0)
+		return set_key(cfg, "tls", tls_keys, NELEM(tls_keys), key,
+		    value, err, errlen);
 	if (strcasecmp(section, "users") == 0)
 		return set_user(cfg, key, value, err, errlen);
 	if (strcasecmp(section, "dc") == 0)
@@ -666,7 +804,7 @@ config_defaults(struct config *cfg)
 	builtin_addr(&cfg->listen[1], AF_INET6, "::", 0);
 	cfg->nlisten = 2;
 	cfg->mode = CONFIG_MODE_DIRECT;
-	cfg->modes = CONFIG_MODES_SECURE;
+	cfg->modes = 0;		/* config_validate picks, by [tls] domain */
 	cfg->fast_mode = 1;
 	cfg->prefer_ipv6 = 0;
 	cfg->max_clients = 0;
@@ -680,6 +818,15 @@ config_defaults(struct config *cfg)
 	cfg->pool_spare = 64;
 	cfg->log_level = LOGL_INFO;
 	default_state_dir(cfg);
+	cfg->mask_port = MASK_PORT;
+	cfg->mask_proxy_protocol = 0;
+	cfg->time_skew_past = FAKETLS_SKEW_PAST;
+	cfg->time_skew_future = FAKETLS_SKEW_FUTURE;
+	cfg->replay_cache_size = REPLAY_ENTRIES;
+	cfg->unknown_sni = CONFIG_SNI_MASK;
+	cfg->mask_probe_interval = 3600;
+	cfg->mask_timeout = 600;
+	cfg->mask_max_bytes = MASK_MAX_BYTES;
 	for (i = 0; i < DC_COUNT; i++) {
 		cfg->dcs[i].id = builtin_dcs[i].id;
 		builtin_addr(&cfg->dcs[i].addr[0], AF_INET, builtin_dcs[i].ipv4,
@@ -861,7 +1008,8 @@ dup_error(const char *dup, char *err, size_t errlen)
 static int
 apply_dictionary(dictionary *d, struct config *cfg, char *err, size_t errlen)
 {
-	static const char *const sections[] = { "server", "users", "dc" };
+	static const char *const sections[] = { "server", "tls", "users",
+	    "dc" };
 	const char *key, *colon;
 	char section[16], shownkey[SHOWN_VALUE_MAX + 4];
 	ssize_t i;
@@ -872,9 +1020,10 @@ apply_dictionary(dictionary *d, struct config *cfg, char *err, size_t errlen)
 		if ((key = d->key[i]) == NULL)
 			continue;
 		if (d->val[i] == NULL) {
-			for (j = 0; j < 3 && strcmp(key, sections[j]) != 0; j++)
+			for (j = 0; j < NELEM(sections) &&
+			    strcmp(key, sections[j]) != 0; j++)
 				;
-			if (j == 3)
+			if (j == NELEM(sections))
 				return err_section(key, err, errlen);
 			continue;
 		}
@@ -882,7 +1031,7 @@ apply_dictionary(dictionary *d, struct config *cfg, char *err, size_t errlen)
 		n = (size_t)(colon - key);
 		if (n == 0) {
 			err_set(err, errlen, "config: %s: expected [server], "
-			    "[users] or [dc] before the first key",
+			    "[tls], [users] or [dc] before the first key",
 			    shown(colon + 1, shownkey));
 			return CONFIG_ERR;
 		}
@@ -1043,13 +1192,19 @@ config_validate(struct config *cfg, char *err, size_t errlen)
 		    "middle-proxy mode is not implemented yet; expected direct");
 		return CONFIG_ERR;
 	}
-	if (cfg->modes & CONFIG_MODES_TLS) {
+	/* Classic is never a default: it is the easiest to fingerprint. */
+	if (cfg->modes == 0)
+		cfg->modes = cfg->ndomains > 0 ? CONFIG_MODES_TLS :
+		    CONFIG_MODES_SECURE;
+	if ((cfg->modes & CONFIG_MODES_TLS) && cfg->ndomains == 0) {
 		modes_text(cfg->modes, modes, sizeof(modes));
-		err_set(err, errlen, "config: [server] modes = '%s': fake-TLS "
-		    "(tls) is not implemented yet; expected classic, secure",
-		    modes);
+		err_set(err, errlen, "config: [server] modes = '%s': tls needs "
+		    "[tls] domain", modes);
 		return CONFIG_ERR;
 	}
+	if (cfg->ndomains > 0 && cfg->mask_host[0] == '\0')
+		memcpy(cfg->mask_host, cfg->domains[0],
+		    strlen(cfg->domains[0]) + 1);
 	if (config_find_dc(cfg, cfg->default_dc) == NULL) {
 		err_set(err, errlen, "config: [server] default_dc = '%d': "
 		    "expected a DC id from the table (1..5 or a [dc] entry)",

@@ -284,19 +284,35 @@ users_link_host(const struct config *cfg, char *out, size_t outlen)
 	return 1;
 }
 
+/* The links of each allowed mode, in this order. */
+static const struct {
+	unsigned mode;
+	enum secret_kind kind;
+	const char *label;
+} link_modes[] = {
+	{ CONFIG_MODES_CLASSIC, SECRET_CLASSIC, "classic" },
+	{ CONFIG_MODES_SECURE, SECRET_SECURE, "secure" },
+	{ CONFIG_MODES_TLS, SECRET_TLS, "tls" },
+};
+
+#define NLINK_MODES	(sizeof(link_modes) / sizeof(link_modes[0]))
+
+/* domain: the SNI a fake-TLS client sends, the first [tls] domain. */
 static int
-print_user_links(const struct config_user *u, enum secret_kind kind,
-    const char *label, const char *host, uint16_t port, FILE *out)
+print_user_links(const struct config_user *u, size_t m, const char *domain,
+    const char *host, uint16_t port, FILE *out)
 {
-	struct secret s = { .kind = kind };
+	struct secret s = { .kind = link_modes[m].kind };
 	char link[LINK_MAX];
 	int tme, rc = 0;
 
 	memcpy(s.key, u->secret, SECRET_LEN);
+	if (s.kind == SECRET_TLS)
+		snprintf(s.domain, sizeof(s.domain), "%s", domain);
 	for (tme = 0; tme <= 1 && rc == 0; tme++) {
 		rc = secret_link(&s, host, port, tme, link, sizeof(link));
-		if (rc == 0 && fprintf(out, "user %s (%s): %s\n", u->name, label,
-		    link) < 0)
+		if (rc == 0 && fprintf(out, "user %s (%s): %s\n", u->name,
+		    link_modes[m].label, link) < 0)
 			rc = USERS_ERR;
 	}
 	OPENSSL_cleanse(&s, sizeof(s));
@@ -308,19 +324,16 @@ int
 users_print_links(const struct config *cfg, uint16_t port, FILE *out)
 {
 	char host[256];
-	size_t i;
+	size_t i, m;
 	int hostrc, rc = 0;
 
 	if ((hostrc = users_link_host(cfg, host, sizeof(host))) < 0)
 		return hostrc;
-	for (i = 0; i < cfg->nusers && rc == 0; i++) {
-		if (cfg->modes & CONFIG_MODES_CLASSIC)
-			rc = print_user_links(&cfg->users[i], SECRET_CLASSIC,
-			    "classic", host, port, out);
-		if (rc == 0 && (cfg->modes & CONFIG_MODES_SECURE))
-			rc = print_user_links(&cfg->users[i], SECRET_SECURE,
-			    "secure", host, port, out);
-	}
+	for (i = 0; i < cfg->nusers && rc == 0; i++)
+		for (m = 0; m < NLINK_MODES && rc == 0; m++)
+			if (cfg->modes & link_modes[m].mode)
+				rc = print_user_links(&cfg->users[i], m,
+				    cfg->domains[0], host, port, out);
 	if (rc == 0 && fflush(out) != 0)
 		rc = USERS_ERR;
 	if (rc == 0 && hostrc == 1)

@@ -23,6 +23,9 @@
 
 #define SECRET_A	"0123456789abcdef0123456789abcdef"
 #define SECRET_B	"fedcba9876543210fedcba9876543210"
+#define HEX_COVER	"636f7665722e6578616d706c652e636f6d"	/* cover.example.com */
+#define FORM_DOMAIN	"a comma-separated list of at most 16 distinct DNS " \
+			"names (empty: no fake-TLS)"
 
 static struct config cfg;
 static char err[1024];
@@ -89,7 +92,7 @@ START_TEST(defaults)
 	ck_assert_str_eq(addr_str(&cfg.listen[1]), ":: 0");
 	ck_assert_str_eq(cfg.public_host, "");
 	ck_assert_int_eq(cfg.mode, CONFIG_MODE_DIRECT);
-	ck_assert_uint_eq(cfg.modes, CONFIG_MODES_SECURE);
+	ck_assert_uint_eq(cfg.modes, 0);	/* auto: validate picks */
 	ck_assert_int_eq(cfg.fast_mode, 1);
 	ck_assert_int_eq(cfg.prefer_ipv6, 0);
 	ck_assert_int_eq(cfg.max_clients, 0);
@@ -103,6 +106,17 @@ START_TEST(defaults)
 	ck_assert_int_eq(cfg.pool_spare, 64);
 	ck_assert_int_eq(cfg.log_level, LOGL_INFO);
 	ck_assert_uint_eq(cfg.nusers, 0);
+	ck_assert_uint_eq(cfg.ndomains, 0);
+	ck_assert_str_eq(cfg.mask_host, "");
+	ck_assert_uint_eq(cfg.mask_port, 443);
+	ck_assert_int_eq(cfg.mask_proxy_protocol, 0);
+	ck_assert_int_eq(cfg.time_skew_past, 600);
+	ck_assert_int_eq(cfg.time_skew_future, 30);
+	ck_assert_int_eq(cfg.replay_cache_size, 262144);
+	ck_assert_int_eq(cfg.unknown_sni, CONFIG_SNI_MASK);
+	ck_assert_int_eq(cfg.mask_probe_interval, 3600);
+	ck_assert_int_eq(cfg.mask_timeout, 600);
+	ck_assert(cfg.mask_max_bytes == 100LL * 1024 * 1024);
 	ck_assert_uint_eq(cfg.ndcs, DC_COUNT);
 	for (i = 0; i < DC_COUNT; i++) {
 		dc = config_find_dc(&cfg, i + 1);
@@ -303,26 +317,36 @@ static const struct bad {
 	{ "state_dir", "", "a directory path of 1..4095 bytes" },
 };
 
-/* Through config_set (the command line) and through a file. */
-START_TEST(bad_value)
+/*
+ * Through config_set (the command line) and through a file. Errors quote
+ * at most 80 characters of a value.
+ */
+static void
+check_bad(const char *section, const struct bad *b)
 {
-	const struct bad *b = &bad_values[_i];
 	struct config before;
-	char want[512], text[512];
+	char want[512], text[1024];
+	const char *more = strlen(b->value) > 80 ? "..." : "";
 
-	snprintf(want, sizeof(want), "config: [server] %s = '%s': expected %s",
-	    b->key, b->value, b->form);
+	snprintf(want, sizeof(want), "config: [%s] %s = '%.80s%s': expected %s",
+	    section, b->key, b->value, more, b->form);
 	before = cfg;
-	ck_assert_int_eq(set("server", b->key, b->value), CONFIG_ERR);
+	ck_assert_int_eq(set(section, b->key, b->value), CONFIG_ERR);
 	ck_assert_str_eq(err, want);
 	/* A refused value leaves the config as it was. */
 	ck_assert_mem_eq(&cfg, &before, sizeof(cfg));
 
 	if (b->value[0] == ' ' || strchr(b->value, ',') != NULL)
 		return;	/* iniparser strips spaces; commas are fine there */
-	snprintf(text, sizeof(text), "[server]\n%s = %s\n", b->key, b->value);
+	snprintf(text, sizeof(text), "[%s]\n%s = %s\n", section, b->key,
+	    b->value);
 	ck_assert_int_eq(load(text), CONFIG_ERR);
 	ck_assert_str_eq(err, want);
+}
+
+START_TEST(bad_value)
+{
+	check_bad("server", &bad_values[_i]);
 }
 END_TEST
 
@@ -340,23 +364,254 @@ START_TEST(error_is_one_line)
 }
 END_TEST
 
+/* 253 characters: three labels of 63 and one of 61. */
+#define L63	"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz0123456789a"
+#define NAME253	L63 "." L63 "." L63 ".abcdefghijklmnopqrstuvwxyzabcdefghijklmnop" \
+		"qrstuvwxyz012345678"
+
+static const struct bad bad_tls[] = {
+	{ "domain", "exa mple.com", FORM_DOMAIN },
+	{ "domain", "x_y.example.com", FORM_DOMAIN },
+	{ "domain", "-example.com", FORM_DOMAIN },
+	{ "domain", "example-.com", FORM_DOMAIN },
+	{ "domain", "www..example.com", FORM_DOMAIN },
+	{ "domain", ".example.com", FORM_DOMAIN },
+	{ "domain", "example.com.", FORM_DOMAIN },
+	{ "domain", "203.0.113.7", FORM_DOMAIN },
+	{ "domain", "[::1]", FORM_DOMAIN },
+	{ "domain", "www.example.com:443", FORM_DOMAIN },
+	{ "domain", L63 "b.com", FORM_DOMAIN },
+	{ "domain", NAME253 "9", FORM_DOMAIN },
+	{ "domain", "a.com,,b.com", FORM_DOMAIN },
+	{ "domain", "a.com,", FORM_DOMAIN },
+	{ "domain", "a.com, b.com, A.COM", FORM_DOMAIN },
+	{ "domain", "a1,a2,a3,a4,a5,a6,a7,a8,a9,a10,a11,a12,a13,a14,a15,a16,a17",
+	    FORM_DOMAIN },
+	{ "mask_host", "bad host",
+	    "a host name or an IP address (empty: the first domain)" },
+	{ "mask_host", "a..b",
+	    "a host name or an IP address (empty: the first domain)" },
+	{ "mask_host", "127.0.0.1:8443",
+	    "a host name or an IP address (empty: the first domain)" },
+	{ "mask_port", "0", "a port 1..65535" },
+	{ "mask_port", "65536", "a port 1..65535" },
+	{ "mask_port", "", "a port 1..65535" },
+	{ "mask_proxy_protocol", "3", "off, v1 or v2" },
+	{ "mask_proxy_protocol", "v3", "off, v1 or v2" },
+	{ "mask_proxy_protocol", "yes", "off, v1 or v2" },
+	{ "time_skew_past", "172801", "seconds 0..172800" },
+	{ "time_skew_past", "-1", "seconds 0..172800" },
+	{ "time_skew_future", "3601", "seconds 0..3600" },
+	{ "time_skew_future", "30s", "seconds 0..3600" },
+	{ "replay_cache_size", "1023", "entries 1024..16777216" },
+	{ "replay_cache_size", "16777217", "entries 1024..16777216" },
+	{ "replay_cache_size", "0", "entries 1024..16777216" },
+	{ "unknown_sni", "close", "mask or drop" },
+	{ "unknown_sni", "", "mask or drop" },
+	{ "mask_probe_interval", "59", "seconds 60..86400 (0: only at start)" },
+	{ "mask_probe_interval", "1", "seconds 60..86400 (0: only at start)" },
+	{ "mask_probe_interval", "86401",
+	    "seconds 60..86400 (0: only at start)" },
+	{ "mask_timeout", "0", "seconds 1..86400" },
+	{ "mask_timeout", "86401", "seconds 1..86400" },
+	{ "mask_max_bytes", "1023", "bytes 1024..1099511627776" },
+	{ "mask_max_bytes", "1099511627777", "bytes 1024..1099511627776" },
+	{ "mask_max_bytes", "0", "bytes 1024..1099511627776" },
+	{ "mask_max_bytes", "100M", "bytes 1024..1099511627776" },
+	{ "mask_max_bytes", "99999999999999999999999",
+	    "bytes 1024..1099511627776" },
+};
+
+START_TEST(tls_bad_value)
+{
+	check_bad("tls", &bad_tls[_i]);
+}
+END_TEST
+
+/* The edges of each [tls] value, through config_set as the command line. */
+START_TEST(tls_value_forms)
+{
+	static const char *const pp[][2] = {
+		{ "off", "0" }, { "v1", "1" }, { "V2", "2" }, { "OFF", "0" },
+		{ "0", "0" }, { "1", "1" }, { "2", "2" },
+	};
+	size_t i;
+
+	ck_assert_int_eq(set("tls", "domain", "Cover.Example.COM"), 0);
+	ck_assert_uint_eq(cfg.ndomains, 1);
+	ck_assert_str_eq(cfg.domains[0], "cover.example.com");
+	ck_assert_int_eq(set("TLS", "Domain",
+	    " www.example.org ,localhost, 123.example,x-1.y-2.z"), 0);
+	ck_assert_uint_eq(cfg.ndomains, 4);
+	ck_assert_str_eq(cfg.domains[0], "www.example.org");
+	ck_assert_str_eq(cfg.domains[1], "localhost");
+	ck_assert_str_eq(cfg.domains[2], "123.example");
+	ck_assert_str_eq(cfg.domains[3], "x-1.y-2.z");
+	ck_assert_int_eq(set("tls", "domain", NAME253), 0);
+	ck_assert_uint_eq(strlen(cfg.domains[0]), 253);
+	ck_assert_int_eq(set("tls", "domain", "a1,a2,a3,a4,a5,a6,a7,a8,a9,a10,"
+	    "a11,a12,a13,a14,a15,a16"), 0);
+	ck_assert_uint_eq(cfg.ndomains, CONFIG_MAX_DOMAINS);
+	ck_assert_str_eq(cfg.domains[15], "a16");
+	ck_assert_int_eq(set("tls", "domain", ""), 0);
+	ck_assert_uint_eq(cfg.ndomains, 0);
+
+	ck_assert_int_eq(set("tls", "mask_host", "127.0.0.1"), 0);
+	ck_assert_str_eq(cfg.mask_host, "127.0.0.1");
+	ck_assert_int_eq(set("tls", "mask_host", "[::1]"), 0);
+	ck_assert_str_eq(cfg.mask_host, "::1");
+	ck_assert_int_eq(set("tls", "mask_host", "web.internal"), 0);
+	ck_assert_str_eq(cfg.mask_host, "web.internal");
+	ck_assert_int_eq(set("tls", "mask_host", ""), 0);
+	ck_assert_str_eq(cfg.mask_host, "");
+	ck_assert_int_eq(set("tls", "mask_port", "1"), 0);
+	ck_assert_uint_eq(cfg.mask_port, 1);
+	ck_assert_int_eq(set("tls", "mask_port", "65535"), 0);
+	ck_assert_uint_eq(cfg.mask_port, 65535);
+	for (i = 0; i < sizeof(pp) / sizeof(pp[0]); i++) {
+		ck_assert_int_eq(set("tls", "mask_proxy_protocol", pp[i][0]), 0);
+		ck_assert_int_eq(cfg.mask_proxy_protocol, pp[i][1][0] - '0');
+	}
+	ck_assert_int_eq(set("tls", "time_skew_past", "0"), 0);
+	ck_assert_int_eq(cfg.time_skew_past, 0);
+	ck_assert_int_eq(set("tls", "time_skew_past", "172800"), 0);
+	ck_assert_int_eq(cfg.time_skew_past, 172800);
+	ck_assert_int_eq(set("tls", "time_skew_future", "0"), 0);
+	ck_assert_int_eq(cfg.time_skew_future, 0);
+	ck_assert_int_eq(set("tls", "time_skew_future", "3600"), 0);
+	ck_assert_int_eq(cfg.time_skew_future, 3600);
+	ck_assert_int_eq(set("tls", "replay_cache_size", "1024"), 0);
+	ck_assert_int_eq(cfg.replay_cache_size, 1024);
+	ck_assert_int_eq(set("tls", "replay_cache_size", "16777216"), 0);
+	ck_assert_int_eq(cfg.replay_cache_size, 16777216);
+	ck_assert_int_eq(set("tls", "unknown_sni", "DROP"), 0);
+	ck_assert_int_eq(cfg.unknown_sni, CONFIG_SNI_DROP);
+	ck_assert_int_eq(set("tls", "unknown_sni", "mask"), 0);
+	ck_assert_int_eq(cfg.unknown_sni, CONFIG_SNI_MASK);
+	ck_assert_int_eq(set("tls", "mask_probe_interval", "0"), 0);
+	ck_assert_int_eq(cfg.mask_probe_interval, 0);
+	ck_assert_int_eq(set("tls", "mask_probe_interval", "60"), 0);
+	ck_assert_int_eq(cfg.mask_probe_interval, 60);
+	ck_assert_int_eq(set("tls", "mask_probe_interval", "86400"), 0);
+	ck_assert_int_eq(cfg.mask_probe_interval, 86400);
+	ck_assert_int_eq(set("tls", "mask_timeout", "1"), 0);
+	ck_assert_int_eq(cfg.mask_timeout, 1);
+	ck_assert_int_eq(set("tls", "mask_timeout", "86400"), 0);
+	ck_assert_int_eq(cfg.mask_timeout, 86400);
+	ck_assert_int_eq(set("tls", "mask_max_bytes", "1024"), 0);
+	ck_assert(cfg.mask_max_bytes == 1024);
+	ck_assert_int_eq(set("tls", "mask_max_bytes", "1099511627776"), 0);
+	ck_assert(cfg.mask_max_bytes == 1099511627776LL);
+}
+END_TEST
+
+START_TEST(tls_full_file)
+{
+	static const char text[] =
+	    "[server]\n"
+	    "public_host = proxy.example.org\n"
+	    "[TLS]\n"
+	    "Domain = Cover.Example.com, www.example.org\n"
+	    "mask_host = 127.0.0.1\n"
+	    "mask_port = 8443\n"
+	    "mask_proxy_protocol = v2\n"
+	    "time_skew_past = 3600\n"
+	    "time_skew_future = 5\n"
+	    "replay_cache_size = 65536\n"
+	    "unknown_sni = drop\n"
+	    "mask_probe_interval = 0\n"
+	    "mask_timeout = 30\n"
+	    "mask_max_bytes = 1048576\n"
+	    "[users]\n"
+	    "alice = " SECRET_A "\n";
+
+	ck_assert_int_eq(load(text), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.modes, CONFIG_MODES_TLS);
+	ck_assert_uint_eq(cfg.ndomains, 2);
+	ck_assert_str_eq(cfg.domains[0], "cover.example.com");
+	ck_assert_str_eq(cfg.domains[1], "www.example.org");
+	ck_assert_str_eq(cfg.mask_host, "127.0.0.1");
+	ck_assert_uint_eq(cfg.mask_port, 8443);
+	ck_assert_int_eq(cfg.mask_proxy_protocol, 2);
+	ck_assert_int_eq(cfg.time_skew_past, 3600);
+	ck_assert_int_eq(cfg.time_skew_future, 5);
+	ck_assert_int_eq(cfg.replay_cache_size, 65536);
+	ck_assert_int_eq(cfg.unknown_sni, CONFIG_SNI_DROP);
+	ck_assert_int_eq(cfg.mask_probe_interval, 0);
+	ck_assert_int_eq(cfg.mask_timeout, 30);
+	ck_assert(cfg.mask_max_bytes == 1048576);
+	ck_assert_uint_eq(cfg.nusers, 1);
+}
+END_TEST
+
+/*
+ * modes not given: tls with a domain, secure without; classic never. Given,
+ * it is kept; tls needs a domain, a domain does not need tls.
+ */
+START_TEST(modes_default_and_tls)
+{
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.modes, CONFIG_MODES_SECURE);
+	ck_assert_str_eq(cfg.mask_host, "");
+
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[tls]\ndomain = cover.example.com\n"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.modes, CONFIG_MODES_TLS);
+	ck_assert_str_eq(cfg.mask_host, "cover.example.com");
+	ck_assert_uint_eq(cfg.mask_port, 443);
+	/* validating again changes nothing */
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.modes, CONFIG_MODES_TLS);
+
+	/* a domain with modes given: masking only, no tls links */
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[server]\nmodes = secure\n"
+	    "[tls]\ndomain = cover.example.com\nmask_host = ::1\n"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.modes, CONFIG_MODES_SECURE);
+	ck_assert_str_eq(cfg.mask_host, "::1");
+
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[server]\nmodes = tls, classic, secure\n"
+	    "[tls]\ndomain = cover.example.com\n"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.modes, CONFIG_MODES_CLASSIC |
+	    CONFIG_MODES_SECURE | CONFIG_MODES_TLS);
+
+	/* an emptied domain is no domain */
+	config_defaults(&cfg);
+	ck_assert_int_eq(set("tls", "domain", "cover.example.com"), 0);
+	ck_assert_int_eq(set("tls", "domain", ""), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.modes, CONFIG_MODES_SECURE);
+
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[server]\nmodes = secure, tls\n"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [server] modes = 'secure, tls': tls "
+	    "needs [tls] domain");
+	ck_assert_int_eq(set("server", "modes", "tls"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [server] modes = 'tls': tls needs [tls] "
+	    "domain");
+	ck_assert_int_eq(set("server", "modes", "classic, TLS"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [server] modes = 'classic, tls': tls "
+	    "needs [tls] domain");
+	ck_assert_int_eq(set("tls", "domain", "cover.example.com"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+}
+END_TEST
+
 START_TEST(refused_modes)
 {
 	ck_assert_int_eq(set("server", "mode", "middle"), 0);
 	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [server] mode = 'middle': middle-proxy "
 	    "mode is not implemented yet; expected direct");
-
-	config_defaults(&cfg);
-	ck_assert_int_eq(load("[server]\nmodes = secure, tls\n"), 0);
-	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
-	ck_assert_str_eq(err, "config: [server] modes = 'secure, tls': fake-TLS "
-	    "(tls) is not implemented yet; expected classic, secure");
-	ck_assert_int_eq(set("server", "modes", "tls"), 0);
-	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
-	ck_assert_str_eq(err, "config: [server] modes = 'tls': fake-TLS "
-	    "(tls) is not implemented yet; expected classic, secure");
-	ck_assert_int_eq(set("server", "modes", "classic"), 0);
+	ck_assert_int_eq(set("server", "mode", "direct"), 0);
 	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
 }
 END_TEST
@@ -380,20 +635,28 @@ START_TEST(unknown_names)
 	    "max_clients, handshake_timeout, idle_timeout, connect_timeout, "
 	    "shutdown_grace, buffer_size, dc_rcvbuf, default_dc, pool_spare, "
 	    "log_level, state_dir");
+	ck_assert_int_eq(load("[tls]\ndomains = a.example\n"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [tls] domains: unknown key; expected one "
+	    "of domain, mask_host, mask_port, mask_proxy_protocol, "
+	    "time_skew_past, time_skew_future, replay_cache_size, unknown_sni, "
+	    "mask_probe_interval, mask_timeout, mask_max_bytes");
+	ck_assert_int_eq(set("tls", "port", "443"), CONFIG_ERR);
+	ck_assert_int_eq(strncmp(err, "config: [tls] port: unknown key; ", 33),
+	    0);
 	config_defaults(&cfg);
 	ck_assert_int_eq(load("[server]\nport = 1\n[srever]\nport = 2\n"),
 	    CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [srever]: unknown section; expected "
-	    "[server], [users] or [dc]");
+	    "[server], [tls], [users] or [dc]");
 	ck_assert_int_eq(load("[dc:1]\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [dc:1]: unknown section; expected "
-	    "[server], [users] or [dc]");
+	    "[server], [tls], [users] or [dc]");
 	ck_assert_int_eq(load("port = 8443\n[server]\n"), CONFIG_ERR);
-	ck_assert_str_eq(err, "config: port: expected [server], [users] or [dc] "
-	    "before the first key");
+	ck_assert_str_eq(err, "config: port: expected [server], [tls], [users] or "
+	    "[dc] before the first key");
 	ck_assert_int_eq(set("client", "port", "1"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [client]: unknown section; expected "
-	    "[server], [users] or [dc]");
+	    "[server], [tls], [users] or [dc]");
 }
 END_TEST
 
@@ -661,6 +924,7 @@ START_TEST(shipped_file)
 	ck_assert_uint_eq(cfg.ndcs, DC_COUNT);
 	ck_assert_int_eq(cfg.mode, CONFIG_MODE_DIRECT);
 	ck_assert_uint_eq(cfg.modes, CONFIG_MODES_SECURE);
+	ck_assert_uint_eq(cfg.ndomains, 0);
 }
 END_TEST
 
@@ -891,6 +1155,7 @@ START_TEST(print_links)
 	ck_assert_int_eq(set("server", "public_host", "203.0.113.7"), 0);
 	ck_assert_int_eq(set("users", "alice", SECRET_A), 0);
 	ck_assert_int_eq(set("users", "bob", SECRET_B), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
 	out = links(&cfg, &rc);
 	ck_assert_int_eq(rc, 0);
 	ck_assert_str_eq(out,
@@ -918,6 +1183,58 @@ START_TEST(print_links)
 	    "&secret=dd" SECRET_A "\n"
 	    "user alice (secure): https://t.me/proxy?server=203.0.113.7"
 	    "&port=443&secret=dd" SECRET_A "\n");
+	free(out);
+}
+END_TEST
+
+/* ee + key + hex of the first domain, after classic and secure. */
+START_TEST(print_links_tls)
+{
+	char *out;
+	int rc;
+
+	ck_assert_int_eq(load("[server]\npublic_host = 203.0.113.7\n"
+	    "[tls]\ndomain = Cover.Example.COM, www.example.org\n"
+	    "[users]\nalice = " SECRET_A "\n"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	out = links(&cfg, &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(out,
+	    "user alice (tls): tg://proxy?server=203.0.113.7&port=8443"
+	    "&secret=ee" SECRET_A HEX_COVER "\n"
+	    "user alice (tls): https://t.me/proxy?server=203.0.113.7"
+	    "&port=8443&secret=ee" SECRET_A HEX_COVER "\n");
+	free(out);
+
+	ck_assert_int_eq(set("server", "modes", "tls, secure, classic"), 0);
+	ck_assert_int_eq(set("users", "bob", SECRET_B), 0);
+	out = links(&cfg, &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(out,
+	    "user alice (classic): tg://proxy?server=203.0.113.7&port=8443"
+	    "&secret=" SECRET_A "\n"
+	    "user alice (classic): https://t.me/proxy?server=203.0.113.7"
+	    "&port=8443&secret=" SECRET_A "\n"
+	    "user alice (secure): tg://proxy?server=203.0.113.7&port=8443"
+	    "&secret=dd" SECRET_A "\n"
+	    "user alice (secure): https://t.me/proxy?server=203.0.113.7"
+	    "&port=8443&secret=dd" SECRET_A "\n"
+	    "user alice (tls): tg://proxy?server=203.0.113.7&port=8443"
+	    "&secret=ee" SECRET_A HEX_COVER "\n"
+	    "user alice (tls): https://t.me/proxy?server=203.0.113.7"
+	    "&port=8443&secret=ee" SECRET_A HEX_COVER "\n"
+	    "user bob (classic): tg://proxy?server=203.0.113.7&port=8443"
+	    "&secret=" SECRET_B "\n"
+	    "user bob (classic): https://t.me/proxy?server=203.0.113.7"
+	    "&port=8443&secret=" SECRET_B "\n"
+	    "user bob (secure): tg://proxy?server=203.0.113.7&port=8443"
+	    "&secret=dd" SECRET_B "\n"
+	    "user bob (secure): https://t.me/proxy?server=203.0.113.7"
+	    "&port=8443&secret=dd" SECRET_B "\n"
+	    "user bob (tls): tg://proxy?server=203.0.113.7&port=8443"
+	    "&secret=ee" SECRET_B HEX_COVER "\n"
+	    "user bob (tls): https://t.me/proxy?server=203.0.113.7"
+	    "&port=8443&secret=ee" SECRET_B HEX_COVER "\n");
 	free(out);
 }
 END_TEST
@@ -1082,6 +1399,11 @@ config_suite(void)
 	tcase_add_loop_test(tc, bad_value, 0,
 	    sizeof(bad_values) / sizeof(bad_values[0]));
 	tcase_add_test(tc, error_is_one_line);
+	tcase_add_loop_test(tc, tls_bad_value, 0,
+	    sizeof(bad_tls) / sizeof(bad_tls[0]));
+	tcase_add_test(tc, tls_value_forms);
+	tcase_add_test(tc, tls_full_file);
+	tcase_add_test(tc, modes_default_and_tls);
 	tcase_add_test(tc, refused_modes);
 	tcase_add_test(tc, default_dc_in_table);
 	tcase_add_test(tc, unknown_names);
@@ -1098,6 +1420,7 @@ config_suite(void)
 	tcase_add_test(tc, shipped_file);
 	tcase_add_test(tc, load_file_errors);
 	tcase_add_test(tc, print_links);
+	tcase_add_test(tc, print_links_tls);
 	tcase_add_test(tc, link_host);
 	tcase_add_test(tc, log_lines);
 	tcase_add_test(tc, stats_output);
