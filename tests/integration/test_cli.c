@@ -32,6 +32,8 @@
 
 #define ALICE_HEX	"5f3a9c0e7b2d4618a0c3e5f7091b2d4f"
 #define BOB_HEX		"c0ffee00d15ea5e5deadbeef8badf00d"
+/* hex("cover.example.com") */
+#define COVER_HEX	"636f7665722e6578616d706c652e636f6d"
 
 /* Run to completion; the exit code (a signal is a failure). */
 static int
@@ -147,7 +149,12 @@ static const struct bad_conf bad_confs[] = {
 	{ "[server]\nmode = middle\n",
 	    { "[server] mode", "'middle'", "expected direct" }, NULL },
 	{ "[server]\nmodes = tls\n",
-	    { "[server] modes", "'tls'", "expected classic, secure" }, NULL },
+	    { "[server] modes", "'tls'", "tls needs [tls] domain" }, NULL },
+	{ "[tls]\ndomain = cover.example.com.\n",
+	    { "[tls] domain", "'cover.example.com.'", "expected a "
+	    "comma-separated list of at most 16 distinct DNS names" }, NULL },
+	{ "[tls]\nmask_port = 0\n",
+	    { "[tls] mask_port", "'0'", "expected a port 1..65535" }, NULL },
 	{ "[users]\nalice = 5f3a9c0e7b2d4618a0c3e5f7091b2d4\n",
 	    { "[users] alice", "expected 32 hex digits" },
 	    "5f3a9c0e7b2d4618a0c3e5f7091b2d4" },
@@ -242,12 +249,16 @@ START_TEST(gen_secret_random)
 }
 END_TEST
 
-/* Both links of one user and mode, as --print-links writes them. */
+/*
+ * Both links of one user and mode, as --print-links writes them; for tls,
+ * secret goes on with the hex domain.
+ */
 static size_t
 links(char *out, size_t len, const char *user, const char *mode,
     const char *host, unsigned port, const char *secret)
 {
-	const char *dd = strcmp(mode, "secure") == 0 ? "dd" : "";
+	const char *dd = strcmp(mode, "secure") == 0 ? "dd" :
+	    strcmp(mode, "tls") == 0 ? "ee" : "";
 	int n;
 
 	n = snprintf(out, len,
@@ -290,6 +301,45 @@ START_TEST(print_links_exact)
 		n += links(want + n, sizeof(want) - n, users[i][0], "secure",
 		    "203.0.113.9", 8443, users[i][1]);
 	ck_assert_int_eq(run(over, conf, out), 0);
+	ck_assert_str_eq(out, want);
+}
+END_TEST
+
+/* A domain makes tls the default; given modes print in a fixed order. */
+START_TEST(print_links_tls)
+{
+	static const char *const args[] = { "--print-links", NULL };
+	static const char *const both[] = { "--print-links", "--modes",
+	    "tls, secure", NULL };
+	static const char conf[] =
+	    "[server]\n"
+	    "port = 443\n"
+	    "public_host = proxy.example.com\n"
+	    "[tls]\n"
+	    "domain = Cover.Example.com, www.example.org\n"
+	    "[users]\n"
+	    "alice = " ALICE_HEX "\n"
+	    "bob = " BOB_HEX "\n";
+	static const char *const users[][2] = { { "alice", ALICE_HEX },
+	    { "bob", BOB_HEX } };
+	char out[OUT_MAX], want[4096], hex[128];
+	size_t i, n = 0;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(hex, sizeof(hex), "%s" COVER_HEX, users[i][1]);
+		n += links(want + n, sizeof(want) - n, users[i][0], "tls",
+		    "proxy.example.com", 443, hex);
+	}
+	ck_assert_int_eq(run(args, conf, out), 0);
+	ck_assert_str_eq(out, want);
+	for (i = n = 0; i < 2; i++) {
+		snprintf(hex, sizeof(hex), "%s" COVER_HEX, users[i][1]);
+		n += links(want + n, sizeof(want) - n, users[i][0], "secure",
+		    "proxy.example.com", 443, users[i][1]);
+		n += links(want + n, sizeof(want) - n, users[i][0], "tls",
+		    "proxy.example.com", 443, hex);
+	}
+	ck_assert_int_eq(run(both, conf, out), 0);
 	ck_assert_str_eq(out, want);
 }
 END_TEST
@@ -469,6 +519,7 @@ cli_suite(void)
 	    (int)(sizeof(bad_confs) / sizeof(bad_confs[0])));
 	tcase_add_test(cfg, check_config_bad_override);
 	tcase_add_test(usr, print_links_exact);
+	tcase_add_test(usr, print_links_tls);
 	tcase_add_test(usr, default_user_state_dir);
 	tcase_add_test(usr, command_line_overrides_config);
 	suite_add_tcase(s, opt);

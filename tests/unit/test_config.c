@@ -23,7 +23,8 @@
 
 #define SECRET_A	"0123456789abcdef0123456789abcdef"
 #define SECRET_B	"fedcba9876543210fedcba9876543210"
-#define HEX_COVER	"636f7665722e6578616d706c652e636f6d"	/* cover.example.com */
+/* hex("cover.example.com") */
+#define HEX_COVER	"636f7665722e6578616d706c652e636f6d"
 #define FORM_DOMAIN	"a comma-separated list of at most 16 distinct DNS " \
 			"names (empty: no fake-TLS)"
 
@@ -365,9 +366,10 @@ START_TEST(error_is_one_line)
 END_TEST
 
 /* 253 characters: three labels of 63 and one of 61. */
-#define L63	"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz0123456789a"
-#define NAME253	L63 "." L63 "." L63 ".abcdefghijklmnopqrstuvwxyzabcdefghijklmnop" \
-		"qrstuvwxyz012345678"
+#define L63	"abcdefghijklmnopqrstuvwxyz" "abcdefghijklmnopqrstuvwxyz" \
+		"0123456789a"
+#define NAME253	L63 "." L63 "." L63 "." "abcdefghijklmnopqrstuvwxyz" \
+		"abcdefghijklmnopqrstuvwxyz012345678"
 
 static const struct bad bad_tls[] = {
 	{ "domain", "exa mple.com", FORM_DOMAIN },
@@ -385,8 +387,8 @@ static const struct bad bad_tls[] = {
 	{ "domain", "a.com,,b.com", FORM_DOMAIN },
 	{ "domain", "a.com,", FORM_DOMAIN },
 	{ "domain", "a.com, b.com, A.COM", FORM_DOMAIN },
-	{ "domain", "a1,a2,a3,a4,a5,a6,a7,a8,a9,a10,a11,a12,a13,a14,a15,a16,a17",
-	    FORM_DOMAIN },
+	{ "domain", "a1,a2,a3,a4,a5,a6,a7,a8,a9,a10,a11,a12,a13,a14,a15,a16,"
+	    "a17", FORM_DOMAIN },
 	{ "mask_host", "bad host",
 	    "a host name or an IP address (empty: the first domain)" },
 	{ "mask_host", "a..b",
@@ -469,7 +471,8 @@ START_TEST(tls_value_forms)
 	ck_assert_int_eq(set("tls", "mask_port", "65535"), 0);
 	ck_assert_uint_eq(cfg.mask_port, 65535);
 	for (i = 0; i < sizeof(pp) / sizeof(pp[0]); i++) {
-		ck_assert_int_eq(set("tls", "mask_proxy_protocol", pp[i][0]), 0);
+		ck_assert_int_eq(set("tls", "mask_proxy_protocol", pp[i][0]),
+		    0);
 		ck_assert_int_eq(cfg.mask_proxy_protocol, pp[i][1][0] - '0');
 	}
 	ck_assert_int_eq(set("tls", "time_skew_past", "0"), 0);
@@ -636,8 +639,8 @@ START_TEST(unknown_names)
 	    "shutdown_grace, buffer_size, dc_rcvbuf, default_dc, pool_spare, "
 	    "log_level, state_dir");
 	ck_assert_int_eq(load("[tls]\ndomains = a.example\n"), CONFIG_ERR);
-	ck_assert_str_eq(err, "config: [tls] domains: unknown key; expected one "
-	    "of domain, mask_host, mask_port, mask_proxy_protocol, "
+	ck_assert_str_eq(err, "config: [tls] domains: unknown key; expected "
+	    "one of domain, mask_host, mask_port, mask_proxy_protocol, "
 	    "time_skew_past, time_skew_future, replay_cache_size, unknown_sni, "
 	    "mask_probe_interval, mask_timeout, mask_max_bytes");
 	ck_assert_int_eq(set("tls", "port", "443"), CONFIG_ERR);
@@ -652,8 +655,8 @@ START_TEST(unknown_names)
 	ck_assert_str_eq(err, "config: [dc:1]: unknown section; expected "
 	    "[server], [tls], [users] or [dc]");
 	ck_assert_int_eq(load("port = 8443\n[server]\n"), CONFIG_ERR);
-	ck_assert_str_eq(err, "config: port: expected [server], [tls], [users] or "
-	    "[dc] before the first key");
+	ck_assert_str_eq(err, "config: port: expected [server], [tls], [users] "
+	    "or [dc] before the first key");
 	ck_assert_int_eq(set("client", "port", "1"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [client]: unknown section; expected "
 	    "[server], [tls], [users] or [dc]");
