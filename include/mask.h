@@ -29,8 +29,14 @@ struct mask_shape {
 
 struct mask;
 
-/* Resolve and probe once (failures are logged, not fatal), start the probe thread. */
+/*
+ * Resolve and probe once (failures are logged, not fatal), start the probe
+ * thread (none with mask_probe_interval 0). With cfg->ndomains 0 the mask
+ * has no target and no thread: mask_connect gives MASK_ERR_NOTARGET and
+ * mask_shape_get the fallback shape.
+ */
 int mask_new(const struct config *cfg, struct mask **out);
+/* Stops the probe thread: at once when it sleeps, else after its probe. */
 void mask_free(struct mask *m);
 
 /*
@@ -41,9 +47,11 @@ int mask_connect(struct mask *m, const struct sockaddr *peer,
     const struct sockaddr *local, int *fd);
 
 /*
- * The shape to imitate now. Sizes vary a little per call (as a real
- * server's certificate-bearing records do not, but its session tickets do);
- * rnd supplies the randomness.
+ * The shape to imitate now, as one ApplicationData record (napp 1: TDLib
+ * reads one) carrying the first flight's bytes, at most TLS_CIPHERTEXT_MAX.
+ * Sizes vary by up to 2 bytes per call (as a real server's
+ * certificate-bearing records do not, but its session tickets do); rnd
+ * supplies the randomness.
  */
 void mask_shape_get(struct mask *m, const uint8_t rnd[4], struct mask_shape *out);
 

@@ -182,4 +182,18 @@
 #define PROXYHDR_V2_TCP4	0x11	/* AF_INET, STREAM */
 #define PROXYHDR_V2_TCP6	0x21	/* AF_INET6, STREAM */
 
+/*
+ * The cover site's reply (PROTOCOL.md 3.4). Its ServerHello may be a
+ * HelloRetryRequest, told apart by this random (RFC 8446 4.1.3); when the
+ * official server cannot learn the reply's size it uses
+ * FALLBACK_MIN + rand() % FALLBACK_SPAN bytes.
+ */
+#define TLS_RECORD_ALERT	0x15
+#define TLS_HRR_RANDOM		"\xcf\x21\xad\x74\xe5\x9a\x61\x11" \
+				"\xbe\x1d\x8c\x02\x1e\x65\xb8\x91" \
+				"\xc2\xa2\x11\x16\x7a\xbb\x8c\x5e" \
+				"\x07\x9e\x09\xe2\xc8\xa8\x33\x9c"
+#define FAKETLS_FALLBACK_MIN	2500
+#define FAKETLS_FALLBACK_SPAN	1120
+
 #endif

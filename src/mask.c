@@ -1,1 +1,611 @@
-/* placeholder until the module lands */
+/*
+ * The cover site. A probe sends it a hello like TDLib's and reads its reply
+ * up to the end of the first flight: the ServerHello's extension order and
+ * the sizes of the encrypted handshake records are what our replies copy
+ * (PROTOCOL.md 3.4). The probe thread redoes resolution and probe every
+ * mask_probe_interval seconds; sessions only copy results out under the
+ * lock, which no I/O ever holds.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "faketls.h"
+#include "log.h"
+#include "mask.h"
+#include "net.h"
+#include "proxyhdr.h"
+
+/*
+ * The first flight comes in one burst once the ServerHello is out; a real
+ * server then waits for our Finished. Quiet this long ends the flight.
+ */
+#define PROBE_REPLY_MS		3000
+#define PROBE_QUIET_MS		400
+/* getaddrinfo and its NSS modules want more than a bare minimum of stack. */
+#define PROBE_STACK		(256 * 1024)
+/* Per-reply size jitter: the official server varies its size by 1. */
+#define SHAPE_JITTER		2
+
+struct mask {
+	/* Copied from the configuration; read-only after mask_new. */
+	char host[sizeof(((struct config *)0)->mask_host)];
+	char domain[SECRET_DOMAIN_MAX + 1];
+	char target[sizeof(((struct config *)0)->mask_host) + 8]; /* for logs */
+	uint16_t port;
+	int connect_ms;
+	int proxy_protocol;
+	int interval;
+	int has_thread;
+	pthread_t thread;
+
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	/* Under lock. */
+	int stop;
+	size_t naddr;
+	struct config_addr addr[MASK_MAX_ADDRS];
+	struct mask_shape shape;
+};
+
+static uint16_t
+get_u16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* ---- resolution ---- */
+
+static int
+resolve(const struct mask *m, struct config_addr *addr, size_t *naddr)
+{
+	struct addrinfo hints, *res, *ai;
+	char serv[8];
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(serv, sizeof(serv), "%u", (unsigned)m->port);
+	if ((rc = getaddrinfo(m->host, serv, &hints, &res)) != 0) {
+		log_warn("mask: cannot resolve mask_host %s: %s", m->host,
+		    gai_strerror(rc));
+		return MASK_ERR_NOTARGET;
+	}
+	*naddr = 0;
+	for (ai = res; ai != NULL && *naddr < MASK_MAX_ADDRS;
+	    ai = ai->ai_next) {
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+		    ai->ai_addrlen > sizeof(addr->ss))
+			continue;
+		memcpy(&addr[*naddr].ss, ai->ai_addr, ai->ai_addrlen);
+		addr[*naddr].len = ai->ai_addrlen;
+		(*naddr)++;
+	}
+	freeaddrinfo(res);
+	if (*naddr == 0) {
+		log_warn("mask: mask_host %s has no IPv4 or IPv6 address",
+		    m->host);
+		return MASK_ERR_NOTARGET;
+	}
+	return 0;
+}
+
+static size_t
+addrs_get(struct mask *m, struct config_addr *addr)
+{
+	size_t n;
+
+	pthread_mutex_lock(&m->lock);
+	n = m->naddr;
+	memcpy(addr, m->addr, n * sizeof(*addr));
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}
+
+static void
+addrs_set(struct mask *m, const struct config_addr *addr, size_t n)
+{
+	pthread_mutex_lock(&m->lock);
+	memcpy(m->addr, addr, n * sizeof(*addr));
+	m->naddr = n;
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* The addresses in order, all within one timeout: a refusal moves on at once. */
+static int
+connect_any(const struct config_addr *addr, size_t naddr, int timeout_ms,
+    int *fd)
+{
+	int64_t deadline = net_now_ms() + timeout_ms, left;
+	size_t i;
+
+	for (i = 0; i < naddr; i++) {
+		left = deadline - net_now_ms();
+		if (left <= 0)
+			break;
+		if (net_connect(&addr[i], (int)left, 0, fd) == 0)
+			return 0;
+	}
+	return MASK_ERR_CONNECT;
+}
+
+/* ---- the probe ---- */
+
+/* A TDLib-shaped hello with a real key share; the secret is thrown away. */
+static int
+probe_hello(const char *domain, uint8_t *out, size_t cap, size_t *len)
+{
+	struct faketls_client_rand r;
+	uint8_t secret[SECRET_LEN], priv[TLS_X25519_LEN];
+
+	if (crypto_random(secret, sizeof(secret)) != 0 ||
+	    crypto_random(r.session_id, sizeof(r.session_id)) != 0 ||
+	    crypto_random(r.grease, sizeof(r.grease)) != 0 ||
+	    crypto_random(priv, sizeof(priv)) != 0 ||
+	    crypto_x25519_public(priv, r.key_share) != 0)
+		return MASK_ERR;
+	if (faketls_hello_build(secret, domain, (uint32_t)time(NULL), &r, 0,
+	    out, cap, len) != 0)
+		return MASK_ERR;
+	return 0;
+}
+
+/*
+ * One record: the header before hdr_deadline, the payload (into buf, at
+ * most TLS_CIPHERTEXT_MAX bytes) before body_deadline.
+ */
+static int
+read_record(int fd, int64_t hdr_deadline, int64_t body_deadline,
+    uint8_t hdr[TLS_RECORD_HEADER_LEN], uint8_t *buf, size_t *len,
+    const char **why)
+{
+	int rc;
+
+	rc = net_read_full(fd, hdr, TLS_RECORD_HEADER_LEN, hdr_deadline);
+	if (rc == 0) {
+		*len = get_u16(hdr + 3);
+		if (hdr[1] != 0x03 || *len == 0 || *len > TLS_CIPHERTEXT_MAX) {
+			*why = "not a TLS record";
+			return MASK_ERR;
+		}
+		rc = net_read_full(fd, buf, *len, body_deadline);
+	}
+	if (rc == NET_TIMEOUT)
+		*why = "timed out";
+	else if (rc == NET_EOF)
+		*why = "connection closed";
+	else if (rc != 0)
+		*why = "read failed";
+	return rc == 0 ? 0 : MASK_ERR;
+}
+
+/*
+ * A TLS 1.3 ServerHello (RFC 8446 4.1.3) alone in p[0..len): which of
+ * supported_versions and key_share comes first.
+ */
+static int
+server_hello_parse(const uint8_t *p, size_t len, int *versions_first,
+    const char **why)
+{
+	size_t off, end, sid, ext_len, l;
+	int n = 0, sv = 0, ks = 0;
+	uint16_t t;
+
+	*why = "malformed ServerHello";
+	if (len < TLS_HS_HEADER_LEN || p[0] != TLS_HS_SERVER_HELLO ||
+	    (size_t)(p[1] << 16 | p[2] << 8 | p[3]) != len - TLS_HS_HEADER_LEN)
+		return MASK_ERR;
+	off = TLS_HS_HEADER_LEN;
+	end = len;
+	if (end - off < 2 + TLS_RANDOM_LEN + 1)
+		return MASK_ERR;
+	if (memcmp(p + off + 2, TLS_HRR_RANDOM, TLS_RANDOM_LEN) == 0) {
+		*why = "HelloRetryRequest";
+		return MASK_ERR;
+	}
+	off += 2 + TLS_RANDOM_LEN;
+	sid = p[off++];
+	if (sid > TLS_SESSION_ID_MAX || end - off < sid + 2 + 1 + 2)
+		return MASK_ERR;
+	off += sid + 2 + 1;		/* session id, suite, compression */
+	ext_len = get_u16(p + off);
+	off += 2;
+	if (ext_len != end - off)
+		return MASK_ERR;
+	while (off < end) {
+		if (end - off < 4)
+			return MASK_ERR;
+		t = get_u16(p + off);
+		l = get_u16(p + off + 2);
+		off += 4;
+		if (l > end - off)
+			return MASK_ERR;
+		if (t == TLS_EXT_SUPPORTED_VERSIONS && l == 2 &&
+		    get_u16(p + off) == TLS_VERSION_13)
+			sv = ++n;
+		else if (t == TLS_EXT_KEY_SHARE)
+			ks = ++n;
+		off += l;
+	}
+	if (sv == 0 || ks == 0) {
+		*why = "not TLS 1.3";
+		return MASK_ERR;
+	}
+	*versions_first = sv < ks;
+	return 0;
+}
+
+/*
+ * The reply to our hello: ServerHello, an optional CCS, then the
+ * ApplicationData records of the first flight until the line goes quiet,
+ * closes, or MASK_MAX_RECORDS are in.
+ */
+static int
+read_flight(int fd, struct mask_shape *out, const char **why)
+{
+	uint8_t hdr[TLS_RECORD_HEADER_LEN], buf[TLS_CIPHERTEXT_MAX];
+	int64_t end = net_now_ms() + PROBE_REPLY_MS, quiet;
+	size_t len;
+	int ccs = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (read_record(fd, end, end, hdr, buf, &len, why) != 0)
+		return MASK_ERR;
+	if (hdr[0] != TLS_RECORD_HANDSHAKE) {
+		*why = hdr[0] == TLS_RECORD_ALERT ? "alert instead of a hello" :
+		    "not a TLS handshake";
+		return MASK_ERR;
+	}
+	if (server_hello_parse(buf, len, &out->versions_first, why) != 0)
+		return MASK_ERR;
+	while (out->napp < MASK_MAX_RECORDS) {
+		quiet = out->napp == 0 ? end : net_now_ms() + PROBE_QUIET_MS;
+		if (read_record(fd, quiet < end ? quiet : end, end, hdr, buf,
+		    &len, why) != 0)
+			break;
+		if (hdr[0] == TLS_RECORD_CCS && !ccs && out->napp == 0) {
+			ccs = 1;
+			continue;
+		}
+		if (hdr[0] != TLS_RECORD_APPDATA) {
+			*why = "unexpected record in the first flight";
+			return MASK_ERR;
+		}
+		out->app_sizes[out->napp++] = len;
+	}
+	if (out->napp == 0) {
+		*why = "no encrypted handshake";
+		return MASK_ERR;
+	}
+	out->learned = 1;
+	return 0;
+}
+
+static int
+probe(const struct mask *m, const struct config_addr *addr, size_t naddr,
+    struct mask_shape *out, const char **why)
+{
+	uint8_t hello[FAKETLS_BUILD_MAX];
+	size_t len;
+	int fd, rc;
+
+	if (probe_hello(m->domain, hello, sizeof(hello), &len) != 0) {
+		*why = "cannot build a hello";
+		return MASK_ERR;
+	}
+	if (connect_any(addr, naddr, m->connect_ms, &fd) != 0) {
+		*why = "cannot connect";
+		return MASK_ERR;
+	}
+	/* A hello fits any socket buffer: the write does not block. */
+	if (net_write_full(fd, hello, len) != 0) {
+		*why = "write failed";
+		rc = MASK_ERR;
+	} else {
+		rc = read_flight(fd, out, why);
+	}
+	close(fd);
+	return rc;
+}
+
+/* ---- the shape ---- */
+
+static uint32_t
+random_u32(void)
+{
+	uint8_t b[4];
+
+	/* Only the size's spread is lost if libcrypto fails here. */
+	if (crypto_random(b, sizeof(b)) != 0)
+		return 0;
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+	    (uint32_t)b[2] << 8 | b[3];
+}
+
+static void
+shape_fallback(struct mask_shape *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->napp = 1;
+	s->app_sizes[0] = FAKETLS_FALLBACK_MIN +
+	    random_u32() % FAKETLS_FALLBACK_SPAN;
+}
+
+static int
+shape_eq(const struct mask_shape *a, const struct mask_shape *b)
+{
+	size_t i;
+
+	if (a->learned != b->learned || a->versions_first != b->versions_first ||
+	    a->napp != b->napp)
+		return 0;
+	for (i = 0; i < a->napp; i++)
+		if (a->app_sizes[i] != b->app_sizes[i])
+			return 0;
+	return 1;
+}
+
+static void
+shape_learned(struct mask *m, const struct mask_shape *s)
+{
+	char sizes[MASK_MAX_RECORDS * 8] = "";
+	size_t i, off = 0;
+	int same;
+
+	pthread_mutex_lock(&m->lock);
+	same = shape_eq(&m->shape, s);
+	m->shape = *s;
+	pthread_mutex_unlock(&m->lock);
+	for (i = 0; i < s->napp; i++)
+		off += (size_t)snprintf(sizes + off, sizeof(sizes) - off, "%s%zu",
+		    i > 0 ? " " : "", s->app_sizes[i]);
+	log_msg(same ? LOGL_DEBUG : LOGL_INFO,
+	    "mask: %s for %s: %s first, encrypted handshake records of "
+	    "%s bytes", m->target, m->domain,
+	    s->versions_first ? "supported_versions" : "key_share", sizes);
+}
+
+static void
+shape_failed(struct mask *m, const char *why)
+{
+	struct mask_shape s;
+
+	pthread_mutex_lock(&m->lock);
+	s = m->shape;
+	pthread_mutex_unlock(&m->lock);
+	if (s.learned)
+		log_warn("mask: probe of %s failed (%s); keeping the shape "
+		    "learned before", m->target, why);
+	else
+		log_warn("mask: probe of %s failed (%s); using the fallback "
+		    "reply size of %zu bytes", m->target, why, s.app_sizes[0]);
+}
+
+/* ---- probe thread ---- */
+
+static int
+stopping(struct mask *m)
+{
+	int stop;
+
+	pthread_mutex_lock(&m->lock);
+	stop = m->stop;
+	pthread_mutex_unlock(&m->lock);
+	return stop;
+}
+
+/* Resolve (keeping the old addresses on failure), then probe. */
+static void
+refresh(struct mask *m)
+{
+	struct config_addr addr[MASK_MAX_ADDRS];
+	struct mask_shape s;
+	const char *why = "mask_host never resolved";
+	size_t naddr;
+	int rc = MASK_ERR;
+
+	if (resolve(m, addr, &naddr) == 0)
+		addrs_set(m, addr, naddr);
+	else
+		naddr = addrs_get(m, addr);
+	if (stopping(m))
+		return;
+	if (naddr > 0)
+		rc = probe(m, addr, naddr, &s, &why);
+	if (rc == 0)
+		shape_learned(m, &s);
+	else
+		shape_failed(m, why);
+}
+
+static void *
+probe_main(void *arg)
+{
+	struct mask *m = arg;
+	struct timespec at;
+	int rc;
+
+	pthread_mutex_lock(&m->lock);
+	while (!m->stop) {
+		clock_gettime(CLOCK_MONOTONIC, &at);
+		at.tv_sec += m->interval;
+		rc = 0;
+		while (!m->stop && rc != ETIMEDOUT)
+			rc = pthread_cond_timedwait(&m->wake, &m->lock, &at);
+		if (m->stop)
+			break;
+		pthread_mutex_unlock(&m->lock);
+		refresh(m);
+		pthread_mutex_lock(&m->lock);
+	}
+	pthread_mutex_unlock(&m->lock);
+	crypto_thread_end();
+	return NULL;
+}
+
+/* Signals are the main thread's: the probe thread starts with all blocked. */
+static int
+start_thread(struct mask *m)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	int rc;
+
+	if (pthread_attr_init(&attr) != 0)
+		return MASK_ERR;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_attr_setstacksize(&attr, PROBE_STACK);
+	if (rc == 0)
+		rc = pthread_create(&m->thread, &attr, probe_main, m);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (rc != 0)
+		return MASK_ERR;
+	m->has_thread = 1;
+	return 0;
+}
+
+/* The condvar runs on the monotonic clock: a clock step must not stall it. */
+static int
+sync_init(struct mask *m)
+{
+	pthread_condattr_t ca;
+	int rc = MASK_ERR;
+
+	if (pthread_condattr_init(&ca) != 0)
+		return MASK_ERR;
+	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+	    pthread_cond_init(&m->wake, &ca) == 0) {
+		if (pthread_mutex_init(&m->lock, NULL) == 0)
+			rc = 0;
+		else
+			pthread_cond_destroy(&m->wake);
+	}
+	pthread_condattr_destroy(&ca);
+	return rc;
+}
+
+static void
+copy_config(struct mask *m, const struct config *cfg)
+{
+	const char *host = cfg->mask_host[0] != '\0' ? cfg->mask_host :
+	    cfg->domains[0];
+
+	snprintf(m->host, sizeof(m->host), "%s", host);
+	snprintf(m->domain, sizeof(m->domain), "%s", cfg->domains[0]);
+	snprintf(m->target, sizeof(m->target),
+	    strchr(host, ':') != NULL ? "[%s]:%u" : "%s:%u", host,
+	    (unsigned)cfg->mask_port);
+	m->port = cfg->mask_port;
+	m->connect_ms = cfg->connect_timeout * 1000;
+	m->proxy_protocol = cfg->mask_proxy_protocol;
+	m->interval = cfg->mask_probe_interval;
+}
+
+int
+mask_new(const struct config *cfg, struct mask **out)
+{
+	struct mask *m;
+
+	if (cfg == NULL || out == NULL)
+		return MASK_ERR;
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return MASK_ERR;
+	if (sync_init(m) != 0) {
+		free(m);
+		return MASK_ERR;
+	}
+	shape_fallback(&m->shape);
+	if (cfg->ndomains > 0) {
+		copy_config(m, cfg);
+		refresh(m);
+		if (m->interval > 0 && start_thread(m) != 0) {
+			log_error("mask: cannot start the probe thread");
+			mask_free(m);
+			return MASK_ERR;
+		}
+	}
+	*out = m;
+	return 0;
+}
+
+void
+mask_free(struct mask *m)
+{
+	if (m == NULL)
+		return;
+	if (m->has_thread) {
+		pthread_mutex_lock(&m->lock);
+		m->stop = 1;
+		pthread_cond_signal(&m->wake);
+		pthread_mutex_unlock(&m->lock);
+		pthread_join(m->thread, NULL);
+	}
+	pthread_cond_destroy(&m->wake);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+int
+mask_connect(struct mask *m, const struct sockaddr *peer,
+    const struct sockaddr *local, int *fd)
+{
+	struct config_addr addr[MASK_MAX_ADDRS];
+	unsigned char hdr[PROXYHDR_MAX];
+	size_t naddr, hlen = 0;
+	int s;
+
+	if (m == NULL || fd == NULL)
+		return MASK_ERR;
+	/* Before connecting: addresses it cannot describe cost no connection. */
+	if (m->proxy_protocol != 0 && proxyhdr_build(m->proxy_protocol, peer,
+	    local, hdr, sizeof(hdr), &hlen) != 0)
+		return MASK_ERR;
+	if ((naddr = addrs_get(m, addr)) == 0)
+		return MASK_ERR_NOTARGET;
+	/* net_connect sets TCP_NODELAY: the relay forwards small writes as is. */
+	if (connect_any(addr, naddr, m->connect_ms, &s) != 0)
+		return MASK_ERR_CONNECT;
+	if (hlen > 0 && net_write_full(s, hdr, hlen) != 0) {
+		close(s);
+		return MASK_ERR_CONNECT;
+	}
+	*fd = s;
+	return 0;
+}
+
+void
+mask_shape_get(struct mask *m, const uint8_t rnd[4], struct mask_shape *out)
+{
+	struct mask_shape s;
+	size_t i, sum = 0;
+	uint32_t r;
+
+	pthread_mutex_lock(&m->lock);
+	s = m->shape;
+	pthread_mutex_unlock(&m->lock);
+	/* TDLib takes one ApplicationData record as the rest of the reply. */
+	for (i = 0; i < s.napp; i++)
+		sum += s.app_sizes[i];
+	if (sum > TLS_CIPHERTEXT_MAX - SHAPE_JITTER)
+		sum = TLS_CIPHERTEXT_MAX - SHAPE_JITTER;
+	if (sum < 1 + SHAPE_JITTER)
+		sum = 1 + SHAPE_JITTER;
+	r = (uint32_t)rnd[0] << 24 | (uint32_t)rnd[1] << 16 |
+	    (uint32_t)rnd[2] << 8 | rnd[3];
+	memset(out, 0, sizeof(*out));
+	out->learned = s.learned;
+	out->versions_first = s.versions_first;
+	out->napp = 1;
+	out->app_sizes[0] = sum - SHAPE_JITTER + r % (2 * SHAPE_JITTER + 1);
+}
