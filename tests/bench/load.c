@@ -303,8 +303,9 @@ load_latency(const struct load_target *t, int rounds, size_t msglen,
 	struct tclient *c = NULL;
 	int rc = LOAD_ERR;
 
-	if (msg == NULL || buf == NULL || ns == NULL || msglen > LOAD_CHUNK / 2 ||
-	    rounds < 1 || crypto_random(msg, msglen) != 0) {
+	if (msg == NULL || buf == NULL || ns == NULL ||
+	    msglen > LOAD_CHUNK / 2 || rounds < 1 ||
+	    crypto_random(msg, msglen) != 0) {
 		snprintf(why, whylen, "bad arguments or out of memory");
 		goto out;
 	}

@@ -1,0 +1,113 @@
+/*
+ * The benchmark's shared state: the proxies under test, the figures
+ * gathered round by round, and the notes printed under the table.
+ * bench.c runs the measurements, idle.c the idle-client memory figures,
+ * report.c prints.
+ */
+#ifndef MTPROXYD_BENCH_H
+#define MTPROXYD_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon.h"
+#include "load.h"
+#include "relay.h"
+
+#define BENCH_MAX_ROUNDS	9
+#define BENCH_MAX_NOTES		32
+#define BENCH_SETTLE_MS		1000	/* before reading memory figures */
+#define BENCH_IDLE_QUIET_MS	60000	/* for the DC to see 9,000 go */
+
+/* T_NONE: no proxy, the idle clients straight to the fake DC. */
+enum target_id { T_BASE, T_DIRECT, T_FAST, NTARGETS, T_NONE = NTARGETS };
+
+enum row_id {
+	R_UP1, R_UP64, R_DOWN1, R_DOWN64,
+	R_CPU_UP1, R_CPU_UP64, R_CPU_DOWN1, R_CPU_DOWN64,
+	R_LAT50, R_LAT99, R_HS,
+	R_RSS_S, R_AVAIL_S, R_KERNEL_S, R_ALL_S, R_CG_S,
+	R_RSS_L, R_AVAIL_L, R_KERNEL_L, R_ALL_L, R_CG_L, R_KSTACK_L,
+	R_THREADS_L,
+	NROWS
+};
+
+struct bench_opts {
+	int rounds, skip_idle;
+	int warmup_ms, window_ms;
+	int latency_rounds, handshakes;
+	int idle_small, idle_large, idle_ms;
+};
+
+/* One figure of the table: a value per target per round. */
+struct bench_row {
+	char label[64];
+	double v[NTARGETS][BENCH_MAX_ROUNDS];
+	int n[NTARGETS];
+};
+
+struct bench_proxy {
+	struct load_target t;
+	struct daemon_proc *d;		/* mtproxyd */
+	struct relay_proc *r;		/* the baseline */
+	int dead;
+	uint8_t secret[16];
+};
+
+/* Per idle client, from before the clients to with them. */
+struct idle_fig {
+	int n;			/* clients; 0: not measured */
+	double rss;		/* the proxy's VmRSS, KiB */
+	double avail;		/* MemAvailable drop, KiB */
+	double kernel;		/* the kernel's memory growth, KiB */
+	double kstack;		/* KernelStack growth, KiB */
+	double cgroup;		/* memory cgroup growth, KiB */
+	double threads;		/* the proxy's threads */
+	int cgroup_ok;
+};
+
+struct bench {
+	struct bench_opts o;
+	struct fakedc *dc[LOAD_NDC];
+	struct bench_proxy px[NTARGETS + 1];	/* px[T_NONE]: no process */
+	struct load_target none;	/* the fake DCs themselves */
+	struct idle_fig idle[NTARGETS + 1][2];	/* small, large */
+	struct bench_row rows[NROWS];
+	char notes[BENCH_MAX_NOTES][320];
+	int nnotes, broken;
+};
+
+extern const char *const bench_names[NTARGETS + 1];
+
+void bench_sleep_ms(int ms);
+double bench_now_s(void);
+/* A line printed under the table. */
+void bench_note(struct bench *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* One round's figure; NAN and infinities are dropped. */
+void bench_record(struct bench *b, enum row_id r, int ti, double v);
+/* 0 once the target has exited (said once, its log shown). */
+int bench_alive(struct bench *b, int ti);
+const struct load_target *bench_target(const struct bench *b, int ti);
+/* mtproxyd's log lines that name a limit, as "; its log has ..." */
+void bench_hints(const struct bench *b, int ti, char *out, size_t outlen);
+/* A measurement failed: say so and mark the run broken. */
+void bench_failed(struct bench *b, int ti, const char *what, const char *why);
+/* Wait until every fake DC connection is closed, or say so. */
+void bench_quiesce(struct bench *b, int ti, const char *what,
+    int timeout_ms);
+
+/* idle.c */
+void idle_run(struct bench *b, int ti);
+void idle_rows(struct bench *b);
+/* The test's own kernel memory per client, from the run without proxy. */
+double idle_test_share(const struct idle_fig *z);
+
+/* report.c */
+void report_machine(void);
+void report_labels(struct bench *b);
+void report_table(const struct bench *b);
+void report_aims(const struct bench *b);
+void report_notes(const struct bench *b);
+
+#endif
