@@ -1,7 +1,9 @@
 /*
- * One client's life: handshake, upstream, then a relay thread pair
- * (client -> upstream on the accepting pool thread, upstream -> client on a
- * second one). The server struct is what all sessions share.
+ * One client's life: handshake (obfuscated2, or fake-TLS around it), then a
+ * relay thread pair (client -> upstream on the accepting pool thread,
+ * upstream -> client on a second one). The upstream is a Telegram DC, or the
+ * cover site for a connection that failed the checks. The server struct is
+ * what all sessions share.
  */
 #ifndef MTPROXYD_SESSION_H
 #define MTPROXYD_SESSION_H
@@ -11,7 +13,9 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include "config.h"
+#include "mask.h"
 #include "pool.h"
+#include "replay.h"
 
 #define SESSION_ERR	(-1)
 
@@ -20,6 +24,8 @@ struct session;
 struct server {
 	const struct config *cfg;
 	struct pool *pool;
+	struct mask *mask;		/* NULL: no cover site, failures are held */
+	replay *replay;			/* hellos and headers seen */
 	uint8_t (*secrets)[SECRET_LEN];	/* one per user, in user order */
 	size_t nsecrets;
 	atomic_ullong next_id;
@@ -28,7 +34,8 @@ struct server {
 	struct session *live;
 };
 
-int server_init(struct server *srv, const struct config *cfg, struct pool *pool);
+int server_init(struct server *srv, const struct config *cfg, struct pool *pool,
+    struct mask *mask, replay *rp);
 void server_destroy(struct server *srv);
 
 /* Take over an accepted client socket; closes it on failure. */

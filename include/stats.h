@@ -13,6 +13,12 @@ enum stats_reject {
 	STATS_REJECT_MODE,		/* transport not allowed */
 	STATS_REJECT_TIMEOUT,		/* handshake not complete in time */
 	STATS_REJECT_DC_UNREACHABLE,	/* no DC address answered */
+	STATS_REJECT_NOT_TLS,		/* not a TLS hello while TLS-only */
+	STATS_REJECT_TLS_DIGEST,	/* hello signed by no secret */
+	STATS_REJECT_TLS_TIME,		/* hello timestamp outside the window */
+	STATS_REJECT_TLS_SNI,		/* hello names none of the domains */
+	STATS_REJECT_TLS_INNER,		/* after the hello: bad records or header */
+	STATS_REJECT_REPLAY,		/* hello or header seen before */
 	STATS_REJECT_COUNT
 };
 
@@ -22,6 +28,8 @@ struct stats {
 	atomic_llong active;		/* sessions alive (accepted, not yet freed) */
 	atomic_ullong handshakes;	/* clients that reached a DC */
 	atomic_ullong unknown_dc;	/* sent to default_dc */
+	atomic_ullong masked;		/* relayed to the cover site */
+	atomic_ullong mask_failed;	/* cover site unreachable: closed */
 	atomic_ullong bytes_in;		/* client -> upstream, payload */
 	atomic_ullong bytes_out;	/* upstream -> client */
 	struct users_counters users[CONFIG_MAX_USERS];

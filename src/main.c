@@ -13,7 +13,9 @@
 #include "acceptor.h"
 #include "crypto.h"
 #include "log.h"
+#include "mask.h"
 #include "pool.h"
+#include "replay.h"
 #include "session.h"
 #include "stats.h"
 #include "users.h"
@@ -83,7 +85,7 @@ usage(FILE *out)
 "  -l, --listen ADDRS     [server] listen, comma-separated addresses\n"
 "      --public-host H    [server] public_host, the host put in links\n"
 "      --mode M           [server] mode (direct)\n"
-"      --modes LIST       [server] modes (classic, secure)\n"
+"      --modes LIST       [server] modes (classic, secure, tls)\n"
 "      --log-level L      [server] log_level (error, warn, info, debug)\n"
 "      --state-dir DIR    [server] state_dir\n"
 "      --fast-mode B      [server] fast_mode (yes, no)\n"
@@ -218,24 +220,50 @@ serve_signals(const struct config *cfg)
 	    sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->shutdown_grace);
 }
 
+/*
+ * The replay set must remember a hello for as long as its time would still
+ * be accepted; the cover site is only needed with a fake-TLS domain.
+ */
+static int
+make_guards(const struct config *cfg, replay **rp, struct mask **mask)
+{
+	uint32_t window = (uint32_t)(cfg->time_skew_past + cfg->time_skew_future);
+
+	if (replay_new(rp, (size_t)cfg->replay_cache_size,
+	    window > 0 ? window : 1) != 0) {
+		log_error("cannot create the replay cache");
+		return 1;
+	}
+	if (cfg->ndomains > 0 && mask_new(cfg, mask) != 0) {
+		log_error("cannot set up the cover site");
+		replay_free(*rp);
+		return 1;
+	}
+	return 0;
+}
+
 static int
 run(const struct config *cfg)
 {
 	struct acceptor *acc = NULL;
+	struct mask *mask = NULL;
 	struct pool *pool = NULL;
+	replay *rp = NULL;
 	struct server srv;
 	int rc = 1;
 
+	if (make_guards(cfg, &rp, &mask) != 0)
+		return 1;
 	if (pool_new(&pool, 2 * cfg->max_clients + 16, POOL_QUEUE,
 	    cfg->pool_spare, THREAD_STACK) != 0) {
 		log_error("cannot create the thread pool");
-		return 1;
+		goto fail;
 	}
 	pool_on_thread_exit(pool, crypto_thread_end);
-	if (server_init(&srv, cfg, pool) != 0) {
+	if (server_init(&srv, cfg, pool, mask, rp) != 0) {
 		log_error("out of memory");
 		pool_free(pool, 0);
-		return 1;
+		goto fail;
 	}
 	if (acceptor_start(&srv, &acc) != 0)
 		goto out;
@@ -260,6 +288,9 @@ out:
 	server_destroy(&srv);
 	stats_log(cfg);
 	log_info("stopped");
+fail:
+	mask_free(mask);
+	replay_free(rp);
 	return rc;
 }
 

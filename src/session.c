@@ -1,10 +1,13 @@
 /*
  * A client session. Thread A (the pool thread the acceptor handed the socket
  * to) runs the handshake, connects upstream, starts thread B, then relays
- * client -> upstream; thread B relays upstream -> client. Whichever ends
- * first shuts both sockets down, which wakes the other; the last one out
- * closes the sockets and frees the session, so no fd is closed while the
- * other thread may still use it.
+ * client -> upstream; thread B relays upstream -> client. The upstream is a
+ * DC, or for a client that failed the checks the cover site, relayed byte for
+ * byte with the same closes (FIN for FIN, RST for RST).
+ *
+ * Sockets are only shut down while both threads may use them; the last
+ * thread out closes them and frees the session, so no fd is closed while the
+ * other thread may still hold it.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -17,12 +20,16 @@
 
 #include "crypto.h"
 #include "direct.h"
-#include "frame.h"
+#include "faketls.h"
+#include "handshake.h"
 #include "log.h"
 #include "net.h"
 #include "obfs2.h"
 #include "session.h"
 #include "stats.h"
+
+enum dir { UP, DOWN };			/* client -> upstream, and back */
+enum end { END_EOF, END_RESET, END_FAIL };
 
 struct session {
 	struct server *srv;
@@ -31,14 +38,24 @@ struct session {
 	atomic_int refs;
 	atomic_int cfd, ufd;		/* client, upstream; -1 when none */
 	atomic_llong last_active;	/* net_now_ms() of the last byte */
-	int user;			/* index in cfg->users; -1 before */
-	char peer[64];
+	int user;			/* index in cfg->users; -1: none */
+	int masked;			/* the upstream is the cover site */
+	int64_t end_by;			/* masked: stop then; 0: no limit */
+	atomic_llong mask_left;		/* masked: bytes it may still relay */
+	struct sockaddr_storage peer_ss;
+	char who[80];			/* "sN ADDR" for log lines */
 	crypto_ctr *c_dec, *c_enc;	/* client side: read, write */
 	crypto_ctr *u_dec, *u_enc;	/* upstream side; u_dec NULL in fast mode */
+	int tls;			/* client bytes travel in TLS records */
+	struct faketls_reader rd;	/* thread A only */
+	uint8_t *pend;			/* client stream read by the handshake */
+	size_t npend, pend_off;		/* thread A only */
+	uint64_t drs_sent;		/* record sizing, thread B only */
+	int64_t drs_last;
 };
 
-#define slog(lvl, s, fmt, ...) log_msg(lvl, "s%llu %s user=%s: " fmt, \
-	(s)->id, (s)->peer, session_user(s), __VA_ARGS__)
+#define slog(lvl, s, fmt, ...) log_msg(lvl, "%s user=%s: " fmt, (s)->who, \
+	session_user(s), __VA_ARGS__)
 
 static const char *
 session_user(const struct session *s)
@@ -47,13 +64,16 @@ session_user(const struct session *s)
 }
 
 int
-server_init(struct server *srv, const struct config *cfg, struct pool *pool)
+server_init(struct server *srv, const struct config *cfg, struct pool *pool,
+    struct mask *mask, replay *rp)
 {
 	size_t i;
 
 	memset(srv, 0, sizeof(*srv));
 	srv->cfg = cfg;
 	srv->pool = pool;
+	srv->mask = mask;
+	srv->replay = rp;
 	srv->nsecrets = cfg->nusers;
 	srv->secrets = calloc(cfg->nusers ? cfg->nusers : 1, SECRET_LEN);
 	if (srv->secrets == NULL)
@@ -67,6 +87,7 @@ server_init(struct server *srv, const struct config *cfg, struct pool *pool)
 void
 server_destroy(struct server *srv)
 {
+	crypto_cleanse(srv->secrets, srv->nsecrets * SECRET_LEN);
 	free(srv->secrets);
 	pthread_mutex_destroy(&srv->mu);
 }
@@ -93,6 +114,7 @@ session_free(struct session *s)
 	crypto_ctr_free(s->c_enc);
 	crypto_ctr_free(s->u_dec);
 	crypto_ctr_free(s->u_enc);
+	free(s->pend);
 	if (s->user >= 0)
 		atomic_fetch_sub(&stats.users[s->user].active, 1);
 	atomic_fetch_sub(&stats.active, 1);
@@ -111,9 +133,8 @@ session_shutdown(struct session *s)
 }
 
 static void
-session_release(struct session *s)
+session_put(struct session *s)
 {
-	session_shutdown(s);
 	if (atomic_fetch_sub(&s->refs, 1) == 1)
 		session_free(s);
 }
@@ -132,9 +153,9 @@ session_shutdown_all(struct server *srv)
 }
 
 /*
- * A client that fails the handshake gets no reply and no early close: a
- * prober learns nothing it could not learn from a server that is waiting for
- * more bytes. Read and drop until the deadline or until the client leaves.
+ * Without a cover site, a client that fails the handshake gets no reply and
+ * no early close: a prober learns nothing it could not learn from a server
+ * waiting for more bytes. Read and drop until the deadline.
  */
 static void
 hold_silently(struct session *s, int64_t deadline)
@@ -149,54 +170,6 @@ hold_silently(struct session *s, int64_t deadline)
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 			return;
 	}
-}
-
-static int
-mode_allowed(const struct config *cfg, uint32_t tag)
-{
-	if (tag == PROTO_TAG_PADDED)
-		return (cfg->modes & CONFIG_MODES_SECURE) != 0;
-	return (cfg->modes & CONFIG_MODES_CLASSIC) != 0;
-}
-
-/* Read and check the client's header; on success s->user is set. */
-static int
-client_handshake(struct session *s, int64_t deadline, struct obfs2_result *res)
-{
-	const struct config *cfg = s->srv->cfg;
-	uint8_t hdr[OBFS2_HEADER_LEN];
-	int rc;
-
-	rc = net_read_full(s->cfd, hdr, sizeof(hdr), deadline);
-	if (rc != 0) {
-		if (rc == NET_TIMEOUT)
-			atomic_fetch_add(&stats.rejected[STATS_REJECT_TIMEOUT], 1);
-		slog(LOGL_DEBUG, s, "%s before a complete header",
-		    rc == NET_TIMEOUT ? "handshake timeout" : "closed");
-		return SESSION_ERR;
-	}
-	if (obfs2_parse(hdr, (const uint8_t (*)[SECRET_LEN])s->srv->secrets,
-	    s->srv->nsecrets, res) != 0) {
-		atomic_fetch_add(&stats.rejected[STATS_REJECT_BAD_SECRET], 1);
-		slog(LOGL_INFO, s, "%s", "header matches no secret; holding "
-		    "the connection silently until the handshake deadline");
-		hold_silently(s, deadline);
-		return SESSION_ERR;
-	}
-	s->user = res->secret_index;
-	if (!mode_allowed(cfg, res->tag)) {
-		enum frame_transport t = FRAME_ABRIDGED;
-
-		frame_transport_from_tag(res->tag, &t);
-		atomic_fetch_add(&stats.rejected[STATS_REJECT_MODE], 1);
-		slog(LOGL_INFO, s, "transport %s is not allowed by modes; "
-		    "holding the connection silently", frame_transport_name(t));
-		hold_silently(s, deadline);
-		return SESSION_ERR;
-	}
-	atomic_fetch_add(&stats.users[s->user].connections, 1);
-	atomic_fetch_add(&stats.users[s->user].active, 1);
-	return 0;
 }
 
 static int
@@ -252,67 +225,236 @@ setup_ciphers(struct session *s, const struct obfs2_result *res)
 	    crypto_ctr_skip(s->c_dec, OBFS2_HEADER_LEN) != 0 ||
 	    crypto_ctr_new(&s->u_enc, uk.wkey, uk.wiv) != 0 ||
 	    crypto_ctr_skip(s->u_enc, OBFS2_HEADER_LEN) != 0)
-		return SESSION_ERR;
-	if (!cfg->fast_mode &&
+		rc = SESSION_ERR;
+	else if (!cfg->fast_mode &&
 	    (crypto_ctr_new(&s->c_enc, ck->wkey, ck->wiv) != 0 ||
 	    crypto_ctr_new(&s->u_dec, uk.rkey, uk.riv) != 0))
+		rc = SESSION_ERR;
+	else
+		rc = net_write_full(atomic_load(&s->ufd), wire, sizeof(wire));
+	crypto_cleanse(&uk, sizeof(uk));
+	return rc;
+}
+
+/* The client passed: its user, its leftover bytes, its DC. */
+static int
+start_direct(struct session *s, struct handshake *h)
+{
+	s->user = h->res.secret_index;
+	atomic_fetch_add(&stats.users[s->user].connections, 1);
+	atomic_fetch_add(&stats.users[s->user].active, 1);
+	s->tls = h->tls;
+	s->rd = h->rd;
+	s->pend = h->pend;
+	s->npend = h->npend;
+	h->pend = NULL;
+	slog(LOGL_DEBUG, s, "connected%s, DC %d", s->tls ? " over fake-TLS" :
+	    "", h->res.dc);
+	if (upstream_connect(s, h->res.dc) != 0)
 		return SESSION_ERR;
-	return net_write_full(atomic_load(&s->ufd), wire, sizeof(wire));
+	if (setup_ciphers(s, &h->res) != 0) {
+		slog(LOGL_WARN, s, "%s", "could not send our header to the DC");
+		return SESSION_ERR;
+	}
+	atomic_fetch_add(&stats.handshakes, 1);
+	return 0;
+}
+
+/* Relay a failed client to the cover site, replaying what it sent. */
+static int
+start_mask(struct session *s, const struct handshake *h)
+{
+	const struct config *cfg = s->srv->cfg;
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+	int fd;
+
+	if (getsockname(s->cfd, (struct sockaddr *)&local, &len) != 0 ||
+	    mask_connect(s->srv->mask, (struct sockaddr *)&s->peer_ss,
+	    (struct sockaddr *)&local, &fd) != 0) {
+		atomic_fetch_add(&stats.mask_failed, 1);
+		slog(LOGL_WARN, s, "%s", "cover site unreachable; closing");
+		return SESSION_ERR;
+	}
+	atomic_store(&s->ufd, fd);
+	s->masked = 1;
+	s->end_by = net_now_ms() + (int64_t)cfg->mask_timeout * 1000;
+	atomic_store(&s->mask_left, cfg->mask_max_bytes - (long long)h->nraw);
+	atomic_fetch_add(&stats.masked, 1);
+	slog(LOGL_DEBUG, s, "relaying %zu bytes and the rest to the cover site",
+	    h->nraw);
+	return net_write_full(fd, h->raw, h->nraw);
+}
+
+static int
+handshake_failed(struct session *s, const struct handshake *h)
+{
+	atomic_fetch_add(&stats.rejected[h->why], 1);
+	if (h->drop)
+		return SESSION_ERR;
+	if (s->srv->mask != NULL)
+		return start_mask(s, h);
+	if (h->why != STATS_REJECT_TIMEOUT)
+		hold_silently(s, h->deadline);
+	return SESSION_ERR;
+}
+
+/* Client bytes of the obfuscated stream: the handshake's leftovers first. */
+static ssize_t
+client_read(struct session *s, uint8_t *buf, size_t cap)
+{
+	size_t n;
+	ssize_t r;
+
+	if (s->pend_off < s->npend) {
+		n = s->npend - s->pend_off < cap ? s->npend - s->pend_off : cap;
+		memcpy(buf, s->pend + s->pend_off, n);
+		s->pend_off += n;
+		return (ssize_t)n;
+	}
+	for (;;) {
+		r = recv(s->cfd, buf, cap, 0);
+		if (r <= 0 || !s->tls)
+			return r;
+		if (faketls_reader_unwrap(&s->rd, buf, (size_t)r, &n) != 0) {
+			errno = EPROTO;
+			return -1;
+		}
+		if (n > 0)
+			return (ssize_t)n;
+	}
+}
+
+/* In TLS records sized as a real server sizes them (faketls_drs_size). */
+static int
+client_write(struct session *s, const uint8_t *buf, size_t n, uint8_t *wrap,
+    size_t wcap)
+{
+	int64_t now = net_now_ms(), idle = now - s->drs_last;
+	size_t wn;
+
+	if (!s->tls)
+		return net_write_full(s->cfd, buf, n);
+	if (idle >= FAKETLS_DRS_IDLE_MS)
+		s->drs_sent = 0;
+	if (faketls_wrap(buf, n, faketls_drs_size(s->drs_sent, (uint64_t)idle),
+	    wrap, wcap, &wn) != 0)
+		return SESSION_ERR;
+	s->drs_sent += n;
+	s->drs_last = now;
+	return net_write_full(s->cfd, wrap, wn);
+}
+
+static int
+still_wanted(struct session *s)
+{
+	int64_t now = net_now_ms();
+
+	if (s->end_by != 0 && now >= s->end_by)
+		return 0;
+	return now - atomic_load(&s->last_active) <
+	    (int64_t)s->srv->cfg->idle_timeout * 1000;
 }
 
 static void
-set_relay_options(struct session *s)
+count(struct session *s, enum dir d, size_t n)
 {
-	const struct config *cfg = s->srv->cfg;
-	int idle_ms = cfg->idle_timeout * 1000, one = 1;
-	/* Wake up now and then to see whether the other direction is alive. */
-	int tick = idle_ms / 2 > 100 ? idle_ms / 2 : 100;
+	if (s->user < 0)
+		return;
+	if (d == UP) {
+		atomic_fetch_add(&stats.bytes_in, n);
+		atomic_fetch_add(&stats.users[s->user].bytes_in, n);
+	} else {
+		atomic_fetch_add(&stats.bytes_out, n);
+		atomic_fetch_add(&stats.users[s->user].bytes_out, n);
+	}
+}
 
-	setsockopt(s->cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	net_set_timeouts(s->cfd, tick, idle_ms);
-	net_set_timeouts(s->ufd, tick, idle_ms);
+/* One chunk through the ciphers (none on a masked session) and out. */
+static int
+forward(struct session *s, enum dir d, uint8_t *buf, size_t n, uint8_t *wrap,
+    size_t wcap)
+{
+	crypto_ctr *dec = d == UP ? s->c_dec : s->u_dec;
+	crypto_ctr *enc = d == UP ? s->u_enc : s->c_enc;
+
+	if (s->masked && atomic_fetch_sub(&s->mask_left, (long long)n) <
+	    (long long)n) {
+		slog(LOGL_INFO, s, "%s", "cover-site relay reached "
+		    "mask_max_bytes");
+		return SESSION_ERR;
+	}
+	if ((dec != NULL && crypto_ctr_apply(dec, buf, buf, n) != 0) ||
+	    (enc != NULL && crypto_ctr_apply(enc, buf, buf, n) != 0))
+		return SESSION_ERR;
+	if (d == DOWN)
+		return client_write(s, buf, n, wrap, wcap);
+	return net_write_full(atomic_load(&s->ufd), buf, n);
+}
+
+/* Copy one direction until EOF, an error, or the session is idle. */
+static enum end
+relay(struct session *s, enum dir d)
+{
+	size_t size = (size_t)s->srv->cfg->buffer_size, wcap = 0;
+	uint8_t *buf = malloc(size), *wrap = NULL;
+	enum end end = END_FAIL;
+	ssize_t n;
+
+	if (d == DOWN && s->tls &&
+	    (faketls_wrap_len(size, FAKETLS_DRS_SMALL, &wcap) != 0 ||
+	    (wrap = malloc(wcap)) == NULL))
+		goto out;
+	while (buf != NULL) {
+		n = d == UP ? client_read(s, buf, size) :
+		    recv(s->ufd, buf, size, 0);
+		if (n == 0) {
+			end = END_EOF;
+			break;
+		}
+		if (n < 0) {
+			if (errno == EINTR ||
+			    ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+			    still_wanted(s)))
+				continue;
+			if (errno == ECONNRESET)
+				end = END_RESET;
+			else if (errno == EPROTO)
+				slog(LOGL_INFO, s, "%s", "bad TLS record from "
+				    "the client");
+			break;
+		}
+		if (forward(s, d, buf, (size_t)n, wrap, wcap) != 0)
+			break;
+		atomic_store(&s->last_active, net_now_ms());
+		count(s, d, (size_t)n);
+	}
+out:
+	free(wrap);
+	free(buf);
+	return end;
 }
 
 /*
- * Copy one direction until EOF, an error, or both directions idle for
- * idle_timeout. dec/enc may be NULL (fast mode passes bytes through).
+ * A DC session ends as a whole. A cover-site relay passes each close on as
+ * the cover site or client made it: FIN as a half close, RST as RST (by
+ * closing the other socket with a zero linger once both threads are out).
  */
 static void
-relay(struct session *s, int from, int to, crypto_ctr *dec, crypto_ctr *enc,
-    atomic_ullong *total, atomic_ullong *user_total)
+relay_end(struct session *s, enum dir d, enum end e)
 {
-	int64_t idle_ms = (int64_t)s->srv->cfg->idle_timeout * 1000;
-	size_t size = (size_t)s->srv->cfg->buffer_size;
-	uint8_t *buf;
-	ssize_t n;
+	int from = d == UP ? s->cfd : s->ufd, to = d == UP ? s->ufd : s->cfd;
+	struct linger lg = { 1, 0 };
 
-	if ((buf = malloc(size)) == NULL) {
-		slog(LOGL_ERROR, s, "%s", "out of memory for a relay buffer");
-		return;
+	if (!s->masked || e == END_FAIL) {
+		session_shutdown(s);
+	} else if (e == END_EOF) {
+		shutdown(to, SHUT_WR);
+	} else {
+		setsockopt(to, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		shutdown(to, SHUT_RD);
+		shutdown(from, SHUT_RDWR);
 	}
-	for (;;) {
-		n = recv(from, buf, size, 0);
-		if (n == 0)
-			break;
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
-			    net_now_ms() - atomic_load(&s->last_active) < idle_ms)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				slog(LOGL_DEBUG, s, "%s", "idle timeout");
-			break;
-		}
-		if ((dec != NULL && crypto_ctr_apply(dec, buf, buf, (size_t)n)) ||
-		    (enc != NULL && crypto_ctr_apply(enc, buf, buf, (size_t)n)) ||
-		    net_write_full(to, buf, (size_t)n) != 0)
-			break;
-		atomic_store(&s->last_active, net_now_ms());
-		atomic_fetch_add(total, (unsigned long long)n);
-		atomic_fetch_add(user_total, (unsigned long long)n);
-	}
-	free(buf);
 }
 
 static void
@@ -320,9 +462,54 @@ upstream_to_client(void *arg)
 {
 	struct session *s = arg;
 
-	relay(s, s->ufd, s->cfd, s->u_dec, s->c_enc, &stats.bytes_out,
-	    &stats.users[s->user].bytes_out);
-	session_release(s);
+	relay_end(s, DOWN, relay(s, DOWN));
+	session_put(s);
+}
+
+static void
+set_relay_options(struct session *s)
+{
+	const struct config *cfg = s->srv->cfg;
+	int idle_ms = cfg->idle_timeout * 1000, one = 1, tick;
+
+	if (s->masked && cfg->mask_timeout * 1000 < idle_ms)
+		tick = cfg->mask_timeout * 1000 / 2;
+	else
+		tick = idle_ms / 2;
+	/* Wake up now and then to see whether the session is still wanted. */
+	if (tick < 100)
+		tick = 100;
+	setsockopt(s->cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	net_set_timeouts(s->cfd, tick, idle_ms);
+	net_set_timeouts(s->ufd, tick, idle_ms);
+}
+
+/* Start thread B; thread A (the caller) then relays client -> upstream. */
+static int
+start_pair(struct session *s)
+{
+	if (atomic_load(&s->srv->stopping))
+		return SESSION_ERR;
+	set_relay_options(s);
+	atomic_store(&s->last_active, net_now_ms());
+	atomic_store(&s->refs, 2);
+	if (pool_submit(s->srv->pool, upstream_to_client, s) != 0) {
+		atomic_store(&s->refs, 1);
+		slog(LOGL_WARN, s, "%s", "no thread for the upstream direction");
+		return SESSION_ERR;
+	}
+	return 0;
+}
+
+/* Randomized, so that the close of a silent probe has no fixed timing. */
+static int64_t
+handshake_deadline(const struct config *cfg)
+{
+	int64_t base = (int64_t)cfg->handshake_timeout * 1000;
+	uint8_t r[2] = { 0, 0 };
+
+	crypto_random(r, sizeof(r));
+	return net_now_ms() + base + ((int64_t)(r[0] << 8 | r[1]) % (base / 2 + 1));
 }
 
 static void
@@ -330,40 +517,35 @@ client_to_upstream(void *arg)
 {
 	struct session *s = arg;
 	const struct config *cfg = s->srv->cfg;
-	int64_t deadline = net_now_ms() + (int64_t)cfg->handshake_timeout * 1000;
-	struct obfs2_result res;
+	struct handshake h;
+	int rc;
 
-	if (client_handshake(s, deadline, &res) != 0 ||
-	    upstream_connect(s, res.dc) != 0 ||
-	    atomic_load(&s->srv->stopping))
-		goto out;
-	if (setup_ciphers(s, &res) != 0) {
-		slog(LOGL_WARN, s, "%s", "could not send our header to the DC");
-		goto out;
-	}
-	explicit_bzero(&res, sizeof(res));
-	set_relay_options(s);
-	atomic_store(&s->last_active, net_now_ms());
-	atomic_fetch_add(&stats.handshakes, 1);
-	atomic_store(&s->refs, 2);
-	if (pool_submit(s->srv->pool, upstream_to_client, s) != 0) {
-		atomic_store(&s->refs, 1);
-		slog(LOGL_WARN, s, "%s", "no thread for the upstream direction");
-		goto out;
-	}
-	relay(s, s->cfd, s->ufd, s->c_dec, s->u_enc, &stats.bytes_in,
-	    &stats.users[s->user].bytes_in);
+	memset(&h, 0, sizeof(h));
+	h.srv = s->srv;
+	h.fd = s->cfd;
+	h.who = s->who;
+	h.deadline = handshake_deadline(cfg);
+	/* Our reply must not wait on a client that does not read. */
+	net_set_timeouts(s->cfd, 0, cfg->handshake_timeout * 1000);
+	rc = handshake_run(&h);
+	if (rc == 0)
+		rc = start_direct(s, &h);
+	else if (rc == HANDSHAKE_ERR)
+		rc = handshake_failed(s, &h);
+	handshake_free(&h);
+	if (rc == 0 && start_pair(s) == 0)
+		relay_end(s, UP, relay(s, UP));
+	else
+		session_shutdown(s);
 	slog(LOGL_DEBUG, s, "%s", "session ends");
-out:
-	explicit_bzero(&res, sizeof(res));
-	session_release(s);
+	session_put(s);
 }
 
 int
 session_start(struct server *srv, int fd, const struct sockaddr *peer)
 {
 	struct session *s;
-	int rc;
+	char addr[64];
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		close(fd);
@@ -375,7 +557,10 @@ session_start(struct server *srv, int fd, const struct sockaddr *peer)
 	atomic_init(&s->cfd, fd);
 	atomic_init(&s->ufd, -1);
 	s->user = -1;
-	net_addr_str(peer, s->peer, sizeof(s->peer));
+	memcpy(&s->peer_ss, peer, peer->sa_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	net_addr_str(peer, addr, sizeof(addr));
+	snprintf(s->who, sizeof(s->who), "s%llu %s", s->id, addr);
 	atomic_fetch_add(&stats.active, 1);
 	pthread_mutex_lock(&srv->mu);
 	s->next = srv->live;
@@ -383,10 +568,11 @@ session_start(struct server *srv, int fd, const struct sockaddr *peer)
 		srv->live->prev = s;
 	srv->live = s;
 	pthread_mutex_unlock(&srv->mu);
-	if ((rc = pool_submit(srv->pool, client_to_upstream, s)) != 0) {
+	if (pool_submit(srv->pool, client_to_upstream, s) != 0) {
 		atomic_fetch_add(&stats.rejected[STATS_REJECT_POOL_FULL], 1);
 		slog(LOGL_WARN, s, "%s", "worker pool full, connection refused");
-		session_release(s);
+		session_shutdown(s);
+		session_put(s);
 		return SESSION_ERR;
 	}
 	return 0;

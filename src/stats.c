@@ -19,6 +19,12 @@ static const char *const reject_names[STATS_REJECT_COUNT] = {
 	[STATS_REJECT_MODE] = "mode_refused",
 	[STATS_REJECT_TIMEOUT] = "handshake_timeout",
 	[STATS_REJECT_DC_UNREACHABLE] = "dc_unreachable",
+	[STATS_REJECT_NOT_TLS] = "not_tls",
+	[STATS_REJECT_TLS_DIGEST] = "tls_digest",
+	[STATS_REJECT_TLS_TIME] = "tls_time",
+	[STATS_REJECT_TLS_SNI] = "tls_sni",
+	[STATS_REJECT_TLS_INNER] = "tls_inner",
+	[STATS_REJECT_REPLAY] = "replay",
 };
 
 const char *
@@ -45,6 +51,8 @@ stats_walk(const struct config *cfg, stats_sink sink, void *ctx)
 	EMIT("active %lld", atomic_load(&stats.active));
 	EMIT("handshakes %llu", atomic_load(&stats.handshakes));
 	EMIT("unknown_dc %llu", atomic_load(&stats.unknown_dc));
+	EMIT("masked %llu", atomic_load(&stats.masked));
+	EMIT("mask_failed %llu", atomic_load(&stats.mask_failed));
 	EMIT("bytes_in %llu", atomic_load(&stats.bytes_in));
 	EMIT("bytes_out %llu", atomic_load(&stats.bytes_out));
 	for (i = 0; i < STATS_REJECT_COUNT; i++)

@@ -1353,11 +1353,15 @@ START_TEST(stats_output)
 	    "handshake_timeout");
 	ck_assert_str_eq(stats_reject_name(STATS_REJECT_DC_UNREACHABLE),
 	    "dc_unreachable");
+	ck_assert_str_eq(stats_reject_name(STATS_REJECT_REPLAY), "replay");
+	ck_assert_str_eq(stats_reject_name(STATS_REJECT_COUNT), "unknown");
 
 	ck_assert_int_eq(set("users", "alice", SECRET_A), 0);
 	atomic_store(&stats.accepted, 7);
 	atomic_store(&stats.active, -1);
 	atomic_store(&stats.rejected[STATS_REJECT_BAD_SECRET], 3);
+	atomic_store(&stats.rejected[STATS_REJECT_REPLAY], 4);
+	atomic_store(&stats.masked, 2);
 	atomic_store(&stats.bytes_in, 1234567890123ULL);
 	atomic_store(&stats.users[0].connections, 5);
 	atomic_store(&stats.users[0].bytes_out, 9);
@@ -1370,6 +1374,8 @@ START_TEST(stats_output)
 	    "active -1\n"
 	    "handshakes 0\n"
 	    "unknown_dc 0\n"
+	    "masked 2\n"
+	    "mask_failed 0\n"
 	    "bytes_in 1234567890123\n"
 	    "bytes_out 0\n"
 	    "rejected{reason=\"max_clients\"} 0\n"
@@ -1378,6 +1384,12 @@ START_TEST(stats_output)
 	    "rejected{reason=\"mode_refused\"} 0\n"
 	    "rejected{reason=\"handshake_timeout\"} 0\n"
 	    "rejected{reason=\"dc_unreachable\"} 0\n"
+	    "rejected{reason=\"not_tls\"} 0\n"
+	    "rejected{reason=\"tls_digest\"} 0\n"
+	    "rejected{reason=\"tls_time\"} 0\n"
+	    "rejected{reason=\"tls_sni\"} 0\n"
+	    "rejected{reason=\"tls_inner\"} 0\n"
+	    "rejected{reason=\"replay\"} 4\n"
 	    "user_connections{user=\"alice\"} 5\n"
 	    "user_active{user=\"alice\"} 0\n"
 	    "user_bytes_in{user=\"alice\"} 0\n"

@@ -1,0 +1,355 @@
+/*
+ * The client handshake. A failed check returns HANDSHAKE_ERR with the reason
+ * and nothing sent, so the caller can hand every byte read to the cover
+ * site; the only byte we ever send before the checks pass is none.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "crypto.h"
+#include "frame.h"
+#include "handshake.h"
+#include "log.h"
+#include "net.h"
+
+/* Room for the largest hello we take plus the start of the first record. */
+#define RAW_CAP		(FAKETLS_HELLO_MAX + 4096)
+/* PROTOCOL.md 3.4: the reply's size when the cover site taught us none. */
+#define FALLBACK_APP_MIN	2500
+#define FALLBACK_APP_SPAN	1120
+
+static int
+fail(struct handshake *h, enum stats_reject why, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(struct handshake *h, enum stats_reject why, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	h->why = why;
+	log_info("%s user=-: %s", h->who, msg);
+	return HANDSHAKE_ERR;
+}
+
+/* Read whatever the client sent next, before the deadline. */
+static int
+more(struct handshake *h)
+{
+	struct pollfd p = { .fd = h->fd, .events = POLLIN };
+	int64_t left;
+	ssize_t n;
+
+	if (h->nraw == h->rawcap)
+		return fail(h, STATS_REJECT_NOT_TLS, "%zu bytes and still no "
+		    "complete handshake", h->nraw);
+	for (;;) {
+		left = h->deadline - net_now_ms();
+		if (left <= 0) {
+			h->why = STATS_REJECT_TIMEOUT;
+			log_debug("%s user=-: handshake timeout after %zu bytes",
+			    h->who, h->nraw);
+			return HANDSHAKE_ERR;
+		}
+		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+			return HANDSHAKE_CLOSED;
+		if (p.revents == 0)
+			continue;
+		n = recv(h->fd, h->raw + h->nraw, h->rawcap - h->nraw,
+		    MSG_DONTWAIT);
+		if (n > 0) {
+			h->nraw += (size_t)n;
+			return 0;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			log_debug("%s user=-: client left during the handshake",
+			    h->who);
+			return HANDSHAKE_CLOSED;
+		}
+	}
+}
+
+static int
+keep_pending(struct handshake *h, const uint8_t *p, size_t n)
+{
+	uint8_t *np;
+
+	if (n == 0)
+		return 0;
+	if ((np = realloc(h->pend, h->npend + n)) == NULL)
+		return HANDSHAKE_CLOSED;
+	memcpy(np + h->npend, p, n);
+	h->pend = np;
+	h->npend += n;
+	return 0;
+}
+
+/* 1 if the key was seen before; otherwise it is remembered now. */
+static int
+replayed(struct handshake *h, const uint8_t key[REPLAY_KEY_LEN])
+{
+	if (h->srv->replay == NULL)
+		return 0;
+	return replay_check_and_add(h->srv->replay, key,
+	    (int64_t)time(NULL)) == REPLAY_SEEN;
+}
+
+static int
+mode_allowed(const struct config *cfg, uint32_t tag)
+{
+	if (tag == PROTO_TAG_PADDED)
+		return (cfg->modes & CONFIG_MODES_SECURE) != 0;
+	return (cfg->modes & CONFIG_MODES_CLASSIC) != 0;
+}
+
+static int
+plain_obfs2(struct handshake *h)
+{
+	const struct config *cfg = h->srv->cfg;
+	enum frame_transport t = FRAME_ABRIDGED;
+	int rc;
+
+	while (h->nraw < OBFS2_HEADER_LEN)
+		if ((rc = more(h)) != 0)
+			return rc;
+	if (obfs2_parse(h->raw, (const uint8_t (*)[SECRET_LEN])h->srv->secrets,
+	    h->srv->nsecrets, &h->res) != 0)
+		return fail(h, STATS_REJECT_BAD_SECRET,
+		    "header matches no secret");
+	if (!mode_allowed(cfg, h->res.tag)) {
+		frame_transport_from_tag(h->res.tag, &t);
+		return fail(h, STATS_REJECT_MODE, "transport %s is not allowed "
+		    "by modes", frame_transport_name(t));
+	}
+	if (replayed(h, h->raw + OBFS2_KEY_OFF))
+		return fail(h, STATS_REJECT_REPLAY, "obfuscated2 header seen "
+		    "before (replay)");
+	return keep_pending(h, h->raw + OBFS2_HEADER_LEN,
+	    h->nraw - OBFS2_HEADER_LEN);
+}
+
+static int
+sni_known(const struct config *cfg, const char *sni)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->ndomains; i++)
+		if (strcasecmp(cfg->domains[i], sni) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+reply_shape(struct handshake *h, struct mask_shape *shape)
+{
+	uint8_t rnd[4];
+
+	crypto_random(rnd, sizeof(rnd));
+	if (h->srv->mask != NULL) {
+		mask_shape_get(h->srv->mask, rnd, shape);
+		return;
+	}
+	memset(shape, 0, sizeof(*shape));
+	shape->napp = 1;
+	shape->app_sizes[0] = FALLBACK_APP_MIN +
+	    ((size_t)rnd[0] << 8 | rnd[1]) % FALLBACK_APP_SPAN;
+}
+
+/* ServerHello, CCS and one ApplicationData record shaped like the cover's. */
+static int
+send_reply(struct handshake *h, const struct faketls_hello *hello,
+    const uint8_t *secret)
+{
+	uint8_t priv[TLS_X25519_LEN], pub[TLS_X25519_LEN];
+	uint8_t *buf = NULL, *fill = NULL;
+	struct mask_shape shape;
+	struct faketls_reply rp;
+	size_t len, i, nfill = 0;
+	int rc = HANDSHAKE_CLOSED;
+
+	reply_shape(h, &shape);
+	for (i = 0; i < shape.napp; i++)
+		nfill += shape.app_sizes[i];
+	if (crypto_random(priv, sizeof(priv)) != 0 ||
+	    crypto_x25519_public(priv, pub) != 0)
+		goto out;
+	rp.key_share = pub;
+	rp.versions_first = shape.versions_first;
+	rp.app_sizes = shape.app_sizes;
+	rp.napp = shape.napp;
+	if ((fill = malloc(nfill)) == NULL || crypto_random(fill, nfill) != 0)
+		goto out;
+	rp.app_fill = fill;
+	if (faketls_reply_len(hello, &rp, &len) != 0 ||
+	    (buf = malloc(len)) == NULL ||
+	    faketls_reply_build(secret, hello, &rp, buf, len, &len) != 0)
+		goto out;
+	if (net_write_full(h->fd, buf, len) == 0)
+		rc = 0;
+out:
+	crypto_cleanse(priv, sizeof(priv));
+	free(fill);
+	free(buf);
+	return rc;
+}
+
+/* The first 64 bytes inside the client's records: the obfuscated2 header. */
+static int
+tls_inner(struct handshake *h, size_t off, size_t user)
+{
+	uint8_t hdr[OBFS2_HEADER_LEN];
+	const uint8_t *payload;
+	size_t used, plen, take, got = 0;
+	int rc;
+
+	faketls_reader_init(&h->rd);
+	for (;;) {
+		while (off < h->nraw) {
+			if (faketls_reader_next(&h->rd, h->raw + off,
+			    h->nraw - off, &used, &payload, &plen) != 0)
+				return fail(h, STATS_REJECT_TLS_INNER,
+				    "bad TLS record after the hello");
+			off += used;
+			take = plen < sizeof(hdr) - got ? plen : sizeof(hdr) - got;
+			memcpy(hdr + got, payload, take);
+			got += take;
+			if ((rc = keep_pending(h, payload + take, plen - take)))
+				return rc;
+		}
+		if (got == sizeof(hdr))
+			break;
+		if ((rc = more(h)) != 0)
+			return rc;
+	}
+	if (obfs2_parse(hdr, (const uint8_t (*)[SECRET_LEN])
+	    &h->srv->secrets[user], 1, &h->res) != 0 ||
+	    h->res.tag != PROTO_TAG_PADDED)
+		return fail(h, STATS_REJECT_TLS_INNER, "no padded-intermediate "
+		    "header inside the TLS records");
+	h->res.secret_index = (int)user;
+	h->tls = 1;
+	return 0;
+}
+
+static int
+tls_checks(struct handshake *h, const struct faketls_hello *hello,
+    struct faketls_match *m)
+{
+	const struct config *cfg = h->srv->cfg;
+	int64_t now = (int64_t)time(NULL), oldest;
+	uint32_t past = (uint32_t)cfg->time_skew_past;
+
+	if (!sni_known(cfg, hello->sni)) {
+		if (cfg->unknown_sni == CONFIG_SNI_DROP)
+			h->drop = 1;
+		return fail(h, STATS_REJECT_TLS_SNI, "hello for unknown "
+		    "server name '%s'", hello->sni);
+	}
+	if (faketls_hello_verify(h->raw, hello,
+	    (const uint8_t (*)[SECRET_LEN])h->srv->secrets, h->srv->nsecrets,
+	    m) != 0)
+		return fail(h, STATS_REJECT_TLS_DIGEST, "TLS hello signed by "
+		    "no secret");
+	if (h->srv->replay != NULL &&
+	    replay_oldest(h->srv->replay, now, &oldest) == 0)
+		past = faketls_skew_past(now, oldest, past,
+		    (uint32_t)cfg->time_skew_future);
+	if (faketls_time_ok(now, m->ts, past,
+	    (uint32_t)cfg->time_skew_future) != 0)
+		return fail(h, STATS_REJECT_TLS_TIME, "TLS hello time is %lld s "
+		    "off", (long long)m->ts - (long long)now);
+	if (replayed(h, hello->random))
+		return fail(h, STATS_REJECT_REPLAY, "TLS hello seen before "
+		    "(replay)");
+	return 0;
+}
+
+/* 1 if the first 64 bytes are a valid obfuscated2 header for some user. */
+static int
+looks_obfs2(struct handshake *h)
+{
+	struct obfs2_result r;
+
+	return h->nraw >= OBFS2_HEADER_LEN &&
+	    obfs2_parse(h->raw, (const uint8_t (*)[SECRET_LEN])h->srv->secrets,
+	    h->srv->nsecrets, &r) == 0;
+}
+
+/*
+ * A random obfuscated2 header may start like a TLS record (only 16 03 01 02
+ * is avoided by clients), so where plain modes are allowed a header that
+ * matches a secret wins over a hello that is still incomplete or broken.
+ */
+static int
+tls_hello(struct handshake *h, int plain_ok)
+{
+	struct faketls_hello hello;
+	struct faketls_match m;
+	int rc, tried = 0;
+
+	for (;;) {
+		rc = faketls_hello_parse(h->raw, h->nraw, &hello);
+		if (rc != FAKETLS_NEED_MORE)
+			break;
+		if (plain_ok && !tried && h->nraw >= OBFS2_HEADER_LEN) {
+			tried = 1;
+			if (looks_obfs2(h))
+				return plain_obfs2(h);
+		}
+		if ((rc = more(h)) != 0)
+			return rc;
+	}
+	if (rc != 0) {
+		if (plain_ok && !tried && looks_obfs2(h))
+			return plain_obfs2(h);
+		return fail(h, STATS_REJECT_NOT_TLS, "not a TLS hello we "
+		    "accept (%d)", rc);
+	}
+	if ((rc = tls_checks(h, &hello, &m)) != 0)
+		return rc;
+	if (send_reply(h, &hello, h->srv->secrets[m.secret_index]) != 0)
+		return HANDSHAKE_CLOSED;
+	return tls_inner(h, hello.wire_len, m.secret_index);
+}
+
+int
+handshake_run(struct handshake *h)
+{
+	const struct config *cfg = h->srv->cfg;
+	int tls_ok = (cfg->modes & CONFIG_MODES_TLS) && cfg->ndomains > 0;
+	int plain_ok = (cfg->modes & (CONFIG_MODES_CLASSIC |
+	    CONFIG_MODES_SECURE)) != 0;
+	int rc;
+
+	h->rawcap = RAW_CAP;
+	if ((h->raw = malloc(h->rawcap)) == NULL)
+		return HANDSHAKE_CLOSED;
+	if ((rc = more(h)) != 0)
+		return rc;
+	if (tls_ok && h->raw[0] == TLS_RECORD_HANDSHAKE)
+		return tls_hello(h, plain_ok);
+	if (!plain_ok)
+		return fail(h, STATS_REJECT_NOT_TLS, "not a TLS hello, and "
+		    "only tls is allowed");
+	return plain_obfs2(h);
+}
+
+void
+handshake_free(struct handshake *h)
+{
+	free(h->raw);
+	free(h->pend);
+	h->raw = h->pend = NULL;
+	crypto_cleanse(&h->res, sizeof(h->res));
+}
