@@ -88,6 +88,23 @@ struct config {
 	int mask_timeout;			/* seconds a masked connection may last */
 	long long mask_max_bytes;		/* bytes relayed per masked connection */
 
+	/* [middle] (PROTOCOL.md 4, 5): Telegram's middle proxies, the ad tag */
+	int has_ad_tag;
+	uint8_t ad_tag[SECRET_LEN];		/* 32 hex in the file */
+	char proxy_secret_url[512];		/* default: core.telegram.org/getProxySecret */
+	char proxy_config_url[512];		/* default: .../getProxyConfig */
+	char proxy_config_v6_url[512];		/* default: .../getProxyConfigV6 */
+	char proxy_secret_file[PATH_MAX];	/* set: read it, never fetch */
+	char proxy_config_file[PATH_MAX];	/* set: read it, never fetch */
+	int refresh_interval;			/* seconds, default 3600 */
+	int has_nat_info;			/* nat_info = local:public IPv4 */
+	struct config_addr nat_local, nat_public;
+	int has_public_ipv4, has_public_ipv6;	/* public_ipv4 / public_ipv6 */
+	struct config_addr public_ipv4, public_ipv6;
+	int conn_min, conn_max;			/* connections_per_target = MIN/MAX */
+	int ping_interval;			/* seconds, default 10 */
+	long long queue_bytes;			/* per-client answer queue bound */
+
 	/* [users] */
 	size_t nusers;
 	struct config_user users[CONFIG_MAX_USERS];
