@@ -1,0 +1,1 @@
+/* placeholder: the mux interface lands with src/mux.c */
