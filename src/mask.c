@@ -120,7 +120,7 @@ addrs_set(struct mask *m, const struct config_addr *addr, size_t n)
 	pthread_mutex_unlock(&m->lock);
 }
 
-/* The addresses in order, all within one timeout: a refusal moves on at once. */
+/* One timeout for all the addresses, in order: a refused one costs no wait. */
 static int
 connect_any(const struct config_addr *addr, size_t naddr, int timeout_ms,
     int *fd)
@@ -345,8 +345,8 @@ shape_eq(const struct mask_shape *a, const struct mask_shape *b)
 {
 	size_t i;
 
-	if (a->learned != b->learned || a->versions_first != b->versions_first ||
-	    a->napp != b->napp)
+	if (a->learned != b->learned ||
+	    a->versions_first != b->versions_first || a->napp != b->napp)
 		return 0;
 	for (i = 0; i < a->napp; i++)
 		if (a->app_sizes[i] != b->app_sizes[i])
@@ -366,8 +366,8 @@ shape_learned(struct mask *m, const struct mask_shape *s)
 	m->shape = *s;
 	pthread_mutex_unlock(&m->lock);
 	for (i = 0; i < s->napp; i++)
-		off += (size_t)snprintf(sizes + off, sizeof(sizes) - off, "%s%zu",
-		    i > 0 ? " " : "", s->app_sizes[i]);
+		off += (size_t)snprintf(sizes + off, sizeof(sizes) - off,
+		    "%s%zu", i > 0 ? " " : "", s->app_sizes[i]);
 	log_msg(same ? LOGL_DEBUG : LOGL_INFO,
 	    "mask: %s for %s: %s first, encrypted handshake records of "
 	    "%s bytes", m->target, m->domain,
@@ -567,13 +567,13 @@ mask_connect(struct mask *m, const struct sockaddr *peer,
 
 	if (m == NULL || fd == NULL)
 		return MASK_ERR;
-	/* Before connecting: addresses it cannot describe cost no connection. */
+	/* Before connecting: a peer it cannot describe costs no connection. */
 	if (m->proxy_protocol != 0 && proxyhdr_build(m->proxy_protocol, peer,
 	    local, hdr, sizeof(hdr), &hlen) != 0)
 		return MASK_ERR;
 	if ((naddr = addrs_get(m, addr)) == 0)
 		return MASK_ERR_NOTARGET;
-	/* net_connect sets TCP_NODELAY: the relay forwards small writes as is. */
+	/* net_connect sets TCP_NODELAY: the relay passes small writes on. */
 	if (connect_any(addr, naddr, m->connect_ms, &s) != 0)
 		return MASK_ERR_CONNECT;
 	if (hlen > 0 && net_write_full(s, hdr, hlen) != 0) {

@@ -33,8 +33,9 @@ end_from(const struct sockaddr *sa, struct end *e)
 		return 0;
 	}
 	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		const struct sockaddr_in6 *in6;
 
+		in6 = (const struct sockaddr_in6 *)sa;
 		e->family = AF_INET6;
 		memcpy(e->addr, &in6->sin6_addr, 16);
 		e->port = ntohs(in6->sin6_port);
