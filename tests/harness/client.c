@@ -1,7 +1,8 @@
 /*
  * Test client. The socket stays non-blocking and every wait goes through
  * poll with a timeout, so no test can hang on a silent proxy. Bytes read
- * ahead of a frame boundary are kept, decrypted, in c->in.
+ * ahead of a frame boundary are kept, decrypted (and on a fake-TLS
+ * connection out of their records), in c->in.
  */
 #include <errno.h>
 #include <poll.h>
@@ -14,10 +15,30 @@
 
 #include "client.h"
 #include "crypto.h"
+#include "faketls.h"
 #include "obfs2.h"
 
 #define TCLIENT_CHUNK		(64 * 1024)
 #define TCLIENT_MAX_REDRAW	1000	/* a redraw is needed ~1 in 2^24 */
+/* Records batched per write: a few full ones. */
+#define TLS_BATCH		(4 * (TLS_RECORD_HEADER_LEN + TLS_PLAINTEXT_MAX))
+/* The proxy's reply: ServerHello, CCS and one ApplicationData record. */
+#define TLS_REPLY_MAX		(1024 + TLS_RECORD_HEADER_LEN + \
+				    TLS_CIPHERTEXT_MAX)
+
+/* A fake-TLS connection's state; the plain client has none. */
+struct tls_state {
+	uint8_t secret[SECRET_LEN];	/* to check a deferred reply */
+	uint8_t random[TLS_RANDOM_LEN];	/* of our hello */
+	uint8_t hello[FAKETLS_BUILD_MAX];
+	size_t hello_len;
+	int reply_pending;		/* early: not read yet */
+	size_t rec_max;
+	int rec_random;
+	uint8_t hdr[TLS_RECORD_HEADER_LEN];	/* server record being read */
+	size_t hdr_have, left;
+	int err;			/* sticky record-layer error */
+};
 
 struct tclient {
 	int fd;
@@ -28,6 +49,7 @@ struct tclient {
 	uint8_t hdr[OBFS2_HEADER_LEN];
 	uint8_t *in;
 	size_t in_off, in_len, in_cap;
+	struct tls_state *tls;		/* NULL: plain obfuscated2 */
 };
 
 static const uint32_t transport_tags[] = {
@@ -165,34 +187,107 @@ consume(struct tclient *c, size_t n)
 	c->in_off = c->in_len = c->in_cap = 0;
 }
 
-/* Append at least one more decrypted byte to c->in. */
-static int
-fill(struct tclient *c, int64_t deadline)
+static uint16_t
+get_u16be(const uint8_t *p)
 {
-	size_t n, ncap;
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/*
+ * Server -> client records (PROTOCOL.md 3.5): only 17 03 03, as the proxy
+ * sends no CCS after its reply. Strips the headers from p[0..n) in place;
+ * the payload ends up in p[0..*out).
+ */
+static int
+tls_unwrap(struct tls_state *s, uint8_t *p, size_t n, size_t *out)
+{
+	size_t i = 0, o = 0, k;
+
+	while (s->err == 0 && i < n) {
+		if (s->left > 0) {
+			k = n - i < s->left ? n - i : s->left;
+			memmove(p + o, p + i, k);
+			o += k;
+			i += k;
+			s->left -= k;
+			continue;
+		}
+		k = TLS_RECORD_HEADER_LEN - s->hdr_have;
+		if (k > n - i)
+			k = n - i;
+		memcpy(s->hdr + s->hdr_have, p + i, k);
+		s->hdr_have += k;
+		i += k;
+		if (s->hdr_have < TLS_RECORD_HEADER_LEN)
+			break;
+		s->hdr_have = 0;
+		s->left = get_u16be(s->hdr + 3);
+		if (s->hdr[0] != TLS_RECORD_APPDATA ||
+		    get_u16be(s->hdr + 1) != TLS_VERSION_12 ||
+		    s->left > TLS_CIPHERTEXT_MAX)
+			s->err = TCLIENT_ERR_TLS;
+	}
+	*out = o;
+	return s->err;
+}
+
+/* Room for want more bytes at the end of c->in. */
+static int
+make_room(struct tclient *c, size_t want)
+{
+	size_t ncap;
 	uint8_t *p;
-	int rc;
 
 	if (c->in_off > 0) {
 		memmove(c->in, c->in + c->in_off, buffered(c));
 		c->in_len -= c->in_off;
 		c->in_off = 0;
 	}
-	if (c->in_cap - c->in_len < TCLIENT_CHUNK) {
-		ncap = c->in_len + TCLIENT_CHUNK;
-		if ((p = realloc(c->in, ncap)) == NULL)
-			return TCLIENT_ERR;
-		c->in = p;
-		c->in_cap = ncap;
-	}
-	rc = read_some(c->fd, c->in + c->in_len, c->in_cap - c->in_len, &n,
-	    deadline);
-	if (rc != 0)
+	if (c->in_cap - c->in_len >= want)
+		return 0;
+	ncap = c->in_len + want;
+	if ((p = realloc(c->in, ncap)) == NULL)
+		return TCLIENT_ERR;
+	c->in = p;
+	c->in_cap = ncap;
+	return 0;
+}
+
+/* n bytes from the socket are at c->in + c->in_len: take them in. */
+static int
+take_in(struct tclient *c, size_t n)
+{
+	uint8_t *p = c->in + c->in_len;
+	int rc;
+
+	if (c->tls != NULL && (rc = tls_unwrap(c->tls, p, n, &n)) != 0)
 		return rc;
-	if (crypto_ctr_apply(c->rc, c->in + c->in_len, c->in + c->in_len,
-	    n) != 0)
+	if (crypto_ctr_apply(c->rc, p, p, n) != 0)
 		return TCLIENT_ERR;
 	c->in_len += n;
+	return 0;
+}
+
+static int read_reply(struct tclient *c, int64_t deadline);
+
+/* Append at least one more decrypted byte to c->in. */
+static int
+fill(struct tclient *c, int64_t deadline)
+{
+	size_t before = buffered(c), n;
+	int rc;
+
+	if (c->tls != NULL && c->tls->reply_pending &&
+	    (rc = read_reply(c, deadline)) != 0)
+		return rc;
+	while (buffered(c) == before) {
+		if ((rc = make_room(c, TCLIENT_CHUNK)) != 0)
+			return rc;
+		rc = read_some(c->fd, c->in + c->in_len, c->in_cap - c->in_len,
+		    &n, deadline);
+		if (rc != 0 || (rc = take_in(c, n)) != 0)
+			return rc;
+	}
 	return 0;
 }
 
@@ -238,6 +333,63 @@ make_header(struct tclient *c, const uint8_t *secret, int16_t dc)
 	return rc;
 }
 
+static int
+record_size(const struct tls_state *s, size_t left, size_t *size)
+{
+	uint8_t r[2];
+
+	*size = s->rec_max;
+	if (s->rec_random) {
+		if (crypto_random(r, sizeof(r)) != 0)
+			return TCLIENT_ERR;
+		*size = 1 + (size_t)(r[0] << 8 | r[1]) % s->rec_max;
+	}
+	if (*size > left)
+		*size = left;
+	return 0;
+}
+
+static void
+put_record_header(uint8_t *p, uint8_t type, size_t len)
+{
+	p[0] = type;
+	p[1] = TLS_VERSION_12 >> 8;
+	p[2] = TLS_VERSION_12 & 0xff;
+	p[3] = (uint8_t)(len >> 8);
+	p[4] = (uint8_t)len;
+}
+
+/* Encrypted stream bytes to the socket, in records on a fake-TLS one. */
+static int
+write_stream(struct tclient *c, const uint8_t *p, size_t n)
+{
+	size_t have = 0, size;
+	uint8_t *batch;
+	int rc = 0;
+
+	if (c->tls == NULL)
+		return write_all(c->fd, p, n, c->timeout_ms);
+	if ((batch = malloc(TLS_BATCH)) == NULL)
+		return TCLIENT_ERR;
+	while (rc == 0 && n > 0) {
+		if ((rc = record_size(c->tls, n, &size)) != 0)
+			break;
+		if (have + TLS_RECORD_HEADER_LEN + size > TLS_BATCH) {
+			rc = write_all(c->fd, batch, have, c->timeout_ms);
+			have = 0;
+		}
+		put_record_header(batch + have, TLS_RECORD_APPDATA, size);
+		memcpy(batch + have + TLS_RECORD_HEADER_LEN, p, size);
+		have += TLS_RECORD_HEADER_LEN + size;
+		p += size;
+		n -= size;
+	}
+	if (rc == 0 && have > 0)
+		rc = write_all(c->fd, batch, have, c->timeout_ms);
+	free(batch);
+	return rc;
+}
+
 int
 tclient_connect(const struct sockaddr *sa, socklen_t salen,
     const uint8_t *secret, enum frame_transport t, int16_t dc,
@@ -254,6 +406,162 @@ tclient_connect(const struct sockaddr *sa, socklen_t salen,
 	if ((rc = make_header(c, secret, dc)) == 0)
 		rc = write_all(c->fd, c->hdr, OBFS2_HEADER_LEN, timeout_ms);
 	if (rc != 0) {
+		tclient_close(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+/* ---- fake-TLS (PROTOCOL.md 3) ---- */
+
+static int
+hello_build(const uint8_t *secret, const char *domain, int ts_offset,
+    size_t record_split, uint8_t *out, size_t cap, size_t *len)
+{
+	struct faketls_client_rand rnd;
+	uint8_t priv[TLS_X25519_LEN];
+	int rc = TCLIENT_ERR;
+
+	if (crypto_random(rnd.session_id, sizeof(rnd.session_id)) == 0 &&
+	    crypto_random(rnd.grease, sizeof(rnd.grease)) == 0 &&
+	    crypto_random(priv, sizeof(priv)) == 0 &&
+	    crypto_x25519_public(priv, rnd.key_share) == 0)
+		rc = faketls_hello_build(secret, domain,
+		    (uint32_t)(time(NULL) + ts_offset), &rnd, record_split,
+		    out, cap, len) == 0 ? 0 : TCLIENT_ERR_ARG;
+	crypto_cleanse(priv, sizeof(priv));
+	return rc;
+}
+
+int
+tclient_tls_hello_build(const uint8_t *secret, const char *domain,
+    int ts_offset, size_t record_split, uint8_t *out, size_t cap,
+    size_t *len)
+{
+	if (secret == NULL || domain == NULL || out == NULL || len == NULL)
+		return TCLIENT_ERR_ARG;
+	return hello_build(secret, domain, ts_offset, record_split, out, cap,
+	    len);
+}
+
+/*
+ * Read until the reply is complete and check it; what came after it is
+ * already stream data in records.
+ */
+static int
+read_reply(struct tclient *c, int64_t deadline)
+{
+	struct tls_state *s = c->tls;
+	size_t len = 0, used = 0, n;
+	uint8_t *buf;
+	int vrc, rc = 0;
+
+	if ((buf = malloc(TLS_REPLY_MAX)) == NULL)
+		return TCLIENT_ERR;
+	for (;;) {
+		vrc = faketls_reply_verify(s->secret, s->random, 1, buf, len,
+		    &used);
+		if (vrc != FAKETLS_NEED_MORE || len == TLS_REPLY_MAX)
+			break;
+		rc = read_some(c->fd, buf + len, TLS_REPLY_MAX - len, &n,
+		    deadline);
+		if (rc != 0)
+			goto done;
+		len += n;
+	}
+	if (vrc != 0) {
+		rc = vrc == FAKETLS_ERR_CRYPTO ? TCLIENT_ERR : TCLIENT_ERR_TLS;
+		goto done;
+	}
+	s->reply_pending = 0;
+	if (len > used && (rc = make_room(c, len - used)) == 0) {
+		memcpy(c->in + c->in_len, buf + used, len - used);
+		rc = take_in(c, len - used);
+	}
+done:
+	free(buf);
+	return rc;
+}
+
+/* The hello (in one or two writes), and with early the CCS and header. */
+static int
+send_hello(struct tclient *c, const struct tclient_tls_opts *o,
+    const uint8_t *first, size_t first_len)
+{
+	uint8_t buf[FAKETLS_BUILD_MAX + 128];
+	size_t len = c->tls->hello_len, cut = o->write_split;
+	int rc;
+
+	memcpy(buf, c->tls->hello, len);
+	if (o->early) {
+		memcpy(buf + len, first, first_len);
+		len += first_len;
+	}
+	if (cut == 0 || cut >= len)
+		return write_all(c->fd, buf, len, c->timeout_ms);
+	if ((rc = write_all(c->fd, buf, cut, c->timeout_ms)) != 0)
+		return rc;
+	if (o->write_delay_ms > 0)
+		poll(NULL, 0, o->write_delay_ms);
+	return write_all(c->fd, buf + cut, len - cut, c->timeout_ms);
+}
+
+static int
+tls_handshake(struct tclient *c, const uint8_t *secret, const char *domain,
+    int16_t dc, const struct tclient_tls_opts *o)
+{
+	uint8_t first[FAKETLS_CCS_LEN + TLS_RECORD_HEADER_LEN +
+	    OBFS2_HEADER_LEN];
+	struct tls_state *s;
+	struct faketls_hello h;
+	int rc;
+
+	if ((c->tls = s = calloc(1, sizeof(*s))) == NULL)
+		return TCLIENT_ERR;
+	memcpy(s->secret, secret, SECRET_LEN);
+	s->rec_max = TLS_PLAINTEXT_MAX;
+	if ((rc = hello_build(secret, domain, o->ts_offset, o->record_split,
+	    s->hello, sizeof(s->hello), &s->hello_len)) != 0)
+		return rc;
+	/* Our own hello parsed: the random wherever the records cut it. */
+	if (faketls_hello_parse(s->hello, s->hello_len, &h) != 0)
+		return TCLIENT_ERR_ARG;
+	memcpy(s->random, h.random, TLS_RANDOM_LEN);
+	if ((rc = make_header(c, secret, dc)) != 0)
+		return rc;
+	/* The official client writes the CCS and the first record at once. */
+	memcpy(first, FAKETLS_CCS, FAKETLS_CCS_LEN);
+	put_record_header(first + FAKETLS_CCS_LEN, TLS_RECORD_APPDATA,
+	    OBFS2_HEADER_LEN);
+	memcpy(first + FAKETLS_CCS_LEN + TLS_RECORD_HEADER_LEN, c->hdr,
+	    OBFS2_HEADER_LEN);
+	if ((rc = send_hello(c, o, first, sizeof(first))) != 0)
+		return rc;
+	s->reply_pending = 1;
+	if (o->early)
+		return 0;
+	if ((rc = read_reply(c, now_ms() + c->timeout_ms)) != 0)
+		return rc;
+	return write_all(c->fd, first, sizeof(first), c->timeout_ms);
+}
+
+int
+tclient_connect_tls(const struct sockaddr *sa, socklen_t salen,
+    const uint8_t *secret, const char *domain, int16_t dc,
+    const struct tclient_tls_opts *o, int timeout_ms, struct tclient **out)
+{
+	static const struct tclient_tls_opts defaults;
+	struct tclient *c;
+	int rc;
+
+	if (sa == NULL || secret == NULL || domain == NULL || out == NULL)
+		return TCLIENT_ERR_ARG;
+	if ((rc = client_new(sa, salen, timeout_ms, &c)) != 0)
+		return rc;
+	c->t = FRAME_PADDED;
+	if ((rc = tls_handshake(c, secret, domain, dc,
+	    o != NULL ? o : &defaults)) != 0) {
 		tclient_close(c);
 		return rc;
 	}
@@ -320,7 +628,7 @@ tclient_send(struct tclient *c, const uint8_t *msg, size_t len, int quickack)
 	rc = TCLIENT_ERR;
 	if (crypto_random(buf + hlen + len, npad) == 0 &&
 	    crypto_ctr_apply(c->wc, buf, buf, total) == 0)
-		rc = write_all(c->fd, buf, total, c->timeout_ms);
+		rc = write_stream(c, buf, total);
 	free(buf);
 	return rc;
 }
@@ -370,7 +678,7 @@ tclient_write_raw(struct tclient *c, const uint8_t *data, size_t len,
 	while (rc == 0 && len > 0) {
 		n = len < TCLIENT_CHUNK ? len : TCLIENT_CHUNK;
 		rc = crypto_ctr_apply(c->wc, data, chunk, n) != 0 ?
-		    TCLIENT_ERR : write_all(c->fd, chunk, n, c->timeout_ms);
+		    TCLIENT_ERR : write_stream(c, chunk, n);
 		data += n;
 		len -= n;
 	}
@@ -386,6 +694,10 @@ tclient_read_raw(struct tclient *c, uint8_t *buf, size_t cap, size_t *n,
 
 	if (c == NULL || buf == NULL || cap == 0 || n == NULL)
 		return TCLIENT_ERR_ARG;
+	/* Records are unwrapped in c->in, then served from there. */
+	if (buffered(c) == 0 && crypt && c->tls != NULL &&
+	    (rc = fill(c, now_ms() + timeout_ms)) != 0)
+		return rc;
 	if (buffered(c) > 0) {
 		/* Already decrypted by tclient_recv's read-ahead. */
 		*n = buffered(c) < cap ? buffered(c) : cap;
@@ -432,6 +744,27 @@ tclient_set_padding(struct tclient *c, int pad)
 }
 
 const uint8_t *
+tclient_tls_hello(const struct tclient *c, size_t *len)
+{
+	if (c == NULL || c->tls == NULL)
+		return NULL;
+	if (len != NULL)
+		*len = c->tls->hello_len;
+	return c->tls->hello;
+}
+
+int
+tclient_set_records(struct tclient *c, size_t max_payload, int random_sizes)
+{
+	if (c == NULL || c->tls == NULL || max_payload == 0 ||
+	    max_payload > TLS_PLAINTEXT_MAX)
+		return TCLIENT_ERR_ARG;
+	c->tls->rec_max = max_payload;
+	c->tls->rec_random = random_sizes != 0;
+	return 0;
+}
+
+const uint8_t *
 tclient_header(const struct tclient *c)
 {
 	return c->wc != NULL ? c->hdr : NULL;
@@ -451,6 +784,10 @@ tclient_close(struct tclient *c)
 	if (c == NULL)
 		return;
 	close(c->fd);
+	if (c->tls != NULL) {
+		crypto_cleanse(c->tls, sizeof(*c->tls));
+		free(c->tls);
+	}
 	crypto_ctr_free(c->rc);
 	crypto_ctr_free(c->wc);
 	free(c->in);

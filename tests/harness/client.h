@@ -1,7 +1,8 @@
 /*
  * A Telegram-app-like test client: obfuscated2 with a proxy secret
- * (PROTOCOL.md 1.1-1.3) and the three transports (2.1-2.3). Every call is
- * bounded in time; the socket is non-blocking underneath.
+ * (PROTOCOL.md 1.1-1.3) and the three transports (2.1-2.3), plain or inside
+ * fake-TLS like an app given an "ee" secret (3). Every call is bounded in
+ * time; the socket is non-blocking underneath.
  *
  * Echo semantics (fake DC in FAKEDC_ECHO mode, through the proxy or not): a
  * frame comes back with its body byte for byte, so a padded-transport frame
@@ -26,6 +27,11 @@
 #define TCLIENT_ERR_TOOBIG	(-5)	/* frame larger than the buffer; it
 					   stays queued: retry with more room */
 #define TCLIENT_ERR_ARG		(-6)
+#define TCLIENT_ERR_TLS		(-7)	/* fake-TLS: the reply to our hello
+					   is not the proxy's (wrong secret,
+					   the cover site answered), or a
+					   record from the server is not
+					   17 03 03 */
 
 struct tclient;
 
@@ -46,6 +52,52 @@ int tclient_connect(const struct sockaddr *sa, socklen_t salen,
 int tclient_connect_raw(const struct sockaddr *sa, socklen_t salen,
     const uint8_t *data, size_t len, int timeout_ms, struct tclient **out);
 
+/*
+ * fake-TLS (PROTOCOL.md 3). All zero: the way TDLib connects.
+ */
+struct tclient_tls_opts {
+	int ts_offset;		/* seconds added to now as the hello's time */
+	size_t record_split;	/* hello in two records, this many handshake
+				   bytes in the first (faketls_hello_build's
+				   split); 0: one record */
+	size_t write_split;	/* hello in two TCP writes, this many bytes in
+				   the first; 0: one write */
+	int write_delay_ms;	/* pause between those two writes */
+	int early;		/* the CCS and the header record go in the
+				   hello's write, before the reply; the
+				   reply is then checked at the first read */
+};
+
+/*
+ * Connect like an app with the secret ee<secret hex><hex of domain>: send a
+ * ClientHello for domain (SNI) signed with secret (fresh session id, GREASE
+ * and x25519 key share), check the reply with faketls_reply_verify (one
+ * ApplicationData record), then send the CCS and, in one 17 03 03 record,
+ * an obfuscated2 header for the padded transport (tag dd) and DC id dc,
+ * built with secret. From then on the stream is padded intermediate inside
+ * records both ways: tclient_send, tclient_recv and the crypt variants of
+ * the raw calls wrap and unwrap. o may be NULL. TCLIENT_ERR_TLS: the reply
+ * failed the check; TCLIENT_ERR_EOF: the peer closed first.
+ */
+int tclient_connect_tls(const struct sockaddr *sa, socklen_t salen,
+    const uint8_t *secret, const char *domain, int16_t dc,
+    const struct tclient_tls_opts *o, int timeout_ms, struct tclient **out);
+/*
+ * The hello tclient_connect_tls would send (new random values each call),
+ * for tclient_connect_raw: a wrong secret, a stale time, another SNI.
+ */
+int tclient_tls_hello_build(const uint8_t *secret, const char *domain,
+    int ts_offset, size_t record_split, uint8_t *out, size_t cap,
+    size_t *len);
+/* The hello c sent (replay tests); NULL when c is not fake-TLS. */
+const uint8_t *tclient_tls_hello(const struct tclient *c, size_t *len);
+/*
+ * Records c sends: at most max_payload bytes each (1..16384; default
+ * 16384), or, with random_sizes, each of a random size 1..max_payload.
+ */
+int tclient_set_records(struct tclient *c, size_t max_payload,
+    int random_sizes);
+
 /* Frame msg (padded transport: plus 0..15 random bytes), encrypt, write. */
 int tclient_send(struct tclient *c, const uint8_t *msg, size_t len,
     int quickack);
@@ -61,7 +113,9 @@ int tclient_recv(struct tclient *c, uint8_t *buf, size_t cap, size_t *len,
  * write_raw encrypts a copy of data when crypt is set. read_raw returns what
  * is there (at least 1 byte) up to cap, decrypted when crypt is set; after a
  * read without crypt the read cipher no longer matches the stream, so later
- * decrypting reads are meaningless.
+ * decrypting reads are meaningless. On a fake-TLS connection crypt also
+ * means records: write_raw wraps, read_raw unwraps; without crypt both move
+ * the bytes on the socket verbatim.
  */
 int tclient_write_raw(struct tclient *c, const uint8_t *data, size_t len,
     int crypt);
