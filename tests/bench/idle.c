@@ -108,8 +108,8 @@ idle_again(struct bench *b, int ti, int n, const struct proc_mem *after)
 	    proc_mem_take(t->pid, BENCH_SETTLE_MS, 1, &m) != 0)
 		return;
 	printf("  %-8s after a second cycle of %d: RSS %+ld KiB against "
-	    "the first, threads %d\n", bench_names[ti], n,
-	    m.rss - after->rss, m.threads);
+	    "the first, threads %d, fds %d\n", bench_names[ti], n,
+	    m.rss - after->rss, m.threads, daemon_count_fds(t->pid));
 }
 
 void
@@ -118,7 +118,7 @@ idle_run(struct bench *b, int ti)
 	const struct load_target *t = bench_target(b, ti);
 	struct load_idle s = { 0 };
 	struct proc_mem m0, m1;
-	int reached;
+	int reached, fds0 = daemon_count_fds(t->pid);
 
 	if (!bench_alive(b, ti))
 		return;
@@ -134,8 +134,8 @@ idle_run(struct bench *b, int ti)
 	    proc_mem_take(t->pid, BENCH_SETTLE_MS, 1, &m1) != 0)
 		return;
 	printf("  %-8s after closing them: RSS %+ld KiB, threads %d (before "
-	    "%d)\n", bench_names[ti], m1.rss - m0.rss, m1.threads,
-	    m0.threads);
+	    "%d), fds %d (before %d)\n", bench_names[ti], m1.rss - m0.rss,
+	    m1.threads, m0.threads, daemon_count_fds(t->pid), fds0);
 	if (ti != T_NONE && reached > 0)
 		idle_again(b, ti, reached, &m1);
 }
