@@ -136,6 +136,7 @@
 #define RPC_PROXY_REQ		0x36cef1eeu
 #define RPC_PROXY_REQ_HDR_LEN	56
 #define RPC_REQ_NOT_ENCRYPTED	0x2u
+#define RPC_REQ_HTTP_INFO	0x4u	/* HTTP clients only: never from us */
 #define RPC_REQ_HAS_AD_TAG	0x8u
 #define RPC_REQ_MAGIC		0x1000u
 #define RPC_REQ_EXTMODE2	0x20000u
@@ -144,6 +145,7 @@
 #define RPC_REQ_QUICKACK	0x80000000u
 #define RPC_AD_TAG_LEN		16
 #define TL_PROXY_TAG		0xdb1e26aeu
+#define TL_HTTP_QUERY_INFO	0xd45ab381u	/* Origin, Referer, User-Agent */
 #define TL_STRING_SHORT_MAX	253	/* longer strings use the fe form */
 #define TL_STRING_LONG		0xfe
 /* 4.8 */

@@ -31,6 +31,7 @@
 #define RPC_ERR_HANDSHAKE	(-16)	/* peer sent RPC_HANDSHAKE_ERROR */
 #define RPC_ERR_FILTERED	(-17)	/* packet fails the 2.4 filter */
 #define RPC_ERR_CRYPTO		(-18)	/* libcrypto failed */
+#define RPC_ERR_MALFORMED	(-19)	/* a field out of range, a bad section */
 
 /*
  * Largest frame we accept or build. The biggest one we send is an
@@ -157,6 +158,9 @@ int rpc_ping_parse(uint32_t type, const uint8_t *p, size_t len,
 size_t rpc_tl_string_len(size_t len);
 int rpc_tl_string_put(const uint8_t *s, size_t len, uint8_t *out, size_t cap,
     size_t *out_len);
+/* Read one from p[0..avail); *consumed counts its zero padding too. */
+int rpc_tl_string_get(const uint8_t *p, size_t avail, const uint8_t **s,
+    size_t *len, size_t *consumed);
 
 /* 4.7: RPC_PROXY_REQ around one client packet. */
 struct rpc_proxy_req {
@@ -187,6 +191,33 @@ struct rpc_answer {
 
 int rpc_answer_parse(const uint8_t *p, size_t len, struct rpc_answer *out);
 int rpc_close_conn_build(uint64_t conn_id, uint8_t out[12]);
+
+/*
+ * 4.7, 4.8 from the middle-end's side, for the tests' fake middle proxy:
+ * RPC_PROXY_REQ and RPC_CLOSE_CONN in, answers out. The handshake needs
+ * nothing new: the middle-end checks the proxy's RPC_HANDSHAKE with
+ * rpc_handshake_check (its peer PID must match the middle-end's own PID)
+ * and replies with rpc_handshake_build, echoing the proxy's sender PID.
+ */
+struct rpc_proxy_req_info {
+	uint32_t flags;			/* RPC_REQ_*, as sent */
+	uint64_t conn_id;
+	struct rpc_endpoint client;	/* ::ffff:a.b.c.d comes out as IPv4 */
+	struct rpc_endpoint ours;
+	const uint8_t *ad_tag;		/* TL_PROXY_TAG's string, or NULL */
+	size_t ad_tag_len;
+	const uint8_t *msg;		/* points into p */
+	size_t msg_len;
+};
+
+int rpc_proxy_req_parse(const uint8_t *p, size_t len,
+    struct rpc_proxy_req_info *out);
+int rpc_close_conn_parse(const uint8_t *p, size_t len, uint64_t *conn_id);
+/* data may overlap out, e.g. sit at out + RPC_PROXY_ANS_HDR_LEN. */
+int rpc_proxy_ans_build(uint32_t flags, uint64_t conn_id, const uint8_t *data,
+    size_t data_len, uint8_t *out, size_t cap, size_t *out_len);
+int rpc_simple_ack_build(uint64_t conn_id, uint32_t confirm, uint8_t out[16]);
+int rpc_close_ext_build(uint64_t conn_id, uint8_t out[12]);
 
 /* 2.4: 0 if a client packet may be forwarded, else RPC_ERR_FILTERED. */
 int rpc_forward_check(const uint8_t *msg, size_t len);

@@ -104,6 +104,8 @@ rpc_strerror(int err)
 		return "packet rejected by the forwarding filter";
 	case RPC_ERR_CRYPTO:
 		return "crypto library failure";
+	case RPC_ERR_MALFORMED:
+		return "malformed message";
 	}
 	return "unknown error";
 }
@@ -508,6 +510,34 @@ rpc_tl_string_put(const uint8_t *s, size_t len, uint8_t *out, size_t cap,
 	return 0;
 }
 
+int
+rpc_tl_string_get(const uint8_t *p, size_t avail, const uint8_t **s,
+    size_t *len, size_t *consumed)
+{
+	size_t n, hdr, total;
+
+	if (s == NULL || len == NULL || consumed == NULL ||
+	    (p == NULL && avail > 0))
+		return RPC_ERR_ARG;
+	if (avail < 4)
+		return RPC_ERR_SHORT;
+	if (p[0] <= TL_STRING_SHORT_MAX) {
+		n = p[0];
+		hdr = 1;
+	} else if (p[0] == TL_STRING_LONG) {
+		n = get_u32(p) >> 8;
+		hdr = 4;
+	} else
+		return RPC_ERR_MALFORMED;
+	total = (hdr + n + 3) / 4 * 4;
+	if (total > avail)
+		return RPC_ERR_SHORT;
+	*s = p + hdr;
+	*len = n;
+	*consumed = total;
+	return 0;
+}
+
 static int
 valid_proxy_req(const struct rpc_proxy_req *r)
 {
@@ -607,6 +637,164 @@ rpc_proxy_req_build(const struct rpc_proxy_req *r, uint8_t *out, size_t cap,
 	}
 	put_bytes(p, r->msg, r->msg_len);
 	*out_len = len;
+	return 0;
+}
+
+/* The inverse of put_ipv6 and a u32 port: ::ffff:a.b.c.d is IPv4. */
+static int
+get_endpoint(const uint8_t *p, struct rpc_endpoint *e)
+{
+	static const uint8_t v4_prefix[12] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+	};
+	uint32_t port = get_u32(p + 16);
+
+	if (port > 0xffff)
+		return RPC_ERR_MALFORMED;
+	memset(e, 0, sizeof(*e));
+	if (memcmp(p, v4_prefix, sizeof(v4_prefix)) == 0)
+		memcpy(e->ip, p + 12, 4);
+	else {
+		e->v6 = 1;
+		memcpy(e->ip, p, 16);
+	}
+	e->port = (uint16_t)port;
+	return 0;
+}
+
+/* One TL string that must fill the rest of an extra section item. */
+static int
+extra_string(const uint8_t **p, const uint8_t *end, const uint8_t **s,
+    size_t *len)
+{
+	size_t used;
+	int rc;
+
+	rc = rpc_tl_string_get(*p, (size_t)(end - *p), s, len, &used);
+	if (rc != 0)
+		return rc == RPC_ERR_SHORT ? RPC_ERR_MALFORMED : rc;
+	*p += used;
+	return 0;
+}
+
+/*
+ * The extra section holds, in this order, the ad tag when flag 0x8 is set
+ * and the HTTP query info when 0x4 is, and nothing else.
+ */
+static int
+parse_extra(const uint8_t *p, size_t len, struct rpc_proxy_req_info *r)
+{
+	const uint8_t *end = p + len, *s;
+	size_t n;
+	int i, rc;
+
+	if (r->flags & RPC_REQ_HAS_AD_TAG) {
+		if (end - p < 4 || get_u32(p) != TL_PROXY_TAG)
+			return RPC_ERR_MALFORMED;
+		p += 4;
+		if ((rc = extra_string(&p, end, &r->ad_tag,
+		    &r->ad_tag_len)) != 0)
+			return rc;
+	}
+	if (r->flags & RPC_REQ_HTTP_INFO) {
+		if (end - p < 4 || get_u32(p) != TL_HTTP_QUERY_INFO)
+			return RPC_ERR_MALFORMED;
+		p += 4;
+		for (i = 0; i < 3; i++)
+			if ((rc = extra_string(&p, end, &s, &n)) != 0)
+				return rc;
+	}
+	return p == end ? 0 : RPC_ERR_MALFORMED;
+}
+
+int
+rpc_proxy_req_parse(const uint8_t *p, size_t len,
+    struct rpc_proxy_req_info *out)
+{
+	struct rpc_proxy_req_info r;
+	size_t off = RPC_PROXY_REQ_HDR_LEN, extra;
+	int rc;
+
+	if (out == NULL || (p == NULL && len > 0))
+		return RPC_ERR_ARG;
+	if (len < 4)
+		return RPC_ERR_SHORT;
+	if (get_u32(p) != RPC_PROXY_REQ)
+		return RPC_ERR_TYPE;
+	if (len < RPC_PROXY_REQ_HDR_LEN)
+		return RPC_ERR_SHORT;
+	memset(&r, 0, sizeof(r));
+	r.flags = get_u32(p + 4);
+	r.conn_id = get_u64(p + 8);
+	if ((rc = get_endpoint(p + 16, &r.client)) != 0 ||
+	    (rc = get_endpoint(p + 36, &r.ours)) != 0)
+		return rc;
+	if (r.flags & (RPC_REQ_HAS_AD_TAG | RPC_REQ_HTTP_INFO)) {
+		if (len - off < 4)
+			return RPC_ERR_SHORT;
+		extra = get_u32(p + off);
+		off += 4;
+		if (extra > len - off)
+			return RPC_ERR_SHORT;
+		if (extra % 4 != 0)
+			return RPC_ERR_MALFORMED;
+		if ((rc = parse_extra(p + off, extra, &r)) != 0)
+			return rc;
+		off += extra;
+	}
+	if ((len - off) % 4 != 0)
+		return RPC_ERR_MALFORMED;
+	r.msg = p + off;
+	r.msg_len = len - off;
+	*out = r;
+	return 0;
+}
+
+int
+rpc_close_conn_parse(const uint8_t *p, size_t len, uint64_t *conn_id)
+{
+	int rc;
+
+	if (conn_id == NULL)
+		return RPC_ERR_ARG;
+	if ((rc = check_fixed(p, len, RPC_CLOSE_CONN, RPC_CLOSE_LEN)) != 0)
+		return rc;
+	*conn_id = get_u64(p + 4);
+	return 0;
+}
+
+int
+rpc_proxy_ans_build(uint32_t flags, uint64_t conn_id, const uint8_t *data,
+    size_t data_len, uint8_t *out, size_t cap, size_t *out_len)
+{
+	if (out == NULL || out_len == NULL || (data == NULL && data_len > 0) ||
+	    data_len % 4 != 0 ||
+	    data_len > RPC_FRAME_MAX_LEN - RPC_FRAME_OVERHEAD -
+	    RPC_PROXY_ANS_HDR_LEN ||
+	    cap < RPC_PROXY_ANS_HDR_LEN + data_len)
+		return RPC_ERR_ARG;
+	if (data_len > 0)
+		memmove(out + RPC_PROXY_ANS_HDR_LEN, data, data_len);
+	put_u64(put_u32(put_u32(out, RPC_PROXY_ANS), flags), conn_id);
+	*out_len = RPC_PROXY_ANS_HDR_LEN + data_len;
+	return 0;
+}
+
+int
+rpc_simple_ack_build(uint64_t conn_id, uint32_t confirm, uint8_t out[16])
+{
+	if (out == NULL)
+		return RPC_ERR_ARG;
+	put_u32(put_u64(put_u32(out, RPC_SIMPLE_ACK), conn_id), confirm);
+	return 0;
+}
+
+int
+rpc_close_ext_build(uint64_t conn_id, uint8_t out[12])
+{
+	if (out == NULL)
+		return RPC_ERR_ARG;
+	put_u64(put_u32(out, RPC_CLOSE_EXT), conn_id);
 	return 0;
 }
 

@@ -1126,6 +1126,321 @@ START_TEST(close_conn)
 }
 END_TEST
 
+/* --- the middle-end's side: RPC_PROXY_REQ and RPC_CLOSE_CONN in */
+
+START_TEST(tl_string_get)
+{
+	static const size_t lens[] = { 0, 1, 3, 4, 16, 253, 254, 256, 1027 };
+	static uint8_t src[1100], out[1200];
+	const uint8_t *str;
+	size_t i, n, len, used;
+
+	for (i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)(i * 7 + 3);
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		ck_assert_int_eq(rpc_tl_string_put(src, lens[i], out,
+		    sizeof(out), &n), 0);
+		ck_assert_int_eq(rpc_tl_string_get(out, sizeof(out), &str,
+		    &len, &used), 0);
+		ck_assert_uint_eq(len, lens[i]);
+		ck_assert_uint_eq(used, n);
+		ck_assert_ptr_eq(str, out + (lens[i] <= 253 ? 1 : 4));
+		ck_assert_mem_eq(str, src, lens[i]);
+		/* One byte short of its padding. */
+		ck_assert_int_eq(rpc_tl_string_get(out, n - 1, &str, &len,
+		    &used), RPC_ERR_SHORT);
+	}
+	/* The long form may carry a short length. */
+	unhex("fe050000" "6162636465000000", out, sizeof(out));
+	ck_assert_int_eq(rpc_tl_string_get(out, 12, &str, &len, &used), 0);
+	ck_assert_uint_eq(len, 5);
+	ck_assert_uint_eq(used, 12);
+	ck_assert_mem_eq(str, "abcde", 5);
+	out[0] = 0xff;
+	ck_assert_int_eq(rpc_tl_string_get(out, 12, &str, &len, &used),
+	    RPC_ERR_MALFORMED);
+	ck_assert_int_eq(rpc_tl_string_get(out, 3, &str, &len, &used),
+	    RPC_ERR_SHORT);
+	ck_assert_int_eq(rpc_tl_string_get(NULL, 0, &str, &len, &used),
+	    RPC_ERR_SHORT);
+	ck_assert_int_eq(rpc_tl_string_get(NULL, 4, &str, &len, &used),
+	    RPC_ERR_ARG);
+	ck_assert_int_eq(rpc_tl_string_get(out, 4, NULL, &len, &used),
+	    RPC_ERR_ARG);
+	ck_assert_int_eq(rpc_tl_string_get(out, 4, &str, NULL, &used),
+	    RPC_ERR_ARG);
+	ck_assert_int_eq(rpc_tl_string_get(out, 4, &str, &len, NULL),
+	    RPC_ERR_ARG);
+}
+END_TEST
+
+START_TEST(proxy_req_parse_vector)
+{
+	uint8_t b[256], ip[4];
+	struct rpc_proxy_req req;
+	struct rpc_proxy_req_info r;
+	size_t n;
+
+	n = unhex(v_proxy_req, b, sizeof(b));
+	vector_req(&req);
+	ck_assert_int_eq(rpc_proxy_req_parse(b, n, &r), 0);
+	ck_assert_uint_eq(r.flags, 0x40021008);
+	ck_assert(r.conn_id == 0x0123456789abcdefULL);
+	ck_assert_int_eq(r.client.v6, 0);
+	ck_assert_int_eq(inet_pton(AF_INET, "203.0.113.7", ip), 1);
+	ck_assert_mem_eq(r.client.ip, ip, 4);
+	ck_assert_uint_eq(r.client.port, 51234);
+	ck_assert_int_eq(r.ours.v6, 0);
+	ck_assert_int_eq(inet_pton(AF_INET, "198.51.100.1", ip), 1);
+	ck_assert_mem_eq(r.ours.ip, ip, 4);
+	ck_assert_uint_eq(r.ours.port, 443);
+	ck_assert_ptr_eq(r.ad_tag, b + 65);
+	ck_assert_uint_eq(r.ad_tag_len, 16);
+	ck_assert_mem_eq(r.ad_tag, req_tag, 16);
+	ck_assert_ptr_eq(r.msg, b + 84);
+	ck_assert_uint_eq(r.msg_len, 64);
+	ck_assert_mem_eq(r.msg, req_msg, 64);
+}
+END_TEST
+
+/* What rpc_proxy_req_build writes, rpc_proxy_req_parse reads back. */
+START_TEST(proxy_req_parse_round_trip)
+{
+	static uint8_t out[FRAME_MAX_LEN + 128], big[FRAME_MAX_LEN];
+	struct rpc_proxy_req r;
+	struct rpc_proxy_req_info in;
+	uint32_t flags;
+	size_t n;
+	int tag, v6;
+
+	for (tag = 0; tag < 2; tag++)
+		for (v6 = 0; v6 < 2; v6++) {
+			vector_req(&r);
+			r.ad_tag = tag ? req_tag : NULL;
+			r.quickack = 1;
+			if (v6) {
+				endpoint(&r.client, "2001:db8::77", 65535);
+				endpoint(&r.ours, "::1", 1);
+			}
+			ck_assert_int_eq(rpc_proxy_req_build(&r, out,
+			    sizeof(out), &n), 0);
+			ck_assert_int_eq(rpc_proxy_req_flags(&r, &flags), 0);
+			ck_assert_int_eq(rpc_proxy_req_parse(out, n, &in), 0);
+			ck_assert_uint_eq(in.flags, flags);
+			ck_assert(in.conn_id == r.conn_id);
+			ck_assert_mem_eq(&in.client, &r.client,
+			    sizeof(r.client));
+			ck_assert_mem_eq(&in.ours, &r.ours, sizeof(r.ours));
+			ck_assert_uint_eq(in.ad_tag_len, tag ? 16 : 0);
+			ck_assert(tag ? in.ad_tag != NULL : in.ad_tag == NULL);
+			ck_assert_uint_eq(in.msg_len, r.msg_len);
+			ck_assert_mem_eq(in.msg, r.msg, r.msg_len);
+		}
+	/* The largest client packet. */
+	for (n = 0; n < sizeof(big); n++)
+		big[n] = (uint8_t)(n * 31 + 7);
+	vector_req(&r);
+	r.msg = big;
+	r.msg_len = sizeof(big);
+	ck_assert_int_eq(rpc_proxy_req_build(&r, out, sizeof(out), &n), 0);
+	ck_assert_int_eq(rpc_proxy_req_parse(out, n, &in), 0);
+	ck_assert_uint_eq(in.msg_len, FRAME_MAX_LEN);
+	ck_assert_mem_eq(in.msg, big, FRAME_MAX_LEN);
+}
+END_TEST
+
+START_TEST(proxy_req_parse_extra)
+{
+	uint8_t b[512];
+	struct rpc_proxy_req req;
+	struct rpc_proxy_req_info r;
+	size_t n, len;
+
+	vector_req(&req);
+	/* 0x4: TL_HTTP_QUERY_INFO and three strings; no ad tag. */
+	unhex(v_proxy_req, b, sizeof(b));
+	put32(b + 4, 0x3005);
+	unhex("14000000" "81b35ad4" "03616263" "00000000" "07757365"
+	    "722d6167", b + 56, 24);
+	ck_assert_int_eq(rpc_proxy_req_parse(b, 56 + 24, &r), 0);
+	ck_assert_ptr_null(r.ad_tag);
+	ck_assert_uint_eq(r.msg_len, 0);
+	/* 0xc: the tag first, then the HTTP info. */
+	n = unhex("28000000" "ae261edb" "10147745069625d2f412d010bc34d716a3000000"
+	    "81b35ad4" "00000000" "00000000" "00000000", b + 56, 60);
+	put32(b + 4, 0x300d);
+	memcpy(b + 56 + n, req_msg, 64);
+	ck_assert_int_eq(rpc_proxy_req_parse(b, 56 + n + 64, &r), 0);
+	ck_assert_uint_eq(r.ad_tag_len, 16);
+	ck_assert_mem_eq(r.ad_tag, req_tag, 16);
+	ck_assert_uint_eq(r.msg_len, 64);
+	ck_assert_mem_eq(r.msg, req_msg, 64);
+	/* In the other order it is malformed. */
+	n = unhex("28000000" "81b35ad4" "00000000" "00000000" "00000000"
+	    "ae261edb" "10147745069625d2f412d010bc34d716a3000000", b + 56, 60);
+	ck_assert_int_eq(rpc_proxy_req_parse(b, 56 + n, &r),
+	    RPC_ERR_MALFORMED);
+
+	/* Back to the vector: extra_size at 56, the tag string at 64. */
+	len = unhex(v_proxy_req, b, sizeof(b));
+	ck_assert_int_eq(rpc_proxy_req_parse(b, len, &r), 0);
+	put32(b + 56, 28);		/* swallows 4 message bytes */
+	ck_assert_int_eq(rpc_proxy_req_parse(b, len, &r), RPC_ERR_MALFORMED);
+	put32(b + 56, 26);
+	ck_assert_int_eq(rpc_proxy_req_parse(b, len, &r), RPC_ERR_MALFORMED);
+	put32(b + 56, 20);		/* the tag string overruns it */
+	ck_assert_int_eq(rpc_proxy_req_parse(b, len, &r), RPC_ERR_MALFORMED);
+	put32(b + 56, (uint32_t)len - 59);
+	ck_assert_int_eq(rpc_proxy_req_parse(b, len, &r), RPC_ERR_SHORT);
+	put32(b + 56, 0);
+	ck_assert_int_eq(rpc_proxy_req_parse(b, len, &r), RPC_ERR_MALFORMED);
+	put32(b + 56, 24);
+	put32(b + 60, TL_HTTP_QUERY_INFO);
+	ck_assert_int_eq(rpc_proxy_req_parse(b, len, &r), RPC_ERR_MALFORMED);
+	put32(b + 60, TL_PROXY_TAG);
+	b[64] = 0xff;
+	ck_assert_int_eq(rpc_proxy_req_parse(b, len, &r), RPC_ERR_MALFORMED);
+	b[64] = 20;
+	ck_assert_int_eq(rpc_proxy_req_parse(b, len, &r), RPC_ERR_MALFORMED);
+	b[64] = 12;			/* a shorter tag leaves 4 bytes over */
+	ck_assert_int_eq(rpc_proxy_req_parse(b, len, &r), RPC_ERR_MALFORMED);
+	b[64] = 16;
+	ck_assert_int_eq(rpc_proxy_req_parse(b, len, &r), 0);
+	/* The flag's extra_size word itself missing. */
+	ck_assert_int_eq(rpc_proxy_req_parse(b, 59, &r), RPC_ERR_SHORT);
+	ck_assert_int_eq(rpc_proxy_req_parse(b, 60, &r), RPC_ERR_SHORT);
+}
+END_TEST
+
+START_TEST(proxy_req_parse_errors)
+{
+	uint8_t b[256];
+	struct rpc_proxy_req_info r;
+	size_t len;
+
+	len = unhex(v_proxy_req, b, sizeof(b));
+	ck_assert_int_eq(rpc_proxy_req_parse(b, len - 2, &r),
+	    RPC_ERR_MALFORMED);
+	ck_assert_int_eq(rpc_proxy_req_parse(b, 55, &r), RPC_ERR_SHORT);
+	ck_assert_int_eq(rpc_proxy_req_parse(b, 3, &r), RPC_ERR_SHORT);
+	ck_assert_int_eq(rpc_proxy_req_parse(NULL, 0, &r), RPC_ERR_SHORT);
+	ck_assert_int_eq(rpc_proxy_req_parse(NULL, 8, &r), RPC_ERR_ARG);
+	ck_assert_int_eq(rpc_proxy_req_parse(b, len, NULL), RPC_ERR_ARG);
+	/* Ports are u32 on the wire, u16 in fact. */
+	put32(b + 32, 0x10000);
+	ck_assert_int_eq(rpc_proxy_req_parse(b, len, &r), RPC_ERR_MALFORMED);
+	put32(b + 32, 51234);
+	put32(b + 52, 0x10000);
+	ck_assert_int_eq(rpc_proxy_req_parse(b, len, &r), RPC_ERR_MALFORMED);
+	put32(b + 52, 443);
+	ck_assert_int_eq(rpc_proxy_req_parse(b, len, &r), 0);
+	/* Not quite ::ffff: is an IPv6 address. */
+	b[26] = 0xfe;
+	ck_assert_int_eq(rpc_proxy_req_parse(b, len, &r), 0);
+	ck_assert_int_eq(r.client.v6, 1);
+	ck_assert_mem_eq(r.client.ip, b + 16, 16);
+	put32(b, RPC_PROXY_ANS);
+	ck_assert_int_eq(rpc_proxy_req_parse(b, len, &r), RPC_ERR_TYPE);
+}
+END_TEST
+
+START_TEST(close_conn_parse)
+{
+	uint8_t b[16];
+	uint64_t id;
+
+	ck_assert_int_eq(rpc_close_conn_build(0x8877665544332211ULL, b), 0);
+	ck_assert_int_eq(rpc_close_conn_parse(b, 12, &id), 0);
+	ck_assert(id == 0x8877665544332211ULL);
+	ck_assert_int_eq(rpc_close_conn_parse(b, 11, &id), RPC_ERR_SHORT);
+	ck_assert_int_eq(rpc_close_conn_parse(b, 16, &id), RPC_ERR_LEN);
+	ck_assert_int_eq(rpc_close_conn_parse(b, 12, NULL), RPC_ERR_ARG);
+	put32(b, RPC_CLOSE_EXT);
+	ck_assert_int_eq(rpc_close_conn_parse(b, 12, &id), RPC_ERR_TYPE);
+}
+END_TEST
+
+/* Built answers: the bytes of the answers test, read back by the proxy. */
+START_TEST(answer_builders)
+{
+	uint8_t out[64], want[64];
+	struct rpc_answer a;
+	size_t n;
+
+	unhex("0dda0344" "08000000" "efcdab8967452301" "0102030405060708",
+	    want, sizeof(want));
+	ck_assert_int_eq(rpc_proxy_ans_build(8, 0x0123456789abcdef,
+	    want + 16, 8, out, sizeof(out), &n), 0);
+	ck_assert_uint_eq(n, 24);
+	ck_assert_mem_eq(out, want, 24);
+	/* In place: the data already at out + 16. */
+	memset(out, 0, 16);
+	ck_assert_int_eq(rpc_proxy_ans_build(8, 0x0123456789abcdef,
+	    out + 16, 8, out, 24, &n), 0);
+	ck_assert_mem_eq(out, want, 24);
+	ck_assert_int_eq(rpc_answer_parse(out, n, &a), 0);
+	ck_assert_uint_eq(a.type, RPC_PROXY_ANS);
+	ck_assert_int_eq(rpc_proxy_ans_build(0, 1, NULL, 0, out, 16, &n), 0);
+	ck_assert_uint_eq(n, 16);
+	ck_assert_int_eq(rpc_proxy_ans_build(0, 1, want, 6, out, 64, &n),
+	    RPC_ERR_ARG);
+	ck_assert_int_eq(rpc_proxy_ans_build(0, 1, want, 8, out, 23, &n),
+	    RPC_ERR_ARG);
+	ck_assert_int_eq(rpc_proxy_ans_build(0, 1, NULL, 8, out, 64, &n),
+	    RPC_ERR_ARG);
+	ck_assert_int_eq(rpc_proxy_ans_build(0, 1, want, 8, NULL, 64, &n),
+	    RPC_ERR_ARG);
+	ck_assert_int_eq(rpc_proxy_ans_build(0, 1, want, 8, out, 64, NULL),
+	    RPC_ERR_ARG);
+
+	unhex("9b40ac3b" "0100000000000080" "78563412", want, sizeof(want));
+	ck_assert_int_eq(rpc_simple_ack_build(0x8000000000000001ULL,
+	    0x12345678, out), 0);
+	ck_assert_mem_eq(out, want, 16);
+	ck_assert_int_eq(rpc_answer_parse(out, 16, &a), 0);
+	ck_assert_uint_eq(a.confirm, 0x12345678);
+	ck_assert_int_eq(rpc_simple_ack_build(1, 2, NULL), RPC_ERR_ARG);
+
+	unhex("a234b65e" "2a00000000000000", want, sizeof(want));
+	ck_assert_int_eq(rpc_close_ext_build(42, out), 0);
+	ck_assert_mem_eq(out, want, 12);
+	ck_assert_int_eq(rpc_answer_parse(out, 12, &a), 0);
+	ck_assert_uint_eq(a.type, RPC_CLOSE_EXT);
+	ck_assert_int_eq(rpc_close_ext_build(42, NULL), RPC_ERR_ARG);
+}
+END_TEST
+
+/*
+ * The handshake from the middle-end's side: the proxy names it by its port
+ * (IP 0 for loopback); the middle-end accepts that against its own PID and
+ * echoes the proxy's sender PID, which the proxy then accepts.
+ */
+START_TEST(handshake_server_side)
+{
+	const struct rpc_pid me = { 0x7f000001, 8888, 77, 1764000001 };
+	const struct rpc_pid seen = { 0, 8888, 0, 0 };
+	uint8_t b[32];
+	struct rpc_handshake h;
+	enum rpc_crc crc;
+
+	ck_assert_int_eq(rpc_handshake_build(RPC_FLAG_CRC32C, &pid_a, &seen,
+	    b), 0);
+	ck_assert_int_eq(rpc_handshake_parse(b, 32, &h), 0);
+	ck_assert_int_eq(rpc_handshake_check(&h, &me, RPC_FLAG_CRC32C, &crc),
+	    0);
+	ck_assert_int_eq(crc, RPC_CRC32C);
+	/* Another middle-end's port. */
+	ck_assert_int_eq(rpc_handshake_check(&h, &pid_a, RPC_FLAG_CRC32C,
+	    &crc), RPC_ERR_PEER_PID);
+	ck_assert_int_eq(rpc_handshake_build(RPC_FLAG_CRC32C, &me, &h.sender,
+	    b), 0);
+	ck_assert_int_eq(rpc_handshake_parse(b, 32, &h), 0);
+	ck_assert_int_eq(rpc_handshake_check(&h, &pid_a, RPC_FLAG_CRC32C,
+	    &crc), 0);
+	ck_assert_int_eq(crc, RPC_CRC32C);
+}
+END_TEST
+
 /* --- forwarding filter (PROTOCOL.md 2.4) */
 
 static size_t
@@ -1185,16 +1500,16 @@ END_TEST
 
 START_TEST(strerror_distinct)
 {
-	const char *seen[20];
+	const char *seen[21];
 	int i, j;
 
-	for (i = 0; i < 19; i++) {
+	for (i = 0; i < 20; i++) {
 		seen[i] = rpc_strerror(-i);
 		ck_assert_str_ne(seen[i], "unknown error");
 		for (j = 0; j < i; j++)
 			ck_assert_str_ne(seen[i], seen[j]);
 	}
-	ck_assert_str_eq(rpc_strerror(-19), "unknown error");
+	ck_assert_str_eq(rpc_strerror(-20), "unknown error");
 	ck_assert_str_eq(rpc_strerror(1), "unknown error");
 }
 END_TEST
@@ -1299,6 +1614,14 @@ rpc_suite(void)
 	tcase_add_test(tc, proxy_req_errors);
 	tcase_add_test(tc, answers);
 	tcase_add_test(tc, close_conn);
+	tcase_add_test(tc, tl_string_get);
+	tcase_add_test(tc, proxy_req_parse_vector);
+	tcase_add_test(tc, proxy_req_parse_round_trip);
+	tcase_add_test(tc, proxy_req_parse_extra);
+	tcase_add_test(tc, proxy_req_parse_errors);
+	tcase_add_test(tc, close_conn_parse);
+	tcase_add_test(tc, answer_builders);
+	tcase_add_test(tc, handshake_server_side);
 	tcase_add_test(tc, forward_filter);
 	tcase_add_test(tc, strerror_distinct);
 	tcase_add_test(tc, link_round_trip);
