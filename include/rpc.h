@@ -202,9 +202,9 @@ int rpc_close_conn_build(uint64_t conn_id, uint8_t out[12]);
 struct rpc_proxy_req_info {
 	uint32_t flags;			/* RPC_REQ_*, as sent */
 	uint64_t conn_id;
-	struct rpc_endpoint client;	/* ::ffff:a.b.c.d comes out as IPv4 */
+	struct rpc_endpoint client;	/* ::ffff:a.b.c.d read as IPv4 */
 	struct rpc_endpoint ours;
-	const uint8_t *ad_tag;		/* TL_PROXY_TAG's string, or NULL */
+	const uint8_t *ad_tag;		/* TL_PROXY_TAG's string or NULL */
 	size_t ad_tag_len;
 	const uint8_t *msg;		/* points into p */
 	size_t msg_len;

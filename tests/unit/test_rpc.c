@@ -1266,7 +1266,8 @@ START_TEST(proxy_req_parse_extra)
 	ck_assert_ptr_null(r.ad_tag);
 	ck_assert_uint_eq(r.msg_len, 0);
 	/* 0xc: the tag first, then the HTTP info. */
-	n = unhex("28000000" "ae261edb" "10147745069625d2f412d010bc34d716a3000000"
+	n = unhex("28000000" "ae261edb"
+	    "10147745069625d2f412d010bc34d716a3000000"
 	    "81b35ad4" "00000000" "00000000" "00000000", b + 56, 60);
 	put32(b + 4, 0x300d);
 	memcpy(b + 56 + n, req_msg, 64);
@@ -1302,7 +1303,7 @@ START_TEST(proxy_req_parse_extra)
 	ck_assert_int_eq(rpc_proxy_req_parse(b, len, &r), RPC_ERR_MALFORMED);
 	b[64] = 20;
 	ck_assert_int_eq(rpc_proxy_req_parse(b, len, &r), RPC_ERR_MALFORMED);
-	b[64] = 12;			/* a shorter tag leaves 4 bytes over */
+	b[64] = 12;		/* a shorter tag leaves 4 bytes over */
 	ck_assert_int_eq(rpc_proxy_req_parse(b, len, &r), RPC_ERR_MALFORMED);
 	b[64] = 16;
 	ck_assert_int_eq(rpc_proxy_req_parse(b, len, &r), 0);
