@@ -1,1 +1,73 @@
-/* placeholder: the mux interface lands with src/mux.c */
+/*
+ * Middle-proxy links (PROTOCOL.md 4.2-4.8, 5). Per target of the current
+ * proxy-multi.conf, conn_min links, each with its own multiplexer thread: it
+ * connects, runs the nonce and handshake, then reads answers and routes them
+ * by conn_id into the bound client's bounded queue, never waiting on a
+ * client (a full queue closes that client). Client threads write their
+ * RPC_PROXY_REQ frames under the link's write lock, one whole frame at a
+ * time. A link that dies closes its clients; it reconnects with backoff.
+ */
+#ifndef MTPROXYD_MUX_H
+#define MTPROXYD_MUX_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "config.h"
+#include "frame.h"
+#include "middle.h"
+
+#define MUX_ERR		(-1)
+#define MUX_ERR_NOLINK	(-2)	/* no ready link serves that DC */
+#define MUX_CLOSED	(-3)	/* closed: by the middle proxy, the link, or us */
+#define MUX_TIMEOUT	(-4)
+
+struct mux;
+struct mux_conn;		/* one client bound to one link */
+
+/* An answer for a client: payload of RPC_PROXY_ANS, or a quick ack. */
+struct mux_msg {
+	struct mux_msg *next;
+	uint32_t type;		/* RPC_PROXY_ANS or RPC_SIMPLE_ACK */
+	uint32_t confirm;	/* RPC_SIMPLE_ACK */
+	size_t len;
+	uint8_t data[];
+};
+
+struct mux_stats {
+	atomic_ullong links_up;		/* handshakes completed */
+	atomic_ullong link_failures;	/* connects or handshakes failed, links lost */
+	atomic_ullong forwarded_queries;	/* RPC_PROXY_REQ sent */
+	atomic_ullong filtered_queries;	/* dropped by the 2.4 filter */
+	atomic_ullong forwarded_answers;	/* RPC_PROXY_ANS queued */
+	atomic_ullong simple_acks;
+	atomic_ullong close_ext;		/* clients the middle proxy closed */
+	atomic_ullong dropped_answers;	/* for a conn_id we do not know */
+	atomic_ullong queue_overflows;	/* clients closed for a full queue */
+	atomic_ullong no_link;		/* clients refused: no ready link */
+};
+extern struct mux_stats mux_stats;
+
+int mux_new(const struct config *cfg, struct middle *mid, struct mux **out);
+void mux_free(struct mux *m);
+/* Links ready now (tests, logs). */
+int mux_ready_links(struct mux *m);
+
+/*
+ * Bind a client to a random ready link of the cluster for dc. client is
+ * its address, local the address it reached us on.
+ */
+int mux_attach(struct mux *m, int16_t dc, enum frame_transport t,
+    const struct sockaddr *client, const struct sockaddr *local,
+    struct mux_conn **out);
+/* One client packet as RPC_PROXY_REQ (2.4 filter applied: dropped is 0). */
+int mux_send(struct mux_conn *c, const uint8_t *msg, size_t len, int quickack);
+/* The next answer, or MUX_CLOSED, or MUX_TIMEOUT after timeout_ms. */
+int mux_recv(struct mux_conn *c, struct mux_msg **out, int timeout_ms);
+/* Wake mux_recv and refuse further sends; any thread, any number of times. */
+void mux_shutdown(struct mux_conn *c);
+/* Once, when no thread uses c: RPC_CLOSE_CONN if still bound, then free. */
+void mux_detach(struct mux_conn *c);
+
+#endif

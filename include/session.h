@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include "config.h"
 #include "mask.h"
+#include "mux.h"
 #include "pool.h"
 #include "replay.h"
 
@@ -26,6 +27,7 @@ struct server {
 	struct pool *pool;
 	struct mask *mask;		/* NULL: no cover site, failures are held */
 	replay *replay;			/* hellos and headers seen */
+	struct mux *mux;		/* middle mode: the links; else NULL */
 	uint8_t (*secrets)[SECRET_LEN];	/* one per user, in user order */
 	size_t nsecrets;
 	atomic_ullong next_id;

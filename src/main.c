@@ -12,8 +12,11 @@
 #include "config.h"
 #include "acceptor.h"
 #include "crypto.h"
+#include "fetch.h"
 #include "log.h"
 #include "mask.h"
+#include "middle.h"
+#include "mux.h"
 #include "pool.h"
 #include "replay.h"
 #include "session.h"
@@ -193,9 +196,17 @@ wait_for_sessions(int seconds)
 		nanosleep(&tick, NULL);
 }
 
-/* Serve until SIGTERM/SIGINT; SIGUSR1 logs the counters. */
+/* What the sessions share besides the pool. */
+struct parts {
+	replay *rp;
+	struct mask *mask;
+	struct middle *mid;
+	struct mux *mux;
+};
+
+/* Serve until SIGTERM/SIGINT; SIGUSR1 logs the counters, SIGHUP refreshes. */
 static void
-serve_signals(const struct config *cfg)
+serve_signals(const struct config *cfg, struct parts *p)
 {
 	sigset_t set;
 	int sig;
@@ -208,51 +219,80 @@ serve_signals(const struct config *cfg)
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
-		if (sig == SIGUSR1)
+		if (sig == SIGUSR1) {
 			stats_log(cfg);
-		else if (sig == SIGHUP)
-			log_info("SIGHUP: live reload is not supported yet; "
+		} else if (sig == SIGHUP && p->mid != NULL) {
+			log_info("SIGHUP: refreshing the middle-proxy list");
+			middle_refresh(p->mid);
+		} else if (sig == SIGHUP) {
+			log_info("SIGHUP: nothing to refresh in direct mode; "
 			    "restart to apply a new configuration");
-		else
+		} else {
 			break;
+		}
 	}
 	log_info("%s: stopping; sessions have %d s to finish",
 	    sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->shutdown_grace);
 }
 
+static void
+parts_free(struct parts *p)
+{
+	mux_free(p->mux);
+	middle_free(p->mid);
+	if (p->mid != NULL)
+		fetch_global_cleanup();
+	mask_free(p->mask);
+	replay_free(p->rp);
+}
+
 /*
- * The replay set must remember a hello for as long as its time would still
- * be accepted; the cover site is only needed with a fake-TLS domain.
+ * The replay set remembers a hello for as long as its time would still be
+ * accepted; the cover site is needed only with a fake-TLS domain, the
+ * middle-proxy list and links only in middle mode.
  */
 static int
-make_guards(const struct config *cfg, replay **rp, struct mask **mask)
+parts_new(const struct config *cfg, struct parts *p)
 {
 	uint32_t window = (uint32_t)(cfg->time_skew_past + cfg->time_skew_future);
 
-	if (replay_new(rp, (size_t)cfg->replay_cache_size,
+	memset(p, 0, sizeof(*p));
+	if (replay_new(&p->rp, (size_t)cfg->replay_cache_size,
 	    window > 0 ? window : 1) != 0) {
 		log_error("cannot create the replay cache");
 		return 1;
 	}
-	if (cfg->ndomains > 0 && mask_new(cfg, mask) != 0) {
+	if (cfg->ndomains > 0 && mask_new(cfg, &p->mask) != 0) {
 		log_error("cannot set up the cover site");
-		replay_free(*rp);
-		return 1;
+		goto fail;
+	}
+	if (cfg->mode == CONFIG_MODE_MIDDLE) {
+		if (fetch_global_init() != 0 || middle_new(cfg, &p->mid) != 0) {
+			log_error("no usable middle-proxy list: cannot run in "
+			    "middle mode");
+			goto fail;
+		}
+		if (mux_new(cfg, p->mid, &p->mux) != 0) {
+			log_error("cannot start the middle-proxy links");
+			goto fail;
+		}
 	}
 	return 0;
+fail:
+	parts_free(p);
+	return 1;
 }
 
 static int
 run(const struct config *cfg)
 {
 	struct acceptor *acc = NULL;
-	struct mask *mask = NULL;
 	struct pool *pool = NULL;
-	replay *rp = NULL;
 	struct server srv;
+	struct parts p;
 	int rc = 1;
 
-	if (make_guards(cfg, &rp, &mask) != 0)
+	if (parts_new(cfg, &p) != 0)
 		return 1;
 	if (pool_new(&pool, 2 * cfg->max_clients + 16, POOL_QUEUE,
 	    cfg->pool_spare, THREAD_STACK) != 0) {
@@ -260,18 +300,20 @@ run(const struct config *cfg)
 		goto fail;
 	}
 	pool_on_thread_exit(pool, crypto_thread_end);
-	if (server_init(&srv, cfg, pool, mask, rp) != 0) {
+	if (server_init(&srv, cfg, pool, p.mask, p.rp) != 0) {
 		log_error("out of memory");
 		pool_free(pool, 0);
 		goto fail;
 	}
+	srv.mux = p.mux;
 	if (acceptor_start(&srv, &acc) != 0)
 		goto out;
 	users_print_links(cfg, acceptor_port(acc), stdout);
-	log_info("mtproxyd %s running: mode direct%s, %zu user(s), "
-	    "max_clients %d", PACKAGE_VERSION, cfg->fast_mode ? " (fast)" : "",
-	    cfg->nusers, cfg->max_clients);
-	serve_signals(cfg);
+	log_info("mtproxyd %s running: mode %s%s, %zu user(s), max_clients %d",
+	    PACKAGE_VERSION, p.mux != NULL ? "middle" : "direct",
+	    p.mux == NULL && cfg->fast_mode ? " (fast)" : "", cfg->nusers,
+	    cfg->max_clients);
+	serve_signals(cfg, &p);
 	acceptor_stop(acc);
 	wait_for_sessions(cfg->shutdown_grace);
 	if (atomic_load(&stats.active) > 0)
@@ -289,8 +331,7 @@ out:
 	stats_log(cfg);
 	log_info("stopped");
 fail:
-	mask_free(mask);
-	replay_free(rp);
+	parts_free(&p);
 	return rc;
 }
 

@@ -1,1 +1,1115 @@
-/* placeholder until the module lands */
+/*
+ * Middle-proxy links. Each link is a struct that outlives its TCP
+ * connections: its thread connects, handshakes, multiplexes answers until the
+ * connection dies, closes the clients bound to it, waits with backoff and
+ * jitter, and tries again. A link's clients and their queues sit under the
+ * link's mutex; its socket writes, sequence numbers and CBC chain under its
+ * write lock, taken only around one already-built frame.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "log.h"
+#include "mux.h"
+#include "net.h"
+#include "proto.h"
+#include "rpc.h"
+
+#define LINK_STACK		(256 * 1024)
+#define LINK_BUCKETS		256
+#define LINK_MAX		64	/* per target, connections_per_target max */
+#define HANDSHAKE_MS		3000	/* PROTOCOL.md 4.5: CONNECT_TIMEOUT */
+#define BACKOFF_MIN_MS		1000	/* 4.6: the official proxy retries after ~1 s */
+#define BACKOFF_MAX_MS		30000
+#define DEAD_AFTER_PINGS	3	/* silent ping intervals before a link is dead */
+#define READ_CHUNK		65536
+
+struct mux_stats mux_stats;
+
+struct link;
+
+struct mux_conn {
+	struct mux_conn *hnext;		/* bucket chain, under link->mu */
+	struct link *link;
+	uint64_t conn_id;
+	uint64_t gen;			/* the link connection it was bound on */
+	int bound;			/* in the link's table */
+	int closed;			/* no more answers: see mux_recv */
+	enum frame_transport transport;
+	struct rpc_endpoint client, ours;
+	pthread_cond_t cv;
+	struct mux_msg *head, *tail;
+	size_t qbytes;
+};
+
+struct target {
+	struct target *next;
+	struct proxyconf_target addr;
+	int retired;			/* gone from the config: drain, then stop */
+	size_t nlinks;
+	struct link *links[LINK_MAX];
+};
+
+struct link {
+	struct mux *m;
+	struct target *t;
+	char name[64];
+	pthread_t thread;
+	/* Under mu. */
+	pthread_mutex_t mu;
+	int ready;
+	uint64_t gen;
+	size_t nconns;
+	struct mux_conn *table[LINK_BUCKETS];
+	/* Under wmu: the writing half of the current connection. */
+	pthread_mutex_t wmu;
+	int fd;
+	int32_t wseq;
+	enum rpc_crc crc;
+	crypto_cbc *enc;
+	/* The link thread's own. */
+	crypto_cbc *dec;
+	int32_t rseq;
+	uint8_t *plain;
+	size_t plen, pcap, poff;		/* decoded up to poff */
+	uint8_t rest[RPC_CBC_BLOCK];	/* ciphertext short of a block */
+	size_t nrest;
+	int64_t last_rx;
+	int64_t ping_id;
+};
+
+struct mux {
+	const struct config *cfg;
+	struct middle *mid;
+	int32_t start_time;
+	pthread_mutex_t mu;		/* targets, stop */
+	pthread_cond_t wake;		/* stop */
+	int stop;
+	struct target *targets;
+};
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
+
+static int
+stopping(struct mux *m)
+{
+	int s;
+
+	pthread_mutex_lock(&m->mu);
+	s = m->stop;
+	pthread_mutex_unlock(&m->mu);
+	return s;
+}
+
+static void
+endpoint_of(const struct sockaddr_storage *ss, struct rpc_endpoint *ep)
+{
+	memset(ep, 0, sizeof(*ep));
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)ss;
+
+		ep->v6 = 1;
+		memcpy(ep->ip, &in6->sin6_addr, 16);
+		ep->port = ntohs(in6->sin6_port);
+	} else {
+		const struct sockaddr_in *in = (const void *)ss;
+
+		memcpy(ep->ip, &in->sin_addr, 4);
+		ep->port = ntohs(in->sin_port);
+	}
+}
+
+/* --nat-info: the address the middle proxy sees instead of ours. */
+static void
+nat_translate(const struct config *cfg, struct rpc_endpoint *ep)
+{
+	const struct sockaddr_in *loc = (const void *)&cfg->nat_local.ss;
+	const struct sockaddr_in *pub = (const void *)&cfg->nat_public.ss;
+
+	if (cfg->has_nat_info && !ep->v6 &&
+	    memcmp(ep->ip, &loc->sin_addr, 4) == 0)
+		memcpy(ep->ip, &pub->sin_addr, 4);
+}
+
+static uint32_t
+host_ipv4(const struct rpc_endpoint *ep)
+{
+	return ep->v6 ? 0 : (uint32_t)ep->ip[0] << 24 |
+	    (uint32_t)ep->ip[1] << 16 | (uint32_t)ep->ip[2] << 8 | ep->ip[3];
+}
+
+/* ---- the writing half ---- */
+
+/* Frame, pad, encrypt and write one payload built at buf + 8. */
+static int
+link_write_locked(struct link *l, uint8_t *buf, size_t cap, size_t plen)
+{
+	size_t len;
+
+	if (l->fd < 0 || rpc_frame_encode(l->wseq, l->crc, buf + 8, plen, buf,
+	    cap, &len) != 0 || rpc_cbc_pad(buf, len, cap, &len) != 0 ||
+	    crypto_cbc_apply(l->enc, buf, buf, len) != 0)
+		return MUX_ERR;
+	l->wseq++;
+	return net_write_full(l->fd, buf, len) == 0 ? 0 : MUX_ERR;
+}
+
+/* A small control frame (ping, pong, close) on the current connection. */
+static int
+link_send_small(struct link *l, const uint8_t *payload, size_t plen,
+    uint64_t gen)
+{
+	uint8_t buf[64];
+	int rc = MUX_CLOSED;
+
+	memcpy(buf + 8, payload, plen);
+	pthread_mutex_lock(&l->wmu);
+	pthread_mutex_lock(&l->mu);
+	if (l->ready && l->gen == gen)
+		rc = 0;
+	pthread_mutex_unlock(&l->mu);
+	if (rc == 0)
+		rc = link_write_locked(l, buf, sizeof(buf), plen);
+	pthread_mutex_unlock(&l->wmu);
+	return rc;
+}
+
+static void
+send_close_conn(struct link *l, uint64_t conn_id, uint64_t gen)
+{
+	uint8_t p[RPC_CLOSE_LEN];
+
+	if (rpc_close_conn_build(conn_id, p) == 0)
+		link_send_small(l, p, sizeof(p), gen);
+}
+
+/* ---- the client table ---- */
+
+static struct mux_conn **
+bucket(struct link *l, uint64_t id)
+{
+	return &l->table[(id ^ id >> 32) % LINK_BUCKETS];
+}
+
+static void
+unbind_locked(struct link *l, struct mux_conn *c)
+{
+	struct mux_conn **pp;
+
+	for (pp = bucket(l, c->conn_id); *pp != NULL; pp = &(*pp)->hnext) {
+		if (*pp == c) {
+			*pp = c->hnext;
+			break;
+		}
+	}
+	c->bound = 0;
+	c->closed = 1;
+	l->nconns--;
+	pthread_cond_broadcast(&c->cv);
+}
+
+static struct mux_conn *
+find_locked(struct link *l, uint64_t id)
+{
+	struct mux_conn *c;
+
+	for (c = *bucket(l, id); c != NULL; c = c->hnext)
+		if (c->conn_id == id)
+			return c;
+	return NULL;
+}
+
+/* Every client of a dead connection is closed; they reconnect. */
+static void
+close_all_locked(struct link *l)
+{
+	struct mux_conn *c;
+	size_t i;
+
+	for (i = 0; i < LINK_BUCKETS; i++)
+		while ((c = l->table[i]) != NULL)
+			unbind_locked(l, c);
+}
+
+/* ---- answers ---- */
+
+static void
+queue_answer(struct link *l, const struct rpc_answer *a)
+{
+	const struct config *cfg = l->m->cfg;
+	struct mux_msg *msg;
+	struct mux_conn *c;
+	size_t len = a->type == RPC_PROXY_ANS ? a->data_len : 0;
+	uint64_t gen;
+
+	pthread_mutex_lock(&l->mu);
+	gen = l->gen;
+	if ((c = find_locked(l, a->conn_id)) == NULL) {
+		pthread_mutex_unlock(&l->mu);
+		atomic_fetch_add(&mux_stats.dropped_answers, 1);
+		send_close_conn(l, a->conn_id, gen);
+		return;
+	}
+	if (a->type == RPC_CLOSE_EXT) {
+		atomic_fetch_add(&mux_stats.close_ext, 1);
+		unbind_locked(l, c);
+		pthread_mutex_unlock(&l->mu);
+		return;
+	}
+	if (c->qbytes + len > (size_t)cfg->queue_bytes ||
+	    (msg = malloc(sizeof(*msg) + len)) == NULL) {
+		/* Never wait for a slow client: drop it instead. */
+		atomic_fetch_add(&mux_stats.queue_overflows, 1);
+		unbind_locked(l, c);
+		pthread_mutex_unlock(&l->mu);
+		log_info("middle %s: client queue full (queue_bytes %lld), "
+		    "closing it", l->name, cfg->queue_bytes);
+		send_close_conn(l, a->conn_id, gen);
+		return;
+	}
+	msg->next = NULL;
+	msg->type = a->type;
+	msg->confirm = a->confirm;
+	msg->len = len;
+	memcpy(msg->data, a->data, len);
+	if (c->tail != NULL)
+		c->tail->next = msg;
+	else
+		c->head = msg;
+	c->tail = msg;
+	c->qbytes += len;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&l->mu);
+	atomic_fetch_add(a->type == RPC_PROXY_ANS ? &mux_stats.forwarded_answers :
+	    &mux_stats.simple_acks, 1);
+}
+
+static int
+dispatch(struct link *l, const uint8_t *p, size_t len)
+{
+	struct rpc_answer a;
+	uint8_t pong[RPC_PING_LEN];
+	int64_t id;
+	int rc;
+
+	if (len >= 4 && get32(p) == RPC_PING) {
+		if (rpc_ping_parse(RPC_PING, p, len, &id) != 0 ||
+		    rpc_ping_build(RPC_PONG, id, pong) != 0)
+			return MUX_ERR;
+		return link_send_small(l, pong, sizeof(pong), l->gen);
+	}
+	if (len >= 4 && get32(p) == RPC_PONG)
+		return 0;
+	if ((rc = rpc_answer_parse(p, len, &a)) != 0) {
+		log_warn("middle %s: bad answer: %s", l->name, rpc_strerror(rc));
+		return rc == RPC_ERR_UNKNOWN ? 0 : MUX_ERR;
+	}
+	queue_answer(l, &a);
+	return 0;
+}
+
+/* ---- reading ---- */
+
+static int
+plain_reserve(struct link *l, size_t need)
+{
+	uint8_t *np;
+	size_t cap = l->pcap ? l->pcap : READ_CHUNK;
+
+	while (cap < need)
+		cap *= 2;
+	if (cap == l->pcap)
+		return 0;
+	if ((np = realloc(l->plain, cap)) == NULL)
+		return MUX_ERR;
+	l->plain = np;
+	l->pcap = cap;
+	return 0;
+}
+
+/* Decrypt what arrived (dec NULL: the plaintext nonce stage). */
+static int
+take_bytes(struct link *l, const uint8_t *in, size_t n)
+{
+	size_t whole;
+
+	if (l->dec == NULL) {
+		if (plain_reserve(l, l->plen + n) != 0)
+			return MUX_ERR;
+		memcpy(l->plain + l->plen, in, n);
+		l->plen += n;
+		return 0;
+	}
+	if (plain_reserve(l, l->plen + l->nrest + n) != 0)
+		return MUX_ERR;
+	memcpy(l->plain + l->plen, l->rest, l->nrest);
+	memcpy(l->plain + l->plen + l->nrest, in, n);
+	n += l->nrest;
+	whole = n - n % RPC_CBC_BLOCK;
+	l->nrest = n - whole;
+	memcpy(l->rest, l->plain + l->plen + whole, l->nrest);
+	if (crypto_cbc_apply(l->dec, l->plain + l->plen, l->plain + l->plen,
+	    whole) != 0)
+		return MUX_ERR;
+	l->plen += whole;
+	return 0;
+}
+
+/* Drop consumed bytes from the front once nothing points into them. */
+static void
+plain_compact(struct link *l)
+{
+	if (l->poff == 0)
+		return;
+	memmove(l->plain, l->plain + l->poff, l->plen - l->poff);
+	l->plen -= l->poff;
+	l->poff = 0;
+}
+
+/*
+ * The next frame's payload into *p, valid until the next call. Reads with
+ * the socket's timeout: MUX_TIMEOUT when nothing came in that long, or
+ * once deadline (if not 0) has passed.
+ */
+static int
+next_frame(struct link *l, enum rpc_crc crc, const uint8_t **p, size_t *len,
+    int64_t deadline)
+{
+	uint8_t in[READ_CHUNK];
+	struct rpc_frame f;
+	ssize_t n;
+	int rc;
+
+	for (;;) {
+		rc = rpc_frame_decode(l->plain + l->poff, l->plen - l->poff, crc,
+		    l->rseq, &f);
+		if (rc == 0) {
+			l->poff += f.consumed;
+			if (f.pad)
+				continue;
+			l->rseq++;
+			*p = f.payload;
+			*len = f.payload_len;
+			return 0;
+		}
+		if (rc != RPC_NEED_MORE) {
+			log_warn("middle %s: bad frame: %s", l->name,
+			    rpc_strerror(rc));
+			return MUX_ERR;
+		}
+		plain_compact(l);
+		if (deadline != 0 && net_now_ms() >= deadline)
+			return MUX_TIMEOUT;
+		n = recv(l->fd, in, sizeof(in), 0);
+		if (n == 0)
+			return MUX_CLOSED;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? MUX_TIMEOUT : MUX_CLOSED;
+		}
+		l->last_rx = net_now_ms();
+		if (take_bytes(l, in, (size_t)n) != 0)
+			return MUX_ERR;
+	}
+}
+
+/* ---- connecting ---- */
+
+static int
+send_plain_nonce(struct link *l, const uint8_t *secret, size_t slen,
+    uint8_t nonce[16], uint32_t ts, int32_t *key_select)
+{
+	uint8_t payload[RPC_NONCE_LEN], frame[RPC_NONCE_LEN + RPC_FRAME_OVERHEAD];
+	size_t len;
+
+	if (rpc_key_select(secret, slen, key_select) != 0 ||
+	    crypto_random(nonce, 16) != 0 ||
+	    rpc_nonce_build(*key_select, ts, nonce, payload) != 0 ||
+	    rpc_frame_encode(RPC_SEQ_NONCE, RPC_CRC32, payload, sizeof(payload),
+	    frame, sizeof(frame), &len) != 0)
+		return MUX_ERR;
+	return net_write_full(l->fd, frame, len) == 0 ? 0 : MUX_ERR;
+}
+
+/* 4.4: keys from both nonces and both ends of this TCP connection. */
+static int
+derive(struct link *l, const uint8_t *secret, size_t slen,
+    const struct rpc_nonce *theirs, const uint8_t ours[16], uint32_t ts,
+    struct rpc_endpoint *clt)
+{
+	struct sockaddr_storage loc, rem;
+	socklen_t ll = sizeof(loc), rl = sizeof(rem);
+	struct rpc_key_input in;
+	uint8_t key[RPC_KEY_LEN], iv[RPC_IV_LEN];
+	int rc = MUX_ERR;
+
+	if (getsockname(l->fd, (struct sockaddr *)&loc, &ll) != 0 ||
+	    getpeername(l->fd, (struct sockaddr *)&rem, &rl) != 0)
+		return MUX_ERR;
+	memset(&in, 0, sizeof(in));
+	memcpy(in.nonce_srv, theirs->nonce, 16);
+	memcpy(in.nonce_clt, ours, 16);
+	in.clt_ts = ts;
+	endpoint_of(&rem, &in.srv);
+	endpoint_of(&loc, &in.clt);
+	nat_translate(l->m->cfg, &in.clt);
+	in.secret = secret;
+	in.secret_len = slen;
+	*clt = in.clt;
+	if (rpc_derive_keys(&in, RPC_PURPOSE_CLIENT, key, iv) == 0 &&
+	    crypto_cbc_new(&l->enc, 1, key, iv) == 0 &&
+	    rpc_derive_keys(&in, RPC_PURPOSE_SERVER, key, iv) == 0 &&
+	    crypto_cbc_new(&l->dec, 0, key, iv) == 0)
+		rc = 0;
+	crypto_cleanse(key, sizeof(key));
+	crypto_cleanse(iv, sizeof(iv));
+	return rc;
+}
+
+static int
+handshake(struct link *l, const struct rpc_endpoint *clt, int64_t deadline)
+{
+	struct rpc_pid ours = { 0 }, peer = { 0 };
+	struct rpc_handshake reply;
+	uint8_t buf[64];
+	const uint8_t *p;
+	size_t len;
+	int rc;
+
+	ours.ip = host_ipv4(clt);
+	ours.port = clt->port;
+	ours.pid = (uint16_t)getpid();
+	ours.utime = l->m->start_time;
+	if (rpc_handshake_build(RPC_FLAG_CRC32C, &ours, &peer, buf + 8) != 0)
+		return MUX_ERR;
+	l->wseq = RPC_SEQ_HANDSHAKE;
+	l->crc = RPC_CRC32;
+	if (link_write_locked(l, buf, sizeof(buf), RPC_HANDSHAKE_LEN) != 0)
+		return MUX_ERR;
+	if ((rc = next_frame(l, RPC_CRC32, &p, &len, deadline)) != 0)
+		return rc;
+	rc = rpc_handshake_parse(p, len, &reply);
+	if (rc == 0)
+		rc = rpc_handshake_check(&reply, &ours, RPC_FLAG_CRC32C, &l->crc);
+	if (rc != 0) {
+		log_warn("middle %s: handshake refused: %s", l->name,
+		    rpc_strerror(rc));
+		return MUX_ERR;
+	}
+	l->wseq = 0;
+	l->rseq = 0;
+	return 0;
+}
+
+static void
+link_reset(struct link *l)
+{
+	pthread_mutex_lock(&l->wmu);
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+	crypto_cbc_free(l->enc);
+	l->enc = NULL;
+	pthread_mutex_unlock(&l->wmu);
+	crypto_cbc_free(l->dec);
+	l->dec = NULL;
+	l->plen = l->poff = l->nrest = 0;
+}
+
+/* Connect, nonce, handshake: 0 with the link ready for clients. */
+static int
+link_connect(struct link *l, struct middle_snapshot *snap)
+{
+	struct config_addr a;
+	struct rpc_endpoint clt;
+	struct rpc_nonce theirs;
+	int64_t deadline = net_now_ms() + HANDSHAKE_MS;
+	uint32_t ts = (uint32_t)time(NULL);
+	uint8_t nonce[16];
+	const uint8_t *p;
+	int32_t ks;
+	size_t len;
+	int fd, rc, one = 1;
+
+	memset(&a, 0, sizeof(a));
+	if (l->t->addr.v6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a.ss;
+
+		in6->sin6_family = AF_INET6;
+		memcpy(&in6->sin6_addr, l->t->addr.ip, 16);
+		in6->sin6_port = htons(l->t->addr.port);
+		a.len = sizeof(*in6);
+	} else {
+		struct sockaddr_in *in = (struct sockaddr_in *)&a.ss;
+
+		in->sin_family = AF_INET;
+		memcpy(&in->sin_addr, l->t->addr.ip, 4);
+		in->sin_port = htons(l->t->addr.port);
+		a.len = sizeof(*in);
+	}
+	if (net_connect(&a, HANDSHAKE_MS, 0, &fd) != 0) {
+		log_warn("middle %s: connect: %s", l->name, strerror(errno));
+		return MUX_ERR;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	net_set_timeouts(fd, HANDSHAKE_MS, HANDSHAKE_MS);
+	pthread_mutex_lock(&l->wmu);
+	l->fd = fd;
+	pthread_mutex_unlock(&l->wmu);
+	l->rseq = RPC_SEQ_NONCE;
+	if (send_plain_nonce(l, snap->secret, snap->secret_len, nonce, ts,
+	    &ks) != 0 || next_frame(l, RPC_CRC32, &p, &len, deadline) != 0)
+		return MUX_ERR;
+	rc = rpc_nonce_parse(p, len, ks, (uint32_t)time(NULL), &theirs);
+	if (rc != 0) {
+		log_warn("middle %s: nonce refused: %s", l->name,
+		    rpc_strerror(rc));
+		return MUX_ERR;
+	}
+	l->rseq = RPC_SEQ_HANDSHAKE;
+	/* The rest of this read, if any, is already ciphertext. */
+	if (derive(l, snap->secret, snap->secret_len, &theirs, nonce, ts,
+	    &clt) != 0)
+		return MUX_ERR;
+	if (l->poff < l->plen) {
+		size_t n = l->plen - l->poff;
+		uint8_t tmp[RPC_CBC_BLOCK * 8];
+
+		if (n > sizeof(tmp))
+			return MUX_ERR;
+		memcpy(tmp, l->plain + l->poff, n);
+		l->plen = l->poff = 0;
+		if (take_bytes(l, tmp, n) != 0)
+			return MUX_ERR;
+	}
+	pthread_mutex_lock(&l->wmu);
+	rc = handshake(l, &clt, deadline);
+	pthread_mutex_unlock(&l->wmu);
+	return rc;
+}
+
+/* ---- a link's life ---- */
+
+static int
+link_retired_idle(struct link *l)
+{
+	int idle;
+
+	pthread_mutex_lock(&l->m->mu);
+	idle = l->t->retired;
+	pthread_mutex_unlock(&l->m->mu);
+	if (!idle)
+		return 0;
+	pthread_mutex_lock(&l->mu);
+	idle = l->nconns == 0;
+	pthread_mutex_unlock(&l->mu);
+	return idle;
+}
+
+/* Ping when quiet; a link silent for DEAD_AFTER_PINGS intervals is dead. */
+static int
+link_tick(struct link *l)
+{
+	int64_t quiet = net_now_ms() - l->last_rx;
+	int64_t every = (int64_t)l->m->cfg->ping_interval * 1000;
+	uint8_t ping[RPC_PING_LEN];
+
+	if (quiet >= every * DEAD_AFTER_PINGS) {
+		log_warn("middle %s: no answer for %lld ms, closing the link",
+		    l->name, (long long)quiet);
+		return MUX_ERR;
+	}
+	if (rpc_ping_build(RPC_PING, ++l->ping_id, ping) != 0)
+		return MUX_ERR;
+	return link_send_small(l, ping, sizeof(ping), l->gen);
+}
+
+static void
+link_serve(struct link *l)
+{
+	const uint8_t *p;
+	size_t len;
+	int rc;
+
+	net_set_timeouts(l->fd, l->m->cfg->ping_interval * 1000,
+	    l->m->cfg->idle_timeout * 1000);
+	l->last_rx = net_now_ms();
+	for (;;) {
+		rc = next_frame(l, l->crc, &p, &len, 0);
+		if (rc == MUX_TIMEOUT) {
+			if (stopping(l->m) || link_retired_idle(l) ||
+			    link_tick(l) != 0)
+				return;
+			continue;
+		}
+		if (rc != 0 || dispatch(l, p, len) != 0)
+			return;
+	}
+}
+
+static void
+link_down(struct link *l, int was_ready)
+{
+	pthread_mutex_lock(&l->mu);
+	l->ready = 0;
+	close_all_locked(l);
+	pthread_mutex_unlock(&l->mu);
+	link_reset(l);
+	if (was_ready)
+		log_info("middle %s: link closed", l->name);
+}
+
+/* Sleep, waking early when the mux stops; 1 if it did. */
+static int
+link_sleep(struct link *l, int ms)
+{
+	struct timespec end;
+	int stop;
+
+	clock_gettime(CLOCK_REALTIME, &end);
+	end.tv_sec += ms / 1000;
+	end.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (end.tv_nsec >= 1000000000) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&l->m->mu);
+	while (!l->m->stop &&
+	    pthread_cond_timedwait(&l->m->wake, &l->m->mu, &end) != ETIMEDOUT)
+		;
+	stop = l->m->stop;
+	pthread_mutex_unlock(&l->m->mu);
+	return stop;
+}
+
+static void *
+link_main(void *arg)
+{
+	struct link *l = arg;
+	struct middle_snapshot *snap;
+	int backoff = BACKOFF_MIN_MS, ok;
+	uint8_t r[2];
+
+	while (!stopping(l->m) && !link_retired_idle(l)) {
+		snap = middle_get(l->m->mid);
+		ok = link_connect(l, snap) == 0;
+		middle_put(snap);
+		if (ok) {
+			pthread_mutex_lock(&l->mu);
+			l->gen++;
+			l->ready = 1;
+			pthread_mutex_unlock(&l->mu);
+			atomic_fetch_add(&mux_stats.links_up, 1);
+			log_info("middle %s: link ready", l->name);
+			backoff = BACKOFF_MIN_MS;
+			link_serve(l);
+		}
+		atomic_fetch_add(&mux_stats.link_failures, 1);
+		link_down(l, ok);
+		crypto_random(r, sizeof(r));
+		/* Jitter, so that links do not all come back at once. */
+		if (link_sleep(l, backoff + (r[0] << 8 | r[1]) % (backoff / 2 + 1)))
+			break;
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+	}
+	return NULL;
+}
+
+/* ---- targets ---- */
+
+static void
+target_name(const struct proxyconf_target *t, char *out, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(t->v6 ? AF_INET6 : AF_INET, t->ip, ip, sizeof(ip));
+	snprintf(out, len, t->v6 ? "[%s]:%u" : "%s:%u", ip, t->port);
+}
+
+static int
+same_target(const struct proxyconf_target *a, const struct proxyconf_target *b)
+{
+	return a->v6 == b->v6 && a->port == b->port &&
+	    memcmp(a->ip, b->ip, a->v6 ? 16 : 4) == 0;
+}
+
+static int
+link_start(struct mux *m, struct target *t)
+{
+	pthread_attr_t attr;
+	struct link *l;
+	sigset_t all, old;
+	int rc;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return MUX_ERR;
+	l->m = m;
+	l->t = t;
+	l->fd = -1;
+	target_name(&t->addr, l->name, sizeof(l->name));
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_mutex_init(&l->wmu, NULL);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, LINK_STACK);
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&l->thread, &attr, link_main, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		free(l);
+		return MUX_ERR;
+	}
+	t->links[t->nlinks++] = l;
+	return 0;
+}
+
+/* Under m->mu: a target per address of the snapshot, retire the rest. */
+static void
+sync_targets(struct mux *m, const struct proxyconf *pc)
+{
+	struct target *t;
+	size_t i, k;
+
+	for (t = m->targets; t != NULL; t = t->next) {
+		t->retired = 1;
+		for (i = 0; i < pc->ntargets; i++)
+			if (same_target(&t->addr, &pc->targets[i]))
+				t->retired = 0;
+	}
+	for (i = 0; i < pc->ntargets; i++) {
+		for (t = m->targets; t != NULL; t = t->next)
+			if (same_target(&t->addr, &pc->targets[i]))
+				break;
+		if (t != NULL || (t = calloc(1, sizeof(*t))) == NULL)
+			continue;
+		t->addr = pc->targets[i];
+		t->next = m->targets;
+		m->targets = t;
+		for (k = 0; k < (size_t)m->cfg->conn_min && k < LINK_MAX; k++)
+			if (link_start(m, t) != 0)
+				log_error("middle: cannot start a link thread");
+	}
+}
+
+static const struct proxyconf *
+snapshot_conf(const struct mux *m, const struct middle_snapshot *snap)
+{
+	if (m->cfg->prefer_ipv6 && snap->v6 != NULL)
+		return snap->v6;
+	return snap->v4;
+}
+
+static void
+on_change(void *arg)
+{
+	struct mux *m = arg;
+	struct middle_snapshot *snap = middle_get(m->mid);
+
+	pthread_mutex_lock(&m->mu);
+	if (!m->stop)
+		sync_targets(m, snapshot_conf(m, snap));
+	pthread_mutex_unlock(&m->mu);
+	middle_put(snap);
+}
+
+int
+mux_new(const struct config *cfg, struct middle *mid, struct mux **out)
+{
+	struct mux *m;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return MUX_ERR;
+	m->cfg = cfg;
+	m->mid = mid;
+	m->start_time = (int32_t)time(NULL);
+	pthread_mutex_init(&m->mu, NULL);
+	pthread_cond_init(&m->wake, NULL);
+	on_change(m);
+	middle_on_change(mid, on_change, m);
+	*out = m;
+	return 0;
+}
+
+void
+mux_free(struct mux *m)
+{
+	struct target *t;
+	struct link *l;
+	size_t i;
+
+	if (m == NULL)
+		return;
+	middle_on_change(m->mid, NULL, NULL);
+	pthread_mutex_lock(&m->mu);
+	m->stop = 1;
+	pthread_cond_broadcast(&m->wake);
+	pthread_mutex_unlock(&m->mu);
+	for (t = m->targets; t != NULL; t = t->next) {
+		for (i = 0; i < t->nlinks; i++) {
+			l = t->links[i];
+			pthread_mutex_lock(&l->wmu);
+			if (l->fd >= 0)
+				shutdown(l->fd, SHUT_RDWR);
+			pthread_mutex_unlock(&l->wmu);
+		}
+	}
+	while ((t = m->targets) != NULL) {
+		m->targets = t->next;
+		for (i = 0; i < t->nlinks; i++) {
+			l = t->links[i];
+			pthread_join(l->thread, NULL);
+			link_reset(l);
+			free(l->plain);
+			pthread_mutex_destroy(&l->mu);
+			pthread_mutex_destroy(&l->wmu);
+			free(l);
+		}
+		free(t);
+	}
+	pthread_cond_destroy(&m->wake);
+	pthread_mutex_destroy(&m->mu);
+	free(m);
+}
+
+int
+mux_ready_links(struct mux *m)
+{
+	struct target *t;
+	size_t i;
+	int n = 0;
+
+	pthread_mutex_lock(&m->mu);
+	for (t = m->targets; t != NULL; t = t->next) {
+		for (i = 0; i < t->nlinks; i++) {
+			pthread_mutex_lock(&t->links[i]->mu);
+			n += t->links[i]->ready;
+			pthread_mutex_unlock(&t->links[i]->mu);
+		}
+	}
+	pthread_mutex_unlock(&m->mu);
+	return n;
+}
+
+/* ---- clients ---- */
+
+/* A random ready link among the cluster's targets, under m->mu. */
+static struct link *
+pick_link(struct mux *m, const struct proxyconf *pc,
+    const struct proxyconf_cluster *cl)
+{
+	struct link *cand[64];
+	struct target *t;
+	size_t i, k, n = 0;
+	uint8_t r[2];
+
+	for (i = cl->first; i < cl->first + cl->ntargets; i++) {
+		for (t = m->targets; t != NULL; t = t->next) {
+			if (t->retired || !same_target(&t->addr, &pc->targets[i]))
+				continue;
+			for (k = 0; k < t->nlinks && n < 64; k++) {
+				pthread_mutex_lock(&t->links[k]->mu);
+				if (t->links[k]->ready)
+					cand[n++] = t->links[k];
+				pthread_mutex_unlock(&t->links[k]->mu);
+			}
+		}
+	}
+	if (n == 0)
+		return NULL;
+	crypto_random(r, sizeof(r));
+	return cand[(r[0] << 8 | r[1]) % n];
+}
+
+static int
+bind_conn(struct link *l, struct mux_conn *c)
+{
+	uint8_t id[8];
+	int tries;
+
+	pthread_mutex_lock(&l->mu);
+	for (tries = 0; tries < 8; tries++) {
+		if (crypto_random(id, sizeof(id)) != 0)
+			break;
+		memcpy(&c->conn_id, id, sizeof(id));
+		if (c->conn_id != 0 && find_locked(l, c->conn_id) == NULL)
+			break;
+	}
+	if (!l->ready || tries == 8) {
+		pthread_mutex_unlock(&l->mu);
+		return MUX_ERR_NOLINK;
+	}
+	c->gen = l->gen;
+	c->bound = 1;
+	c->hnext = *bucket(l, c->conn_id);
+	*bucket(l, c->conn_id) = c;
+	l->nconns++;
+	pthread_mutex_unlock(&l->mu);
+	return 0;
+}
+
+int
+mux_attach(struct mux *m, int16_t dc, enum frame_transport t,
+    const struct sockaddr *client, const struct sockaddr *local,
+    struct mux_conn **out)
+{
+	const struct proxyconf_cluster *cl;
+	struct middle_snapshot *snap = middle_get(m->mid);
+	const struct proxyconf *pc = snapshot_conf(m, snap);
+	struct mux_conn *c = NULL;
+	struct link *l = NULL;
+	int rc = MUX_ERR_NOLINK;
+
+	pthread_mutex_lock(&m->mu);
+	if (proxyconf_lookup(pc, dc, &cl) == 0)
+		l = pick_link(m, pc, cl);
+	pthread_mutex_unlock(&m->mu);
+	middle_put(snap);
+	if (l == NULL || (c = calloc(1, sizeof(*c))) == NULL)
+		goto out;
+	c->link = l;
+	c->transport = t;
+	endpoint_of((const struct sockaddr_storage *)client, &c->client);
+	endpoint_of((const struct sockaddr_storage *)local, &c->ours);
+	nat_translate(m->cfg, &c->ours);
+	if (m->cfg->has_public_ipv4 && !c->ours.v6)
+		memcpy(c->ours.ip,
+		    &((const struct sockaddr_in *)&m->cfg->public_ipv4.ss)->sin_addr, 4);
+	pthread_cond_init(&c->cv, NULL);
+	if ((rc = bind_conn(l, c)) != 0) {
+		pthread_cond_destroy(&c->cv);
+		free(c);
+		c = NULL;
+	}
+out:
+	if (rc != 0)
+		atomic_fetch_add(&mux_stats.no_link, 1);
+	*out = c;
+	return rc;
+}
+
+int
+mux_send(struct mux_conn *c, const uint8_t *msg, size_t len, int quickack)
+{
+	const struct config *cfg = c->link->m->cfg;
+	struct link *l = c->link;
+	struct rpc_proxy_req r;
+	uint8_t *buf;
+	size_t plen, cap;
+	int rc = MUX_CLOSED, live;
+
+	if (rpc_forward_check(msg, len) != 0) {
+		atomic_fetch_add(&mux_stats.filtered_queries, 1);
+		return 0;
+	}
+	memset(&r, 0, sizeof(r));
+	r.transport = c->transport;
+	r.quickack = quickack;
+	r.conn_id = c->conn_id;
+	r.client = c->client;
+	r.ours = c->ours;
+	r.ad_tag = cfg->has_ad_tag ? cfg->ad_tag : NULL;
+	r.msg = msg;
+	r.msg_len = len;
+	if (rpc_proxy_req_len(&r, &plen) != 0)
+		return MUX_ERR;
+	cap = rpc_frame_len(plen) + RPC_CBC_BLOCK;
+	if ((buf = malloc(cap)) == NULL ||
+	    rpc_proxy_req_build(&r, buf + 8, cap - 8, &plen) != 0) {
+		free(buf);
+		return MUX_ERR;
+	}
+	pthread_mutex_lock(&l->wmu);
+	pthread_mutex_lock(&l->mu);
+	live = c->bound && !c->closed && l->ready && l->gen == c->gen;
+	pthread_mutex_unlock(&l->mu);
+	if (live && (rc = link_write_locked(l, buf, cap, plen)) != 0 &&
+	    l->fd >= 0)
+		shutdown(l->fd, SHUT_RDWR);	/* a half-written frame kills the link */
+	pthread_mutex_unlock(&l->wmu);
+	free(buf);
+	if (rc == 0)
+		atomic_fetch_add(&mux_stats.forwarded_queries, 1);
+	return rc;
+}
+
+int
+mux_recv(struct mux_conn *c, struct mux_msg **out, int timeout_ms)
+{
+	struct link *l = c->link;
+	struct timespec end;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &end);
+	end.tv_sec += timeout_ms / 1000;
+	end.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (end.tv_nsec >= 1000000000) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&l->mu);
+	while (c->head == NULL && !c->closed && rc == 0)
+		if (pthread_cond_timedwait(&c->cv, &l->mu, &end) == ETIMEDOUT)
+			rc = MUX_TIMEOUT;
+	if (c->head != NULL) {
+		*out = c->head;
+		c->head = c->head->next;
+		if (c->head == NULL)
+			c->tail = NULL;
+		c->qbytes -= (*out)->len;
+		rc = 0;
+	} else if (c->closed) {
+		rc = MUX_CLOSED;
+	}
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+void
+mux_shutdown(struct mux_conn *c)
+{
+	pthread_mutex_lock(&c->link->mu);
+	c->closed = 1;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->link->mu);
+}
+
+void
+mux_detach(struct mux_conn *c)
+{
+	struct link *l = c->link;
+	struct mux_msg *msg;
+	int was_bound;
+	uint64_t gen;
+
+	pthread_mutex_lock(&l->mu);
+	was_bound = c->bound;
+	gen = c->gen;
+	if (was_bound)
+		unbind_locked(l, c);
+	pthread_mutex_unlock(&l->mu);
+	if (was_bound)
+		send_close_conn(l, c->conn_id, gen);
+	while ((msg = c->head) != NULL) {
+		c->head = msg->next;
+		free(msg);
+	}
+	pthread_cond_destroy(&c->cv);
+	free(c);
+}

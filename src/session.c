@@ -23,8 +23,10 @@
 #include "faketls.h"
 #include "handshake.h"
 #include "log.h"
+#include "mux.h"
 #include "net.h"
 #include "obfs2.h"
+#include "rpc.h"
 #include "session.h"
 #include "stats.h"
 
@@ -52,6 +54,8 @@ struct session {
 	size_t npend, pend_off;		/* thread A only */
 	uint64_t drs_sent;		/* record sizing, thread B only */
 	int64_t drs_last;
+	struct mux_conn *mc;		/* middle mode: the client's binding */
+	enum frame_transport transport;	/* the client's framing */
 };
 
 #define slog(lvl, s, fmt, ...) log_msg(lvl, "%s user=%s: " fmt, (s)->who, \
@@ -115,6 +119,8 @@ session_free(struct session *s)
 	crypto_ctr_free(s->u_dec);
 	crypto_ctr_free(s->u_enc);
 	free(s->pend);
+	if (s->mc != NULL)
+		mux_detach(s->mc);
 	if (s->user >= 0)
 		atomic_fetch_sub(&stats.users[s->user].active, 1);
 	atomic_fetch_sub(&stats.active, 1);
@@ -130,6 +136,8 @@ session_shutdown(struct session *s)
 		shutdown(fd, SHUT_RDWR);
 	if ((fd = atomic_load(&s->ufd)) >= 0)
 		shutdown(fd, SHUT_RDWR);
+	if (s->mc != NULL)
+		mux_shutdown(s->mc);
 }
 
 static void
@@ -236,9 +244,36 @@ setup_ciphers(struct session *s, const struct obfs2_result *res)
 	return rc;
 }
 
-/* The client passed: its user, its leftover bytes, its DC. */
+/* Middle mode: bind to a link of the DC's cluster; only client ciphers. */
 static int
-start_direct(struct session *s, struct handshake *h)
+start_middle(struct session *s, const struct obfs2_result *res)
+{
+	const struct obfs2_keys *ck = &res->keys;
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+	struct mux_conn *c;
+
+	if (getsockname(s->cfd, (struct sockaddr *)&local, &len) != 0 ||
+	    mux_attach(s->srv->mux, res->dc, s->transport,
+	    (struct sockaddr *)&s->peer_ss, (struct sockaddr *)&local,
+	    &c) != 0) {
+		slog(LOGL_INFO, s, "no middle-proxy link ready for DC %d",
+		    res->dc);
+		return SESSION_ERR;
+	}
+	pthread_mutex_lock(&s->srv->mu);
+	s->mc = c;
+	pthread_mutex_unlock(&s->srv->mu);
+	if (crypto_ctr_new(&s->c_dec, ck->rkey, ck->riv) != 0 ||
+	    crypto_ctr_skip(s->c_dec, OBFS2_HEADER_LEN) != 0 ||
+	    crypto_ctr_new(&s->c_enc, ck->wkey, ck->wiv) != 0)
+		return SESSION_ERR;
+	return 0;
+}
+
+/* The client passed: its user, its leftover bytes, its upstream. */
+static int
+start_upstream(struct session *s, struct handshake *h)
 {
 	s->user = h->res.secret_index;
 	atomic_fetch_add(&stats.users[s->user].connections, 1);
@@ -248,11 +283,15 @@ start_direct(struct session *s, struct handshake *h)
 	s->pend = h->pend;
 	s->npend = h->npend;
 	h->pend = NULL;
+	frame_transport_from_tag(h->res.tag, &s->transport);
 	slog(LOGL_DEBUG, s, "connected%s, DC %d", s->tls ? " over fake-TLS" :
 	    "", h->res.dc);
-	if (upstream_connect(s, h->res.dc) != 0)
+	if (s->srv->mux != NULL) {
+		if (start_middle(s, &h->res) != 0)
+			return SESSION_ERR;
+	} else if (upstream_connect(s, h->res.dc) != 0) {
 		return SESSION_ERR;
-	if (setup_ciphers(s, &h->res) != 0) {
+	} else if (setup_ciphers(s, &h->res) != 0) {
 		slog(LOGL_WARN, s, "%s", "could not send our header to the DC");
 		return SESSION_ERR;
 	}
@@ -435,6 +474,181 @@ out:
 	return end;
 }
 
+/* Middle mode: the client's stream cut into packets (PROTOCOL.md 2). */
+struct framer {
+	uint8_t hdr[4];
+	size_t hn;
+	struct frame_info fi;
+	uint8_t *pkt;
+	size_t got;
+};
+
+static int
+framer_feed(struct session *s, struct framer *f, const uint8_t *p, size_t n)
+{
+	size_t take;
+	int rc;
+
+	while (n > 0) {
+		if (f->pkt == NULL) {
+			f->hdr[f->hn++] = *p++;
+			n--;
+			rc = frame_decode(s->transport, f->hdr, f->hn, &f->fi);
+			if (rc == FRAME_NEED_MORE && f->hn < sizeof(f->hdr))
+				continue;
+			if (rc != 0) {
+				slog(LOGL_INFO, s, "bad %s frame from the client "
+				    "(%d)", frame_transport_name(s->transport), rc);
+				return SESSION_ERR;
+			}
+			f->hn = f->got = 0;
+			if ((f->pkt = malloc(f->fi.len)) == NULL)
+				return SESSION_ERR;
+		}
+		take = n < f->fi.len - f->got ? n : f->fi.len - f->got;
+		memcpy(f->pkt + f->got, p, take);
+		f->got += take;
+		p += take;
+		n -= take;
+		if (f->got < f->fi.len)
+			continue;
+		/* Padded: whole words of padding go along, as the official proxy does. */
+		rc = mux_send(s->mc, f->pkt, f->fi.data_len, f->fi.quickack);
+		count(s, UP, f->fi.data_len);
+		free(f->pkt);
+		f->pkt = NULL;
+		if (rc != 0)
+			return SESSION_ERR;
+	}
+	return 0;
+}
+
+/* Middle mode, client -> middle proxy: a RPC_PROXY_REQ per packet. */
+static enum end
+middle_up(struct session *s)
+{
+	size_t size = (size_t)s->srv->cfg->buffer_size;
+	uint8_t *buf = malloc(size);
+	struct framer f;
+	enum end end = END_FAIL;
+	ssize_t n;
+
+	memset(&f, 0, sizeof(f));
+	while (buf != NULL) {
+		n = client_read(s, buf, size);
+		if (n == 0) {
+			end = END_EOF;
+			break;
+		}
+		if (n < 0) {
+			if (errno == EINTR ||
+			    ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+			    still_wanted(s)))
+				continue;
+			if (errno == EPROTO)
+				slog(LOGL_INFO, s, "%s", "bad TLS record from "
+				    "the client");
+			break;
+		}
+		atomic_store(&s->last_active, net_now_ms());
+		if (crypto_ctr_apply(s->c_dec, buf, buf, (size_t)n) != 0 ||
+		    framer_feed(s, &f, buf, (size_t)n) != 0)
+			break;
+	}
+	free(f.pkt);
+	free(buf);
+	return end;
+}
+
+static int
+grow(uint8_t **buf, size_t *cap, size_t need)
+{
+	uint8_t *nb;
+
+	if (need <= *cap)
+		return 0;
+	if ((nb = realloc(*buf, need)) == NULL)
+		return SESSION_ERR;
+	*buf = nb;
+	*cap = need;
+	return 0;
+}
+
+/*
+ * An answer framed in the client's transport: RPC_PROXY_ANS as a packet
+ * (padded: plus 0..3 random bytes, as the official proxy adds), a quick
+ * ack as the 4 raw bytes of its confirm value (abridged: big-endian).
+ */
+static int
+answer_bytes(struct session *s, const struct mux_msg *msg, uint8_t **out,
+    size_t *cap, size_t *len)
+{
+	uint8_t hdr[4], pad = 0;
+	size_t hl;
+
+	if (msg->type == RPC_SIMPLE_ACK) {
+		uint32_t v = msg->confirm;
+
+		if (grow(out, cap, 4) != 0)
+			return SESSION_ERR;
+		if (s->transport == FRAME_ABRIDGED)
+			v = __builtin_bswap32(v);
+		memcpy(*out, &v, 4);	/* little-endian host */
+		*len = 4;
+		return 0;
+	}
+	if (s->transport == FRAME_PADDED) {
+		crypto_random(&pad, 1);
+		pad &= 3;
+	}
+	if (frame_encode(s->transport, msg->len + pad, 0, hdr, &hl) != 0 ||
+	    grow(out, cap, hl + msg->len + pad) != 0)
+		return SESSION_ERR;
+	memcpy(*out, hdr, hl);
+	memcpy(*out + hl, msg->data, msg->len);
+	crypto_random(*out + hl + msg->len, pad);
+	*len = hl + msg->len + pad;
+	return 0;
+}
+
+/* Middle mode, the client's queue -> client; never blocks the link. */
+static enum end
+middle_down(struct session *s)
+{
+	int tick = s->srv->cfg->idle_timeout * 1000 / 2;
+	uint8_t *out = NULL, *wrap = NULL;
+	size_t ocap = 0, wcap = 0, len, need;
+	struct mux_msg *msg;
+	enum end end = END_FAIL;
+	int rc;
+
+	for (;;) {
+		rc = mux_recv(s->mc, &msg, tick > 100 ? tick : 100);
+		if (rc == MUX_TIMEOUT && still_wanted(s))
+			continue;
+		if (rc != 0) {
+			end = rc == MUX_CLOSED ? END_EOF : END_FAIL;
+			break;
+		}
+		rc = answer_bytes(s, msg, &out, &ocap, &len);
+		if (rc == 0 && s->tls)
+			rc = faketls_wrap_len(len, FAKETLS_DRS_SMALL, &need) != 0 ||
+			    grow(&wrap, &wcap, need) != 0;
+		if (rc == 0)
+			rc = crypto_ctr_apply(s->c_enc, out, out, len) != 0 ||
+			    client_write(s, out, len, wrap, wcap) != 0;
+		if (rc == 0 && msg->type == RPC_PROXY_ANS)
+			count(s, DOWN, msg->len);
+		free(msg);
+		if (rc != 0)
+			break;
+		atomic_store(&s->last_active, net_now_ms());
+	}
+	free(out);
+	free(wrap);
+	return end;
+}
+
 /*
  * A DC session ends as a whole. A cover-site relay passes each close on as
  * the cover site or client made it: FIN as a half close, RST as RST (by
@@ -462,7 +676,7 @@ upstream_to_client(void *arg)
 {
 	struct session *s = arg;
 
-	relay_end(s, DOWN, relay(s, DOWN));
+	relay_end(s, DOWN, s->mc != NULL ? middle_down(s) : relay(s, DOWN));
 	session_put(s);
 }
 
@@ -529,12 +743,12 @@ client_to_upstream(void *arg)
 	net_set_timeouts(s->cfd, 0, cfg->handshake_timeout * 1000);
 	rc = handshake_run(&h);
 	if (rc == 0)
-		rc = start_direct(s, &h);
+		rc = start_upstream(s, &h);
 	else if (rc == HANDSHAKE_ERR)
 		rc = handshake_failed(s, &h);
 	handshake_free(&h);
 	if (rc == 0 && start_pair(s) == 0)
-		relay_end(s, UP, relay(s, UP));
+		relay_end(s, UP, s->mc != NULL ? middle_up(s) : relay(s, UP));
 	else
 		session_shutdown(s);
 	slog(LOGL_DEBUG, s, "%s", "session ends");
