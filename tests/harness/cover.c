@@ -888,7 +888,8 @@ exchange_read(int fd, uint8_t *resp, size_t cap, size_t *n, int *closed,
 	*n = 0;
 	*closed = 0;
 	while (*n < cap) {
-		until = now_ms() + quiet_ms;
+		/* A slow first byte is not the end of the answer. */
+		until = *n == 0 ? deadline : now_ms() + quiet_ms;
 		if (wait_fd(fd, POLLIN, until < deadline ? until : deadline)
 		    != 0)
 			return;

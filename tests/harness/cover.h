@@ -73,9 +73,10 @@ void cover_close_all(struct cover *cv);
 /*
  * Connect to sa (a cover directly, or the proxy), write req[0..len) and
  * read what comes back into resp until the peer closes or resets, cap bytes
- * arrived, or quiet_ms pass without a byte; timeout_ms bounds the whole.
- * *closed: 1 if the peer closed. What a cover site answers to some bytes,
- * to compare with what the same bytes get through the proxy.
+ * arrived, or quiet_ms pass without a byte after the first one;
+ * timeout_ms bounds the whole (and so a silent peer's wait). *closed: 1 if
+ * the peer closed. What a cover site answers to some bytes, to compare
+ * with what the same bytes get through the proxy.
  */
 int cover_exchange(const struct sockaddr *sa, socklen_t salen,
     const uint8_t *req, size_t len, uint8_t *resp, size_t cap, size_t *n,

@@ -496,9 +496,15 @@ START_TEST(client_against_codec_server)
 	ck_assert_int_eq(f->dc, -2);
 	ck_assert_str_eq(f->sni, DOMAIN);
 	ck_assert_uint_eq(f->hello_records, _i == 1 ? 2 : 1);
-	/* One write of hello, CCS and header: one read on loopback. */
-	ck_assert_uint_eq(f->early, _i == 3 ? FAKETLS_CCS_LEN +
-	    TLS_RECORD_HEADER_LEN + OBFS2_HEADER_LEN : 0);
+	/*
+	 * One write of hello, CCS and header: one read on loopback (which
+	 * may take the first frame's write too).
+	 */
+	if (_i == 3)
+		ck_assert_uint_ge(f->early, FAKETLS_CCS_LEN +
+		    TLS_RECORD_HEADER_LEN + OBFS2_HEADER_LEN);
+	else
+		ck_assert_uint_eq(f->early, 0);
 	ck_assert_int_le(abs((int)((int64_t)f->ts - time(NULL) + 100)), 2);
 	ck_assert_uint_le(f->max_record, _i == 4 ? 100 : TLS_PLAINTEXT_MAX);
 	if (_i != 4)	/* full records for the 1 MB frames */
