@@ -112,19 +112,24 @@ setup(CURL *c, const char *url, struct body *b, int timeout_s, char *cerr)
 	return bad ? FETCH_ERR : 0;
 }
 
-/* The status wins over the size: a 404 page may well be large. */
+/*
+ * A finished transfer, or one we cut short, is judged by its status first:
+ * a 404 page may well be large. A redirect loop or a failed connection is
+ * libcurl's to describe.
+ */
 static int
 outcome(CURL *c, CURLcode res, const struct body *b, const char *url,
     const char *cerr, char *err, size_t errlen)
 {
 	long status = 0;
+	int cut = b->over || res == CURLE_FILESIZE_EXCEEDED;
 
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 0 && status != 200) {
+	if ((res == CURLE_OK || cut) && status != 200) {
 		err_set(err, errlen, "fetch %s: HTTP status %ld", url, status);
 		return FETCH_ERR_STATUS;
 	}
-	if (b->over || res == CURLE_FILESIZE_EXCEEDED) {
+	if (cut) {
 		err_set(err, errlen, "fetch %s: body over %zu bytes", url,
 		    b->max);
 		return FETCH_ERR_SIZE;
@@ -133,10 +138,6 @@ outcome(CURL *c, CURLcode res, const struct body *b, const char *url,
 		err_set(err, errlen, "fetch %s: %s", url,
 		    cerr[0] != '\0' ? cerr : curl_easy_strerror(res));
 		return FETCH_ERR;
-	}
-	if (status != 200) {
-		err_set(err, errlen, "fetch %s: no HTTP status", url);
-		return FETCH_ERR_STATUS;
 	}
 	return 0;
 }

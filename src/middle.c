@@ -312,7 +312,7 @@ state_load(const struct middle *m, enum item it, struct blob *b, char *why,
 	}
 	if (check_item(it, b, path, inner, sizeof(inner)) != 0) {
 		blob_free(b);
-		why_set(why, whylen, "the last good copy is not: %s", inner);
+		why_set(why, whylen, "the last good copy is bad: %s", inner);
 		return MIDDLE_ERR;
 	}
 	return 0;
