@@ -21,9 +21,6 @@
 
 /* Room for the largest hello we take plus the start of the first record. */
 #define RAW_CAP		(FAKETLS_HELLO_MAX + 4096)
-/* PROTOCOL.md 3.4: the reply's size when the cover site taught us none. */
-#define FALLBACK_APP_MIN	2500
-#define FALLBACK_APP_SPAN	1120
 
 static int
 fail(struct handshake *h, enum stats_reject why, const char *fmt, ...)
@@ -150,20 +147,14 @@ sni_known(const struct config *cfg, const char *sni)
 	return 0;
 }
 
+/* The TLS path runs only with a domain, so there is always a cover site. */
 static void
 reply_shape(struct handshake *h, struct mask_shape *shape)
 {
 	uint8_t rnd[4];
 
 	crypto_random(rnd, sizeof(rnd));
-	if (h->srv->mask != NULL) {
-		mask_shape_get(h->srv->mask, rnd, shape);
-		return;
-	}
-	memset(shape, 0, sizeof(*shape));
-	shape->napp = 1;
-	shape->app_sizes[0] = FALLBACK_APP_MIN +
-	    ((size_t)rnd[0] << 8 | rnd[1]) % FALLBACK_APP_SPAN;
+	mask_shape_get(h->srv->mask, rnd, shape);
 }
 
 /* ServerHello, CCS and one ApplicationData record shaped like the cover's. */

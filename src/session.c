@@ -417,10 +417,10 @@ forward(struct session *s, enum dir d, uint8_t *buf, size_t n, uint8_t *wrap,
 	crypto_ctr *dec = d == UP ? s->c_dec : s->u_dec;
 	crypto_ctr *enc = d == UP ? s->u_enc : s->c_enc;
 
-	if (s->masked && atomic_fetch_sub(&s->mask_left, (long long)n) <
-	    (long long)n) {
+	if (s->masked && (atomic_fetch_sub(&s->mask_left, (long long)n) <
+	    (long long)n || net_now_ms() >= s->end_by)) {
 		slog(LOGL_INFO, s, "%s", "cover-site relay reached "
-		    "mask_max_bytes");
+		    "mask_max_bytes or mask_timeout");
 		return SESSION_ERR;
 	}
 	if ((dec != NULL && crypto_ctr_apply(dec, buf, buf, n) != 0) ||
