@@ -3,8 +3,11 @@
  * config_validate. Whatever the bytes, an error is one non-empty line, and
  * a config that passes has every value inside its documented range.
  */
+#include <sys/socket.h>
+
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 
@@ -58,13 +61,43 @@ check_tls(const struct config *cfg)
 	check(cfg->mask_max_bytes >= 1024 && cfg->mask_max_bytes <= 1LL << 40);
 }
 
+static int
+url_ok(const char *url)
+{
+	return strncasecmp(url, "http://", 7) == 0 ||
+	    strncasecmp(url, "https://", 8) == 0;
+}
+
+/* An ad tag means middle mode; every [middle] value within its range. */
+static void
+check_middle(const struct config *cfg)
+{
+	check(cfg->mode == CONFIG_MODE_DIRECT ||
+	    cfg->mode == CONFIG_MODE_MIDDLE);
+	check(!cfg->has_ad_tag || cfg->mode == CONFIG_MODE_MIDDLE);
+	check(url_ok(cfg->proxy_secret_url) && url_ok(cfg->proxy_config_url));
+	check(cfg->proxy_config_v6_url[0] == '\0' ||
+	    url_ok(cfg->proxy_config_v6_url));
+	check(cfg->refresh_interval >= 60 && cfg->refresh_interval <= 604800);
+	check(!cfg->has_nat_info ||
+	    (cfg->nat_local.ss.ss_family == AF_INET &&
+	    cfg->nat_public.ss.ss_family == AF_INET));
+	check(!cfg->has_public_ipv4 ||
+	    cfg->public_ipv4.ss.ss_family == AF_INET);
+	check(!cfg->has_public_ipv6 ||
+	    cfg->public_ipv6.ss.ss_family == AF_INET6);
+	check(cfg->conn_min >= 1 && cfg->conn_min <= cfg->conn_max &&
+	    cfg->conn_max <= 64);
+	check(cfg->ping_interval >= 1 && cfg->ping_interval <= 3600);
+	check(cfg->queue_bytes >= 65536 && cfg->queue_bytes <= 268435456);
+}
+
 static void
 check_ranges(const struct config *cfg)
 {
 	size_t i;
 
 	check(cfg->nlisten >= 1 && cfg->nlisten <= CONFIG_MAX_LISTEN);
-	check(cfg->mode == CONFIG_MODE_DIRECT);
 	check(cfg->modes != 0 && (cfg->modes & ~(unsigned)(CONFIG_MODES_CLASSIC |
 	    CONFIG_MODES_SECURE | CONFIG_MODES_TLS)) == 0);
 	check(!(cfg->modes & CONFIG_MODES_TLS) || cfg->ndomains > 0);
@@ -87,6 +120,7 @@ check_ranges(const struct config *cfg)
 		check(cfg->users[i].name[0] != '\0' &&
 		    strlen(cfg->users[i].name) < CONFIG_NAME_MAX);
 	check_tls(cfg);
+	check_middle(cfg);
 	check(cfg->ndcs >= DC_COUNT && cfg->ndcs <= CONFIG_MAX_DCS);
 	for (i = 0; i < cfg->ndcs; i++)
 		check(cfg->dcs[i].id >= 1 && cfg->dcs[i].naddr >= 1 &&

@@ -59,6 +59,7 @@ struct config {
 	struct config_addr listen[CONFIG_MAX_LISTEN];
 	char public_host[256];
 	enum config_mode mode;
+	int mode_given;			/* set: an ad tag keeps it */
 	unsigned modes;			/* CONFIG_MODES_*; 0: auto */
 	int fast_mode;
 	int prefer_ipv6;

@@ -39,6 +39,15 @@
 #define MASK_PORT		443
 #define REPLAY_ENTRIES		262144	/* see conf/mtproxyd.conf */
 #define MASK_MAX_BYTES		(100LL * 1024 * 1024)
+#define REFRESH_INTERVAL	3600
+#define PING_INTERVAL		10
+#define CONN_MIN		2
+#define CONN_MAX		4
+#define CONN_LIMIT		64
+#define QUEUE_BYTES		(4LL * 1024 * 1024)	/* 4 maximal answers */
+#define URL_SECRET		"https://core.telegram.org/getProxySecret"
+#define URL_CONFIG		"https://core.telegram.org/getProxyConfig"
+#define URL_CONFIG_V6		"https://core.telegram.org/getProxyConfigV6"
 #define NELEM(a)		(sizeof(a) / sizeof((a)[0]))
 
 /* PROTOCOL.md 1.5: the DC table direct-mode proxies use, port DC_PORT. */
@@ -337,30 +346,33 @@ domain_item(const char *item, size_t n, size_t idx, void *ctx)
 	return 0;
 }
 
-/* [server] and [tls]: one table row per key. */
+/* [server], [tls] and [middle]: one table row per key. */
 
 struct key_def;
 typedef int (*key_setter)(struct config *, const struct key_def *,
     const char *);
+
+#define KEY_ZERO	0x1	/* 0 or empty allowed besides the range */
+#define KEY_UNQUOTED	0x2	/* errors leave the value out */
 
 struct key_def {
 	const char *name;
 	key_setter set;
 	size_t off;		/* the field, for the setters that take one */
 	long long min, max;
-	int zero_ok;		/* 0 allowed besides [min, max] */
+	unsigned flags;		/* KEY_* */
 	const char *form;
 };
 
 #define FIELD(f)	offsetof(struct config, f)
+#define FIELD_MAX(f)	((long long)sizeof(((struct config *)NULL)->f) - 1)
 
 static int
 set_int(struct config *cfg, const struct key_def *k, const char *value)
 {
-	long long v;
+	long long v, min = (k->flags & KEY_ZERO) ? 0 : k->min;
 
-	if (parse_num(value, k->zero_ok ? 0 : k->min, k->max, &v) != 0 ||
-	    (v != 0 && v < k->min))
+	if (parse_num(value, min, k->max, &v) != 0 || (v != 0 && v < k->min))
 		return CONFIG_ERR;
 	*(int *)(void *)((char *)cfg + k->off) = (int)v;
 	return 0;
@@ -439,6 +451,7 @@ set_mode(struct config *cfg, const struct key_def *k, const char *value)
 		cfg->mode = CONFIG_MODE_MIDDLE;
 	else
 		return CONFIG_ERR;
+	cfg->mode_given = 1;
 	return 0;
 }
 
@@ -534,6 +547,162 @@ set_unknown_sni(struct config *cfg, const struct key_def *k,
 	return 0;
 }
 
+/* Not a secret, but errors leave it out like one (KEY_UNQUOTED). */
+static int
+set_ad_tag(struct config *cfg, const struct key_def *k, const char *value)
+{
+	uint8_t tag[SECRET_LEN];
+
+	if (value[0] == '\0' && (k->flags & KEY_ZERO)) {
+		memset(cfg->ad_tag, 0, sizeof(cfg->ad_tag));
+		cfg->has_ad_tag = 0;
+		return 0;
+	}
+	if (secret_parse_key(value, tag) != 0)
+		return CONFIG_ERR;
+	memcpy(cfg->ad_tag, tag, sizeof(tag));
+	cfg->has_ad_tag = 1;
+	return 0;
+}
+
+/*
+ * http:// or https://, a host, then printable ASCII without spaces, at
+ * most k->max bytes; the rest is for libcurl to judge when it fetches.
+ */
+static int
+set_url(struct config *cfg, const struct key_def *k, const char *value)
+{
+	char *url = (char *)cfg + k->off;
+	size_t i, n = strlen(value), skip;
+
+	if (n == 0 && (k->flags & KEY_ZERO)) {
+		url[0] = '\0';
+		return 0;
+	}
+	if (strncasecmp(value, "https://", 8) == 0)
+		skip = 8;
+	else if (strncasecmp(value, "http://", 7) == 0)
+		skip = 7;
+	else
+		return CONFIG_ERR;
+	if ((long long)n > k->max || strchr("/?#", value[skip]) != NULL)
+		return CONFIG_ERR;
+	for (i = skip; i < n; i++)
+		if (value[i] <= ' ' || value[i] > '~')
+			return CONFIG_ERR;
+	memcpy(url, value, n + 1);
+	return 0;
+}
+
+/* A file path of at most k->max bytes; empty (KEY_ZERO) unsets it. */
+static int
+set_path(struct config *cfg, const struct key_def *k, const char *value)
+{
+	size_t n = strlen(value);
+
+	if ((n == 0 && !(k->flags & KEY_ZERO)) || (long long)n > k->max)
+		return CONFIG_ERR;
+	memcpy((char *)cfg + k->off, value, n + 1);
+	return 0;
+}
+
+/* An IP literal of one family; IPv6 may be bracketed. */
+static int
+parse_family(const char *s, size_t n, int family, struct config_addr *out)
+{
+	struct config_addr a;
+
+	if (parse_ip(s, n, family == AF_INET6, 0, &a) != 0 ||
+	    a.ss.ss_family != family)
+		return CONFIG_ERR;
+	*out = a;
+	return 0;
+}
+
+/* LOCAL:PUBLIC, two IPv4 literals, as the official proxy's --nat-info. */
+static int
+set_nat_info(struct config *cfg, const struct key_def *k, const char *value)
+{
+	struct config_addr local, public;
+	const char *colon = strchr(value, ':');
+
+	if (value[0] == '\0' && (k->flags & KEY_ZERO)) {
+		memset(&cfg->nat_local, 0, sizeof(cfg->nat_local));
+		memset(&cfg->nat_public, 0, sizeof(cfg->nat_public));
+		cfg->has_nat_info = 0;
+		return 0;
+	}
+	if (colon == NULL || parse_family(value, (size_t)(colon - value),
+	    AF_INET, &local) != 0 || parse_family(colon + 1, strlen(colon + 1),
+	    AF_INET, &public) != 0)
+		return CONFIG_ERR;
+	cfg->nat_local = local;
+	cfg->nat_public = public;
+	cfg->has_nat_info = 1;
+	return 0;
+}
+
+/* public_ipv4 / public_ipv6; empty (KEY_ZERO) unsets it. */
+static int
+set_public(const struct key_def *k, const char *value, int family, int *has,
+    struct config_addr *addr)
+{
+	struct config_addr a;
+
+	if (value[0] == '\0' && (k->flags & KEY_ZERO)) {
+		memset(addr, 0, sizeof(*addr));
+		*has = 0;
+		return 0;
+	}
+	if (parse_family(value, strlen(value), family, &a) != 0)
+		return CONFIG_ERR;
+	*addr = a;
+	*has = 1;
+	return 0;
+}
+
+static int
+set_public_ipv4(struct config *cfg, const struct key_def *k,
+    const char *value)
+{
+	return set_public(k, value, AF_INET, &cfg->has_public_ipv4,
+	    &cfg->public_ipv4);
+}
+
+static int
+set_public_ipv6(struct config *cfg, const struct key_def *k,
+    const char *value)
+{
+	return set_public(k, value, AF_INET6, &cfg->has_public_ipv6,
+	    &cfg->public_ipv6);
+}
+
+/* MIN/MAX, or N for N/N, each in [k->min, k->max]. */
+static int
+set_connections(struct config *cfg, const struct key_def *k,
+    const char *value)
+{
+	const char *slash = strchr(value, '/');
+	size_t n = slash != NULL ? (size_t)(slash - value) : strlen(value);
+	long long lo, hi;
+	char first[8];
+
+	if (n >= sizeof(first))
+		return CONFIG_ERR;
+	memcpy(first, value, n);
+	first[n] = '\0';
+	if (parse_num(first, k->min, k->max, &lo) != 0)
+		return CONFIG_ERR;
+	hi = lo;
+	if (slash != NULL && parse_num(slash + 1, k->min, k->max, &hi) != 0)
+		return CONFIG_ERR;
+	if (lo > hi)
+		return CONFIG_ERR;
+	cfg->conn_min = (int)lo;
+	cfg->conn_max = (int)hi;
+	return 0;
+}
+
 static const struct key_def server_keys[] = {
 	{ "port", set_port, FIELD(port), 0, 65535, 0,
 	    "a port 1..65535 (0: any free port)" },
@@ -548,7 +717,7 @@ static const struct key_def server_keys[] = {
 	    "yes or no" },
 	{ "prefer_ipv6", set_bool, FIELD(prefer_ipv6), 0, 0, 0,
 	    "yes or no" },
-	{ "max_clients", set_int, FIELD(max_clients), 1, 1000000, 1,
+	{ "max_clients", set_int, FIELD(max_clients), 1, 1000000, KEY_ZERO,
 	    "1..1000000 (0: auto)" },
 	{ "handshake_timeout", set_int, FIELD(handshake_timeout), 1, 3600, 0,
 	    "seconds 1..3600" },
@@ -560,7 +729,7 @@ static const struct key_def server_keys[] = {
 	    "seconds 0..3600" },
 	{ "buffer_size", set_int, FIELD(buffer_size), 1024, 1048576, 0,
 	    "bytes 1024..1048576" },
-	{ "dc_rcvbuf", set_int, FIELD(dc_rcvbuf), 1024, 16777216, 1,
+	{ "dc_rcvbuf", set_int, FIELD(dc_rcvbuf), 1024, 16777216, KEY_ZERO,
 	    "bytes 1024..16777216 (0: kernel default)" },
 	{ "default_dc", set_int, FIELD(default_dc), 1, DC_ID_MAX, 0,
 	    "a DC id 1..32767" },
@@ -590,11 +759,47 @@ static const struct key_def tls_keys[] = {
 	    16777216, 0, "entries 1024..16777216" },
 	{ "unknown_sni", set_unknown_sni, 0, 0, 0, 0, "mask or drop" },
 	{ "mask_probe_interval", set_int, FIELD(mask_probe_interval), 60,
-	    86400, 1, "seconds 60..86400 (0: only at start)" },
+	    86400, KEY_ZERO, "seconds 60..86400 (0: only at start)" },
 	{ "mask_timeout", set_int, FIELD(mask_timeout), 1, 86400, 0,
 	    "seconds 1..86400" },
 	{ "mask_max_bytes", set_llong, FIELD(mask_max_bytes), 1024,
 	    1LL << 40, 0, "bytes 1024..1099511627776" },
+};
+
+/* PROTOCOL.md 4.1: Telegram's files; 4.4, 4.7: our address as it sees it. */
+static const struct key_def middle_keys[] = {
+	{ "ad_tag", set_ad_tag, 0, 0, 0, KEY_ZERO | KEY_UNQUOTED,
+	    "32 hex digits" },
+	{ "proxy_secret_url", set_url, FIELD(proxy_secret_url), 0,
+	    FIELD_MAX(proxy_secret_url), 0,
+	    "an http:// or https:// URL of at most 511 bytes" },
+	{ "proxy_config_url", set_url, FIELD(proxy_config_url), 0,
+	    FIELD_MAX(proxy_config_url), 0,
+	    "an http:// or https:// URL of at most 511 bytes" },
+	{ "proxy_config_v6_url", set_url, FIELD(proxy_config_v6_url), 0,
+	    FIELD_MAX(proxy_config_v6_url), KEY_ZERO,
+	    "an http:// or https:// URL of at most 511 bytes "
+	    "(empty: no IPv6 list)" },
+	{ "proxy_secret_file", set_path, FIELD(proxy_secret_file), 0,
+	    FIELD_MAX(proxy_secret_file), KEY_ZERO,
+	    "a file path of at most 4095 bytes (empty: fetch)" },
+	{ "proxy_config_file", set_path, FIELD(proxy_config_file), 0,
+	    FIELD_MAX(proxy_config_file), KEY_ZERO,
+	    "a file path of at most 4095 bytes (empty: fetch)" },
+	{ "refresh_interval", set_int, FIELD(refresh_interval), 60, 604800, 0,
+	    "seconds 60..604800" },
+	{ "nat_info", set_nat_info, 0, 0, 0, KEY_ZERO,
+	    "LOCAL:PUBLIC, two IPv4 addresses (empty: none)" },
+	{ "public_ipv4", set_public_ipv4, 0, 0, 0, KEY_ZERO,
+	    "an IPv4 address (empty: auto)" },
+	{ "public_ipv6", set_public_ipv6, 0, 0, 0, KEY_ZERO,
+	    "an IPv6 address (empty: auto)" },
+	{ "connections_per_target", set_connections, 0, 1, CONN_LIMIT, 0,
+	    "MIN/MAX or N, each 1..64, MIN <= MAX" },
+	{ "ping_interval", set_int, FIELD(ping_interval), 1, 3600, 0,
+	    "seconds 1..3600" },
+	{ "queue_bytes", set_llong, FIELD(queue_bytes), 65536, 268435456, 0,
+	    "bytes 65536..268435456" },
 };
 
 static int
@@ -606,12 +811,17 @@ set_key(struct config *cfg, const char *section, const struct key_def *keys,
 	size_t i, pos = 0;
 
 	for (i = 0; i < nkeys; i++) {
-		if (strcasecmp(key, keys[i].name) == 0) {
-			if (keys[i].set(cfg, &keys[i], value) != 0)
-				return err_value(err, errlen, section, key,
-				    value, keys[i].form);
+		if (strcasecmp(key, keys[i].name) != 0)
+			continue;
+		if (keys[i].set(cfg, &keys[i], value) == 0)
 			return 0;
+		if (keys[i].flags & KEY_UNQUOTED) {
+			err_set(err, errlen, "config: [%s] %s: expected %s",
+			    section, keys[i].name, keys[i].form);
+			return CONFIG_ERR;
 		}
+		return err_value(err, errlen, section, key, value,
+		    keys[i].form);
 	}
 	known[0] = '\0';
 	for (i = 0; i < nkeys; i++)
@@ -726,7 +936,7 @@ err_section(const char *section, char *err, size_t errlen)
 	char s[SHOWN_VALUE_MAX + 4];
 
 	err_set(err, errlen, "config: [%s]: unknown section; expected "
-	    "[server], [tls], [users] or [dc]", shown(section, s));
+	    "[server], [tls], [middle], [users] or [dc]", shown(section, s));
 	return CONFIG_ERR;
 }
 
@@ -744,6 +954,9 @@ config_set(struct config *cfg, const char *section, const char *key,
 	if (strcasecmp(section, "tls") == 0)
 		return set_key(cfg, "tls", tls_keys, NELEM(tls_keys), key,
 		    value, err, errlen);
+	if (strcasecmp(section, "middle") == 0)
+		return set_key(cfg, "middle", middle_keys, NELEM(middle_keys),
+		    key, value, err, errlen);
 	if (strcasecmp(section, "users") == 0)
 		return set_user(cfg, key, value, err, errlen);
 	if (strcasecmp(section, "dc") == 0)
@@ -827,6 +1040,17 @@ config_defaults(struct config *cfg)
 	cfg->mask_probe_interval = 3600;
 	cfg->mask_timeout = 600;
 	cfg->mask_max_bytes = MASK_MAX_BYTES;
+	snprintf(cfg->proxy_secret_url, sizeof(cfg->proxy_secret_url), "%s",
+	    URL_SECRET);
+	snprintf(cfg->proxy_config_url, sizeof(cfg->proxy_config_url), "%s",
+	    URL_CONFIG);
+	snprintf(cfg->proxy_config_v6_url, sizeof(cfg->proxy_config_v6_url),
+	    "%s", URL_CONFIG_V6);
+	cfg->refresh_interval = REFRESH_INTERVAL;
+	cfg->conn_min = CONN_MIN;
+	cfg->conn_max = CONN_MAX;
+	cfg->ping_interval = PING_INTERVAL;
+	cfg->queue_bytes = QUEUE_BYTES;
 	for (i = 0; i < DC_COUNT; i++) {
 		cfg->dcs[i].id = builtin_dcs[i].id;
 		builtin_addr(&cfg->dcs[i].addr[0], AF_INET, builtin_dcs[i].ipv4,
@@ -1008,8 +1232,8 @@ dup_error(const char *dup, char *err, size_t errlen)
 static int
 apply_dictionary(dictionary *d, struct config *cfg, char *err, size_t errlen)
 {
-	static const char *const sections[] = { "server", "tls", "users",
-	    "dc" };
+	static const char *const sections[] = { "server", "tls", "middle",
+	    "users", "dc" };
 	const char *key, *colon;
 	char section[16], shownkey[SHOWN_VALUE_MAX + 4];
 	ssize_t i;
@@ -1031,8 +1255,8 @@ apply_dictionary(dictionary *d, struct config *cfg, char *err, size_t errlen)
 		n = (size_t)(colon - key);
 		if (n == 0) {
 			err_set(err, errlen, "config: %s: expected [server], "
-			    "[tls], [users] or [dc] before the first key",
-			    shown(colon + 1, shownkey));
+			    "[tls], [middle], [users] or [dc] before the "
+			    "first key", shown(colon + 1, shownkey));
 			return CONFIG_ERR;
 		}
 		/* Keys of unknown sections follow the section's own error. */
@@ -1187,9 +1411,12 @@ config_validate(struct config *cfg, char *err, size_t errlen)
 	char modes[32];
 	size_t i;
 
-	if (cfg->mode == CONFIG_MODE_MIDDLE) {
-		err_set(err, errlen, "config: [server] mode = 'middle': "
-		    "middle-proxy mode is not implemented yet; expected direct");
+	/* The tag only travels through middle proxies (PROTOCOL.md 4.7). */
+	if (cfg->has_ad_tag && !cfg->mode_given)
+		cfg->mode = CONFIG_MODE_MIDDLE;
+	if (cfg->has_ad_tag && cfg->mode != CONFIG_MODE_MIDDLE) {
+		err_set(err, errlen, "config: [middle] ad_tag: the ad tag "
+		    "needs mode = middle");
 		return CONFIG_ERR;
 	}
 	/* Classic is never a default: it is the easiest to fingerprint. */

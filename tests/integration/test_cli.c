@@ -34,6 +34,7 @@
 #define BOB_HEX		"c0ffee00d15ea5e5deadbeef8badf00d"
 /* hex("cover.example.com") */
 #define COVER_HEX	"636f7665722e6578616d706c652e636f6d"
+#define AD_TAG		"3c09c680b76ee91a4c25ad51f742267d"
 
 /* Run to completion; the exit code (a signal is a failure). */
 static int
@@ -146,8 +147,18 @@ static const struct bad_conf bad_confs[] = {
 	{ "[server]\nalice = " ALICE_HEX "\n",
 	    { "[server] alice", "unknown key", "expected one of" },
 	    ALICE_HEX },
-	{ "[server]\nmode = middle\n",
-	    { "[server] mode", "'middle'", "expected direct" }, NULL },
+	/* The ad tag is not a secret, but no 32-hex value is echoed. */
+	{ "[server]\nmode = direct\n[middle]\nad_tag = " AD_TAG "\n",
+	    { "[middle] ad_tag", "the ad tag needs mode = middle" }, AD_TAG },
+	{ "[middle]\nad_tag = 3c09c680b76ee91a4c25ad51f742267\n",
+	    { "[middle] ad_tag", "expected 32 hex digits" },
+	    "3c09c680b76ee91a4c25ad51f742267" },
+	{ "[middle]\nconnections_per_target = 4/2\n",
+	    { "[middle] connections_per_target", "'4/2'",
+	    "expected MIN/MAX or N, each 1..64, MIN <= MAX" }, NULL },
+	{ "[middle]\nproxy_config_url = core.telegram.org/getProxyConfig\n",
+	    { "[middle] proxy_config_url", "'core.telegram.org/getProxyConfig'",
+	    "expected an http:// or https:// URL" }, NULL },
 	{ "[server]\nmodes = tls\n",
 	    { "[server] modes", "'tls'", "tls needs [tls] domain" }, NULL },
 	{ "[tls]\ndomain = cover.example.com.\n",
@@ -222,6 +233,36 @@ START_TEST(check_config_bad_override)
 	check_one_line(out, fwant, NULL);
 	ck_assert_int_eq(run(missing, NULL, out), 2);
 	check_one_line(out, mwant, NULL);
+}
+END_TEST
+
+/*
+ * Middle mode checks as a config: an ad tag alone picks it, and files
+ * that are not there yet are no error (they are read when the daemon runs).
+ * --mode direct against an ad tag is refused like the file's.
+ */
+START_TEST(check_config_middle)
+{
+	static const char *const args[] = { "--check-config", NULL };
+	static const char *const direct[] = { "--check-config", "--mode",
+	    "direct", NULL };
+	static const char *const dwant[] = { "[middle] ad_tag",
+	    "the ad tag needs mode = middle", NULL };
+	static const char *const good[] = {
+		"[server]\nmode = middle\n[middle]\n"
+		"proxy_secret_file = /nonexistent/proxy-secret\n"
+		"proxy_config_file = /nonexistent/proxy-multi.conf\n",
+		"[middle]\nad_tag = " AD_TAG "\n",
+	};
+	char out[OUT_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ck_assert_int_eq(run(args, good[i], out), 0);
+		ck_assert_str_eq(out, "mtproxyd: configuration OK\n");
+	}
+	ck_assert_int_eq(run(direct, good[1], out), 2);
+	check_one_line(out, dwant, AD_TAG);
 }
 END_TEST
 
@@ -518,6 +559,7 @@ cli_suite(void)
 	tcase_add_loop_test(cfg, check_config_bad, 0,
 	    (int)(sizeof(bad_confs) / sizeof(bad_confs[0])));
 	tcase_add_test(cfg, check_config_bad_override);
+	tcase_add_test(cfg, check_config_middle);
 	tcase_add_test(usr, print_links_exact);
 	tcase_add_test(usr, print_links_tls);
 	tcase_add_test(usr, default_user_state_dir);

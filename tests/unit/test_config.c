@@ -27,6 +27,16 @@
 #define HEX_COVER	"636f7665722e6578616d706c652e636f6d"
 #define FORM_DOMAIN	"a comma-separated list of at most 16 distinct DNS " \
 			"names (empty: no fake-TLS)"
+#define AD_TAG		"3c09c680b76ee91a4c25ad51f742267d"
+#define AD_TAG_BYTES	"\x3c\x09\xc6\x80\xb7\x6e\xe9\x1a\x4c\x25\xad\x51" \
+			"\xf7\x42\x26\x7d"
+#define ERR_AD_TAG	"config: [middle] ad_tag: expected 32 hex digits"
+#define ERR_AD_DIRECT	"config: [middle] ad_tag: the ad tag needs mode = " \
+			"middle"
+#define FORM_URL	"an http:// or https:// URL of at most 511 bytes"
+#define FORM_PATH	"a file path of at most 4095 bytes (empty: fetch)"
+#define FORM_NAT	"LOCAL:PUBLIC, two IPv4 addresses (empty: none)"
+#define FORM_CONN	"MIN/MAX or N, each 1..64, MIN <= MAX"
 
 static struct config cfg;
 static char err[1024];
@@ -118,6 +128,24 @@ START_TEST(defaults)
 	ck_assert_int_eq(cfg.mask_probe_interval, 3600);
 	ck_assert_int_eq(cfg.mask_timeout, 600);
 	ck_assert(cfg.mask_max_bytes == 100LL * 1024 * 1024);
+	ck_assert_int_eq(cfg.mode_given, 0);
+	ck_assert_int_eq(cfg.has_ad_tag, 0);
+	ck_assert_str_eq(cfg.proxy_secret_url,
+	    "https://core.telegram.org/getProxySecret");
+	ck_assert_str_eq(cfg.proxy_config_url,
+	    "https://core.telegram.org/getProxyConfig");
+	ck_assert_str_eq(cfg.proxy_config_v6_url,
+	    "https://core.telegram.org/getProxyConfigV6");
+	ck_assert_str_eq(cfg.proxy_secret_file, "");
+	ck_assert_str_eq(cfg.proxy_config_file, "");
+	ck_assert_int_eq(cfg.refresh_interval, 3600);
+	ck_assert_int_eq(cfg.has_nat_info, 0);
+	ck_assert_int_eq(cfg.has_public_ipv4, 0);
+	ck_assert_int_eq(cfg.has_public_ipv6, 0);
+	ck_assert_int_eq(cfg.conn_min, 2);
+	ck_assert_int_eq(cfg.conn_max, 4);
+	ck_assert_int_eq(cfg.ping_interval, 10);
+	ck_assert(cfg.queue_bytes == 4194304);
 	ck_assert_uint_eq(cfg.ndcs, DC_COUNT);
 	for (i = 0; i < DC_COUNT; i++) {
 		dc = config_find_dc(&cfg, i + 1);
@@ -608,14 +636,324 @@ START_TEST(modes_default_and_tls)
 }
 END_TEST
 
-START_TEST(refused_modes)
+static const struct bad bad_middle[] = {
+	{ "proxy_secret_url", "core.telegram.org/getProxySecret", FORM_URL },
+	{ "proxy_secret_url", "ftp://core.telegram.org/getProxySecret",
+	    FORM_URL },
+	{ "proxy_secret_url", "https://", FORM_URL },
+	{ "proxy_secret_url", "https:///getProxySecret", FORM_URL },
+	{ "proxy_secret_url", "http://?x", FORM_URL },
+	{ "proxy_secret_url", "https://core.telegram.org/get Proxy", FORM_URL },
+	{ "proxy_secret_url", "", FORM_URL },
+	{ "proxy_config_url", "https//core.telegram.org/getProxyConfig",
+	    FORM_URL },
+	{ "proxy_config_url", "", FORM_URL },
+	{ "proxy_config_v6_url", "getProxyConfigV6",
+	    FORM_URL " (empty: no IPv6 list)" },
+	{ "refresh_interval", "59", "seconds 60..604800" },
+	{ "refresh_interval", "604801", "seconds 60..604800" },
+	{ "refresh_interval", "0", "seconds 60..604800" },
+	{ "refresh_interval", "1h", "seconds 60..604800" },
+	{ "nat_info", "10.0.0.5", FORM_NAT },
+	{ "nat_info", "10.0.0.5:", FORM_NAT },
+	{ "nat_info", ":203.0.113.7", FORM_NAT },
+	{ "nat_info", "10.0.0.5:203.0.113.7:80", FORM_NAT },
+	{ "nat_info", "10.0.0.5:2001:db8::1", FORM_NAT },
+	{ "nat_info", "fd00::5:203.0.113.7", FORM_NAT },
+	{ "nat_info", "[fd00::5]:203.0.113.7", FORM_NAT },
+	{ "nat_info", "10.0.0.5 : 203.0.113.7", FORM_NAT },
+	{ "nat_info", "10.0.0.5-203.0.113.7", FORM_NAT },
+	{ "nat_info", "vm.internal:203.0.113.7", FORM_NAT },
+	{ "nat_info", "10.0.0.256:203.0.113.7", FORM_NAT },
+	{ "public_ipv4", "2001:db8::1", "an IPv4 address (empty: auto)" },
+	{ "public_ipv4", "203.0.113.7:443", "an IPv4 address (empty: auto)" },
+	{ "public_ipv4", "[203.0.113.7]", "an IPv4 address (empty: auto)" },
+	{ "public_ipv4", "proxy.example.org", "an IPv4 address (empty: auto)" },
+	{ "public_ipv6", "203.0.113.7", "an IPv6 address (empty: auto)" },
+	{ "public_ipv6", "[2001:db8::1]:443", "an IPv6 address (empty: auto)" },
+	{ "public_ipv6", "2001:db8::g", "an IPv6 address (empty: auto)" },
+	{ "connections_per_target", "0", FORM_CONN },
+	{ "connections_per_target", "65", FORM_CONN },
+	{ "connections_per_target", "4/2", FORM_CONN },
+	{ "connections_per_target", "0/4", FORM_CONN },
+	{ "connections_per_target", "2/65", FORM_CONN },
+	{ "connections_per_target", "2/", FORM_CONN },
+	{ "connections_per_target", "/4", FORM_CONN },
+	{ "connections_per_target", "2/4/8", FORM_CONN },
+	{ "connections_per_target", "2-4", FORM_CONN },
+	{ "connections_per_target", "2 / 4", FORM_CONN },
+	{ "connections_per_target", "000000002/4", FORM_CONN },
+	{ "connections_per_target", "", FORM_CONN },
+	{ "ping_interval", "0", "seconds 1..3600" },
+	{ "ping_interval", "3601", "seconds 1..3600" },
+	{ "queue_bytes", "65535", "bytes 65536..268435456" },
+	{ "queue_bytes", "268435457", "bytes 65536..268435456" },
+	{ "queue_bytes", "4M", "bytes 65536..268435456" },
+	{ "queue_bytes", "0", "bytes 65536..268435456" },
+};
+
+START_TEST(middle_bad_value)
 {
-	ck_assert_int_eq(set("server", "mode", "middle"), 0);
-	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
-	ck_assert_str_eq(err, "config: [server] mode = 'middle': middle-proxy "
-	    "mode is not implemented yet; expected direct");
-	ck_assert_int_eq(set("server", "mode", "direct"), 0);
+	check_bad("middle", &bad_middle[_i]);
+}
+END_TEST
+
+/* The ad tag is no secret, but 32-hex values are never echoed. */
+START_TEST(ad_tag_errors)
+{
+	static const char *const bad[] = {
+		AD_TAG "0", "3c09c680b76ee91a4c25ad51f742267", "dd" AD_TAG,
+		"3c09c680b76ee91a4c25ad51f742267g", "3c09c680-b76e-e91a",
+		"0x3c09c680b76ee91a4c25ad51f74226",
+	};
+	struct config before;
+	char text[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		before = cfg;
+		ck_assert_int_eq(set("middle", "ad_tag", bad[i]), CONFIG_ERR);
+		ck_assert_str_eq(err, ERR_AD_TAG);
+		ck_assert_mem_eq(&cfg, &before, sizeof(cfg));
+		snprintf(text, sizeof(text), "[middle]\nad_tag = %s\n", bad[i]);
+		ck_assert_int_eq(load(text), CONFIG_ERR);
+		ck_assert_str_eq(err, ERR_AD_TAG);
+	}
+	ck_assert_int_eq(set("middle", "AD_TAG", "x"), CONFIG_ERR);
+	ck_assert_str_eq(err, ERR_AD_TAG);
+}
+END_TEST
+
+/* The edges of each [middle] value, through config_set. */
+START_TEST(middle_value_forms)
+{
+	char big[4200];
+
+	ck_assert_int_eq(set("middle", "ad_tag", AD_TAG), 0);
+	ck_assert_int_eq(cfg.has_ad_tag, 1);
+	ck_assert_mem_eq(cfg.ad_tag, AD_TAG_BYTES, 16);
+	ck_assert_int_eq(set("middle", "ad_tag",
+	    "3C09C680B76EE91A4C25AD51F742267D"), 0);
+	ck_assert_mem_eq(cfg.ad_tag, AD_TAG_BYTES, 16);
+	ck_assert_int_eq(set("middle", "ad_tag", ""), 0);
+	ck_assert_int_eq(cfg.has_ad_tag, 0);
+	ck_assert_mem_eq(cfg.ad_tag, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16);
+
+	ck_assert_int_eq(set("middle", "proxy_secret_url",
+	    "http://127.0.0.1:8080/secret"), 0);
+	ck_assert_str_eq(cfg.proxy_secret_url, "http://127.0.0.1:8080/secret");
+	ck_assert_int_eq(set("middle", "proxy_config_url",
+	    "HTTPS://[::1]:8443/conf?v=1#x"), 0);
+	ck_assert_str_eq(cfg.proxy_config_url, "HTTPS://[::1]:8443/conf?v=1#x");
+	ck_assert_int_eq(set("middle", "proxy_config_url", "https://x"), 0);
+	ck_assert_str_eq(cfg.proxy_config_url, "https://x");
+	ck_assert_int_eq(set("middle", "proxy_config_url", "https://x/\x7f"),
+	    CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [middle] proxy_config_url = "
+	    "'https://x/?': expected " FORM_URL);
+	ck_assert_int_eq(set("middle", "proxy_config_v6_url", ""), 0);
+	ck_assert_str_eq(cfg.proxy_config_v6_url, "");
+	/* 511 bytes fit, 512 do not */
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "https://", 8);
+	big[511] = '\0';
+	ck_assert_int_eq(set("middle", "proxy_config_v6_url", big), 0);
+	ck_assert_uint_eq(strlen(cfg.proxy_config_v6_url), 511);
+	big[511] = 'a';
+	big[512] = '\0';
+	ck_assert_int_eq(set("middle", "proxy_config_v6_url", big), CONFIG_ERR);
+	ck_assert_uint_eq(strlen(cfg.proxy_config_v6_url), 511);
+
+	ck_assert_int_eq(set("middle", "proxy_secret_file", "/tmp/x"), 0);
+	ck_assert_str_eq(cfg.proxy_secret_file, "/tmp/x");
+	ck_assert_int_eq(set("middle", "proxy_config_file", "conf/multi.conf"),
+	    0);
+	ck_assert_str_eq(cfg.proxy_config_file, "conf/multi.conf");
+	ck_assert_int_eq(set("middle", "proxy_config_file", ""), 0);
+	ck_assert_str_eq(cfg.proxy_config_file, "");
+	memset(big, 'p', sizeof(big));
+	big[4095] = '\0';
+	ck_assert_int_eq(set("middle", "proxy_secret_file", big), 0);
+	ck_assert_uint_eq(strlen(cfg.proxy_secret_file), 4095);
+	big[4095] = 'p';
+	big[4096] = '\0';
+	ck_assert_int_eq(set("middle", "proxy_secret_file", big), CONFIG_ERR);
+	ck_assert_int_eq(strncmp(err, "config: [middle] proxy_secret_file = '"
+	    "pppp", 42), 0);
+	ck_assert_ptr_nonnull(strstr(err, "...': expected " FORM_PATH));
+
+	ck_assert_int_eq(set("middle", "refresh_interval", "60"), 0);
+	ck_assert_int_eq(cfg.refresh_interval, 60);
+	ck_assert_int_eq(set("middle", "refresh_interval", "604800"), 0);
+	ck_assert_int_eq(cfg.refresh_interval, 604800);
+	ck_assert_int_eq(set("middle", "ping_interval", "1"), 0);
+	ck_assert_int_eq(cfg.ping_interval, 1);
+	ck_assert_int_eq(set("middle", "ping_interval", "3600"), 0);
+	ck_assert_int_eq(cfg.ping_interval, 3600);
+	ck_assert_int_eq(set("middle", "queue_bytes", "65536"), 0);
+	ck_assert(cfg.queue_bytes == 65536);
+	ck_assert_int_eq(set("middle", "queue_bytes", "268435456"), 0);
+	ck_assert(cfg.queue_bytes == 268435456);
+}
+END_TEST
+
+START_TEST(middle_addresses)
+{
+	ck_assert_int_eq(set("middle", "nat_info", "10.0.0.5:203.0.113.7"), 0);
+	ck_assert_int_eq(cfg.has_nat_info, 1);
+	ck_assert_str_eq(addr_str(&cfg.nat_local), "10.0.0.5 0");
+	ck_assert_str_eq(addr_str(&cfg.nat_public), "203.0.113.7 0");
+	ck_assert_int_eq(set("middle", "nat_info", "172.31.0.9:0.0.0.1"), 0);
+	ck_assert_str_eq(addr_str(&cfg.nat_local), "172.31.0.9 0");
+	ck_assert_str_eq(addr_str(&cfg.nat_public), "0.0.0.1 0");
+	ck_assert_int_eq(set("middle", "nat_info", ""), 0);
+	ck_assert_int_eq(cfg.has_nat_info, 0);
+	ck_assert_int_eq(cfg.nat_local.ss.ss_family, 0);
+	ck_assert_int_eq(cfg.nat_public.ss.ss_family, 0);
+
+	ck_assert_int_eq(set("middle", "public_ipv4", "203.0.113.7"), 0);
+	ck_assert_int_eq(cfg.has_public_ipv4, 1);
+	ck_assert_str_eq(addr_str(&cfg.public_ipv4), "203.0.113.7 0");
+	ck_assert_int_eq(set("middle", "public_ipv6", "2001:db8::7"), 0);
+	ck_assert_int_eq(cfg.has_public_ipv6, 1);
+	ck_assert_str_eq(addr_str(&cfg.public_ipv6), "2001:db8::7 0");
+	ck_assert_int_eq(set("middle", "public_ipv6", "[2001:DB8::8]"), 0);
+	ck_assert_str_eq(addr_str(&cfg.public_ipv6), "2001:db8::8 0");
+	ck_assert_int_eq(set("middle", "public_ipv4", ""), 0);
+	ck_assert_int_eq(cfg.has_public_ipv4, 0);
+	ck_assert_int_eq(cfg.public_ipv4.ss.ss_family, 0);
+	ck_assert_int_eq(set("middle", "public_ipv6", ""), 0);
+	ck_assert_int_eq(cfg.has_public_ipv6, 0);
+	ck_assert_int_eq(cfg.public_ipv6.ss.ss_family, 0);
+}
+END_TEST
+
+START_TEST(connections_per_target)
+{
+	static const struct {
+		const char *value;
+		int min, max;
+	} good[] = {
+		{ "2/4", 2, 4 }, { "1", 1, 1 }, { "64", 64, 64 },
+		{ "1/64", 1, 64 }, { "3/3", 3, 3 }, { "08/16", 8, 16 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ck_assert_int_eq(set("middle", "connections_per_target",
+		    good[i].value), 0);
+		ck_assert_int_eq(cfg.conn_min, good[i].min);
+		ck_assert_int_eq(cfg.conn_max, good[i].max);
+	}
+}
+END_TEST
+
+START_TEST(middle_full_file)
+{
+	static const char text[] =
+	    "[Middle]\n"
+	    "AD_TAG = " AD_TAG "\n"
+	    "proxy_secret_url = http://127.0.0.1:1/s\n"
+	    "proxy_config_url = http://127.0.0.1:1/c\n"
+	    "proxy_config_v6_url =\n"
+	    "proxy_secret_file = /var/lib/mtproxyd/proxy-secret\n"
+	    "proxy_config_file = /var/lib/mtproxyd/proxy-multi.conf\n"
+	    "refresh_interval = 86400\n"
+	    "nat_info = 10.0.0.5:203.0.113.7\n"
+	    "public_ipv4 = 203.0.113.7\n"
+	    "public_ipv6 = 2001:db8::7\n"
+	    "connections_per_target = 1/8\n"
+	    "ping_interval = 30\n"
+	    "queue_bytes = 2097152\n"
+	    "[users]\n"
+	    "alice = " SECRET_A "\n";
+
+	ck_assert_int_eq(load(text), 0);
 	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.mode, CONFIG_MODE_MIDDLE);
+	ck_assert_int_eq(cfg.has_ad_tag, 1);
+	ck_assert_mem_eq(cfg.ad_tag, AD_TAG_BYTES, 16);
+	ck_assert_str_eq(cfg.proxy_secret_url, "http://127.0.0.1:1/s");
+	ck_assert_str_eq(cfg.proxy_config_url, "http://127.0.0.1:1/c");
+	ck_assert_str_eq(cfg.proxy_config_v6_url, "");
+	ck_assert_str_eq(cfg.proxy_secret_file,
+	    "/var/lib/mtproxyd/proxy-secret");
+	ck_assert_str_eq(cfg.proxy_config_file,
+	    "/var/lib/mtproxyd/proxy-multi.conf");
+	ck_assert_int_eq(cfg.refresh_interval, 86400);
+	ck_assert_int_eq(cfg.has_nat_info, 1);
+	ck_assert_str_eq(addr_str(&cfg.nat_local), "10.0.0.5 0");
+	ck_assert_str_eq(addr_str(&cfg.nat_public), "203.0.113.7 0");
+	ck_assert_int_eq(cfg.has_public_ipv4, 1);
+	ck_assert_str_eq(addr_str(&cfg.public_ipv4), "203.0.113.7 0");
+	ck_assert_int_eq(cfg.has_public_ipv6, 1);
+	ck_assert_str_eq(addr_str(&cfg.public_ipv6), "2001:db8::7 0");
+	ck_assert_int_eq(cfg.conn_min, 1);
+	ck_assert_int_eq(cfg.conn_max, 8);
+	ck_assert_int_eq(cfg.ping_interval, 30);
+	ck_assert(cfg.queue_bytes == 2097152);
+	ck_assert_uint_eq(cfg.nusers, 1);
+}
+END_TEST
+
+/*
+ * mode: as given; else middle with an ad tag, direct without. The tag
+ * needs middle, wherever direct came from.
+ */
+START_TEST(mode_default_and_ad_tag)
+{
+	static const char *const direct[] = {
+		"[server]\nmode = direct\n[middle]\nad_tag = " AD_TAG "\n",
+		"[middle]\nad_tag = " AD_TAG "\n[server]\nmode = DIRECT\n",
+	};
+	size_t i;
+
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.mode, CONFIG_MODE_DIRECT);
+
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[middle]\nad_tag = " AD_TAG "\n"), 0);
+	ck_assert_int_eq(cfg.mode, CONFIG_MODE_DIRECT);
+	ck_assert_int_eq(cfg.mode_given, 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.mode, CONFIG_MODE_MIDDLE);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.mode, CONFIG_MODE_MIDDLE);
+
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[server]\nmode = middle\n"
+	    "[middle]\nad_tag = " AD_TAG "\n"), 0);
+	ck_assert_int_eq(cfg.mode_given, 1);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.mode, CONFIG_MODE_MIDDLE);
+
+	for (i = 0; i < sizeof(direct) / sizeof(direct[0]); i++) {
+		config_defaults(&cfg);
+		ck_assert_int_eq(load(direct[i]), 0);
+		ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)),
+		    CONFIG_ERR);
+		ck_assert_str_eq(err, ERR_AD_DIRECT);
+	}
+	/* the command line's mode wins over the file's */
+	ck_assert_int_eq(set("server", "mode", "middle"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.mode, CONFIG_MODE_MIDDLE);
+	ck_assert_int_eq(set("server", "mode", "direct"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
+	ck_assert_str_eq(err, ERR_AD_DIRECT);
+	/* without the tag, direct is fine again */
+	ck_assert_int_eq(set("middle", "ad_tag", ""), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.mode, CONFIG_MODE_DIRECT);
+
+	/* middle without a tag; the files are only looked at when used */
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[server]\nmode = middle\n[middle]\n"
+	    "proxy_secret_file = /nonexistent/proxy-secret\n"
+	    "proxy_config_file = /nonexistent/proxy-multi.conf\n"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.mode, CONFIG_MODE_MIDDLE);
+	ck_assert_int_eq(cfg.has_ad_tag, 0);
 }
 END_TEST
 
@@ -643,6 +981,12 @@ START_TEST(unknown_names)
 	    "one of domain, mask_host, mask_port, mask_proxy_protocol, "
 	    "time_skew_past, time_skew_future, replay_cache_size, unknown_sni, "
 	    "mask_probe_interval, mask_timeout, mask_max_bytes");
+	ck_assert_int_eq(load("[middle]\nadtag = " AD_TAG "\n"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [middle] adtag: unknown key; expected "
+	    "one of ad_tag, proxy_secret_url, proxy_config_url, "
+	    "proxy_config_v6_url, proxy_secret_file, proxy_config_file, "
+	    "refresh_interval, nat_info, public_ipv4, public_ipv6, "
+	    "connections_per_target, ping_interval, queue_bytes");
 	ck_assert_int_eq(set("tls", "port", "443"), CONFIG_ERR);
 	ck_assert_int_eq(strncmp(err, "config: [tls] port: unknown key; ", 33),
 	    0);
@@ -650,16 +994,16 @@ START_TEST(unknown_names)
 	ck_assert_int_eq(load("[server]\nport = 1\n[srever]\nport = 2\n"),
 	    CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [srever]: unknown section; expected "
-	    "[server], [tls], [users] or [dc]");
+	    "[server], [tls], [middle], [users] or [dc]");
 	ck_assert_int_eq(load("[dc:1]\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [dc:1]: unknown section; expected "
-	    "[server], [tls], [users] or [dc]");
+	    "[server], [tls], [middle], [users] or [dc]");
 	ck_assert_int_eq(load("port = 8443\n[server]\n"), CONFIG_ERR);
-	ck_assert_str_eq(err, "config: port: expected [server], [tls], [users] "
-	    "or [dc] before the first key");
+	ck_assert_str_eq(err, "config: port: expected [server], [tls], "
+	    "[middle], [users] or [dc] before the first key");
 	ck_assert_int_eq(set("client", "port", "1"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [client]: unknown section; expected "
-	    "[server], [tls], [users] or [dc]");
+	    "[server], [tls], [middle], [users] or [dc]");
 }
 END_TEST
 
@@ -928,6 +1272,13 @@ START_TEST(shipped_file)
 	ck_assert_int_eq(cfg.mode, CONFIG_MODE_DIRECT);
 	ck_assert_uint_eq(cfg.modes, CONFIG_MODES_SECURE);
 	ck_assert_uint_eq(cfg.ndomains, 0);
+	ck_assert_int_eq(cfg.has_ad_tag, 0);
+	ck_assert_str_eq(cfg.proxy_secret_url,
+	    "https://core.telegram.org/getProxySecret");
+	ck_assert_str_eq(cfg.proxy_config_file, "");
+	ck_assert_int_eq(cfg.conn_min, 2);
+	ck_assert_int_eq(cfg.conn_max, 4);
+	ck_assert(cfg.queue_bytes == 4194304);
 }
 END_TEST
 
@@ -1419,7 +1770,14 @@ config_suite(void)
 	tcase_add_test(tc, tls_value_forms);
 	tcase_add_test(tc, tls_full_file);
 	tcase_add_test(tc, modes_default_and_tls);
-	tcase_add_test(tc, refused_modes);
+	tcase_add_loop_test(tc, middle_bad_value, 0,
+	    sizeof(bad_middle) / sizeof(bad_middle[0]));
+	tcase_add_test(tc, ad_tag_errors);
+	tcase_add_test(tc, middle_value_forms);
+	tcase_add_test(tc, middle_addresses);
+	tcase_add_test(tc, connections_per_target);
+	tcase_add_test(tc, middle_full_file);
+	tcase_add_test(tc, mode_default_and_ad_tag);
 	tcase_add_test(tc, default_dc_in_table);
 	tcase_add_test(tc, unknown_names);
 	tcase_add_test(tc, syntax_errors);
