@@ -21,7 +21,7 @@
 #define TCLIENT_CHUNK		(64 * 1024)
 #define TCLIENT_MAX_REDRAW	1000	/* a redraw is needed ~1 in 2^24 */
 /* Records batched per write: a few full ones. */
-#define TLS_BATCH		(4 * (TLS_RECORD_HEADER_LEN + TLS_PLAINTEXT_MAX))
+#define TLS_BATCH	(4 * (TLS_RECORD_HEADER_LEN + TLS_PLAINTEXT_MAX))
 /* The proxy's reply: ServerHello, CCS and one ApplicationData record. */
 #define TLS_REPLY_MAX		(1024 + TLS_RECORD_HEADER_LEN + \
 				    TLS_CIPHERTEXT_MAX)

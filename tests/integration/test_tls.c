@@ -37,7 +37,6 @@
 #include "daemon.h"
 #include "fakedc.h"
 #include "faketls.h"
-#include "frame.h"
 #include "obfs2.h"
 #include "proto.h"
 #include "secret.h"
