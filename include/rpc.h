@@ -142,6 +142,9 @@ int rpc_handshake_parse(const uint8_t *p, size_t len,
     struct rpc_handshake *out);
 int rpc_handshake_error_parse(const uint8_t *p, size_t len, int32_t *code,
     struct rpc_pid *pid);
+/* The middle-end's refusal (the tests' fake sends it). */
+int rpc_handshake_error_build(int32_t code, const struct rpc_pid *pid,
+    uint8_t out[20]);
 /*
  * Accept a parsed reply: its peer PID must match ours (each field zero or
  * equal), and *crc gets CRC32C only when both sides set 0x800.

@@ -423,6 +423,17 @@ rpc_handshake_error_parse(const uint8_t *p, size_t len, int32_t *code,
 	return 0;
 }
 
+int
+rpc_handshake_error_build(int32_t code, const struct rpc_pid *pid,
+    uint8_t out[20])
+{
+	if (pid == NULL || out == NULL)
+		return RPC_ERR_ARG;
+	put_pid(put_u32(put_u32(out, RPC_HANDSHAKE_ERROR), (uint32_t)code),
+	    pid);
+	return 0;
+}
+
 /* A zero field in the peer's echo of our PID stands for "any". */
 static int
 pid_matches(const struct rpc_pid *ours, const struct rpc_pid *echo)

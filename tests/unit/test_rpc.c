@@ -783,6 +783,24 @@ START_TEST(handshake_errors)
 	put32(b, RPC_HANDSHAKE);
 	ck_assert_int_eq(rpc_handshake_error_parse(b, 20, &code, &pid),
 	    RPC_ERR_TYPE);
+
+	/* The builder writes what the parser reads. */
+	memset(b, 0xcc, sizeof(b));
+	ck_assert_int_eq(rpc_handshake_error_build(-7, &pid_b, b), 0);
+	{
+		uint8_t want[20];
+
+		unhex("dabe276a" "f9ffffff" "32af9a95" "b822" "0000"
+		    "00000000", want, sizeof(want));
+		ck_assert_mem_eq(b, want, 20);
+	}
+	ck_assert_uint_eq(b[20], 0xcc);
+	ck_assert_int_eq(rpc_handshake_error_parse(b, 20, &code, &pid), 0);
+	ck_assert_int_eq(code, -7);
+	ck_assert_mem_eq(&pid, &pid_b, sizeof(pid));
+	ck_assert_int_eq(rpc_handshake_error_build(1, NULL, b), RPC_ERR_ARG);
+	ck_assert_int_eq(rpc_handshake_error_build(1, &pid_b, NULL),
+	    RPC_ERR_ARG);
 }
 END_TEST
 
