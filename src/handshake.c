@@ -213,6 +213,8 @@ tls_inner(struct handshake *h, size_t off, size_t user)
 				    "bad TLS record after the hello");
 			off += used;
 			take = plen < sizeof(hdr) - got ? plen : sizeof(hdr) - got;
+			if (plen == 0)
+				continue;	/* a record header or the CCS */
 			memcpy(hdr + got, payload, take);
 			got += take;
 			if ((rc = keep_pending(h, payload + take, plen - take)))
