@@ -4,7 +4,7 @@
 set -e
 cd "$(dirname "$0")"
 
-DEPS="build-essential pkg-config autoconf automake libssl-dev \
+DEPS="build-essential pkg-config autoconf automake libssl-dev openssl curl \
 libiniparser-dev check libcurl4-openssl-dev clang libclang-rt-dev"
 
 if [ "${1:-}" = "--deps" ]; then
