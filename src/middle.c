@@ -31,19 +31,22 @@
 /* Telegram's secret is 128 bytes and its config some 5 KiB: room to grow. */
 #define SECRET_MAX_BYTES	4096
 #define CONF_MAX_BYTES		(1024 * 1024)
-#define FETCH_TIMEOUT_S		30
+/* Per fetch; also how long middle_free may wait for one in flight. */
+#define FETCH_TIMEOUT_S		15
 #define WHY_MAX			512
 #define URL_MAX			sizeof(((struct config *)0)->proxy_config_url)
 
 /*
- * libcurl runs OpenSSL's handshake and certificate checks on this stack
- * (its resolver has a thread of its own). An HTTPS fetch measured under
- * 100 KiB; 512 KiB leaves a wide margin. Sanitizers need far more.
+ * libcurl runs OpenSSL's handshake and certificate checks on this stack: a
+ * whole HTTPS fetch (TLS 1.2 and 1.3, RSA-4096 and P-384 certificates)
+ * measured some 14 KiB. 256 KiB also covers a libcurl that resolves names
+ * on the calling thread, as glibc's NSS modules want more. Sanitizers need
+ * far more.
  */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define REFRESH_STACK		(4 * 1024 * 1024)
+#define REFRESH_STACK		(1024 * 1024)
 #else
-#define REFRESH_STACK		(512 * 1024)
+#define REFRESH_STACK		(256 * 1024)
 #endif
 
 #define ITEM_UNWANTED		1	/* obtain: no source for the item */
@@ -230,8 +233,11 @@ obtain(const struct middle *m, enum item it, struct blob *b, int *fetched,
 static int
 state_path(const struct middle *m, enum item it, char *path, size_t len)
 {
-	int n = snprintf(path, len, "%s/%s", m->state_dir, items[it].state);
+	int n;
 
+	if (m->state_dir[0] == '\0')
+		return MIDDLE_ERR;
+	n = snprintf(path, len, "%s/%s", m->state_dir, items[it].state);
 	return n > 0 && (size_t)n < len ? 0 : MIDDLE_ERR;
 }
 
@@ -261,8 +267,8 @@ state_save(const struct middle *m, enum item it, const struct blob *b)
 
 	if (state_path(m, it, path, sizeof(path)) != 0 ||
 	    snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp)) {
-		log_warn("middle: cannot keep the %s: state_dir %s is too "
-		    "long", items[it].what, m->state_dir);
+		log_warn("middle: cannot keep the %s: state_dir '%s' is "
+		    "empty or too long", items[it].what, m->state_dir);
 		return;
 	}
 	/* Usually made by the default user's secret already. */
@@ -302,8 +308,8 @@ state_load(const struct middle *m, enum item it, struct blob *b, char *why,
 	char path[PATH_MAX], inner[WHY_MAX];
 
 	if (state_path(m, it, path, sizeof(path)) != 0) {
-		why_set(why, whylen, "no last good copy: state_dir %s is too "
-		    "long", m->state_dir);
+		why_set(why, whylen, "no last good copy: state_dir '%s' is "
+		    "empty or too long", m->state_dir);
 		return MIDDLE_ERR;
 	}
 	if (read_whole(path, items[it].max, b, inner, sizeof(inner)) != 0) {
@@ -460,7 +466,10 @@ load_first(struct middle *m)
 
 /* ---- refresh rounds ---- */
 
-/* Under round: next[] holds the changed items, taken over on success. */
+/*
+ * Under round: next[] holds the changed items, taken over on success. The
+ * callback runs under round too, so it must not call middle_refresh.
+ */
 static int
 swap_in(struct middle *m, struct blob next[NITEMS])
 {
@@ -499,6 +508,17 @@ swap_in(struct middle *m, struct blob next[NITEMS])
 	return 0;
 }
 
+static int
+stopping(struct middle *m)
+{
+	int stop;
+
+	pthread_mutex_lock(&m->lock);
+	stop = m->stop;
+	pthread_mutex_unlock(&m->lock);
+	return stop;
+}
+
 int
 middle_refresh(struct middle *m)
 {
@@ -508,7 +528,8 @@ middle_refresh(struct middle *m)
 
 	memset(next, 0, sizeof(next));
 	pthread_mutex_lock(&m->round);
-	for (it = 0; it < NITEMS; it++) {
+	/* middle_free waits for one fetch in flight at most. */
+	for (it = 0; it < NITEMS && !stopping(m); it++) {
 		rc = obtain(m, (enum item)it, &next[it], &fetched, why,
 		    sizeof(why));
 		if (rc == ITEM_UNWANTED)
