@@ -87,7 +87,7 @@ usage(FILE *out)
 "  -p, --port N           [server] port\n"
 "  -l, --listen ADDRS     [server] listen, comma-separated addresses\n"
 "      --public-host H    [server] public_host, the host put in links\n"
-"      --mode M           [server] mode (direct)\n"
+"      --mode M           [server] mode (direct, middle)\n"
 "      --modes LIST       [server] modes (classic, secure, tls)\n"
 "      --log-level L      [server] log_level (error, warn, info, debug)\n"
 "      --state-dir DIR    [server] state_dir\n"
