@@ -422,15 +422,13 @@ run_round(struct bench *b, int r)
 
 /* --- options and main */
 
-static int
-parse_opts(int argc, char **argv, struct bench_opts *o)
+/* --quick first, so that --rounds given with it wins wherever it is. */
+static void
+quick_opts(int argc, char **argv, struct bench_opts *o)
 {
 	int i;
 
-	*o = (struct bench_opts){ .rounds = 5, .warmup_ms = 300,
-	    .window_ms = 1500, .latency_rounds = 2000, .handshakes = 1000,
-	    .idle_small = 1000, .idle_large = 9000, .idle_ms = 120000 };
-	for (i = 1; i < argc; i++) {
+	for (i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--quick") == 0) {
 			o->rounds = 1;
 			o->warmup_ms = 200;
@@ -439,7 +437,22 @@ parse_opts(int argc, char **argv, struct bench_opts *o)
 			o->handshakes = 200;
 			o->idle_small = 1000;
 			o->idle_large = 3000;
-		} else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
+		}
+}
+
+static int
+parse_opts(int argc, char **argv, struct bench_opts *o)
+{
+	int i;
+
+	*o = (struct bench_opts){ .rounds = 5, .warmup_ms = 300,
+	    .window_ms = 1500, .latency_rounds = 2000, .handshakes = 1000,
+	    .idle_small = 1000, .idle_large = 9000, .idle_ms = 120000 };
+	quick_opts(argc, argv, o);
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--quick") == 0)
+			continue;
+		if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
 			o->rounds = atoi(argv[++i]);
 			if (o->rounds < 0 || o->rounds > BENCH_MAX_ROUNDS)
 				return -1;

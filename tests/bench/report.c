@@ -179,19 +179,20 @@ report_notes(const struct bench *b)
 	printf("\nMB = 10^6 bytes, GB = 10^9 bytes. Throughput and CPU are "
 	    "medians of %d round(s) of %.1f s windows.\n"
 	    "Ratios are to the baseline; for CPU, latency and memory lower is "
-	    "better.\n",
-	    b->o.rounds, b->o.window_ms / 1000.0);
-	printf("Idle memory per client: \"kernel\" is the growth of the "
-	    "machine's MemTotal - MemFree - AnonPages\n- Cached - Buffers "
-	    "(slab, stacks, page tables, socket page frags); \"all-in\" is "
-	    "the\nproxy's RSS + kernel - the test's own kernel share (its "
-	    "memcg charge beyond its RSS with\nthe clients straight to the "
-	    "fake DC):");
-	for (k = 0; k < 2; k++)
-		if (z[k].n > 0)
-			printf(" %.1f KiB at %d", idle_test_share(&z[k]),
-			    z[k].n);
-	printf(".\n");
+	    "better.\n", b->o.rounds, b->o.window_ms / 1000.0);
+	if (z[0].n > 0) {
+		printf("Idle memory per client: \"kernel\" is the growth of "
+		    "the machine's MemTotal - MemFree\n- AnonPages - Cached - "
+		    "Buffers (slab, stacks, page tables, socket page frags); "
+		    "\"all-in\"\nis the proxy's RSS + kernel - the test's own "
+		    "kernel share (its memcg charge beyond\nits RSS with the "
+		    "clients straight to the fake DC):");
+		for (k = 0; k < 2; k++)
+			if (z[k].n > 0)
+				printf(" %.1f KiB at %d",
+				    idle_test_share(&z[k]), z[k].n);
+		printf(".\n");
+	}
 	for (i = 0; i < b->nnotes; i++)
 		printf("note: %s\n", b->notes[i]);
 }
