@@ -183,7 +183,8 @@ acceptor(void *arg)
 		fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EINTR && errno != ECONNABORTED) {
-				warn_once(l, RELAY_WARN_ACCEPT, "accept", errno);
+				warn_once(l, RELAY_WARN_ACCEPT, "accept",
+				    errno);
 				nanosleep(&pause, NULL);
 			}
 			continue;
@@ -196,7 +197,8 @@ acceptor(void *arg)
 		p->cfd = fd;
 		p->ufd = -1;
 		atomic_init(&p->refs, 1);
-		if ((err = pthread_create(&t, l->attr, client_to_upstream, p))) {
+		err = pthread_create(&t, l->attr, client_to_upstream, p);
+		if (err != 0) {
 			warn_once(l, RELAY_WARN_THREAD, "pthread_create", err);
 			close(fd);
 			free(p);
@@ -258,7 +260,8 @@ start_listeners(struct listener *ls, int n, pthread_attr_t *acc_attr)
 	fflush(stdout);
 	for (i = 0; i < n; i++)
 		if ((errno = pthread_create(&t, acc_attr, acceptor, &ls[i]))) {
-			fprintf(stderr, "relay: acceptor: %s\n", strerror(errno));
+			fprintf(stderr, "relay: acceptor: %s\n",
+			    strerror(errno));
 			return RELAY_ERR;
 		}
 	return 0;
@@ -392,7 +395,8 @@ relay_spawn(const uint16_t *targets, int n, int timeout_ms,
 	argv[0] = exe;
 	argv[1] = (char *)RELAY_OPTION;
 	for (i = 0; i < n; i++) {
-		snprintf(ports[i], sizeof(ports[i]), "%u", (unsigned)targets[i]);
+		snprintf(ports[i], sizeof(ports[i]), "%u",
+		    (unsigned)targets[i]);
 		argv[i + 2] = ports[i];
 	}
 	argv[n + 2] = NULL;
