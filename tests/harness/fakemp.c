@@ -1615,7 +1615,10 @@ client_dial(const struct fakemp_client_opts *o, int *fd_out)
 	if ((fd = socket(o->family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return FAKEMP_ERR;
 	if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
+		int e = errno;
+
 		close(fd);
+		errno = e;		/* ECONNREFUSED is what tests look for */
 		return FAKEMP_ERR;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -1721,7 +1724,10 @@ fakemp_client_connect(const struct fakemp_client_opts *o,
 	if ((rc = client_dial(o, &c->fd)) != 0 ||
 	    (rc = client_handshake(c, o, deadline_in(o->timeout_ms > 0 ?
 	    o->timeout_ms : CLIENT_TIMEOUT_MS))) != 0) {
+		int e = errno;
+
 		fakemp_client_close(c);
+		errno = e;
 		return rc;
 	}
 	*out = c;
