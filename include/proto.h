@@ -145,7 +145,7 @@
 #define RPC_REQ_QUICKACK	0x80000000u
 #define RPC_AD_TAG_LEN		16
 #define TL_PROXY_TAG		0xdb1e26aeu
-#define TL_HTTP_QUERY_INFO	0xd45ab381u	/* Origin, Referer, User-Agent */
+#define TL_HTTP_QUERY_INFO	0xd45ab381u	/* Origin, Referer, UA */
 #define TL_STRING_SHORT_MAX	253	/* longer strings use the fe form */
 #define TL_STRING_LONG		0xfe
 /* 4.8 */

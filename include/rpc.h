@@ -31,7 +31,7 @@
 #define RPC_ERR_HANDSHAKE	(-16)	/* peer sent RPC_HANDSHAKE_ERROR */
 #define RPC_ERR_FILTERED	(-17)	/* packet fails the 2.4 filter */
 #define RPC_ERR_CRYPTO		(-18)	/* libcrypto failed */
-#define RPC_ERR_MALFORMED	(-19)	/* a field out of range, a bad section */
+#define RPC_ERR_MALFORMED	(-19)	/* field out of range, bad section */
 
 /*
  * Largest frame we accept or build. The biggest one we send is an

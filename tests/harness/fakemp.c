@@ -1618,7 +1618,7 @@ client_dial(const struct fakemp_client_opts *o, int *fd_out)
 		int e = errno;
 
 		close(fd);
-		errno = e;		/* ECONNREFUSED is what tests look for */
+		errno = e;	/* ECONNREFUSED is what tests look for */
 		return FAKEMP_ERR;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
