@@ -286,7 +286,8 @@ queue_answer(struct link *l, const struct rpc_answer *a)
 	msg->type = a->type;
 	msg->confirm = a->confirm;
 	msg->len = len;
-	memcpy(msg->data, a->data, len);
+	if (len > 0)
+		memcpy(msg->data, a->data, len);
 	if (c->tail != NULL)
 		c->tail->next = msg;
 	else

@@ -597,12 +597,19 @@ answer_bytes(struct session *s, const struct mux_msg *msg, uint8_t **out,
 		*len = 4;
 		return 0;
 	}
-	if (s->transport == FRAME_PADDED) {
+	/* No padding past the largest frame a client takes. */
+	if (s->transport == FRAME_PADDED && msg->len < FRAME_MAX_LEN) {
 		crypto_random(&pad, 1);
 		pad &= 3;
+		if (pad > FRAME_MAX_LEN - msg->len)
+			pad = (uint8_t)(FRAME_MAX_LEN - msg->len);
 	}
-	if (frame_encode(s->transport, msg->len + pad, 0, hdr, &hl) != 0 ||
-	    grow(out, cap, hl + msg->len + pad) != 0)
+	if (frame_encode(s->transport, msg->len + pad, 0, hdr, &hl) != 0) {
+		slog(LOGL_INFO, s, "an answer of %zu bytes does not fit the "
+		    "client's transport", msg->len);
+		return SESSION_ERR;
+	}
+	if (grow(out, cap, hl + msg->len + pad) != 0)
 		return SESSION_ERR;
 	memcpy(*out, hdr, hl);
 	memcpy(*out + hl, msg->data, msg->len);

@@ -1,0 +1,532 @@
+/*
+ * mtproxyd in middle-proxy mode, end to end: the real binary between the
+ * test client and the project's fake middle proxy (tests/harness/fakemp.c:
+ * real nonce, key derivation, handshake, CBC, CRC32C, seq checks). What a
+ * client sends comes back byte for byte as RPC_PROXY_ANS; the fake records
+ * the RPC_PROXY_REQ flags, ad tag and addresses the daemon sent. Every test
+ * starts its own fakes and daemon and ends with SIGTERM and exit status 0.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "client.h"
+#include "crypto.h"
+#include "daemon.h"
+#include "fakemp.h"
+#include "frame.h"
+#include "proto.h"
+
+#define IO_MS		15000
+#define START_MS	30000
+#define STOP_MS		30000
+#define TEST_TIMEOUT_S	180
+#define CONF_MAX	4096
+
+#define ALICE_HEX	"5a0c3e9172d4b86e0a6c9f31d7e2485b"
+#define AD_TAG_HEX	"147745069625d2f412d010bc34d716a3"
+#define SECRET_LEN_MP	128	/* Telegram's proxy secret is 128 bytes */
+
+static const uint8_t ad_tag[16] = {
+	0x14, 0x77, 0x45, 0x06, 0x96, 0x25, 0xd2, 0xf4,
+	0x12, 0xd0, 0x10, 0xbc, 0x34, 0xd7, 0x16, 0xa3,
+};
+
+struct env {
+	char dir[64];
+	uint8_t mpsecret[SECRET_LEN_MP];
+	struct fakemp *mp[2];
+	struct daemon_proc *d;
+	struct sockaddr_in addr;
+};
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static void
+alice_key(uint8_t key[SECRET_LEN])
+{
+	size_t i;
+	unsigned v;
+
+	for (i = 0; i < SECRET_LEN; i++) {
+		ck_assert_int_eq(sscanf(ALICE_HEX + 2 * i, "%2x", &v), 1);
+		key[i] = (uint8_t)v;
+	}
+}
+
+static void
+write_file(const char *dir, const char *name, const void *data, size_t len)
+{
+	char path[128], tmp[140];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(rename(tmp, path), 0);
+}
+
+/* proxy-multi.conf: DC 2 (and -2, and the default) on fake number `which`. */
+static void
+write_multi(struct env *e, int which)
+{
+	char text[512];
+	unsigned port = fakemp_port(e->mp[which]);
+
+	snprintf(text, sizeof(text),
+	    "# force_probability 10 10\n"
+	    "default 2;\n"
+	    "proxy_for 2 127.0.0.1:%u;\n"
+	    "proxy_for -2 127.0.0.1:%u;\n", port, port);
+	write_file(e->dir, "proxy-multi.conf", text, strlen(text));
+}
+
+static struct fakemp *
+mp_start(struct env *e, enum fakemp_mode mode)
+{
+	struct fakemp_opts o;
+	struct fakemp *mp;
+
+	memset(&o, 0, sizeof(o));
+	o.family = AF_INET;
+	o.secret = e->mpsecret;
+	o.secret_len = sizeof(e->mpsecret);
+	o.mode = mode;
+	ck_assert_int_eq(fakemp_start(&o, &mp), 0);
+	return mp;
+}
+
+static void
+env_setup(struct env *e, int nfakes)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->dir, sizeof(e->dir), "/tmp/mtproxyd-middle.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(e->dir));
+	ck_assert_int_eq(crypto_random(e->mpsecret, sizeof(e->mpsecret)), 0);
+	e->mpsecret[0] |= 1;	/* key_select must not be 0 */
+	write_file(e->dir, "proxy-secret", e->mpsecret, sizeof(e->mpsecret));
+	e->mp[0] = mp_start(e, FAKEMP_ECHO);
+	if (nfakes > 1)
+		e->mp[1] = mp_start(e, FAKEMP_ECHO);
+	write_multi(e, 0);
+}
+
+/* The daemon, and wait until `links` links to fake 0 are ready. */
+static void
+daemon_up(struct env *e, const char *extra, int links)
+{
+	char conf[CONF_MAX];
+	int n;
+
+	n = snprintf(conf, sizeof(conf),
+	    "[server]\n"
+	    "port = 0\n"
+	    "listen = 127.0.0.1\n"
+	    "log_level = debug\n"
+	    "modes = classic, secure\n"
+	    "handshake_timeout = 10\n"
+	    "idle_timeout = 60\n"
+	    "shutdown_grace = 2\n"
+	    "state_dir = @DIR@\n"
+	    "[middle]\n"
+	    "ad_tag = " AD_TAG_HEX "\n"
+	    "proxy_secret_file = %s/proxy-secret\n"
+	    "proxy_config_file = %s/proxy-multi.conf\n"
+	    "connections_per_target = 2\n"
+	    "%s"
+	    "[users]\n"
+	    "alice = " ALICE_HEX "\n",
+	    e->dir, e->dir, extra);
+	ck_assert(n > 0 && (size_t)n < sizeof(conf));
+	ck_assert_int_eq(daemon_start(&e->d, conf, NULL, START_MS), 0);
+	ck_assert_int_eq(daemon_wait_log(e->d, "running: mode middle", IO_MS), 0);
+	if (links > 0)
+		ck_assert_int_eq(fakemp_wait(e->mp[0], FAKEMP_READY,
+		    (uint64_t)links, IO_MS), 0);
+	/* The daemon marks a link ready right after the fake does. */
+	while (links > 0 && daemon_log_count(e->d, "link ready") < links)
+		sleep_ms(10);
+	memset(&e->addr, 0, sizeof(e->addr));
+	e->addr.sin_family = AF_INET;
+	e->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	e->addr.sin_port = htons(daemon_port(e->d, AF_INET));
+	ck_assert_uint_ne(ntohs(e->addr.sin_port), 0);
+}
+
+static void
+env_teardown(struct env *e)
+{
+	char path[128];
+	int status = -1, rc;
+
+	rc = daemon_stop(e->d, SIGTERM, STOP_MS, &status);
+	fakemp_stop(e->mp[0]);
+	fakemp_stop(e->mp[1]);
+	snprintf(path, sizeof(path), "%s/proxy-secret", e->dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/proxy-multi.conf", e->dir);
+	unlink(path);
+	rmdir(e->dir);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "daemon wait status 0x%x", status);
+}
+
+static struct tclient *
+connect_client(struct env *e, enum frame_transport t, int16_t dc)
+{
+	uint8_t key[SECRET_LEN];
+	struct tclient *c;
+
+	alice_key(key);
+	ck_assert_int_eq(tclient_connect((struct sockaddr *)&e->addr,
+	    sizeof(e->addr), key, t, dc, IO_MS, &c), 0);
+	if (t == FRAME_PADDED)
+		ck_assert_int_eq(tclient_set_padding(c, 0), 0);
+	return c;
+}
+
+/* An MTProto-looking packet that passes the 2.4 filter (encrypted form). */
+static uint8_t *
+packet(size_t len)
+{
+	uint8_t *p = malloc(len);
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(crypto_random(p, len), 0);
+	p[0] |= 1;	/* auth_key_id != 0 */
+	return p;
+}
+
+static void
+echo(struct tclient *c, size_t len)
+{
+	uint8_t *out = packet(len), *in = malloc(len + 16);
+	size_t got = 0;
+
+	ck_assert_ptr_nonnull(in);
+	ck_assert_int_eq(tclient_send(c, out, len, 0), 0);
+	ck_assert_int_eq(tclient_recv(c, in, len + 16, &got, IO_MS), 0);
+	ck_assert_uint_ge(got, len);
+	ck_assert_uint_le(got, len + 3);	/* padded: 0..3 bytes added */
+	ck_assert_mem_eq(in, out, len);
+	free(out);
+	free(in);
+}
+
+static const uint32_t transport_flag[] = {
+	[FRAME_ABRIDGED] = 0x40000000u,
+	[FRAME_INTERMEDIATE] = 0x20000000u,
+	[FRAME_PADDED] = 0x20000000u,
+};
+
+/* Every transport, up to the largest packet, and what the fake saw. */
+START_TEST(echo_transports)
+{
+	static const size_t sizes[] = { 56, 60, 504, 508, 512, 4096, 65536,
+	    FRAME_MAX_LEN };
+	enum frame_transport t = (enum frame_transport)_i;
+	struct fakemp_req r;
+	struct tclient *c;
+	struct env e;
+	size_t i;
+
+	env_setup(&e, 1);
+	daemon_up(&e, "", 2);
+	c = connect_client(&e, t, 2);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		echo(c, sizes[i]);
+	ck_assert_int_eq(fakemp_last_req(e.mp[0], &r), 0);
+	/* PROTOCOL.md 4.7: transport | EXTMODE2 | MAGIC | HAS_AD_TAG. */
+	ck_assert_uint_eq(r.flags, transport_flag[t] | 0x21008u);
+	ck_assert_int_eq(r.has_ad_tag, 1);
+	ck_assert_uint_eq(r.ad_tag_len, 16);
+	ck_assert_mem_eq(r.ad_tag, ad_tag, 16);
+	ck_assert_int_eq(r.client.v6, 0);
+	ck_assert_uint_eq(r.client.ip[0], 127);
+	ck_assert_uint_eq(r.ours.port, ntohs(e.addr.sin_port));
+	ck_assert_uint_eq(r.msg_len, FRAME_MAX_LEN);
+	tclient_close(c);
+	/* A client that leaves is announced with RPC_CLOSE_CONN. */
+	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_CLOSE_CONNS, 1, IO_MS), 0);
+	env_teardown(&e);
+}
+END_TEST
+
+/* Quick-ack request and answer, and CLOSE_EXT closing the client. */
+START_TEST(acks_and_close_ext)
+{
+	enum frame_transport t = (enum frame_transport)_i;
+	uint8_t *out = packet(64), raw[4], want[4];
+	uint32_t confirm = 0x8badf00du;
+	struct fakemp_req r;
+	struct tclient *c;
+	struct env e;
+	size_t got = 0, n;
+
+	env_setup(&e, 1);
+	daemon_up(&e, "", 2);
+	c = connect_client(&e, t, -2);
+	ck_assert_int_eq(tclient_send(c, out, 64, 1), 0);
+	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_ANS, 1, IO_MS), 0);
+	ck_assert_int_eq(fakemp_last_req(e.mp[0], &r), 0);
+	ck_assert_uint_eq(r.flags & 0x80000000u, 0x80000000u);
+	{
+		uint8_t in[128];
+
+		ck_assert_int_eq(tclient_recv(c, in, sizeof(in), &got, IO_MS), 0);
+		ck_assert_mem_eq(in, out, 64);
+	}
+	ck_assert_int_eq(fakemp_simple_ack(e.mp[0], r.conn_id, confirm), 0);
+	for (got = 0; got < 4; got += n)
+		ck_assert_int_eq(tclient_read_raw(c, raw + got, 4 - got, &n, 1,
+		    IO_MS), 0);
+	/* PROTOCOL.md 2.1/2.2: big-endian for abridged, else little-endian. */
+	if (t == FRAME_ABRIDGED) {
+		want[0] = 0x8b; want[1] = 0xad; want[2] = 0xf0; want[3] = 0x0d;
+	} else {
+		want[0] = 0x0d; want[1] = 0xf0; want[2] = 0xad; want[3] = 0x8b;
+	}
+	ck_assert_mem_eq(raw, want, 4);
+	ck_assert_int_eq(fakemp_close_ext(e.mp[0], r.conn_id), 0);
+	ck_assert_int_eq(tclient_wait_closed(c, IO_MS), 0);
+	tclient_close(c);
+	free(out);
+	env_teardown(&e);
+}
+END_TEST
+
+/* A link that dies closes its clients; links come back; clients work. */
+START_TEST(link_loss)
+{
+	struct tclient *c[4];
+	struct env e;
+	int i;
+
+	env_setup(&e, 1);
+	daemon_up(&e, "", 2);
+	for (i = 0; i < 4; i++) {
+		c[i] = connect_client(&e, FRAME_INTERMEDIATE, 2);
+		echo(c[i], 128);
+	}
+	fakemp_drop_all(e.mp[0]);
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(tclient_wait_closed(c[i], IO_MS), 0);
+		tclient_close(c[i]);
+	}
+	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_HANDSHAKES, 4, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_READY, 2, IO_MS), 0);
+	while (daemon_log_count(e.d, "link ready") < 4)
+		sleep_ms(10);
+	c[0] = connect_client(&e, FRAME_ABRIDGED, 2);
+	echo(c[0], 1024);
+	tclient_close(c[0]);
+	env_teardown(&e);
+}
+END_TEST
+
+/*
+ * A refresh that moves DC 2 to another middle proxy keeps the live session
+ * on the old one and sends new sessions to the new one; a broken file is
+ * ignored.
+ */
+START_TEST(refresh_moves_dc)
+{
+	struct tclient *old, *fresh;
+	struct env e;
+
+	env_setup(&e, 2);
+	daemon_up(&e, "", 2);
+	old = connect_client(&e, FRAME_PADDED, 2);
+	echo(old, 256);
+	write_multi(&e, 1);
+	ck_assert_int_eq(kill(daemon_pid(e.d), SIGHUP), 0);
+	ck_assert_int_eq(fakemp_wait(e.mp[1], FAKEMP_READY, 2, IO_MS), 0);
+	while (daemon_log_count(e.d, "link ready") < 4)
+		sleep_ms(10);
+	echo(old, 4096);
+	fresh = connect_client(&e, FRAME_PADDED, 2);
+	echo(fresh, 512);
+	ck_assert_uint_eq(fakemp_counter(e.mp[1], FAKEMP_REQS), 1);
+	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_REQS), 2);
+	/* Garbage: kept the current list, said why. */
+	write_file(e.dir, "proxy-multi.conf", "proxy_for x;\n", 13);
+	ck_assert_int_eq(kill(daemon_pid(e.d), SIGHUP), 0);
+	ck_assert_int_eq(daemon_wait_log(e.d, "proxy-multi.conf", IO_MS), 0);
+	tclient_close(fresh);
+	fresh = connect_client(&e, FRAME_ABRIDGED, 2);
+	echo(fresh, 512);
+	ck_assert_uint_eq(fakemp_counter(e.mp[1], FAKEMP_REQS), 2);
+	tclient_close(fresh);
+	tclient_close(old);
+	/* The old links drain and close once their last client is gone. */
+	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_OPEN, 0, IO_MS), 0);
+	env_teardown(&e);
+}
+END_TEST
+
+/* A middle proxy whose clock is off is refused with a clear line. */
+START_TEST(clock_skew)
+{
+	struct env e;
+
+	env_setup(&e, 1);
+	fakemp_set_time_offset(e.mp[0], 3600);
+	daemon_up(&e, "", 0);
+	ck_assert_int_eq(daemon_wait_log(e.d, "nonce refused", IO_MS), 0);
+	ck_assert_int_ge(daemon_log_count(e.d, "clock"), 1);
+	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_HANDSHAKES), 0);
+	env_teardown(&e);
+}
+END_TEST
+
+/* A client that does not read is closed, not waited for. */
+START_TEST(slow_client_queue)
+{
+	uint8_t *big = packet(FRAME_MAX_LEN);
+	struct fakemp_req r;
+	struct fakemp_conn ci;
+	struct tclient *c, *other;
+	struct env e;
+	int i;
+
+	env_setup(&e, 1);
+	daemon_up(&e, "queue_bytes = 65536\n", 2);
+	c = connect_client(&e, FRAME_INTERMEDIATE, 2);
+	echo(c, 64);
+	ck_assert_int_eq(fakemp_last_req(e.mp[0], &r), 0);
+	/* Far more than socket buffers plus the queue; c reads nothing. */
+	for (i = 0; i < 40; i++)
+		if (fakemp_answer(e.mp[0], r.conn_id, 0, big, FRAME_MAX_LEN) != 0)
+			break;
+	ck_assert_int_eq(daemon_wait_log(e.d, "client queue full", IO_MS), 0);
+	do {
+		ck_assert_int_eq(fakemp_conn_info(e.mp[0], r.conn_id, &ci), 0);
+		sleep_ms(10);
+	} while (ci.close_conns == 0);
+	/* The link and its other clients go on. */
+	other = connect_client(&e, FRAME_INTERMEDIATE, 2);
+	echo(other, 1024);
+	tclient_close(other);
+	tclient_close(c);
+	free(big);
+	env_teardown(&e);
+}
+END_TEST
+
+struct crowd {
+	struct env *e;
+	int first, n;
+	int ok;
+};
+
+static void *
+crowd_main(void *arg)
+{
+	struct crowd *cr = arg;
+	struct tclient *c[125];
+	uint8_t key[SECRET_LEN], out[256], in[300];
+	size_t got;
+	int i, round, bad = 0;
+
+	alice_key(key);
+	for (i = 0; i < cr->n; i++)
+		if (tclient_connect((struct sockaddr *)&cr->e->addr,
+		    sizeof(cr->e->addr), key, (enum frame_transport)(i % 3),
+		    2, IO_MS, &c[i]) != 0)
+			return NULL;
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < cr->n; i++) {
+			crypto_random(out, sizeof(out));
+			out[0] |= 1;
+			out[8] = (uint8_t)(cr->first + i);
+			if (tclient_send(c[i], out, sizeof(out), 0) != 0 ||
+			    tclient_recv(c[i], in, sizeof(in), &got, IO_MS) != 0 ||
+			    got < sizeof(out) || memcmp(in, out, sizeof(out)) != 0)
+				bad++;
+		}
+	}
+	for (i = 0; i < cr->n; i++)
+		tclient_close(c[i]);
+	cr->ok = bad == 0;
+	return NULL;
+}
+
+/* 500 clients over 2 links, each seeing only its own answers. */
+START_TEST(crowd)
+{
+	struct crowd cr[4];
+	pthread_t th[4];
+	struct env e;
+	int i;
+
+	env_setup(&e, 1);
+	daemon_up(&e, "", 2);
+	for (i = 0; i < 4; i++) {
+		cr[i].e = &e;
+		cr[i].first = i * 125;
+		cr[i].n = 125;
+		cr[i].ok = 0;
+		ck_assert_int_eq(pthread_create(&th[i], NULL, crowd_main,
+		    &cr[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_msg(cr[i].ok, "clients of group %d lost answers", i);
+	}
+	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_CONNS), 500);
+	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_ACCEPTED), 2);
+	env_teardown(&e);
+}
+END_TEST
+
+static Suite *
+middle_suite(void)
+{
+	Suite *s = suite_create("middle");
+	TCase *tc = tcase_create("middle");
+
+	tcase_set_timeout(tc, TEST_TIMEOUT_S);
+	tcase_add_loop_test(tc, echo_transports, 0, 3);
+	tcase_add_loop_test(tc, acks_and_close_ext, 0, 3);
+	tcase_add_test(tc, link_loss);
+	tcase_add_test(tc, refresh_moves_dc);
+	tcase_add_test(tc, clock_skew);
+	tcase_add_test(tc, slow_client_queue);
+	tcase_add_test(tc, crowd);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(middle_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
