@@ -6,6 +6,8 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "middle.h"
+#include "mux.h"
 #include "stats.h"
 
 #define STATS_LINE_MAX	160
@@ -37,6 +39,37 @@ stats_reject_name(enum stats_reject r)
 
 typedef void (*stats_sink)(void *ctx, const char *line);
 
+/* Middle mode: the links and the middle-proxy list. */
+static void
+walk_middle(stats_sink sink, void *ctx)
+{
+	const struct {
+		const char *name;
+		atomic_ullong *v;
+	} c[] = {
+		{ "middle_links_up", &mux_stats.links_up },
+		{ "middle_link_failures", &mux_stats.link_failures },
+		{ "middle_queries", &mux_stats.forwarded_queries },
+		{ "middle_filtered_queries", &mux_stats.filtered_queries },
+		{ "middle_answers", &mux_stats.forwarded_answers },
+		{ "middle_simple_acks", &mux_stats.simple_acks },
+		{ "middle_close_ext", &mux_stats.close_ext },
+		{ "middle_dropped_answers", &mux_stats.dropped_answers },
+		{ "middle_queue_overflows", &mux_stats.queue_overflows },
+		{ "middle_no_link", &mux_stats.no_link },
+		{ "middle_refreshes", &middle_stats.refreshes },
+		{ "middle_refresh_failures", &middle_stats.refresh_failures },
+	};
+	char line[STATS_LINE_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		snprintf(line, sizeof(line), "%s %llu", c[i].name,
+		    atomic_load(c[i].v));
+		sink(ctx, line);
+	}
+}
+
 /* Every counter as a "name value" line, in a fixed order. */
 static void
 stats_walk(const struct config *cfg, stats_sink sink, void *ctx)
@@ -55,6 +88,8 @@ stats_walk(const struct config *cfg, stats_sink sink, void *ctx)
 	EMIT("mask_failed %llu", atomic_load(&stats.mask_failed));
 	EMIT("bytes_in %llu", atomic_load(&stats.bytes_in));
 	EMIT("bytes_out %llu", atomic_load(&stats.bytes_out));
+	if (cfg->mode == CONFIG_MODE_MIDDLE)
+		walk_middle(sink, ctx);
 	for (i = 0; i < STATS_REJECT_COUNT; i++)
 		EMIT("rejected{reason=\"%s\"} %llu", reject_names[i],
 		    atomic_load(&stats.rejected[i]));

@@ -401,6 +401,22 @@ START_TEST(clock_skew)
 }
 END_TEST
 
+/* We ping; a middle proxy that stops answering is dropped and redialled. */
+START_TEST(dead_link)
+{
+	struct env e;
+
+	env_setup(&e, 1);
+	daemon_up(&e, "ping_interval = 1\n", 2);
+	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_PINGS_IN, 2, IO_MS), 0);
+	fakemp_set_pong(e.mp[0], 0);
+	ck_assert_int_eq(daemon_wait_log(e.d, "no answer for", IO_MS), 0);
+	fakemp_set_pong(e.mp[0], 1);
+	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_HANDSHAKES, 3, IO_MS), 0);
+	env_teardown(&e);
+}
+END_TEST
+
 /* A client that does not read is closed, not waited for. */
 START_TEST(slow_client_queue)
 {
@@ -497,6 +513,11 @@ START_TEST(crowd)
 	}
 	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_CONNS), 500);
 	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_ACCEPTED), 2);
+	/* The counters say the same (SIGUSR1). */
+	ck_assert_int_eq(kill(daemon_pid(e.d), SIGUSR1), 0);
+	ck_assert_int_eq(daemon_wait_log(e.d, "stats: middle_queries 1000",
+	    IO_MS), 0);
+	ck_assert_int_eq(daemon_log_contains(e.d, "stats: middle_links_up 2"), 1);
 	env_teardown(&e);
 }
 END_TEST
@@ -513,6 +534,7 @@ middle_suite(void)
 	tcase_add_test(tc, link_loss);
 	tcase_add_test(tc, refresh_moves_dc);
 	tcase_add_test(tc, clock_skew);
+	tcase_add_test(tc, dead_link);
 	tcase_add_test(tc, slow_client_queue);
 	tcase_add_test(tc, crowd);
 	suite_add_tcase(s, tc);
