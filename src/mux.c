@@ -992,6 +992,9 @@ mux_attach(struct mux *m, int16_t dc, enum frame_transport t,
 	if (m->cfg->has_public_ipv4 && !c->ours.v6)
 		memcpy(c->ours.ip,
 		    &((const struct sockaddr_in *)&m->cfg->public_ipv4.ss)->sin_addr, 4);
+	if (m->cfg->has_public_ipv6 && c->ours.v6)
+		memcpy(c->ours.ip,
+		    &((const struct sockaddr_in6 *)&m->cfg->public_ipv6.ss)->sin6_addr, 16);
 	pthread_cond_init(&c->cv, NULL);
 	if ((rc = bind_conn(l, c)) != 0) {
 		pthread_cond_destroy(&c->cv);
