@@ -144,7 +144,7 @@ daemon_up(struct env *e, const char *extra, int links)
 	    "port = 0\n"
 	    "listen = 127.0.0.1\n"
 	    "log_level = debug\n"
-	    "modes = classic, secure\n"
+	    "modes = classic, secure, tls\n"
 	    "handshake_timeout = 10\n"
 	    "idle_timeout = 60\n"
 	    "shutdown_grace = 2\n"
@@ -155,6 +155,12 @@ daemon_up(struct env *e, const char *extra, int links)
 	    "proxy_config_file = %s/proxy-multi.conf\n"
 	    "connections_per_target = 2\n"
 	    "%s"
+	    /* Nothing listens on port 9: the cover site's shape falls back. */
+	    "[tls]\n"
+	    "domain = cover.test\n"
+	    "mask_host = 127.0.0.1\n"
+	    "mask_port = 9\n"
+	    "mask_probe_interval = 0\n"
 	    "[users]\n"
 	    "alice = " ALICE_HEX "\n",
 	    e->dir, e->dir, extra);
@@ -270,6 +276,31 @@ START_TEST(echo_transports)
 	tclient_close(c);
 	/* A client that leaves is announced with RPC_CLOSE_CONN. */
 	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_CLOSE_CONNS, 1, IO_MS), 0);
+	env_teardown(&e);
+}
+END_TEST
+
+/* Fake-TLS clients through the middle proxies too (issue: ee in both modes). */
+START_TEST(tls_echo)
+{
+	static const size_t sizes[] = { 56, 1024, 16384, 100000, FRAME_MAX_LEN };
+	uint8_t key[SECRET_LEN];
+	struct fakemp_req r;
+	struct tclient *c;
+	struct env e;
+	size_t i;
+
+	env_setup(&e, 1);
+	daemon_up(&e, "", 2);
+	alice_key(key);
+	ck_assert_int_eq(tclient_connect_tls((struct sockaddr *)&e.addr,
+	    sizeof(e.addr), key, "cover.test", 2, NULL, IO_MS, &c), 0);
+	ck_assert_int_eq(tclient_set_padding(c, 0), 0);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		echo(c, sizes[i]);
+	ck_assert_int_eq(fakemp_last_req(e.mp[0], &r), 0);
+	ck_assert_uint_eq(r.flags, 0x20021008u);
+	tclient_close(c);
 	env_teardown(&e);
 }
 END_TEST
@@ -531,6 +562,7 @@ middle_suite(void)
 	tcase_set_timeout(tc, TEST_TIMEOUT_S);
 	tcase_add_loop_test(tc, echo_transports, 0, 3);
 	tcase_add_loop_test(tc, acks_and_close_ext, 0, 3);
+	tcase_add_test(tc, tls_echo);
 	tcase_add_test(tc, link_loss);
 	tcase_add_test(tc, refresh_moves_dc);
 	tcase_add_test(tc, clock_skew);
