@@ -470,6 +470,37 @@ START_TEST(mode_refused_held_until_deadline)
 }
 END_TEST
 
+/*
+ * A replayed obfuscated2 header (a valid client's first 64 bytes sent again
+ * on a new connection, as an active prober does) gets what a wrong secret
+ * gets: nothing, held to the deadline, counted as a replay.
+ */
+START_TEST(replayed_header_refused)
+{
+	uint8_t hdr[OBFS2_HEADER_LEN];
+	struct env e;
+	struct tclient *c, *r;
+	int64_t t0, at;
+
+	env_start(&e, FAKEDC_ECHO, "");
+	c = client_open(&e, ALICE_HEX, FRAME_PADDED);
+	echo_ok(c, 128);
+	memcpy(hdr, tclient_header(c), sizeof(hdr));
+	t0 = now_ms();
+	ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&e.ss, e.len,
+	    hdr, sizeof(hdr), IO_MS, &r), 0);
+	at = watch_close(r, t0, HANDSHAKE_S * 1000 + LATE_MS);
+	ck_assert_int_ge(at, HANDSHAKE_S * 1000 - EARLY_MS);
+	tclient_close(r);
+	echo_ok(c, 64);		/* the original is untouched */
+	tclient_close(c);
+	ck_assert_int_eq(counter(&e, "rejected{reason=\"replay\"}"), 1);
+	ck_assert_int_eq(counter(&e, "handshakes"), 1);
+	ck_assert_uint_eq(fakedc_counter(e.dc, FAKEDC_ACCEPTED), 1);
+	env_stop(&e);
+}
+END_TEST
+
 /* The DC refuses: the client is dropped at once, not after connect_timeout. */
 START_TEST(dc_refusing_closes_promptly)
 {
@@ -835,6 +866,7 @@ faults_suite(void)
 	tcase_add_loop_test(hs, probe_held_until_deadline, 0, 3);
 	tcase_add_loop_test(hs, mode_refused_held_until_deadline, 0, 2);
 	tcase_add_test(hs, no_secret_in_log);
+	tcase_add_test(hs, replayed_header_refused);
 	tcase_add_test(dc, dc_refusing_closes_promptly);
 	tcase_add_test(dc, dc_blackhole_idle_close);
 	tcase_add_test(dc, dc_closes_all);
