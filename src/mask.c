@@ -6,10 +6,8 @@
  * mask_probe_interval seconds; sessions only copy results out under the
  * lock, which no I/O ever holds.
  */
-#include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +20,7 @@
 #include "mask.h"
 #include "net.h"
 #include "proxyhdr.h"
+#include "ticker.h"
 
 /*
  * The first flight comes in one burst once the ServerHello is out; a real
@@ -43,13 +42,10 @@ struct mask {
 	int connect_ms;
 	int proxy_protocol;
 	int interval;
-	int has_thread;
-	pthread_t thread;
+	struct ticker *probe;	/* NULL: no probe thread */
 
 	pthread_mutex_t lock;
-	pthread_cond_t wake;
 	/* Under lock. */
-	int stop;
 	size_t naddr;
 	struct config_addr addr[MASK_MAX_ADDRS];
 	struct mask_shape shape;
@@ -392,17 +388,6 @@ shape_failed(struct mask *m, const char *why)
 
 /* ---- probe thread ---- */
 
-static int
-stopping(struct mask *m)
-{
-	int stop;
-
-	pthread_mutex_lock(&m->lock);
-	stop = m->stop;
-	pthread_mutex_unlock(&m->lock);
-	return stop;
-}
-
 /* Resolve (keeping the old addresses on failure), then probe. */
 static void
 refresh(struct mask *m)
@@ -417,7 +402,7 @@ refresh(struct mask *m)
 		addrs_set(m, addr, naddr);
 	else
 		naddr = addrs_get(m, addr);
-	if (stopping(m))
+	if (ticker_stopping(m->probe))
 		return;
 	if (naddr > 0)
 		rc = probe(m, addr, naddr, &s, &why);
@@ -427,72 +412,10 @@ refresh(struct mask *m)
 		shape_failed(m, why);
 }
 
-static void *
-probe_main(void *arg)
+static void
+probe_tick(void *arg)
 {
-	struct mask *m = arg;
-	struct timespec at;
-	int rc;
-
-	pthread_mutex_lock(&m->lock);
-	while (!m->stop) {
-		clock_gettime(CLOCK_MONOTONIC, &at);
-		at.tv_sec += m->interval;
-		rc = 0;
-		while (!m->stop && rc != ETIMEDOUT)
-			rc = pthread_cond_timedwait(&m->wake, &m->lock, &at);
-		if (m->stop)
-			break;
-		pthread_mutex_unlock(&m->lock);
-		refresh(m);
-		pthread_mutex_lock(&m->lock);
-	}
-	pthread_mutex_unlock(&m->lock);
-	crypto_thread_end();
-	return NULL;
-}
-
-/* Signals are the main thread's: the probe thread starts with all blocked. */
-static int
-start_thread(struct mask *m)
-{
-	pthread_attr_t attr;
-	sigset_t all, old;
-	int rc;
-
-	if (pthread_attr_init(&attr) != 0)
-		return MASK_ERR;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	rc = pthread_attr_setstacksize(&attr, PROBE_STACK);
-	if (rc == 0)
-		rc = pthread_create(&m->thread, &attr, probe_main, m);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
-	if (rc != 0)
-		return MASK_ERR;
-	m->has_thread = 1;
-	return 0;
-}
-
-/* The condvar runs on the monotonic clock: a clock step must not stall it. */
-static int
-sync_init(struct mask *m)
-{
-	pthread_condattr_t ca;
-	int rc = MASK_ERR;
-
-	if (pthread_condattr_init(&ca) != 0)
-		return MASK_ERR;
-	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
-	    pthread_cond_init(&m->wake, &ca) == 0) {
-		if (pthread_mutex_init(&m->lock, NULL) == 0)
-			rc = 0;
-		else
-			pthread_cond_destroy(&m->wake);
-	}
-	pthread_condattr_destroy(&ca);
-	return rc;
+	refresh(arg);
 }
 
 static void
@@ -521,7 +444,7 @@ mask_new(const struct config *cfg, struct mask **out)
 		return MASK_ERR;
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return MASK_ERR;
-	if (sync_init(m) != 0) {
+	if (pthread_mutex_init(&m->lock, NULL) != 0) {
 		free(m);
 		return MASK_ERR;
 	}
@@ -529,7 +452,8 @@ mask_new(const struct config *cfg, struct mask **out)
 	if (cfg->ndomains > 0) {
 		copy_config(m, cfg);
 		refresh(m);
-		if (m->interval > 0 && start_thread(m) != 0) {
+		if (m->interval > 0 && ticker_start(&m->probe, m->interval,
+		    PROBE_STACK, probe_tick, m) != 0) {
 			log_error("mask: cannot start the probe thread");
 			mask_free(m);
 			return MASK_ERR;
@@ -544,14 +468,7 @@ mask_free(struct mask *m)
 {
 	if (m == NULL)
 		return;
-	if (m->has_thread) {
-		pthread_mutex_lock(&m->lock);
-		m->stop = 1;
-		pthread_cond_signal(&m->wake);
-		pthread_mutex_unlock(&m->lock);
-		pthread_join(m->thread, NULL);
-	}
-	pthread_cond_destroy(&m->wake);
+	ticker_stop(m->probe);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }

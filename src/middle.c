@@ -12,13 +12,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "crypto.h"
@@ -27,6 +25,7 @@
 #include "middle.h"
 #include "proto.h"
 #include "rpc.h"
+#include "ticker.h"
 
 /* Telegram's secret is 128 bytes and its config some 5 KiB: room to grow. */
 #define SECRET_MAX_BYTES	4096
@@ -76,17 +75,14 @@ struct middle {
 	char url[NITEMS][URL_MAX];	/* both empty: the item is not wanted */
 	char state_dir[PATH_MAX];
 	int interval;
-	int has_thread;
-	pthread_t thread;
+	struct ticker *refresher;	/* NULL: refresh on SIGHUP only */
 
 	pthread_mutex_t round;
 	/* Under round: the bytes behind the current snapshot. */
 	struct blob have[NITEMS];
 
 	pthread_mutex_t lock;
-	pthread_cond_t wake;
 	/* Under lock. */
-	int stop;
 	struct middle_snapshot *cur;
 	void (*on_change)(void *arg);
 	void *on_change_arg;
@@ -508,17 +504,6 @@ swap_in(struct middle *m, struct blob next[NITEMS])
 	return 0;
 }
 
-static int
-stopping(struct middle *m)
-{
-	int stop;
-
-	pthread_mutex_lock(&m->lock);
-	stop = m->stop;
-	pthread_mutex_unlock(&m->lock);
-	return stop;
-}
-
 int
 middle_refresh(struct middle *m)
 {
@@ -529,7 +514,7 @@ middle_refresh(struct middle *m)
 	memset(next, 0, sizeof(next));
 	pthread_mutex_lock(&m->round);
 	/* middle_free waits for one fetch in flight at most. */
-	for (it = 0; it < NITEMS && !stopping(m); it++) {
+	for (it = 0; it < NITEMS && !ticker_stopping(m->refresher); it++) {
 		rc = obtain(m, (enum item)it, &next[it], &fetched, why,
 		    sizeof(why));
 		if (rc == ITEM_UNWANTED)
@@ -558,78 +543,38 @@ middle_refresh(struct middle *m)
 	return failed ? MIDDLE_ERR : 0;
 }
 
-static void *
-refresher_main(void *arg)
+static void
+refresh_tick(void *arg)
 {
-	struct middle *m = arg;
-	struct timespec at;
-	int rc;
-
-	pthread_mutex_lock(&m->lock);
-	while (!m->stop) {
-		clock_gettime(CLOCK_MONOTONIC, &at);
-		at.tv_sec += m->interval;
-		rc = 0;
-		while (!m->stop && rc != ETIMEDOUT)
-			rc = pthread_cond_timedwait(&m->wake, &m->lock, &at);
-		if (m->stop)
-			break;
-		pthread_mutex_unlock(&m->lock);
-		middle_refresh(m);
-		pthread_mutex_lock(&m->lock);
-	}
-	pthread_mutex_unlock(&m->lock);
-	crypto_thread_end();
-	return NULL;
+	/* Failures are logged and counted; the next round tries again. */
+	middle_refresh(arg);
 }
 
-/* Signals are the main thread's: the refresher starts with all blocked. */
 static int
 start_thread(struct middle *m)
 {
-	pthread_attr_t attr;
-	sigset_t all, old;
 	int rc;
 
-	if (pthread_attr_init(&attr) != 0)
-		return MIDDLE_ERR;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	rc = pthread_attr_setstacksize(&attr, REFRESH_STACK);
-	if (rc == 0)
-		rc = pthread_create(&m->thread, &attr, refresher_main, m);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
+	rc = ticker_start(&m->refresher, m->interval, REFRESH_STACK,
+	    refresh_tick, m);
 	if (rc != 0) {
 		log_error("middle: cannot start the refresher thread: %s",
-		    strerror(rc));
+		    strerror(-rc));
 		return MIDDLE_ERR;
 	}
-	m->has_thread = 1;
 	return 0;
 }
 
-/* The condvar runs on the monotonic clock: a clock step must not stall it. */
 static int
 sync_init(struct middle *m)
 {
-	pthread_condattr_t ca;
-	int rc = MIDDLE_ERR;
-
-	if (pthread_condattr_init(&ca) != 0)
+	if (pthread_mutex_init(&m->lock, NULL) != 0)
 		return MIDDLE_ERR;
-	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
-	    pthread_cond_init(&m->wake, &ca) == 0) {
-		if (pthread_mutex_init(&m->lock, NULL) != 0)
-			pthread_cond_destroy(&m->wake);
-		else if (pthread_mutex_init(&m->round, NULL) != 0) {
-			pthread_mutex_destroy(&m->lock);
-			pthread_cond_destroy(&m->wake);
-		} else
-			rc = 0;
+	if (pthread_mutex_init(&m->round, NULL) != 0) {
+		pthread_mutex_destroy(&m->lock);
+		return MIDDLE_ERR;
 	}
-	pthread_condattr_destroy(&ca);
-	return rc;
+	return 0;
 }
 
 /*
@@ -661,7 +606,6 @@ drop(struct middle *m)
 		blob_free(&m->have[it]);
 	pthread_mutex_destroy(&m->round);
 	pthread_mutex_destroy(&m->lock);
-	pthread_cond_destroy(&m->wake);
 	free(m);
 }
 
@@ -677,7 +621,7 @@ middle_new(const struct config *cfg, struct middle **out)
 		return MIDDLE_ERR;
 	}
 	if (sync_init(m) != 0) {
-		log_error("middle: cannot create a mutex or condvar");
+		log_error("middle: cannot create a mutex");
 		free(m);
 		return MIDDLE_ERR;
 	}
@@ -696,12 +640,6 @@ middle_free(struct middle *m)
 {
 	if (m == NULL)
 		return;
-	if (m->has_thread) {
-		pthread_mutex_lock(&m->lock);
-		m->stop = 1;
-		pthread_cond_signal(&m->wake);
-		pthread_mutex_unlock(&m->lock);
-		pthread_join(m->thread, NULL);
-	}
+	ticker_stop(m->refresher);
 	drop(m);
 }

@@ -11,7 +11,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 #include "net.h"
 #include "proto.h"
 #include "rpc.h"
+#include "ticker.h"
 
 #define LINK_STACK		(256 * 1024)
 #define LINK_BUCKETS		256
@@ -753,10 +753,7 @@ same_target(const struct proxyconf_target *a, const struct proxyconf_target *b)
 static int
 link_start(struct mux *m, struct target *t)
 {
-	pthread_attr_t attr;
 	struct link *l;
-	sigset_t all, old;
-	int rc;
 
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return MUX_ERR;
@@ -766,14 +763,7 @@ link_start(struct mux *m, struct target *t)
 	target_name(&t->addr, l->name, sizeof(l->name));
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_mutex_init(&l->wmu, NULL);
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, LINK_STACK);
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	rc = pthread_create(&l->thread, &attr, link_main, l);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
-	if (rc != 0) {
+	if (ticker_spawn(&l->thread, LINK_STACK, link_main, l) != 0) {
 		free(l);
 		return MUX_ERR;
 	}
