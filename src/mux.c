@@ -729,6 +729,7 @@ link_main(void *arg)
 			break;
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 	}
+	crypto_thread_end();
 	return NULL;
 }
 
