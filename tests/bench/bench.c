@@ -2,8 +2,10 @@
  * mtproxyd benchmark (make bench). One run measures a plain TCP relay with
  * mtproxyd's thread model (the baseline) and mtproxyd in direct mode
  * without and with fast_mode, all in front of the harness's fake DCs on
- * loopback, interleaved round by round so that a busy neighbour slows all
- * three alike; the figures that matter are the ratios to the baseline.
+ * loopback, and mtproxyd in middle mode in front of the harness's fake
+ * middle proxies, interleaved round by round so that a busy neighbour
+ * slows all of them alike; the figures that matter are the ratios to the
+ * baseline.
  * It reports and does not judge: the exit status is 0 unless something
  * broke (a proxy died, a transfer failed, a process could not start).
  */
@@ -24,6 +26,7 @@
 #include "bench.h"
 #include "crypto.h"
 #include "fakedc.h"
+#include "proc.h"
 
 #define START_MS		10000
 #define STOP_MS			10000
@@ -33,7 +36,7 @@
 #define BULK_MANY		64
 
 const char *const bench_names[NTARGETS + 1] = {
-	"baseline", "direct", "fast", "no proxy"
+	"baseline", "direct", "fast", "middle", "no proxy"
 };
 
 struct bulk_cfg {
@@ -125,9 +128,10 @@ bench_alive(struct bench *b, int ti)
 	return 0;
 }
 
-static void
-dest_set(struct load_dest *d, uint16_t port, int16_t dcid,
-    const struct fakedc *fdc)
+/* DC ids 2, 3, 4 lead to the ECHO, SINK and SOURCE fake DCs. */
+void
+bench_dest_set(struct load_dest *d, uint16_t port, int which,
+    const struct fakedc *fdc, const struct fakemp *fmp)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)&d->ss;
 
@@ -136,15 +140,9 @@ dest_set(struct load_dest *d, uint16_t port, int16_t dcid,
 	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sin->sin_port = htons(port);
 	d->len = sizeof(*sin);
-	d->dc = dcid;
+	d->dc = (int16_t)(2 + which);
 	d->fdc = fdc;
-}
-
-/* DC ids 2, 3, 4 lead to the ECHO, SINK and SOURCE fake DCs. */
-static int16_t
-dc_id(int which)
-{
-	return (int16_t)(2 + which);
+	d->fmp = fmp;
 }
 
 static int
@@ -165,13 +163,13 @@ start_relay(struct bench *b)
 	p->t.pid = relay_pid(p->r);
 	p->t.secret = NULL;
 	for (i = 0; i < LOAD_NDC; i++)
-		dest_set(&p->t.dest[i], relay_port(p->r, i), dc_id(i),
-		    b->dc[i]);
+		bench_dest_set(&p->t.dest[i], relay_port(p->r, i), i,
+		    b->dc[i], NULL);
 	return 0;
 }
 
-static void
-hex(const uint8_t *p, size_t n, char *out)
+void
+bench_hex(const uint8_t *p, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
 	size_t i;
@@ -194,7 +192,7 @@ start_daemon(struct bench *b, int ti, int fast)
 
 	if (crypto_random(p->secret, sizeof(p->secret)) != 0)
 		return -1;
-	hex(p->secret, sizeof(p->secret), sec);
+	bench_hex(p->secret, sizeof(p->secret), sec);
 	snprintf(conf, sizeof(conf),
 	    "[server]\nport = 0\nlisten = 127.0.0.1\npublic_host = 127.0.0.1\n"
 	    "modes = secure\nfast_mode = %s\nmax_clients = 10000\n"
@@ -215,8 +213,8 @@ start_daemon(struct bench *b, int ti, int fast)
 	p->t.pid = daemon_pid(p->d);
 	p->t.secret = p->secret;
 	for (i = 0; i < LOAD_NDC; i++)
-		dest_set(&p->t.dest[i], ntohs(((struct sockaddr_in *)&ss)->
-		    sin_port), dc_id(i), b->dc[i]);
+		bench_dest_set(&p->t.dest[i], ntohs(((struct sockaddr_in *)
+		    &ss)->sin_port), i, b->dc[i], NULL);
 	return 0;
 }
 
@@ -241,10 +239,11 @@ start_all(struct bench *b)
 	b->none.name = bench_names[T_NONE];
 	b->none.pid = getpid();
 	for (i = 0; i < LOAD_NDC; i++)
-		dest_set(&b->none.dest[i], fakedc_port(b->dc[i]), dc_id(i),
-		    b->dc[i]);
+		bench_dest_set(&b->none.dest[i], fakedc_port(b->dc[i]), i,
+		    b->dc[i], NULL);
 	if (start_relay(b) != 0 || start_daemon(b, T_DIRECT, 0) != 0 ||
-	    start_daemon(b, T_FAST, 1) != 0)
+	    start_daemon(b, T_FAST, 1) != 0 ||
+	    midtarget_start(b, START_MS) != 0)
 		return -1;
 	return 0;
 }
@@ -273,6 +272,7 @@ stop_all(struct bench *b)
 	}
 	for (i = 0; i < LOAD_NDC; i++)
 		fakedc_stop(b->dc[i]);
+	midtarget_stop(b);
 }
 
 /* --- what went wrong */
@@ -284,6 +284,8 @@ bench_hints(const struct bench *b, int ti, char *out, size_t outlen)
 	static const char *const needles[] = {
 		"no thread for the upstream direction", "worker pool full",
 		"max_clients", "accept on", "unreachable", "out of memory",
+		"client queue full", "no middle-proxy link ready",
+		"link closed", "bad frame", "bad answer",
 	};
 	const struct bench_proxy *p = &b->px[ti];
 	size_t i, used = 0;
@@ -317,6 +319,10 @@ bench_quiesce(struct bench *b, int ti, const char *what, int timeout_ms)
 	uint64_t open;
 	int i;
 
+	if (ti == T_MIDDLE) {
+		midtarget_quiesce(b, what, timeout_ms);
+		return;
+	}
 	for (i = 0; i < LOAD_NDC; i++) {
 		if (fakedc_wait(b->dc[i], FAKEDC_OPEN, 0, timeout_ms) == 0)
 			continue;
@@ -351,9 +357,10 @@ run_bulk(struct bench *b, int ti, const struct bulk_cfg *c)
 		bench_record(b, c->rate, ti, mbps);
 		bench_record(b, c->cpu, ti, cpu);
 		printf("  %-8s %-21s %8.1f MB/s  %5.2f CPU s/GB  (proxy "
-		    "%3.0f%% of a core, machine %3.0f%% busy)\n",
-		    bench_names[ti], c->what, mbps, cpu,
-		    100 * r.proxy_cpu / r.seconds, 100 * r.machine_busy);
+		    "%3.0f%%, bench %3.0f%% of a core, machine %3.0f%% "
+		    "busy)\n", bench_names[ti], c->what, mbps, cpu,
+		    100 * r.proxy_cpu / r.seconds,
+		    100 * r.gen_cpu / r.seconds, 100 * r.machine_busy);
 	}
 	fflush(stdout);
 	bench_quiesce(b, ti, c->what, QUIET_MS);
@@ -402,6 +409,29 @@ run_handshakes(struct bench *b, int ti)
 	bench_quiesce(b, ti, "handshakes", QUIET_MS);
 }
 
+/*
+ * What each proxy holds with no client, round after round: growth that
+ * does not level off would be a leak (the idle step checks this for all
+ * but middle mode, at scale).
+ */
+static void
+report_after_round(struct bench *b)
+{
+	long rss;
+	int ti, threads;
+
+	printf("  held with no client (RSS MiB, threads, fds):");
+	for (ti = 0; ti < NTARGETS; ti++) {
+		if (!bench_alive(b, ti) ||
+		    proc_rss_kib(b->px[ti].t.pid, &rss) != 0 ||
+		    proc_threads(b->px[ti].t.pid, &threads) != 0)
+			continue;
+		printf(" %s %.1f, %d, %d;", bench_names[ti], rss / 1024.0,
+		    threads, daemon_count_fds(b->px[ti].t.pid));
+	}
+	printf("\n");
+}
+
 /* Round r: every measurement on every target, the order rotated. */
 static void
 run_round(struct bench *b, int r)
@@ -418,6 +448,7 @@ run_round(struct bench *b, int r)
 		run_latency(b, ti);
 		run_handshakes(b, ti);
 	}
+	report_after_round(b);
 }
 
 /* --- options and main */
@@ -515,9 +546,11 @@ main(int argc, char **argv)
 	for (r = 0; r < b.o.rounds; r++)
 		run_round(&b, r);
 	if (!b.o.skip_idle) {
-		printf("idle clients\n");
-		for (ti = 0; ti <= NTARGETS; ti++)
-			idle_run(&b, (ti + T_NONE) % (NTARGETS + 1));
+		printf("idle clients (not for middle)\n");
+		idle_run(&b, T_NONE);
+		for (ti = 0; ti < NTARGETS; ti++)
+			if (ti != T_MIDDLE)
+				idle_run(&b, ti);
 		idle_rows(&b);
 	}
 	stop_all(&b);

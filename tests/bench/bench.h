@@ -1,8 +1,8 @@
 /*
  * The benchmark's shared state: the proxies under test, the figures
  * gathered round by round, and the notes printed under the table.
- * bench.c runs the measurements, idle.c the idle-client memory figures,
- * report.c prints.
+ * bench.c runs the measurements, midtarget.c sets up the middle-mode
+ * target, idle.c the idle-client memory figures, report.c prints.
  */
 #ifndef MTPROXYD_BENCH_H
 #define MTPROXYD_BENCH_H
@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "daemon.h"
+#include "fakemp.h"
 #include "load.h"
 #include "relay.h"
 
@@ -19,8 +20,17 @@
 #define BENCH_SETTLE_MS		1000	/* before reading memory figures */
 #define BENCH_IDLE_QUIET_MS	60000	/* for the DC to see 9,000 go */
 
-/* T_NONE: no proxy, the idle clients straight to the fake DC. */
-enum target_id { T_BASE, T_DIRECT, T_FAST, NTARGETS, T_NONE = NTARGETS };
+#define BENCH_MP_SECRET_LEN	128	/* as Telegram's proxy secret */
+#define BENCH_MP_LINKS		2	/* connections_per_target */
+
+/*
+ * T_MIDDLE: mtproxyd in middle mode before the fake middle proxies; not in
+ * the idle figures. T_NONE: no proxy, the idle clients straight to the
+ * fake DC.
+ */
+enum target_id {
+	T_BASE, T_DIRECT, T_FAST, T_MIDDLE, NTARGETS, T_NONE = NTARGETS
+};
 
 enum row_id {
 	R_UP1, R_UP64, R_DOWN1, R_DOWN64,
@@ -51,7 +61,17 @@ struct bench_proxy {
 	struct daemon_proc *d;		/* mtproxyd */
 	struct relay_proc *r;		/* the baseline */
 	int dead;
+	int fds;			/* mtproxyd's fds with no client */
 	uint8_t secret[16];
+};
+
+/* The middle target's fake middle proxies and the files it reads. */
+struct bench_middle {
+	struct fakemp *mp[LOAD_NDC];
+	uint8_t secret[BENCH_MP_SECRET_LEN];
+	char dir[64];			/* "" until made */
+	uint64_t handshakes;		/* once its links were ready */
+	int relinked;			/* said so already */
 };
 
 /* Per idle client, from before the clients to with them. */
@@ -69,6 +89,7 @@ struct idle_fig {
 struct bench {
 	struct bench_opts o;
 	struct fakedc *dc[LOAD_NDC];
+	struct bench_middle mid;
 	struct bench_proxy px[NTARGETS + 1];	/* px[T_NONE]: no process */
 	struct load_target none;	/* the fake DCs themselves */
 	struct idle_fig idle[NTARGETS + 1][2];	/* small, large */
@@ -96,6 +117,20 @@ void bench_failed(struct bench *b, int ti, const char *what, const char *why);
 /* Wait until every fake DC connection is closed, or say so. */
 void bench_quiesce(struct bench *b, int ti, const char *what,
     int timeout_ms);
+
+/* Where clients of target `which` (enum load_dc) connect. */
+void bench_dest_set(struct load_dest *d, uint16_t port, int which,
+    const struct fakedc *fdc, const struct fakemp *fmp);
+/* 2n lowercase hex digits and a NUL. */
+void bench_hex(const uint8_t *p, size_t n, char *out);
+
+/* midtarget.c */
+/* The fake middle proxies, their files, mtproxyd in middle mode. */
+int midtarget_start(struct bench *b, int start_ms);
+/* Wait until mtproxyd has closed every client, or say so. */
+void midtarget_quiesce(struct bench *b, const char *what, int timeout_ms);
+/* After mtproxyd has stopped. */
+void midtarget_stop(struct bench *b);
 
 /* idle.c */
 void idle_run(struct bench *b, int ti);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "crypto.h"
 #include "load.h"
@@ -16,8 +17,9 @@
 
 #define LOAD_IO_MS		5000	/* any single wait on a peer */
 #define LOAD_HEADERS_MS		10000	/* all bulk clients through to the DC */
-#define LOAD_CHUNK		(64 * 1024)
-#define LOAD_PROBE		16	/* handshake and idle echo, bytes */
+/* Handshake and idle echo, bytes: a packet middle mode forwards. */
+#define LOAD_PROBE		64
+#define LOAD_MP_AHEAD		2	/* middle download: requests ahead */
 #define LOAD_BATCH		64	/* idle clients opened before echoes */
 #define LOAD_WARMUP_ROUNDS	20
 #define LOAD_MAX_THREADS	64
@@ -97,7 +99,9 @@ struct bulk_worker {
 	int running;
 	atomic_int *stop;
 	atomic_ullong *received;
+	uint64_t packets;	/* middle upload: sent whole */
 	int rc, err;
+	char bad[96];		/* middle download: a wrong answer */
 };
 
 static void *
@@ -140,10 +144,100 @@ bulk_download(void *arg)
 	return NULL;
 }
 
+/*
+ * Middle mode: packets of LOAD_CHUNK bytes, a frame each. The first byte
+ * makes auth_key_id non-zero, so the daemon's filter lets them through.
+ */
+static void *
+bulk_upload_mp(void *arg)
+{
+	static const uint8_t packet[LOAD_CHUNK] = { 1 };
+	struct bulk_worker *w = arg;
+
+	while (!atomic_load(w->stop)) {
+		if ((w->rc = tclient_send(w->c, packet, sizeof(packet), 0)) !=
+		    0) {
+			w->err = errno;
+			break;
+		}
+		w->packets++;
+	}
+	return NULL;
+}
+
+/* One answer of the SOURCE middle proxy, its bytes checked and counted. */
+static int
+mp_answer(struct bulk_worker *w, uint8_t *buf, const uint8_t *want)
+{
+	size_t n;
+	int rc;
+
+	if ((rc = tclient_recv(w->c, buf, LOAD_CHUNK + 4, &n, LOAD_IO_MS)) !=
+	    0) {
+		w->err = errno;
+		return rc;
+	}
+	/* Padded intermediate: the daemon adds 0..3 bytes. */
+	if (n < LOAD_CHUNK || n > LOAD_CHUNK + 3)
+		snprintf(w->bad, sizeof(w->bad), "an answer of %zu bytes, not "
+		    "%d..%d", n, LOAD_CHUNK, LOAD_CHUNK + 3);
+	else if (memcmp(buf, want, LOAD_CHUNK) != 0)
+		snprintf(w->bad, sizeof(w->bad), "an answer with other bytes "
+		    "than the fake middle proxy sent");
+	if (w->bad[0] != '\0')
+		return TCLIENT_ERR;
+	atomic_fetch_add(w->received, LOAD_CHUNK);
+	return 0;
+}
+
+/*
+ * Middle mode: each request (a small packet) brings LOAD_MP_ANSWERS
+ * answers; LOAD_MP_AHEAD requests are kept outstanding, so that the
+ * daemon's queue for the client never runs dry and never holds more than
+ * that (its queue_bytes closes a client beyond 4 MiB). When told to stop,
+ * take every answer asked for: nothing is left in flight.
+ */
+static void *
+bulk_download_mp(void *arg)
+{
+	static const uint8_t request[LOAD_PROBE] = "download request";
+	struct bulk_worker *w = arg;
+	uint8_t *buf = malloc(LOAD_CHUNK + 4), *want = malloc(LOAD_CHUNK);
+	uint64_t asked = 0, got = 0;
+	size_t i;
+
+	w->rc = TCLIENT_ERR;
+	w->err = ENOMEM;
+	if (buf == NULL || want == NULL)
+		goto out;
+	/* fakemp.c's SOURCE bytes. */
+	for (i = 0; i < LOAD_CHUNK; i++)
+		want[i] = (uint8_t)(i * 7 + 1);
+	w->rc = 0;
+	while (w->rc == 0 && !atomic_load(w->stop)) {
+		while (w->rc == 0 &&
+		    asked < got + LOAD_MP_AHEAD * LOAD_MP_ANSWERS) {
+			if ((w->rc = tclient_send(w->c, request,
+			    sizeof(request), 0)) != 0)
+				w->err = errno;
+			asked += LOAD_MP_ANSWERS;
+		}
+		if (w->rc == 0 && (w->rc = mp_answer(w, buf, want)) == 0)
+			got++;
+	}
+	while (w->rc == 0 && got < asked)
+		if ((w->rc = mp_answer(w, buf, want)) == 0)
+			got++;
+out:
+	free(buf);
+	free(want);
+	return NULL;
+}
+
 struct bulk_snap {
 	int64_t ns;
 	uint64_t bytes;
-	double cpu;
+	double cpu, gen;
 	unsigned long long busy, total;
 };
 
@@ -151,29 +245,48 @@ static int
 bulk_snap(const struct load_target *t, int upload, atomic_ullong *received,
     struct bulk_snap *s)
 {
+	const struct load_dest *sink = &t->dest[LOAD_SINK];
+
 	s->ns = now_ns();
-	s->bytes = upload ? fakedc_counter(t->dest[LOAD_SINK].fdc,
-	    FAKEDC_BYTES_IN) : atomic_load(received);
+	if (!upload)
+		s->bytes = atomic_load(received);
+	else if (sink->fmp != NULL)
+		s->bytes = fakemp_counter(sink->fmp, FAKEMP_REQ_BYTES);
+	else
+		s->bytes = fakedc_counter(sink->fdc, FAKEDC_BYTES_IN);
 	if (proc_cpu_seconds(t->pid, &s->cpu) != 0 ||
+	    proc_cpu_seconds(getpid(), &s->gen) != 0 ||
 	    proc_machine_cpu(&s->busy, &s->total) != 0)
 		return LOAD_ERR;
 	return 0;
 }
 
-/* Connect every client and wait until the DC has all their headers. */
+/*
+ * Connect every client and wait until the DC has all their headers. A
+ * middle proxy sees a client only with its first packet: no wait.
+ */
 static int
 bulk_connect(const struct load_target *t, enum load_dc which,
     struct bulk_worker *w, int n, char *why, size_t whylen)
 {
 	const struct fakedc *fdc = t->dest[which].fdc;
-	uint64_t before = fakedc_counter(fdc, FAKEDC_HEADERS);
+	uint64_t before = fdc != NULL ? fakedc_counter(fdc, FAKEDC_HEADERS) :
+	    0;
 	int i, rc;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if ((rc = dial(t, which, &w[i].c)) != 0) {
 			fail(why, whylen, "connect", rc, errno);
 			return LOAD_ERR;
 		}
+		/* Middle upload: exactly LOAD_CHUNK message bytes a packet. */
+		if (fdc == NULL && tclient_set_padding(w[i].c, 0) != 0) {
+			snprintf(why, whylen, "tclient_set_padding failed");
+			return LOAD_ERR;
+		}
+	}
+	if (fdc == NULL)
+		return 0;
 	if (fakedc_wait(fdc, FAKEDC_HEADERS, before + (uint64_t)n,
 	    LOAD_HEADERS_MS) != 0) {
 		snprintf(why, whylen, "only %llu of %d clients reached the DC "
@@ -199,6 +312,7 @@ bulk_measure(const struct load_target *t, int upload, atomic_ullong *rcvd,
 	r->bytes = b.bytes - a.bytes;
 	r->seconds = (double)(b.ns - a.ns) / 1e9;
 	r->proxy_cpu = b.cpu - a.cpu;
+	r->gen_cpu = b.gen - a.gen;
 	r->machine_busy = b.total > a.total ?
 	    (double)(b.busy - a.busy) / (double)(b.total - a.total) : 0;
 	return 0;
@@ -210,12 +324,43 @@ bulk_check(const struct bulk_worker *w, int n, char *why, size_t whylen)
 {
 	int i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		if (w[i].bad[0] != '\0') {
+			snprintf(why, whylen, "transfer: %s", w[i].bad);
+			return LOAD_ERR;
+		}
 		if (w[i].rc != 0) {
 			fail(why, whylen, "transfer", w[i].rc, w[i].err);
 			return LOAD_ERR;
 		}
+	}
 	return 0;
+}
+
+/*
+ * Middle upload, after the clients closed: every packet they sent reached
+ * the SINK middle proxy once, whole. The daemon forwards what a client
+ * sent before its FIN, so the count must come out exact.
+ */
+static int
+bulk_check_sink(const struct fakemp *mp, uint64_t reqs0, uint64_t bytes0,
+    const struct bulk_worker *w, int n, char *why, size_t whylen)
+{
+	uint64_t sent = 0, reqs, bytes;
+	int i;
+
+	for (i = 0; i < n; i++)
+		sent += w[i].packets;
+	(void)fakemp_wait(mp, FAKEMP_REQS, reqs0 + sent, LOAD_HEADERS_MS);
+	reqs = fakemp_counter(mp, FAKEMP_REQS) - reqs0;
+	bytes = fakemp_counter(mp, FAKEMP_REQ_BYTES) - bytes0;
+	if (reqs == sent && bytes == sent * LOAD_CHUNK)
+		return 0;
+	snprintf(why, whylen, "the clients sent %llu packets of %d bytes, the "
+	    "fake middle proxy got %llu requests of %llu bytes in all",
+	    (unsigned long long)sent, LOAD_CHUNK, (unsigned long long)reqs,
+	    (unsigned long long)bytes);
+	return LOAD_ERR;
 }
 
 int
@@ -223,14 +368,26 @@ load_bulk_run(const struct load_target *t, int upload, int nclients,
     int warmup_ms, int window_ms, struct load_bulk *r, char *why,
     size_t whylen)
 {
+	const struct fakemp *sink = t->dest[LOAD_SINK].fmp;
+	int middle = sink != NULL;
 	struct bulk_worker w[LOAD_MAX_THREADS];
+	void *(*run)(void *);
 	atomic_int stop;
 	atomic_ullong received;
+	uint64_t reqs0 = 0, bytes0 = 0;
 	int i, rc = LOAD_ERR;
 
 	if (nclients < 1 || nclients > LOAD_MAX_THREADS) {
 		snprintf(why, whylen, "1..%d clients", LOAD_MAX_THREADS);
 		return LOAD_ERR;
+	}
+	if (middle)
+		run = upload ? bulk_upload_mp : bulk_download_mp;
+	else
+		run = upload ? bulk_upload : bulk_download;
+	if (middle && upload) {
+		reqs0 = fakemp_counter(sink, FAKEMP_REQS);
+		bytes0 = fakemp_counter(sink, FAKEMP_REQ_BYTES);
 	}
 	memset(w, 0, sizeof(w));
 	atomic_init(&stop, 0);
@@ -241,8 +398,8 @@ load_bulk_run(const struct load_target *t, int upload, int nclients,
 	for (i = 0; i < nclients; i++) {
 		w[i].stop = &stop;
 		w[i].received = &received;
-		if ((errno = pthread_create(&w[i].thread, NULL, upload ?
-		    bulk_upload : bulk_download, &w[i])) != 0) {
+		if ((errno = pthread_create(&w[i].thread, NULL, run, &w[i])) !=
+		    0) {
 			fail(why, whylen, "pthread_create", TCLIENT_ERR, errno);
 			goto out;
 		}
@@ -262,6 +419,9 @@ out:
 		rc = bulk_check(w, nclients, why, whylen);
 	for (i = 0; i < nclients; i++)
 		tclient_close(w[i].c);
+	if (rc == 0 && middle && upload)
+		rc = bulk_check_sink(sink, reqs0, bytes0, w, nclients, why,
+		    whylen);
 	return rc;
 }
 
@@ -309,6 +469,7 @@ load_latency(const struct load_target *t, int rounds, size_t msglen,
 		snprintf(why, whylen, "bad arguments or out of memory");
 		goto out;
 	}
+	msg[0] |= 1;	/* a packet middle mode forwards: auth_key_id != 0 */
 	if ((rc = dial(t, LOAD_ECHO, &c)) != 0) {
 		fail(why, whylen, "connect", rc, errno);
 		rc = LOAD_ERR;

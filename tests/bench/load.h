@@ -1,8 +1,9 @@
 /*
  * Load generators of the benchmark: bulk transfer, echo latency, handshake
  * rate and idle clients, against a proxy (mtproxyd, or the baseline relay)
- * in front of the harness's fake DCs. Every wait is bounded; on failure a
- * one-line reason is written to why.
+ * in front of the harness's fake DCs, or mtproxyd in middle mode in front
+ * of its fake middle proxies. Every wait is bounded; on failure a one-line
+ * reason is written to why.
  */
 #ifndef MTPROXYD_BENCH_LOAD_H
 #define MTPROXYD_BENCH_LOAD_H
@@ -14,17 +15,32 @@
 
 #include "client.h"
 #include "fakedc.h"
+#include "fakemp.h"
 
 #define LOAD_ERR	(-1)	/* see why */
 
-/* The fake DCs behind every proxy, one per mode. */
+/*
+ * Bulk packets and middle-mode answers, bytes. In middle mode a download
+ * client asks with a small packet for LOAD_MP_ANSWERS answers of this
+ * size, the fake SOURCE middle proxy's answer_len and answer_count.
+ */
+#define LOAD_CHUNK		(64 * 1024)
+#define LOAD_MP_ANSWERS		8
+
+/* The fake DCs (or middle proxies) behind every proxy, one per mode. */
 enum load_dc { LOAD_ECHO, LOAD_SINK, LOAD_SOURCE, LOAD_NDC };
 
 struct load_dest {
 	struct sockaddr_storage ss;	/* where clients connect */
 	socklen_t len;
 	int16_t dc;			/* the DC id in the client's header */
-	const struct fakedc *fdc;	/* where the proxy takes it */
+	/*
+	 * Where the proxy takes it: a fake DC, or for mtproxyd in middle
+	 * mode (fmp set, fdc NULL) a fake middle proxy. Middle-mode clients
+	 * send whole packets that pass the daemon's forwarding filter.
+	 */
+	const struct fakedc *fdc;
+	const struct fakemp *fmp;
 };
 
 struct load_target {
@@ -42,6 +58,8 @@ struct load_bulk {
 	uint64_t bytes;		/* arrived at the far end in the window */
 	double seconds;		/* the window */
 	double proxy_cpu;	/* the proxy's CPU seconds in the window */
+	double gen_cpu;		/* ours: clients, fake DCs, fake middle
+				   proxies */
 	double machine_busy;	/* share of all the machine's CPUs busy */
 };
 
@@ -50,6 +68,12 @@ struct load_bulk {
  * measured: upload (client -> SINK DC, counted by the DC) or download
  * (SOURCE DC -> client, counted by the clients). Unencrypted bytes both
  * ways: the proxy does its full work, the clients and the DC none.
+ *
+ * In middle mode the clients must frame and encrypt: upload is
+ * LOAD_CHUNK-byte packets, counted as message bytes by the SINK middle
+ * proxy; download asks for answers, two requests ahead, and checks and
+ * counts each one's message bytes. Afterwards every packet sent must have
+ * reached the SINK once, and every answer asked for must have arrived.
  */
 int load_bulk_run(const struct load_target *t, int upload, int nclients,
     int warmup_ms, int window_ms, struct load_bulk *r, char *why,
