@@ -283,7 +283,7 @@ bench_hints(const struct bench *b, int ti, char *out, size_t outlen)
 {
 	static const char *const needles[] = {
 		"no thread for the upstream direction", "worker pool full",
-		"max_clients", "accept on", "unreachable", "out of memory",
+		"max_clients (", "accept on", "unreachable", "out of memory",
 		"client queue full", "no middle-proxy link ready",
 		"link closed", "bad frame", "bad answer",
 	};
