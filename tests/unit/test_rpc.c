@@ -143,6 +143,37 @@ END_TEST
 
 /* --- crypto additions */
 
+/* Bit by bit, straight from the polynomial: a reference for any fast path. */
+static uint32_t
+crc32c_bitwise(const uint8_t *p, size_t len)
+{
+	uint32_t c = 0xffffffffu;
+	int k;
+
+	while (len-- > 0) {
+		c ^= *p++;
+		for (k = 0; k < 8; k++)
+			c = c & 1 ? c >> 1 ^ 0x82f63b78u : c >> 1;
+	}
+	return ~c;
+}
+
+/* Every length and alignment up to a few words, and split computations. */
+START_TEST(crc32c_fast_path)
+{
+	uint8_t buf[600];
+	size_t off, len;
+
+	ck_assert_int_eq(crypto_random(buf, sizeof(buf)), 0);
+	for (off = 0; off < 8; off++)
+		for (len = 0; len + off <= 300; len++)
+			ck_assert_uint_eq(crc_crc32c(0, buf + off, len),
+			    crc32c_bitwise(buf + off, len));
+	ck_assert_uint_eq(crc_crc32c(crc_crc32c(0, buf, 123), buf + 123, 477),
+	    crc32c_bitwise(buf, sizeof(buf)));
+}
+END_TEST
+
 START_TEST(md5_sha1_known)
 {
 	uint8_t want[20], got[20];
@@ -1607,6 +1638,7 @@ rpc_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, crc_check_values);
+	tcase_add_test(tc, crc32c_fast_path);
 	tcase_add_test(tc, md5_sha1_known);
 	tcase_add_test(tc, cbc_nist);
 	tcase_add_test(tc, cleanse);
