@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "crypto.h"
 #include "faketls.h"
 
@@ -23,41 +24,6 @@
 #define EXT_VERSIONS_LEN	(4 + 2)
 
 enum { G_SUITE, G_EXT_FIRST, G_EXT_LAST, G_GROUP, G_VERSION };
-
-static uint16_t
-get_u16be(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t
-get_u24be(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-}
-
-static uint32_t
-get_u32le(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-static void
-put_u16be(uint8_t *p, size_t v)
-{
-	p[0] = (v >> 8) & 0xff;
-	p[1] = v & 0xff;
-}
-
-static void
-put_u32le(uint8_t *p, uint32_t v)
-{
-	p[0] = v & 0xff;
-	p[1] = (v >> 8) & 0xff;
-	p[2] = (v >> 16) & 0xff;
-	p[3] = (v >> 24) & 0xff;
-}
 
 /* RFC 8701: 0x?a?a with both bytes equal. */
 static int
@@ -101,7 +67,7 @@ check_record_header(const uint8_t *h, size_t have, int first)
 		return FAKETLS_ERR_VERSION;
 	if (have < TLS_RECORD_HEADER_LEN)
 		return FAKETLS_NEED_MORE;
-	rlen = get_u16be(h + 3);
+	rlen = bytes_be16(h + 3);
 	/* RFC 8446 5.1: no empty handshake records, none over 2^14. */
 	if (rlen == 0 || rlen > TLS_PLAINTEXT_MAX)
 		return FAKETLS_ERR_RECORD;
@@ -127,7 +93,7 @@ walk_records(const uint8_t *buf, size_t len, struct layout *lay)
 			avail = TLS_RECORD_HEADER_LEN;
 		if ((rc = check_record_header(buf + off, avail, off == 0)) != 0)
 			return rc;
-		rlen = get_u16be(buf + off + 3);
+		rlen = bytes_be16(buf + off + 3);
 		off += TLS_RECORD_HEADER_LEN;
 		if (off + rlen > FAKETLS_HELLO_MAX)
 			return FAKETLS_ERR_OVERSIZE;
@@ -138,7 +104,7 @@ walk_records(const uint8_t *buf, size_t len, struct layout *lay)
 		if (have == 0 && avail > 0 && hs[0] != TLS_HS_CLIENT_HELLO)
 			return FAKETLS_ERR_RECORD;
 		if (need == 0 && have + avail >= TLS_HS_HEADER_LEN) {
-			need = TLS_HS_HEADER_LEN + get_u24be(hs + 1);
+			need = TLS_HS_HEADER_LEN + bytes_be24(hs + 1);
 			if (TLS_RECORD_HEADER_LEN + need > FAKETLS_HELLO_MAX)
 				return FAKETLS_ERR_OVERSIZE;
 		}
@@ -168,7 +134,7 @@ gather(const uint8_t *wire, size_t wire_len, uint8_t *msg)
 	size_t off = 0, n = 0, rlen;
 
 	while (off < wire_len) {
-		rlen = get_u16be(wire + off + 3);
+		rlen = bytes_be16(wire + off + 3);
 		memcpy(msg + n, wire + off + TLS_RECORD_HEADER_LEN, rlen);
 		n += rlen;
 		off += TLS_RECORD_HEADER_LEN + rlen;
@@ -182,7 +148,7 @@ scatter_random(uint8_t *wire, size_t wire_len, const uint8_t *rnd)
 	size_t off = 0, n = 0, rlen, i, m;
 
 	while (off < wire_len && n < HELLO_RANDOM_END) {
-		rlen = get_u16be(wire + off + 3);
+		rlen = bytes_be16(wire + off + 3);
 		for (i = 0; i < rlen; i++) {
 			m = n + i;
 			if (m >= HELLO_RANDOM_OFF && m < HELLO_RANDOM_END)
@@ -220,7 +186,7 @@ pick_suite(const uint8_t *p, size_t n, uint16_t *out)
 	uint16_t v;
 
 	for (i = 0; i + 1 < n; i += 2) {
-		v = get_u16be(p + i);
+		v = bytes_be16(p + i);
 		if (!is_grease(v) && v >= TLS_SUITE_FIRST &&
 		    v <= TLS_SUITE_LAST) {
 			*out = v;
@@ -241,12 +207,12 @@ parse_sni(const uint8_t *d, size_t n, struct faketls_hello *h)
 
 	if ((rc = take(&c, 2, &p, FAKETLS_ERR_SNI)) != 0)
 		return rc;
-	if (get_u16be(p) != n - 2 || n == 2)
+	if (bytes_be16(p) != n - 2 || n == 2)
 		return FAKETLS_ERR_SNI;
 	while (c.off < c.len) {
 		if ((rc = take(&c, 3, &p, FAKETLS_ERR_SNI)) != 0)
 			return rc;
-		len = get_u16be(p + 1);
+		len = bytes_be16(p + 1);
 		if ((rc = take(&c, len, &name, FAKETLS_ERR_SNI)) != 0)
 			return rc;
 		if (p[0] != TLS_SNI_HOST_NAME)
@@ -272,15 +238,15 @@ parse_extensions(struct cur *c, struct faketls_hello *h)
 		return FAKETLS_ERR_NO_SNI;
 	if ((rc = take(c, 2, &p, FAKETLS_ERR_EXTENSIONS)) != 0)
 		return rc;
-	if (get_u16be(p) != c->len - c->off)
+	if (bytes_be16(p) != c->len - c->off)
 		return FAKETLS_ERR_EXTENSIONS;
 	while (c->off < c->len) {
 		if ((rc = take(c, 4, &p, FAKETLS_ERR_EXTENSIONS)) != 0)
 			return rc;
-		len = get_u16be(p + 2);
+		len = bytes_be16(p + 2);
 		if ((rc = take(c, len, &data, FAKETLS_ERR_EXTENSIONS)) != 0)
 			return rc;
-		if (get_u16be(p) != TLS_EXT_SNI)
+		if (bytes_be16(p) != TLS_EXT_SNI)
 			continue;
 		if (seen++)
 			return FAKETLS_ERR_EXTENSIONS;
@@ -300,7 +266,7 @@ parse_message(const uint8_t *msg, size_t msg_len, struct faketls_hello *h)
 
 	if ((rc = take(&c, 2, &p, FAKETLS_ERR_TRUNCATED)) != 0)
 		return rc;
-	if (get_u16be(p) != TLS_VERSION_12)
+	if (bytes_be16(p) != TLS_VERSION_12)
 		return FAKETLS_ERR_VERSION;
 	if ((rc = take(&c, TLS_RANDOM_LEN, &p, FAKETLS_ERR_TRUNCATED)) != 0)
 		return rc;
@@ -315,7 +281,7 @@ parse_message(const uint8_t *msg, size_t msg_len, struct faketls_hello *h)
 	h->session_id_len = n;
 	if ((rc = take(&c, 2, &p, FAKETLS_ERR_TRUNCATED)) != 0)
 		return rc;
-	if ((n = get_u16be(p)) % 2 != 0)
+	if ((n = bytes_be16(p)) % 2 != 0)
 		return FAKETLS_ERR_TRUNCATED;
 	if ((rc = take(&c, n, &p, FAKETLS_ERR_TRUNCATED)) != 0)
 		return rc;
@@ -375,8 +341,8 @@ digest_matches(const uint8_t *secret, const uint8_t *msg, size_t len,
 		return FAKETLS_ERR_CRYPTO;
 	if (!crypto_memeq(d, random, FAKETLS_DIGEST_LEN))
 		return FAKETLS_ERR_DIGEST;
-	*ts = get_u32le(d + FAKETLS_DIGEST_LEN) ^
-	    get_u32le(random + FAKETLS_DIGEST_LEN);
+	*ts = bytes_le32(d + FAKETLS_DIGEST_LEN) ^
+	    bytes_le32(random + FAKETLS_DIGEST_LEN);
 	return 0;
 }
 
@@ -408,7 +374,7 @@ faketls_hello_verify(const uint8_t *wire, const struct faketls_hello *h,
 	if (one_len > 0) {
 		one = sent + h->wire_len;
 		memcpy(one, wire, 3);
-		put_u16be(one + 3, h->msg_len);
+		bytes_put_be16(one + 3, h->msg_len);
 		gather(sent, h->wire_len, one + TLS_RECORD_HEADER_LEN);
 	}
 	for (i = 0; i < nsecrets && rc == FAKETLS_ERR_DIGEST; i++) {
@@ -489,7 +455,7 @@ w_u16(struct wr *w, uint16_t v)
 {
 	uint8_t b[2];
 
-	put_u16be(b, v);
+	bytes_put_be16(b, v);
 	w_bytes(w, b, 2);
 }
 
@@ -629,7 +595,7 @@ w_client_hello(struct wr *w, const char *domain, size_t dlen,
 
 	grease_values(rnd->grease, g);
 	memcpy(mid, hello_mid_exts, sizeof(mid));
-	put_u16be(mid + MID_GROUP_GREASE_OFF, g[G_GROUP]);
+	bytes_put_be16(mid + MID_GROUP_GREASE_OFF, g[G_GROUP]);
 	w_u8(w, TLS_RECORD_HANDSHAKE);
 	w_u16(w, TLS_VERSION_10);
 	rec = w_open(w, 2);
@@ -679,8 +645,8 @@ split_record(uint8_t *out, size_t cap, size_t *len, size_t split)
 		return FAKETLS_ERR_ARG;
 	memmove(second + TLS_RECORD_HEADER_LEN, second, msg - split);
 	memcpy(second, out, 3);
-	put_u16be(second + 3, msg - split);
-	put_u16be(out + 3, split);
+	bytes_put_be16(second + 3, msg - split);
+	bytes_put_be16(out + 3, split);
 	*len += TLS_RECORD_HEADER_LEN;
 	return 0;
 }
@@ -709,8 +675,8 @@ faketls_hello_build(const uint8_t secret[SECRET_LEN], const char *domain,
 	/* The random is still zero: sign the records as they will be sent. */
 	if (crypto_hmac_sha256(secret, SECRET_LEN, out, w.len, d) != 0)
 		return FAKETLS_ERR_CRYPTO;
-	put_u32le(d + FAKETLS_DIGEST_LEN,
-	    get_u32le(d + FAKETLS_DIGEST_LEN) ^ ts);
+	bytes_put_le32(d + FAKETLS_DIGEST_LEN,
+	    bytes_le32(d + FAKETLS_DIGEST_LEN) ^ ts);
 	scatter_random(out, w.len, d);
 	*out_len = w.len;
 	return 0;
@@ -857,7 +823,7 @@ expect_record(const uint8_t *buf, size_t len, size_t off, const char *prefix,
 		return FAKETLS_ERR_RECORD;
 	if (avail < plen + 2)
 		return FAKETLS_NEED_MORE;
-	*next = off + plen + 2 + get_u16be(buf + off + plen);
+	*next = off + plen + 2 + bytes_be16(buf + off + plen);
 	return *next > len ? FAKETLS_NEED_MORE : 0;
 }
 
@@ -904,9 +870,9 @@ faketls_reader_init(struct faketls_reader *r)
 static int
 start_record(struct faketls_reader *r)
 {
-	size_t len = get_u16be(r->hdr + 3);
+	size_t len = bytes_be16(r->hdr + 3);
 
-	if (get_u16be(r->hdr + 1) != TLS_VERSION_12)
+	if (bytes_be16(r->hdr + 1) != TLS_VERSION_12)
 		return FAKETLS_ERR_VERSION;
 	switch (r->hdr[0]) {
 	case TLS_RECORD_CCS:
@@ -1024,8 +990,8 @@ faketls_wrap(const uint8_t *in, size_t len, size_t max_payload, uint8_t *out,
 	while (len > 0) {
 		n = len < max_payload ? len : max_payload;
 		out[off] = TLS_RECORD_APPDATA;
-		put_u16be(out + off + 1, TLS_VERSION_12);
-		put_u16be(out + off + 3, n);
+		bytes_put_be16(out + off + 1, TLS_VERSION_12);
+		bytes_put_be16(out + off + 3, n);
 		memcpy(out + off + TLS_RECORD_HEADER_LEN, in, n);
 		off += TLS_RECORD_HEADER_LEN + n;
 		in += n;

@@ -3,24 +3,9 @@
  * same places the official server is, so a client that works with it works
  * with us and nothing else gets through.
  */
+#include "bytes.h"
 #include "frame.h"
 #include "proto.h"
-
-static uint32_t
-get_u32le(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-static void
-put_u32le(uint8_t *p, uint32_t v)
-{
-	p[0] = v & 0xff;
-	p[1] = (v >> 8) & 0xff;
-	p[2] = (v >> 16) & 0xff;
-	p[3] = (v >> 24) & 0xff;
-}
 
 /* Rules shared by decode and encode for a frame body of len bytes. */
 static int
@@ -86,7 +71,7 @@ decode_abridged(const uint8_t *buf, size_t avail, struct frame_info *out)
 	if (words == ABRIDGED_EXTENDED) {
 		if (avail < 4)
 			return FRAME_NEED_MORE;
-		words = get_u32le(buf) >> 8;
+		words = bytes_le32(buf) >> 8;
 		/* The official server refuses a long form for a short length. */
 		if (words <= ABRIDGED_SHORT_MAX)
 			return FRAME_ERR_OVERLONG;
@@ -105,7 +90,7 @@ decode_intermediate(const uint8_t *buf, size_t avail, struct frame_info *out)
 
 	if (avail < 4)
 		return FRAME_NEED_MORE;
-	v = get_u32le(buf);
+	v = bytes_le32(buf);
 	out->quickack = (v & INTERMEDIATE_QUICKACK) != 0;
 	v &= ~INTERMEDIATE_QUICKACK;
 	if (v & INTERMEDIATE_BADBITS)
@@ -150,14 +135,14 @@ frame_encode(enum frame_transport t, size_t len, int quickack,
 	if ((rc = check_len(t, len)) != 0)
 		return rc;
 	if (t != FRAME_ABRIDGED) {
-		put_u32le(hdr, (uint32_t)len |
+		bytes_put_le32(hdr, (uint32_t)len |
 		    (quickack ? INTERMEDIATE_QUICKACK : 0));
 		*hdr_len = 4;
 	} else if (words <= ABRIDGED_SHORT_MAX) {
 		hdr[0] = (uint8_t)words | (quickack ? ABRIDGED_QUICKACK : 0);
 		*hdr_len = 1;
 	} else {
-		put_u32le(hdr, (uint32_t)words << 8 | ABRIDGED_EXTENDED |
+		bytes_put_le32(hdr, (uint32_t)words << 8 | ABRIDGED_EXTENDED |
 		    (quickack ? ABRIDGED_QUICKACK : 0));
 		*hdr_len = 4;
 	}

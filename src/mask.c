@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "crypto.h"
 #include "faketls.h"
 #include "log.h"
@@ -50,12 +51,6 @@ struct mask {
 	struct config_addr addr[MASK_MAX_ADDRS];
 	struct mask_shape shape;
 };
-
-static uint16_t
-get_u16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 /* ---- resolution ---- */
 
@@ -168,7 +163,7 @@ read_record(int fd, int64_t hdr_deadline, int64_t body_deadline,
 
 	rc = net_read_full(fd, hdr, TLS_RECORD_HEADER_LEN, hdr_deadline);
 	if (rc == 0) {
-		*len = get_u16(hdr + 3);
+		*len = bytes_be16(hdr + 3);
 		if (hdr[1] != 0x03 || *len == 0 || *len > TLS_CIPHERTEXT_MAX) {
 			*why = "not a TLS record";
 			return MASK_ERR;
@@ -213,20 +208,20 @@ server_hello_parse(const uint8_t *p, size_t len, int *versions_first,
 	if (sid > TLS_SESSION_ID_MAX || end - off < sid + 2 + 1 + 2)
 		return MASK_ERR;
 	off += sid + 2 + 1;		/* session id, suite, compression */
-	ext_len = get_u16(p + off);
+	ext_len = bytes_be16(p + off);
 	off += 2;
 	if (ext_len != end - off)
 		return MASK_ERR;
 	while (off < end) {
 		if (end - off < 4)
 			return MASK_ERR;
-		t = get_u16(p + off);
-		l = get_u16(p + off + 2);
+		t = bytes_be16(p + off);
+		l = bytes_be16(p + off + 2);
 		off += 4;
 		if (l > end - off)
 			return MASK_ERR;
 		if (t == TLS_EXT_SUPPORTED_VERSIONS && l == 2 &&
-		    get_u16(p + off) == TLS_VERSION_13)
+		    bytes_be16(p + off) == TLS_VERSION_13)
 			sv = ++n;
 		else if (t == TLS_EXT_KEY_SHARE)
 			ks = ++n;

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "crypto.h"
 #include "log.h"
 #include "mux.h"
@@ -97,13 +98,6 @@ struct mux {
 	int stop;
 	struct target *targets;
 };
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
 
 static int
 stopping(struct mux *m)
@@ -308,13 +302,13 @@ dispatch(struct link *l, const uint8_t *p, size_t len)
 	int64_t id;
 	int rc;
 
-	if (len >= 4 && get32(p) == RPC_PING) {
+	if (len >= 4 && bytes_le32(p) == RPC_PING) {
 		if (rpc_ping_parse(RPC_PING, p, len, &id) != 0 ||
 		    rpc_ping_build(RPC_PONG, id, pong) != 0)
 			return MUX_ERR;
 		return link_send_small(l, pong, sizeof(pong), l->gen);
 	}
-	if (len >= 4 && get32(p) == RPC_PONG)
+	if (len >= 4 && bytes_le32(p) == RPC_PONG)
 		return 0;
 	if ((rc = rpc_answer_parse(p, len, &a)) != 0) {
 		log_warn("middle %s: bad answer: %s", l->name, rpc_strerror(rc));

@@ -7,24 +7,9 @@
 
 #include <openssl/crypto.h>
 
+#include "bytes.h"
 #include "crypto.h"
 #include "obfs2.h"
-
-static uint32_t
-get_u32le(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-static void
-put_u32le(uint8_t *p, uint32_t v)
-{
-	p[0] = v & 0xff;
-	p[1] = (v >> 8) & 0xff;
-	p[2] = (v >> 16) & 0xff;
-	p[3] = (v >> 24) & 0xff;
-}
 
 static void
 reverse_copy(uint8_t *dst, const uint8_t *src, size_t n)
@@ -96,7 +81,7 @@ try_secret(const uint8_t hdr[OBFS2_HEADER_LEN], const uint8_t *secret,
 		goto done;
 	if ((rc = header_crypt(k.rkey, k.riv, hdr, plain)) != 0)
 		goto done;
-	tag = get_u32le(plain + OBFS2_TAG_OFF);
+	tag = bytes_le32(plain + OBFS2_TAG_OFF);
 	if (!obfs2_tag_valid(tag))
 		goto done;
 	out->tag = tag;
@@ -163,7 +148,7 @@ obfs2_build(const uint8_t rnd[OBFS2_HEADER_LEN], uint32_t tag, int16_t dc,
 	rc = OBFS2_ERR_RETRY;
 	if (obfs2_header_forbidden(h))
 		goto done;
-	put_u32le(h + OBFS2_TAG_OFF, tag);
+	bytes_put_le32(h + OBFS2_TAG_OFF, tag);
 	h[OBFS2_DC_OFF] = (uint16_t)dc & 0xff;
 	h[OBFS2_DC_OFF + 1] = ((uint16_t)dc >> 8) & 0xff;
 	if ((rc = derive_pair(h, secret, k.wkey, k.wiv, k.rkey, k.riv)) != 0)
@@ -184,14 +169,14 @@ done:
 int
 obfs2_header_forbidden(const uint8_t hdr[OBFS2_HEADER_LEN])
 {
-	uint32_t first = get_u32le(hdr);
+	uint32_t first = bytes_le32(hdr);
 
 	return hdr[0] == OBFS2_BAD_FIRST_BYTE ||
 	    first == OBFS2_BAD_HEAD || first == OBFS2_BAD_POST ||
 	    first == OBFS2_BAD_GET || first == OBFS2_BAD_OPTI ||
 	    first == PROTO_TAG_INTERMEDIATE || first == PROTO_TAG_PADDED ||
 	    first == OBFS2_BAD_TLS ||
-	    get_u32le(hdr + 4) == 0;
+	    bytes_le32(hdr + 4) == 0;
 }
 
 int

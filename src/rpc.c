@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "bytes.h"
 #include "crc.h"
 #include "crypto.h"
 #include "proto.h"
@@ -17,19 +18,6 @@
 #define KEY_MD5_PART		12	/* key = MD5(s[1:])[0:12] || SHA1(s) */
 #define TL_STRING_MAX		0xffffff	/* 3-byte length of the long form */
 
-static uint32_t
-get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-static uint64_t
-get_u64(const uint8_t *p)
-{
-	return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
-}
-
 static uint8_t *
 put_u16(uint8_t *p, uint16_t v)
 {
@@ -38,13 +26,11 @@ put_u16(uint8_t *p, uint16_t v)
 	return p + 2;
 }
 
+/* Writers that advance: messages are built field after field. */
 static uint8_t *
 put_u32(uint8_t *p, uint32_t v)
 {
-	p[0] = v & 0xff;
-	p[1] = (v >> 8) & 0xff;
-	p[2] = (v >> 16) & 0xff;
-	p[3] = (v >> 24) & 0xff;
+	bytes_put_le32(p, v);
 	return p + 4;
 }
 
@@ -121,7 +107,7 @@ check_fixed(const uint8_t *p, size_t len, uint32_t type, size_t want)
 		return RPC_ERR_ARG;
 	if (len < 4)
 		return RPC_ERR_SHORT;
-	if (get_u32(p) != type)
+	if (bytes_le32(p) != type)
 		return RPC_ERR_TYPE;
 	if (len < want)
 		return RPC_ERR_SHORT;
@@ -158,7 +144,7 @@ rpc_frame_decode(const uint8_t *buf, size_t avail, enum rpc_crc crc,
 		return RPC_ERR_ARG;
 	if (avail < 4)
 		return RPC_NEED_MORE;
-	len = get_u32(buf);
+	len = bytes_le32(buf);
 	if (len == RPC_FRAME_PAD_WORD) {
 		memset(out, 0, sizeof(*out));
 		out->pad = 1;
@@ -170,9 +156,9 @@ rpc_frame_decode(const uint8_t *buf, size_t avail, enum rpc_crc crc,
 		return RPC_ERR_FRAME_LEN;
 	if (avail < len)
 		return RPC_NEED_MORE;
-	if (frame_crc(crc, buf, len - 4) != get_u32(buf + len - 4))
+	if (frame_crc(crc, buf, len - 4) != bytes_le32(buf + len - 4))
 		return RPC_ERR_CRC;
-	if ((int32_t)get_u32(buf + 4) != expect_seq)
+	if ((int32_t)bytes_le32(buf + 4) != expect_seq)
 		return RPC_ERR_SEQ;
 	out->pad = 0;
 	out->seq = expect_seq;
@@ -224,7 +210,7 @@ rpc_key_select(const uint8_t *secret, size_t len, int32_t *out)
 	if (secret == NULL || out == NULL || len < RPC_SECRET_MIN ||
 	    len > RPC_SECRET_MAX)
 		return RPC_ERR_ARG;
-	*out = (int32_t)get_u32(secret);
+	*out = (int32_t)bytes_le32(secret);
 	return 0;
 }
 
@@ -258,9 +244,9 @@ rpc_nonce_parse(const uint8_t *p, size_t len, int32_t key_select,
 	/* Schemas 2 and 3 are longer: name the schema, not the length. */
 	if (rc != 0 && rc != RPC_ERR_LEN)
 		return rc;
-	n.key_select = (int32_t)get_u32(p + 4);
-	n.schema = (int32_t)get_u32(p + 8);
-	n.ts = get_u32(p + 12);
+	n.key_select = (int32_t)bytes_le32(p + 4);
+	n.schema = (int32_t)bytes_le32(p + 8);
+	n.ts = bytes_le32(p + 12);
 	memcpy(n.nonce, p + 16, sizeof(n.nonce));
 	if (n.schema == RPC_SCHEMA_DH)
 		return RPC_ERR_DH;
@@ -363,10 +349,10 @@ put_pid(uint8_t *p, const struct rpc_pid *pid)
 static void
 get_pid(const uint8_t *p, struct rpc_pid *pid)
 {
-	pid->ip = get_u32(p);
+	pid->ip = bytes_le32(p);
 	pid->port = (uint16_t)(p[4] | p[5] << 8);
 	pid->pid = (uint16_t)(p[6] | p[7] << 8);
-	pid->utime = (int32_t)get_u32(p + 8);
+	pid->utime = (int32_t)bytes_le32(p + 8);
 }
 
 int
@@ -394,11 +380,11 @@ rpc_handshake_parse(const uint8_t *p, size_t len, struct rpc_handshake *out)
 	if (out == NULL)
 		return RPC_ERR_ARG;
 	if ((rc = check_fixed(p, len, RPC_HANDSHAKE, RPC_HANDSHAKE_LEN)) != 0) {
-		if (rc == RPC_ERR_TYPE && get_u32(p) == RPC_HANDSHAKE_ERROR)
+		if (rc == RPC_ERR_TYPE && bytes_le32(p) == RPC_HANDSHAKE_ERROR)
 			return RPC_ERR_HANDSHAKE;
 		return rc;
 	}
-	h.flags = get_u32(p + 4);
+	h.flags = bytes_le32(p + 4);
 	if ((h.flags & RPC_FLAG_RESERVED) != 0)
 		return RPC_ERR_FLAGS;
 	get_pid(p + 8, &h.sender);
@@ -418,7 +404,7 @@ rpc_handshake_error_parse(const uint8_t *p, size_t len, int32_t *code,
 	rc = check_fixed(p, len, RPC_HANDSHAKE_ERROR, RPC_HANDSHAKE_ERROR_LEN);
 	if (rc != 0)
 		return rc;
-	*code = (int32_t)get_u32(p + 4);
+	*code = (int32_t)bytes_le32(p + 4);
 	get_pid(p + 8, pid);
 	return 0;
 }
@@ -483,7 +469,7 @@ rpc_ping_parse(uint32_t type, const uint8_t *p, size_t len, int64_t *ping_id)
 		return RPC_ERR_ARG;
 	if ((rc = check_fixed(p, len, type, RPC_PING_LEN)) != 0)
 		return rc;
-	*ping_id = (int64_t)get_u64(p + 4);
+	*ping_id = (int64_t)bytes_le64(p + 4);
 	return 0;
 }
 
@@ -536,7 +522,7 @@ rpc_tl_string_get(const uint8_t *p, size_t avail, const uint8_t **s,
 		n = p[0];
 		hdr = 1;
 	} else if (p[0] == TL_STRING_LONG) {
-		n = get_u32(p) >> 8;
+		n = bytes_le32(p) >> 8;
 		hdr = 4;
 	} else
 		return RPC_ERR_MALFORMED;
@@ -658,7 +644,7 @@ get_endpoint(const uint8_t *p, struct rpc_endpoint *e)
 	static const uint8_t v4_prefix[12] = {
 		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
 	};
-	uint32_t port = get_u32(p + 16);
+	uint32_t port = bytes_le32(p + 16);
 
 	if (port > 0xffff)
 		return RPC_ERR_MALFORMED;
@@ -700,7 +686,7 @@ parse_extra(const uint8_t *p, size_t len, struct rpc_proxy_req_info *r)
 	int i, rc;
 
 	if (r->flags & RPC_REQ_HAS_AD_TAG) {
-		if (end - p < 4 || get_u32(p) != TL_PROXY_TAG)
+		if (end - p < 4 || bytes_le32(p) != TL_PROXY_TAG)
 			return RPC_ERR_MALFORMED;
 		p += 4;
 		if ((rc = extra_string(&p, end, &r->ad_tag,
@@ -708,7 +694,7 @@ parse_extra(const uint8_t *p, size_t len, struct rpc_proxy_req_info *r)
 			return rc;
 	}
 	if (r->flags & RPC_REQ_HTTP_INFO) {
-		if (end - p < 4 || get_u32(p) != TL_HTTP_QUERY_INFO)
+		if (end - p < 4 || bytes_le32(p) != TL_HTTP_QUERY_INFO)
 			return RPC_ERR_MALFORMED;
 		p += 4;
 		for (i = 0; i < 3; i++)
@@ -730,20 +716,20 @@ rpc_proxy_req_parse(const uint8_t *p, size_t len,
 		return RPC_ERR_ARG;
 	if (len < 4)
 		return RPC_ERR_SHORT;
-	if (get_u32(p) != RPC_PROXY_REQ)
+	if (bytes_le32(p) != RPC_PROXY_REQ)
 		return RPC_ERR_TYPE;
 	if (len < RPC_PROXY_REQ_HDR_LEN)
 		return RPC_ERR_SHORT;
 	memset(&r, 0, sizeof(r));
-	r.flags = get_u32(p + 4);
-	r.conn_id = get_u64(p + 8);
+	r.flags = bytes_le32(p + 4);
+	r.conn_id = bytes_le64(p + 8);
 	if ((rc = get_endpoint(p + 16, &r.client)) != 0 ||
 	    (rc = get_endpoint(p + 36, &r.ours)) != 0)
 		return rc;
 	if (r.flags & (RPC_REQ_HAS_AD_TAG | RPC_REQ_HTTP_INFO)) {
 		if (len - off < 4)
 			return RPC_ERR_SHORT;
-		extra = get_u32(p + off);
+		extra = bytes_le32(p + off);
 		off += 4;
 		if (extra > len - off)
 			return RPC_ERR_SHORT;
@@ -770,7 +756,7 @@ rpc_close_conn_parse(const uint8_t *p, size_t len, uint64_t *conn_id)
 		return RPC_ERR_ARG;
 	if ((rc = check_fixed(p, len, RPC_CLOSE_CONN, RPC_CLOSE_LEN)) != 0)
 		return rc;
-	*conn_id = get_u64(p + 4);
+	*conn_id = bytes_le64(p + 4);
 	return 0;
 }
 
@@ -820,13 +806,13 @@ rpc_answer_parse(const uint8_t *p, size_t len, struct rpc_answer *out)
 	if (len < 4)
 		return RPC_ERR_SHORT;
 	memset(&a, 0, sizeof(a));
-	a.type = get_u32(p);
+	a.type = bytes_le32(p);
 	switch (a.type) {
 	case RPC_PROXY_ANS:
 		if (len < RPC_PROXY_ANS_HDR_LEN)
 			return RPC_ERR_SHORT;
-		a.flags = get_u32(p + 4);
-		a.conn_id = get_u64(p + 8);
+		a.flags = bytes_le32(p + 4);
+		a.conn_id = bytes_le64(p + 8);
 		a.data = p + RPC_PROXY_ANS_HDR_LEN;
 		a.data_len = len - RPC_PROXY_ANS_HDR_LEN;
 		break;
@@ -834,13 +820,13 @@ rpc_answer_parse(const uint8_t *p, size_t len, struct rpc_answer *out)
 		rc = check_fixed(p, len, a.type, RPC_SIMPLE_ACK_LEN);
 		if (rc != 0)
 			return rc;
-		a.conn_id = get_u64(p + 4);
-		a.confirm = get_u32(p + 12);
+		a.conn_id = bytes_le64(p + 4);
+		a.confirm = bytes_le32(p + 12);
 		break;
 	case RPC_CLOSE_EXT:
 		if ((rc = check_fixed(p, len, a.type, RPC_CLOSE_LEN)) != 0)
 			return rc;
-		a.conn_id = get_u64(p + 4);
+		a.conn_id = bytes_le64(p + 4);
 		break;
 	default:
 		return RPC_ERR_UNKNOWN;
@@ -880,9 +866,9 @@ rpc_forward_check(const uint8_t *msg, size_t len)
 	if (memcmp(msg, zero_key_id, sizeof(zero_key_id)) != 0)
 		return len < MTPROTO_MIN_ENCRYPTED ? RPC_ERR_FILTERED : 0;
 	/* auth_key_id 0: msg_id at 8, body length at 16, body from 20. */
-	body_len = get_u32(msg + 16);
+	body_len = bytes_le32(msg + 16);
 	if (body_len < 20 || body_len > len - 20 ||
-	    !allowed_unencrypted(get_u32(msg + 20)))
+	    !allowed_unencrypted(bytes_le32(msg + 20)))
 		return RPC_ERR_FILTERED;
 	return 0;
 }
