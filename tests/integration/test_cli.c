@@ -22,6 +22,7 @@
 #include "daemon.h"
 #include "fakedc.h"
 #include "frame.h"
+#include "itest.h"
 #include "secret.h"
 
 #define RUN_MS		10000
@@ -385,32 +386,6 @@ START_TEST(print_links_tls)
 }
 END_TEST
 
-static char *
-read_text(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = calloc(1, 256);
-	size_t n;
-
-	ck_assert_ptr_nonnull(f);
-	ck_assert_ptr_nonnull(buf);
-	n = fread(buf, 1, 255, f);
-	ck_assert_int_eq(ferror(f), 0);
-	fclose(f);
-	buf[n] = '\0';
-	return buf;
-}
-
-static void
-stop_ok(struct daemon_proc *d)
-{
-	int status = -1;
-
-	ck_assert_int_eq(daemon_stop(d, SIGTERM, STOP_MS, &status), 0);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "daemon wait status 0x%x", status);
-}
-
 /* A padded client with the secret in hex, one echo through the proxy. */
 static void
 echo_through(struct daemon_proc *d, const char *hex)
@@ -434,16 +409,6 @@ echo_through(struct daemon_proc *d, const char *hex)
 	tclient_close(c);
 }
 
-static struct fakedc *
-echo_dc(void)
-{
-	struct fakedc_opts o = { .family = AF_INET, .mode = FAKEDC_ECHO };
-	struct fakedc *dc;
-
-	ck_assert_int_eq(fakedc_start(&o, &dc), 0);
-	return dc;
-}
-
 /*
  * No [users]: --print-links creates state_dir/secret (0600, in a 0700
  * dir) and prints its links; a second run finds the same secret; the
@@ -455,7 +420,8 @@ START_TEST(default_user_state_dir)
 	static const char *const port0[] = { "-p", "0", NULL };
 	char base[] = "/tmp/itcli-XXXXXX", state[64], file[80];
 	char conf[1024], out[OUT_MAX], out2[OUT_MAX], want[1024], hex[33];
-	struct fakedc *dc = echo_dc();
+	const char *const secrets[] = { hex };
+	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
 	struct daemon_proc *d;
 	struct stat st;
 	char *text;
@@ -479,7 +445,7 @@ START_TEST(default_user_state_dir)
 	ck_assert_int_eq(lstat(file, &st), 0);
 	ck_assert_msg(S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0600,
 	    "secret file mode %o", (unsigned)st.st_mode);
-	text = read_text(file);
+	text = itest_read_file(file);
 	assert_hex32_line(text);
 	memcpy(hex, text, 32);
 	hex[32] = '\0';
@@ -489,7 +455,7 @@ START_TEST(default_user_state_dir)
 	ck_assert_int_eq(run(args, conf, out2), 0);
 	ck_assert_str_eq(out2, out);
 	free(text);
-	text = read_text(file);
+	text = itest_read_file(file);
 	ck_assert_mem_eq(text, hex, 32);
 
 	ck_assert_int_eq(daemon_start(&d, conf, port0, START_MS), 0);
@@ -497,7 +463,7 @@ START_TEST(default_user_state_dir)
 	    daemon_port(d, AF_INET), hex);
 	ck_assert_int_eq(daemon_log_contains(d, want), 1);
 	echo_through(d, hex);
-	stop_ok(d);
+	itest_stop(d, secrets, 1, STOP_MS);
 	fakedc_stop(dc);
 	free(text);
 	ck_assert_int_eq(unlink(file), 0);
@@ -511,7 +477,8 @@ START_TEST(command_line_overrides_config)
 {
 	static const char *const args[] = { "-p", "0", "-l", "127.0.0.1",
 	    NULL };
-	struct fakedc *dc = echo_dc();
+	static const char *const alice[] = { ALICE_HEX };
+	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
 	struct sockaddr_storage ss;
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 	struct daemon_proc *d;
@@ -536,7 +503,7 @@ START_TEST(command_line_overrides_config)
 	ck_assert_uint_eq(daemon_port(d, AF_INET6), 0);
 	ck_assert_int_eq(daemon_log_count(d, "listening on "), 1);
 	echo_through(d, ALICE_HEX);
-	stop_ok(d);
+	itest_stop(d, alice, 1, STOP_MS);
 	fakedc_stop(dc);
 }
 END_TEST

@@ -9,24 +9,22 @@
  */
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 
 #include "client.h"
 #include "crypto.h"
 #include "daemon.h"
 #include "fakedc.h"
 #include "frame.h"
+#include "itest.h"
 #include "proto.h"
 
 /* Generous: the suite also runs under ASan and TSan, several times slower. */
@@ -54,81 +52,6 @@ static const uint32_t tags[] = {
 	[FRAME_INTERMEDIATE] = PROTO_TAG_INTERMEDIATE,
 	[FRAME_PADDED] = PROTO_TAG_PADDED,
 };
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* The 16 secret bytes a Telegram app derives from the hex in a link. */
-static void
-user_key(enum user u, uint8_t key[SECRET_LEN])
-{
-	const char *hex = user_hex[u];
-	size_t i;
-
-	ck_assert_uint_eq(strlen(hex), 2 * SECRET_LEN);
-	for (i = 0; i < SECRET_LEN; i++) {
-		ck_assert_int_ge(hexval(hex[2 * i]), 0);
-		ck_assert_int_ge(hexval(hex[2 * i + 1]), 0);
-		key[i] = (uint8_t)(hexval(hex[2 * i]) << 4 |
-		    hexval(hex[2 * i + 1]));
-	}
-}
-
-static uint8_t *
-random_bytes(size_t len)
-{
-	uint8_t *p = malloc(len);
-
-	ck_assert_ptr_nonnull(p);
-	ck_assert_int_eq(crypto_random(p, len), 0);
-	return p;
-}
-
-/* Bytes on the wire for a frame whose body (padding included) is len. */
-static size_t
-framed_len(enum frame_transport t, size_t len)
-{
-	uint8_t hdr[4];
-	size_t hlen;
-
-	ck_assert_int_eq(frame_encode(t, len, 0, hdr, &hlen), 0);
-	return hlen + len;
-}
-
-static struct fakedc *
-dc_start(int family)
-{
-	struct fakedc_opts o = { .family = family, .mode = FAKEDC_ECHO };
-	struct fakedc *dc;
-
-	ck_assert_int_eq(fakedc_start(&o, &dc), 0);
-	ck_assert_uint_ne(fakedc_port(dc), 0);
-	return dc;
-}
 
 static int
 ipv6_loopback_works(void)
@@ -185,148 +108,14 @@ proxy_start(const char *listen, int fast, const char *server_extra,
 	return d;
 }
 
-static char *
-read_all(int fd)
-{
-	size_t len = 0, cap = 0;
-	char *buf = NULL, *p;
-	ssize_t r;
-
-	for (;;) {
-		if (cap - len < 4096) {
-			cap = cap ? 2 * cap : 65536;
-			p = realloc(buf, cap);
-			ck_assert_ptr_nonnull(p);
-			buf = p;
-		}
-		r = read(fd, buf + len, cap - len - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		ck_assert_int_ge(r, 0);
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	buf[len] = '\0';
-	return buf;
-}
-
-static char *
-read_log(const struct daemon_proc *d)
-{
-	int fd = open(daemon_log_path(d), O_RDONLY | O_CLOEXEC);
-	char *log;
-
-	ck_assert_int_ge(fd, 0);
-	log = read_all(fd);
-	close(fd);
-	return log;
-}
-
 /*
- * The first place in log where a secret's hex appears in any case, other
- * than in a link printed at start-up ("user NAME (MODE): ...secret=[dd]HEX");
- * NULL if none.
- */
-static const char *
-secret_leak(const char *log, const char *hex)
-{
-	const char *p, *line;
-	size_t off;
-
-	for (p = log; (p = strcasestr(p, hex)) != NULL; p++) {
-		for (line = p; line > log && line[-1] != '\n'; line--)
-			;
-		off = (size_t)(p - line);
-		if (strncmp(line, "user ", 5) != 0)
-			return line;
-		if (off >= 7 && strncmp(p - 7, "secret=", 7) == 0)
-			continue;
-		if (off >= 9 && strncmp(p - 9, "secret=dd", 9) == 0)
-			continue;
-		return line;
-	}
-	return NULL;
-}
-
-/*
- * SIGTERM: the daemon must exit 0 (a sanitizer report changes the status)
- * and its whole log, the final lines included, must hold no secret. The
- * log is opened before the stop, which removes it, so it can be shown.
- */
-static void
-proxy_stop(struct daemon_proc *d)
-{
-	int fd = open(daemon_log_path(d), O_RDONLY | O_CLOEXEC);
-	const char *leak = NULL;
-	int status = -1, rc, u, clean;
-	char *log;
-
-	ck_assert_int_ge(fd, 0);
-	rc = daemon_stop(d, SIGTERM, STOP_MS, &status);
-	log = read_all(fd);
-	close(fd);
-	for (u = 0; u < NUSERS && leak == NULL; u++)
-		leak = secret_leak(log, user_hex[u]);
-	clean = rc == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-	    leak == NULL && strstr(log, "stopped") != NULL;
-	if (!clean)
-		fprintf(stderr, "---- daemon log ----\n%s---- end ----\n", log);
-	if (leak != NULL)
-		fprintf(stderr, "secret in the log, line: %.*s\n",
-		    (int)strcspn(leak, "\n"), leak);
-	free(log);
-	ck_assert_int_eq(rc, 0);
-	ck_assert_msg(WIFEXITED(status), "wait status 0x%x", status);
-	ck_assert_int_eq(WEXITSTATUS(status), 0);
-	ck_assert_msg(leak == NULL, "a secret appears in the daemon's log");
-	ck_assert_msg(clean, "no \"stopped\" line");
-}
-
-/*
- * SIGUSR1 and the report it writes to the log (malloc'd, from its first
- * line on). The last line of a report is the last user's last counter.
+ * SIGUSR1 and the report it writes. The last line of a report is the last
+ * user's last counter.
  */
 static char *
 stats_report(struct daemon_proc *d)
 {
-	static const char last[] = "stats: user_bytes_out{user=\"bob\"} ";
-	int64_t deadline = now_ms() + IO_MS;
-	char *log, *p, *start = NULL, *report;
-	int before = daemon_log_count(d, last);
-
-	ck_assert_int_ge(before, 0);
-	ck_assert_int_eq(kill(daemon_pid(d), SIGUSR1), 0);
-	while (daemon_log_count(d, last) <= before) {
-		ck_assert_msg(now_ms() < deadline, "no stats after SIGUSR1");
-		sleep_ms(5);
-	}
-	log = read_log(d);
-	for (p = log; (p = strstr(p, "stats: accepted ")) != NULL; p++)
-		start = p;
-	ck_assert_ptr_nonnull(start);
-	report = strdup(start);
-	ck_assert_ptr_nonnull(report);
-	free(log);
-	return report;
-}
-
-static unsigned long long
-stats_value(const char *report, const char *name)
-{
-	char needle[128], *end;
-	const char *p;
-	unsigned long long v;
-
-	snprintf(needle, sizeof(needle), "stats: %s ", name);
-	p = strstr(report, needle);
-	ck_assert_msg(p != NULL, "no \"%s\" in the stats report", needle);
-	p += strlen(needle);
-	errno = 0;
-	v = strtoull(p, &end, 10);
-	ck_assert_msg(end != p && errno == 0 && (*end == '\n' || *end == '\0'),
-	    "bad value for %s", name);
-	return v;
+	return itest_stats(d, "user_bytes_out{user=\"bob\"}", IO_MS);
 }
 
 static unsigned long long
@@ -336,7 +125,7 @@ stats_user(const char *report, const char *counter, enum user u)
 
 	snprintf(name, sizeof(name), "%s{user=\"%s\"}", counter,
 	    user_names[u]);
-	return stats_value(report, name);
+	return itest_stats_value(report, name);
 }
 
 /*
@@ -348,17 +137,17 @@ stats_user(const char *report, const char *counter, enum user u)
 static char *
 stats_wait(struct daemon_proc *d, const char *name, unsigned long long value)
 {
-	int64_t deadline = now_ms() + IO_MS;
+	int64_t deadline = itest_now_ms() + IO_MS;
 	char *report;
 
 	for (;;) {
 		report = stats_report(d);
-		if (stats_value(report, name) == value)
+		if (itest_stats_value(report, name) == value)
 			return report;
 		free(report);
-		ck_assert_msg(now_ms() < deadline, "stats: %s never reached %llu",
-		    name, value);
-		sleep_ms(50);
+		ck_assert_msg(itest_now_ms() < deadline,
+		    "stats: %s never reached %llu", name, value);
+		itest_sleep_ms(50);
 	}
 }
 
@@ -381,7 +170,7 @@ client_open(struct daemon_proc *d, int family, enum user u,
 	socklen_t len;
 
 	ck_assert_int_eq(daemon_addr(d, family, &ss, &len), 0);
-	user_key(u, key);
+	itest_key(user_hex[u], key);
 	ck_assert_int_eq(tclient_connect((struct sockaddr *)&ss, len, key, t,
 	    dcid, IO_MS, &c), 0);
 	return c;
@@ -403,7 +192,7 @@ echo_one(struct tclient *c, enum frame_transport t, const uint8_t *msg,
 	ck_assert_uint_ge(n, len);
 	ck_assert_uint_le(n - len, t == FRAME_PADDED ? PADDED_MAX_PAD : 0);
 	ck_assert_mem_eq(got, msg, len);
-	return framed_len(t, n);
+	return itest_framed_len(t, n);
 }
 
 /* Several frames in flight before any echo is read. */
@@ -422,7 +211,7 @@ echo_burst(struct tclient *c, enum frame_transport t, const uint8_t *msg,
 		ck_assert_uint_le(n - 4 * i,
 		    t == FRAME_PADDED ? PADDED_MAX_PAD : 0);
 		ck_assert_mem_eq(got, msg + i, 4 * i);
-		wire += framed_len(t, n);
+		wire += itest_framed_len(t, n);
 	}
 	*frames += BURST;
 	return wire;
@@ -454,8 +243,8 @@ START_TEST(echo_transports)
 	static const size_t bob_sizes[] = { 4, 512, 65536 };
 	enum frame_transport t = (enum frame_transport)(_i % 3);
 	int fast = _i / 3;
-	struct fakedc *dc = dc_start(AF_INET);
-	uint8_t *msg = random_bytes(MSG_MAX + MSG_SLACK);
+	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
+	uint8_t *msg = itest_random_bytes(MSG_MAX + MSG_SLACK);
 	uint8_t *got = malloc(MSG_MAX);
 	struct daemon_proc *d;
 	struct tclient *c;
@@ -510,7 +299,7 @@ START_TEST(echo_transports)
 	ck_assert_int_eq(daemon_log_count(d, "user=alice: connected to DC 2"),
 	    1);
 	ck_assert_int_eq(daemon_log_count(d, "user=bob: connected to DC 2"), 1);
-	proxy_stop(d);
+	itest_stop(d, user_hex, NUSERS, STOP_MS);
 	fakedc_stop(dc);
 	free(msg);
 	free(got);
@@ -534,8 +323,9 @@ START_TEST(dc_ids)
 		{ 2, 0, 0 }, { -2, 0, 0 }, { 4, 1, 0 }, { -4, 1, 0 },
 		{ 99, 1, 1 }, { 10002, 1, 1 }, { -99, 1, 1 },
 	};
-	struct fakedc *dca = dc_start(AF_INET), *dcb = dc_start(AF_INET);
-	uint8_t *msg = random_bytes(4096), *got = malloc(MSG_MAX);
+	struct fakedc *dca = itest_fakedc(AF_INET, FAKEDC_ECHO);
+	struct fakedc *dcb = itest_fakedc(AF_INET, FAKEDC_ECHO);
+	uint8_t *msg = itest_random_bytes(4096), *got = malloc(MSG_MAX);
 	uint64_t headers[2] = { 0, 0 };
 	struct daemon_proc *d;
 	struct fakedc *dc;
@@ -575,7 +365,7 @@ START_TEST(dc_ids)
 	}
 	ck_assert_int_eq(fakedc_wait(dca, FAKEDC_OPEN, 0, IO_MS), 0);
 	ck_assert_int_eq(fakedc_wait(dcb, FAKEDC_OPEN, 0, IO_MS), 0);
-	proxy_stop(d);
+	itest_stop(d, user_hex, NUSERS, STOP_MS);
 	fakedc_stop(dca);
 	fakedc_stop(dcb);
 	free(msg);
@@ -663,7 +453,7 @@ worker_rounds(struct worker *w, struct tclient **c, uint8_t *sent,
 				return;
 			}
 			w->wire[many_user(idx)] +=
-			    framed_len(many_transport(idx), n);
+			    itest_framed_len(many_transport(idx), n);
 		}
 	}
 }
@@ -682,8 +472,8 @@ worker_main(void *arg)
 	uint8_t key[NUSERS][SECRET_LEN];
 	int i, rc, idx;
 
-	user_key(ALICE, key[ALICE]);
-	user_key(BOB, key[BOB]);
+	itest_key(user_hex[ALICE], key[ALICE]);
+	itest_key(user_hex[BOB], key[BOB]);
 	if (sent == NULL || got == NULL)
 		worker_fail(w, w->first, "out of memory", -1);
 	for (i = 0; i < MANY_PER_WORKER && !w->failed; i++) {
@@ -713,7 +503,7 @@ START_TEST(many_clients)
 	struct worker w[MANY_WORKERS];
 	pthread_t th[MANY_WORKERS];
 	pthread_barrier_t barrier;
-	struct fakedc *dc = dc_start(AF_INET);
+	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
 	struct sockaddr_storage ss;
 	struct daemon_proc *d;
 	uint64_t wire[NUSERS] = { 0, 0 }, total;
@@ -744,7 +534,7 @@ START_TEST(many_clients)
 	    0);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_OPEN), MANY_CLIENTS);
 	report = stats_wait(d, "handshakes", MANY_CLIENTS);
-	ck_assert_uint_eq(stats_value(report, "active"), MANY_CLIENTS);
+	ck_assert_uint_eq(itest_stats_value(report, "active"), MANY_CLIENTS);
 	free(report);
 	pthread_barrier_wait(&barrier);
 	for (i = 0; i < MANY_WORKERS; i++) {
@@ -763,9 +553,9 @@ START_TEST(many_clients)
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_ACCEPTED), MANY_CLIENTS);
 	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, IO_MS), 0);
 	report = stats_when_idle(d);
-	ck_assert_uint_eq(stats_value(report, "accepted"), MANY_CLIENTS);
-	ck_assert_uint_eq(stats_value(report, "bytes_in"), total);
-	ck_assert_uint_eq(stats_value(report, "bytes_out"), total);
+	ck_assert_uint_eq(itest_stats_value(report, "accepted"), MANY_CLIENTS);
+	ck_assert_uint_eq(itest_stats_value(report, "bytes_in"), total);
+	ck_assert_uint_eq(itest_stats_value(report, "bytes_out"), total);
 	for (u = 0; u < NUSERS; u++) {
 		ck_assert_uint_eq(stats_user(report, "user_connections",
 		    (enum user)u), clients[u]);
@@ -773,7 +563,7 @@ START_TEST(many_clients)
 		    (enum user)u), wire[u]);
 	}
 	free(report);
-	proxy_stop(d);
+	itest_stop(d, user_hex, NUSERS, STOP_MS);
 	fakedc_stop(dc);
 }
 END_TEST
@@ -809,9 +599,9 @@ START_TEST(ipv6)
 		    "skipped\n");
 		return;
 	}
-	dc6 = dc_start(AF_INET6);
-	dc4 = dc_start(AF_INET);
-	msg = random_bytes(65536 + 64);
+	dc6 = itest_fakedc(AF_INET6, FAKEDC_ECHO);
+	dc4 = itest_fakedc(AF_INET, FAKEDC_ECHO);
+	msg = itest_random_bytes(65536 + 64);
 	got = malloc(MSG_MAX);
 	ck_assert_ptr_nonnull(got);
 	snprintf(dcs, sizeof(dcs), "2 = [::1]:%u\n4 = 127.0.0.1:%u\n"
@@ -844,7 +634,7 @@ START_TEST(ipv6)
 	ck_assert_int_eq(daemon_log_count(d, needle), 6);
 	ck_assert_int_eq(fakedc_wait(dc6, FAKEDC_OPEN, 0, IO_MS), 0);
 	ck_assert_int_eq(fakedc_wait(dc4, FAKEDC_OPEN, 0, IO_MS), 0);
-	proxy_stop(d);
+	itest_stop(d, user_hex, NUSERS, STOP_MS);
 	fakedc_stop(dc6);
 	fakedc_stop(dc4);
 	free(msg);
@@ -867,8 +657,8 @@ START_TEST(byte_counters)
 		{ BOB, FRAME_PADDED, { 8, 512, 4096, 200000 } },
 		{ ALICE, FRAME_ABRIDGED, { 504, 508, 4, 32768 } },
 	};
-	struct fakedc *dc = dc_start(AF_INET);
-	uint8_t *msg = random_bytes(200000 + 16), *got = malloc(MSG_MAX);
+	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
+	uint8_t *msg = itest_random_bytes(200000 + 16), *got = malloc(MSG_MAX);
 	uint64_t wire[NUSERS] = { 0, 0 };
 	struct daemon_proc *d;
 	struct tclient *c;
@@ -888,14 +678,14 @@ START_TEST(byte_counters)
 	}
 	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, IO_MS), 0);
 	report = stats_when_idle(d);
-	ck_assert_uint_eq(stats_value(report, "accepted"), 3);
-	ck_assert_uint_eq(stats_value(report, "handshakes"), 3);
-	ck_assert_uint_eq(stats_value(report, "unknown_dc"), 0);
-	ck_assert_uint_eq(stats_value(report, "bytes_in"),
+	ck_assert_uint_eq(itest_stats_value(report, "accepted"), 3);
+	ck_assert_uint_eq(itest_stats_value(report, "handshakes"), 3);
+	ck_assert_uint_eq(itest_stats_value(report, "unknown_dc"), 0);
+	ck_assert_uint_eq(itest_stats_value(report, "bytes_in"),
 	    wire[ALICE] + wire[BOB]);
-	ck_assert_uint_eq(stats_value(report, "bytes_out"),
+	ck_assert_uint_eq(itest_stats_value(report, "bytes_out"),
 	    wire[ALICE] + wire[BOB]);
-	ck_assert_uint_eq(stats_value(report,
+	ck_assert_uint_eq(itest_stats_value(report,
 	    "rejected{reason=\"bad_secret\"}"), 0);
 	for (u = 0; u < NUSERS; u++) {
 		ck_assert_uint_eq(stats_user(report, "user_connections",
@@ -910,7 +700,7 @@ START_TEST(byte_counters)
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BYTES_IN),
 	    wire[ALICE] + wire[BOB]);
 	free(report);
-	proxy_stop(d);
+	itest_stop(d, user_hex, NUSERS, STOP_MS);
 	fakedc_stop(dc);
 	free(msg);
 	free(got);

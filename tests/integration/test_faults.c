@@ -8,7 +8,6 @@
  * logging a secret. Counters are read from the SIGUSR1 dump.
  */
 #include <check.h>
-#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -16,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -26,6 +24,7 @@
 #include "daemon.h"
 #include "fakedc.h"
 #include "frame.h"
+#include "itest.h"
 #include "obfs2.h"
 #include "secret.h"
 
@@ -53,109 +52,9 @@ struct env {
 	socklen_t len;
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
-/* The whole file, NUL-terminated. */
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	size_t len = 0, cap = 65536, n;
-	char *buf, *p;
-
-	ck_assert_ptr_nonnull(f);
-	ck_assert_ptr_nonnull(buf = malloc(cap));
-	while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-		len += n;
-		if (cap - len < 2) {
-			cap *= 2;
-			ck_assert_ptr_nonnull(p = realloc(buf, cap));
-			buf = p;
-		}
-	}
-	ck_assert_int_eq(ferror(f), 0);
-	fclose(f);
-	buf[len] = '\0';
-	return buf;
-}
-
-static int
-is_link_line(const char *line)
-{
-	return strncmp(line, "user ", 5) == 0 &&
-	    (strstr(line, "): tg://proxy?server=") != NULL ||
-	    strstr(line, "): https://t.me/proxy?server=") != NULL);
-}
-
-/*
- * The links printed on stdout at start-up carry the secrets on purpose;
- * no other line may, in any case.
- */
-static void
-check_no_secret(const char *log)
-{
-	static const char *const secrets[] = { ALICE_HEX, BOB_HEX };
-	char *low = strdup(log), *line, *end;
-	size_t i;
-	int lineno = 1;
-
-	ck_assert_ptr_nonnull(low);
-	for (i = 0; low[i] != '\0'; i++)
-		low[i] = (char)tolower((unsigned char)low[i]);
-	for (line = low; *line != '\0'; line = end + 1, lineno++) {
-		if ((end = strchr(line, '\n')) == NULL)
-			end = line + strlen(line) - 1;
-		else
-			*end = '\0';
-		for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
-			ck_assert_msg(strstr(line, secrets[i]) == NULL ||
-			    is_link_line(line),
-			    "log line %d holds secret %zu", lineno, i);
-	}
-	free(low);
-}
-
-/*
- * SIGTERM, exit status 0 (a sanitizer report would change it), and the
- * whole log, final lines included, free of secrets. The log is hard-linked
- * away first: daemon_stop removes the run's dir.
- */
-static void
-stop_daemon(struct daemon_proc *d)
-{
-	char dir[] = "/tmp/itfaults-XXXXXX", path[64], *log;
-	int status = -1, rc;
-
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/daemon.log", dir);
-	ck_assert_int_eq(link(daemon_log_path(d), path), 0);
-	rc = daemon_stop(d, SIGTERM, STOP_MS, &status);
-	log = slurp(path);
-	unlink(path);
-	rmdir(dir);
-	if (rc != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fprintf(stderr, "---- daemon log ----\n%s---- end ----\n", log);
-	ck_assert_int_eq(rc, 0);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "daemon wait status 0x%x", status);
-	check_no_secret(log);
-	free(log);
-}
+/* The links printed at start-up carry them on purpose; no other line may. */
+#define NSECRETS	2
+static const char *const secrets[NSECRETS] = { ALICE_HEX, BOB_HEX };
 
 static void
 env_start_port(struct env *e, uint16_t dcport, const char *extra)
@@ -191,7 +90,7 @@ env_start(struct env *e, enum fakedc_mode mode, const char *extra)
 static void
 env_stop(struct env *e)
 {
-	stop_daemon(e->d);
+	itest_stop(e->d, secrets, NSECRETS, STOP_MS);
 	fakedc_stop(e->dc);
 }
 
@@ -262,7 +161,7 @@ watch_closes(struct tclient **c, int n, int64_t t0, int max_ms, int64_t *at)
 		at[i] = -1;
 	}
 	while (open > 0) {
-		wait = t0 + max_ms - now_ms();
+		wait = t0 + max_ms - itest_now_ms();
 		ck_assert_msg(wait > 0, "%d connection(s) still open %d ms on",
 		    open, max_ms);
 		if (poll(p, (nfds_t)n, (int)wait) < 0) {
@@ -277,7 +176,7 @@ watch_closes(struct tclient **c, int n, int64_t t0, int max_ms, int64_t *at)
 			    "byte(s)", i, got);
 			if (got < 0 && errno != ECONNRESET)
 				continue;
-			at[i] = now_ms() - t0;
+			at[i] = itest_now_ms() - t0;
 			p[i].fd = -1;
 			open--;
 		}
@@ -308,68 +207,42 @@ closed_within(struct tclient *c, int ms)
 	return got == 0 || errno == ECONNRESET;
 }
 
-/* Counter name (as in "stats: NAME VALUE") from a fresh SIGUSR1 dump. */
+/* Counter name (as in "stats: NAME VALUE") from a fresh SIGUSR1 report. */
 static long long
 counter(const struct env *e, const char *name)
 {
-	int64_t deadline = now_ms() + IO_MS;
-	char needle[128], *log, *p, *last = NULL;
-	long long v;
-	int before;
-
-	snprintf(needle, sizeof(needle), "stats: %s ", name);
-	ck_assert_int_ge(before = daemon_log_count(e->d, needle), 0);
-	ck_assert_int_eq(kill(e->pid, SIGUSR1), 0);
-	while (daemon_log_count(e->d, needle) <= before) {
-		ck_assert_msg(now_ms() < deadline, "no \"%s\" after SIGUSR1",
-		    needle);
-		sleep_ms(5);
-	}
-	log = slurp(daemon_log_path(e->d));
-	for (p = log; (p = strstr(p, needle)) != NULL; p += strlen(needle))
-		last = p;
-	ck_assert_ptr_nonnull(last);
-	v = strtoll(last + strlen(needle), NULL, 10);
-	free(log);
-	return v;
+	return itest_counter(e->d, name, IO_MS);
 }
 
 static void
 wait_counter(const struct env *e, const char *name, long long want)
 {
-	int64_t deadline = now_ms() + SETTLE_MS;
-	long long v;
-
-	while ((v = counter(e, name)) != want) {
-		ck_assert_msg(now_ms() < deadline, "%s is %lld, expected %lld",
-		    name, v, want);
-		sleep_ms(50);
-	}
+	itest_wait_counter(e->d, name, want, IO_MS, SETTLE_MS);
 }
 
 static void
 wait_fds(const struct env *e, int want)
 {
-	int64_t deadline = now_ms() + SETTLE_MS;
+	int64_t deadline = itest_now_ms() + SETTLE_MS;
 	int n;
 
 	while ((n = daemon_count_fds(e->pid)) != want) {
-		ck_assert_msg(now_ms() < deadline, "daemon has %d fds, "
+		ck_assert_msg(itest_now_ms() < deadline, "daemon has %d fds, "
 		    "expected %d", n, want);
-		sleep_ms(20);
+		itest_sleep_ms(20);
 	}
 }
 
 static void
 wait_threads_at_most(const struct env *e, int max)
 {
-	int64_t deadline = now_ms() + SETTLE_MS;
+	int64_t deadline = itest_now_ms() + SETTLE_MS;
 	int n;
 
 	while ((n = daemon_count_threads(e->pid)) > max) {
-		ck_assert_msg(now_ms() < deadline, "daemon has %d threads, "
-		    "expected at most %d", n, max);
-		sleep_ms(20);
+		ck_assert_msg(itest_now_ms() < deadline,
+		    "daemon has %d threads, expected at most %d", n, max);
+		itest_sleep_ms(20);
 	}
 }
 
@@ -414,7 +287,7 @@ START_TEST(probe_held_until_deadline)
 
 	env_start(&e, FAKEDC_ECHO, "");
 	garbage(junk, sizeof(junk));
-	t0 = now_ms();
+	t0 = itest_now_ms();
 	if (_i == 0) {
 		c = client_open(&e, WRONG_HEX, FRAME_PADDED);
 		ck_assert_int_eq(tclient_send(c, msg, sizeof(msg), 0), 0);
@@ -450,7 +323,7 @@ START_TEST(mode_refused_held_until_deadline)
 
 	env_start(&e, FAKEDC_ECHO, _i == 0 ? "modes = secure\n" :
 	    "modes = classic\n");
-	t0 = now_ms();
+	t0 = itest_now_ms();
 	c = client_open(&e, ALICE_HEX, _i == 0 ? FRAME_ABRIDGED : FRAME_PADDED);
 	ck_assert_int_eq(tclient_send(c, msg, sizeof(msg), 0), 0);
 	at = watch_close(c, t0, HANDSHAKE_S * 1000 + LATE_MS);
@@ -486,7 +359,7 @@ START_TEST(replayed_header_refused)
 	c = client_open(&e, ALICE_HEX, FRAME_PADDED);
 	echo_ok(c, 128);
 	memcpy(hdr, tclient_header(c), sizeof(hdr));
-	t0 = now_ms();
+	t0 = itest_now_ms();
 	ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&e.ss, e.len,
 	    hdr, sizeof(hdr), IO_MS, &r), 0);
 	at = watch_close(r, t0, HANDSHAKE_S * 1000 + LATE_MS);
@@ -513,7 +386,7 @@ START_TEST(dc_refusing_closes_promptly)
 
 	ck_assert_int_eq(fakedc_closed_port(AF_INET, &port), 0);
 	env_start_port(&e, port, "connect_timeout = 10\n");
-	t0 = now_ms();
+	t0 = itest_now_ms();
 	c = client_open(&e, ALICE_HEX, FRAME_PADDED);
 	/* The daemon may have closed already: the message may not go out. */
 	(void)tclient_send(c, msg, sizeof(msg), 0);
@@ -540,7 +413,7 @@ START_TEST(dc_blackhole_idle_close)
 	env_start(&e, FAKEDC_BLACKHOLE, "idle_timeout = 2\n");
 	c = client_open(&e, ALICE_HEX, FRAME_PADDED);
 	ck_assert_int_eq(fakedc_wait(e.dc, FAKEDC_OPEN, 1, IO_MS), 0);
-	t0 = now_ms();
+	t0 = itest_now_ms();
 	ck_assert_int_eq(tclient_send(c, msg, sizeof(msg), 0), 0);
 	at = watch_close(c, t0, 5000);
 	ck_assert_int_ge(at, 1500);
@@ -655,7 +528,7 @@ START_TEST(dc_closes_all)
 	fds = warm_up(&e);
 	for (i = 0; i < N; i++)
 		c[i] = echo_client(&e);
-	t0 = now_ms();
+	t0 = itest_now_ms();
 	fakedc_close_all(e.dc);
 	watch_closes(c, N, t0, PROMPT_MS, at);
 	for (i = 0; i < N; i++)
@@ -679,7 +552,7 @@ START_TEST(max_clients_limit)
 	env_start(&e, FAKEDC_ECHO, "max_clients = 5\n");
 	for (i = 0; i < MAX; i++)
 		c[i] = echo_client(&e);
-	t0 = now_ms();
+	t0 = itest_now_ms();
 	rc = client_try(&e, ALICE_HEX, FRAME_PADDED, 2, &extra);
 	/* Closed so fast that the header may not have gone out: EOF. */
 	ck_assert_msg(rc == 0 || rc == TCLIENT_ERR_EOF, "connect: %d", rc);
@@ -724,7 +597,7 @@ START_TEST(graceful_stop_closes_sessions)
 	ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&e.ss, e.len,
 	    junk, sizeof(junk), IO_MS, &c[N]), 0);
 	wait_counter(&e, R_BAD_SECRET, 1);
-	t0 = now_ms();
+	t0 = itest_now_ms();
 	ck_assert_int_eq(kill(e.pid, SIGTERM), 0);
 	ck_assert_int_eq(daemon_wait_log(e.d, "stopping", IO_MS), 0);
 	echo_ok(c[0], 512);
@@ -732,7 +605,7 @@ START_TEST(graceful_stop_closes_sessions)
 	rc = client_try(&e, ALICE_HEX, FRAME_PADDED, 2, &late);
 	if (rc == 0) {
 		(void)tclient_send(late, msg, sizeof(msg), 0);
-		watch_close(late, now_ms(), 1500);
+		watch_close(late, itest_now_ms(), 1500);
 		tclient_close(late);
 	} else
 		ck_assert_msg(rc == TCLIENT_ERR_EOF ||
@@ -744,14 +617,14 @@ START_TEST(graceful_stop_closes_sessions)
 		ck_assert_int_ge(at[i], 1000 - EARLY_MS);
 		tclient_close(c[i]);
 	}
-	deadline = now_ms() + IO_MS;
+	deadline = itest_now_ms() + IO_MS;
 	while (!daemon_exited(e.d, &status)) {
-		ck_assert_msg(now_ms() < deadline, "still running");
-		sleep_ms(10);
+		ck_assert_msg(itest_now_ms() < deadline, "still running");
+		itest_sleep_ms(10);
 	}
 	ck_assert_int_eq(daemon_log_contains(e.d,
 	    "closing 4 remaining session(s)"), 1);
-	stop_daemon(e.d);
+	itest_stop(e.d, secrets, NSECRETS, STOP_MS);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "wait status 0x%x", status);
 	fakedc_stop(e.dc);
@@ -770,13 +643,13 @@ START_TEST(graceful_stop_idle_is_quick)
 	c = echo_client(&e);
 	tclient_close(c);
 	wait_counter(&e, "active", 0);
-	t0 = now_ms();
+	t0 = itest_now_ms();
 	ck_assert_int_eq(kill(e.pid, SIGTERM), 0);
 	while (!daemon_exited(e.d, &status)) {
-		ck_assert_msg(now_ms() - t0 < 2000, "no exit within 2 s");
-		sleep_ms(10);
+		ck_assert_msg(itest_now_ms() - t0 < 2000, "no exit within 2 s");
+		itest_sleep_ms(10);
 	}
-	stop_daemon(e.d);
+	itest_stop(e.d, secrets, NSECRETS, STOP_MS);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "wait status 0x%x", status);
 	fakedc_stop(e.dc);
@@ -785,7 +658,7 @@ END_TEST
 
 /*
  * Every path that logs about a user or a header, at debug level, then the
- * stop: stop_daemon checks the whole log for the secrets in either case.
+ * stop: itest_stop checks the whole log for the secrets in either case.
  */
 START_TEST(no_secret_in_log)
 {
@@ -832,17 +705,18 @@ START_TEST(idle_timeout_closes_silent_only)
 
 	env_start(&e, FAKEDC_ECHO, "idle_timeout = 2\n");
 	idle = echo_client(&e);
-	t0 = now_ms();
+	t0 = itest_now_ms();
 	busy = echo_client(&e);
-	while (now_ms() - t0 < 4200) {
+	while (itest_now_ms() - t0 < 4200) {
 		if (closed < 0 && closed_within(idle, 500))
-			closed = now_ms() - t0;
+			closed = itest_now_ms() - t0;
 		if (closed >= 0)
-			sleep_ms(500);
+			itest_sleep_ms(500);
 		echo_ok(busy, 64);
 	}
-	if (closed < 0 && closed_within(idle, (int)(5000 - (now_ms() - t0))))
-		closed = now_ms() - t0;
+	if (closed < 0 &&
+	    closed_within(idle, (int)(5000 - (itest_now_ms() - t0))))
+		closed = itest_now_ms() - t0;
 	ck_assert_msg(closed >= 1500 && closed <= 5000,
 	    "idle session closed at %lld ms", (long long)closed);
 	echo_ok(busy, 64);

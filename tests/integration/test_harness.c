@@ -23,6 +23,7 @@
 #include "daemon.h"
 #include "fakedc.h"
 #include "frame.h"
+#include "itest.h"
 #include "obfs2.h"
 
 #define IO_TIMEOUT_MS	5000
@@ -52,17 +53,6 @@ loopback(int family, uint16_t port, struct sockaddr_storage *ss,
 		sin6->sin6_port = htons(port);
 		*len = sizeof(*sin6);
 	}
-}
-
-static struct fakedc *
-dc_start(int family, enum fakedc_mode mode)
-{
-	struct fakedc_opts o = { .family = family, .mode = mode };
-	struct fakedc *dc;
-
-	ck_assert_int_eq(fakedc_start(&o, &dc), 0);
-	ck_assert_uint_ne(fakedc_port(dc), 0);
-	return dc;
 }
 
 static int
@@ -195,27 +185,6 @@ dconn_recv(struct dconn *d, uint8_t *buf, size_t cap)
 	return fi.len;
 }
 
-static uint8_t *
-random_bytes(size_t len)
-{
-	uint8_t *p = malloc(len);
-
-	ck_assert_ptr_nonnull(p);
-	ck_assert_int_eq(crypto_random(p, len), 0);
-	return p;
-}
-
-/* Header size of a frame, as the echo counters count it. */
-static size_t
-framed_len(enum frame_transport t, size_t len)
-{
-	uint8_t hdr[4];
-	size_t hlen;
-
-	ck_assert_int_eq(frame_encode(t, len, 0, hdr, &hlen), 0);
-	return hlen + len;
-}
-
 /* _i: transport (0..2) and family (IPv4 for 0..2, IPv6 for 3..5). */
 START_TEST(echo_every_size)
 {
@@ -225,8 +194,8 @@ START_TEST(echo_every_size)
 	    FRAME_MAX_LEN - 1 };
 	enum frame_transport t = (enum frame_transport)(_i % 3);
 	int family = _i < 3 ? AF_INET : AF_INET6;
-	struct fakedc *dc = dc_start(family, FAKEDC_ECHO);
-	uint8_t *msg = random_bytes(FRAME_MAX_LEN + 8);
+	struct fakedc *dc = itest_fakedc(family, FAKEDC_ECHO);
+	uint8_t *msg = itest_random_bytes(FRAME_MAX_LEN + 8);
 	uint8_t *got = malloc(FRAME_MAX_LEN);
 	uint64_t bytes = 0, frames = 0;
 	struct dconn d;
@@ -241,7 +210,7 @@ START_TEST(echo_every_size)
 		n = dconn_recv(&d, got, FRAME_MAX_LEN);
 		ck_assert_uint_eq(n, sizes[i]);
 		ck_assert_mem_eq(got, msg, n);
-		bytes += framed_len(t, n);
+		bytes += itest_framed_len(t, n);
 		frames++;
 	}
 	for (i = 0; t == FRAME_PADDED && i < sizeof(odd) / sizeof(odd[0]);
@@ -250,7 +219,7 @@ START_TEST(echo_every_size)
 		n = dconn_recv(&d, got, FRAME_MAX_LEN);
 		ck_assert_uint_eq(n, odd[i]);
 		ck_assert_mem_eq(got, msg + i, n);
-		bytes += framed_len(t, n);
+		bytes += itest_framed_len(t, n);
 		frames++;
 	}
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_FRAMES), frames);
@@ -277,8 +246,8 @@ END_TEST
 START_TEST(echo_pipelined)
 {
 	enum { NFRAMES = 4 };
-	struct fakedc *dc = dc_start(AF_INET, FAKEDC_ECHO);
-	uint8_t *msg = random_bytes(FRAME_MAX_LEN + NFRAMES);
+	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
+	uint8_t *msg = itest_random_bytes(FRAME_MAX_LEN + NFRAMES);
 	uint8_t *got = malloc(FRAME_MAX_LEN);
 	struct dconn d;
 	int i;
@@ -303,8 +272,9 @@ END_TEST
 START_TEST(echo_batched)
 {
 	enum { NFRAMES = 300 };
-	struct fakedc *dc = dc_start(AF_INET, FAKEDC_ECHO);
-	uint8_t *msg = random_bytes(NFRAMES * 4 + 4), got[NFRAMES * 4 + 4];
+	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
+	uint8_t got[NFRAMES * 4 + 4];
+	uint8_t *msg = itest_random_bytes(NFRAMES * 4 + 4);
 	struct dconn d;
 	size_t n;
 	int i;
@@ -326,7 +296,7 @@ END_TEST
 START_TEST(echo_bad_frame_closes)
 {
 	static const uint8_t zero_len[4];
-	struct fakedc *dc = dc_start(AF_INET, FAKEDC_ECHO);
+	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
 	struct sockaddr_storage ss;
 	struct tclient *c;
 	socklen_t len;
@@ -348,7 +318,7 @@ END_TEST
 
 START_TEST(bad_header_closes)
 {
-	struct fakedc *dc = dc_start(AF_INET, FAKEDC_ECHO);
+	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
 	uint8_t hdr[OBFS2_HEADER_LEN];
 	struct obfs2_result r;
 	struct sockaddr_storage ss;
@@ -381,8 +351,8 @@ START_TEST(client_echo)
 	static const size_t sizes[] = { 4, 32, 1000, 504, 508, 65536,
 	    FRAME_MAX_LEN - 16 };
 	enum frame_transport t = (enum frame_transport)_i;
-	struct fakedc *dc = dc_start(AF_INET6, FAKEDC_ECHO);
-	uint8_t *msg = random_bytes(FRAME_MAX_LEN);
+	struct fakedc *dc = itest_fakedc(AF_INET6, FAKEDC_ECHO);
+	uint8_t *msg = itest_random_bytes(FRAME_MAX_LEN);
 	uint8_t *got = malloc(FRAME_MAX_LEN);
 	struct sockaddr_storage ss;
 	struct tclient *c;
@@ -418,7 +388,7 @@ END_TEST
 
 START_TEST(client_fixed_padding)
 {
-	struct fakedc *dc = dc_start(AF_INET, FAKEDC_ECHO);
+	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
 	uint8_t msg[16] = "0123456789abcdef", got[64];
 	struct sockaddr_storage ss;
 	struct tclient *c;
@@ -448,8 +418,8 @@ END_TEST
 /* A frame bigger than the buffer stays queued for a retry. */
 START_TEST(client_toobig_then_retry)
 {
-	struct fakedc *dc = dc_start(AF_INET, FAKEDC_ECHO);
-	uint8_t *msg = random_bytes(1024), got[1024];
+	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
+	uint8_t *msg = itest_random_bytes(1024), got[1024];
 	struct sockaddr_storage ss;
 	struct tclient *c;
 	socklen_t len;
@@ -479,8 +449,8 @@ END_TEST
 START_TEST(sink_counts)
 {
 	enum { TOTAL = 3 * 1024 * 1024 + 17 };
-	struct fakedc *dc = dc_start(AF_INET, FAKEDC_SINK);
-	uint8_t *data = random_bytes(TOTAL);
+	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_SINK);
+	uint8_t *data = itest_random_bytes(TOTAL);
 	struct sockaddr_storage ss;
 	struct tclient *c;
 	socklen_t len;
@@ -508,7 +478,7 @@ END_TEST
 START_TEST(source_streams)
 {
 	enum { WANT = 8 * 1024 * 1024 };
-	struct fakedc *dc = dc_start(AF_INET, FAKEDC_SOURCE);
+	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_SOURCE);
 	struct sockaddr_storage ss;
 	struct tclient *c;
 	static uint8_t buf[256 * 1024];
@@ -534,7 +504,7 @@ END_TEST
 
 START_TEST(blackhole_silent)
 {
-	struct fakedc *dc = dc_start(AF_INET, FAKEDC_BLACKHOLE);
+	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_BLACKHOLE);
 	uint8_t data[1000] = { 0 }, buf[16];
 	struct sockaddr_storage ss;
 	struct tclient *c;
@@ -580,7 +550,7 @@ END_TEST
 START_TEST(close_all_drops_peers)
 {
 	enum { NCONN = 3 };
-	struct fakedc *dc = dc_start(AF_INET, FAKEDC_ECHO);
+	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
 	struct tclient *c[NCONN];
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -620,7 +590,7 @@ START_TEST(start_stop_no_leak)
 	int round, i, before = count_fds();
 
 	for (round = 0; round < 3; round++) {
-		dc = dc_start(AF_INET, modes[round]);
+		dc = itest_fakedc(AF_INET, modes[round]);
 		loopback(AF_INET, fakedc_port(dc), &ss, &len);
 		for (i = 0; i < 20; i++)
 			ck_assert_int_eq(tclient_connect((struct sockaddr *)&ss,

@@ -14,19 +14,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "client.h"
 #include "crypto.h"
 #include "daemon.h"
 #include "fakemp.h"
 #include "frame.h"
+#include "itest.h"
 #include "proto.h"
 
 #define IO_MS		15000
@@ -51,26 +50,6 @@ struct env {
 	struct daemon_proc *d;
 	struct sockaddr_in addr;
 };
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
-static void
-alice_key(uint8_t key[SECRET_LEN])
-{
-	size_t i;
-	unsigned v;
-
-	for (i = 0; i < SECRET_LEN; i++) {
-		ck_assert_int_eq(sscanf(ALICE_HEX + 2 * i, "%2x", &v), 1);
-		key[i] = (uint8_t)v;
-	}
-}
 
 static void
 write_file(const char *dir, const char *name, const void *data, size_t len)
@@ -172,7 +151,7 @@ daemon_up(struct env *e, const char *extra, int links)
 		    (uint64_t)links, IO_MS), 0);
 	/* The daemon marks a link ready right after the fake does. */
 	while (links > 0 && daemon_log_count(e->d, "link ready") < links)
-		sleep_ms(10);
+		itest_sleep_ms(10);
 	memset(&e->addr, 0, sizeof(e->addr));
 	e->addr.sin_family = AF_INET;
 	e->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -180,13 +159,15 @@ daemon_up(struct env *e, const char *extra, int links)
 	ck_assert_uint_ne(ntohs(e->addr.sin_port), 0);
 }
 
+/* The link printed at start carries the secret on purpose; no other line. */
+static const char *const secrets[] = { ALICE_HEX };
+
 static void
 env_teardown(struct env *e)
 {
 	char path[128];
-	int status = -1, rc;
 
-	rc = daemon_stop(e->d, SIGTERM, STOP_MS, &status);
+	itest_stop(e->d, secrets, 1, STOP_MS);
 	fakemp_stop(e->mp[0]);
 	fakemp_stop(e->mp[1]);
 	snprintf(path, sizeof(path), "%s/proxy-secret", e->dir);
@@ -194,9 +175,6 @@ env_teardown(struct env *e)
 	snprintf(path, sizeof(path), "%s/proxy-multi.conf", e->dir);
 	unlink(path);
 	rmdir(e->dir);
-	ck_assert_int_eq(rc, 0);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "daemon wait status 0x%x", status);
 }
 
 static struct tclient *
@@ -205,7 +183,7 @@ connect_client(struct env *e, enum frame_transport t, int16_t dc)
 	uint8_t key[SECRET_LEN];
 	struct tclient *c;
 
-	alice_key(key);
+	itest_key(ALICE_HEX, key);
 	ck_assert_int_eq(tclient_connect((struct sockaddr *)&e->addr,
 	    sizeof(e->addr), key, t, dc, IO_MS, &c), 0);
 	if (t == FRAME_PADDED)
@@ -292,7 +270,7 @@ START_TEST(tls_echo)
 
 	env_setup(&e, 1);
 	daemon_up(&e, "", 2);
-	alice_key(key);
+	itest_key(ALICE_HEX, key);
 	ck_assert_int_eq(tclient_connect_tls((struct sockaddr *)&e.addr,
 	    sizeof(e.addr), key, "cover.test", 2, NULL, IO_MS, &c), 0);
 	ck_assert_int_eq(tclient_set_padding(c, 0), 0);
@@ -369,7 +347,7 @@ START_TEST(link_loss)
 	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_HANDSHAKES, 4, IO_MS), 0);
 	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_READY, 2, IO_MS), 0);
 	while (daemon_log_count(e.d, "link ready") < 4)
-		sleep_ms(10);
+		itest_sleep_ms(10);
 	c[0] = connect_client(&e, FRAME_ABRIDGED, 2);
 	echo(c[0], 1024);
 	tclient_close(c[0]);
@@ -395,7 +373,7 @@ START_TEST(refresh_moves_dc)
 	ck_assert_int_eq(kill(daemon_pid(e.d), SIGHUP), 0);
 	ck_assert_int_eq(fakemp_wait(e.mp[1], FAKEMP_READY, 2, IO_MS), 0);
 	while (daemon_log_count(e.d, "link ready") < 4)
-		sleep_ms(10);
+		itest_sleep_ms(10);
 	echo(old, 4096);
 	fresh = connect_client(&e, FRAME_PADDED, 2);
 	echo(fresh, 512);
@@ -470,7 +448,7 @@ START_TEST(slow_client_queue)
 	ck_assert_int_eq(daemon_wait_log(e.d, "client queue full", IO_MS), 0);
 	do {
 		ck_assert_int_eq(fakemp_conn_info(e.mp[0], r.conn_id, &ci), 0);
-		sleep_ms(10);
+		itest_sleep_ms(10);
 	} while (ci.close_conns == 0);
 	/* The link and its other clients go on. */
 	other = connect_client(&e, FRAME_INTERMEDIATE, 2);
@@ -497,7 +475,7 @@ crowd_main(void *arg)
 	size_t got;
 	int i, round, bad = 0;
 
-	alice_key(key);
+	itest_key(ALICE_HEX, key);
 	for (i = 0; i < cr->n; i++)
 		if (tclient_connect((struct sockaddr *)&cr->e->addr,
 		    sizeof(cr->e->addr), key, (enum frame_transport)(i % 3),

@@ -14,7 +14,6 @@
  * logs a secret outside its links.
  */
 #include <check.h>
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -29,7 +28,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 
 #include "client.h"
 #include "cover.h"
@@ -37,6 +35,7 @@
 #include "daemon.h"
 #include "fakedc.h"
 #include "faketls.h"
+#include "itest.h"
 #include "obfs2.h"
 #include "proto.h"
 #include "secret.h"
@@ -58,39 +57,6 @@
 #define MSG_MAX		FRAME_MAX_LEN
 #define BULK_LEN	(10 * 1024 * 1024)
 #define RESP_MAX	(64 * 1024)
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-key_of(const char *hex, uint8_t key[SECRET_LEN])
-{
-	ck_assert_int_eq(secret_parse_key(hex, key), 0);
-}
-
-static uint8_t *
-random_bytes(size_t len)
-{
-	uint8_t *p = malloc(len);
-
-	ck_assert_ptr_nonnull(p);
-	ck_assert_int_eq(crypto_random(p, len), 0);
-	return p;
-}
 
 static void
 loopback(uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
@@ -154,7 +120,7 @@ static const size_t few_sizes[] = { 4, 1000, 16388, 100000 };
 static void
 echo_sizes(struct tclient *c, const size_t *sizes, size_t n)
 {
-	uint8_t *msg = random_bytes(MSG_MAX + 64), *got = malloc(MSG_MAX);
+	uint8_t *msg = itest_random_bytes(MSG_MAX + 64), *got = malloc(MSG_MAX);
 	size_t i;
 
 	ck_assert_ptr_nonnull(got);
@@ -410,7 +376,7 @@ fts_start(const char *hex)
 	socklen_t len;
 
 	ck_assert_ptr_nonnull(f);
-	key_of(hex, f->secret);
+	itest_key(hex, f->secret);
 	memcpy(f->reply_key, f->secret, SECRET_LEN);
 	f->wrap_max = 1425;	/* PROTOCOL.md 3.5 */
 	loopback(0, &ss, &len);
@@ -449,7 +415,7 @@ fts_connect(const struct fts *f, const char *hex,
 	socklen_t len;
 
 	loopback(f->port, &ss, &len);
-	key_of(hex, key);
+	itest_key(hex, key);
 	return tclient_connect_tls((struct sockaddr *)&ss, len, key, DOMAIN,
 	    -2, o, IO_MS, c);
 }
@@ -550,7 +516,7 @@ START_TEST(client_rejects_other_secret)
 	struct fts *f = fts_start(ALICE_HEX);
 	struct tclient *c = NULL;
 
-	key_of(WRONG_HEX, f->reply_key);
+	itest_key(WRONG_HEX, f->reply_key);
 	fts_go(f);
 	ck_assert_int_eq(fts_connect(f, ALICE_HEX, NULL, &c),
 	    TCLIENT_ERR_TLS);
@@ -591,7 +557,7 @@ START_TEST(client_hello_build)
 	struct faketls_match m;
 	size_t alen, blen;
 
-	key_of(ALICE_HEX, key);
+	itest_key(ALICE_HEX, key);
 	ck_assert_int_eq(tclient_tls_hello_build(key, OTHER_DOMAIN, 3600, 0,
 	    a, sizeof(a), &alen), 0);
 	ck_assert_int_eq(tclient_tls_hello_build(key, OTHER_DOMAIN, 3600, 0,
@@ -738,7 +704,7 @@ START_TEST(cover_echo_works)
 {
 	enum { N = 200000 };
 	struct sockaddr_storage ss;
-	uint8_t *data = random_bytes(N), *resp = malloc(N + 1);
+	uint8_t *data = itest_random_bytes(N), *resp = malloc(N + 1);
 	struct tclient *c;
 	struct cover *cv;
 	socklen_t len;
@@ -796,80 +762,13 @@ struct env {
 	uint8_t key[SECRET_LEN];
 };
 
-static int
-is_link_line(const char *line)
-{
-	return strncmp(line, "user ", 5) == 0 &&
-	    (strstr(line, "): tg://proxy?server=") != NULL ||
-	    strstr(line, "): https://t.me/proxy?server=") != NULL);
-}
-
 /* The links printed at start carry the secret on purpose; no other line. */
-static void
-check_no_secret(const char *log)
-{
-	char *low = strdup(log), *line, *end;
-	size_t i;
-	int lineno = 1;
+static const char *const secrets[] = { ALICE_HEX };
 
-	ck_assert_ptr_nonnull(low);
-	for (i = 0; low[i] != '\0'; i++)
-		low[i] = (char)tolower((unsigned char)low[i]);
-	for (line = low; *line != '\0'; line = end + 1, lineno++) {
-		if ((end = strchr(line, '\n')) == NULL)
-			end = line + strlen(line) - 1;
-		else
-			*end = '\0';
-		ck_assert_msg(strstr(line, ALICE_HEX) == NULL ||
-		    is_link_line(line), "log line %d holds the secret",
-		    lineno);
-	}
-	free(low);
-}
-
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	size_t len = 0, cap = 65536, n;
-	char *buf, *p;
-
-	ck_assert_ptr_nonnull(f);
-	ck_assert_ptr_nonnull(buf = malloc(cap));
-	while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-		len += n;
-		if (cap - len < 2) {
-			cap *= 2;
-			ck_assert_ptr_nonnull(p = realloc(buf, cap));
-			buf = p;
-		}
-	}
-	fclose(f);
-	buf[len] = '\0';
-	return buf;
-}
-
-/* SIGTERM, exit status 0, and no secret anywhere in the whole log. */
 static void
 env_stop(struct env *e)
 {
-	char dir[] = "/tmp/ittls-XXXXXX", path[64], *log;
-	int status = -1, rc;
-
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/daemon.log", dir);
-	ck_assert_int_eq(link(daemon_log_path(e->d), path), 0);
-	rc = daemon_stop(e->d, SIGTERM, STOP_MS, &status);
-	log = slurp(path);
-	unlink(path);
-	rmdir(dir);
-	if (rc != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fprintf(stderr, "---- daemon log ----\n%s---- end ----\n", log);
-	ck_assert_int_eq(rc, 0);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "daemon wait status 0x%x", status);
-	check_no_secret(log);
-	free(log);
+	itest_stop(e->d, secrets, 1, STOP_MS);
 	fakedc_stop(e->dc);
 	cover_stop(e->cv);
 }
@@ -909,7 +808,7 @@ env_start(struct env *e, struct cover *cv, const char *extra)
 	ck_assert_int_eq(daemon_start(&e->d, conf, NULL, START_MS), 0);
 	ck_assert_int_eq(daemon_addr(e->d, AF_INET, &e->ss, &e->len), 0);
 	loopback(cover_port(cv), &e->cs, &e->clen);
-	key_of(ALICE_HEX, e->key);
+	itest_key(ALICE_HEX, e->key);
 }
 
 static struct tclient *
@@ -922,43 +821,17 @@ tls_open(const struct env *e, const struct tclient_tls_opts *o)
 	return c;
 }
 
-/* Counter name from a fresh SIGUSR1 dump ("stats: NAME VALUE"). */
+/* Counter name from a fresh SIGUSR1 report ("stats: NAME VALUE"). */
 static long long
 counter(const struct env *e, const char *name)
 {
-	int64_t deadline = now_ms() + IO_MS;
-	char needle[128], *log, *p, *last = NULL;
-	long long v;
-	int before;
-
-	snprintf(needle, sizeof(needle), "stats: %s ", name);
-	ck_assert_int_ge(before = daemon_log_count(e->d, needle), 0);
-	ck_assert_int_eq(kill(daemon_pid(e->d), SIGUSR1), 0);
-	while (daemon_log_count(e->d, needle) <= before) {
-		ck_assert_msg(now_ms() < deadline, "no \"%s\" after SIGUSR1",
-		    needle);
-		sleep_ms(5);
-	}
-	log = slurp(daemon_log_path(e->d));
-	for (p = log; (p = strstr(p, needle)) != NULL; p += strlen(needle))
-		last = p;
-	ck_assert_ptr_nonnull(last);
-	v = strtoll(last + strlen(needle), NULL, 10);
-	free(log);
-	return v;
+	return itest_counter(e->d, name, IO_MS);
 }
 
 static void
 wait_counter(const struct env *e, const char *name, long long want)
 {
-	int64_t deadline = now_ms() + IO_MS;
-	long long v;
-
-	while ((v = counter(e, name)) != want) {
-		ck_assert_msg(now_ms() < deadline, "%s is %lld, expected %lld",
-		    name, v, want);
-		sleep_ms(50);
-	}
+	itest_wait_counter(e->d, name, want, IO_MS, IO_MS);
 }
 
 /*
@@ -1085,7 +958,7 @@ probe_bytes(const struct env *e, enum probe p, uint8_t *buf, size_t cap,
 	const uint8_t *h;
 	const char *sni = DOMAIN;
 
-	key_of(WRONG_HEX, wrong);
+	itest_key(WRONG_HEX, wrong);
 	switch (p) {
 	case P_REPLAY:
 		/* A real app's hello, used once already. */
@@ -1178,7 +1051,7 @@ START_TEST(probes_reach_cover)
 	check_same_answer(direct, dn, dclosed, proxied, pn, pclosed, hello);
 	if (hello) {
 		/* Whatever came back is not a reply signed for the hello. */
-		key_of(_i == P_WRONG_SECRET ? WRONG_HEX : ALICE_HEX, key);
+		itest_key(_i == P_WRONG_SECRET ? WRONG_HEX : ALICE_HEX, key);
 		ck_assert_int_ne(faketls_reply_verify(key, buf +
 		    TLS_RANDOM_OFF, 1, proxied, pn, &used), 0);
 	}
@@ -1215,7 +1088,7 @@ bulk_write(void *arg)
  */
 START_TEST(mask_bulk_echo)
 {
-	uint8_t *data = random_bytes(BULK_LEN), *got = malloc(BULK_LEN);
+	uint8_t *data = itest_random_bytes(BULK_LEN), *got = malloc(BULK_LEN);
 	struct bulk_writer w = { 0 };
 	struct cover *cv;
 	pthread_t t;
