@@ -463,6 +463,8 @@ derive(struct link *l, const uint8_t *secret, size_t slen,
 	in.clt_ts = ts;
 	endpoint_of(&rem, &in.srv);
 	endpoint_of(&loc, &in.clt);
+	/* As the official proxy does, both addresses go through --nat-info. */
+	nat_translate(l->m->cfg, &in.srv);
 	nat_translate(l->m->cfg, &in.clt);
 	in.secret = secret;
 	in.secret_len = slen;

@@ -81,17 +81,23 @@ write_multi(struct env *e, int which)
 	write_file(e->dir, "proxy-multi.conf", text, strlen(text));
 }
 
+/*
+ * A fake middle proxy on family's loopback. nat_ip: the address both ends
+ * of the key derivation use, as a middle proxy seeing a NATed proxy would.
+ */
 static struct fakemp *
-mp_start(struct env *e, enum fakemp_mode mode)
+mp_start_as(struct env *e, int family, const char *nat_ip)
 {
 	struct fakemp_opts o;
 	struct fakemp *mp;
 
 	memset(&o, 0, sizeof(o));
-	o.family = AF_INET;
+	o.family = family;
 	o.secret = e->mpsecret;
 	o.secret_len = sizeof(e->mpsecret);
-	o.mode = mode;
+	o.mode = FAKEMP_ECHO;
+	o.key_clt_ip = nat_ip;
+	o.key_srv_ip = nat_ip;
 	ck_assert_int_eq(fakemp_start(&o, &mp), 0);
 	return mp;
 }
@@ -105,9 +111,9 @@ env_setup(struct env *e, int nfakes)
 	ck_assert_int_eq(crypto_random(e->mpsecret, sizeof(e->mpsecret)), 0);
 	e->mpsecret[0] |= 1;	/* key_select must not be 0 */
 	write_file(e->dir, "proxy-secret", e->mpsecret, sizeof(e->mpsecret));
-	e->mp[0] = mp_start(e, FAKEMP_ECHO);
+	e->mp[0] = mp_start_as(e, AF_INET, NULL);
 	if (nfakes > 1)
-		e->mp[1] = mp_start(e, FAKEMP_ECHO);
+		e->mp[1] = mp_start_as(e, AF_INET, NULL);
 	write_multi(e, 0);
 }
 
@@ -426,6 +432,65 @@ START_TEST(dead_link)
 }
 END_TEST
 
+/*
+ * 4.4 behind NAT: with nat_info the link keys use the public address, as
+ * the middle proxy sees it; without it the same middle proxy refuses.
+ */
+START_TEST(nat_info_keys)
+{
+	struct fakemp_link lk;
+	struct tclient *c;
+	struct env e;
+
+	env_setup(&e, 1);
+	fakemp_stop(e.mp[0]);
+	e.mp[0] = mp_start_as(&e, AF_INET, "203.0.113.7");
+	write_multi(&e, 0);
+	daemon_up(&e, "nat_info = 127.0.0.1:203.0.113.7\n", 2);
+	c = connect_client(&e, FRAME_PADDED, 2);
+	echo(c, 2048);
+	tclient_close(c);
+	ck_assert_int_eq(fakemp_last_link(e.mp[0], &lk), 0);
+	ck_assert_uint_eq(lk.clt.ip[0], 203);
+	ck_assert_uint_eq(lk.clt.ip[3], 7);
+	env_teardown(&e);
+
+	env_setup(&e, 1);
+	fakemp_stop(e.mp[0]);
+	e.mp[0] = mp_start_as(&e, AF_INET, "203.0.113.7");
+	write_multi(&e, 0);
+	daemon_up(&e, "", 0);
+	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_BAD_HANDSHAKE, 1, IO_MS), 0);
+	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_READY), 0);
+	env_teardown(&e);
+}
+END_TEST
+
+/* A middle proxy reached over IPv6 (4.4 with the IPv6 addresses). */
+START_TEST(ipv6_link)
+{
+	struct fakemp_link lk;
+	struct tclient *c;
+	struct env e;
+	char text[256];
+
+	env_setup(&e, 1);
+	fakemp_stop(e.mp[0]);
+	e.mp[0] = mp_start_as(&e, AF_INET6, NULL);
+	snprintf(text, sizeof(text), "default 2;\nproxy_for 2 [::1]:%u;\n",
+	    (unsigned)fakemp_port(e.mp[0]));
+	write_file(e.dir, "proxy-multi.conf", text, strlen(text));
+	daemon_up(&e, "", 2);
+	c = connect_client(&e, FRAME_INTERMEDIATE, 2);
+	echo(c, FRAME_MAX_LEN);
+	tclient_close(c);
+	ck_assert_int_eq(fakemp_last_link(e.mp[0], &lk), 0);
+	ck_assert_int_eq(lk.clt.v6, 1);
+	ck_assert_int_eq(lk.srv.v6, 1);
+	env_teardown(&e);
+}
+END_TEST
+
 /* A client that does not read is closed, not waited for. */
 START_TEST(slow_client_queue)
 {
@@ -545,6 +610,8 @@ middle_suite(void)
 	tcase_add_test(tc, refresh_moves_dc);
 	tcase_add_test(tc, clock_skew);
 	tcase_add_test(tc, dead_link);
+	tcase_add_test(tc, nat_info_keys);
+	tcase_add_test(tc, ipv6_link);
 	tcase_add_test(tc, slow_client_queue);
 	tcase_add_test(tc, crowd);
 	suite_add_tcase(s, tc);
