@@ -42,23 +42,29 @@ fail:
 	return CRYPTO_ERR;
 }
 
-int
-crypto_ctr_apply(crypto_ctr *c, const uint8_t *in, uint8_t *out, size_t len)
+/* Both ciphers stream without padding: every byte in is a byte out. */
+static int
+evp_update(EVP_CIPHER_CTX *evp, const uint8_t *in, uint8_t *out, size_t len)
 {
 	int n, outl;
 
-	if (c == NULL || (len > 0 && (in == NULL || out == NULL)))
-		return CRYPTO_ERR;
 	while (len > 0) {
 		n = len > CRYPTO_CHUNK ? CRYPTO_CHUNK : (int)len;
-		if (EVP_EncryptUpdate(c->evp, out, &outl, in, n) != 1 ||
-		    outl != n)
+		if (EVP_CipherUpdate(evp, out, &outl, in, n) != 1 || outl != n)
 			return CRYPTO_ERR;
 		in += n;
 		out += n;
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+int
+crypto_ctr_apply(crypto_ctr *c, const uint8_t *in, uint8_t *out, size_t len)
+{
+	if (c == NULL || (len > 0 && (in == NULL || out == NULL)))
+		return CRYPTO_ERR;
+	return evp_update(c->evp, in, out, len);
 }
 
 int
@@ -120,21 +126,10 @@ fail:
 int
 crypto_cbc_apply(crypto_cbc *c, const uint8_t *in, uint8_t *out, size_t len)
 {
-	int n, outl;
-
 	if (c == NULL || len % 16 != 0 ||
 	    (len > 0 && (in == NULL || out == NULL)))
 		return CRYPTO_ERR;
-	while (len > 0) {
-		n = len > CRYPTO_CHUNK ? CRYPTO_CHUNK : (int)len;
-		if (EVP_CipherUpdate(c->evp, out, &outl, in, n) != 1 ||
-		    outl != n)
-			return CRYPTO_ERR;
-		in += n;
-		out += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return evp_update(c->evp, in, out, len);
 }
 
 void
