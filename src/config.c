@@ -24,6 +24,7 @@
 #include <iniparser.h>
 #include <openssl/crypto.h>
 
+#include "errbuf.h"
 #include "config.h"
 #include "crypto.h"
 #include "secret.h"
@@ -84,18 +85,6 @@ shown(const char *value, char buf[SHOWN_VALUE_MAX + 4])
 	return buf;
 }
 
-static void
-err_set(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* The standard form: config: [section] key = 'value': expected <form>. */
 static int
 err_value(char *err, size_t errlen, const char *section, const char *key,
@@ -103,7 +92,7 @@ err_value(char *err, size_t errlen, const char *section, const char *key,
 {
 	char k[SHOWN_VALUE_MAX + 4], v[SHOWN_VALUE_MAX + 4];
 
-	err_set(err, errlen, "config: [%s] %s = '%s': expected %s", section,
+	errbuf_set(err, errlen, "config: [%s] %s = '%s': expected %s", section,
 	    shown(key, k), shown(value, v), form);
 	return CONFIG_ERR;
 }
@@ -816,7 +805,7 @@ set_key(struct config *cfg, const char *section, const struct key_def *keys,
 		if (keys[i].set(cfg, &keys[i], value) == 0)
 			return 0;
 		if (keys[i].flags & KEY_UNQUOTED) {
-			err_set(err, errlen, "config: [%s] %s: expected %s",
+			errbuf_set(err, errlen, "config: [%s] %s: expected %s",
 			    section, keys[i].name, keys[i].form);
 			return CONFIG_ERR;
 		}
@@ -828,7 +817,7 @@ set_key(struct config *cfg, const char *section, const struct key_def *keys,
 		pos += (size_t)snprintf(known + pos, sizeof(known) - pos,
 		    "%s%s", i ? ", " : "", keys[i].name);
 	/* No value: a user line put here by mistake is a secret. */
-	err_set(err, errlen, "config: [%s] %s: unknown key; expected one "
+	errbuf_set(err, errlen, "config: [%s] %s: unknown key; expected one "
 	    "of %s", section, shown(key, k), known);
 	return CONFIG_ERR;
 }
@@ -860,7 +849,7 @@ set_user(struct config *cfg, const char *key, const char *value,
 	int rc = CONFIG_ERR;
 
 	if (!user_name_valid(key)) {
-		err_set(err, errlen, "config: [users] %s: expected a name of "
+		errbuf_set(err, errlen, "config: [users] %s: expected a name of "
 		    "1..63 letters, digits, '_', '.' or '-'", shown(key, k));
 		return CONFIG_ERR;
 	}
@@ -868,26 +857,26 @@ set_user(struct config *cfg, const char *key, const char *value,
 		name[i] = (char)tolower((unsigned char)key[i]);
 	name[i] = '\0';
 	if (secret_parse_key(value, secret) != 0) {
-		err_set(err, errlen, "config: [users] %s: expected 32 hex "
+		errbuf_set(err, errlen, "config: [users] %s: expected 32 hex "
 		    "digits", name);
 		goto out;
 	}
 	for (i = 0; i < cfg->nusers; i++) {
 		if (strcmp(cfg->users[i].name, name) == 0) {
-			err_set(err, errlen, "config: [users] %s: expected "
+			errbuf_set(err, errlen, "config: [users] %s: expected "
 			    "each user name once (defined twice)", name);
 			goto out;
 		}
 		/* The handshake finds the user by secret alone. */
 		if (crypto_memeq(cfg->users[i].secret, secret, SECRET_LEN)) {
-			err_set(err, errlen, "config: [users] %s: expected a "
+			errbuf_set(err, errlen, "config: [users] %s: expected a "
 			    "secret of its own (user %s has the same)", name,
 			    cfg->users[i].name);
 			goto out;
 		}
 	}
 	if (cfg->nusers == CONFIG_MAX_USERS) {
-		err_set(err, errlen, "config: [users] %s: expected at most %d "
+		errbuf_set(err, errlen, "config: [users] %s: expected at most %d "
 		    "users", name, CONFIG_MAX_USERS);
 		goto out;
 	}
@@ -935,7 +924,7 @@ err_section(const char *section, char *err, size_t errlen)
 {
 	char s[SHOWN_VALUE_MAX + 4];
 
-	err_set(err, errlen, "config: [%s]: unknown section; expected "
+	errbuf_set(err, errlen, "config: [%s]: unknown section; expected "
 	    "[server], [tls], [middle], [users] or [dc]", shown(section, s));
 	return CONFIG_ERR;
 }
@@ -945,7 +934,7 @@ config_set(struct config *cfg, const char *section, const char *key,
     const char *value, char *err, size_t errlen)
 {
 	if (section == NULL || key == NULL || value == NULL) {
-		err_set(err, errlen, "config: missing section, key or value");
+		errbuf_set(err, errlen, "config: missing section, key or value");
 		return CONFIG_ERR;
 	}
 	if (strcasecmp(section, "server") == 0)
@@ -1095,7 +1084,7 @@ ini_parse(const char *text, size_t len, dictionary **out, char *err,
 	int fd;
 
 	if ((fd = memfd_create("mtproxyd-config", MFD_CLOEXEC)) < 0) {
-		err_set(err, errlen, "config: memfd_create: %s", strerror(errno));
+		errbuf_set(err, errlen, "config: memfd_create: %s", strerror(errno));
 		return CONFIG_ERR_IO;
 	}
 	while (off < len) {
@@ -1103,7 +1092,7 @@ ini_parse(const char *text, size_t len, dictionary **out, char *err,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			err_set(err, errlen, "config: memfd write: %s",
+			errbuf_set(err, errlen, "config: memfd write: %s",
 			    strerror(n < 0 ? errno : EIO));
 			close(fd);
 			return CONFIG_ERR_IO;
@@ -1121,13 +1110,13 @@ ini_parse(const char *text, size_t len, dictionary **out, char *err,
 	if (*out != NULL)
 		return 0;
 	if (ini_toolong)
-		err_set(err, errlen, "config: line %d: expected at most %d "
+		errbuf_set(err, errlen, "config: line %d: expected at most %d "
 		    "characters in a line", ini_errline, INI_LINE_MAX - 1);
 	else if (ini_errline > 0)
-		err_set(err, errlen, "config: line %d: expected [section], "
+		errbuf_set(err, errlen, "config: line %d: expected [section], "
 		    "key = value or a comment", ini_errline);
 	else
-		err_set(err, errlen, "config: cannot parse (out of memory?)");
+		errbuf_set(err, errlen, "config: cannot parse (out of memory?)");
 	return ini_errline > 0 ? CONFIG_ERR : CONFIG_ERR_IO;
 }
 
@@ -1220,10 +1209,10 @@ dup_error(const char *dup, char *err, size_t errlen)
 	int seclen = (int)(colon - dup);
 
 	if (strncmp(dup, "users:", 6) == 0)
-		err_set(err, errlen, "config: [users] %s: expected each user "
+		errbuf_set(err, errlen, "config: [users] %s: expected each user "
 		    "name once (defined twice)", shown(colon + 1, s));
 	else
-		err_set(err, errlen, "config: [%.*s] %s: expected each key "
+		errbuf_set(err, errlen, "config: [%.*s] %s: expected each key "
 		    "once (defined twice)", seclen, dup, shown(colon + 1, s));
 	return CONFIG_ERR;
 }
@@ -1254,7 +1243,7 @@ apply_dictionary(dictionary *d, struct config *cfg, char *err, size_t errlen)
 		colon = strchr(key, ':');
 		n = (size_t)(colon - key);
 		if (n == 0) {
-			err_set(err, errlen, "config: %s: expected [server], "
+			errbuf_set(err, errlen, "config: %s: expected [server], "
 			    "[tls], [middle], [users] or [dc] before the "
 			    "first key", shown(colon + 1, shownkey));
 			return CONFIG_ERR;
@@ -1282,7 +1271,7 @@ config_load_buffer(const char *text, size_t len, struct config *cfg,
 	int rc;
 
 	if ((nul = memchr(text, '\0', len)) != NULL) {
-		err_set(err, errlen, "config: byte %zu: expected text, found "
+		errbuf_set(err, errlen, "config: byte %zu: expected text, found "
 		    "a NUL byte", (size_t)(nul - text));
 		return CONFIG_ERR;
 	}
@@ -1294,7 +1283,7 @@ config_load_buffer(const char *text, size_t len, struct config *cfg,
 	else if (rc == 0)
 		rc = apply_dictionary(d, cfg, err, errlen);
 	else
-		err_set(err, errlen, "config: out of memory");
+		errbuf_set(err, errlen, "config: out of memory");
 	iniparser_freedict(d);
 	return rc;
 }
@@ -1321,28 +1310,28 @@ config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 	int fd, rc = CONFIG_ERR_IO;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		err_set(err, errlen, "%s: cannot open: %s", path,
+		errbuf_set(err, errlen, "%s: cannot open: %s", path,
 		    strerror(errno));
 		return CONFIG_ERR_IO;
 	}
 	if (fstat(fd, &st) != 0) {
-		err_set(err, errlen, "%s: cannot read: %s", path,
+		errbuf_set(err, errlen, "%s: cannot read: %s", path,
 		    strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		err_set(err, errlen, "%s: cannot read: not a regular file",
+		errbuf_set(err, errlen, "%s: cannot read: not a regular file",
 		    path);
 		goto out;
 	}
 	if (st.st_size > FILE_MAX) {
-		err_set(err, errlen, "%s: config: expected at most %d bytes",
+		errbuf_set(err, errlen, "%s: config: expected at most %d bytes",
 		    path, FILE_MAX);
 		rc = CONFIG_ERR;
 		goto out;
 	}
 	if ((text = malloc((size_t)st.st_size + 1)) == NULL) {
-		err_set(err, errlen, "%s: cannot read: out of memory", path);
+		errbuf_set(err, errlen, "%s: cannot read: out of memory", path);
 		goto out;
 	}
 	while (off < (size_t)st.st_size) {
@@ -1350,7 +1339,7 @@ config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			err_set(err, errlen, "%s: cannot read: %s", path,
+			errbuf_set(err, errlen, "%s: cannot read: %s", path,
 			    strerror(errno));
 			goto out;
 		}
@@ -1387,13 +1376,13 @@ auto_max_clients(struct config *cfg, char *err, size_t errlen)
 	rlim_t avail;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
-		err_set(err, errlen, "config: [server] max_clients = '0': "
+		errbuf_set(err, errlen, "config: [server] max_clients = '0': "
 		    "getrlimit: %s; expected an explicit value",
 		    strerror(errno));
 		return CONFIG_ERR;
 	}
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < FD_RESERVE + 2) {
-		err_set(err, errlen, "config: [server] max_clients = '0': "
+		errbuf_set(err, errlen, "config: [server] max_clients = '0': "
 		    "the open file limit %llu is too low for auto; expected "
 		    "an explicit value", (unsigned long long)rl.rlim_max);
 		return CONFIG_ERR;
@@ -1415,7 +1404,7 @@ config_validate(struct config *cfg, char *err, size_t errlen)
 	if (cfg->has_ad_tag && !cfg->mode_given)
 		cfg->mode = CONFIG_MODE_MIDDLE;
 	if (cfg->has_ad_tag && cfg->mode != CONFIG_MODE_MIDDLE) {
-		err_set(err, errlen, "config: [middle] ad_tag: the ad tag "
+		errbuf_set(err, errlen, "config: [middle] ad_tag: the ad tag "
 		    "needs mode = middle");
 		return CONFIG_ERR;
 	}
@@ -1425,7 +1414,7 @@ config_validate(struct config *cfg, char *err, size_t errlen)
 		    CONFIG_MODES_SECURE;
 	if ((cfg->modes & CONFIG_MODES_TLS) && cfg->ndomains == 0) {
 		modes_text(cfg->modes, modes, sizeof(modes));
-		err_set(err, errlen, "config: [server] modes = '%s': tls needs "
+		errbuf_set(err, errlen, "config: [server] modes = '%s': tls needs "
 		    "[tls] domain", modes);
 		return CONFIG_ERR;
 	}
@@ -1433,7 +1422,7 @@ config_validate(struct config *cfg, char *err, size_t errlen)
 		memcpy(cfg->mask_host, cfg->domains[0],
 		    strlen(cfg->domains[0]) + 1);
 	if (config_find_dc(cfg, cfg->default_dc) == NULL) {
-		err_set(err, errlen, "config: [server] default_dc = '%d': "
+		errbuf_set(err, errlen, "config: [server] default_dc = '%d': "
 		    "expected a DC id from the table (1..5 or a [dc] entry)",
 		    cfg->default_dc);
 		return CONFIG_ERR;

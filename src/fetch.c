@@ -11,6 +11,7 @@
 
 #include <curl/curl.h>
 
+#include "errbuf.h"
 #include "fetch.h"
 
 #define FETCH_REDIRECTS		3L
@@ -35,18 +36,6 @@ void
 fetch_global_cleanup(void)
 {
 	curl_global_cleanup();
-}
-
-static void
-err_set(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
 }
 
 /* Returning less than n makes libcurl abort the transfer. */
@@ -126,16 +115,16 @@ outcome(CURL *c, CURLcode res, const struct body *b, const char *url,
 
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	if ((res == CURLE_OK || cut) && status != 200) {
-		err_set(err, errlen, "fetch %s: HTTP status %ld", url, status);
+		errbuf_set(err, errlen, "fetch %s: HTTP status %ld", url, status);
 		return FETCH_ERR_STATUS;
 	}
 	if (cut) {
-		err_set(err, errlen, "fetch %s: body over %zu bytes", url,
+		errbuf_set(err, errlen, "fetch %s: body over %zu bytes", url,
 		    b->max);
 		return FETCH_ERR_SIZE;
 	}
 	if (res != CURLE_OK) {
-		err_set(err, errlen, "fetch %s: %s", url,
+		errbuf_set(err, errlen, "fetch %s: %s", url,
 		    cerr[0] != '\0' ? cerr : curl_easy_strerror(res));
 		return FETCH_ERR;
 	}
@@ -154,7 +143,7 @@ fetch_url(const char *url, size_t max_bytes, int timeout_s, uint8_t **out,
 
 	if (url == NULL || out == NULL || len == NULL || max_bytes == 0 ||
 	    timeout_s <= 0) {
-		err_set(err, errlen, "fetch: bad arguments");
+		errbuf_set(err, errlen, "fetch: bad arguments");
 		return FETCH_ERR;
 	}
 	memset(&b, 0, sizeof(b));
@@ -163,11 +152,11 @@ fetch_url(const char *url, size_t max_bytes, int timeout_s, uint8_t **out,
 	b.cap = max_bytes < FETCH_FIRST_CAP ? max_bytes : FETCH_FIRST_CAP;
 	/* Never NULL, even for an empty body: the caller frees it. */
 	if ((b.p = malloc(b.cap)) == NULL || (c = curl_easy_init()) == NULL) {
-		err_set(err, errlen, "fetch %s: out of memory", url);
+		errbuf_set(err, errlen, "fetch %s: out of memory", url);
 		goto out;
 	}
 	if (setup(c, url, &b, timeout_s, cerr) != 0) {
-		err_set(err, errlen, "fetch %s: libcurl refused an option",
+		errbuf_set(err, errlen, "fetch %s: libcurl refused an option",
 		    url);
 		goto out;
 	}

@@ -20,6 +20,7 @@
 
 #include <openssl/crypto.h>
 
+#include "errbuf.h"
 #include "crypto.h"
 #include "log.h"
 #include "secret.h"
@@ -31,18 +32,6 @@
 #define LINK_MAX	1024
 #define FALLBACK_HOST	"127.0.0.1"
 
-static void
-err_set(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* mkdir -p, new directories 0700: the secret file will live there. */
 static int
 make_dirs(const char *dir, char *err, size_t errlen)
@@ -52,7 +41,7 @@ make_dirs(const char *dir, char *err, size_t errlen)
 	size_t i, n = strlen(dir);
 
 	if (n == 0 || n >= sizeof(path)) {
-		err_set(err, errlen, "[server] state_dir = '%s': expected a "
+		errbuf_set(err, errlen, "[server] state_dir = '%s': expected a "
 		    "path of 1..%d bytes", dir, PATH_MAX - 1);
 		return USERS_ERR;
 	}
@@ -63,19 +52,19 @@ make_dirs(const char *dir, char *err, size_t errlen)
 		path[i] = '\0';
 		if (mkdir(path, 0700) != 0 && errno != EEXIST &&
 		    !(stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
-			err_set(err, errlen, "[server] state_dir = '%s': cannot "
+			errbuf_set(err, errlen, "[server] state_dir = '%s': cannot "
 			    "create %s: %s", dir, path, strerror(errno));
 			return USERS_ERR;
 		}
 		path[i] = dir[i];
 	}
 	if (stat(dir, &st) != 0) {
-		err_set(err, errlen, "[server] state_dir = '%s': cannot use "
+		errbuf_set(err, errlen, "[server] state_dir = '%s': cannot use "
 		    "%s: %s", dir, dir, strerror(errno));
 		return USERS_ERR;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		err_set(err, errlen, "[server] state_dir = '%s': cannot use "
+		errbuf_set(err, errlen, "[server] state_dir = '%s': cannot use "
 		    "%s: %s", dir, dir, strerror(ENOTDIR));
 		return USERS_ERR;
 	}
@@ -95,7 +84,7 @@ read_secret(const char *path, uint8_t key[SECRET_LEN], char *err,
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
 		if (errno == ENOENT)
 			return 0;
-		err_set(err, errlen, "cannot read %s: %s", path,
+		errbuf_set(err, errlen, "cannot read %s: %s", path,
 		    strerror(errno));
 		return USERS_ERR;
 	}
@@ -104,7 +93,7 @@ read_secret(const char *path, uint8_t key[SECRET_LEN], char *err,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			err_set(err, errlen, "cannot read %s: %s", path,
+			errbuf_set(err, errlen, "cannot read %s: %s", path,
 			    strerror(errno));
 			goto out;
 		}
@@ -116,7 +105,7 @@ read_secret(const char *path, uint8_t key[SECRET_LEN], char *err,
 		len--;
 	buf[len < SECRET_HEX + 1 ? len : SECRET_HEX + 1] = '\0';
 	if (len != SECRET_HEX || secret_parse_key(buf, key) != 0) {
-		err_set(err, errlen, "%s: expected 32 hex digits and a "
+		errbuf_set(err, errlen, "%s: expected 32 hex digits and a "
 		    "newline; fix the file or remove it for a new secret", path);
 		goto out;
 	}
@@ -140,7 +129,7 @@ create_secret(const char *path, uint8_t key[SECRET_LEN], char *err,
 
 	if (crypto_random(s.key, SECRET_LEN) != 0 ||
 	    secret_format(&s, text, sizeof(text)) != 0) {
-		err_set(err, errlen, "cannot make a secret for %s: random "
+		errbuf_set(err, errlen, "cannot make a secret for %s: random "
 		    "source failed", path);
 		goto out;
 	}
@@ -152,7 +141,7 @@ create_secret(const char *path, uint8_t key[SECRET_LEN], char *err,
 		if (errno == EEXIST)
 			rc = 0;
 		else
-			err_set(err, errlen, "cannot create %s: %s", path,
+			errbuf_set(err, errlen, "cannot create %s: %s", path,
 			    strerror(errno));
 		goto out;
 	}
@@ -165,7 +154,7 @@ create_secret(const char *path, uint8_t key[SECRET_LEN], char *err,
 		off += (size_t)n;
 	}
 	if (off < len || fsync(fd) != 0) {
-		err_set(err, errlen, "cannot write %s: %s", path,
+		errbuf_set(err, errlen, "cannot write %s: %s", path,
 		    strerror(errno ? errno : EIO));
 		close(fd);
 		unlink(path);
@@ -193,7 +182,7 @@ users_ensure_default(struct config *cfg, char *err, size_t errlen)
 		return rc;
 	n = snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, SECRET_FILE);
 	if (n < 0 || (size_t)n >= sizeof(path)) {
-		err_set(err, errlen, "[server] state_dir = '%s': expected a "
+		errbuf_set(err, errlen, "[server] state_dir = '%s': expected a "
 		    "shorter path", cfg->state_dir);
 		return USERS_ERR;
 	}
@@ -206,7 +195,7 @@ users_ensure_default(struct config *cfg, char *err, size_t errlen)
 	}
 	if (rc <= 0) {
 		if (rc == 0)
-			err_set(err, errlen, "%s: appeared and vanished while "
+			errbuf_set(err, errlen, "%s: appeared and vanished while "
 			    "being created", path);
 		rc = USERS_ERR;
 		goto out;
