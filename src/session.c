@@ -395,6 +395,29 @@ still_wanted(struct session *s)
 	    (int64_t)s->srv->cfg->idle_timeout * 1000;
 }
 
+/*
+ * What a read of n bytes means for a relay loop: 0 pass the bytes on, 1
+ * read again (interrupted, or a timeout tick while the session is wanted),
+ * -1 this direction ends, and *end says how.
+ */
+static int
+read_result(struct session *s, ssize_t n, enum end *end)
+{
+	if (n > 0)
+		return 0;
+	if (n == 0) {
+		*end = END_EOF;
+		return -1;
+	}
+	if (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+	    still_wanted(s)))
+		return 1;
+	if (errno == EPROTO)
+		slog(LOGL_INFO, s, "%s", "bad TLS record from the client");
+	*end = errno == ECONNRESET ? END_RESET : END_FAIL;
+	return -1;
+}
+
 static void
 count(struct session *s, enum dir d, size_t n)
 {
@@ -439,6 +462,7 @@ relay(struct session *s, enum dir d)
 	uint8_t *buf = malloc(size), *wrap = NULL;
 	enum end end = END_FAIL;
 	ssize_t n;
+	int rc;
 
 	if (d == DOWN && s->tls &&
 	    (faketls_wrap_len(size, FAKETLS_DRS_SMALL, &wcap) != 0 ||
@@ -447,22 +471,10 @@ relay(struct session *s, enum dir d)
 	while (buf != NULL) {
 		n = d == UP ? client_read(s, buf, size) :
 		    recv(s->ufd, buf, size, 0);
-		if (n == 0) {
-			end = END_EOF;
+		if ((rc = read_result(s, n, &end)) > 0)
+			continue;
+		if (rc < 0)
 			break;
-		}
-		if (n < 0) {
-			if (errno == EINTR ||
-			    ((errno == EAGAIN || errno == EWOULDBLOCK) &&
-			    still_wanted(s)))
-				continue;
-			if (errno == ECONNRESET)
-				end = END_RESET;
-			else if (errno == EPROTO)
-				slog(LOGL_INFO, s, "%s", "bad TLS record from "
-				    "the client");
-			break;
-		}
 		if (forward(s, d, buf, (size_t)n, wrap, wcap) != 0)
 			break;
 		atomic_store(&s->last_active, net_now_ms());
@@ -532,24 +544,15 @@ middle_up(struct session *s)
 	struct framer f;
 	enum end end = END_FAIL;
 	ssize_t n;
+	int rc;
 
 	memset(&f, 0, sizeof(f));
 	while (buf != NULL) {
 		n = client_read(s, buf, size);
-		if (n == 0) {
-			end = END_EOF;
+		if ((rc = read_result(s, n, &end)) > 0)
+			continue;
+		if (rc < 0)
 			break;
-		}
-		if (n < 0) {
-			if (errno == EINTR ||
-			    ((errno == EAGAIN || errno == EWOULDBLOCK) &&
-			    still_wanted(s)))
-				continue;
-			if (errno == EPROTO)
-				slog(LOGL_INFO, s, "%s", "bad TLS record from "
-				    "the client");
-			break;
-		}
 		atomic_store(&s->last_active, net_now_ms());
 		if (crypto_ctr_apply(s->c_dec, buf, buf, (size_t)n) != 0 ||
 		    framer_feed(s, &f, buf, (size_t)n) != 0)
