@@ -31,6 +31,8 @@
 #define FAKEDC_EVENTS		256
 #define FAKEDC_ACCEPT_BATCH	64
 #define FAKEDC_BACKLOG		4096
+/* How often a paced SOURCE looks for chunks that are due. */
+#define FAKEDC_TICK_MS		10
 
 struct conn {
 	int fd;
@@ -40,7 +42,9 @@ struct conn {
 	uint8_t hdr[OBFS2_HEADER_LEN];
 	size_t hdr_len;
 	enum frame_transport t;
-	crypto_ctr *rc, *wc;		/* ECHO only */
+	crypto_ctr *rc, *wc;		/* ECHO; wc also pattern SOURCE */
+	uint64_t src_off;		/* pattern SOURCE: bytes made so far */
+	int64_t src_due;		/* paced SOURCE: next chunk then */
 	uint8_t *in;			/* decrypted, not yet a whole frame */
 	size_t in_len, in_cap;
 	uint8_t *out;			/* encrypted, not yet sent */
@@ -49,6 +53,7 @@ struct conn {
 
 struct fakedc {
 	enum fakedc_mode mode;
+	struct fakedc_opts o;
 	int lfd, epfd, evfd;
 	uint16_t port;
 	int paused;			/* listener off after EMFILE */
@@ -59,6 +64,8 @@ struct fakedc {
 	atomic_int stop, close_all;
 	atomic_uint_fast64_t ctr[FAKEDC_NCOUNTERS];
 	atomic_uint_fast64_t last_header;	/* tag << 16 | (uint16_t)dc */
+	pthread_mutex_t raw_mu;
+	uint8_t last_raw[OBFS2_HEADER_LEN];	/* under raw_mu */
 };
 
 /* SOURCE sends this over and over; the content is never looked at. */
@@ -68,6 +75,15 @@ static void
 count(struct fakedc *dc, enum fakedc_counter which, uint64_t n)
 {
 	atomic_fetch_add(&dc->ctr[which], n);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static size_t
@@ -82,6 +98,34 @@ header_done(const struct conn *c)
 	return c->hdr_len == OBFS2_HEADER_LEN;
 }
 
+static int
+paced(const struct fakedc *dc)
+{
+	return dc->mode == FAKEDC_SOURCE && dc->o.pattern &&
+	    dc->o.source_interval_ms > 0;
+}
+
+/* Pattern SOURCE: bytes it may still make. */
+static uint64_t
+source_left(const struct fakedc *dc, const struct conn *c)
+{
+	if (dc->o.source_len == 0)
+		return UINT64_MAX;
+	return dc->o.source_len - c->src_off;
+}
+
+/* A SOURCE that sends whenever the socket takes more. */
+static int
+source_more(const struct fakedc *dc, const struct conn *c)
+{
+	if (dc->mode != FAKEDC_SOURCE || !header_done(c))
+		return 0;
+	if (!dc->o.pattern)
+		return 1;
+	/* Made only once the last bytes are out: no unbounded buffer. */
+	return !paced(dc) && pending_out(c) == 0 && source_left(dc, c) > 0;
+}
+
 static uint32_t
 conn_events(const struct fakedc *dc, const struct conn *c)
 {
@@ -91,8 +135,7 @@ conn_events(const struct fakedc *dc, const struct conn *c)
 		return EPOLLRDHUP;
 	if (!c->eof && pending_out(c) < FAKEDC_OUT_HIGH)
 		ev |= EPOLLIN;
-	if (pending_out(c) > 0 ||
-	    (dc->mode == FAKEDC_SOURCE && header_done(c)))
+	if (pending_out(c) > 0 || source_more(dc, c))
 		ev |= EPOLLOUT;
 	return ev;
 }
@@ -234,6 +277,48 @@ source_send(struct fakedc *dc, struct conn *c)
 	return 0;
 }
 
+/*
+ * Pattern SOURCE: up to want more bytes of the pattern, encrypted, onto the
+ * pending output, and out.
+ */
+static int
+pattern_fill(struct fakedc *dc, struct conn *c, uint64_t want)
+{
+	uint64_t left = source_left(dc, c);
+	size_t n;
+
+	if (want > left)
+		want = left;
+	while (want > 0) {
+		n = want < FAKEDC_SCRATCH ? (size_t)want : FAKEDC_SCRATCH;
+		fakedc_pattern(dc->o.seed, c->src_off, dc->scratch, n);
+		if (crypto_ctr_apply(c->wc, dc->scratch, dc->scratch, n) != 0 ||
+		    out_append(c, dc->scratch, n) != 0)
+			return -1;
+		c->src_off += n;
+		want -= n;
+	}
+	return conn_flush(dc, c);
+}
+
+/* Paced SOURCE: a chunk to every connection whose turn has come. */
+static void
+pace(struct fakedc *dc)
+{
+	int64_t now = now_ms();
+	struct conn *c, *next;
+
+	for (c = dc->conns; c != NULL; c = next) {
+		next = c->next;
+		if (!header_done(c) || c->eof || now < c->src_due)
+			continue;
+		c->src_due = now + dc->o.source_interval_ms;
+		if (pattern_fill(dc, c, dc->o.source_chunk) != 0 ||
+		    conn_update(dc, c) != 0)
+			conn_close(dc, c);
+	}
+}
+
 /* The DC's view of the header (PROTOCOL.md 1.5): keys from the raw seeds. */
 static int
 conn_header(struct fakedc *dc, struct conn *c)
@@ -247,6 +332,11 @@ conn_header(struct fakedc *dc, struct conn *c)
 	count(dc, FAKEDC_HEADERS, 1);
 	atomic_store(&dc->last_header,
 	    (uint64_t)r.tag << 16 | (uint16_t)r.dc);
+	pthread_mutex_lock(&dc->raw_mu);
+	memcpy(dc->last_raw, c->hdr, OBFS2_HEADER_LEN);
+	pthread_mutex_unlock(&dc->raw_mu);
+	if (dc->mode == FAKEDC_SOURCE && dc->o.pattern)
+		return crypto_ctr_new(&c->wc, r.keys.wkey, r.keys.wiv);
 	if (dc->mode != FAKEDC_ECHO)
 		return 0;
 	if (frame_transport_from_tag(r.tag, &c->t) != 0 ||
@@ -377,9 +467,9 @@ conn_event(struct fakedc *dc, struct conn *c, uint32_t ev)
 		rc = conn_read(dc, c);
 	if (rc == 0 && pending_out(c) > 0)
 		rc = conn_flush(dc, c);
-	if (rc == 0 && dc->mode == FAKEDC_SOURCE && header_done(c) &&
-	    !c->eof && (ev & EPOLLOUT))
-		rc = source_send(dc, c);
+	if (rc == 0 && source_more(dc, c) && !c->eof && (ev & EPOLLOUT))
+		rc = dc->o.pattern ? pattern_fill(dc, c, FAKEDC_SCRATCH) :
+		    source_send(dc, c);
 	if (rc == 0 && c->eof && pending_out(c) == 0)
 		rc = -1;
 	if (rc == 0)
@@ -441,7 +531,8 @@ loop(void *arg)
 	int i, n, wake;
 
 	while (!atomic_load(&dc->stop)) {
-		n = epoll_wait(dc->epfd, evs, FAKEDC_EVENTS, -1);
+		n = epoll_wait(dc->epfd, evs, FAKEDC_EVENTS,
+		    paced(dc) ? FAKEDC_TICK_MS : -1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -458,6 +549,8 @@ loop(void *arg)
 		/* After the batch: its events may point at these conns. */
 		if (wake && atomic_exchange(&dc->close_all, 0))
 			close_all(dc);
+		if (paced(dc))
+			pace(dc);
 	}
 	return NULL;
 }
@@ -509,6 +602,7 @@ dc_free(struct fakedc *dc)
 	if (dc->epfd >= 0)
 		close(dc->epfd);
 	free(dc->scratch);
+	pthread_mutex_destroy(&dc->raw_mu);
 	free(dc);
 }
 
@@ -528,11 +622,14 @@ fakedc_start(const struct fakedc_opts *o, struct fakedc **out)
 	int rc, i;
 
 	if (o == NULL || out == NULL || o->mode < FAKEDC_ECHO ||
-	    o->mode > FAKEDC_BLACKHOLE)
+	    o->mode > FAKEDC_BLACKHOLE || o->source_interval_ms < 0 ||
+	    (o->source_interval_ms > 0 && o->source_chunk == 0))
 		return FAKEDC_ERR_ARG;
 	if ((dc = calloc(1, sizeof(*dc))) == NULL)
 		return FAKEDC_ERR;
 	dc->mode = o->mode;
+	dc->o = *o;
+	pthread_mutex_init(&dc->raw_mu, NULL);
 	dc->lfd = dc->epfd = dc->evfd = -1;
 	atomic_init(&dc->stop, 0);
 	atomic_init(&dc->close_all, 0);
@@ -599,15 +696,6 @@ fakedc_counter(const struct fakedc *dc, enum fakedc_counter which)
 	return atomic_load(&dc->ctr[which]);
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 fakedc_wait(const struct fakedc *dc, enum fakedc_counter which,
     uint64_t value, int timeout_ms)
@@ -633,6 +721,32 @@ fakedc_last_header(const struct fakedc *dc, uint32_t *tag, int16_t *dcid)
 
 	*tag = (uint32_t)(v >> 16);
 	*dcid = (int16_t)(uint16_t)(v & 0xffff);
+}
+
+void
+fakedc_last_header_raw(struct fakedc *dc, uint8_t hdr[OBFS2_HEADER_LEN])
+{
+	pthread_mutex_lock(&dc->raw_mu);
+	memcpy(hdr, dc->last_raw, OBFS2_HEADER_LEN);
+	pthread_mutex_unlock(&dc->raw_mu);
+}
+
+/* splitmix64's finalizer: neighbouring offsets give unrelated bytes. */
+static uint64_t
+mix(uint64_t x)
+{
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+void
+fakedc_pattern(uint64_t seed, uint64_t off, uint8_t *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (uint8_t)(mix(seed + off + i) >> 56);
 }
 
 int

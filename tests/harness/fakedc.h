@@ -22,8 +22,8 @@ enum fakedc_mode {
 	 */
 	FAKEDC_ECHO,
 	FAKEDC_SINK,		/* count what follows the header, discard */
-	FAKEDC_SOURCE,		/* after the header, send unencrypted bytes
-				   as fast as the peer takes them */
+	FAKEDC_SOURCE,		/* after the header, send bytes (see
+				   struct fakedc_opts) */
 	FAKEDC_BLACKHOLE	/* accept, never read nor answer; notice the
 				   peer's close only */
 };
@@ -31,6 +31,20 @@ enum fakedc_mode {
 struct fakedc_opts {
 	int family;		/* AF_INET: 127.0.0.1, AF_INET6: ::1 */
 	enum fakedc_mode mode;
+	/*
+	 * SOURCE only. pattern 0: unencrypted bytes as fast as the peer takes
+	 * them, with no end (the benchmark). pattern 1: fakedc_pattern(seed)
+	 * encrypted with the DC->proxy cipher of the header received
+	 * (PROTOCOL.md 1.5), so that the far end can check every byte;
+	 * source_len of them (0: no end), then the connection stays open.
+	 * With source_interval_ms, source_chunk bytes each time it elapses
+	 * (a DC trickling an answer), else as fast as the peer takes them.
+	 */
+	int pattern;
+	uint64_t seed;
+	uint64_t source_len;
+	size_t source_chunk;
+	int source_interval_ms;
 };
 
 /* Counters, all atomic; bytes count payload after the 64-byte header. */
@@ -67,6 +81,10 @@ int fakedc_wait(const struct fakedc *dc, enum fakedc_counter which,
     uint64_t value, int timeout_ms);
 /* Tag (PROTO_TAG_*) and DC id of the last valid header; 0, 0 before any. */
 void fakedc_last_header(const struct fakedc *dc, uint32_t *tag, int16_t *dcid);
+/* The last valid header as it arrived on the wire; zeros before any. */
+void fakedc_last_header_raw(struct fakedc *dc, uint8_t hdr[64]);
+/* Bytes off..off+len of the plaintext a pattern SOURCE with seed sends. */
+void fakedc_pattern(uint64_t seed, uint64_t off, uint8_t *buf, size_t len);
 
 /*
  * A loopback port nothing listens on (bound then closed, so connecting is

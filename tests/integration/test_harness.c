@@ -502,6 +502,59 @@ START_TEST(source_streams)
 }
 END_TEST
 
+/*
+ * _i: 0 as fast as the peer takes them, 1 paced. The pattern SOURCE sends
+ * exactly source_len bytes of its pattern under the DC->proxy cipher, paced
+ * ones no faster than the chunks are due, and keeps the header it got.
+ */
+START_TEST(pattern_source)
+{
+	struct fakedc_opts o = { .family = AF_INET, .mode = FAKEDC_SOURCE,
+	    .pattern = 1, .seed = 0x5eed0001 };
+	struct fakedc *dc;
+	struct sockaddr_storage ss;
+	struct tclient *c;
+	static uint8_t buf[64 * 1024], want[64 * 1024];
+	uint8_t hdr[OBFS2_HEADER_LEN];
+	uint64_t total = 0;
+	int64_t start;
+	socklen_t len;
+	size_t n;
+
+	o.source_len = _i ? 5000 : 3 * 1024 * 1024 + 5;
+	o.source_chunk = _i ? 1000 : 0;
+	o.source_interval_ms = _i ? 100 : 0;
+	ck_assert_int_eq(fakedc_start(&o, &dc), 0);
+	fakedc_last_header_raw(dc, hdr);
+	ck_assert_mem_eq(hdr, (uint8_t[OBFS2_HEADER_LEN]){ 0 },
+	    OBFS2_HEADER_LEN);
+	loopback(AF_INET, fakedc_port(dc), &ss, &len);
+	start = itest_now_ms();
+	ck_assert_int_eq(tclient_connect((struct sockaddr *)&ss, len, NULL,
+	    FRAME_INTERMEDIATE, 3, IO_TIMEOUT_MS, &c), 0);
+	while (total < o.source_len) {
+		ck_assert_int_eq(tclient_read_raw(c, buf, sizeof(buf), &n, 1,
+		    IO_TIMEOUT_MS), 0);
+		ck_assert_uint_le(total + n, o.source_len);
+		fakedc_pattern(o.seed, total, want, n);
+		ck_assert_mem_eq(buf, want, n);
+		total += n;
+	}
+	/* Five chunks, the first at once: four intervals at least. */
+	if (_i)
+		ck_assert_int_ge(itest_now_ms() - start, 400);
+	ck_assert_int_eq(tclient_read_raw(c, buf, sizeof(buf), &n, 1, 200),
+	    TCLIENT_ERR_TIMEOUT);
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BYTES_OUT), o.source_len);
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_OPEN), 1);
+	fakedc_last_header_raw(dc, hdr);
+	ck_assert_mem_eq(hdr, tclient_header(c), OBFS2_HEADER_LEN);
+	tclient_close(c);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, IO_TIMEOUT_MS), 0);
+	fakedc_stop(dc);
+}
+END_TEST
+
 START_TEST(blackhole_silent)
 {
 	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_BLACKHOLE);
@@ -768,6 +821,7 @@ harness_suite(void)
 	tcase_add_test(dc, bad_header_closes);
 	tcase_add_test(dc, sink_counts);
 	tcase_add_test(dc, source_streams);
+	tcase_add_loop_test(dc, pattern_source, 0, 2);
 	tcase_add_test(dc, blackhole_silent);
 	tcase_add_loop_test(dc, closed_port_refuses, 0, 2);
 	tcase_add_test(dc, close_all_drops_peers);
