@@ -3,6 +3,8 @@
  * between the test client and the fake DC (echo), all on loopback. What a
  * client sends must come back byte for byte through the proxy whatever the
  * transport, user, fast mode, DC id, address family or number of clients.
+ * One-way sessions (a DC that only sends, or only takes) tell the two
+ * directions apart, which an echo cannot: counters, idle clock, fast mode.
  * Every test starts its own fake DCs and daemon and ends with SIGTERM and
  * exit status 0, which a sanitizer report (leak, race) would change; the
  * daemon's log must never carry a secret outside the printed links.
@@ -18,6 +20,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <openssl/evp.h>
 
 #include "client.h"
 #include "crypto.h"
@@ -70,12 +73,13 @@ ipv6_loopback_works(void)
 /* --- the daemon */
 
 /*
- * Start mtproxyd with both users and both client modes. server_extra goes
- * into [server], dc_lines into [dc] (each ending in a newline).
+ * Start mtproxyd with both users and both client modes, sessions idle for
+ * idle_s seconds closed. server_extra goes into [server], dc_lines into [dc]
+ * (each ending in a newline).
  */
 static struct daemon_proc *
-proxy_start(const char *listen, int fast, const char *server_extra,
-    const char *dc_lines)
+proxy_start_idle(const char *listen, int fast, int idle_s,
+    const char *server_extra, const char *dc_lines)
 {
 	struct daemon_proc *d = NULL;
 	char conf[CONF_MAX];
@@ -89,7 +93,7 @@ proxy_start(const char *listen, int fast, const char *server_extra,
 	    "modes = classic, secure\n"
 	    "fast_mode = %s\n"
 	    "handshake_timeout = 10\n"
-	    "idle_timeout = 60\n"
+	    "idle_timeout = %d\n"
 	    "shutdown_grace = 5\n"
 	    "state_dir = @DIR@\n"
 	    "%s"
@@ -98,7 +102,7 @@ proxy_start(const char *listen, int fast, const char *server_extra,
 	    "bob = " BOB_HEX "\n"
 	    "[dc]\n"
 	    "%s",
-	    listen, fast ? "yes" : "no", server_extra, dc_lines);
+	    listen, fast ? "yes" : "no", idle_s, server_extra, dc_lines);
 	ck_assert(n > 0 && (size_t)n < sizeof(conf));
 	ck_assert_int_eq(daemon_start(&d, conf, NULL, START_MS), 0);
 	/* The setting took: both fast-mode variants are really exercised. */
@@ -106,6 +110,13 @@ proxy_start(const char *listen, int fast, const char *server_extra,
 	ck_assert_int_eq(daemon_log_contains(d, "running: mode direct (fast)"),
 	    fast);
 	return d;
+}
+
+static struct daemon_proc *
+proxy_start(const char *listen, int fast, const char *server_extra,
+    const char *dc_lines)
+{
+	return proxy_start_idle(listen, fast, 60, server_extra, dc_lines);
 }
 
 /*
@@ -707,12 +718,312 @@ START_TEST(byte_counters)
 }
 END_TEST
 
+/* --- one-way sessions */
+
+#define ONEWAY_LEN	(8 * 1024 * 1024)
+#define WIRE_LEN	(1024 * 1024)
+/* Slow sessions: a chunk every 200 ms for 5 s, over twice idle_timeout. */
+#define SLOW_IDLE_S	2
+#define SLOW_CHUNK	4096
+#define SLOW_EVERY_MS	200
+#define SLOW_CHUNKS	25
+#define SLOW_LEN	(SLOW_CHUNK * SLOW_CHUNKS)
+/* The daemon's idle clock starts a little before the client sees the last
+   byte; the close may come that much earlier than idle_timeout. */
+#define IDLE_SLACK_MS	500
+
+/*
+ * A fake DC that sends len bytes of the pattern of seed under its DC->proxy
+ * cipher, chunk bytes every every_ms (0, 0: as fast as they are taken).
+ */
+static struct fakedc *
+pattern_dc(uint64_t seed, uint64_t len, size_t chunk, int every_ms)
+{
+	struct fakedc_opts o = { .family = AF_INET, .mode = FAKEDC_SOURCE,
+	    .pattern = 1, .seed = seed, .source_len = len,
+	    .source_chunk = chunk, .source_interval_ms = every_ms };
+	struct fakedc *dc = NULL;
+
+	ck_assert_int_eq(fakedc_start(&o, &dc), 0);
+	return dc;
+}
+
+static void
+read_exact(struct tclient *c, uint8_t *buf, size_t len, int crypt)
+{
+	size_t got = 0, n;
+
+	while (got < len) {
+		ck_assert_int_eq(tclient_read_raw(c, buf + got, len - got, &n,
+		    crypt, IO_MS), 0);
+		got += n;
+	}
+}
+
+/* Nothing more arrives for a while. */
+static void
+check_quiet(struct tclient *c)
+{
+	uint8_t b;
+	size_t n;
+
+	ck_assert_int_eq(tclient_read_raw(c, &b, 1, &n, 0, 200),
+	    TCLIENT_ERR_TIMEOUT);
+}
+
+/* The client decrypts exactly the len bytes of the pattern of seed. */
+static void
+read_pattern(struct tclient *c, uint64_t seed, size_t len)
+{
+	uint8_t *got = malloc(len), *want = malloc(len);
+
+	ck_assert(got != NULL && want != NULL);
+	read_exact(c, got, len, 1);
+	fakedc_pattern(seed, 0, want, len);
+	ck_assert_mem_eq(got, want, len);
+	free(got);
+	free(want);
+}
+
+/*
+ * The end of a test with one client (alice) and one DC connection, which
+ * took exactly up bytes and sent exactly down: the client leaves, and once
+ * the session has ended the daemon counts the same each way; bob, nothing.
+ * Stops the daemon and the DC.
+ */
+static void
+oneway_end(struct daemon_proc *d, struct fakedc *dc, struct tclient *c,
+    uint64_t up, uint64_t down)
+{
+	char *report;
+
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BYTES_IN), up);
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BYTES_OUT), down);
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_ACCEPTED), 1);
+	tclient_close(c);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, IO_MS), 0);
+	report = stats_when_idle(d);
+
+	ck_assert_uint_eq(itest_stats_value(report, "handshakes"), 1);
+	ck_assert_uint_eq(itest_stats_value(report, "bytes_in"), up);
+	ck_assert_uint_eq(itest_stats_value(report, "bytes_out"), down);
+	ck_assert_uint_eq(stats_user(report, "user_bytes_in", ALICE), up);
+	ck_assert_uint_eq(stats_user(report, "user_bytes_out", ALICE), down);
+	ck_assert_uint_eq(stats_user(report, "user_bytes_in", BOB), 0);
+	ck_assert_uint_eq(stats_user(report, "user_bytes_out", BOB), 0);
+	free(report);
+	itest_stop(d, user_hex, NUSERS, STOP_MS);
+	fakedc_stop(dc);
+}
+
+/*
+ * With nothing moving either way the session ends after idle_timeout, not
+ * before: the slow sessions did outlive it only because bytes kept moving.
+ */
+static void
+check_idle_close(struct tclient *c)
+{
+	int64_t start = itest_now_ms();
+
+	ck_assert_int_eq(tclient_wait_closed(c, IO_MS), 0);
+	ck_assert_int_ge(itest_now_ms() - start,
+	    SLOW_IDLE_S * 1000 - IDLE_SLACK_MS);
+}
+
+static struct daemon_proc *
+proxy_for(const struct fakedc *dc, int fast, int idle_s)
+{
+	char dcs[64];
+
+	snprintf(dcs, sizeof(dcs), "2 = 127.0.0.1:%u\n", fakedc_port(dc));
+	return proxy_start_idle("127.0.0.1", fast, idle_s, "", dcs);
+}
+
+/*
+ * _i: fast mode. The DC only sends: the client gets its bytes exactly,
+ * counted down and not up (the client sends nothing after its header, and
+ * the header is not counted).
+ */
+START_TEST(download_only)
+{
+	const uint64_t seed = 0xd0a1 + (uint64_t)_i;
+	struct fakedc *dc = pattern_dc(seed, ONEWAY_LEN, 0, 0);
+	struct daemon_proc *d = proxy_for(dc, _i, 60);
+	struct tclient *c = client_open(d, AF_INET, ALICE, FRAME_INTERMEDIATE,
+	    2);
+
+	read_pattern(c, seed, ONEWAY_LEN);
+	check_quiet(c);
+	oneway_end(d, dc, c, 0, ONEWAY_LEN);
+}
+END_TEST
+
+/* _i: fast mode. The DC only takes: exactly the client's bytes, counted up. */
+START_TEST(upload_only)
+{
+	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_SINK);
+	struct daemon_proc *d = proxy_for(dc, _i, 60);
+	struct tclient *c = client_open(d, AF_INET, ALICE, FRAME_ABRIDGED, 2);
+	uint8_t *data = itest_random_bytes(ONEWAY_LEN);
+
+	ck_assert_int_eq(tclient_write_raw(c, data, ONEWAY_LEN, 1), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_BYTES_IN, ONEWAY_LEN, IO_MS),
+	    0);
+	check_quiet(c);
+	oneway_end(d, dc, c, ONEWAY_LEN, 0);
+	free(data);
+}
+END_TEST
+
+/*
+ * A DC answering slowly for longer than idle_timeout while the client says
+ * nothing: downloads alone keep the session up, every byte arrives.
+ */
+START_TEST(slow_download)
+{
+	const uint64_t seed = 0x510d;
+	struct fakedc *dc = pattern_dc(seed, SLOW_LEN, SLOW_CHUNK,
+	    SLOW_EVERY_MS);
+	struct daemon_proc *d = proxy_for(dc, 1, SLOW_IDLE_S);
+	int64_t start = itest_now_ms();
+	struct tclient *c = client_open(d, AF_INET, ALICE, FRAME_PADDED, 2);
+
+	read_pattern(c, seed, SLOW_LEN);
+	ck_assert_int_ge(itest_now_ms() - start,
+	    (SLOW_CHUNKS - 1) * SLOW_EVERY_MS);
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_OPEN), 1);
+	check_idle_close(c);
+	oneway_end(d, dc, c, 0, SLOW_LEN);
+}
+END_TEST
+
+/* A client uploading slowly for longer than idle_timeout, the DC silent. */
+START_TEST(slow_upload)
+{
+	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_SINK);
+	struct daemon_proc *d = proxy_for(dc, 1, SLOW_IDLE_S);
+	struct tclient *c = client_open(d, AF_INET, ALICE, FRAME_INTERMEDIATE,
+	    2);
+	uint8_t *data = itest_random_bytes(SLOW_LEN);
+	int i;
+
+	for (i = 0; i < SLOW_CHUNKS; i++) {
+		if (i > 0)
+			itest_sleep_ms(SLOW_EVERY_MS);
+		ck_assert_int_eq(tclient_write_raw(c, data + i * SLOW_CHUNK,
+		    SLOW_CHUNK, 1), 0);
+	}
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_BYTES_IN, SLOW_LEN, IO_MS), 0);
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_OPEN), 1);
+	check_idle_close(c);
+	oneway_end(d, dc, c, SLOW_LEN, 0);
+	free(data);
+}
+END_TEST
+
+static void
+reverse(const uint8_t *in, size_t len, uint8_t *out)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		out[i] = in[len - 1 - i];
+}
+
+/*
+ * The server->client key and iv a header implies (PROTOCOL.md 1.2; without
+ * a secret, 1.5), worked out here with OpenSSL rather than src/obfs2.c so
+ * that a derivation bug shared by the daemon and the harness shows.
+ */
+static void
+s2c_cipher(const uint8_t hdr[OBFS2_HEADER_LEN], const uint8_t *secret,
+    uint8_t key[32], uint8_t iv[16])
+{
+	uint8_t r[48], seed[32 + SECRET_LEN];
+	unsigned int n = 0;
+
+	reverse(hdr + 8, sizeof(r), r);
+	memcpy(iv, r + 32, 16);
+	if (secret == NULL) {
+		memcpy(key, r, 32);
+		return;
+	}
+	memcpy(seed, r, 32);
+	memcpy(seed + 32, secret, SECRET_LEN);
+	ck_assert_int_eq(EVP_Digest(seed, sizeof(seed), key, &n, EVP_sha256(),
+	    NULL), 1);
+	ck_assert_uint_eq(n, 32);
+}
+
+/* AES-256-CTR from keystream offset 0 (PROTOCOL.md conventions). */
+static void
+ctr_apply(const uint8_t key[32], const uint8_t iv[16], const uint8_t *in,
+    uint8_t *out, size_t len)
+{
+	EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+	int n = 0;
+
+	ck_assert_ptr_nonnull(x);
+	ck_assert_int_eq(EVP_EncryptInit_ex(x, EVP_aes_256_ctr(), NULL, key,
+	    iv), 1);
+	ck_assert_int_eq(EVP_EncryptUpdate(x, out, &n, in, (int)len), 1);
+	ck_assert_int_eq(n, (int)len);
+	EVP_CIPHER_CTX_free(x);
+}
+
+/*
+ * _i: fast mode, checked on the wire rather than by its log line. On: the
+ * DC's header carries the client's server->client key and iv reversed, and
+ * the client's socket gets the DC's ciphertext untouched. Off: neither, and
+ * the plaintext is the same.
+ */
+START_TEST(fast_mode_wire)
+{
+	const uint64_t seed = 0xfa57 + (uint64_t)_i;
+	struct fakedc *dc = pattern_dc(seed, WIRE_LEN, 0, 0);
+	struct daemon_proc *d = proxy_for(dc, _i, 60);
+	struct tclient *c = client_open(d, AF_INET, ALICE, FRAME_PADDED, 2);
+	uint8_t secret[SECRET_LEN], dch[OBFS2_HEADER_LEN];
+	uint8_t ckey[32], civ[16], kiv[48], material[48], dkey[32], div[16];
+	uint8_t *plain = malloc(WIRE_LEN), *sent = malloc(WIRE_LEN);
+	uint8_t *raw = malloc(WIRE_LEN);
+
+	ck_assert(plain != NULL && sent != NULL && raw != NULL);
+	itest_key(ALICE_HEX, secret);
+	s2c_cipher(tclient_header(c), secret, ckey, civ);
+	memcpy(kiv, ckey, 32);
+	memcpy(kiv + 32, civ, 16);
+	reverse(kiv, sizeof(kiv), material);
+	read_exact(c, raw, WIRE_LEN, 0);
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_HEADERS), 1);
+	fakedc_last_header_raw(dc, dch);
+	fakedc_pattern(seed, 0, plain, WIRE_LEN);
+	s2c_cipher(dch, NULL, dkey, div);
+	ctr_apply(dkey, div, plain, sent, WIRE_LEN);
+	if (_i) {
+		ck_assert_mem_eq(dch + 8, material, sizeof(material));
+		ck_assert_mem_eq(raw, sent, WIRE_LEN);
+	} else {
+		ck_assert_int_ne(memcmp(dch + 8, material, sizeof(material)),
+		    0);
+		ck_assert_int_ne(memcmp(raw, sent, WIRE_LEN), 0);
+	}
+	ctr_apply(ckey, civ, raw, raw, WIRE_LEN);
+	ck_assert_mem_eq(raw, plain, WIRE_LEN);
+	oneway_end(d, dc, c, 0, WIRE_LEN);
+	free(plain);
+	free(sent);
+	free(raw);
+}
+END_TEST
+
 static Suite *
 direct_suite(void)
 {
 	Suite *s = suite_create("direct");
 	TCase *echo = tcase_create("echo"), *route = tcase_create("route");
 	TCase *load = tcase_create("load"), *count = tcase_create("counters");
+	TCase *oneway = tcase_create("oneway");
 
 	tcase_set_timeout(echo, TEST_TIMEOUT_S);
 	tcase_set_timeout(route, TEST_TIMEOUT_S);
@@ -723,10 +1034,17 @@ direct_suite(void)
 	tcase_add_test(route, ipv6);
 	tcase_add_loop_test(load, many_clients, 0, 2);
 	tcase_add_test(count, byte_counters);
+	tcase_set_timeout(oneway, TEST_TIMEOUT_S);
+	tcase_add_loop_test(oneway, download_only, 0, 2);
+	tcase_add_loop_test(oneway, upload_only, 0, 2);
+	tcase_add_test(oneway, slow_download);
+	tcase_add_test(oneway, slow_upload);
+	tcase_add_loop_test(oneway, fast_mode_wire, 0, 2);
 	suite_add_tcase(s, echo);
 	suite_add_tcase(s, route);
 	suite_add_tcase(s, load);
 	suite_add_tcase(s, count);
+	suite_add_tcase(s, oneway);
 	return s;
 }
 
