@@ -545,6 +545,8 @@ START_TEST(pattern_source)
 		ck_assert_int_ge(itest_now_ms() - start, 400);
 	ck_assert_int_eq(tclient_read_raw(c, buf, sizeof(buf), &n, 1, 200),
 	    TCLIENT_ERR_TIMEOUT);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_BYTES_OUT, o.source_len,
+	    IO_TIMEOUT_MS), 0);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BYTES_OUT), o.source_len);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_OPEN), 1);
 	fakedc_last_header_raw(dc, hdr);
