@@ -104,7 +104,8 @@ struct config {
 	struct config_addr public_ipv4, public_ipv6;
 	int conn_min, conn_max;			/* connections_per_target = MIN/MAX */
 	int ping_interval;			/* seconds, default 10 */
-	long long queue_bytes;			/* per-client answer queue bound */
+	long long queue_bytes;			/* a client that stops reading */
+	long long queue_total_bytes;		/* all clients; 0: auto from RAM */
 
 	/* [users] */
 	size_t nusers;

@@ -44,7 +44,8 @@ struct mux_stats {
 	atomic_ullong simple_acks;
 	atomic_ullong close_ext;		/* clients the middle proxy closed */
 	atomic_ullong dropped_answers;	/* for a conn_id we do not know */
-	atomic_ullong queue_overflows;	/* clients closed for a full queue */
+	atomic_ullong queue_overflows;	/* clients closed: stopped reading */
+	atomic_ullong queue_evictions;	/* closed at queue_total_bytes */
 	atomic_ullong no_link;		/* clients refused: no ready link */
 };
 extern struct mux_stats mux_stats;

@@ -36,6 +36,8 @@
 #define LIST_MAX		4096	/* longest comma-separated value */
 #define AUTO_CLIENTS_CAP	8192
 #define FD_RESERVE		64	/* descriptors kept for listeners, logs */
+#define AUTO_QUEUE_SHARE	4	/* queued answers may take 1/4 of RAM */
+#define AUTO_QUEUE_MIN		(64LL * 1024 * 1024)
 #define INI_LINE_MAX		1024	/* iniparser's ASCIILINESZ */
 #define MASK_PORT		443
 #define REPLAY_ENTRIES		262144	/* see conf/mtproxyd.conf */
@@ -45,7 +47,8 @@
 #define CONN_MIN		2
 #define CONN_MAX		4
 #define CONN_LIMIT		64
-#define QUEUE_BYTES		(4LL * 1024 * 1024)	/* 4 maximal answers */
+/* PROTOCOL.md 2.4: the official proxy tolerates 32 MiB (1 << 25) per client. */
+#define QUEUE_BYTES		(32LL * 1024 * 1024)
 #define URL_SECRET		"https://core.telegram.org/getProxySecret"
 #define URL_CONFIG		"https://core.telegram.org/getProxyConfig"
 #define URL_CONFIG_V6		"https://core.telegram.org/getProxyConfigV6"
@@ -356,12 +359,23 @@ struct key_def {
 #define FIELD(f)	offsetof(struct config, f)
 #define FIELD_MAX(f)	((long long)sizeof(((struct config *)NULL)->f) - 1)
 
+/* A number in the key's range, or 0 where KEY_ZERO allows it. */
+static int
+key_num(const struct key_def *k, const char *value, long long *v)
+{
+	long long min = (k->flags & KEY_ZERO) ? 0 : k->min;
+
+	if (parse_num(value, min, k->max, v) != 0 || (*v != 0 && *v < k->min))
+		return CONFIG_ERR;
+	return 0;
+}
+
 static int
 set_int(struct config *cfg, const struct key_def *k, const char *value)
 {
-	long long v, min = (k->flags & KEY_ZERO) ? 0 : k->min;
+	long long v;
 
-	if (parse_num(value, min, k->max, &v) != 0 || (v != 0 && v < k->min))
+	if (key_num(k, value, &v) != 0)
 		return CONFIG_ERR;
 	*(int *)(void *)((char *)cfg + k->off) = (int)v;
 	return 0;
@@ -372,7 +386,7 @@ set_llong(struct config *cfg, const struct key_def *k, const char *value)
 {
 	long long v;
 
-	if (parse_num(value, k->min, k->max, &v) != 0)
+	if (key_num(k, value, &v) != 0)
 		return CONFIG_ERR;
 	*(long long *)(void *)((char *)cfg + k->off) = v;
 	return 0;
@@ -787,8 +801,10 @@ static const struct key_def middle_keys[] = {
 	    "MIN/MAX or N, each 1..64, MIN <= MAX" },
 	{ "ping_interval", set_int, FIELD(ping_interval), 1, 3600, 0,
 	    "seconds 1..3600" },
-	{ "queue_bytes", set_llong, FIELD(queue_bytes), 65536, 268435456, 0,
-	    "bytes 65536..268435456" },
+	{ "queue_bytes", set_llong, FIELD(queue_bytes), 65536, 1LL << 30, 0,
+	    "bytes 65536..1073741824" },
+	{ "queue_total_bytes", set_llong, FIELD(queue_total_bytes), 1LL << 20,
+	    1LL << 40, KEY_ZERO, "bytes 1048576..1099511627776 (0: auto)" },
 };
 
 static int
@@ -1394,6 +1410,17 @@ auto_max_clients(struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* A quarter of the machine's RAM: room for clients that read slowly. */
+static void
+auto_queue_total(struct config *cfg)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	long long ram = pages > 0 && size > 0 ? (long long)pages * size : 0;
+
+	cfg->queue_total_bytes = ram / AUTO_QUEUE_SHARE > AUTO_QUEUE_MIN ?
+	    ram / AUTO_QUEUE_SHARE : AUTO_QUEUE_MIN;
+}
+
 int
 config_validate(struct config *cfg, char *err, size_t errlen)
 {
@@ -1430,6 +1457,8 @@ config_validate(struct config *cfg, char *err, size_t errlen)
 	if (cfg->max_clients == 0 &&
 	    auto_max_clients(cfg, err, errlen) != 0)
 		return CONFIG_ERR;
+	if (cfg->queue_total_bytes == 0)
+		auto_queue_total(cfg);
 	/* listen holds addresses only until the port is known. */
 	for (i = 0; i < cfg->nlisten; i++) {
 		if (cfg->listen[i].ss.ss_family == AF_INET)

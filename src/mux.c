@@ -34,6 +34,12 @@
 #define BACKOFF_MAX_MS		30000
 #define DEAD_AFTER_PINGS	3	/* silent ping intervals before a link is dead */
 #define READ_CHUNK		65536
+/*
+ * Over queue_bytes, a client that has taken no answer for this long has
+ * stopped reading; one that still takes answers is only behind, and is kept
+ * while the queues of all clients fit queue_total_bytes.
+ */
+#define QUEUE_STALL_MS		2000
 
 struct mux_stats mux_stats;
 
@@ -51,6 +57,7 @@ struct mux_conn {
 	pthread_cond_t cv;
 	struct mux_msg *head, *tail;
 	size_t qbytes;
+	int64_t last_take;		/* net_now_ms() of its last answer taken */
 };
 
 struct target {
@@ -97,6 +104,7 @@ struct mux {
 	pthread_cond_t wake;		/* stop */
 	int stop;
 	struct target *targets;
+	atomic_llong queued;		/* answer bytes in all clients' queues */
 };
 
 static int
@@ -242,15 +250,95 @@ close_all_locked(struct link *l)
 
 /* ---- answers ---- */
 
+/* Close a client we give up on: its queue goes at once, not at detach. */
+static void
+drop_locked(struct link *l, struct mux_conn *c)
+{
+	struct mux_msg *msg;
+
+	while ((msg = c->head) != NULL) {
+		c->head = msg->next;
+		free(msg);
+	}
+	c->tail = NULL;
+	atomic_fetch_sub(&l->m->queued, (long long)c->qbytes);
+	c->qbytes = 0;
+	unbind_locked(l, c);
+}
+
+/* The client with the most bytes queued, by link and conn_id; under m->mu. */
+static struct link *
+largest_backlog(struct mux *m, uint64_t *id, size_t *bytes)
+{
+	struct link *best = NULL;
+	struct mux_conn *c;
+	struct target *t;
+	size_t i, k;
+
+	*bytes = 0;
+	for (t = m->targets; t != NULL; t = t->next) {
+		for (i = 0; i < t->nlinks; i++) {
+			pthread_mutex_lock(&t->links[i]->mu);
+			for (k = 0; k < LINK_BUCKETS; k++)
+				for (c = t->links[i]->table[k]; c != NULL;
+				    c = c->hnext)
+					if (c->qbytes > *bytes) {
+						best = t->links[i];
+						*id = c->conn_id;
+						*bytes = c->qbytes;
+					}
+			pthread_mutex_unlock(&t->links[i]->mu);
+		}
+	}
+	return best;
+}
+
+/*
+ * Room for len more bytes under queue_total_bytes: close the clients with
+ * the largest backlogs until there is. Called without any link's mu held.
+ */
+static void
+make_room(struct mux *m, size_t len)
+{
+	long long total = m->cfg->queue_total_bytes;
+	struct mux_conn *c;
+	struct link *l;
+	uint64_t id = 0, gen;
+	size_t bytes;
+
+	while (atomic_load(&m->queued) + (long long)len > total) {
+		pthread_mutex_lock(&m->mu);
+		l = largest_backlog(m, &id, &bytes);
+		pthread_mutex_unlock(&m->mu);
+		if (l == NULL)
+			return;
+		pthread_mutex_lock(&l->mu);
+		gen = l->gen;
+		if ((c = find_locked(l, id)) != NULL)
+			drop_locked(l, c);
+		pthread_mutex_unlock(&l->mu);
+		if (c == NULL)
+			continue;
+		atomic_fetch_add(&mux_stats.queue_evictions, 1);
+		log_warn("middle %s: answers queued for all clients reached "
+		    "queue_total_bytes %lld: closing the client with the "
+		    "largest backlog (%zu bytes)", l->name, total, bytes);
+		send_close_conn(l, id, gen);
+	}
+}
+
 static void
 queue_answer(struct link *l, const struct rpc_answer *a)
 {
 	const struct config *cfg = l->m->cfg;
-	struct mux_msg *msg;
+	struct mux_msg *msg = NULL;
 	struct mux_conn *c;
 	size_t len = a->type == RPC_PROXY_ANS ? a->data_len : 0;
 	uint64_t gen;
+	int stalled;
 
+	if (len > 0)
+		make_room(l->m, len);
 	pthread_mutex_lock(&l->mu);
 	gen = l->gen;
 	if ((c = find_locked(l, a->conn_id)) == NULL) {
@@ -265,14 +353,16 @@ queue_answer(struct link *l, const struct rpc_answer *a)
 		pthread_mutex_unlock(&l->mu);
 		return;
 	}
-	if (c->qbytes + len > (size_t)cfg->queue_bytes ||
-	    (msg = malloc(sizeof(*msg) + len)) == NULL) {
-		/* Never wait for a slow client: drop it instead. */
+	stalled = c->qbytes + len > (size_t)cfg->queue_bytes &&
+	    net_now_ms() - c->last_take >= QUEUE_STALL_MS;
+	if (stalled || (msg = malloc(sizeof(*msg) + len)) == NULL) {
+		/* Never wait for a client that stopped reading: drop it. */
 		atomic_fetch_add(&mux_stats.queue_overflows, 1);
-		unbind_locked(l, c);
+		drop_locked(l, c);
 		pthread_mutex_unlock(&l->mu);
-		log_info("middle %s: client queue full (queue_bytes %lld), "
-		    "closing it", l->name, cfg->queue_bytes);
+		log_info("middle %s: a client stopped reading (no answer "
+		    "taken for %d ms, over queue_bytes %lld): closing it",
+		    l->name, QUEUE_STALL_MS, cfg->queue_bytes);
 		send_close_conn(l, a->conn_id, gen);
 		return;
 	}
@@ -288,6 +378,7 @@ queue_answer(struct link *l, const struct rpc_answer *a)
 		c->head = msg;
 	c->tail = msg;
 	c->qbytes += len;
+	atomic_fetch_add(&l->m->queued, (long long)len);
 	pthread_cond_signal(&c->cv);
 	pthread_mutex_unlock(&l->mu);
 	atomic_fetch_add(a->type == RPC_PROXY_ANS ? &mux_stats.forwarded_answers :
@@ -973,6 +1064,7 @@ mux_attach(struct mux *m, int16_t dc, enum frame_transport t,
 		goto out;
 	c->link = l;
 	c->transport = t;
+	c->last_take = net_now_ms();
 	endpoint_of((const struct sockaddr_storage *)client, &c->client);
 	endpoint_of((const struct sockaddr_storage *)local, &c->ours);
 	nat_translate(m->cfg, &c->ours);
@@ -1064,6 +1156,8 @@ mux_recv(struct mux_conn *c, struct mux_msg **out, int timeout_ms)
 		if (c->head == NULL)
 			c->tail = NULL;
 		c->qbytes -= (*out)->len;
+		c->last_take = net_now_ms();
+		atomic_fetch_sub(&l->m->queued, (long long)(*out)->len);
 		rc = 0;
 	} else if (c->closed) {
 		rc = MUX_CLOSED;
@@ -1099,6 +1193,7 @@ mux_detach(struct mux_conn *c)
 		send_close_conn(l, c->conn_id, gen);
 	while ((msg = c->head) != NULL) {
 		c->head = msg->next;
+		atomic_fetch_sub(&l->m->queued, (long long)msg->len);
 		free(msg);
 	}
 	pthread_cond_destroy(&c->cv);

@@ -56,6 +56,7 @@ walk_middle(stats_sink sink, void *ctx)
 		{ "middle_close_ext", &mux_stats.close_ext },
 		{ "middle_dropped_answers", &mux_stats.dropped_answers },
 		{ "middle_queue_overflows", &mux_stats.queue_overflows },
+		{ "middle_queue_evictions", &mux_stats.queue_evictions },
 		{ "middle_no_link", &mux_stats.no_link },
 		{ "middle_refreshes", &middle_stats.refreshes },
 		{ "middle_refresh_failures", &middle_stats.refresh_failures },

@@ -492,6 +492,18 @@ START_TEST(ipv6_link)
 END_TEST
 
 /* A client that does not read is closed, not waited for. */
+/* An intermediate client bound to a link; r: its request, for its conn_id. */
+static struct tclient *
+attached_client(struct env *e, struct fakemp_req *r)
+{
+	struct tclient *c = connect_client(e, FRAME_INTERMEDIATE, 2);
+
+	echo(c, 64);
+	ck_assert_int_eq(fakemp_last_req(e->mp[0], r), 0);
+	return c;
+}
+
+/* A client that stops reading is closed once answers keep coming for it. */
 START_TEST(slow_client_queue)
 {
 	uint8_t *big = packet(FRAME_MAX_LEN);
@@ -499,28 +511,149 @@ START_TEST(slow_client_queue)
 	struct fakemp_conn ci;
 	struct tclient *c, *other;
 	struct env e;
-	int i;
+	int64_t end;
 
 	env_setup(&e, 1);
 	daemon_up(&e, "queue_bytes = 65536\n", 2);
-	c = connect_client(&e, FRAME_INTERMEDIATE, 2);
-	echo(c, 64);
-	ck_assert_int_eq(fakemp_last_req(e.mp[0], &r), 0);
-	/* Far more than socket buffers plus the queue; c reads nothing. */
-	for (i = 0; i < 40; i++)
-		if (fakemp_answer(e.mp[0], r.conn_id, 0, big, FRAME_MAX_LEN) != 0)
-			break;
-	ck_assert_int_eq(daemon_wait_log(e.d, "client queue full", IO_MS), 0);
+	c = attached_client(&e, &r);
+	/* More than socket buffers plus the queue, for longer than the
+	   daemon's stall time (2 s); c reads nothing. */
+	end = itest_now_ms() + IO_MS;
+	while (daemon_log_contains(e.d, "a client stopped reading") != 1) {
+		ck_assert_msg(itest_now_ms() < end, "the client was not closed");
+		(void)fakemp_answer(e.mp[0], r.conn_id, 0, big, FRAME_MAX_LEN);
+		itest_sleep_ms(100);
+	}
 	do {
 		ck_assert_int_eq(fakemp_conn_info(e.mp[0], r.conn_id, &ci), 0);
 		itest_sleep_ms(10);
 	} while (ci.close_conns == 0);
+	ck_assert_int_eq(tclient_wait_closed(c, IO_MS), 0);
 	/* The link and its other clients go on. */
 	other = connect_client(&e, FRAME_INTERMEDIATE, 2);
 	echo(other, 1024);
 	tclient_close(other);
 	tclient_close(c);
 	free(big);
+	env_teardown(&e);
+}
+END_TEST
+
+#define DOWNLOAD_PARTS	100	/* of FRAME_MAX_LEN: a 100 MB download */
+#define READ_RATE	5000000	/* bytes per second, a phone on a slow link */
+
+/* Answer i of a download, different in every part and every byte. */
+static void
+part_fill(uint8_t *p, size_t len, unsigned i)
+{
+	size_t k;
+
+	for (k = 0; k < len; k++)
+		p[k] = (uint8_t)(k * 31 + i * 17 + 5);
+	memcpy(p, &i, sizeof(i));
+}
+
+/* Push n parts for conn_id at once: the fake sends as fast as it can. */
+static void
+push_parts(struct env *e, uint64_t conn_id, unsigned n)
+{
+	uint8_t *part = malloc(FRAME_MAX_LEN);
+	unsigned i;
+
+	ck_assert_ptr_nonnull(part);
+	for (i = 0; i < n; i++) {
+		part_fill(part, FRAME_MAX_LEN, i);
+		ck_assert_int_eq(fakemp_answer(e->mp[0], conn_id, 0, part,
+		    FRAME_MAX_LEN), 0);
+	}
+	free(part);
+}
+
+/* Read n parts, each byte for byte, at most rate bytes/s (0: no limit). */
+static void
+read_parts(struct tclient *c, unsigned n, long rate)
+{
+	uint8_t *want = malloc(FRAME_MAX_LEN), *got = malloc(FRAME_MAX_LEN);
+	int64_t start = itest_now_ms(), due;
+	size_t len;
+	unsigned i;
+
+	ck_assert(want != NULL && got != NULL);
+	for (i = 0; i < n; i++) {
+		ck_assert_msg(tclient_recv(c, got, FRAME_MAX_LEN, &len, IO_MS)
+		    == 0, "part %u of %u did not arrive", i, n);
+		part_fill(want, FRAME_MAX_LEN, i);
+		ck_assert_uint_eq(len, FRAME_MAX_LEN);
+		ck_assert_msg(memcmp(got, want, len) == 0, "part %u differs", i);
+		due = rate > 0 ? start + (int64_t)(i + 1) * FRAME_MAX_LEN *
+		    1000 / rate : 0;
+		if (due > itest_now_ms())
+			itest_sleep_ms((int)(due - itest_now_ms()));
+	}
+	free(want);
+	free(got);
+}
+
+/*
+ * A client behind but reading is kept however far behind it falls while
+ * the daemon has memory: a 100 MB download sent at full speed, read at
+ * 5 MB/s, every byte intact and nobody closed.
+ */
+START_TEST(slow_reader_kept)
+{
+	struct fakemp_req r;
+	struct tclient *c;
+	struct env e;
+
+	env_setup(&e, 1);
+	daemon_up(&e, "", 2);
+	c = attached_client(&e, &r);
+	push_parts(&e, r.conn_id, DOWNLOAD_PARTS);
+	read_parts(c, DOWNLOAD_PARTS, READ_RATE);
+	echo(c, 1024);
+	ck_assert_int_eq(itest_counter(e.d, "middle_queue_overflows", IO_MS), 0);
+	ck_assert_int_eq(itest_counter(e.d, "middle_queue_evictions", IO_MS), 0);
+	tclient_close(c);
+	env_teardown(&e);
+}
+END_TEST
+
+/*
+ * At queue_total_bytes the client with the largest backlog goes (one that
+ * reads nothing), logged once; a client reading at the same time keeps
+ * every byte.
+ */
+START_TEST(total_bound_evicts_largest)
+{
+	struct fakemp_req ra, rb;
+	struct fakemp_conn ci;
+	struct tclient *stuck, *reader;
+	struct env e;
+
+	env_setup(&e, 1);
+	daemon_up(&e, "queue_total_bytes = 16777216\n", 2);
+	stuck = attached_client(&e, &ra);
+	reader = attached_client(&e, &rb);
+	ck_assert_uint_ne(ra.conn_id, rb.conn_id);
+	/*
+	 * 40 MB for stuck: past the 16 MiB bound plus any socket buffers;
+	 * reader's backlog never passes its 8 MB, so stuck's is the largest.
+	 */
+	push_parts(&e, rb.conn_id, 8);
+	push_parts(&e, ra.conn_id, 40);
+	read_parts(reader, 8, 0);
+	ck_assert_int_eq(daemon_wait_log(e.d, "closing the client with the "
+	    "largest backlog", IO_MS), 0);
+	push_parts(&e, rb.conn_id, 8);
+	read_parts(reader, 8, 0);
+	ck_assert_int_eq(tclient_wait_closed(stuck, IO_MS), 0);
+	ck_assert_int_eq(fakemp_conn_info(e.mp[0], ra.conn_id, &ci), 0);
+	ck_assert_uint_ge(ci.close_conns, 1);
+	ck_assert_int_eq(daemon_log_count(e.d, "largest backlog"), 1);
+	ck_assert_int_eq(itest_counter(e.d, "middle_queue_evictions", IO_MS), 1);
+	echo(reader, 1024);
+	tclient_close(reader);
+	tclient_close(stuck);
 	env_teardown(&e);
 }
 END_TEST
@@ -613,6 +746,8 @@ middle_suite(void)
 	tcase_add_test(tc, nat_info_keys);
 	tcase_add_test(tc, ipv6_link);
 	tcase_add_test(tc, slow_client_queue);
+	tcase_add_test(tc, slow_reader_kept);
+	tcase_add_test(tc, total_bound_evicts_largest);
 	tcase_add_test(tc, crowd);
 	suite_add_tcase(s, tc);
 	return s;

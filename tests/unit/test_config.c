@@ -37,6 +37,7 @@
 #define FORM_PATH	"a file path of at most 4095 bytes (empty: fetch)"
 #define FORM_NAT	"LOCAL:PUBLIC, two IPv4 addresses (empty: none)"
 #define FORM_CONN	"MIN/MAX or N, each 1..64, MIN <= MAX"
+#define FORM_QUEUE_TOTAL	"bytes 1048576..1099511627776 (0: auto)"
 
 static struct config cfg;
 static char err[1024];
@@ -145,7 +146,8 @@ START_TEST(defaults)
 	ck_assert_int_eq(cfg.conn_min, 2);
 	ck_assert_int_eq(cfg.conn_max, 4);
 	ck_assert_int_eq(cfg.ping_interval, 10);
-	ck_assert(cfg.queue_bytes == 4194304);
+	ck_assert(cfg.queue_bytes == 33554432);	/* the official proxy's */
+	ck_assert(cfg.queue_total_bytes == 0);	/* auto, set by validate */
 	ck_assert_uint_eq(cfg.ndcs, DC_COUNT);
 	for (i = 0; i < DC_COUNT; i++) {
 		dc = config_find_dc(&cfg, i + 1);
@@ -686,10 +688,14 @@ static const struct bad bad_middle[] = {
 	{ "connections_per_target", "", FORM_CONN },
 	{ "ping_interval", "0", "seconds 1..3600" },
 	{ "ping_interval", "3601", "seconds 1..3600" },
-	{ "queue_bytes", "65535", "bytes 65536..268435456" },
-	{ "queue_bytes", "268435457", "bytes 65536..268435456" },
-	{ "queue_bytes", "4M", "bytes 65536..268435456" },
-	{ "queue_bytes", "0", "bytes 65536..268435456" },
+	{ "queue_bytes", "65535", "bytes 65536..1073741824" },
+	{ "queue_bytes", "1073741825", "bytes 65536..1073741824" },
+	{ "queue_bytes", "4M", "bytes 65536..1073741824" },
+	{ "queue_bytes", "0", "bytes 65536..1073741824" },
+	{ "queue_total_bytes", "1048575", FORM_QUEUE_TOTAL },
+	{ "queue_total_bytes", "1099511627777", FORM_QUEUE_TOTAL },
+	{ "queue_total_bytes", "-1", FORM_QUEUE_TOTAL },
+	{ "queue_total_bytes", "1G", FORM_QUEUE_TOTAL },
 };
 
 START_TEST(middle_bad_value)
@@ -792,8 +798,28 @@ START_TEST(middle_value_forms)
 	ck_assert_int_eq(cfg.ping_interval, 3600);
 	ck_assert_int_eq(set("middle", "queue_bytes", "65536"), 0);
 	ck_assert(cfg.queue_bytes == 65536);
-	ck_assert_int_eq(set("middle", "queue_bytes", "268435456"), 0);
-	ck_assert(cfg.queue_bytes == 268435456);
+	ck_assert_int_eq(set("middle", "queue_bytes", "1073741824"), 0);
+	ck_assert(cfg.queue_bytes == 1073741824);
+	ck_assert_int_eq(set("middle", "queue_total_bytes", "1048576"), 0);
+	ck_assert(cfg.queue_total_bytes == 1048576);
+	ck_assert_int_eq(set("middle", "queue_total_bytes", "1099511627776"), 0);
+	ck_assert(cfg.queue_total_bytes == 1099511627776LL);
+}
+END_TEST
+
+/* 0: a quarter of the machine's RAM (at least 64 MiB); given: kept. */
+START_TEST(queue_total_auto)
+{
+	long long ram = (long long)sysconf(_SC_PHYS_PAGES) *
+	    sysconf(_SC_PAGESIZE);
+
+	ck_assert_int_eq(load("[middle]\nqueue_total_bytes = 0\n"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert(cfg.queue_total_bytes == (ram / 4 > 67108864 ? ram / 4 :
+	    67108864));
+	ck_assert_int_eq(load("[middle]\nqueue_total_bytes = 2097152\n"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert(cfg.queue_total_bytes == 2097152);
 }
 END_TEST
 
@@ -986,7 +1012,8 @@ START_TEST(unknown_names)
 	    "one of ad_tag, proxy_secret_url, proxy_config_url, "
 	    "proxy_config_v6_url, proxy_secret_file, proxy_config_file, "
 	    "refresh_interval, nat_info, public_ipv4, public_ipv6, "
-	    "connections_per_target, ping_interval, queue_bytes");
+	    "connections_per_target, ping_interval, queue_bytes, "
+	    "queue_total_bytes");
 	ck_assert_int_eq(set("tls", "port", "443"), CONFIG_ERR);
 	ck_assert_int_eq(strncmp(err, "config: [tls] port: unknown key; ", 33),
 	    0);
@@ -1278,7 +1305,8 @@ START_TEST(shipped_file)
 	ck_assert_str_eq(cfg.proxy_config_file, "");
 	ck_assert_int_eq(cfg.conn_min, 2);
 	ck_assert_int_eq(cfg.conn_max, 4);
-	ck_assert(cfg.queue_bytes == 4194304);
+	ck_assert(cfg.queue_bytes == 33554432);	/* the official proxy's */
+	ck_assert(cfg.queue_total_bytes >= 67108864);	/* auto */
 }
 END_TEST
 
@@ -1775,6 +1803,7 @@ config_suite(void)
 	tcase_add_test(tc, ad_tag_errors);
 	tcase_add_test(tc, middle_value_forms);
 	tcase_add_test(tc, middle_addresses);
+	tcase_add_test(tc, queue_total_auto);
 	tcase_add_test(tc, connections_per_target);
 	tcase_add_test(tc, middle_full_file);
 	tcase_add_test(tc, mode_default_and_ad_tag);
