@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto.h"
@@ -728,6 +729,7 @@ client_to_upstream(void *arg)
 	h.fd = s->cfd;
 	h.who = s->who;
 	h.deadline = handshake_deadline(cfg);
+	h.unix_now = (int64_t)time(NULL);
 	/* Our reply must not wait on a client that does not read. */
 	net_set_timeouts(s->cfd, 0, cfg->handshake_timeout * 1000);
 	rc = handshake_run(&h);
