@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -17,13 +18,6 @@ struct expect {
 	size_t off, len;
 	int quickack;
 };
-
-static void
-check(int ok)
-{
-	if (!ok)
-		abort();
-}
 
 /* The packets of the whole stream; *bad: it ends in a refused header. */
 static size_t
@@ -69,20 +63,21 @@ run(enum frame_transport t, const uint8_t *cuts, size_t ncuts,
 			if ((rc = frame_reader_feed(&r, s + pos, piece, &used,
 			    &pkt)) != 0)
 				break;
-			check(used <= piece && (used == piece || pkt.data));
+			fuzz_check(used <= piece &&
+			    (used == piece || pkt.data));
 			pos += used;
 			piece -= used;
 			if (pkt.data == NULL)
 				continue;
-			check(got < ne && pkt.len == e[got].len &&
+			fuzz_check(got < ne && pkt.len == e[got].len &&
 			    pkt.quickack == e[got].quickack &&
 			    memcmp(pkt.data, s + e[got].off, pkt.len) == 0);
 			got++;
 		}
 	}
-	check(got == ne && (rc != 0) == bad);
+	fuzz_check(got == ne && (rc != 0) == bad);
 	if (rc != 0)
-		check(frame_reader_feed(&r, s, n, &used, &pkt) == rc &&
+		fuzz_check(frame_reader_feed(&r, s, n, &used, &pkt) == rc &&
 		    used == 0 && pkt.data == NULL);
 	frame_reader_free(&r);
 }

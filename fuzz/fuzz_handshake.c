@@ -23,6 +23,7 @@
 #include "net.h"
 #include "replay.h"
 #include "session.h"
+#include "fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -49,13 +50,6 @@ static struct server srvs[4];
 static struct mask *cover;
 
 static void
-check(int ok)
-{
-	if (!ok)
-		abort();
-}
-
-static void
 setup(size_t v)
 {
 	struct config *cfg = &cfgs[v];
@@ -65,12 +59,12 @@ setup(size_t v)
 
 	snprintf(text, sizeof(text), "%s%s", variants[v], users);
 	config_defaults(cfg);
-	check(config_load_buffer(text, strlen(text), cfg, err,
+	fuzz_check(config_load_buffer(text, strlen(text), cfg, err,
 	    sizeof(err)) == 0 && config_validate(cfg, err, sizeof(err)) == 0);
 	srv->cfg = cfg;
 	srv->mask = cover;
 	srv->nsecrets = cfg->nusers;
-	check((srv->secrets = calloc(cfg->nusers, SECRET_LEN)) != NULL);
+	fuzz_check((srv->secrets = calloc(cfg->nusers, SECRET_LEN)) != NULL);
 	for (i = 0; i < cfg->nusers; i++)
 		memcpy(srv->secrets[i], cfg->users[i].secret, SECRET_LEN);
 }
@@ -86,7 +80,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	log_set_level(LOGL_ERROR);
 	/* No domain: no target, no probe thread, the fallback shape. */
 	config_defaults(&none);
-	check(mask_new(&none, &cover) == 0);
+	fuzz_check(mask_new(&none, &cover) == 0);
 	for (v = 0; v < 4; v++)
 		setup(v);
 	return 0;
@@ -107,7 +101,7 @@ client(const uint8_t *cuts, size_t ncuts, const uint8_t *s, size_t n,
 		    (size_t)cuts[k % ncuts] + 1;
 		if (piece > n - pos)
 			piece = n - pos;
-		check(send(sv[0], s + pos, piece, MSG_DONTWAIT |
+		fuzz_check(send(sv[0], s + pos, piece, MSG_DONTWAIT |
 		    MSG_NOSIGNAL) == (ssize_t)piece);
 		pos += piece;
 	}
@@ -127,21 +121,22 @@ static void
 check_result(const struct server *srv, const struct handshake *h, int rc,
     const uint8_t *s, size_t n)
 {
-	check(rc == 0 || rc == HANDSHAKE_ERR || rc == HANDSHAKE_CLOSED);
-	check(h->nraw <= n && (h->nraw == 0 || memcmp(h->raw, s, h->nraw) == 0));
-	check(!h->drop || (rc == HANDSHAKE_ERR &&
+	fuzz_check(rc == 0 || rc == HANDSHAKE_ERR || rc == HANDSHAKE_CLOSED);
+	fuzz_check(h->nraw <= n &&
+	    (h->nraw == 0 || memcmp(h->raw, s, h->nraw) == 0));
+	fuzz_check(!h->drop || (rc == HANDSHAKE_ERR &&
 	    srv->cfg->unknown_sni == CONFIG_SNI_DROP));
 	if (rc != 0)
 		return;
-	check(h->res.secret_index >= 0 &&
+	fuzz_check(h->res.secret_index >= 0 &&
 	    (size_t)h->res.secret_index < srv->nsecrets);
 	if (h->tls) {
-		check(h->res.tag == PROTO_TAG_PADDED &&
+		fuzz_check(h->res.tag == PROTO_TAG_PADDED &&
 		    (srv->cfg->modes & CONFIG_MODES_TLS));
 		return;
 	}
-	check(mode_allowed(srv->cfg, h->res.tag));
-	check(h->nraw >= OBFS2_HEADER_LEN &&
+	fuzz_check(mode_allowed(srv->cfg, h->res.tag));
+	fuzz_check(h->nraw >= OBFS2_HEADER_LEN &&
 	    h->npend == h->nraw - OBFS2_HEADER_LEN &&
 	    (h->npend == 0 || memcmp(h->pend, s + OBFS2_HEADER_LEN,
 	    h->npend) == 0));
@@ -184,11 +179,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	srv = &srvs[data[0] >> 4 & 3];
 	if (ncuts >= size || size - 1 - ncuts > MAX_STREAM)
 		return 0;
-	check(replay_new(&rp, 64, FAKETLS_REPLAY_WINDOW) == 0);
+	fuzz_check(replay_new(&rp, 64, FAKETLS_REPLAY_WINDOW) == 0);
 	srv->replay = rp;
 	if (run(srv, data + 1, ncuts, data + 1 + ncuts, size - 1 - ncuts,
 	    &why) == 0) {
-		check(run(srv, data + 1, ncuts, data + 1 + ncuts,
+		fuzz_check(run(srv, data + 1, ncuts, data + 1 + ncuts,
 		    size - 1 - ncuts, &why) == HANDSHAKE_ERR &&
 		    why == STATS_REJECT_REPLAY);
 	}

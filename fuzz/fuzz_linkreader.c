@@ -12,6 +12,7 @@
 
 #include "proto.h"
 #include "rpc.h"
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,13 +24,6 @@ struct stage {
 	enum rpc_crc crc;
 	int32_t seq;
 };
-
-static void
-check(int ok)
-{
-	if (!ok)
-		abort();
-}
 
 /* After the handshake frame, numbering starts over at 0. */
 static void
@@ -82,20 +76,20 @@ run(const uint8_t *cuts, size_t ncuts, const uint8_t *s, size_t n,
 		piece = ncuts == 0 ? n - pos : (size_t)cuts[c++ % ncuts] + 1;
 		if (piece > n - pos)
 			piece = n - pos;
-		check(rpc_reader_feed(&r, s + pos, piece) == 0);
+		fuzz_check(rpc_reader_feed(&r, s + pos, piece) == 0);
 		pos += piece;
 		while ((rc = rpc_reader_next(&r, st.crc, &p, &len)) == 0) {
-			check(got < ne && len == e[got].len &&
+			fuzz_check(got < ne && len == e[got].len &&
 			    memcmp(p, s + e[got].off, len) == 0);
 			got++;
-			check(r.seq == (int32_t)((uint32_t)st.seq + 1));
+			fuzz_check(r.seq == (int32_t)((uint32_t)st.seq + 1));
 			advance(&st, negotiated, &r.seq);
 		}
 	}
-	check(got == ne && rc == end);
+	fuzz_check(got == ne && rc == end);
 	if (rc != RPC_NEED_MORE) {
-		check(rpc_reader_feed(&r, s, n) == 0);
-		check(rpc_reader_next(&r, st.crc, &p, &len) == rc);
+		fuzz_check(rpc_reader_feed(&r, s, n) == 0);
+		fuzz_check(rpc_reader_next(&r, st.crc, &p, &len) == rc);
 	}
 	rpc_reader_free(&r);
 }

@@ -9,15 +9,9 @@
 #include <string.h>
 
 #include "faketls.h"
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void
-check(int ok)
-{
-	if (!ok)
-		abort();
-}
 
 static void
 fit_header(uint8_t *m, size_t len)
@@ -34,17 +28,18 @@ one(uint8_t *m, size_t len)
 	int vf = -1, rc;
 
 	rc = faketls_server_hello_parse(m, len, &vf);
-	check(rc == 0 || rc == FAKETLS_ERR_RECORD || rc == FAKETLS_ERR_HRR ||
-	    rc == FAKETLS_ERR_VERSION || rc == FAKETLS_ERR_TRUNCATED ||
-	    rc == FAKETLS_ERR_SESSION_ID || rc == FAKETLS_ERR_EXTENSIONS);
-	check(rc == 0 ? vf == 0 || vf == 1 : vf == -1);
+	fuzz_check(rc == 0 || rc == FAKETLS_ERR_RECORD ||
+	    rc == FAKETLS_ERR_HRR || rc == FAKETLS_ERR_VERSION ||
+	    rc == FAKETLS_ERR_TRUNCATED || rc == FAKETLS_ERR_SESSION_ID ||
+	    rc == FAKETLS_ERR_EXTENSIONS);
+	fuzz_check(rc == 0 ? vf == 0 || vf == 1 : vf == -1);
 	if (rc != 0)
 		return;
-	check(len >= TLS_HS_HEADER_LEN && m[0] == TLS_HS_SERVER_HELLO &&
+	fuzz_check(len >= TLS_HS_HEADER_LEN && m[0] == TLS_HS_SERVER_HELLO &&
 	    ((size_t)m[1] << 16 | (size_t)m[2] << 8 | m[3]) ==
 	    len - TLS_HS_HEADER_LEN);
 	fit_header(m, len - 1);
-	check(faketls_server_hello_parse(m, len - 1, &vf) != 0);
+	fuzz_check(faketls_server_hello_parse(m, len - 1, &vf) != 0);
 	fit_header(m, len);
 }
 
