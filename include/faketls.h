@@ -26,6 +26,7 @@
 #define FAKETLS_ERR_TIME	(-14)	/* timestamp outside the window */
 #define FAKETLS_ERR_ARG		(-15)
 #define FAKETLS_ERR_CRYPTO	(-16)	/* libcrypto or memory failure */
+#define FAKETLS_ERR_HRR		(-17)	/* a HelloRetryRequest, not a ServerHello */
 
 /*
  * Our limit on a ClientHello: every record that carries it, headers
@@ -150,6 +151,16 @@ int faketls_reply_build(const uint8_t secret[SECRET_LEN],
 int faketls_reply_verify(const uint8_t secret[SECRET_LEN],
     const uint8_t client_random[TLS_RANDOM_LEN], size_t napp,
     const uint8_t *buf, size_t len, size_t *used);
+
+/*
+ * The cover site's ServerHello (RFC 8446 4.1.3): the handshake message
+ * alone in msg[0..len), header included. *versions_first: whether its
+ * supported_versions (TLS 1.3) comes before its key_share, the order our
+ * reply imitates. FAKETLS_ERR_HRR for a HelloRetryRequest,
+ * FAKETLS_ERR_VERSION when either extension is missing (not TLS 1.3).
+ */
+int faketls_server_hello_parse(const uint8_t *msg, size_t len,
+    int *versions_first);
 
 /*
  * Client -> server records after the handshake (PROTOCOL.md 3.5): one CCS

@@ -11,6 +11,7 @@
 #define FRAME_ERR_ALIGN		(-5)	/* not a multiple of 4 (non-padded) */
 #define FRAME_ERR_OVERLONG	(-6)	/* abridged extended form for a short length */
 #define FRAME_ERR_ARG		(-7)
+#define FRAME_ERR_NOMEM		(-8)
 
 enum frame_transport {
 	FRAME_ABRIDGED,		/* tag ef */
@@ -38,5 +39,39 @@ int frame_decode(enum frame_transport t, const uint8_t *buf, size_t avail,
  */
 int frame_encode(enum frame_transport t, size_t len, int quickack,
     uint8_t hdr[4], size_t *hdr_len);
+
+/*
+ * A client stream cut into packets (PROTOCOL.md 2), fed in whatever pieces
+ * the socket gives. A bad header ends the stream: nothing after it is ever
+ * a packet, since the official server does not resynchronise either.
+ */
+struct frame_reader {
+	enum frame_transport transport;
+	uint8_t hdr[4];
+	size_t hn;
+	struct frame_info fi;
+	uint8_t *pkt;		/* the body being collected, or the last packet */
+	size_t got;
+	int done;		/* pkt is a packet already handed out */
+	int err;		/* sticky */
+};
+
+struct frame_packet {
+	const uint8_t *data;	/* NULL: no packet completed; else valid until
+				   the next feed or free */
+	size_t len;		/* frame_info.data_len */
+	int quickack;
+};
+
+void frame_reader_init(struct frame_reader *r, enum frame_transport t);
+/*
+ * Take bytes of p[0..n) up to the end of the next complete packet: *used
+ * gets how many, *pkt that packet (data NULL when p ran out first, with
+ * *used == n). Call again with the rest. A FRAME_ERR_* is returned again by
+ * every later call.
+ */
+int frame_reader_feed(struct frame_reader *r, const uint8_t *p, size_t n,
+    size_t *used, struct frame_packet *pkt);
+void frame_reader_free(struct frame_reader *r);
 
 #endif

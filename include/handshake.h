@@ -22,6 +22,8 @@ struct handshake {
 	struct server *srv;
 	int fd;
 	int64_t deadline;		/* net_now_ms() clock */
+	int64_t unix_now;		/* time(NULL) at the start: hello times,
+					   replay ages */
 	const char *who;		/* log prefix: "sN ADDR" */
 
 	/* out */

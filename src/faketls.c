@@ -859,6 +859,55 @@ faketls_reply_verify(const uint8_t secret[SECRET_LEN],
 	return 0;
 }
 
+/* ---- The cover site's ServerHello ---- */
+
+int
+faketls_server_hello_parse(const uint8_t *msg, size_t len,
+    int *versions_first)
+{
+	struct cur c = { msg, len, TLS_HS_HEADER_LEN };
+	const uint8_t *p;
+	size_t sid, l, n = 0, sv = 0, ks = 0;
+	uint16_t t;
+	int rc;
+
+	if (versions_first == NULL || (msg == NULL && len > 0))
+		return FAKETLS_ERR_ARG;
+	if (len < TLS_HS_HEADER_LEN || msg[0] != TLS_HS_SERVER_HELLO ||
+	    bytes_be24(msg + 1) != len - TLS_HS_HEADER_LEN)
+		return FAKETLS_ERR_RECORD;
+	/* version, random, session id length */
+	if ((rc = take(&c, 2 + TLS_RANDOM_LEN + 1, &p,
+	    FAKETLS_ERR_TRUNCATED)) != 0)
+		return rc;
+	if (memcmp(p + 2, TLS_HRR_RANDOM, TLS_RANDOM_LEN) == 0)
+		return FAKETLS_ERR_HRR;
+	if ((sid = p[2 + TLS_RANDOM_LEN]) > TLS_SESSION_ID_MAX)
+		return FAKETLS_ERR_SESSION_ID;
+	/* session id, suite, compression, extensions length */
+	if ((rc = take(&c, sid + 2 + 1 + 2, &p, FAKETLS_ERR_TRUNCATED)) != 0)
+		return rc;
+	if (bytes_be16(p + sid + 3) != len - c.off)
+		return FAKETLS_ERR_EXTENSIONS;
+	while (c.off < len) {
+		if ((rc = take(&c, 4, &p, FAKETLS_ERR_EXTENSIONS)) != 0)
+			return rc;
+		t = bytes_be16(p);
+		l = bytes_be16(p + 2);
+		if ((rc = take(&c, l, &p, FAKETLS_ERR_EXTENSIONS)) != 0)
+			return rc;
+		if (t == TLS_EXT_SUPPORTED_VERSIONS && l == 2 &&
+		    bytes_be16(p) == TLS_VERSION_13)
+			sv = ++n;
+		else if (t == TLS_EXT_KEY_SHARE)
+			ks = ++n;
+	}
+	if (sv == 0 || ks == 0)
+		return FAKETLS_ERR_VERSION;
+	*versions_first = sv < ks;
+	return 0;
+}
+
 /* ---- Records after the handshake ---- */
 
 void

@@ -3,6 +3,9 @@
  * same places the official server is, so a client that works with it works
  * with us and nothing else gets through.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "bytes.h"
 #include "frame.h"
 #include "proto.h"
@@ -147,4 +150,78 @@ frame_encode(enum frame_transport t, size_t len, int quickack,
 		*hdr_len = 4;
 	}
 	return 0;
+}
+
+void
+frame_reader_init(struct frame_reader *r, enum frame_transport t)
+{
+	memset(r, 0, sizeof(*r));
+	r->transport = t;
+}
+
+/* One more header byte: 1 once the header is complete and its body allocated. */
+static int
+header_byte(struct frame_reader *r, uint8_t b)
+{
+	int rc;
+
+	r->hdr[r->hn++] = b;
+	rc = frame_decode(r->transport, r->hdr, r->hn, &r->fi);
+	if (rc == FRAME_NEED_MORE && r->hn < sizeof(r->hdr))
+		return 0;
+	if (rc != 0)
+		return rc;
+	r->hn = r->got = 0;
+	if ((r->pkt = malloc(r->fi.len)) == NULL)
+		return FRAME_ERR_NOMEM;
+	return 1;
+}
+
+int
+frame_reader_feed(struct frame_reader *r, const uint8_t *p, size_t n,
+    size_t *used, struct frame_packet *pkt)
+{
+	size_t off = 0, take;
+	int rc;
+
+	if (r == NULL || (p == NULL && n > 0) || used == NULL || pkt == NULL)
+		return FRAME_ERR_ARG;
+	pkt->data = NULL;
+	*used = 0;
+	if (r->err != 0)
+		return r->err;
+	if (r->done) {
+		free(r->pkt);
+		r->pkt = NULL;
+		r->done = 0;
+	}
+	while (off < n) {
+		if (r->pkt == NULL) {
+			if ((rc = header_byte(r, p[off++])) < 0)
+				return r->err = rc;
+			continue;
+		}
+		take = n - off < r->fi.len - r->got ? n - off :
+		    r->fi.len - r->got;
+		memcpy(r->pkt + r->got, p + off, take);
+		r->got += take;
+		off += take;
+		if (r->got == r->fi.len) {
+			r->done = 1;
+			pkt->data = r->pkt;
+			pkt->len = r->fi.data_len;
+			pkt->quickack = r->fi.quickack;
+			break;
+		}
+	}
+	*used = off;
+	return 0;
+}
+
+void
+frame_reader_free(struct frame_reader *r)
+{
+	free(r->pkt);
+	r->pkt = NULL;
+	r->done = 0;
 }

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "crypto.h"
 #include "frame.h"
@@ -98,8 +97,8 @@ replayed(struct handshake *h, const uint8_t key[REPLAY_KEY_LEN])
 {
 	if (h->srv->replay == NULL)
 		return 0;
-	return replay_check_and_add(h->srv->replay, key,
-	    (int64_t)time(NULL)) == REPLAY_SEEN;
+	return replay_check_and_add(h->srv->replay, key, h->unix_now) ==
+	    REPLAY_SEEN;
 }
 
 static int
@@ -240,7 +239,7 @@ tls_checks(struct handshake *h, const struct faketls_hello *hello,
     struct faketls_match *m)
 {
 	const struct config *cfg = h->srv->cfg;
-	int64_t now = (int64_t)time(NULL), oldest;
+	int64_t now = h->unix_now, oldest;
 	uint32_t past = (uint32_t)cfg->time_skew_past;
 
 	if (!sni_known(cfg, hello->sni)) {

@@ -179,60 +179,19 @@ read_record(int fd, int64_t hdr_deadline, int64_t body_deadline,
 	return rc == 0 ? 0 : MASK_ERR;
 }
 
-/*
- * A TLS 1.3 ServerHello (RFC 8446 4.1.3) alone in p[0..len): which of
- * supported_versions and key_share comes first.
- */
 static int
-server_hello_parse(const uint8_t *p, size_t len, int *versions_first,
+server_hello(const uint8_t *p, size_t len, int *versions_first,
     const char **why)
 {
-	size_t off, end, sid, ext_len, l;
-	int n = 0, sv = 0, ks = 0;
-	uint16_t t;
+	int rc = faketls_server_hello_parse(p, len, versions_first);
 
-	*why = "malformed ServerHello";
-	if (len < TLS_HS_HEADER_LEN || p[0] != TLS_HS_SERVER_HELLO ||
-	    (size_t)(p[1] << 16 | p[2] << 8 | p[3]) != len - TLS_HS_HEADER_LEN)
-		return MASK_ERR;
-	off = TLS_HS_HEADER_LEN;
-	end = len;
-	if (end - off < 2 + TLS_RANDOM_LEN + 1)
-		return MASK_ERR;
-	if (memcmp(p + off + 2, TLS_HRR_RANDOM, TLS_RANDOM_LEN) == 0) {
+	if (rc == FAKETLS_ERR_HRR)
 		*why = "HelloRetryRequest";
-		return MASK_ERR;
-	}
-	off += 2 + TLS_RANDOM_LEN;
-	sid = p[off++];
-	if (sid > TLS_SESSION_ID_MAX || end - off < sid + 2 + 1 + 2)
-		return MASK_ERR;
-	off += sid + 2 + 1;		/* session id, suite, compression */
-	ext_len = bytes_be16(p + off);
-	off += 2;
-	if (ext_len != end - off)
-		return MASK_ERR;
-	while (off < end) {
-		if (end - off < 4)
-			return MASK_ERR;
-		t = bytes_be16(p + off);
-		l = bytes_be16(p + off + 2);
-		off += 4;
-		if (l > end - off)
-			return MASK_ERR;
-		if (t == TLS_EXT_SUPPORTED_VERSIONS && l == 2 &&
-		    bytes_be16(p + off) == TLS_VERSION_13)
-			sv = ++n;
-		else if (t == TLS_EXT_KEY_SHARE)
-			ks = ++n;
-		off += l;
-	}
-	if (sv == 0 || ks == 0) {
+	else if (rc == FAKETLS_ERR_VERSION)
 		*why = "not TLS 1.3";
-		return MASK_ERR;
-	}
-	*versions_first = sv < ks;
-	return 0;
+	else if (rc != 0)
+		*why = "malformed ServerHello";
+	return rc == 0 ? 0 : MASK_ERR;
 }
 
 /*
@@ -256,7 +215,7 @@ read_flight(int fd, struct mask_shape *out, const char **why)
 		    "not a TLS handshake";
 		return MASK_ERR;
 	}
-	if (server_hello_parse(buf, len, &out->versions_first, why) != 0)
+	if (server_hello(buf, len, &out->versions_first, why) != 0)
 		return MASK_ERR;
 	while (out->napp < MASK_MAX_RECORDS) {
 		quiet = out->napp == 0 ? end : net_now_ms() + PROBE_QUIET_MS;

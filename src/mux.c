@@ -87,9 +87,7 @@ struct link {
 	crypto_cbc *enc;
 	/* The link thread's own. */
 	crypto_cbc *dec;
-	int32_t rseq;
-	uint8_t *plain;
-	size_t plen, pcap, poff;		/* decoded up to poff */
+	struct rpc_reader rd;
 	uint8_t rest[RPC_CBC_BLOCK];	/* ciphertext short of a block */
 	size_t nrest;
 	int64_t last_rx;
@@ -411,60 +409,28 @@ dispatch(struct link *l, const uint8_t *p, size_t len)
 
 /* ---- reading ---- */
 
-static int
-plain_reserve(struct link *l, size_t need)
-{
-	uint8_t *np;
-	size_t cap = l->pcap ? l->pcap : READ_CHUNK;
-
-	while (cap < need)
-		cap *= 2;
-	if (cap == l->pcap)
-		return 0;
-	if ((np = realloc(l->plain, cap)) == NULL)
-		return MUX_ERR;
-	l->plain = np;
-	l->pcap = cap;
-	return 0;
-}
-
 /* Decrypt what arrived (dec NULL: the plaintext nonce stage). */
 static int
 take_bytes(struct link *l, const uint8_t *in, size_t n)
 {
 	size_t whole;
 
-	if (l->dec == NULL) {
-		if (plain_reserve(l, l->plen + n) != 0)
-			return MUX_ERR;
-		memcpy(l->plain + l->plen, in, n);
-		l->plen += n;
-		return 0;
-	}
-	if (plain_reserve(l, l->plen + l->nrest + n) != 0)
+	uint8_t *at;
+
+	if (l->dec == NULL)
+		return rpc_reader_feed(&l->rd, in, n) == 0 ? 0 : MUX_ERR;
+	if (rpc_reader_reserve(&l->rd, l->nrest + n, &at) != 0)
 		return MUX_ERR;
-	memcpy(l->plain + l->plen, l->rest, l->nrest);
-	memcpy(l->plain + l->plen + l->nrest, in, n);
+	memcpy(at, l->rest, l->nrest);
+	memcpy(at + l->nrest, in, n);
 	n += l->nrest;
 	whole = n - n % RPC_CBC_BLOCK;
 	l->nrest = n - whole;
-	memcpy(l->rest, l->plain + l->plen + whole, l->nrest);
-	if (crypto_cbc_apply(l->dec, l->plain + l->plen, l->plain + l->plen,
-	    whole) != 0)
+	memcpy(l->rest, at + whole, l->nrest);
+	if (crypto_cbc_apply(l->dec, at, at, whole) != 0)
 		return MUX_ERR;
-	l->plen += whole;
+	rpc_reader_commit(&l->rd, whole);
 	return 0;
-}
-
-/* Drop consumed bytes from the front once nothing points into them. */
-static void
-plain_compact(struct link *l)
-{
-	if (l->poff == 0)
-		return;
-	memmove(l->plain, l->plain + l->poff, l->plen - l->poff);
-	l->plen -= l->poff;
-	l->poff = 0;
 }
 
 /*
@@ -477,28 +443,18 @@ next_frame(struct link *l, enum rpc_crc crc, const uint8_t **p, size_t *len,
     int64_t deadline)
 {
 	uint8_t in[READ_CHUNK];
-	struct rpc_frame f;
 	ssize_t n;
 	int rc;
 
 	for (;;) {
-		rc = rpc_frame_decode(l->plain + l->poff, l->plen - l->poff, crc,
-		    l->rseq, &f);
-		if (rc == 0) {
-			l->poff += f.consumed;
-			if (f.pad)
-				continue;
-			l->rseq++;
-			*p = f.payload;
-			*len = f.payload_len;
+		rc = rpc_reader_next(&l->rd, crc, p, len);
+		if (rc == 0)
 			return 0;
-		}
 		if (rc != RPC_NEED_MORE) {
 			log_warn("middle %s: bad frame: %s", l->name,
 			    rpc_strerror(rc));
 			return MUX_ERR;
 		}
-		plain_compact(l);
 		if (deadline != 0 && net_now_ms() >= deadline)
 			return MUX_TIMEOUT;
 		n = recv(l->fd, in, sizeof(in), 0);
@@ -601,7 +557,7 @@ handshake(struct link *l, const struct rpc_endpoint *clt, int64_t deadline)
 		return MUX_ERR;
 	}
 	l->wseq = 0;
-	l->rseq = 0;
+	l->rd.seq = 0;
 	return 0;
 }
 
@@ -617,7 +573,8 @@ link_reset(struct link *l)
 	pthread_mutex_unlock(&l->wmu);
 	crypto_cbc_free(l->dec);
 	l->dec = NULL;
-	l->plen = l->poff = l->nrest = 0;
+	rpc_reader_reset(&l->rd, RPC_SEQ_NONCE);
+	l->nrest = 0;
 }
 
 /* Connect, nonce, handshake: 0 with the link ready for clients. */
@@ -629,7 +586,7 @@ link_connect(struct link *l, struct middle_snapshot *snap)
 	struct rpc_nonce theirs;
 	int64_t deadline = net_now_ms() + HANDSHAKE_MS;
 	uint32_t ts = (uint32_t)time(NULL);
-	uint8_t nonce[16];
+	uint8_t nonce[16], rest[RPC_CBC_BLOCK * 8];
 	const uint8_t *p;
 	int32_t ks;
 	size_t len;
@@ -660,7 +617,7 @@ link_connect(struct link *l, struct middle_snapshot *snap)
 	pthread_mutex_lock(&l->wmu);
 	l->fd = fd;
 	pthread_mutex_unlock(&l->wmu);
-	l->rseq = RPC_SEQ_NONCE;
+	rpc_reader_reset(&l->rd, RPC_SEQ_NONCE);
 	if (send_plain_nonce(l, snap->secret, snap->secret_len, nonce, ts,
 	    &ks) != 0 || next_frame(l, RPC_CRC32, &p, &len, deadline) != 0)
 		return MUX_ERR;
@@ -670,22 +627,16 @@ link_connect(struct link *l, struct middle_snapshot *snap)
 		    rpc_strerror(rc));
 		return MUX_ERR;
 	}
-	l->rseq = RPC_SEQ_HANDSHAKE;
 	/* The rest of this read, if any, is already ciphertext. */
 	if (derive(l, snap->secret, snap->secret_len, &theirs, nonce, ts,
 	    &clt) != 0)
 		return MUX_ERR;
-	if (l->poff < l->plen) {
-		size_t n = l->plen - l->poff;
-		uint8_t tmp[RPC_CBC_BLOCK * 8];
-
-		if (n > sizeof(tmp))
-			return MUX_ERR;
-		memcpy(tmp, l->plain + l->poff, n);
-		l->plen = l->poff = 0;
-		if (take_bytes(l, tmp, n) != 0)
-			return MUX_ERR;
-	}
+	if ((len = rpc_reader_unread(&l->rd, &p)) > sizeof(rest))
+		return MUX_ERR;
+	memcpy(rest, p, len);
+	rpc_reader_reset(&l->rd, RPC_SEQ_HANDSHAKE);
+	if (len > 0 && take_bytes(l, rest, len) != 0)
+		return MUX_ERR;
 	pthread_mutex_lock(&l->wmu);
 	rc = handshake(l, &clt, deadline);
 	pthread_mutex_unlock(&l->wmu);
@@ -955,7 +906,7 @@ mux_free(struct mux *m)
 			l = t->links[i];
 			pthread_join(l->thread, NULL);
 			link_reset(l);
-			free(l->plain);
+			rpc_reader_free(&l->rd);
 			pthread_mutex_destroy(&l->mu);
 			pthread_mutex_destroy(&l->wmu);
 			free(l);

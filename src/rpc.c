@@ -3,6 +3,8 @@
  * official proxy makes, so a middle-end that talks to it talks to us and a
  * link that would be closed there fails here with a named error.
  */
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bytes.h"
@@ -92,6 +94,8 @@ rpc_strerror(int err)
 		return "crypto library failure";
 	case RPC_ERR_MALFORMED:
 		return "malformed message";
+	case RPC_ERR_NOMEM:
+		return "out of memory";
 	}
 	return "unknown error";
 }
@@ -166,6 +170,117 @@ rpc_frame_decode(const uint8_t *buf, size_t avail, enum rpc_crc crc,
 	out->payload_len = len - RPC_FRAME_OVERHEAD;
 	out->consumed = len;
 	return 0;
+}
+
+/* ---- A link's read side ---- */
+
+/* First room for a link's reads, doubled as frames need. */
+#define READER_MIN_CAP		65536
+
+void
+rpc_reader_init(struct rpc_reader *r, int32_t seq)
+{
+	memset(r, 0, sizeof(*r));
+	r->seq = seq;
+}
+
+void
+rpc_reader_reset(struct rpc_reader *r, int32_t seq)
+{
+	r->len = r->off = 0;
+	r->seq = seq;
+}
+
+int
+rpc_reader_reserve(struct rpc_reader *r, size_t n, uint8_t **at)
+{
+	size_t cap = r->cap ? r->cap : READER_MIN_CAP;
+	uint8_t *nb;
+
+	if (at == NULL)
+		return RPC_ERR_ARG;
+	/* Nothing points into taken bytes any more: drop them. */
+	if (r->off > 0) {
+		memmove(r->buf, r->buf + r->off, r->len - r->off);
+		r->len -= r->off;
+		r->off = 0;
+	}
+	if (n > SIZE_MAX / 2 - r->len)
+		return RPC_ERR_NOMEM;
+	while (cap < r->len + n)
+		cap *= 2;
+	if (cap != r->cap) {
+		if ((nb = realloc(r->buf, cap)) == NULL)
+			return RPC_ERR_NOMEM;
+		r->buf = nb;
+		r->cap = cap;
+	}
+	*at = r->buf + r->len;
+	return 0;
+}
+
+void
+rpc_reader_commit(struct rpc_reader *r, size_t n)
+{
+	r->len += n;
+}
+
+int
+rpc_reader_feed(struct rpc_reader *r, const uint8_t *p, size_t n)
+{
+	uint8_t *at;
+	int rc;
+
+	if (p == NULL && n > 0)
+		return RPC_ERR_ARG;
+	if ((rc = rpc_reader_reserve(r, n, &at)) != 0)
+		return rc;
+	if (n > 0)
+		memcpy(at, p, n);
+	rpc_reader_commit(r, n);
+	return 0;
+}
+
+int
+rpc_reader_next(struct rpc_reader *r, enum rpc_crc crc,
+    const uint8_t **payload, size_t *len)
+{
+	struct rpc_frame f;
+	int rc;
+
+	if (payload == NULL || len == NULL)
+		return RPC_ERR_ARG;
+	for (;;) {
+		if (r->off == r->len)
+			return RPC_NEED_MORE;
+		rc = rpc_frame_decode(r->buf + r->off, r->len - r->off, crc,
+		    r->seq, &f);
+		if (rc == RPC_NEED_MORE)
+			return rc;
+		if (rc != 0)
+			return rc;
+		r->off += f.consumed;
+		if (!f.pad)
+			break;
+	}
+	r->seq = (int32_t)((uint32_t)r->seq + 1);
+	*payload = f.payload;
+	*len = f.payload_len;
+	return 0;
+}
+
+size_t
+rpc_reader_unread(const struct rpc_reader *r, const uint8_t **p)
+{
+	*p = r->buf == NULL ? NULL : r->buf + r->off;
+	return r->len - r->off;
+}
+
+void
+rpc_reader_free(struct rpc_reader *r)
+{
+	free(r->buf);
+	memset(r, 0, sizeof(*r));
 }
 
 int

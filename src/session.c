@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto.h"
@@ -486,49 +487,28 @@ out:
 	return end;
 }
 
-/* Middle mode: the client's stream cut into packets (PROTOCOL.md 2). */
-struct framer {
-	uint8_t hdr[4];
-	size_t hn;
-	struct frame_info fi;
-	uint8_t *pkt;
-	size_t got;
-};
-
+/* Middle mode: each packet of the client's stream to the middle proxy. */
 static int
-framer_feed(struct session *s, struct framer *f, const uint8_t *p, size_t n)
+packets_up(struct session *s, struct frame_reader *f, const uint8_t *p,
+    size_t n)
 {
-	size_t take;
+	struct frame_packet pkt;
+	size_t used;
 	int rc;
 
 	while (n > 0) {
-		if (f->pkt == NULL) {
-			f->hdr[f->hn++] = *p++;
-			n--;
-			rc = frame_decode(s->transport, f->hdr, f->hn, &f->fi);
-			if (rc == FRAME_NEED_MORE && f->hn < sizeof(f->hdr))
-				continue;
-			if (rc != 0) {
-				slog(LOGL_INFO, s, "bad %s frame from the client "
-				    "(%d)", frame_transport_name(s->transport), rc);
-				return SESSION_ERR;
-			}
-			f->hn = f->got = 0;
-			if ((f->pkt = malloc(f->fi.len)) == NULL)
-				return SESSION_ERR;
+		if ((rc = frame_reader_feed(f, p, n, &used, &pkt)) != 0) {
+			slog(LOGL_INFO, s, "bad %s frame from the client (%d)",
+			    frame_transport_name(s->transport), rc);
+			return SESSION_ERR;
 		}
-		take = n < f->fi.len - f->got ? n : f->fi.len - f->got;
-		memcpy(f->pkt + f->got, p, take);
-		f->got += take;
-		p += take;
-		n -= take;
-		if (f->got < f->fi.len)
+		p += used;
+		n -= used;
+		if (pkt.data == NULL)
 			continue;
 		/* Padded: whole words of padding go along, as the official proxy does. */
-		rc = mux_send(s->mc, f->pkt, f->fi.data_len, f->fi.quickack);
-		count(s, UP, f->fi.data_len);
-		free(f->pkt);
-		f->pkt = NULL;
+		rc = mux_send(s->mc, pkt.data, pkt.len, pkt.quickack);
+		count(s, UP, pkt.len);
 		if (rc != 0)
 			return SESSION_ERR;
 	}
@@ -541,12 +521,12 @@ middle_up(struct session *s)
 {
 	size_t size = (size_t)s->srv->cfg->buffer_size;
 	uint8_t *buf = malloc(size);
-	struct framer f;
+	struct frame_reader f;
 	enum end end = END_FAIL;
 	ssize_t n;
 	int rc;
 
-	memset(&f, 0, sizeof(f));
+	frame_reader_init(&f, s->transport);
 	while (buf != NULL) {
 		n = client_read(s, buf, size);
 		if ((rc = read_result(s, n, &end)) > 0)
@@ -555,10 +535,10 @@ middle_up(struct session *s)
 			break;
 		atomic_store(&s->last_active, net_now_ms());
 		if (crypto_ctr_apply(s->c_dec, buf, buf, (size_t)n) != 0 ||
-		    framer_feed(s, &f, buf, (size_t)n) != 0)
+		    packets_up(s, &f, buf, (size_t)n) != 0)
 			break;
 	}
-	free(f.pkt);
+	frame_reader_free(&f);
 	free(buf);
 	return end;
 }
@@ -749,6 +729,7 @@ client_to_upstream(void *arg)
 	h.fd = s->cfd;
 	h.who = s->who;
 	h.deadline = handshake_deadline(cfg);
+	h.unix_now = (int64_t)time(NULL);
 	/* Our reply must not wait on a client that does not read. */
 	net_set_timeouts(s->cfd, 0, cfg->handshake_timeout * 1000);
 	rc = handshake_run(&h);

@@ -1442,6 +1442,153 @@ START_TEST(drs_policy)
 }
 END_TEST
 
+/* ---- The cover site's ServerHello ---- */
+
+enum { SH_SV_FIRST = 1, SH_NO_SV = 2, SH_NO_KS = 4, SH_SV_12 = 8,
+    SH_HRR = 16, SH_OTHER = 32 };
+
+/* A ServerHello message written out by hand; returns its length. */
+static size_t
+put_sh(uint8_t *m, int flags)
+{
+	static const uint8_t ks[] = { 0x00, 0x33, 0x00, 0x06, 0x00, 0x1d,
+	    0x00, 0x02, 0xab, 0xcd };
+	static const uint8_t sv13[] = { 0x00, 0x2b, 0x00, 0x02, 0x03, 0x04 };
+	static const uint8_t sv12[] = { 0x00, 0x2b, 0x00, 0x02, 0x03, 0x03 };
+	static const uint8_t other[] = { 0x00, 0x17, 0x00, 0x00 };
+	const uint8_t *sv = flags & SH_SV_12 ? sv12 : sv13;
+	size_t n = 4, ext;
+
+	m[n++] = 0x03;
+	m[n++] = 0x03;
+	if (flags & SH_HRR)
+		memcpy(m + n, TLS_HRR_RANDOM, 32);
+	else
+		memset(m + n, 0x5a, 32);
+	n += 32;
+	m[n++] = 32;
+	memset(m + n, 0x77, 32);
+	n += 32;
+	m[n++] = 0x13;
+	m[n++] = 0x01;
+	m[n++] = 0x00;
+	ext = n;
+	n += 2;
+	if (flags & SH_OTHER) {
+		memcpy(m + n, other, sizeof(other));
+		n += sizeof(other);
+	}
+	if ((flags & SH_SV_FIRST) && !(flags & SH_NO_SV)) {
+		memcpy(m + n, sv, sizeof(sv13));
+		n += sizeof(sv13);
+	}
+	if (!(flags & SH_NO_KS)) {
+		memcpy(m + n, ks, sizeof(ks));
+		n += sizeof(ks);
+	}
+	if (!(flags & SH_SV_FIRST) && !(flags & SH_NO_SV)) {
+		memcpy(m + n, sv, sizeof(sv13));
+		n += sizeof(sv13);
+	}
+	m[ext] = (uint8_t)((n - ext - 2) >> 8);
+	m[ext + 1] = (uint8_t)(n - ext - 2);
+	m[0] = 0x02;
+	m[1] = 0;
+	m[2] = (uint8_t)((n - 4) >> 8);
+	m[3] = (uint8_t)(n - 4);
+	return n;
+}
+
+START_TEST(server_hello_order)
+{
+	static const int cases[][2] = {
+		{ SH_SV_FIRST, 1 }, { 0, 0 },
+		{ SH_SV_FIRST | SH_OTHER, 1 }, { SH_OTHER, 0 },
+	};
+	uint8_t m[256];
+	size_t i, n;
+	int vf;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		n = put_sh(m, cases[i][0]);
+		vf = -1;
+		ck_assert_int_eq(faketls_server_hello_parse(m, n, &vf), 0);
+		ck_assert_int_eq(vf, cases[i][1]);
+	}
+}
+END_TEST
+
+START_TEST(server_hello_refused)
+{
+	static const int flags[] = { SH_NO_SV, SH_NO_KS, SH_SV_12,
+	    SH_SV_FIRST | SH_SV_12, SH_NO_SV | SH_NO_KS | SH_OTHER };
+	uint8_t m[256];
+	size_t i, n;
+	int vf = 7;
+
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		n = put_sh(m, flags[i]);
+		ck_assert_int_eq(faketls_server_hello_parse(m, n, &vf),
+		    FAKETLS_ERR_VERSION);
+	}
+	n = put_sh(m, SH_SV_FIRST | SH_HRR);
+	ck_assert_int_eq(faketls_server_hello_parse(m, n, &vf),
+	    FAKETLS_ERR_HRR);
+	/* Not a ServerHello, or not the length its header says. */
+	n = put_sh(m, SH_SV_FIRST);
+	m[0] = 0x01;
+	ck_assert_int_eq(faketls_server_hello_parse(m, n, &vf),
+	    FAKETLS_ERR_RECORD);
+	m[0] = 0x02;
+	ck_assert_int_eq(faketls_server_hello_parse(m, n + 1, &vf),
+	    FAKETLS_ERR_RECORD);
+	/* A session id over 32 bytes. */
+	m[38] = 33;
+	ck_assert_int_eq(faketls_server_hello_parse(m, n, &vf),
+	    FAKETLS_ERR_SESSION_ID);
+	m[38] = 32;
+	/* Extensions length one off either way. */
+	m[75]++;
+	ck_assert_int_eq(faketls_server_hello_parse(m, n, &vf),
+	    FAKETLS_ERR_EXTENSIONS);
+	m[75] -= 2;
+	ck_assert_int_eq(faketls_server_hello_parse(m, n, &vf),
+	    FAKETLS_ERR_EXTENSIONS);
+	m[75]++;
+	/* The last extension's length runs past the end. */
+	m[n - 7]++;
+	ck_assert_int_eq(faketls_server_hello_parse(m, n, &vf),
+	    FAKETLS_ERR_EXTENSIONS);
+	m[n - 7]--;
+	ck_assert_int_eq(faketls_server_hello_parse(m, n, &vf), 0);
+	ck_assert_int_eq(vf, 1);
+	ck_assert_int_eq(faketls_server_hello_parse(NULL, 4, &vf),
+	    FAKETLS_ERR_ARG);
+	ck_assert_int_eq(faketls_server_hello_parse(m, n, NULL),
+	    FAKETLS_ERR_ARG);
+}
+END_TEST
+
+/* Cut anywhere, with the header's length made to match: never accepted. */
+START_TEST(server_hello_truncated)
+{
+	uint8_t m[256], c[256];
+	size_t n, cut;
+	int vf = 7;
+
+	n = put_sh(m, SH_SV_FIRST | SH_OTHER);
+	for (cut = 0; cut < n; cut++) {
+		memcpy(c, m, cut);
+		if (cut >= 4) {
+			c[2] = (uint8_t)((cut - 4) >> 8);
+			c[3] = (uint8_t)(cut - 4);
+		}
+		ck_assert_int_ne(faketls_server_hello_parse(c, cut, &vf), 0);
+		ck_assert_int_eq(vf, 7);
+	}
+}
+END_TEST
+
 static Suite *
 faketls_suite(void)
 {
@@ -1477,6 +1624,9 @@ faketls_suite(void)
 	tcase_add_test(tr, reply_client_verify);
 	tcase_add_test(tr, reply_shapes);
 	tcase_add_test(tr, reply_roundtrip);
+	tcase_add_test(tr, server_hello_order);
+	tcase_add_test(tr, server_hello_refused);
+	tcase_add_test(tr, server_hello_truncated);
 	suite_add_tcase(s, tr);
 	tcase_add_test(tl, reader_splits);
 	tcase_add_loop_test(tl, reader_rules, 0, NREADER);

@@ -252,6 +252,257 @@ START_TEST(tags_and_names)
 }
 END_TEST
 
+/* ---- frame_reader: the stream cut into packets ---- */
+
+#define MAXPKT	4
+
+struct got {
+	size_t n;
+	int rc;			/* of the last feed */
+	struct {
+		uint8_t data[512];
+		size_t len;
+		int quickack;
+	} pkt[MAXPKT];
+};
+
+/* Feed p[0..n) until it is used up or the reader fails. */
+static void
+feed(struct frame_reader *r, const uint8_t *p, size_t n, struct got *g)
+{
+	struct frame_packet pkt;
+	size_t used;
+
+	while (n > 0) {
+		g->rc = frame_reader_feed(r, p, n, &used, &pkt);
+		if (g->rc != 0) {
+			ck_assert_uint_eq(used, 0);
+			ck_assert_ptr_null(pkt.data);
+			return;
+		}
+		ck_assert_uint_le(used, n);
+		ck_assert(used == n || pkt.data != NULL);
+		p += used;
+		n -= used;
+		if (pkt.data == NULL)
+			continue;
+		ck_assert_uint_lt(g->n, MAXPKT);
+		ck_assert_uint_le(pkt.len, sizeof(g->pkt[0].data));
+		memcpy(g->pkt[g->n].data, pkt.data, pkt.len);
+		g->pkt[g->n].len = pkt.len;
+		g->pkt[g->n].quickack = pkt.quickack;
+		g->n++;
+	}
+}
+
+/*
+ * Three frames per transport, written out by hand: 8 bytes, 4 bytes with
+ * quick ack, 512 bytes (abridged: the extended header). Padded adds 3, 2
+ * and 3 bytes of padding that no packet carries.
+ */
+struct stream {
+	uint8_t b[600];
+	size_t len;
+	size_t body[3];		/* offsets of the bodies in b */
+};
+
+static void
+body(struct stream *st, size_t i, size_t len, size_t wire)
+{
+	size_t k;
+
+	st->body[i] = st->len;
+	for (k = 0; k < wire; k++)
+		st->b[st->len++] = (uint8_t)(i * 64 + k + (k < len ? 1 : 0x80));
+}
+
+static void
+hdr(struct stream *st, const uint8_t *h, size_t n)
+{
+	memcpy(st->b + st->len, h, n);
+	st->len += n;
+}
+
+static void
+make_stream(enum frame_transport t, struct stream *st)
+{
+	static const uint8_t a[][4] = { { 0x02 }, { 0x81 },
+	    { 0x7f, 0x80, 0x00, 0x00 } };
+	static const uint8_t in[][4] = { { 8, 0, 0, 0 }, { 4, 0, 0, 0x80 },
+	    { 0x00, 0x02, 0, 0 } };
+	static const uint8_t pd[][4] = { { 11, 0, 0, 0 }, { 6, 0, 0, 0x80 },
+	    { 0x03, 0x02, 0, 0 } };
+	static const size_t lens[] = { 8, 4, 512 }, pads[] = { 3, 2, 3 };
+	size_t i;
+
+	memset(st, 0, sizeof(*st));
+	for (i = 0; i < 3; i++) {
+		if (t == A)
+			hdr(st, a[i], i == 2 ? 4 : 1);
+		else
+			hdr(st, t == I ? in[i] : pd[i], 4);
+		body(st, i, lens[i], lens[i] + (t == P ? pads[i] : 0));
+	}
+}
+
+static void
+expect_stream(const struct stream *st, const struct got *g)
+{
+	static const size_t lens[] = { 8, 4, 512 };
+	size_t i;
+
+	ck_assert_int_eq(g->rc, 0);
+	ck_assert_uint_eq(g->n, 3);
+	for (i = 0; i < 3; i++) {
+		ck_assert_uint_eq(g->pkt[i].len, lens[i]);
+		ck_assert_int_eq(g->pkt[i].quickack, i == 1);
+		ck_assert_mem_eq(g->pkt[i].data, st->b + st->body[i], lens[i]);
+	}
+}
+
+/* Every cut of the stream into two feeds, and one feed of it all. */
+START_TEST(reader_split_everywhere)
+{
+	enum frame_transport t = (enum frame_transport)_i;
+	struct frame_reader r;
+	struct stream st;
+	struct got g;
+	size_t cut;
+
+	make_stream(t, &st);
+	for (cut = 0; cut <= st.len; cut++) {
+		memset(&g, 0, sizeof(g));
+		frame_reader_init(&r, t);
+		feed(&r, st.b, cut, &g);
+		feed(&r, st.b + cut, st.len - cut, &g);
+		expect_stream(&st, &g);
+		frame_reader_free(&r);
+	}
+}
+END_TEST
+
+/* One byte per feed: a packet completes on its last byte, not before. */
+START_TEST(reader_byte_by_byte)
+{
+	enum frame_transport t = (enum frame_transport)_i;
+	struct frame_reader r;
+	struct stream st;
+	struct got g;
+	size_t i, before;
+
+	make_stream(t, &st);
+	memset(&g, 0, sizeof(g));
+	frame_reader_init(&r, t);
+	for (i = 0; i < st.len; i++) {
+		before = g.n;
+		feed(&r, st.b + i, 1, &g);
+		ck_assert_uint_eq(g.n - before, i == st.body[0] + (t == P ?
+		    10 : 7) || i == st.body[1] + (t == P ? 5 : 3) ||
+		    i == st.len - 1);
+	}
+	expect_stream(&st, &g);
+	frame_reader_free(&r);
+}
+END_TEST
+
+START_TEST(reader_bad_frame_ends_stream)
+{
+	static const uint8_t in[] = {
+		4, 0, 0, 0, 1, 2, 3, 4,		/* a packet */
+		6, 0, 0, 0,			/* not a multiple of 4 */
+		4, 0, 0, 0, 5, 6, 7, 8		/* never a packet */
+	};
+	static const uint8_t ab[] = { 0x01, 9, 9, 9, 9, 0x80, 0x01, 1, 2, 3, 4 };
+	struct frame_reader r;
+	struct frame_packet pkt;
+	struct got g;
+	size_t used = 99;
+
+	memset(&g, 0, sizeof(g));
+	frame_reader_init(&r, I);
+	feed(&r, in, sizeof(in), &g);
+	ck_assert_int_eq(g.rc, FRAME_ERR_ALIGN);
+	ck_assert_uint_eq(g.n, 1);
+	ck_assert_uint_eq(g.pkt[0].len, 4);
+	ck_assert_mem_eq(g.pkt[0].data, in + 4, 4);
+	/* The error stays: good bytes later are not read as a new frame. */
+	ck_assert_int_eq(frame_reader_feed(&r, in, 8, &used, &pkt),
+	    FRAME_ERR_ALIGN);
+	ck_assert_uint_eq(used, 0);
+	ck_assert_ptr_null(pkt.data);
+	frame_reader_free(&r);
+
+	/* Abridged: a zero length (with quick ack) after a packet. */
+	memset(&g, 0, sizeof(g));
+	frame_reader_init(&r, A);
+	feed(&r, ab, sizeof(ab), &g);
+	ck_assert_int_eq(g.rc, FRAME_ERR_ZERO);
+	ck_assert_uint_eq(g.n, 1);
+	ck_assert_mem_eq(g.pkt[0].data, ab + 1, 4);
+	frame_reader_free(&r);
+}
+END_TEST
+
+/* The largest frame passes whole; one word more is refused at the header. */
+START_TEST(reader_max_size)
+{
+	size_t total = 4 + FRAME_MAX_LEN, used;
+	uint8_t *b = malloc(total), over[4];
+	struct frame_reader r;
+	struct frame_packet pkt;
+	size_t i;
+
+	ck_assert_ptr_nonnull(b);
+	b[0] = FRAME_MAX_LEN & 0xff;
+	b[1] = FRAME_MAX_LEN >> 8 & 0xff;
+	b[2] = FRAME_MAX_LEN >> 16 & 0xff;
+	b[3] = 0;
+	for (i = 4; i < total; i++)
+		b[i] = (uint8_t)(i * 7);
+	frame_reader_init(&r, I);
+	ck_assert_int_eq(frame_reader_feed(&r, b, total - 1, &used, &pkt), 0);
+	ck_assert_uint_eq(used, total - 1);
+	ck_assert_ptr_null(pkt.data);
+	ck_assert_int_eq(frame_reader_feed(&r, b + total - 1, 1, &used, &pkt),
+	    0);
+	ck_assert_uint_eq(used, 1);
+	ck_assert_ptr_nonnull(pkt.data);
+	ck_assert_uint_eq(pkt.len, FRAME_MAX_LEN);
+	ck_assert_mem_eq(pkt.data, b + 4, FRAME_MAX_LEN);
+	frame_reader_free(&r);
+
+	memcpy(over, b, 4);
+	over[0] += 4;
+	frame_reader_init(&r, I);
+	ck_assert_int_eq(frame_reader_feed(&r, over, 4, &used, &pkt),
+	    FRAME_ERR_TOO_LONG);
+	frame_reader_free(&r);
+	free(b);
+}
+END_TEST
+
+START_TEST(reader_args)
+{
+	struct frame_reader r;
+	struct frame_packet pkt;
+	uint8_t b[1] = { 1 };
+	size_t used;
+
+	frame_reader_init(&r, A);
+	ck_assert_int_eq(frame_reader_feed(NULL, b, 1, &used, &pkt),
+	    FRAME_ERR_ARG);
+	ck_assert_int_eq(frame_reader_feed(&r, NULL, 1, &used, &pkt),
+	    FRAME_ERR_ARG);
+	ck_assert_int_eq(frame_reader_feed(&r, b, 1, NULL, &pkt),
+	    FRAME_ERR_ARG);
+	ck_assert_int_eq(frame_reader_feed(&r, b, 1, &used, NULL),
+	    FRAME_ERR_ARG);
+	ck_assert_int_eq(frame_reader_feed(&r, NULL, 0, &used, &pkt), 0);
+	ck_assert_uint_eq(used, 0);
+	frame_reader_free(&r);
+}
+END_TEST
+
 static Suite *
 frame_suite(void)
 {
@@ -264,6 +515,13 @@ frame_suite(void)
 	tcase_add_loop_test(tc, roundtrip, FRAME_ABRIDGED, FRAME_PADDED + 1);
 	tcase_add_test(tc, args);
 	tcase_add_test(tc, tags_and_names);
+	tcase_add_loop_test(tc, reader_split_everywhere, FRAME_ABRIDGED,
+	    FRAME_PADDED + 1);
+	tcase_add_loop_test(tc, reader_byte_by_byte, FRAME_ABRIDGED,
+	    FRAME_PADDED + 1);
+	tcase_add_test(tc, reader_bad_frame_ends_stream);
+	tcase_add_test(tc, reader_max_size);
+	tcase_add_test(tc, reader_args);
 	suite_add_tcase(s, tc);
 	return s;
 }

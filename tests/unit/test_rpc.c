@@ -1553,14 +1553,185 @@ START_TEST(strerror_distinct)
 	const char *seen[21];
 	int i, j;
 
-	for (i = 0; i < 20; i++) {
+	for (i = 0; i < 21; i++) {
 		seen[i] = rpc_strerror(-i);
 		ck_assert_str_ne(seen[i], "unknown error");
 		for (j = 0; j < i; j++)
 			ck_assert_str_ne(seen[i], seen[j]);
 	}
-	ck_assert_str_eq(rpc_strerror(-20), "unknown error");
+	ck_assert_str_eq(rpc_strerror(-21), "unknown error");
 	ck_assert_str_eq(rpc_strerror(1), "unknown error");
+}
+END_TEST
+
+/* ---- rpc_reader ---- */
+
+/*
+ * Padding, the nonce frame (seq -2, CRC32), two padding words, the ping
+ * frame (seq 5, CRC32C): the vectors above as one stream.
+ */
+static size_t
+reader_stream(uint8_t *b, size_t cap)
+{
+	size_t n;
+
+	put32(b, 4);
+	n = 4 + unhex(v_nonce_frame, b + 4, cap - 4);
+	put32(b + n, 4);
+	put32(b + n + 4, 4);
+	n += 8;
+	return n + unhex(v_ping_frame, b + n, cap - n);
+}
+
+/* Take every frame there is; the stage after the nonce is seq 5, CRC32C. */
+static void
+reader_drain(struct rpc_reader *r, int *frames)
+{
+	uint8_t want[64];
+	const uint8_t *p;
+	size_t len, n;
+	int rc;
+
+	while ((rc = rpc_reader_next(r, *frames == 0 ? RPC_CRC32 :
+	    RPC_CRC32C, &p, &len)) == 0) {
+		n = unhex(*frames == 0 ? v_nonce_payload : v_ping_payload,
+		    want, sizeof(want));
+		ck_assert_uint_eq(len, n);
+		ck_assert_mem_eq(p, want, n);
+		if (++*frames == 1) {
+			ck_assert_int_eq(r->seq, RPC_SEQ_HANDSHAKE);
+			r->seq = 5;
+		}
+	}
+	ck_assert_int_eq(rc, RPC_NEED_MORE);
+}
+
+START_TEST(reader_split_everywhere)
+{
+	uint8_t b[128];
+	struct rpc_reader r;
+	size_t n = reader_stream(b, sizeof(b)), cut;
+	int frames;
+
+	for (cut = 0; cut <= n; cut++) {
+		frames = 0;
+		rpc_reader_init(&r, RPC_SEQ_NONCE);
+		ck_assert_int_eq(rpc_reader_feed(&r, b, cut), 0);
+		reader_drain(&r, &frames);
+		ck_assert_int_eq(frames, (cut == n ? 2 : cut >= 4 + 44 ? 1 : 0));
+		ck_assert_int_eq(rpc_reader_feed(&r, b + cut, n - cut), 0);
+		reader_drain(&r, &frames);
+		ck_assert_int_eq(frames, 2);
+		ck_assert_int_eq(r.seq, 6);
+		rpc_reader_free(&r);
+	}
+}
+END_TEST
+
+/* A frame bigger than the first buffer, in pieces, between small ones. */
+START_TEST(reader_large_frame)
+{
+	size_t plen = 200000, flen = rpc_frame_len(plen), n, i;
+	uint8_t *b = malloc(flen), *payload = malloc(plen), ping[64];
+	struct rpc_reader r;
+	const uint8_t *p;
+	size_t len;
+
+	ck_assert_ptr_nonnull(b);
+	ck_assert_ptr_nonnull(payload);
+	for (i = 0; i < plen; i++)
+		payload[i] = (uint8_t)(i * 13);
+	ck_assert_int_eq(rpc_frame_encode(6, RPC_CRC32C, payload, plen, b,
+	    flen, &n), 0);
+	rpc_reader_init(&r, 5);
+	ck_assert_int_eq(rpc_reader_feed(&r, ping, unhex(v_ping_frame, ping,
+	    sizeof(ping))), 0);
+	ck_assert_int_eq(rpc_reader_feed(&r, b, 70000), 0);
+	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32C, &p, &len), 0);
+	ck_assert_uint_eq(len, 12);
+	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32C, &p, &len),
+	    RPC_NEED_MORE);
+	for (i = 70000; i < flen; i += 50000)
+		ck_assert_int_eq(rpc_reader_feed(&r, b + i, i + 50000 < flen ?
+		    50000 : flen - i), 0);
+	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32C, &p, &len), 0);
+	ck_assert_uint_eq(len, plen);
+	ck_assert_mem_eq(p, payload, plen);
+	ck_assert_int_eq(r.seq, 7);
+	ck_assert_uint_eq(rpc_reader_unread(&r, &p), 0);
+	rpc_reader_free(&r);
+	free(payload);
+	free(b);
+}
+END_TEST
+
+START_TEST(reader_errors_stick)
+{
+	uint8_t b[128], bad[8];
+	struct rpc_reader r;
+	const uint8_t *p;
+	size_t n = reader_stream(b, sizeof(b)), len;
+
+	/* A flipped CRC byte in the nonce frame. */
+	rpc_reader_init(&r, RPC_SEQ_NONCE);
+	b[4 + 44 - 1] ^= 1;
+	ck_assert_int_eq(rpc_reader_feed(&r, b, n), 0);
+	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32, &p, &len),
+	    RPC_ERR_CRC);
+	b[4 + 44 - 1] ^= 1;
+	/* Good bytes after it change nothing. */
+	ck_assert_int_eq(rpc_reader_feed(&r, b, n), 0);
+	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32, &p, &len),
+	    RPC_ERR_CRC);
+	/* A reset forgets the error and the bytes. */
+	rpc_reader_reset(&r, RPC_SEQ_NONCE);
+	ck_assert_uint_eq(rpc_reader_unread(&r, &p), 0);
+	ck_assert_int_eq(rpc_reader_feed(&r, b, n), 0);
+	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32, &p, &len), 0);
+	ck_assert_uint_eq(len, 32);
+	/* The ping carries 5, not the -1 that follows the nonce. */
+	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32C, &p, &len),
+	    RPC_ERR_SEQ);
+	/* A length that cannot be is refused before its bytes come. */
+	rpc_reader_reset(&r, 0);
+	put32(bad, 8);
+	put32(bad + 4, 0);
+	ck_assert_int_eq(rpc_reader_feed(&r, bad, 4), 0);
+	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32, &p, &len),
+	    RPC_ERR_FRAME_LEN);
+	rpc_reader_reset(&r, 0);
+	put32(bad, RPC_FRAME_MAX_LEN + 4);
+	ck_assert_int_eq(rpc_reader_feed(&r, bad, 4), 0);
+	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32, &p, &len),
+	    RPC_ERR_FRAME_LEN);
+	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32, NULL, &len),
+	    RPC_ERR_ARG);
+	ck_assert_int_eq(rpc_reader_feed(&r, NULL, 1), RPC_ERR_ARG);
+	rpc_reader_free(&r);
+}
+END_TEST
+
+/* What follows the last frame stays, byte for byte, for the caller. */
+START_TEST(reader_unread)
+{
+	uint8_t b[128];
+	struct rpc_reader r;
+	const uint8_t *p;
+	size_t n, len;
+
+	n = 4 + unhex(v_nonce_frame, b + 4, sizeof(b) - 4);
+	put32(b, 4);
+	memcpy(b + n, "\x01\x02\x03\x04\x05", 5);
+	rpc_reader_init(&r, RPC_SEQ_NONCE);
+	ck_assert_uint_eq(rpc_reader_unread(&r, &p), 0);
+	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32, &p, &len),
+	    RPC_NEED_MORE);
+	ck_assert_int_eq(rpc_reader_feed(&r, b, n + 5), 0);
+	ck_assert_uint_eq(rpc_reader_unread(&r, &p), n + 5);
+	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32, &p, &len), 0);
+	ck_assert_uint_eq(rpc_reader_unread(&r, &p), 5);
+	ck_assert_mem_eq(p, "\x01\x02\x03\x04\x05", 5);
+	rpc_reader_free(&r);
 }
 END_TEST
 
@@ -1676,6 +1847,10 @@ rpc_suite(void)
 	tcase_add_test(tc, forward_filter);
 	tcase_add_test(tc, strerror_distinct);
 	tcase_add_test(tc, link_round_trip);
+	tcase_add_test(tc, reader_split_everywhere);
+	tcase_add_test(tc, reader_large_frame);
+	tcase_add_test(tc, reader_errors_stick);
+	tcase_add_test(tc, reader_unread);
 	suite_add_tcase(s, tc);
 	return s;
 }
