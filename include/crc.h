@@ -16,4 +16,14 @@
 uint32_t crc_crc32(uint32_t crc, const void *buf, size_t len);
 uint32_t crc_crc32c(uint32_t crc, const void *buf, size_t len);
 
+/*
+ * Test hooks for the byte-at-a-time table CRC32C, the path of machines
+ * without SSE4.2, which a test on any other machine never runs (a wrong
+ * table entry went unnoticed). crc_crc32c_table is that path itself;
+ * crc_use_table(1) makes crc_crc32c take it from then on (the daemon does
+ * when started with MTPROXYD_CRC32C=table). Call it before threads start.
+ */
+uint32_t crc_crc32c_table(uint32_t crc, const void *buf, size_t len);
+void crc_use_table(int on);
+
 #endif

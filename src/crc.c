@@ -144,6 +144,9 @@ static const uint32_t crc32c_table[256] = {
 	0xbe2da0a5, 0x4c4623a6, 0x5f16d052, 0xad7d5351,
 };
 
+/* Set once at start-up, before any thread reads it. */
+static int use_table;
+
 static uint32_t
 crc_update(const uint32_t table[256], uint32_t crc, const void *buf,
     size_t len)
@@ -184,11 +187,23 @@ crc32c_sse42(uint32_t crc, const uint8_t *p, size_t len)
 #endif
 
 uint32_t
+crc_crc32c_table(uint32_t crc, const void *buf, size_t len)
+{
+	return crc_update(crc32c_table, crc, buf, len);
+}
+
+void
+crc_use_table(int on)
+{
+	use_table = on != 0;
+}
+
+uint32_t
 crc_crc32c(uint32_t crc, const void *buf, size_t len)
 {
 #if defined(__x86_64__)
-	if (__builtin_cpu_supports("sse4.2"))
+	if (!use_table && __builtin_cpu_supports("sse4.2"))
 		return crc32c_sse42(crc, buf, len);
 #endif
-	return crc_update(crc32c_table, crc, buf, len);
+	return crc_crc32c_table(crc, buf, len);
 }

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "acceptor.h"
+#include "crc.h"
 #include "crypto.h"
 #include "fetch.h"
 #include "log.h"
@@ -335,6 +336,27 @@ fail:
 	return rc;
 }
 
+/*
+ * MTPROXYD_CRC32C=table: the table CRC32C even where SSE4.2 would be used,
+ * so that the tests can run the path of other machines end to end.
+ */
+static int
+crc_select(void)
+{
+	const char *v = getenv("MTPROXYD_CRC32C");
+
+	if (v == NULL || *v == '\0')
+		return 0;
+	if (strcmp(v, "table") != 0) {
+		fprintf(stderr, "mtproxyd: MTPROXYD_CRC32C=%s: the only value "
+		    "is \"table\"\n", v);
+		return EXIT_CONFIG;
+	}
+	crc_use_table(1);
+	log_info("CRC32C: table path (MTPROXYD_CRC32C=table)");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -360,6 +382,8 @@ main(int argc, char **argv)
 	}
 	if (action == PRINT_LINKS)
 		return users_print_links(&cfg, cfg.port, stdout) == 0 ? 0 : 1;
+	if ((rc = crc_select()) != 0)
+		return rc;
 	raise_nofile();
 	/* Threads inherit this mask; only the main thread takes signals. */
 	signal(SIGPIPE, SIG_IGN);

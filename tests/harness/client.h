@@ -22,8 +22,8 @@
 					   (ECONNREFUSED, ...) */
 #define TCLIENT_ERR_TIMEOUT	(-2)
 #define TCLIENT_ERR_EOF		(-3)	/* the peer closed (FIN or RST) */
-#define TCLIENT_ERR_FRAME	(-4)	/* frame_decode refused the peer's
-					   frame, or frame_encode ours */
+#define TCLIENT_ERR_FRAME	(-4)	/* PROTOCOL.md 2 refuses the peer's
+					   frame, or ours */
 #define TCLIENT_ERR_TOOBIG	(-5)	/* frame larger than the buffer; it
 					   stays queued: retry with more room */
 #define TCLIENT_ERR_ARG		(-6)
@@ -36,7 +36,7 @@
 struct tclient;
 
 /*
- * Connect, build a header with obfs2_build for transport t and DC id dc
+ * Connect, build a header (ref.h) for transport t and DC id dc
  * (secret NULL: the secret-less header a proxy sends a DC, to talk to a fake
  * DC directly) and send it. timeout_ms bounds the connect and the header, and
  * then each later write (see tclient_set_timeout).

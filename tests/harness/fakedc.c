@@ -19,10 +19,9 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
-#include "crypto.h"
 #include "fakedc.h"
-#include "frame.h"
-#include "obfs2.h"
+#include "proto.h"
+#include "ref.h"
 
 #define FAKEDC_SCRATCH		(256 * 1024)
 #define FAKEDC_BUDGET		(1024 * 1024)
@@ -42,7 +41,7 @@ struct conn {
 	uint8_t hdr[OBFS2_HEADER_LEN];
 	size_t hdr_len;
 	enum frame_transport t;
-	crypto_ctr *rc, *wc;		/* ECHO; wc also pattern SOURCE */
+	EVP_CIPHER_CTX *rc, *wc;	/* ECHO; wc also pattern SOURCE */
 	uint64_t src_off;		/* pattern SOURCE: bytes made so far */
 	int64_t src_due;		/* paced SOURCE: next chunk then */
 	uint8_t *in;			/* decrypted, not yet a whole frame */
@@ -168,8 +167,8 @@ static void
 conn_free(struct conn *c)
 {
 	close(c->fd);
-	crypto_ctr_free(c->rc);
-	crypto_ctr_free(c->wc);
+	EVP_CIPHER_CTX_free(c->rc);
+	EVP_CIPHER_CTX_free(c->wc);
 	free(c->in);
 	free(c->out);
 	free(c);
@@ -292,7 +291,7 @@ pattern_fill(struct fakedc *dc, struct conn *c, uint64_t want)
 	while (want > 0) {
 		n = want < FAKEDC_SCRATCH ? (size_t)want : FAKEDC_SCRATCH;
 		fakedc_pattern(dc->o.seed, c->src_off, dc->scratch, n);
-		if (crypto_ctr_apply(c->wc, dc->scratch, dc->scratch, n) != 0 ||
+		if (ref_cipher_apply(c->wc, dc->scratch, dc->scratch, n) != 0 ||
 		    out_append(c, dc->scratch, n) != 0)
 			return -1;
 		c->src_off += n;
@@ -319,32 +318,38 @@ pace(struct fakedc *dc)
 	}
 }
 
-/* The DC's view of the header (PROTOCOL.md 1.5): keys from the raw seeds. */
+/*
+ * The DC's view of the header (PROTOCOL.md 1.5): keys from the raw seeds,
+ * by the harness's reference code so that a key bug in src/obfs2.c does
+ * not cancel out between the daemon and its DC.
+ */
 static int
 conn_header(struct fakedc *dc, struct conn *c)
 {
-	struct obfs2_result r;
+	struct ref_obfs2_keys k;
+	uint32_t tag;
+	int16_t dcid;
+	int rc;
 
-	if (obfs2_parse(c->hdr, NULL, 0, &r) != 0) {
+	if (ref_obfs2_parse(c->hdr, NULL, &tag, &dcid, &k) != 0) {
 		count(dc, FAKEDC_BAD_HEADERS, 1);
 		return -1;
 	}
 	count(dc, FAKEDC_HEADERS, 1);
-	atomic_store(&dc->last_header,
-	    (uint64_t)r.tag << 16 | (uint16_t)r.dc);
+	atomic_store(&dc->last_header, (uint64_t)tag << 16 | (uint16_t)dcid);
 	pthread_mutex_lock(&dc->raw_mu);
 	memcpy(dc->last_raw, c->hdr, OBFS2_HEADER_LEN);
 	pthread_mutex_unlock(&dc->raw_mu);
+	rc = 0;
 	if (dc->mode == FAKEDC_SOURCE && dc->o.pattern)
-		return crypto_ctr_new(&c->wc, r.keys.wkey, r.keys.wiv);
-	if (dc->mode != FAKEDC_ECHO)
-		return 0;
-	if (frame_transport_from_tag(r.tag, &c->t) != 0 ||
-	    crypto_ctr_new(&c->rc, r.keys.rkey, r.keys.riv) != 0 ||
-	    crypto_ctr_skip(c->rc, OBFS2_HEADER_LEN) != 0 ||
-	    crypto_ctr_new(&c->wc, r.keys.wkey, r.keys.wiv) != 0)
-		return -1;
-	return 0;
+		rc = ref_ctr_new(k.s2c_key, k.s2c_iv, 0, &c->wc);
+	else if (dc->mode == FAKEDC_ECHO &&
+	    (ref_transport(tag, &c->t) != 0 ||
+	    ref_ctr_new(k.c2s_key, k.c2s_iv, OBFS2_HEADER_LEN, &c->rc) != 0 ||
+	    ref_ctr_new(k.s2c_key, k.s2c_iv, 0, &c->wc) != 0))
+		rc = -1;
+	OPENSSL_cleanse(&k, sizeof(k));
+	return rc;
 }
 
 static int
@@ -353,7 +358,7 @@ echo_frame(struct fakedc *dc, struct conn *c, const uint8_t *body, size_t len)
 	uint8_t hdr[4];
 	size_t hlen, start;
 
-	if (frame_encode(c->t, len, 0, hdr, &hlen) != 0)
+	if (ref_frame_encode(c->t, len, 0, hdr, &hlen) != 0)
 		return -1;
 	if (out_append(c, hdr, hlen) != 0)
 		return -1;
@@ -361,7 +366,7 @@ echo_frame(struct fakedc *dc, struct conn *c, const uint8_t *body, size_t len)
 	if (out_append(c, body, len) != 0)
 		return -1;
 	count(dc, FAKEDC_FRAMES, 1);
-	return crypto_ctr_apply(c->wc, c->out + start, c->out + start,
+	return ref_cipher_apply(c->wc, c->out + start, c->out + start,
 	    hlen + len);
 }
 
@@ -369,30 +374,30 @@ echo_frame(struct fakedc *dc, struct conn *c, const uint8_t *body, size_t len)
 static int
 echo_input(struct fakedc *dc, struct conn *c, uint8_t *p, size_t n)
 {
-	struct frame_info fi;
+	struct ref_frame fi;
 	size_t off = 0;
 	int rc;
 
-	if (crypto_ctr_apply(c->rc, p, p, n) != 0 ||
+	if (ref_cipher_apply(c->rc, p, p, n) != 0 ||
 	    reserve(&c->in, &c->in_cap, c->in_len, n) != 0)
 		return -1;
 	memcpy(c->in + c->in_len, p, n);
 	c->in_len += n;
 	for (;;) {
-		rc = frame_decode(c->t, c->in + off, c->in_len - off, &fi);
-		if (rc == FRAME_NEED_MORE)
+		rc = ref_frame_decode(c->t, c->in + off, c->in_len - off, &fi);
+		if (rc == REF_NEED_MORE)
 			break;
 		if (rc != 0) {
 			count(dc, FAKEDC_BAD_FRAMES, 1);
 			return -1;
 		}
-		if (c->in_len - off < fi.header_len + fi.len)
+		if (c->in_len - off < fi.hdr_len + fi.len)
 			break;
 		if (fi.quickack)
 			count(dc, FAKEDC_QUICKACKS, 1);
-		if (echo_frame(dc, c, c->in + off + fi.header_len, fi.len) != 0)
+		if (echo_frame(dc, c, c->in + off + fi.hdr_len, fi.len) != 0)
 			return -1;
-		off += fi.header_len + fi.len;
+		off += fi.hdr_len + fi.len;
 	}
 	c->in_len -= off;
 	if (c->in_len == 0) {

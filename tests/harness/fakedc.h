@@ -57,7 +57,7 @@ enum fakedc_counter {
 	FAKEDC_BYTES_OUT,
 	FAKEDC_FRAMES,		/* frames echoed (ECHO) */
 	FAKEDC_QUICKACKS,	/* of which had the quick-ack flag */
-	FAKEDC_BAD_FRAMES,	/* frames frame_decode refused: closed */
+	FAKEDC_BAD_FRAMES,	/* frames PROTOCOL.md 2 refuses: closed */
 	FAKEDC_ACCEPT_ERRORS,	/* accept() out of fds or memory */
 	FAKEDC_NCOUNTERS
 };

@@ -6,6 +6,11 @@
  * the link's write lock, so queue order is seq order and CBC order. Lock
  * order: the fake's lock, then a link's write lock; the reader never takes
  * the fake's lock while it holds the write lock.
+ *
+ * Frames, CRCs, padding, CBC and keys are ref.c's, written from the
+ * protocol text, so that a bug in src/rpc.c or src/crc.c does not cancel
+ * out between the daemon and this fake. The TL messages inside (nonce,
+ * handshake, RPC_PROXY_REQ, answers, pings) still use rpc_*.
  */
 #include <errno.h>
 #include <poll.h>
@@ -24,6 +29,7 @@
 #include "crypto.h"
 #include "fakemp.h"
 #include "proto.h"
+#include "ref.h"
 #include "rpc.h"
 
 #define READ_CHUNK		(64 * 1024)
@@ -162,7 +168,7 @@ chunk_alloc(size_t bytes)
 static struct chunk *
 chunk_new(size_t payload_len)
 {
-	return chunk_alloc(rpc_frame_len(payload_len));
+	return chunk_alloc(ref_rpc_frame_len(payload_len));
 }
 
 static uint8_t *
@@ -173,10 +179,10 @@ chunk_payload(struct chunk *ch)
 
 /* Pad data[0..n) and encrypt it; enc NULL leaves it plaintext. */
 static int
-chunk_encrypt(struct chunk *ch, size_t n, crypto_cbc *enc)
+chunk_encrypt(struct chunk *ch, size_t n, EVP_CIPHER_CTX *enc)
 {
-	if (enc != NULL && (rpc_cbc_pad(ch->data, n, ch->cap, &n) != 0 ||
-	    crypto_cbc_apply(enc, ch->data, ch->data, n) != 0))
+	if (enc != NULL && (ref_rpc_pad(ch->data, n, ch->cap, &n) != 0 ||
+	    ref_cipher_apply(enc, ch->data, ch->data, n) != 0))
 		return FAKEMP_ERR;
 	ch->len = n;
 	return 0;
@@ -184,11 +190,11 @@ chunk_encrypt(struct chunk *ch, size_t n, crypto_cbc *enc)
 
 static int
 chunk_seal(struct chunk *ch, int32_t seq, enum rpc_crc crc,
-    size_t payload_len, crypto_cbc *enc)
+    size_t payload_len, EVP_CIPHER_CTX *enc)
 {
 	size_t n;
 
-	if (rpc_frame_encode(seq, crc, chunk_payload(ch), payload_len,
+	if (ref_rpc_seal(seq, crc, chunk_payload(ch), payload_len,
 	    ch->data, ch->cap, &n) != 0)
 		return FAKEMP_ERR_ARG;
 	return chunk_encrypt(ch, n, enc);
@@ -208,7 +214,7 @@ chunk_copy(const uint8_t *payload, size_t len)
 
 struct stream {
 	int fd;
-	crypto_cbc *dec;
+	EVP_CIPHER_CTX *dec;
 	enum rpc_crc crc;
 	int32_t seq;		/* the next one expected */
 	uint8_t *buf;
@@ -218,7 +224,7 @@ struct stream {
 };
 
 static int
-stream_init(struct stream *s, int fd, crypto_cbc *dec)
+stream_init(struct stream *s, int fd, EVP_CIPHER_CTX *dec)
 {
 	memset(s, 0, sizeof(*s));
 	s->fd = fd;
@@ -232,7 +238,7 @@ stream_init(struct stream *s, int fd, crypto_cbc *dec)
 static void
 stream_free(struct stream *s)
 {
-	crypto_cbc_free(s->dec);
+	EVP_CIPHER_CTX_free(s->dec);
 	free(s->buf);
 	s->dec = NULL;
 	s->buf = NULL;
@@ -251,7 +257,7 @@ stream_room(struct stream *s)
 		s->plain -= s->off;
 		s->off = 0;
 	}
-	/* rpc_frame_decode has vetted this length against the maximum. */
+	/* ref_rpc_open has vetted this length against the maximum. */
 	if (s->plain >= 4 && (flen = get_u32(s->buf)) > s->len &&
 	    flen - s->len + RPC_CBC_BLOCK > want)
 		want = flen - s->len + RPC_CBC_BLOCK;
@@ -272,7 +278,7 @@ stream_next(struct stream *s, struct rpc_frame *f, int64_t deadline)
 	int rc;
 
 	for (;;) {
-		rc = rpc_frame_decode(s->buf + s->off, s->plain - s->off,
+		rc = ref_rpc_open(s->buf + s->off, s->plain - s->off,
 		    s->crc, s->seq, f);
 		if (rc == 0 && f->pad) {
 			s->off += f->consumed;
@@ -291,7 +297,7 @@ stream_next(struct stream *s, struct rpc_frame *f, int64_t deadline)
 			return rc;
 		s->len += n;
 		n = (s->len - s->plain) / RPC_CBC_BLOCK * RPC_CBC_BLOCK;
-		if (n > 0 && crypto_cbc_apply(s->dec, s->buf + s->plain,
+		if (n > 0 && ref_cipher_apply(s->dec, s->buf + s->plain,
 		    s->buf + s->plain, n) != 0)
 			return FAKEMP_ERR;
 		s->plain += n;
@@ -334,7 +340,7 @@ recv_nonce(int fd, int32_t key_select, int64_t deadline,
 	if (len < RPC_FRAME_MIN_LEN || len > sizeof(buf) || len % 4 != 0)
 		return RPC_ERR_FRAME_LEN;
 	if ((rc = read_exact(fd, buf + 4, len - 4, deadline)) != 0 ||
-	    (rc = rpc_frame_decode(buf, len, RPC_CRC32, RPC_SEQ_NONCE,
+	    (rc = ref_rpc_open(buf, len, RPC_CRC32, RPC_SEQ_NONCE,
 	    &f)) != 0)
 		return rc;
 	return rpc_nonce_parse(f.payload, f.payload_len, key_select,
@@ -397,23 +403,27 @@ link_endpoints(int fd, int server, const struct key_ips *ips,
 	return 0;
 }
 
-/* The two CBC contexts of a link: the proxy writes "CLIENT". */
+/*
+ * The two CBC contexts of a link: the proxy writes "CLIENT". Keys by the
+ * harness's reference code, so that a derivation bug in src/rpc.c does
+ * not cancel out between the daemon and this fake.
+ */
 static int
-link_ciphers(const struct rpc_key_input *in, int server, crypto_cbc **enc,
-    crypto_cbc **dec)
+link_ciphers(const struct rpc_key_input *in, int server, EVP_CIPHER_CTX **enc,
+    EVP_CIPHER_CTX **dec)
 {
 	uint8_t ck[RPC_KEY_LEN], civ[RPC_IV_LEN], sk[RPC_KEY_LEN],
 	    siv[RPC_IV_LEN];
 	int rc = FAKEMP_ERR;
 
 	*enc = *dec = NULL;
-	if (rpc_derive_keys(in, RPC_PURPOSE_CLIENT, ck, civ) != 0 ||
-	    rpc_derive_keys(in, RPC_PURPOSE_SERVER, sk, siv) != 0)
+	if (ref_rpc_keys(in, RPC_PURPOSE_CLIENT, ck, civ) != 0 ||
+	    ref_rpc_keys(in, RPC_PURPOSE_SERVER, sk, siv) != 0)
 		goto out;
-	if (crypto_cbc_new(enc, 1, server ? sk : ck, server ? siv : civ) != 0 ||
-	    crypto_cbc_new(dec, 0, server ? ck : sk, server ? civ : siv) != 0) {
-		crypto_cbc_free(*enc);
-		crypto_cbc_free(*dec);
+	if (ref_cbc_new(1, server ? sk : ck, server ? siv : civ, enc) != 0 ||
+	    ref_cbc_new(0, server ? ck : sk, server ? civ : siv, dec) != 0) {
+		EVP_CIPHER_CTX_free(*enc);
+		EVP_CIPHER_CTX_free(*dec);
 		*enc = *dec = NULL;
 		goto out;
 	}
@@ -450,7 +460,7 @@ struct link {
 	struct rpc_pid pid;	/* ours */
 	pthread_mutex_t wlock;	/* the output, all below */
 	pthread_cond_t wcond;
-	crypto_cbc *enc;
+	EVP_CIPHER_CTX *enc;
 	enum rpc_crc crc;
 	int32_t wseq;
 	int closing;
@@ -882,7 +892,7 @@ link_handshake(struct link *l, struct fakemp_link *info)
 	enum fakemp_fault fault = (enum fakemp_fault)atomic_load(&mp->fault);
 	struct rpc_key_input in;
 	struct rpc_nonce theirs;
-	crypto_cbc *dec;
+	EVP_CIPHER_CTX *dec;
 	int32_t ks = mp->key_select;
 	uint32_t ts;
 	int rc;
@@ -997,7 +1007,7 @@ link_free(struct link *l)
 		free(ch);
 	}
 	stream_free(&l->in);
-	crypto_cbc_free(l->enc);
+	EVP_CIPHER_CTX_free(l->enc);
 	pthread_mutex_destroy(&l->wlock);
 	pthread_cond_destroy(&l->wcond);
 	if (l->fd >= 0)
@@ -1584,7 +1594,7 @@ fakemp_set_listening(struct fakemp *mp, int on)
 
 struct fakemp_client {
 	int fd;
-	crypto_cbc *enc;
+	EVP_CIPHER_CTX *enc;
 	int32_t wseq;
 	enum rpc_crc crc;
 	struct stream in;
@@ -1665,7 +1675,7 @@ client_handshake(struct fakemp_client *c, const struct fakemp_client_opts *o,
 	struct key_ips ips;
 	struct rpc_frame f;
 	struct chunk *ch;
-	crypto_cbc *dec;
+	EVP_CIPHER_CTX *dec;
 	int32_t ks;
 	int rc;
 
@@ -1814,7 +1824,7 @@ fakemp_client_close(struct fakemp_client *c)
 		return;
 	if (c->fd >= 0)
 		close(c->fd);
-	crypto_cbc_free(c->enc);
+	EVP_CIPHER_CTX_free(c->enc);
 	stream_free(&c->in);
 	free(c);
 }

@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "client.h"
 #include "crypto.h"
@@ -729,6 +730,45 @@ START_TEST(crowd)
 }
 END_TEST
 
+/*
+ * MTPROXYD_CRC32C=table: the daemon's frames checksummed by the table
+ * CRC32C that machines without SSE4.2 use, checked by the fake's bitwise
+ * reference, traffic byte for byte; a wrong table entry closes the links.
+ * An unknown value is refused at start.
+ */
+START_TEST(crc32c_table_env)
+{
+	static const size_t sizes[] = { 56, 1000, 4096, 65536, FRAME_MAX_LEN };
+	static const char *const noargs[] = { NULL };
+	char out[4096];
+	struct tclient *c;
+	struct env e;
+	size_t i;
+	int status;
+
+	ck_assert_int_eq(setenv("MTPROXYD_CRC32C", "table", 1), 0);
+	env_setup(&e, 1);
+	daemon_up(&e, "", 2);
+	ck_assert_int_eq(daemon_log_contains(e.d, "CRC32C: table path"), 1);
+	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_CRC32C_LINKS), 2);
+	c = connect_client(&e, FRAME_INTERMEDIATE, 2);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		echo(c, sizes[i]);
+	tclient_close(c);
+	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_BAD_CRC), 0);
+	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_ACCEPTED), 2);
+	ck_assert_int_eq(setenv("MTPROXYD_CRC32C", "sse", 1), 0);
+	ck_assert_int_eq(daemon_run(noargs, "[server]\nport = 0\n"
+	    "listen = 127.0.0.1\nstate_dir = @DIR@\n[users]\nalice = "
+	    ALICE_HEX "\n", out, sizeof(out), &status, IO_MS), 0);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2,
+	    "status 0x%x: %s", status, out);
+	ck_assert_ptr_nonnull(strstr(out, "MTPROXYD_CRC32C=sse"));
+	ck_assert_int_eq(unsetenv("MTPROXYD_CRC32C"), 0);
+	env_teardown(&e);
+}
+END_TEST
+
 static Suite *
 middle_suite(void)
 {
@@ -749,6 +789,7 @@ middle_suite(void)
 	tcase_add_test(tc, slow_reader_kept);
 	tcase_add_test(tc, total_bound_evicts_largest);
 	tcase_add_test(tc, crowd);
+	tcase_add_test(tc, crc32c_table_env);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,7 +1,8 @@
 /*
  * Middle-proxy RPC codec (PROTOCOL.md 4): the known answers of
  * ../shared/vectors/rpc.txt (copied here), every error branch, round trips,
- * and one key derivation recomputed with the openssl command line.
+ * one key derivation recomputed with the openssl command line, and both
+ * CRC32C paths against the harness's bitwise reference.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -13,6 +14,7 @@
 #include "crc.h"
 #include "crypto.h"
 #include "proto.h"
+#include "ref.h"
 #include "rpc.h"
 
 /* rpc.txt [ipv4] and [ipv6]: same secret, nonces and time. */
@@ -143,34 +145,54 @@ END_TEST
 
 /* --- crypto additions */
 
-/* Bit by bit, straight from the polynomial: a reference for any fast path. */
-static uint32_t
-crc32c_bitwise(const uint8_t *p, size_t len)
-{
-	uint32_t c = 0xffffffffu;
-	int k;
+typedef uint32_t (*crc_fn)(uint32_t, const void *, size_t);
+typedef uint32_t (*ref_fn)(const void *, size_t);
 
-	while (len-- > 0) {
-		c ^= *p++;
-		for (k = 0; k < 8; k++)
-			c = c & 1 ? c >> 1 ^ 0x82f63b78u : c >> 1;
-	}
-	return ~c;
-}
-
-/* Every length and alignment up to a few words, and split computations. */
-START_TEST(crc32c_fast_path)
+/*
+ * Against the harness's bitwise reference (ref.c): every length 0..300 at
+ * every alignment 0..7, a split computation, and a long buffer, so that
+ * each table entry is used many times.
+ */
+static void
+assert_crc(crc_fn f, ref_fn ref)
 {
+	static uint8_t big[1 << 20];
 	uint8_t buf[600];
 	size_t off, len;
 
 	ck_assert_int_eq(crypto_random(buf, sizeof(buf)), 0);
 	for (off = 0; off < 8; off++)
-		for (len = 0; len + off <= 300; len++)
-			ck_assert_uint_eq(crc_crc32c(0, buf + off, len),
-			    crc32c_bitwise(buf + off, len));
-	ck_assert_uint_eq(crc_crc32c(crc_crc32c(0, buf, 123), buf + 123, 477),
-	    crc32c_bitwise(buf, sizeof(buf)));
+		for (len = 0; len <= 300; len++)
+			ck_assert_uint_eq(f(0, buf + off, len),
+			    ref(buf + off, len));
+	ck_assert_uint_eq(f(f(0, buf, 123), buf + 123, 477),
+	    ref(buf, sizeof(buf)));
+	ck_assert_int_eq(crypto_random(big, sizeof(big)), 0);
+	ck_assert_uint_eq(f(0, big + 3, sizeof(big) - 3),
+	    ref(big + 3, sizeof(big) - 3));
+}
+
+/* What crc_crc32c picks here: SSE4.2 on most machines. */
+START_TEST(crc32c_fast_path)
+{
+	assert_crc(crc_crc32c, ref_crc32c);
+}
+END_TEST
+
+/* The table path, which nothing else runs where SSE4.2 exists. */
+START_TEST(crc32c_table_path)
+{
+	assert_crc(crc_crc32c_table, ref_crc32c);
+	/* And the switch the daemon's MTPROXYD_CRC32C=table throws. */
+	crc_use_table(1);
+	assert_crc(crc_crc32c, ref_crc32c);
+	crc_use_table(0);
+}
+END_TEST
+
+START_TEST(crc32_reference)
+{
+	assert_crc(crc_crc32, ref_crc32);
 }
 END_TEST
 
@@ -1810,6 +1832,8 @@ rpc_suite(void)
 
 	tcase_add_test(tc, crc_check_values);
 	tcase_add_test(tc, crc32c_fast_path);
+	tcase_add_test(tc, crc32c_table_path);
+	tcase_add_test(tc, crc32_reference);
 	tcase_add_test(tc, md5_sha1_known);
 	tcase_add_test(tc, cbc_nist);
 	tcase_add_test(tc, cleanse);
