@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,6 +31,8 @@
 #define DAEMON_OUTPUT		"output.log"
 #define DAEMON_SUBST		"@DIR@"
 #define DAEMON_LISTEN_MARK	"listening on "
+/* Tests and the bench live in BUILD/tests/DIR/, the daemon in BUILD/src/. */
+#define DAEMON_BUILD_SRC	"/../../src/"
 
 struct daemon_proc {
 	pid_t pid;
@@ -59,17 +62,76 @@ sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-static const char *
-binary(void)
+/* BUILD/src/name of the build tree this program was built in, resolved. */
+static int
+build_file(const char *name, char *out)
+{
+	char exe[PATH_MAX], path[PATH_MAX + 64], *slash;
+	ssize_t n;
+
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) < 0)
+		return DAEMON_ERR;
+	exe[n] = '\0';
+	if ((slash = strrchr(exe, '/')) != NULL)
+		*slash = '\0';
+	snprintf(path, sizeof(path), "%s" DAEMON_BUILD_SRC "%s", exe, name);
+	return realpath(path, out) != NULL ? 0 : DAEMON_ERR;
+}
+
+static int
+older(const struct stat *a, const struct stat *b)
+{
+	return a->st_mtim.tv_sec < b->st_mtim.tv_sec ||
+	    (a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec < b->st_mtim.tv_nsec);
+}
+
+/*
+ * A copied build tree once ran its old daemon unnoticed: bin must be the
+ * daemon of this program's build tree and no older than that tree's
+ * library (else make did not relink it), unless DAEMON_BIN_ANY is set.
+ */
+static int
+check_binary(const char *bin)
+{
+	char real[PATH_MAX], want[PATH_MAX], lib[PATH_MAX];
+	struct stat bst, lst;
+
+	if (access(bin, X_OK) != 0 || stat(bin, &bst) != 0) {
+		fprintf(stderr, "MTPROXYD_BIN=%s: not an executable: %s\n",
+		    bin, strerror(errno));
+		return DAEMON_ERR_BIN;
+	}
+	if (getenv(DAEMON_BIN_ANY) != NULL)
+		return 0;
+	if (realpath(bin, real) == NULL ||
+	    build_file("mtproxyd", want) != 0 || strcmp(real, want) != 0) {
+		fprintf(stderr, "MTPROXYD_BIN=%s is not the daemon of this "
+		    "build tree (../../src/mtproxyd from this test); set "
+		    DAEMON_BIN_ANY "=1 to run it anyway\n", bin);
+		return DAEMON_ERR_BIN;
+	}
+	if (build_file("libmtproxyd.a", lib) == 0 && stat(lib, &lst) == 0 &&
+	    older(&bst, &lst)) {
+		fprintf(stderr, "MTPROXYD_BIN=%s is older than %s: stale, "
+		    "run make\n", bin, lib);
+		return DAEMON_ERR_BIN;
+	}
+	return 0;
+}
+
+static int
+binary(const char **out)
 {
 	const char *bin = getenv("MTPROXYD_BIN");
 
 	if (bin == NULL || *bin == '\0') {
 		fprintf(stderr, "MTPROXYD_BIN is not set: point it at the "
 		    "mtproxyd binary (make check does)\n");
-		return NULL;
+		return DAEMON_ERR_NOBIN;
 	}
-	return bin;
+	*out = bin;
+	return check_binary(bin);
 }
 
 /* s with every DAEMON_SUBST replaced by dir; malloc'd. */
@@ -405,12 +467,12 @@ int
 daemon_start(struct daemon_proc **out, const char *conf_text,
     const char *const *extra_args, int timeout_ms)
 {
-	const char *bin = binary();
+	const char *bin = NULL;
 	struct daemon_proc *d;
 	int rc;
 
-	if (bin == NULL)
-		return DAEMON_ERR_NOBIN;
+	if ((rc = binary(&bin)) != 0)
+		return rc;
 	if (out == NULL || conf_text == NULL)
 		return DAEMON_ERR_ARG;
 	if ((d = calloc(1, sizeof(*d))) == NULL)
@@ -613,12 +675,12 @@ run(const char *const *args, const char *conf_text, const char *dir,
 	char conf[sizeof(DAEMON_DIR_TEMPLATE) + sizeof(DAEMON_CONF) + 1];
 	char output[sizeof(DAEMON_DIR_TEMPLATE) + sizeof(DAEMON_OUTPUT) + 1];
 	char *text, **argv;
-	const char *bin;
+	const char *bin = NULL;
 	pid_t pid;
 	int rc;
 
-	if ((bin = binary()) == NULL)
-		return DAEMON_ERR_NOBIN;
+	if ((rc = binary(&bin)) != 0)
+		return rc;
 	snprintf(conf, sizeof(conf), "%s/%s", dir, DAEMON_CONF);
 	snprintf(output, sizeof(output), "%s/%s", dir, DAEMON_OUTPUT);
 	if (conf_text != NULL) {

@@ -6,6 +6,12 @@
  * In the config text and the extra arguments, "@DIR@" is replaced by the
  * run's temp dir (for state_dir and the like). The dir is removed when the
  * run ends unless KEEP_DAEMON_DIR is set in the environment.
+ *
+ * $MTPROXYD_BIN must be the daemon of the build tree the running program
+ * was built in (BUILD/src/mtproxyd for BUILD/tests/DIR/PROG), and not older
+ * than BUILD/src/libmtproxyd.a; else the run is refused (DAEMON_ERR_BIN)
+ * with the reason on stderr. Setting MTPROXYD_BIN_ANY lifts this, for a
+ * binary elsewhere on purpose.
  */
 #ifndef MTPROXYD_DAEMON_H
 #define MTPROXYD_DAEMON_H
@@ -21,6 +27,9 @@
 #define DAEMON_ERR_NOBIN	(-4)	/* MTPROXYD_BIN is not set */
 #define DAEMON_ERR_NOTFOUND	(-5)
 #define DAEMON_ERR_ARG		(-6)
+#define DAEMON_ERR_BIN		(-7)	/* MTPROXYD_BIN is not this build's */
+
+#define DAEMON_BIN_ANY		"MTPROXYD_BIN_ANY"
 
 #define DAEMON_MAX_LISTEN	16
 

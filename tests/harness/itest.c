@@ -77,6 +77,12 @@ itest_read_log(const struct daemon_proc *d)
 	return itest_read_file(daemon_log_path(d));
 }
 
+void
+itest_skip(const char *reason)
+{
+	fprintf(stderr, ITEST_SKIP_MARK "%s: %s\n", tcase_name(), reason);
+}
+
 struct fakedc *
 itest_fakedc(int family, enum fakedc_mode mode)
 {

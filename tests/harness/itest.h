@@ -24,6 +24,16 @@ char *itest_read_fd(int fd);
 char *itest_read_file(const char *path);
 char *itest_read_log(const struct daemon_proc *d);
 
+/*
+ * The running check skips what it cannot do here (no IPv6, no openssl):
+ * "SKIP: TEST: reason" on stderr, the line tests/summary.sh counts as a
+ * skipped check rather than a passed one. At most once per check; the
+ * caller then returns or goes on without the skipped part. Unit tests use
+ * it too.
+ */
+#define ITEST_SKIP_MARK	"SKIP: "
+void itest_skip(const char *reason);
+
 /* A fake DC in that mode on loopback of that family (AF_INET, AF_INET6). */
 struct fakedc *itest_fakedc(int family, enum fakedc_mode mode);
 

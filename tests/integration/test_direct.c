@@ -606,8 +606,7 @@ START_TEST(ipv6)
 	size_t i, j;
 
 	if (!ipv6_loopback_works()) {
-		printf("test_direct: ::1 cannot be bound here; IPv6 test "
-		    "skipped\n");
+		itest_skip("::1 cannot be bound here");
 		return;
 	}
 	dc6 = itest_fakedc(AF_INET6, FAKEDC_ECHO);

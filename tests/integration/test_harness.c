@@ -683,6 +683,7 @@ write_script(const char *body)
 	ck_assert_int_eq(fclose(f), 0);
 	ck_assert_int_eq(chmod(path, 0700), 0);
 	ck_assert_int_eq(setenv("MTPROXYD_BIN", path, 1), 0);
+	ck_assert_int_eq(setenv(DAEMON_BIN_ANY, "1", 1), 0);
 }
 
 static void
@@ -806,6 +807,49 @@ START_TEST(runner_needs_binary)
 }
 END_TEST
 
+/*
+ * Only this build tree's daemon runs: the real one also through a symlink,
+ * another program only with DAEMON_BIN_ANY set, nothing not executable.
+ */
+START_TEST(runner_checks_binary)
+{
+	static const char *const args[] = { "--version", NULL };
+	char *real = strdup(getenv("MTPROXYD_BIN"));
+	char link[sizeof(script_dir) + 16], fake[sizeof(script_dir) + 16];
+	struct daemon_proc *d = NULL;
+	char out[256];
+	int status;
+
+	ck_assert_ptr_nonnull(real);
+	write_script("echo 'listening on 127.0.0.1:1'\n");
+	snprintf(fake, sizeof(fake), "%s/fake", script_dir);
+	snprintf(link, sizeof(link), "%s/link", script_dir);
+	ck_assert_int_eq(unsetenv(DAEMON_BIN_ANY), 0);
+	ck_assert_int_eq(daemon_start(&d, "", NULL, IO_TIMEOUT_MS),
+	    DAEMON_ERR_BIN);
+	ck_assert_ptr_null(d);
+	ck_assert_int_eq(daemon_run(args, NULL, out, sizeof(out), &status,
+	    IO_TIMEOUT_MS), DAEMON_ERR_BIN);
+	ck_assert_int_eq(symlink(real, link), 0);
+	ck_assert_int_eq(setenv("MTPROXYD_BIN", link, 1), 0);
+	ck_assert_int_eq(daemon_run(args, NULL, out, sizeof(out), &status,
+	    IO_TIMEOUT_MS), 0);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_ptr_nonnull(strstr(out, "mtproxyd "));
+	ck_assert_int_eq(setenv("MTPROXYD_BIN", fake, 1), 0);
+	ck_assert_int_eq(setenv(DAEMON_BIN_ANY, "1", 1), 0);
+	ck_assert_int_eq(daemon_run(args, NULL, out, sizeof(out), &status,
+	    IO_TIMEOUT_MS), 0);
+	ck_assert_str_eq(out, "listening on 127.0.0.1:1\n");
+	ck_assert_int_eq(chmod(fake, 0600), 0);
+	ck_assert_int_eq(daemon_run(args, NULL, out, sizeof(out), &status,
+	    IO_TIMEOUT_MS), DAEMON_ERR_BIN);
+	ck_assert_int_eq(unlink(link), 0);
+	remove_script();
+	free(real);
+}
+END_TEST
+
 static Suite *
 harness_suite(void)
 {
@@ -837,6 +881,7 @@ harness_suite(void)
 	tcase_add_test(rn, runner_start_timeout);
 	tcase_add_test(rn, runner_run);
 	tcase_add_test(rn, runner_needs_binary);
+	tcase_add_test(rn, runner_checks_binary);
 	suite_add_tcase(s, dc);
 	suite_add_tcase(s, cl);
 	suite_add_tcase(s, rn);

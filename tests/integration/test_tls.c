@@ -87,8 +87,7 @@ site_start(void)
 	int rc = cover_start(&cv, DOMAIN, IO_MS);
 
 	if (rc == COVER_ERR_NOOPENSSL) {
-		fprintf(stderr, "NOTE: no openssl in PATH: cover-site test "
-		    "skipped\n");
+		itest_skip("no openssl in PATH: no cover site");
 		return NULL;
 	}
 	ck_assert_int_eq(rc, 0);
@@ -661,7 +660,7 @@ START_TEST(cover_site_serves)
 	uint8_t junk[300], resp[RESP_MAX];
 	socklen_t len;
 	size_t n;
-	int closed;
+	int closed, conns = 3;	/* the fingerprint, junk, the bad record */
 	char *page;
 
 	if (cv == NULL)
@@ -674,8 +673,9 @@ START_TEST(cover_site_serves)
 		ck_assert_msg(strstr(page, cover_marker(cv)) != NULL,
 		    "curl: %s", page);
 		free(page);
+		conns++;
 	} else
-		fprintf(stderr, "NOTE: no curl: page check skipped\n");
+		itest_skip("no curl in PATH: page not checked");
 	loopback(cover_port(cv), &ss, &len);
 	garbage(junk, sizeof(junk));
 	ck_assert_int_eq(cover_exchange((struct sockaddr *)&ss, len, junk,
@@ -691,7 +691,7 @@ START_TEST(cover_site_serves)
 	ck_assert_mem_eq(resp, "\x15\x03\x03\x00\x02\x02", 6);
 	ck_assert_int_eq(cover_seen(cv, bad_record, sizeof(bad_record)), 1);
 	ck_assert_int_eq(cover_wait(cv, COVER_OPEN, 0, IO_MS), 0);
-	ck_assert_uint_ge(cover_counter(cv, COVER_ACCEPTED), 4);
+	ck_assert_uint_ge(cover_counter(cv, COVER_ACCEPTED), conns);
 	cover_stop(cv);
 }
 END_TEST
@@ -905,8 +905,8 @@ START_TEST(mask_curl_and_certificate)
 		    "curl through the proxy: %s", page);
 		free(page);
 	} else
-		fprintf(stderr, "NOTE: no curl: page through the proxy not "
-		    "checked (apt-get install curl)\n");
+		itest_skip("no curl in PATH: page through the proxy not "
+		    "checked");
 	ck_assert_uint_eq(fakedc_counter(e.dc, FAKEDC_ACCEPTED), 0);
 	ck_assert_int_eq(counter(&e, "handshakes"), 0);
 	ck_assert_int_ge(counter(&e, "masked"), 1);

@@ -28,6 +28,7 @@
 
 #include "crypto.h"
 #include "faketls.h"
+#include "itest.h"
 #include "mask.h"
 #include "net.h"
 #include "proxyhdr.h"
@@ -870,8 +871,7 @@ START_TEST(real_tls13_server)
 	int fd, vf;
 
 	if (run(version, 5000) != 0) {
-		printf("test_mask: no openssl binary; skipping the real TLS "
-		    "server checks\n");
+		itest_skip("no openssl binary: no real TLS server checks");
 		return;
 	}
 	ck_assert_ptr_nonnull(mkdtemp(dir));

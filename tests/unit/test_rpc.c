@@ -13,6 +13,7 @@
 
 #include "crc.h"
 #include "crypto.h"
+#include "itest.h"
 #include "proto.h"
 #include "ref.h"
 #include "rpc.h"
@@ -694,8 +695,7 @@ START_TEST(derive_openssl_cli)
 	size_t n = 0, i;
 
 	if (system("openssl version >/dev/null 2>&1") != 0) {
-		fprintf(stderr, "derive_openssl_cli: no openssl binary, "
-		    "skipped\n");
+		itest_skip("no openssl binary");
 		return;
 	}
 	memset(&in, 0, sizeof(in));
