@@ -515,6 +515,9 @@ tls_handshake(struct tclient *c, const uint8_t *secret, const char *domain,
 	struct faketls_hello h;
 	int rc;
 
+	if (o->inner_tag != 0 &&
+	    frame_transport_from_tag(o->inner_tag, &c->t) != 0)
+		return TCLIENT_ERR_ARG;
 	if ((c->tls = s = calloc(1, sizeof(*s))) == NULL)
 		return TCLIENT_ERR;
 	memcpy(s->secret, secret, SECRET_LEN);
@@ -711,19 +714,28 @@ tclient_read_raw(struct tclient *c, uint8_t *buf, size_t cap, size_t *n,
 }
 
 int
-tclient_wait_closed(struct tclient *c, int timeout_ms)
+tclient_wait_closed_count(struct tclient *c, size_t *n, int timeout_ms)
 {
 	int64_t deadline = now_ms() + timeout_ms;
 	uint8_t buf[4096];
-	size_t n;
+	size_t got;
 	int rc;
 
-	if (c == NULL)
+	if (c == NULL || n == NULL)
 		return TCLIENT_ERR_ARG;
+	*n = buffered(c);
 	consume(c, buffered(c));
-	while ((rc = read_some(c->fd, buf, sizeof(buf), &n, deadline)) == 0)
-		;
+	while ((rc = read_some(c->fd, buf, sizeof(buf), &got, deadline)) == 0)
+		*n += got;
 	return rc == TCLIENT_ERR_EOF ? 0 : rc;
+}
+
+int
+tclient_wait_closed(struct tclient *c, int timeout_ms)
+{
+	size_t n;
+
+	return tclient_wait_closed_count(c, &n, timeout_ms);
 }
 
 void

@@ -66,6 +66,9 @@ struct tclient_tls_opts {
 	int early;		/* the CCS and the header record go in the
 				   hello's write, before the reply; the
 				   reply is then checked at the first read */
+	uint32_t inner_tag;	/* tag of the obfuscated2 header inside
+				   the records, and so the transport after
+				   it (PROTO_TAG_*); 0: dd as apps send */
 };
 
 /*
@@ -73,9 +76,9 @@ struct tclient_tls_opts {
  * ClientHello for domain (SNI) signed with secret (fresh session id, GREASE
  * and x25519 key share), check the reply with faketls_reply_verify (one
  * ApplicationData record), then send the CCS and, in one 17 03 03 record,
- * an obfuscated2 header for the padded transport (tag dd) and DC id dc,
- * built with secret. From then on the stream is padded intermediate inside
- * records both ways: tclient_send, tclient_recv and the crypt variants of
+ * an obfuscated2 header for the padded transport (tag dd; o->inner_tag
+ * picks another) and DC id dc, built with secret. From then on the stream
+ * is in that transport inside records both ways: tclient_send, tclient_recv and the crypt variants of
  * the raw calls wrap and unwrap. o may be NULL. TCLIENT_ERR_TLS: the reply
  * failed the check; TCLIENT_ERR_EOF: the peer closed first.
  */
@@ -123,6 +126,12 @@ int tclient_read_raw(struct tclient *c, uint8_t *buf, size_t cap, size_t *n,
     int crypt, int timeout_ms);
 /* Discard whatever arrives until the peer closes: 0, or TCLIENT_ERR_TIMEOUT. */
 int tclient_wait_closed(struct tclient *c, int timeout_ms);
+/*
+ * The same, and *n gets how many bytes arrived before the close (buffered
+ * ones included, as they came off the stream), for tests that require a
+ * close with nothing before it.
+ */
+int tclient_wait_closed_count(struct tclient *c, size_t *n, int timeout_ms);
 
 /* Write timeout for send and write_raw. */
 void tclient_set_timeout(struct tclient *c, int timeout_ms);

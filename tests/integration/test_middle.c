@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "bytes.h"
 #include "client.h"
 #include "crypto.h"
 #include "daemon.h"
@@ -329,6 +330,193 @@ START_TEST(acks_and_close_ext)
 	ck_assert_int_eq(tclient_wait_closed(c, IO_MS), 0);
 	tclient_close(c);
 	free(out);
+	env_teardown(&e);
+}
+END_TEST
+
+/* Middle-mode counter name from a fresh SIGUSR1 report. */
+static long long
+counter(struct env *e, const char *name)
+{
+	return itest_counter(e->d, name, IO_MS);
+}
+
+/*
+ * An unencrypted MTProto message (auth_key_id 0) of len bytes whose body
+ * starts with constructor; otherwise well formed for the 2.4 filter.
+ */
+static uint8_t *
+plain_packet(size_t len, uint32_t constructor)
+{
+	uint8_t *p = packet(len);
+
+	memset(p, 0, 8);
+	bytes_put_le32(p + 16, (uint32_t)len - 20);
+	bytes_put_le32(p + 20, constructor);
+	return p;
+}
+
+/*
+ * PROTOCOL.md 2.4: a packet under 28 bytes and an unencrypted one with a
+ * constructor other than the four of the key exchange never become an
+ * RPC_PROXY_REQ; each adds exactly 1 to middle_filtered_queries, and the
+ * session goes on: an allowed unencrypted one (req_pq) and an encrypted
+ * one after them come back.
+ */
+START_TEST(forward_filter)
+{
+	uint8_t *shortp = packet(24), *bad = plain_packet(40, 0x12345678u);
+	uint8_t *pq = plain_packet(40, MTPROTO_REQ_PQ), in[64];
+	struct fakemp_req r;
+	struct tclient *c;
+	struct env e;
+	size_t got;
+
+	env_setup(&e, 1);
+	daemon_up(&e, "", 2);
+	c = connect_client(&e, FRAME_INTERMEDIATE, 2);
+	ck_assert_int_eq(tclient_send(c, shortp, 24, 0), 0);
+	itest_wait_counter(e.d, "middle_filtered_queries", 1, IO_MS, IO_MS);
+	ck_assert_int_eq(tclient_send(c, bad, 40, 0), 0);
+	itest_wait_counter(e.d, "middle_filtered_queries", 2, IO_MS, IO_MS);
+	ck_assert_int_eq(tclient_send(c, pq, 40, 0), 0);
+	ck_assert_int_eq(tclient_recv(c, in, sizeof(in), &got, IO_MS), 0);
+	ck_assert_uint_eq(got, 40);
+	ck_assert_mem_eq(in, pq, 40);
+	echo(c, 56);
+	/* One link per client: the filtered ones would have come first. */
+	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_REQS), 2);
+	ck_assert_int_eq(fakemp_last_req(e.mp[0], &r), 0);
+	ck_assert_uint_eq(r.msg_len, 56);
+	ck_assert_int_eq(counter(&e, "middle_filtered_queries"), 2);
+	ck_assert_int_eq(counter(&e, "middle_queries"), 2);
+	tclient_close(c);
+	free(shortp);
+	free(bad);
+	free(pq);
+	env_teardown(&e);
+}
+END_TEST
+
+/*
+ * A frame header the official server refuses (_i 0: intermediate length
+ * with a high bit set, 1: abridged long form for a short length) closes
+ * the client, with nothing sent to it: the stream is not resynchronised.
+ * A whole valid frame right behind it never reaches the middle proxy.
+ */
+START_TEST(bad_frame_closes)
+{
+	enum frame_transport t = _i == 0 ? FRAME_INTERMEDIATE : FRAME_ABRIDGED;
+	uint8_t *pkt = packet(64), wire[4 + 4 + 64];
+	struct fakemp_conn ci;
+	struct fakemp_req r;
+	struct tclient *c;
+	struct env e;
+	size_t n, hl;
+
+	env_setup(&e, 1);
+	daemon_up(&e, "", 2);
+	c = connect_client(&e, t, 2);
+	echo(c, 64);
+	ck_assert_int_eq(fakemp_last_req(e.mp[0], &r), 0);
+	if (t == FRAME_INTERMEDIATE)
+		bytes_put_le32(wire, 0x7f000040u);
+	else
+		bytes_put_le32(wire, 64 / 4 << 8 | ABRIDGED_EXTENDED);
+	ck_assert_int_eq(frame_encode(t, 64, 0, wire + 4, &hl), 0);
+	memcpy(wire + 4 + hl, pkt, 64);
+	ck_assert_int_eq(tclient_write_raw(c, wire, 4 + hl + 64, 1), 0);
+	ck_assert_int_eq(tclient_wait_closed_count(c, &n, IO_MS), 0);
+	ck_assert_uint_eq(n, 0);
+	tclient_close(c);
+	/* The close comes after anything forwarded for that client. */
+	do {
+		ck_assert_int_eq(fakemp_conn_info(e.mp[0], r.conn_id, &ci), 0);
+		itest_sleep_ms(10);
+	} while (ci.close_conns == 0);
+	ck_assert_uint_eq(ci.reqs, 1);
+	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_REQS), 1);
+	free(pkt);
+	env_teardown(&e);
+}
+END_TEST
+
+/*
+ * CLOSE_EXT (_i: the client's transport): the client is closed with not
+ * a byte before the close, counted, and not announced back with
+ * CLOSE_CONN (the middle proxy closed it); the link and its other clients
+ * go on.
+ */
+START_TEST(close_ext_nothing_first)
+{
+	enum frame_transport t = (enum frame_transport)_i;
+	struct tclient *c, *other;
+	struct fakemp_conn ci;
+	struct fakemp_req r;
+	struct env e;
+	size_t n;
+
+	env_setup(&e, 1);
+	daemon_up(&e, "", 2);
+	other = connect_client(&e, t, 2);
+	c = connect_client(&e, t, 2);
+	echo(other, 64);
+	echo(c, 64);
+	ck_assert_int_eq(fakemp_last_req(e.mp[0], &r), 0);
+	ck_assert_int_eq(fakemp_close_ext(e.mp[0], r.conn_id), 0);
+	ck_assert_int_eq(tclient_wait_closed_count(c, &n, IO_MS), 0);
+	ck_assert_uint_eq(n, 0);
+	tclient_close(c);
+	ck_assert_int_eq(counter(&e, "middle_close_ext"), 1);
+	/* Its session is gone, and with it any CLOSE_CONN it would send. */
+	itest_wait_counter(e.d, "active", 1, IO_MS, IO_MS);
+	echo(other, 128);
+	ck_assert_int_eq(fakemp_conn_info(e.mp[0], r.conn_id, &ci), 0);
+	ck_assert_uint_eq(ci.close_conns, 0);
+	tclient_close(other);
+	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_HANDSHAKES), 2);
+	env_teardown(&e);
+}
+END_TEST
+
+/*
+ * PROTOCOL.md 2.3: a padded frame of len + pad bytes goes up as its first
+ * (len + pad) & ~3 bytes, whole words of padding included, for every
+ * padding 0..15; the echo brings those bytes back (plus 0..3 of ours).
+ * The frames are built here, byte by byte, to know the padding.
+ */
+START_TEST(padded_whole_words)
+{
+	uint8_t frame[4 + 96 + PADDED_MAX_PAD], in[128];
+	size_t len, want, got;
+	struct fakemp_req r;
+	struct tclient *c;
+	struct env e;
+	int pad;
+
+	env_setup(&e, 1);
+	daemon_up(&e, "", 2);
+	c = connect_client(&e, FRAME_PADDED, 2);
+	for (pad = 0; pad <= PADDED_MAX_PAD; pad++) {
+		len = 56 + 4 * (size_t)(pad % 8);
+		ck_assert_int_eq(crypto_random(frame + 4, len + (size_t)pad),
+		    0);
+		frame[4] |= 1;	/* auth_key_id != 0 */
+		bytes_put_le32(frame, (uint32_t)(len + (size_t)pad));
+		ck_assert_int_eq(tclient_write_raw(c, frame, 4 + len +
+		    (size_t)pad, 1), 0);
+		want = (len + (size_t)pad) & ~(size_t)3;
+		ck_assert_int_eq(tclient_recv(c, in, sizeof(in), &got, IO_MS),
+		    0);
+		ck_assert_int_eq(fakemp_last_req(e.mp[0], &r), 0);
+		ck_assert_uint_eq(r.msg_len, want);
+		ck_assert_uint_ge(got, want);
+		ck_assert_uint_le(got, want + 3);
+		ck_assert_mem_eq(in, frame + 4, want);
+	}
+	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_REQS),
+	    PADDED_MAX_PAD + 1);
+	tclient_close(c);
 	env_teardown(&e);
 }
 END_TEST
@@ -778,6 +966,10 @@ middle_suite(void)
 	tcase_set_timeout(tc, TEST_TIMEOUT_S);
 	tcase_add_loop_test(tc, echo_transports, 0, 3);
 	tcase_add_loop_test(tc, acks_and_close_ext, 0, 3);
+	tcase_add_test(tc, forward_filter);
+	tcase_add_loop_test(tc, bad_frame_closes, 0, 2);
+	tcase_add_loop_test(tc, close_ext_nothing_first, 0, 3);
+	tcase_add_test(tc, padded_whole_words);
 	tcase_add_test(tc, tls_echo);
 	tcase_add_test(tc, link_loss);
 	tcase_add_test(tc, refresh_moves_dc);

@@ -46,6 +46,8 @@
 #define STOP_MS		30000
 #define PROMPT_MS	3000	/* a close that should be immediate */
 #define QUIET_MS	700	/* a cover site has said all it will */
+#define DROP_MS		1000	/* unknown_sni = drop: half the handshake
+				   deadline at least */
 #define TEST_TIMEOUT_S	120
 
 #define DOMAIN		"cover.test"
@@ -57,6 +59,11 @@
 #define MSG_MAX		FRAME_MAX_LEN
 #define BULK_LEN	(10 * 1024 * 1024)
 #define RESP_MAX	(64 * 1024)
+/* Masked relay limits: bytes per round, the cap, the time cap. */
+#define MASK_CHUNK	4096
+#define MASK_CAP	65536
+#define MASK_TIMEOUT_S	2
+#define MASK_TICK_MS	100
 
 static void
 loopback(uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
@@ -422,8 +429,9 @@ fts_connect(const struct fts *f, const char *hex,
 /*
  * _i: 0 as TDLib, 1 hello in two records, 2 hello in two writes 100 ms
  * apart, 3 header and data before the reply, 4 our records of random sizes
- * up to 100 bytes and the server's of 7. Every size echoes; the server saw
- * what the options promise.
+ * up to 100 bytes and the server's of 7, 5 an intermediate (ee) header
+ * inside the records. Every size echoes; the server saw what the options
+ * promise.
  */
 START_TEST(client_against_codec_server)
 {
@@ -441,6 +449,8 @@ START_TEST(client_against_codec_server)
 	o.early = _i == 3;
 	if (_i == 4)
 		f->wrap_max = 7;
+	if (_i == 5)
+		o.inner_tag = PROTO_TAG_INTERMEDIATE;
 	o.ts_offset = -100;
 	fts_go(f);
 	ck_assert_int_eq(fts_connect(f, ALICE_HEX, &o, &c), 0);
@@ -449,14 +459,15 @@ START_TEST(client_against_codec_server)
 	    (_i == 1 ? TLS_RECORD_HEADER_LEN : 0));
 	if (_i == 4)
 		ck_assert_int_eq(tclient_set_records(c, 100, 1), 0);
-	echo_sizes(c, _i == 4 ? few_sizes : all_sizes, _i == 4 ?
+	echo_sizes(c, _i >= 4 ? few_sizes : all_sizes, _i >= 4 ?
 	    sizeof(few_sizes) / sizeof(few_sizes[0]) :
 	    sizeof(all_sizes) / sizeof(all_sizes[0]));
 	tclient_close(c);
 	fts_join(f);
 	ck_assert_int_eq(f->failed_line, 0);
 	ck_assert_int_eq(f->got_header, 1);
-	ck_assert_uint_eq(f->tag, PROTO_TAG_PADDED);
+	ck_assert_uint_eq(f->tag, _i == 5 ? PROTO_TAG_INTERMEDIATE :
+	    PROTO_TAG_PADDED);
 	ck_assert_int_eq(f->dc, -2);
 	ck_assert_str_eq(f->sni, DOMAIN);
 	ck_assert_uint_eq(f->hello_records, _i == 1 ? 2 : 1);
@@ -775,10 +786,12 @@ env_stop(struct env *e)
 
 /*
  * The fake DC, the cover (cv, already started) and mtproxyd with fake-TLS
- * for DOMAIN masking to the cover; extra goes into [server].
+ * for DOMAIN masking to the cover; extra goes into [server], tls_extra
+ * into [tls].
  */
 static void
-env_start(struct env *e, struct cover *cv, const char *extra)
+env_start_tls(struct env *e, struct cover *cv, const char *extra,
+    const char *tls_extra)
 {
 	struct fakedc_opts o = { .family = AF_INET, .mode = FAKEDC_ECHO };
 	char conf[2048];
@@ -802,13 +815,21 @@ env_start(struct env *e, struct cover *cv, const char *extra)
 	    "domain = " DOMAIN "\n"
 	    "mask_host = 127.0.0.1\n"
 	    "mask_port = %u\n"
-	    "mask_probe_interval = 0\n",
-	    extra, (unsigned)fakedc_port(e->dc), (unsigned)cover_port(cv));
+	    "mask_probe_interval = 0\n"
+	    "%s",
+	    extra, (unsigned)fakedc_port(e->dc), (unsigned)cover_port(cv),
+	    tls_extra);
 	ck_assert(n > 0 && (size_t)n < sizeof(conf));
 	ck_assert_int_eq(daemon_start(&e->d, conf, NULL, START_MS), 0);
 	ck_assert_int_eq(daemon_addr(e->d, AF_INET, &e->ss, &e->len), 0);
 	loopback(cover_port(cv), &e->cs, &e->clen);
 	itest_key(ALICE_HEX, e->key);
+}
+
+static void
+env_start(struct env *e, struct cover *cv, const char *extra)
+{
+	env_start_tls(e, cv, extra, "");
 }
 
 static struct tclient *
@@ -1164,6 +1185,207 @@ START_TEST(mask_close)
 }
 END_TEST
 
+/*
+ * unknown_sni = drop: a hello for another name is closed at once, well
+ * before the handshake deadline (2 s and more here), with not a byte sent
+ * back, and the cover site never hears of it. The cover still gets the
+ * other failures (garbage here), so its count is not stuck at zero.
+ */
+START_TEST(unknown_sni_drop)
+{
+	uint8_t hello[FAKETLS_BUILD_MAX], junk[300], resp[RESP_MAX];
+	struct tclient *c;
+	struct cover *cv;
+	uint64_t probes;
+	int64_t t0;
+	size_t len, n;
+	int closed;
+	struct env e;
+
+	ck_assert_int_eq(cover_start_echo(&cv), 0);
+	env_start_tls(&e, cv, "", "unknown_sni = drop\n");
+	/* The start-up probe of the cover is over once the daemon listens. */
+	probes = cover_counter(cv, COVER_ACCEPTED);
+	ck_assert_int_eq(tclient_tls_hello_build(e.key, OTHER_DOMAIN, 0, 0,
+	    hello, sizeof(hello), &len), 0);
+	t0 = itest_now_ms();
+	ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&e.ss, e.len,
+	    hello, len, IO_MS, &c), 0);
+	ck_assert_int_eq(tclient_wait_closed_count(c, &n, IO_MS), 0);
+	ck_assert_int_lt(itest_now_ms() - t0, DROP_MS);
+	ck_assert_uint_eq(n, 0);
+	tclient_close(c);
+	wait_counter(&e, "active", 0);
+	ck_assert_int_eq(counter(&e, "rejected{reason=\"tls_sni\"}"), 1);
+	ck_assert_int_eq(counter(&e, "masked"), 0);
+	ck_assert_uint_eq(cover_counter(cv, COVER_ACCEPTED), probes);
+
+	garbage(junk, sizeof(junk));
+	ck_assert_int_eq(cover_exchange((struct sockaddr *)&e.ss, e.len, junk,
+	    sizeof(junk), resp, sizeof(resp), &n, &closed, QUIET_MS, IO_MS), 0);
+	ck_assert_uint_eq(n, sizeof(junk));
+	ck_assert_int_eq(cover_seen(cv, junk, sizeof(junk)), 1);
+	ck_assert_uint_eq(cover_counter(cv, COVER_ACCEPTED), probes + 1);
+	ck_assert_uint_eq(fakedc_counter(e.dc, FAKEDC_ACCEPTED), 0);
+	env_stop(&e);
+}
+END_TEST
+
+/*
+ * Garbage to the echo cover in rounds of at most MASK_CHUNK bytes, each
+ * read back (byte for byte) before the next, so that nothing is in flight
+ * when the proxy cuts: until EOF, or max_rounds. *echoed: bytes back.
+ */
+static int
+mask_rounds(const struct env *e, int max_rounds, int pause_ms,
+    size_t chunk, size_t *echoed)
+{
+	uint8_t *data = malloc(MASK_CHUNK), *got = malloc(MASK_CHUNK);
+	struct tclient *c;
+	size_t len = OBFS2_HEADER_LEN, have, n = 0;
+	int round, rc = 0;
+
+	ck_assert_ptr_nonnull(data);
+	ck_assert_ptr_nonnull(got);
+	garbage(data, MASK_CHUNK);
+	*echoed = 0;
+	ck_assert_int_eq(tclient_connect_raw((const struct sockaddr *)&e->ss,
+	    e->len, data, len, IO_MS, &c), 0);
+	for (round = 0; rc == 0 && round < max_rounds; round++) {
+		if (round > 0) {
+			itest_sleep_ms(pause_ms);
+			ck_assert_int_eq(crypto_random(data, chunk), 0);
+			len = chunk;
+			if ((rc = tclient_write_raw(c, data, len, 0)) != 0)
+				break;
+		}
+		for (have = 0; have < len; have += n)
+			if ((rc = tclient_read_raw(c, got + have, len - have,
+			    &n, 0, IO_MS)) != 0)
+				break;
+		ck_assert_mem_eq(got, data, have);
+		*echoed += have;
+	}
+	tclient_close(c);
+	free(data);
+	free(got);
+	return rc;
+}
+
+/*
+ * mask_max_bytes counts both directions: echoed bytes went both ways, so
+ * twice what came back is at most the cap, and more than the cap less
+ * one round (both ways). The cover site read at least what came back and
+ * at most the rest of the cap.
+ */
+START_TEST(mask_max_bytes_cut)
+{
+	struct cover *cv;
+	uint64_t in0;
+	size_t echoed;
+	struct env e;
+	char tls[64];
+
+	snprintf(tls, sizeof(tls), "mask_max_bytes = %d\n", MASK_CAP);
+	ck_assert_int_eq(cover_start_echo(&cv), 0);
+	env_start_tls(&e, cv, "", tls);
+	in0 = cover_counter(cv, COVER_BYTES_IN);
+	ck_assert_int_eq(mask_rounds(&e, 4 * MASK_CAP / MASK_CHUNK, 0,
+	    MASK_CHUNK, &echoed), TCLIENT_ERR_EOF);
+	ck_assert_uint_le(2 * echoed, MASK_CAP);
+	ck_assert_uint_gt(2 * echoed, MASK_CAP - 2 * MASK_CHUNK);
+	ck_assert_int_eq(cover_wait(cv, COVER_OPEN, 0, IO_MS), 0);
+	ck_assert_uint_ge(cover_counter(cv, COVER_BYTES_IN) - in0, echoed);
+	ck_assert_uint_le(cover_counter(cv, COVER_BYTES_IN) - in0,
+	    MASK_CAP - echoed);
+	wait_counter(&e, "active", 0);
+	ck_assert_int_eq(counter(&e, "masked"), 1);
+	env_stop(&e);
+}
+END_TEST
+
+/*
+ * mask_timeout: a masked relay is cut once it has lasted that long, not
+ * before (the echo keeps coming until then), and soon after: _i 0 with
+ * bytes every MASK_TICK_MS, _i 1 silent after the first echo (the
+ * daemon's own clock tick must notice; nothing comes before the close).
+ */
+START_TEST(mask_timeout_cut)
+{
+	uint8_t junk[OBFS2_HEADER_LEN], got[OBFS2_HEADER_LEN];
+	struct tclient *c;
+	struct cover *cv;
+	size_t echoed, n;
+	int64_t t0, took;
+	struct env e;
+	char tls[64];
+
+	snprintf(tls, sizeof(tls), "mask_timeout = %d\n", MASK_TIMEOUT_S);
+	ck_assert_int_eq(cover_start_echo(&cv), 0);
+	env_start_tls(&e, cv, "", tls);
+	t0 = itest_now_ms();
+	if (_i == 0) {
+		ck_assert_int_eq(mask_rounds(&e, 4 * MASK_TIMEOUT_S * 1000 /
+		    MASK_TICK_MS, MASK_TICK_MS, 16, &echoed), TCLIENT_ERR_EOF);
+		/* Rounds went on until then. */
+		ck_assert_uint_ge(echoed, OBFS2_HEADER_LEN + 16 *
+		    (MASK_TIMEOUT_S * 1000 / MASK_TICK_MS / 2));
+	} else {
+		garbage(junk, sizeof(junk));
+		ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&e.ss,
+		    e.len, junk, sizeof(junk), IO_MS, &c), 0);
+		for (echoed = 0; echoed < sizeof(junk); echoed += n)
+			ck_assert_int_eq(tclient_read_raw(c, got + echoed,
+			    sizeof(got) - echoed, &n, 0, IO_MS), 0);
+		ck_assert_mem_eq(got, junk, sizeof(junk));
+		ck_assert_int_eq(tclient_wait_closed_count(c, &n, IO_MS), 0);
+		ck_assert_uint_eq(n, 0);
+		tclient_close(c);
+	}
+	took = itest_now_ms() - t0;
+	ck_assert_int_ge(took, MASK_TIMEOUT_S * 1000);
+	ck_assert_int_le(took, MASK_TIMEOUT_S * 1000 + PROMPT_MS);
+	wait_counter(&e, "active", 0);
+	env_stop(&e);
+}
+END_TEST
+
+/*
+ * A client with the right secret and hello but an ee or ef header inside
+ * the records (_i 0, 1): refused as tls_inner, handed to the cover site
+ * from its hello on, never to a DC. Its frame gets no echo: what comes
+ * back is the cover's echo of the hello, not a 17 03 03 record.
+ */
+START_TEST(tls_inner_not_dd)
+{
+	struct tclient_tls_opts o = { .inner_tag = _i == 0 ?
+	    PROTO_TAG_INTERMEDIATE : PROTO_TAG_ABRIDGED };
+	uint8_t msg[64], got[256];
+	const uint8_t *hello;
+	struct tclient *c;
+	struct cover *cv;
+	size_t n, hlen;
+	struct env e;
+
+	ck_assert_int_eq(crypto_random(msg, sizeof(msg)), 0);
+	ck_assert_int_eq(cover_start_echo(&cv), 0);
+	env_start(&e, cv, "");
+	c = tls_open(&e, &o);
+	ck_assert_int_eq(tclient_send(c, msg, sizeof(msg), 0), 0);
+	ck_assert_int_eq(tclient_recv(c, got, sizeof(got), &n, IO_MS),
+	    TCLIENT_ERR_TLS);
+	ck_assert_ptr_nonnull(hello = tclient_tls_hello(c, &hlen));
+	ck_assert_int_eq(cover_seen(cv, hello, hlen), 1);
+	tclient_close(c);
+	wait_counter(&e, "active", 0);
+	ck_assert_int_eq(counter(&e, "rejected{reason=\"tls_inner\"}"), 1);
+	ck_assert_int_eq(counter(&e, "masked"), 1);
+	ck_assert_int_eq(counter(&e, "handshakes"), 0);
+	ck_assert_uint_eq(fakedc_counter(e.dc, FAKEDC_ACCEPTED), 0);
+	env_stop(&e);
+}
+END_TEST
+
 static Suite *
 tls_suite(void)
 {
@@ -1175,7 +1397,7 @@ tls_suite(void)
 	tcase_set_timeout(site, TEST_TIMEOUT_S);
 	tcase_set_timeout(echo, TEST_TIMEOUT_S);
 	tcase_set_timeout(mask, TEST_TIMEOUT_S);
-	tcase_add_loop_test(cl, client_against_codec_server, 0, 5);
+	tcase_add_loop_test(cl, client_against_codec_server, 0, 6);
 	tcase_add_loop_test(cl, client_rejects_bad_reply, 0, 2);
 	tcase_add_test(cl, client_rejects_other_secret);
 	tcase_add_test(cl, client_rejects_alert_record);
@@ -1187,6 +1409,10 @@ tls_suite(void)
 	tcase_add_loop_test(mask, probes_reach_cover, 0, P_COUNT);
 	tcase_add_test(mask, mask_bulk_echo);
 	tcase_add_loop_test(mask, mask_close, 0, 3);
+	tcase_add_test(mask, unknown_sni_drop);
+	tcase_add_test(mask, mask_max_bytes_cut);
+	tcase_add_loop_test(mask, mask_timeout_cut, 0, 2);
+	tcase_add_loop_test(mask, tls_inner_not_dd, 0, 2);
 	suite_add_tcase(s, cl);
 	suite_add_tcase(s, site);
 	suite_add_tcase(s, echo);
