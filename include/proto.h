@@ -1,14 +1,15 @@
 /*
- * Protocol constants. Each group names where it comes from; the byte-level
- * reference is ../shared/PROTOCOL.md (written from the official
- * TelegramMessenger/MTProxy sources).
+ * Protocol constants. Each group cites the section of doc/PROTOCOL.md that
+ * says what its values mean and names their primary source: a file and
+ * symbol of the official TelegramMessenger/MTProxy server, or TDLib,
+ * Telegram Desktop or an RFC where the official server is not the source.
  */
 #ifndef MTPROXYD_PROTO_H
 #define MTPROXYD_PROTO_H
 
 #include <stdint.h>
 
-/* PROTOCOL.md 1.1: the 64-byte obfuscated2 header. */
+/* doc/PROTOCOL.md 1.1: the 64-byte obfuscated2 header. */
 #define OBFS2_HEADER_LEN	64
 #define OBFS2_KEY_OFF		8
 #define OBFS2_IV_OFF		40
@@ -18,12 +19,12 @@
 #define OBFS2_IV_LEN		16
 #define OBFS2_SEED_LEN		48	/* key + iv, bytes 8..55 */
 
-/* PROTOCOL.md 1.3: protocol tags (u32 LE at offset 56, decrypted). */
+/* doc/PROTOCOL.md 1.3: protocol tags (u32 LE at offset 56, decrypted). */
 #define PROTO_TAG_ABRIDGED	0xefefefefu
 #define PROTO_TAG_INTERMEDIATE	0xeeeeeeeeu
 #define PROTO_TAG_PADDED	0xddddddddu
 
-/* PROTOCOL.md 1.4: first words a random header must avoid. */
+/* doc/PROTOCOL.md 1.4: first words a random header must avoid. */
 #define OBFS2_BAD_FIRST_BYTE	0xef
 #define OBFS2_BAD_HEAD		0x44414548u	/* "HEAD" */
 #define OBFS2_BAD_POST		0x54534f50u	/* "POST" */
@@ -31,18 +32,21 @@
 #define OBFS2_BAD_OPTI		0x4954504fu	/* "OPTI" */
 #define OBFS2_BAD_TLS		0x02010316u	/* 16 03 01 02 */
 
-/* PROTOCOL.md 1.3: TDLib adds this to the DC id for test DCs. */
+/* doc/PROTOCOL.md 1.3: TDLib adds this to the DC id for test DCs. */
 #define DC_TEST_OFFSET		10000
 
-/* Proxy secret: 16 bytes, 32 hex digits; "dd"/"ee" prefixes (PROTOCOL.md 2.3, 3). */
+/*
+ * Proxy secret: 16 bytes, 32 hex digits; "dd"/"ee" prefixes
+ * (doc/PROTOCOL.md 2.3, 3).
+ */
 #define SECRET_LEN		16
 #define SECRET_PREFIX_SECURE	0xdd
 #define SECRET_PREFIX_TLS	0xee
 
 /*
- * ---- PROTOCOL.md 3: fake-TLS ----
+ * ---- doc/PROTOCOL.md 3: fake-TLS ----
  * Record and handshake layout are TLS facts (RFC 8446, RFC 6066); the
- * digest, time and replay numbers come from PROTOCOL.md 3.1-3.5.
+ * digest, time and replay numbers come from doc/PROTOCOL.md 3.1-3.5.
  */
 #define TLS_RECORD_HEADER_LEN	5	/* type, version (2), u16 BE length */
 #define TLS_RECORD_CCS		0x14	/* record content types */
@@ -82,9 +86,9 @@
 #define FAKETLS_SKEW_FUTURE	30
 #define FAKETLS_REPLAY_KEY_LEN	16	/* 3.3: first bytes of the client random */
 #define FAKETLS_REPLAY_WINDOW	172800	/* 3.3: 2 days */
-/* ---- end of PROTOCOL.md 3 ---- */
+/* ---- end of doc/PROTOCOL.md 3 ---- */
 
-/* PROTOCOL.md 2.1-2.4: transport framing. */
+/* doc/PROTOCOL.md 2.1-2.4: transport framing. */
 #define ABRIDGED_QUICKACK	0x80
 #define ABRIDGED_EXTENDED	0x7f
 #define ABRIDGED_SHORT_MAX	0x7e	/* in 4-byte words */
@@ -93,13 +97,13 @@
 #define FRAME_MAX_LEN		1044480	/* 262144*4 - 4096 */
 #define PADDED_MAX_PAD		15	/* TDLib appends 0..15 bytes */
 
-/* PROTOCOL.md 1.5: Telegram DCs for direct mode, port 443. */
+/* doc/PROTOCOL.md 1.5: Telegram DCs for direct mode, port 443. */
 #define DC_PORT			443
 #define DC_COUNT		5
 
 /*
- * PROTOCOL.md 4: middle-proxy RPC (proxy <-> Telegram middle-end).
- * Values are facts read from the official MTProxy sources (see PROTOCOL.md).
+ * doc/PROTOCOL.md 4: middle-proxy RPC (proxy <-> Telegram middle-end).
+ * Each value's MTProxy file and symbol are in doc/PROTOCOL.md 4.1-4.8.
  */
 /* 4.2: frames are len, seq, payload, crc; a lone len == 4 word is padding. */
 #define RPC_FRAME_OVERHEAD	12	/* len + seq + crc */
@@ -171,11 +175,11 @@
 #define PROXYCONF_MAX_CONNS	1000
 #define PROXYCONF_DEF_MIN_CONNS	4
 #define PROXYCONF_DEF_MAX_CONNS	8
-/* End of PROTOCOL.md 4. */
+/* End of doc/PROTOCOL.md 4. */
 
 /*
- * PROXY protocol v2 (HAProxy's proxy-protocol.txt, section 2.2): the cover
- * site's web server learns the real client from it.
+ * PROXY protocol v2 (doc/PROTOCOL.md 3.6; HAProxy's proxy-protocol.txt,
+ * section 2.2): the cover site's web server learns the real client from it.
  */
 #define PROXYHDR_V2_SIG		"\r\n\r\n\0\r\nQUIT\n"
 #define PROXYHDR_V2_SIG_LEN	12
@@ -185,7 +189,7 @@
 #define PROXYHDR_V2_TCP6	0x21	/* AF_INET6, STREAM */
 
 /*
- * The cover site's reply (PROTOCOL.md 3.4). Its ServerHello may be a
+ * The cover site's reply (doc/PROTOCOL.md 3.4). Its ServerHello may be a
  * HelloRetryRequest, told apart by this random (RFC 8446 4.1.3); when the
  * official server cannot learn the reply's size it uses
  * FALLBACK_MIN + rand() % FALLBACK_SPAN bytes.
