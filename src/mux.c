@@ -39,7 +39,7 @@
  * stopped reading; one that still takes answers is only behind, and is kept
  * while the queues of all clients fit queue_total_bytes.
  */
-#define QUEUE_STALL_MS		2000
+#define QUEUE_STALL_MS		5000
 
 struct mux_stats mux_stats;
 

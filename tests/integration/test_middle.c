@@ -706,7 +706,7 @@ START_TEST(slow_client_queue)
 	daemon_up(&e, "queue_bytes = 65536\n", 2);
 	c = attached_client(&e, &r);
 	/* More than socket buffers plus the queue, for longer than the
-	   daemon's stall time (2 s); c reads nothing. */
+	   daemon's stall time (5 s); c reads nothing. */
 	end = itest_now_ms() + IO_MS;
 	while (daemon_log_contains(e.d, "a client stopped reading") != 1) {
 		ck_assert_msg(itest_now_ms() < end, "the client was not closed");
@@ -742,20 +742,39 @@ part_fill(uint8_t *p, size_t len, unsigned i)
 	memcpy(p, &i, sizeof(i));
 }
 
-/* Push n parts for conn_id at once: the fake sends as fast as it can. */
-static void
+/*
+ * Push n parts for conn_id at once: the fake sends as fast as it can.
+ * 0, or -1 (no Check asserts: a pusher thread calls it too).
+ */
+static int
 push_parts(struct env *e, uint64_t conn_id, unsigned n)
 {
 	uint8_t *part = malloc(FRAME_MAX_LEN);
 	unsigned i;
+	int rc = part != NULL ? 0 : -1;
 
-	ck_assert_ptr_nonnull(part);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && rc == 0; i++) {
 		part_fill(part, FRAME_MAX_LEN, i);
-		ck_assert_int_eq(fakemp_answer(e->mp[0], conn_id, 0, part,
-		    FRAME_MAX_LEN), 0);
+		rc = fakemp_answer(e->mp[0], conn_id, 0, part, FRAME_MAX_LEN);
 	}
 	free(part);
+	return rc == 0 ? 0 : -1;
+}
+
+struct pusher {
+	struct env *e;
+	uint64_t conn_id;
+	unsigned n;
+	int rc;
+};
+
+static void *
+pusher_main(void *arg)
+{
+	struct pusher *p = arg;
+
+	p->rc = push_parts(p->e, p->conn_id, p->n);
+	return NULL;
 }
 
 /* Read n parts, each byte for byte, at most rate bytes/s (0: no limit). */
@@ -793,12 +812,20 @@ START_TEST(slow_reader_kept)
 	struct fakemp_req r;
 	struct tclient *c;
 	struct env e;
+	struct pusher p;
+	pthread_t th;
 
 	env_setup(&e, 1);
 	daemon_up(&e, "", 2);
 	c = attached_client(&e, &r);
-	push_parts(&e, r.conn_id, DOWNLOAD_PARTS);
+	p.e = &e;
+	p.conn_id = r.conn_id;
+	p.n = DOWNLOAD_PARTS;
+	/* Made while the client reads, as a real download's parts are. */
+	ck_assert_int_eq(pthread_create(&th, NULL, pusher_main, &p), 0);
 	read_parts(c, DOWNLOAD_PARTS, READ_RATE);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(p.rc, 0);
 	echo(c, 1024);
 	ck_assert_int_eq(itest_counter(e.d, "middle_queue_overflows", IO_MS), 0);
 	ck_assert_int_eq(itest_counter(e.d, "middle_queue_evictions", IO_MS), 0);
@@ -828,12 +855,12 @@ START_TEST(total_bound_evicts_largest)
 	 * 40 MB for stuck: past the 16 MiB bound plus any socket buffers;
 	 * reader's backlog never passes its 8 MB, so stuck's is the largest.
 	 */
-	push_parts(&e, rb.conn_id, 8);
-	push_parts(&e, ra.conn_id, 40);
+	ck_assert_int_eq(push_parts(&e, rb.conn_id, 8), 0);
+	ck_assert_int_eq(push_parts(&e, ra.conn_id, 40), 0);
 	read_parts(reader, 8, 0);
 	ck_assert_int_eq(daemon_wait_log(e.d, "closing the client with the "
 	    "largest backlog", IO_MS), 0);
-	push_parts(&e, rb.conn_id, 8);
+	ck_assert_int_eq(push_parts(&e, rb.conn_id, 8), 0);
 	read_parts(reader, 8, 0);
 	ck_assert_int_eq(tclient_wait_closed(stuck, IO_MS), 0);
 	ck_assert_int_eq(fakemp_conn_info(e.mp[0], ra.conn_id, &ci), 0);
