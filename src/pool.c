@@ -5,10 +5,17 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "pool.h"
+#ifdef POOL_STACK_WATERMARK
+#include <stdatomic.h>
+
+#include "log.h"
+#endif
 
 struct pool_job {
 	pool_fn fn;
@@ -21,6 +28,7 @@ struct pool {
 	pthread_cond_t done;		/* a job or a thread ended */
 	pthread_attr_t attr;
 	void (*thread_exit)(void);
+	size_t stack_size;
 	int max_threads, spare, stopping;
 	int threads, busy, idle;
 	struct pool_job *queue;		/* ring of queue_len jobs */
@@ -47,6 +55,7 @@ pool_new(struct pool **out, int max_threads, int queue_len, int spare,
 	pthread_attr_init(&p->attr);
 	pthread_attr_setdetachstate(&p->attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&p->attr, stack_size);
+	p->stack_size = stack_size;
 	p->max_threads = max_threads;
 	p->queue_len = queue_len;
 	p->spare = spare;
@@ -54,12 +63,78 @@ pool_new(struct pool **out, int max_threads, int queue_len, int spare,
 	return 0;
 }
 
+#ifdef POOL_STACK_WATERMARK
+/*
+ * A measuring build (configure --enable-stack-watermark): each pool thread
+ * fills the free part of its stack with a pattern as it starts, and as it
+ * ends finds the deepest byte overwritten. The deepest use of any thread
+ * so far is logged whenever it grows, with the stack size, so that a test
+ * run over every path tells how small THREAD_STACK may be.
+ */
+#define WM_BYTE		0xa5
+#define WM_SPARE	2048	/* below our own frame: memset's frame */
+
+static atomic_size_t wm_deepest;
+
+/* The lowest usable address of this thread's stack and one past its top. */
+static int
+wm_bounds(uint8_t **lo, uint8_t **hi)
+{
+	pthread_attr_t a;
+	size_t size;
+	void *addr;
+	int rc;
+
+	if ((rc = pthread_getattr_np(pthread_self(), &a)) != 0)
+		return rc;
+	rc = pthread_attr_getstack(&a, &addr, &size);
+	pthread_attr_destroy(&a);
+	*lo = (uint8_t *)addr;
+	*hi = (uint8_t *)addr + size;
+	return rc;
+}
+
+static void
+wm_paint(void)
+{
+	volatile uint8_t here = 0;
+	uint8_t *lo, *hi;
+
+	if (wm_bounds(&lo, &hi) == 0)
+		memset(lo, WM_BYTE, (size_t)((const uint8_t *)&here - lo) -
+		    WM_SPARE);
+}
+
+static void
+wm_check(size_t stack_size)
+{
+	uint8_t *lo, *hi, *p;
+	size_t used, old;
+
+	if (wm_bounds(&lo, &hi) != 0)
+		return;
+	for (p = lo; p < hi && *p == WM_BYTE; p++)
+		;
+	used = (size_t)(hi - p);
+	old = atomic_load(&wm_deepest);
+	while (used > old && !atomic_compare_exchange_weak(&wm_deepest, &old,
+	    used))
+		;
+	if (used > old)
+		log_info("pool: stack high-water %zu of %zu bytes (%zu usable)",
+		    used, stack_size, (size_t)(hi - lo));
+}
+#endif
+
 static void *
 worker(void *arg)
 {
 	struct pool *p = arg;
 	struct pool_job job;
 
+#ifdef POOL_STACK_WATERMARK
+	wm_paint();
+#endif
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		while (p->count == 0 && !p->stopping) {
@@ -86,6 +161,9 @@ worker(void *arg)
 		p->thread_exit();
 		pthread_mutex_lock(&p->mu);
 	}
+#ifdef POOL_STACK_WATERMARK
+	wm_check(p->stack_size);
+#endif
 	p->threads--;
 	pthread_cond_broadcast(&p->done);
 	pthread_mutex_unlock(&p->mu);
