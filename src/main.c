@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "acceptor.h"
+#include "capacity.h"
 #include "crypto.h"
 #include "fetch.h"
 #include "log.h"
@@ -189,6 +190,24 @@ raise_nofile(void)
 	}
 }
 
+/* An explicit max_clients above what the limits allow: name the one that binds. */
+static void
+warn_capacity(const struct config *cfg)
+{
+	struct capacity_limits lim;
+	enum capacity_limit b = CAPACITY_NOFILE;
+	long long n;
+
+	capacity_read(&lim);
+	if (capacity_derive(&lim, &n, &b) != 0 || cfg->max_clients <= n)
+		return;
+	log_warn("max_clients %d is more than %s allows: %lld is room for "
+	    "%lld clients (%d descriptors and %d threads each); clients "
+	    "beyond them are refused", cfg->max_clients,
+	    capacity_limit_name(b), lim.v[b], n, CAPACITY_FDS_PER_CLIENT,
+	    CAPACITY_THREADS_PER_CLIENT);
+}
+
 static void
 wait_for_sessions(int seconds)
 {
@@ -364,6 +383,7 @@ main(int argc, char **argv)
 	if (action == PRINT_LINKS)
 		return users_print_links(&cfg, cfg.port, stdout) == 0 ? 0 : 1;
 	raise_nofile();
+	warn_capacity(&cfg);
 	/* Threads inherit this mask; only the main thread takes signals. */
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
