@@ -200,10 +200,17 @@ pool_submit(struct pool *p, pool_fn fn, void *arg)
 	} else if (p->count < p->idle) {
 		push(p, fn, arg);
 		pthread_cond_signal(&p->work);
-	} else if (p->threads < p->max_threads &&
-	    pthread_create(&t, &p->attr, worker, p) == 0) {
-		p->threads++;
-		push(p, fn, arg);
+	} else if (p->threads < p->max_threads) {
+		/*
+		 * Out of threads below the bound (task or memory limits):
+		 * queued, the job would wait for a thread that may not come.
+		 */
+		if (pthread_create(&t, &p->attr, worker, p) != 0) {
+			rc = POOL_ERR_NOTHREAD;
+		} else {
+			p->threads++;
+			push(p, fn, arg);
+		}
 	} else if (p->count < p->queue_len) {
 		push(p, fn, arg);
 	} else {

@@ -1696,6 +1696,9 @@ START_TEST(stats_output)
 	ck_assert_str_eq(stats_reject_name(STATS_REJECT_DC_UNREACHABLE),
 	    "dc_unreachable");
 	ck_assert_str_eq(stats_reject_name(STATS_REJECT_REPLAY), "replay");
+	ck_assert_str_eq(stats_reject_name(STATS_REJECT_NO_FD), "no_fd");
+	ck_assert_str_eq(stats_reject_name(STATS_REJECT_NO_THREAD),
+	    "no_thread");
 	ck_assert_str_eq(stats_reject_name(STATS_REJECT_COUNT), "unknown");
 
 	ck_assert_int_eq(set("users", "alice", SECRET_A), 0);
@@ -1732,6 +1735,8 @@ START_TEST(stats_output)
 	    "rejected{reason=\"tls_sni\"} 0\n"
 	    "rejected{reason=\"tls_inner\"} 0\n"
 	    "rejected{reason=\"replay\"} 4\n"
+	    "rejected{reason=\"no_fd\"} 0\n"
+	    "rejected{reason=\"no_thread\"} 0\n"
 	    "user_connections{user=\"alice\"} 5\n"
 	    "user_active{user=\"alice\"} 0\n"
 	    "user_bytes_in{user=\"alice\"} 0\n"
