@@ -4,6 +4,7 @@
  * does not leave thousands of parked threads (and their stacks) behind.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,6 +12,9 @@
 #include <time.h>
 
 #include "pool.h"
+
+#define TRIM_MIN_PEAK	64	/* busy threads: smaller bursts leave little */
+#define TRIM_SHARE	4
 #ifdef POOL_STACK_WATERMARK
 #include <stdatomic.h>
 
@@ -31,6 +35,7 @@ struct pool {
 	size_t stack_size;
 	int max_threads, spare, stopping;
 	int threads, busy, idle;
+	int peak;			/* most busy since the last trim */
 	struct pool_job *queue;		/* ring of queue_len jobs */
 	int queue_len, head, count;
 };
@@ -126,6 +131,29 @@ wm_check(size_t stack_size)
 }
 #endif
 
+/*
+ * Sessions free their memory into the allocator's arenas, which keep it.
+ * Once busy threads fall to a quarter of their peak since the last trim,
+ * hand the free pages back: a few trims as a burst of clients ends, none
+ * while the load holds steady. Called with mu held.
+ */
+static int
+burst_over(struct pool *p)
+{
+	if (p->peak < TRIM_MIN_PEAK || p->busy > p->peak / TRIM_SHARE)
+		return 0;
+	p->peak = p->busy;
+	return 1;
+}
+
+static void
+trim(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
 static void *
 worker(void *arg)
 {
@@ -147,12 +175,18 @@ worker(void *arg)
 		job = p->queue[p->head];
 		p->head = (p->head + 1) % p->queue_len;
 		p->count--;
-		p->busy++;
+		if (++p->busy > p->peak)
+			p->peak = p->busy;
 		pthread_mutex_unlock(&p->mu);
 		job.fn(job.arg);
 		pthread_mutex_lock(&p->mu);
 		p->busy--;
 		pthread_cond_broadcast(&p->done);
+		if (burst_over(p)) {
+			pthread_mutex_unlock(&p->mu);
+			trim();
+			pthread_mutex_lock(&p->mu);
+		}
 		if (p->count == 0 && p->idle >= p->spare)
 			break;
 	}
