@@ -1,7 +1,8 @@
 /*
  * A bounded pool of reusable threads with small explicit stacks. A job runs
- * on an idle thread, or a new one while under the bound; otherwise it waits
- * in a bounded queue.
+ * on an idle thread, or a new one while under the bound; at the bound it
+ * waits in a bounded queue. A thread that cannot start below the bound is
+ * an error at once, not a wait.
  */
 #ifndef MTPROXYD_POOL_H
 #define MTPROXYD_POOL_H
@@ -10,6 +11,7 @@
 
 #define POOL_ERR	(-1)
 #define POOL_ERR_FULL	(-2)	/* at the thread bound and the queue is full */
+#define POOL_ERR_NOTHREAD (-3)	/* below the bound, no thread could start */
 
 struct pool;
 typedef void (*pool_fn)(void *arg);

@@ -19,6 +19,8 @@ enum stats_reject {
 	STATS_REJECT_TLS_SNI,		/* hello names none of the domains */
 	STATS_REJECT_TLS_INNER,		/* after the hello: bad records or header */
 	STATS_REJECT_REPLAY,		/* hello or header seen before */
+	STATS_REJECT_NO_FD,		/* out of descriptors: closed at once */
+	STATS_REJECT_NO_THREAD,		/* no thread could be started */
 	STATS_REJECT_COUNT
 };
 

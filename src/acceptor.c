@@ -1,6 +1,8 @@
 /* Acceptor threads: one per listening socket. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,8 @@
 
 #define ACCEPT_BACKLOG	1024
 #define ACCEPTOR_STACK	(256 * 1024)
+#define ACCEPT_PAUSE_MS	100
+#define ACCEPT_WARN_MS	10000	/* one line per cause at most */
 
 struct acceptor;
 
@@ -22,6 +26,7 @@ struct listener {
 	struct acceptor *a;
 	struct server *srv;
 	int fd;
+	int spare;			/* given up to refuse a client */
 	char name[64];
 	pthread_t thread;
 	int running;
@@ -29,6 +34,7 @@ struct listener {
 
 struct acceptor {
 	atomic_int stopping;
+	struct log_limit fd_warn, mem_warn, max_warn;
 	size_t n;
 	struct listener l[CONFIG_MAX_LISTEN];
 };
@@ -41,30 +47,84 @@ pause_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/*
+ * Out of descriptors. accept4 then fails at once whether or not a client
+ * waits, and a client that does would wait in the backlog for a slot that
+ * may not come for minutes. Wait a little for a client; if no slot has
+ * come free for it meanwhile, give up the spare descriptor kept for this,
+ * accept it and close it at once, and keep a spare again. Without a spare
+ * (another thread took the slot) just wait. The client's socket, or -1.
+ */
+static int
+accept_at_limit(struct listener *l, int why, struct sockaddr_storage *peer,
+    socklen_t *len)
+{
+	struct pollfd p = { .fd = l->fd, .events = POLLIN };
+	unsigned long long held;
+	int fd;
+
+	if (poll(&p, 1, ACCEPT_PAUSE_MS) <= 0)
+		return -1;
+	fd = accept4(l->fd, (struct sockaddr *)peer, len, SOCK_CLOEXEC);
+	if (fd >= 0 || (errno != EMFILE && errno != ENFILE))
+		return fd;
+	if (l->spare < 0 &&
+	    (l->spare = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+		pause_ms(ACCEPT_PAUSE_MS);
+		return -1;
+	}
+	close(l->spare);
+	if ((fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		close(fd);
+		atomic_fetch_add(&stats.rejected[STATS_REJECT_NO_FD], 1);
+	}
+	l->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (log_limit_pass(&l->a->fd_warn, ACCEPT_WARN_MS, &held))
+		log_warn("accept on %s: %s; refusing new connections until "
+		    "descriptors are free (%llu more since the last such line)",
+		    l->name, strerror(why), held);
+	return -1;
+}
+
+/* accept4 failed: the client's socket after all, or -1. */
+static int
+accept_failed(struct listener *l, int why, struct sockaddr_storage *peer,
+    socklen_t *len)
+{
+	unsigned long long held;
+
+	if (why == EMFILE || why == ENFILE)
+		return accept_at_limit(l, why, peer, len);
+	if (why == ENOMEM || why == ENOBUFS) {
+		if (log_limit_pass(&l->a->mem_warn, ACCEPT_WARN_MS, &held))
+			log_warn("accept on %s: %s; pausing (%llu more since "
+			    "the last such line)", l->name, strerror(why),
+			    held);
+		pause_ms(ACCEPT_PAUSE_MS);
+	}
+	return -1;
+}
+
 static void
 accept_one(struct listener *l)
 {
 	const struct config *cfg = l->srv->cfg;
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
+	unsigned long long held;
 	char addr[64];
 	int fd;
 
 	fd = accept4(l->fd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
-	if (fd < 0) {
-		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
-		    errno == ENOBUFS) {
-			log_warn("accept on %s: %s; pausing", l->name,
-			    strerror(errno));
-			pause_ms(100);
-		}
+	if (fd < 0 && (fd = accept_failed(l, errno, &peer, &len)) < 0)
 		return;
-	}
 	if (atomic_load(&stats.active) >= cfg->max_clients) {
 		atomic_fetch_add(&stats.rejected[STATS_REJECT_MAX_CLIENTS], 1);
 		net_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
-		log_warn("%s: max_clients (%d) reached, connection refused",
-		    addr, cfg->max_clients);
+		if (log_limit_pass(&l->a->max_warn, ACCEPT_WARN_MS, &held))
+			log_warn("%s: max_clients (%d) reached, connection "
+			    "refused (%llu more since the last such line)",
+			    addr, cfg->max_clients, held);
 		close(fd);
 		return;
 	}
@@ -132,6 +192,11 @@ acceptor_start(struct server *srv, struct acceptor **out)
 		}
 		a->n++;
 		listener_name(l, &cfg->listen[i]);
+		if ((l->spare = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+			log_error("cannot open /dev/null: %s", strerror(errno));
+			rc = ACCEPTOR_ERR;
+			break;
+		}
 		if (pthread_create(&l->thread, &attr, listener_main, l) != 0) {
 			log_error("cannot start the acceptor for %s", l->name);
 			rc = ACCEPTOR_ERR;
@@ -162,6 +227,8 @@ acceptor_stop(struct acceptor *a)
 		if (a->l[i].running)
 			pthread_join(a->l[i].thread, NULL);
 		close(a->l[i].fd);
+		if (a->l[i].spare >= 0)
+			close(a->l[i].spare);
 	}
 	free(a);
 }

@@ -5,7 +5,6 @@
  * this module never logs, so the fuzzer can link it alone.
  */
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <arpa/inet.h>
@@ -24,8 +23,9 @@
 #include <iniparser.h>
 #include <openssl/crypto.h>
 
-#include "errbuf.h"
+#include "capacity.h"
 #include "config.h"
+#include "errbuf.h"
 #include "crypto.h"
 #include "secret.h"
 
@@ -35,7 +35,6 @@
 #define SHOWN_VALUE_MAX		80	/* value characters quoted in an error */
 #define LIST_MAX		4096	/* longest comma-separated value */
 #define AUTO_CLIENTS_CAP	8192
-#define FD_RESERVE		64	/* descriptors kept for listeners, logs */
 #define AUTO_QUEUE_SHARE	4	/* queued answers may take 1/4 of RAM */
 #define AUTO_QUEUE_MIN		(64LL * 1024 * 1024)
 #define INI_LINE_MAX		1024	/* iniparser's ASCIILINESZ */
@@ -1384,29 +1383,25 @@ modes_text(unsigned modes, char *out, size_t outlen)
 	    modes & CONFIG_MODES_TLS ? "tls" : "");
 }
 
-/* min(8192, (hard RLIMIT_NOFILE - reserve) / 2): two sockets a client. */
+/* What every limit that binds allows (capacity.h), at most 8192. */
 static int
 auto_max_clients(struct config *cfg, char *err, size_t errlen)
 {
-	struct rlimit rl;
-	rlim_t avail;
+	struct capacity_limits lim;
+	enum capacity_limit binding = CAPACITY_NOFILE;
+	long long n;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+	capacity_read(&lim);
+	if (capacity_derive(&lim, &n, &binding) != 0 || n > AUTO_CLIENTS_CAP)
+		n = AUTO_CLIENTS_CAP;
+	if (n < 1) {
 		errbuf_set(err, errlen, "config: [server] max_clients = '0': "
-		    "getrlimit: %s; expected an explicit value",
-		    strerror(errno));
+		    "the limit of %s, %lld, is too low for auto; expected an "
+		    "explicit value", capacity_limit_name(binding),
+		    lim.v[binding]);
 		return CONFIG_ERR;
 	}
-	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < FD_RESERVE + 2) {
-		errbuf_set(err, errlen, "config: [server] max_clients = '0': "
-		    "the open file limit %llu is too low for auto; expected "
-		    "an explicit value", (unsigned long long)rl.rlim_max);
-		return CONFIG_ERR;
-	}
-	avail = rl.rlim_max == RLIM_INFINITY ? (rlim_t)2 * AUTO_CLIENTS_CAP :
-	    (rl.rlim_max - FD_RESERVE) / 2;
-	cfg->max_clients = avail > AUTO_CLIENTS_CAP ? AUTO_CLIENTS_CAP :
-	    (int)avail;
+	cfg->max_clients = (int)n;
 	return 0;
 }
 

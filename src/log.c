@@ -78,3 +78,22 @@ log_msg(enum config_log_level level, const char *fmt, ...)
 		n = write(STDERR_FILENO, line, len);
 	} while (n < 0 && errno == EINTR);
 }
+
+int
+log_limit_pass(struct log_limit *l, int interval_ms, unsigned long long *held)
+{
+	struct timespec ts;
+	long long now, next;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	next = atomic_load(&l->next_ms);
+	/* One thread wins the slot; the others count themselves held. */
+	if (now < next || !atomic_compare_exchange_strong(&l->next_ms, &next,
+	    now + interval_ms)) {
+		atomic_fetch_add(&l->held, 1);
+		return 0;
+	}
+	*held = atomic_exchange(&l->held, 0);
+	return 1;
+}

@@ -27,9 +27,12 @@
 #include "mux.h"
 #include "net.h"
 #include "obfs2.h"
+#include "pool.h"
 #include "rpc.h"
 #include "session.h"
 #include "stats.h"
+
+#define SESSION_WARN_MS	10000	/* one refusal line per cause at most */
 
 enum dir { UP, DOWN };			/* client -> upstream, and back */
 enum end { END_EOF, END_RESET, END_FAIL };
@@ -58,6 +61,8 @@ struct session {
 	struct mux_conn *mc;		/* middle mode: the client's binding */
 	enum frame_transport transport;	/* the client's framing */
 };
+
+static struct log_limit pool_warn, thread_warn;
 
 #define slog(lvl, s, fmt, ...) log_msg(lvl, "%s user=%s: " fmt, (s)->who, \
 	session_user(s), __VA_ARGS__)
@@ -692,14 +697,21 @@ set_relay_options(struct session *s)
 static int
 start_pair(struct session *s)
 {
+	unsigned long long held;
+	int rc;
+
 	if (atomic_load(&s->srv->stopping))
 		return SESSION_ERR;
 	set_relay_options(s);
 	atomic_store(&s->last_active, net_now_ms());
 	atomic_store(&s->refs, 2);
-	if (pool_submit(s->srv->pool, upstream_to_client, s) != 0) {
+	if ((rc = pool_submit(s->srv->pool, upstream_to_client, s)) != 0) {
 		atomic_store(&s->refs, 1);
-		slog(LOGL_WARN, s, "%s", "no thread for the upstream direction");
+		atomic_fetch_add(&stats.rejected[rc == POOL_ERR_NOTHREAD ?
+		    STATS_REJECT_NO_THREAD : STATS_REJECT_POOL_FULL], 1);
+		if (log_limit_pass(&thread_warn, SESSION_WARN_MS, &held))
+			slog(LOGL_WARN, s, "no thread for the upstream direction"
+			    " (%llu more since the last such line)", held);
 		return SESSION_ERR;
 	}
 	return 0;
@@ -749,8 +761,10 @@ client_to_upstream(void *arg)
 int
 session_start(struct server *srv, int fd, const struct sockaddr *peer)
 {
+	unsigned long long held;
 	struct session *s;
 	char addr[64];
+	int rc;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		close(fd);
@@ -773,9 +787,13 @@ session_start(struct server *srv, int fd, const struct sockaddr *peer)
 		srv->live->prev = s;
 	srv->live = s;
 	pthread_mutex_unlock(&srv->mu);
-	if (pool_submit(srv->pool, client_to_upstream, s) != 0) {
-		atomic_fetch_add(&stats.rejected[STATS_REJECT_POOL_FULL], 1);
-		slog(LOGL_WARN, s, "%s", "worker pool full, connection refused");
+	if ((rc = pool_submit(srv->pool, client_to_upstream, s)) != 0) {
+		atomic_fetch_add(&stats.rejected[rc == POOL_ERR_NOTHREAD ?
+		    STATS_REJECT_NO_THREAD : STATS_REJECT_POOL_FULL], 1);
+		if (log_limit_pass(&pool_warn, SESSION_WARN_MS, &held))
+			slog(LOGL_WARN, s, "%s, connection refused (%llu more "
+			    "since the last such line)", rc == POOL_ERR_NOTHREAD ?
+			    "no thread could start" : "worker pool full", held);
 		session_shutdown(s);
 		session_put(s);
 		return SESSION_ERR;

@@ -27,6 +27,8 @@ static const char *const reject_names[STATS_REJECT_COUNT] = {
 	[STATS_REJECT_TLS_SNI] = "tls_sni",
 	[STATS_REJECT_TLS_INNER] = "tls_inner",
 	[STATS_REJECT_REPLAY] = "replay",
+	[STATS_REJECT_NO_FD] = "no_fd",
+	[STATS_REJECT_NO_THREAD] = "no_thread",
 };
 
 const char *

@@ -30,7 +30,6 @@
 
 #define START_MS		10000
 #define STOP_MS			10000
-#define QUIET_MS		15000	/* for the DC to see every client go */
 #define LATENCY_MSG		1024
 #define HS_PARALLEL		4
 #define BULK_MANY		64
@@ -338,32 +337,41 @@ bench_quiesce(struct bench *b, int ti, const char *what, int timeout_ms)
 
 /* --- measurements */
 
-static void
-run_bulk(struct bench *b, int ti, const struct bulk_cfg *c)
+int
+bench_bulk(struct bench *b, int ti, int upload, int clients, const char *what,
+    double *mbps, double *cpu)
 {
 	struct load_bulk r;
 	char why[256];
+
+	if (load_bulk_run(&b->px[ti].t, upload, clients, b->o.warmup_ms,
+	    b->o.window_ms, &r, why, sizeof(why)) != 0) {
+		bench_failed(b, ti, what, why);
+		return -1;
+	}
+	*mbps = (double)r.bytes / r.seconds / 1e6;
+	*cpu = r.bytes > 0 ? r.proxy_cpu / ((double)r.bytes / 1e9) : NAN;
+	printf("  %-8s %-21s %8.1f MB/s  %5.2f CPU s/GB  (proxy %3.0f%%, "
+	    "bench %3.0f%% of a core, machine %3.0f%% busy)\n",
+	    bench_names[ti], what, *mbps, *cpu, 100 * r.proxy_cpu / r.seconds,
+	    100 * r.gen_cpu / r.seconds, 100 * r.machine_busy);
+	fflush(stdout);
+	return 0;
+}
+
+static void
+run_bulk(struct bench *b, int ti, const struct bulk_cfg *c)
+{
 	double mbps, cpu;
 
 	if (!bench_alive(b, ti))
 		return;
-	if (load_bulk_run(&b->px[ti].t, c->upload, c->clients,
-	    b->o.warmup_ms, b->o.window_ms, &r, why, sizeof(why)) != 0) {
-		bench_failed(b, ti, c->what, why);
-	} else {
-		mbps = (double)r.bytes / r.seconds / 1e6;
-		cpu = r.bytes > 0 ? r.proxy_cpu / ((double)r.bytes / 1e9) :
-		    NAN;
+	if (bench_bulk(b, ti, c->upload, c->clients, c->what, &mbps,
+	    &cpu) == 0) {
 		bench_record(b, c->rate, ti, mbps);
 		bench_record(b, c->cpu, ti, cpu);
-		printf("  %-8s %-21s %8.1f MB/s  %5.2f CPU s/GB  (proxy "
-		    "%3.0f%%, bench %3.0f%% of a core, machine %3.0f%% "
-		    "busy)\n", bench_names[ti], c->what, mbps, cpu,
-		    100 * r.proxy_cpu / r.seconds,
-		    100 * r.gen_cpu / r.seconds, 100 * r.machine_busy);
 	}
-	fflush(stdout);
-	bench_quiesce(b, ti, c->what, QUIET_MS);
+	bench_quiesce(b, ti, c->what, BENCH_QUIET_MS);
 }
 
 static void
@@ -385,7 +393,7 @@ run_latency(struct bench *b, int ti)
 		    p99, b->o.latency_rounds, LATENCY_MSG);
 	}
 	fflush(stdout);
-	bench_quiesce(b, ti, "latency", QUIET_MS);
+	bench_quiesce(b, ti, "latency", BENCH_QUIET_MS);
 }
 
 static void
@@ -406,7 +414,7 @@ run_handshakes(struct bench *b, int ti)
 		    HS_PARALLEL);
 	}
 	fflush(stdout);
-	bench_quiesce(b, ti, "handshakes", QUIET_MS);
+	bench_quiesce(b, ti, "handshakes", BENCH_QUIET_MS);
 }
 
 /*
@@ -487,6 +495,9 @@ parse_opts(int argc, char **argv, struct bench_opts *o)
 			o->rounds = atoi(argv[++i]);
 			if (o->rounds < 0 || o->rounds > BENCH_MAX_ROUNDS)
 				return -1;
+		} else if (strcmp(argv[i], "--cores") == 0 && i + 1 < argc) {
+			if (scale_parse(argv[++i], o) != 0)
+				return -1;
 		} else if (strcmp(argv[i], "--skip-idle") == 0)
 			o->skip_idle = 1;
 		else
@@ -499,11 +510,15 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: MTPROXYD_BIN=path/to/mtproxyd bench [--quick] "
-	    "[--rounds N] [--skip-idle]\n"
-	    "  --quick      one short round, 1000 and 3000 idle clients\n"
-	    "  --rounds N   rounds of throughput, latency and handshakes "
+	    "[--rounds N] [--skip-idle] [--cores LIST]\n"
+	    "  --quick       one short round, 1000 and 3000 idle clients\n"
+	    "  --rounds N    rounds of throughput, latency and handshakes "
 	    "(0..%d, default 5)\n"
-	    "  --skip-idle  no idle-client memory figures\n", BENCH_MAX_ROUNDS);
+	    "  --skip-idle   no idle-client memory figures\n"
+	    "  --cores LIST  the proxies on these CPUs only (e.g. 0,1 or "
+	    "0-15), and\n"
+	    "                throughput and scaling on 1, 2, 4 ... of them\n",
+	    BENCH_MAX_ROUNDS);
 }
 
 /* The client and fake-DC sockets of 9,000 idle clients need 18,000 fds. */
@@ -543,8 +558,14 @@ main(int argc, char **argv)
 		stop_all(&b);
 		return 1;
 	}
+	if (b.o.ncpus > 0) {
+		printf("proxies pinned to %d core(s) of --cores\n", b.o.ncpus);
+		scale_pin(&b, b.o.ncpus);
+	}
 	for (r = 0; r < b.o.rounds; r++)
 		run_round(&b, r);
+	if (b.o.ncpus > 0)
+		scale_run(&b);
 	if (!b.o.skip_idle) {
 		printf("idle clients (not for middle)\n");
 		idle_run(&b, T_NONE);
@@ -555,6 +576,7 @@ main(int argc, char **argv)
 	}
 	stop_all(&b);
 	report_table(&b);
+	scale_report(&b);
 	report_aims(&b);
 	report_notes(&b);
 	printf("bench: %.0f s%s\n", bench_now_s() - t0, b.broken ?

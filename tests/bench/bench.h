@@ -16,8 +16,11 @@
 #include "relay.h"
 
 #define BENCH_MAX_ROUNDS	9
+#define BENCH_MAX_CPUS		256	/* --cores LIST */
+#define BENCH_MAX_STEPS		10	/* 1, 2, 4 ... cores, and all of them */
 #define BENCH_MAX_NOTES		32
 #define BENCH_SETTLE_MS		1000	/* before reading memory figures */
+#define BENCH_QUIET_MS		15000	/* for the DC to see every client go */
 #define BENCH_IDLE_QUIET_MS	60000	/* for the DC to see 9,000 go */
 
 #define BENCH_MP_SECRET_LEN	128	/* as Telegram's proxy secret */
@@ -44,6 +47,7 @@ enum row_id {
 
 struct bench_opts {
 	int rounds, skip_idle;
+	int cpus[BENCH_MAX_CPUS], ncpus;	/* --cores; 0: not pinned */
 	int warmup_ms, window_ms;
 	int latency_rounds, handshakes;
 	int idle_small, idle_large, idle_ms;
@@ -86,8 +90,15 @@ struct idle_fig {
 	int cgroup_ok;
 };
 
+/* --cores: throughput with the proxies on the first n cores of the list. */
+struct bench_scale {
+	int cores[BENCH_MAX_STEPS], nsteps;
+	struct bench_row up[BENCH_MAX_STEPS], down[BENCH_MAX_STEPS];
+};
+
 struct bench {
 	struct bench_opts o;
+	struct bench_scale scale;
 	struct fakedc *dc[LOAD_NDC];
 	struct bench_middle mid;
 	struct bench_proxy px[NTARGETS + 1];	/* px[T_NONE]: no process */
@@ -124,6 +135,23 @@ void bench_dest_set(struct load_dest *d, uint16_t port, int which,
 /* 2n lowercase hex digits and a NUL. */
 void bench_hex(const uint8_t *p, size_t n, char *out);
 
+/*
+ * Clients upload or download through target ti for one window: MB/s and
+ * CPU s/GB, and a progress line; 0, or -1 after bench_failed.
+ */
+int bench_bulk(struct bench *b, int ti, int upload, int clients,
+    const char *what, double *mbps, double *cpu);
+/* Wait until every fake DC connection is closed, or say so. */
+
+/* scale.c */
+/* "0,1", "0-3,8": the CPU ids into o->cpus; -1 if malformed. */
+int scale_parse(const char *list, struct bench_opts *o);
+/* Every proxy onto the first n CPUs of --cores. */
+void scale_pin(struct bench *b, int n);
+/* The scaling rounds: 64-client upload and download at each step. */
+void scale_run(struct bench *b);
+void scale_report(const struct bench *b);
+
 /* midtarget.c */
 /* The fake middle proxies, their files, mtproxyd in middle mode. */
 int midtarget_start(struct bench *b, int start_ms);
@@ -139,6 +167,8 @@ void idle_rows(struct bench *b);
 double idle_test_share(const struct idle_fig *z);
 
 /* report.c */
+/* Median over the rounds of one target; NAN when never measured. */
+double report_median(const struct bench_row *row, int ti);
 void report_machine(void);
 void report_labels(struct bench *b);
 void report_table(const struct bench *b);

@@ -12,6 +12,11 @@
 
 /* utime + stime of every thread of pid, in seconds. */
 int proc_cpu_seconds(pid_t pid, double *out);
+/*
+ * Every thread of pid onto these CPUs; the threads it starts later inherit
+ * the set from their creator.
+ */
+int proc_pin(pid_t pid, const int *cpus, int ncpus);
 /* Threads of pid. */
 int proc_threads(pid_t pid, int *out);
 /* VmRSS of pid, KiB. */

@@ -21,18 +21,23 @@ cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Median over the rounds; NAN when never measured. */
-static double
-value(const struct bench *b, enum row_id r, int ti)
+double
+report_median(const struct bench_row *row, int ti)
 {
 	double v[BENCH_MAX_ROUNDS];
-	int n = b->rows[r].n[ti];
+	int n = row->n[ti];
 
 	if (n == 0)
 		return NAN;
-	memcpy(v, b->rows[r].v[ti], (size_t)n * sizeof(v[0]));
+	memcpy(v, row->v[ti], (size_t)n * sizeof(v[0]));
 	qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static double
+value(const struct bench *b, enum row_id r, int ti)
+{
+	return report_median(&b->rows[r], ti);
 }
 
 void

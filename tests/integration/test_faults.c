@@ -3,7 +3,8 @@
  * loopback between the test client and the fake DC. A probe or a refused
  * client must get silence and a close at the handshake deadline, never an
  * early answer; a DC that refuses or goes silent, clients that vanish,
- * max_clients, SIGTERM and the idle timeout must each end with the daemon
+ * max_clients, running out of descriptors (refused at once, one warning),
+ * SIGTERM and the idle timeout must each end with the daemon
  * holding no more descriptors or threads than before, exiting 0, and never
  * logging a secret. Counters are read from the SIGUSR1 dump.
  */
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -251,6 +253,7 @@ wait_threads_at_most(const struct env *e, int max)
 #define R_MODE		"rejected{reason=\"mode_refused\"}"
 #define R_DC		"rejected{reason=\"dc_unreachable\"}"
 #define R_MAX		"rejected{reason=\"max_clients\"}"
+#define R_NO_FD		"rejected{reason=\"no_fd\"}"
 
 /* Random bytes that no configured secret turns into a valid header. */
 static void
@@ -576,6 +579,64 @@ START_TEST(max_clients_limit)
 END_TEST
 
 /*
+ * Out of descriptors. With a hard limit of 1000 open files, max_clients =
+ * 600 is more than the 468 clients it leaves room for: a startup warning
+ * says so and names the limit. With K sessions open, the daemon's limit is
+ * lowered to one descriptor more than it holds (the slot its blocked
+ * accept has taken already): a silent client takes it, and each of the
+ * next EXTRA is accepted and closed at once (not left in the backlog),
+ * counted as no_fd, with one warning line for all of them. Sessions that
+ * end free room for the next client.
+ */
+START_TEST(fd_limit_refuses_at_once)
+{
+	enum { K = 3, EXTRA = 3 };
+	struct rlimit rl = { 1000, 1000 };
+	struct tclient *c[K], *silent, *extra;
+	struct env e;
+	int64_t t0;
+	int i, fds;
+
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	env_start(&e, FAKEDC_ECHO, "max_clients = 600\n");
+	ck_assert_int_eq(daemon_log_count(e.d, "max_clients 600 is more than "
+	    "open files (RLIMIT_NOFILE) allows: 1000 is room for 468 clients"),
+	    1);
+	for (i = 0; i < K; i++)
+		c[i] = echo_client(&e);
+	fds = daemon_count_fds(e.pid);
+	rl.rlim_cur = rl.rlim_max = (rlim_t)fds + 1;
+	ck_assert_int_eq(prlimit(e.pid, RLIMIT_NOFILE, &rl, NULL), 0);
+	ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&e.ss, e.len,
+	    NULL, 0, IO_MS, &silent), 0);
+	wait_fds(&e, fds + 1);
+	for (i = 0; i < EXTRA; i++) {
+		t0 = itest_now_ms();
+		ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&e.ss,
+		    e.len, NULL, 0, IO_MS, &extra), 0);
+		watch_close(extra, t0, PROMPT_MS);
+		tclient_close(extra);
+	}
+	ck_assert_int_eq(counter(&e, R_NO_FD), EXTRA);
+	ck_assert_int_eq(counter(&e, "accepted"), K + 1);
+	ck_assert_int_eq(daemon_log_count(e.d, "Too many open files; refusing "
+	    "new connections"), 1);
+	for (i = 0; i < K; i++)
+		echo_ok(c[i], 64);
+	/* A blocked accept holds a slot: a client needs three free. */
+	tclient_close(c[0]);
+	tclient_close(silent);
+	wait_counter(&e, "active", K - 1);
+	c[0] = echo_client(&e);
+	for (i = 0; i < K; i++)
+		tclient_close(c[i]);
+	wait_counter(&e, "active", 0);
+	ck_assert_int_eq(counter(&e, R_NO_FD), EXTRA);
+	env_stop(&e);
+}
+END_TEST
+
+/*
  * SIGTERM with three live sessions, a probe held silently and
  * shutdown_grace = 1: no new client, the sessions keep working through the
  * grace, all are closed at its end, and the daemon exits 0.
@@ -746,6 +807,7 @@ faults_suite(void)
 	tcase_add_test(dc, dc_closes_all);
 	tcase_add_loop_test(lim, clients_vanish_mid_stream, 0, 2);
 	tcase_add_test(lim, max_clients_limit);
+	tcase_add_test(lim, fd_limit_refuses_at_once);
 	tcase_add_test(lim, idle_timeout_closes_silent_only);
 	tcase_add_test(stop, graceful_stop_closes_sessions);
 	tcase_add_test(stop, graceful_stop_idle_is_quick);

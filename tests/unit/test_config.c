@@ -3,7 +3,6 @@
  * full file, the exact error line for every bad value, secrets kept out of
  * errors, the [dc] table, the state file and the printed links.
  */
-#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <arpa/inet.h>
@@ -1342,42 +1341,6 @@ START_TEST(load_file_errors)
 }
 END_TEST
 
-/* Runs last: it lowers the open-file limit for good. */
-START_TEST(auto_max_clients)
-{
-	struct rlimit rl;
-	rlim_t want;
-
-	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
-	want = rl.rlim_max == RLIM_INFINITY ? 8192 : (rl.rlim_max - 64) / 2;
-	if (want > 8192)
-		want = 8192;
-	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
-	ck_assert_int_eq(cfg.max_clients, (int)want);
-
-	/* an explicit value stays */
-	ck_assert_int_eq(set("server", "max_clients", "5"), 0);
-	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
-	ck_assert_int_eq(cfg.max_clients, 5);
-
-	/* only lowering works without root */
-	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 1000) {
-		rl.rlim_cur = rl.rlim_max = 1000;
-		ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-		config_defaults(&cfg);
-		ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
-		ck_assert_int_eq(cfg.max_clients, (1000 - 64) / 2);
-	}
-
-	rl.rlim_cur = rl.rlim_max = 60;
-	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-	config_defaults(&cfg);
-	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
-	ck_assert_str_eq(err, "config: [server] max_clients = '0': the open file "
-	    "limit 60 is too low for auto; expected an explicit value");
-}
-END_TEST
-
 /* users_ensure_default */
 
 static char tmpdir[64];
@@ -1733,6 +1696,9 @@ START_TEST(stats_output)
 	ck_assert_str_eq(stats_reject_name(STATS_REJECT_DC_UNREACHABLE),
 	    "dc_unreachable");
 	ck_assert_str_eq(stats_reject_name(STATS_REJECT_REPLAY), "replay");
+	ck_assert_str_eq(stats_reject_name(STATS_REJECT_NO_FD), "no_fd");
+	ck_assert_str_eq(stats_reject_name(STATS_REJECT_NO_THREAD),
+	    "no_thread");
 	ck_assert_str_eq(stats_reject_name(STATS_REJECT_COUNT), "unknown");
 
 	ck_assert_int_eq(set("users", "alice", SECRET_A), 0);
@@ -1769,6 +1735,8 @@ START_TEST(stats_output)
 	    "rejected{reason=\"tls_sni\"} 0\n"
 	    "rejected{reason=\"tls_inner\"} 0\n"
 	    "rejected{reason=\"replay\"} 4\n"
+	    "rejected{reason=\"no_fd\"} 0\n"
+	    "rejected{reason=\"no_thread\"} 0\n"
 	    "user_connections{user=\"alice\"} 5\n"
 	    "user_active{user=\"alice\"} 0\n"
 	    "user_bytes_in{user=\"alice\"} 0\n"
@@ -1783,7 +1751,6 @@ config_suite(void)
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("config");
 	TCase *tu = tcase_create("users");
-	TCase *tl = tcase_create("limits");
 
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, defaults);
@@ -1833,10 +1800,6 @@ config_suite(void)
 	tcase_add_test(tu, default_user_existing_file);
 	tcase_add_test(tu, default_user_bad_state_dir);
 	suite_add_tcase(s, tu);
-
-	tcase_add_checked_fixture(tl, setup, NULL);
-	tcase_add_test(tl, auto_max_clients);
-	suite_add_tcase(s, tl);
 	return s;
 }
 
