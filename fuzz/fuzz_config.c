@@ -89,7 +89,10 @@ check_middle(const struct config *cfg)
 	check(cfg->conn_min >= 1 && cfg->conn_min <= cfg->conn_max &&
 	    cfg->conn_max <= 64);
 	check(cfg->ping_interval >= 1 && cfg->ping_interval <= 3600);
-	check(cfg->queue_bytes >= 65536 && cfg->queue_bytes <= 268435456);
+	check(cfg->queue_bytes >= 65536 && cfg->queue_bytes <= 1073741824);
+	/* 0 (auto) is resolved by config_validate */
+	check(cfg->queue_total_bytes >= 1048576 &&
+	    cfg->queue_total_bytes <= 1099511627776LL);
 }
 
 static void
