@@ -22,6 +22,10 @@ int net_connect(const struct config_addr *a, int timeout_ms, int rcvbuf, int *fd
 int net_read_full(int fd, void *buf, size_t len, int64_t deadline);
 /* Write all of buf; a blocked write fails after the socket's SO_SNDTIMEO. */
 int net_write_full(int fd, const void *buf, size_t len);
+/* Move len bytes already in pipe pipe_rd to socket fd, as net_write_full. */
+int net_splice_full(int pipe_rd, int fd, size_t len);
+/* Wait before deadline until fd has bytes, an EOF or an error to read. */
+int net_wait_readable(int fd, int64_t deadline);
 /* SO_RCVTIMEO / SO_SNDTIMEO in milliseconds (0 leaves one unchanged). */
 int net_set_timeouts(int fd, int rcv_ms, int snd_ms);
 /* "1.2.3.4:5" or "[::1]:5". */

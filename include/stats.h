@@ -34,6 +34,8 @@ struct stats {
 	atomic_ullong mask_failed;	/* cover site unreachable: closed */
 	atomic_ullong bytes_in;		/* client -> upstream, payload */
 	atomic_ullong bytes_out;	/* upstream -> client */
+	atomic_llong relay_buffers;	/* relay directions holding a buffer now */
+	atomic_llong relay_pipes;	/* fast-mode downloads holding a pipe now */
 	struct users_counters users[CONFIG_MAX_USERS];
 };
 

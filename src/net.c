@@ -162,6 +162,32 @@ net_write_full(int fd, const void *buf, size_t len)
 }
 
 int
+net_splice_full(int pipe_rd, int fd, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = splice(pipe_rd, NULL, fd, NULL, len, SPLICE_F_MOVE);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* 0: the pipe holds fewer bytes than the caller said. */
+			if (n == 0)
+				errno = EIO;
+			return NET_ERR;
+		}
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+net_wait_readable(int fd, int64_t deadline)
+{
+	return wait_fd(fd, POLLIN, deadline);
+}
+
+int
 net_set_timeouts(int fd, int rcv_ms, int snd_ms)
 {
 	struct timeval tv;

@@ -10,6 +10,7 @@
  * other thread may still hold it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -33,6 +34,12 @@
 #include "stats.h"
 
 #define SESSION_WARN_MS	10000	/* one refusal line per cause at most */
+/* A relay direction this long without a byte hands its buffer back. */
+#define RELAY_QUIET_MS		1000
+/* A busy direction's buffer grows to this (or buffer_size if larger). */
+#define RELAY_BUF_MAX		(256 * 1024)
+/* Asked of one splice from the DC; the pipe takes what it can hold. */
+#define RELAY_SPLICE_MAX	(1024 * 1024)
 
 enum dir { UP, DOWN };			/* client -> upstream, and back */
 enum end { END_EOF, END_RESET, END_FAIL };
@@ -44,6 +51,7 @@ struct session {
 	atomic_int refs;
 	atomic_int cfd, ufd;		/* client, upstream; -1 when none */
 	atomic_llong last_active;	/* net_now_ms() of the last byte */
+	int tick_ms;			/* a relay checks still_wanted this often */
 	int user;			/* index in cfg->users; -1: none */
 	int masked;			/* the upstream is the cover site */
 	int64_t end_by;			/* masked: stop then; 0: no limit */
@@ -460,35 +468,178 @@ forward(struct session *s, enum dir d, uint8_t *buf, size_t n, uint8_t *wrap,
 	return net_write_full(atomic_load(&s->ufd), buf, n);
 }
 
+/*
+ * What a relay direction holds while bytes flow, and nothing while it is
+ * quiet: a buffer that doubles while reads fill it (fewer system calls per
+ * byte on a busy stream), or, where the DC's bytes reach the client
+ * unchanged, a pipe to splice them through without copying.
+ */
+struct rbuf {
+	uint8_t *p, *wrap;		/* wrap: TLS records to the client */
+	size_t cap, wcap;
+	size_t last;			/* bytes the last read took */
+	int pipe[2];
+};
+
+static int
+rbuf_held(const struct rbuf *b)
+{
+	return b->p != NULL || b->pipe[0] >= 0;
+}
+
+static void
+rbuf_release(struct rbuf *b)
+{
+	if (b->p != NULL)
+		atomic_fetch_sub(&stats.relay_buffers, 1);
+	if (b->pipe[0] >= 0) {
+		atomic_fetch_sub(&stats.relay_pipes, 1);
+		close(b->pipe[0]);
+		close(b->pipe[1]);
+	}
+	free(b->p);
+	free(b->wrap);
+	memset(b, 0, sizeof(*b));
+	b->pipe[0] = b->pipe[1] = -1;
+}
+
+/*
+ * cap bytes of buffer, and with fake-TLS room for the records they make;
+ * what the old buffers held is not kept. On failure b holds nothing.
+ */
+static int
+rbuf_size(struct session *s, enum dir d, struct rbuf *b, size_t cap)
+{
+	size_t wcap = 0;
+
+	rbuf_release(b);
+	if (d == DOWN && s->tls &&
+	    (faketls_wrap_len(cap, FAKETLS_DRS_SMALL, &wcap) != 0 ||
+	    (b->wrap = malloc(wcap)) == NULL))
+		return SESSION_ERR;
+	if ((b->p = malloc(cap)) == NULL) {
+		rbuf_release(b);
+		return SESSION_ERR;
+	}
+	atomic_fetch_add(&stats.relay_buffers, 1);
+	b->cap = cap;
+	b->wcap = wcap;
+	return 0;
+}
+
+/* DC bytes the client gets as they are: fast mode, no TLS records. */
+static int
+splices(const struct session *s, enum dir d)
+{
+	return d == DOWN && !s->masked && !s->tls && s->u_dec == NULL &&
+	    s->c_enc == NULL;
+}
+
+/* A pipe if the bytes pass unchanged and one can be had, else a buffer. */
+static int
+rbuf_acquire(struct session *s, enum dir d, struct rbuf *b)
+{
+	if (splices(s, d) && pipe2(b->pipe, O_CLOEXEC) == 0) {
+		/* As many bytes a splice as a read takes; a refusal (the
+		   user's pipe quota) leaves the default, which still works. */
+		(void)fcntl(b->pipe[1], F_SETPIPE_SZ, RELAY_BUF_MAX);
+		atomic_fetch_add(&stats.relay_pipes, 1);
+		return 0;
+	}
+	b->pipe[0] = b->pipe[1] = -1;
+	return rbuf_size(s, d, b, (size_t)s->srv->cfg->buffer_size);
+}
+
+/* The last read filled the buffer: more is likely waiting, take more. */
+static int
+rbuf_grow(struct session *s, enum dir d, struct rbuf *b)
+{
+	size_t max = (size_t)s->srv->cfg->buffer_size > RELAY_BUF_MAX ?
+	    (size_t)s->srv->cfg->buffer_size : RELAY_BUF_MAX;
+
+	if (b->p == NULL || b->last < b->cap || b->cap >= max)
+		return 0;
+	return rbuf_size(s, d, b, b->cap * 2 > max ? max : b->cap * 2);
+}
+
+static ssize_t
+rbuf_read(struct session *s, enum dir d, struct rbuf *b)
+{
+	if (b->pipe[0] >= 0)
+		return splice(s->ufd, NULL, b->pipe[1], NULL, RELAY_SPLICE_MAX,
+		    SPLICE_F_MOVE);
+	if (d == UP)
+		return client_read(s, b->p, b->cap);
+	return recv(s->ufd, b->p, b->cap, 0);
+}
+
+/*
+ * A quiet direction waits without a buffer until bytes come: 0 they have
+ * (or an EOF or error has), 1 wait again, -1 the session is no longer
+ * wanted.
+ */
+static int
+wait_bytes(struct session *s, enum dir d)
+{
+	int fd = d == UP ? s->cfd : s->ufd;
+
+	if (d == UP && s->pend_off < s->npend)
+		return 0;
+	if (net_wait_readable(fd, net_now_ms() + s->tick_ms) != NET_TIMEOUT)
+		return 0;
+	return still_wanted(s) ? 1 : -1;
+}
+
+/*
+ * The next bytes of direction d into b (*n of them), holding b only while
+ * they flow: 0, or -1 the direction ends and *end says how.
+ */
+static int
+relay_next(struct session *s, enum dir d, struct rbuf *b, ssize_t *n,
+    enum end *end)
+{
+	int rc;
+
+	*end = END_FAIL;
+	for (;;) {
+		if (!rbuf_held(b)) {
+			if ((rc = wait_bytes(s, d)) > 0)
+				continue;
+			if (rc < 0 || rbuf_acquire(s, d, b) != 0)
+				return -1;
+		} else if (rbuf_grow(s, d, b) != 0) {
+			return -1;
+		}
+		*n = rbuf_read(s, d, b);
+		if ((rc = read_result(s, *n, end)) <= 0)
+			break;
+		/* RELAY_QUIET_MS without a byte: hand the buffer back. */
+		if (*n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			rbuf_release(b);
+	}
+	b->last = *n > 0 ? (size_t)*n : 0;
+	return rc;
+}
+
 /* Copy one direction until EOF, an error, or the session is idle. */
 static enum end
 relay(struct session *s, enum dir d)
 {
-	size_t size = (size_t)s->srv->cfg->buffer_size, wcap = 0;
-	uint8_t *buf = malloc(size), *wrap = NULL;
-	enum end end = END_FAIL;
+	struct rbuf b = { .pipe = { -1, -1 } };
+	enum end end;
 	ssize_t n;
-	int rc;
 
-	if (d == DOWN && s->tls &&
-	    (faketls_wrap_len(size, FAKETLS_DRS_SMALL, &wcap) != 0 ||
-	    (wrap = malloc(wcap)) == NULL))
-		goto out;
-	while (buf != NULL) {
-		n = d == UP ? client_read(s, buf, size) :
-		    recv(s->ufd, buf, size, 0);
-		if ((rc = read_result(s, n, &end)) > 0)
-			continue;
-		if (rc < 0)
+	while (relay_next(s, d, &b, &n, &end) == 0) {
+		if (b.pipe[0] >= 0 ?
+		    net_splice_full(b.pipe[0], s->cfd, (size_t)n) != 0 :
+		    forward(s, d, b.p, (size_t)n, b.wrap, b.wcap) != 0) {
+			end = END_FAIL;
 			break;
-		if (forward(s, d, buf, (size_t)n, wrap, wcap) != 0)
-			break;
+		}
 		atomic_store(&s->last_active, net_now_ms());
 		count(s, d, (size_t)n);
 	}
-out:
-	free(wrap);
-	free(buf);
+	rbuf_release(&b);
 	return end;
 }
 
@@ -524,27 +675,22 @@ packets_up(struct session *s, struct frame_reader *f, const uint8_t *p,
 static enum end
 middle_up(struct session *s)
 {
-	size_t size = (size_t)s->srv->cfg->buffer_size;
-	uint8_t *buf = malloc(size);
+	struct rbuf b = { .pipe = { -1, -1 } };
 	struct frame_reader f;
-	enum end end = END_FAIL;
+	enum end end;
 	ssize_t n;
-	int rc;
 
 	frame_reader_init(&f, s->transport);
-	while (buf != NULL) {
-		n = client_read(s, buf, size);
-		if ((rc = read_result(s, n, &end)) > 0)
-			continue;
-		if (rc < 0)
-			break;
+	while (relay_next(s, UP, &b, &n, &end) == 0) {
 		atomic_store(&s->last_active, net_now_ms());
-		if (crypto_ctr_apply(s->c_dec, buf, buf, (size_t)n) != 0 ||
-		    packets_up(s, &f, buf, (size_t)n) != 0)
+		if (crypto_ctr_apply(s->c_dec, b.p, b.p, (size_t)n) != 0 ||
+		    packets_up(s, &f, b.p, (size_t)n) != 0) {
+			end = END_FAIL;
 			break;
+		}
 	}
 	frame_reader_free(&f);
-	free(buf);
+	rbuf_release(&b);
 	return end;
 }
 
@@ -679,18 +825,20 @@ static void
 set_relay_options(struct session *s)
 {
 	const struct config *cfg = s->srv->cfg;
-	int idle_ms = cfg->idle_timeout * 1000, one = 1, tick;
+	int idle_ms = cfg->idle_timeout * 1000, one = 1, quiet;
 
 	if (s->masked && cfg->mask_timeout * 1000 < idle_ms)
-		tick = cfg->mask_timeout * 1000 / 2;
+		s->tick_ms = cfg->mask_timeout * 1000 / 2;
 	else
-		tick = idle_ms / 2;
+		s->tick_ms = idle_ms / 2;
 	/* Wake up now and then to see whether the session is still wanted. */
-	if (tick < 100)
-		tick = 100;
+	if (s->tick_ms < 100)
+		s->tick_ms = 100;
+	/* A read holding a buffer gives up sooner, to hand the buffer back. */
+	quiet = s->tick_ms < RELAY_QUIET_MS ? s->tick_ms : RELAY_QUIET_MS;
 	setsockopt(s->cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	net_set_timeouts(s->cfd, tick, idle_ms);
-	net_set_timeouts(s->ufd, tick, idle_ms);
+	net_set_timeouts(s->cfd, quiet, idle_ms);
+	net_set_timeouts(s->ufd, quiet, idle_ms);
 }
 
 /* Start thread B; thread A (the caller) then relays client -> upstream. */

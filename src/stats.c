@@ -91,6 +91,8 @@ stats_walk(const struct config *cfg, stats_sink sink, void *ctx)
 	EMIT("mask_failed %llu", atomic_load(&stats.mask_failed));
 	EMIT("bytes_in %llu", atomic_load(&stats.bytes_in));
 	EMIT("bytes_out %llu", atomic_load(&stats.bytes_out));
+	EMIT("relay_buffers %lld", atomic_load(&stats.relay_buffers));
+	EMIT("relay_pipes %lld", atomic_load(&stats.relay_pipes));
 	if (cfg->mode == CONFIG_MODE_MIDDLE)
 		walk_middle(sink, ctx);
 	for (i = 0; i < STATS_REJECT_COUNT; i++)

@@ -1708,6 +1708,7 @@ START_TEST(stats_output)
 	atomic_store(&stats.rejected[STATS_REJECT_REPLAY], 4);
 	atomic_store(&stats.masked, 2);
 	atomic_store(&stats.bytes_in, 1234567890123ULL);
+	atomic_store(&stats.relay_buffers, 2);
 	atomic_store(&stats.users[0].connections, 5);
 	atomic_store(&stats.users[0].bytes_out, 9);
 	f = open_memstream(&buf, &len);
@@ -1723,6 +1724,8 @@ START_TEST(stats_output)
 	    "mask_failed 0\n"
 	    "bytes_in 1234567890123\n"
 	    "bytes_out 0\n"
+	    "relay_buffers 2\n"
+	    "relay_pipes 0\n"
 	    "rejected{reason=\"max_clients\"} 0\n"
 	    "rejected{reason=\"pool_full\"} 0\n"
 	    "rejected{reason=\"bad_secret\"} 3\n"
