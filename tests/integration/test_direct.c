@@ -653,8 +653,9 @@ START_TEST(ipv6)
 END_TEST
 
 /*
- * Known traffic from alice (two connections) and bob (one): SIGUSR1 reports
- * exactly the bytes each way, in total and per user.
+ * _i: fast mode (DC->client bytes spliced, not copied). Known traffic from
+ * alice (two connections) and bob (one): SIGUSR1 reports exactly the bytes
+ * each way, in total and per user.
  */
 START_TEST(byte_counters)
 {
@@ -678,7 +679,7 @@ START_TEST(byte_counters)
 
 	ck_assert_ptr_nonnull(got);
 	snprintf(dcs, sizeof(dcs), "2 = 127.0.0.1:%u\n", fakedc_port(dc));
-	d = proxy_start("127.0.0.1", 0, "", dcs);
+	d = proxy_start("127.0.0.1", _i, "", dcs);
 	for (i = 0; i < sizeof(conns) / sizeof(conns[0]); i++) {
 		c = client_open(d, AF_INET, conns[i].u, conns[i].t, 2);
 		for (j = 0; j < 4; j++)
@@ -1018,6 +1019,70 @@ START_TEST(fast_mode_wire)
 }
 END_TEST
 
+/* --- relay buffers */
+
+/* relay_buffers and relay_pipes of one report. */
+static void
+relay_held(struct daemon_proc *d, unsigned long long *buffers,
+    unsigned long long *pipes)
+{
+	char *report = stats_report(d);
+
+	*buffers = itest_stats_value(report, "relay_buffers");
+	*pipes = itest_stats_value(report, "relay_pipes");
+	free(report);
+}
+
+/*
+ * _i: fast mode. A session holds relay buffers only while bytes move, on
+ * the directions that move them: a paced download holds one for the
+ * DC->client direction (in fast mode a pipe, the bytes spliced), none for
+ * the silent client->DC one; quiet, the session keeps going with none; a
+ * paced upload then holds one again, client->DC. Every byte exact and
+ * counted once each way.
+ */
+START_TEST(buffers_follow_bytes)
+{
+	const uint64_t seed = 0xb0ff + (uint64_t)_i;
+	struct fakedc *dc = pattern_dc(seed, SLOW_LEN, SLOW_CHUNK,
+	    SLOW_EVERY_MS);
+	struct daemon_proc *d = proxy_for(dc, _i, 60);
+	struct tclient *c = client_open(d, AF_INET, ALICE, FRAME_PADDED, 2);
+	uint8_t *data = itest_random_bytes(SLOW_LEN), *got = malloc(SLOW_LEN);
+	unsigned long long buffers, pipes;
+	int i;
+
+	ck_assert_ptr_nonnull(got);
+	read_exact(c, got, SLOW_LEN / 2, 1);
+	relay_held(d, &buffers, &pipes);
+	ck_assert_uint_eq(pipes, (unsigned)_i);
+	ck_assert_uint_eq(buffers, (unsigned)!_i);
+	read_exact(c, got + SLOW_LEN / 2, SLOW_LEN - SLOW_LEN / 2, 1);
+	fakedc_pattern(seed, 0, data, SLOW_LEN);
+	ck_assert_mem_eq(got, data, SLOW_LEN);
+	itest_wait_counter(d, "relay_pipes", 0, IO_MS, IO_MS);
+	itest_wait_counter(d, "relay_buffers", 0, IO_MS, IO_MS);
+	ck_assert_int_eq(itest_counter(d, "active", IO_MS), 1);
+	for (i = 0; i < SLOW_CHUNKS; i++) {
+		if (i > 0)
+			itest_sleep_ms(SLOW_EVERY_MS);
+		ck_assert_int_eq(tclient_write_raw(c, data + i * SLOW_CHUNK,
+		    SLOW_CHUNK, 1), 0);
+		ck_assert_int_eq(fakedc_wait(dc, FAKEDC_BYTES_IN,
+		    (uint64_t)(i + 1) * SLOW_CHUNK, IO_MS), 0);
+		if (i != SLOW_CHUNKS / 2)
+			continue;
+		relay_held(d, &buffers, &pipes);
+		ck_assert_uint_eq(buffers, 1);
+		ck_assert_uint_eq(pipes, 0);
+	}
+	itest_wait_counter(d, "relay_buffers", 0, IO_MS, IO_MS);
+	oneway_end(d, dc, c, SLOW_LEN, SLOW_LEN);
+	free(data);
+	free(got);
+}
+END_TEST
+
 static Suite *
 direct_suite(void)
 {
@@ -1034,13 +1099,14 @@ direct_suite(void)
 	tcase_add_test(route, dc_ids);
 	tcase_add_test(route, ipv6);
 	tcase_add_loop_test(load, many_clients, 0, 2);
-	tcase_add_test(count, byte_counters);
+	tcase_add_loop_test(count, byte_counters, 0, 2);
 	tcase_set_timeout(oneway, TEST_TIMEOUT_S);
 	tcase_add_loop_test(oneway, download_only, 0, 2);
 	tcase_add_loop_test(oneway, upload_only, 0, 2);
 	tcase_add_test(oneway, slow_download);
 	tcase_add_test(oneway, slow_upload);
 	tcase_add_loop_test(oneway, fast_mode_wire, 0, 2);
+	tcase_add_loop_test(oneway, buffers_follow_bytes, 0, 2);
 	suite_add_tcase(s, echo);
 	suite_add_tcase(s, route);
 	suite_add_tcase(s, load);

@@ -905,6 +905,41 @@ START_TEST(tls_echo)
 END_TEST
 
 /*
+ * Fast mode: DC->client bytes of a fake-TLS client still go through a
+ * buffer to be put in records, never spliced through a pipe. Both
+ * directions hold a buffer while an echo runs (a report may come after
+ * they were handed back, so a few rounds are allowed).
+ */
+START_TEST(tls_copy_path)
+{
+	const char *last = "user_bytes_out{user=\"alice\"}";
+	unsigned long long buffers = 0;
+	struct cover *cv;
+	struct tclient *c;
+	struct env e;
+	char *report;
+	int round;
+
+	ck_assert_int_eq(cover_start_echo(&cv), 0);
+	env_start(&e, cv, "fast_mode = yes\n");
+	c = tls_open(&e, NULL);
+	for (round = 0; round < 10 && buffers != 2; round++) {
+		echo_sizes(c, few_sizes,
+		    sizeof(few_sizes) / sizeof(few_sizes[0]));
+		report = itest_stats(e.d, last, IO_MS);
+		buffers = itest_stats_value(report, "relay_buffers");
+		ck_assert_uint_eq(itest_stats_value(report, "relay_pipes"), 0);
+		free(report);
+	}
+	ck_assert_uint_eq(buffers, 2);
+	tclient_close(c);
+	wait_counter(&e, "active", 0);
+	ck_assert_int_eq(counter(&e, "relay_buffers"), 0);
+	env_stop(&e);
+}
+END_TEST
+
+/*
  * curl through the proxy port gets the cover site's page, and a TLS
  * client sees the cover site's own certificate.
  */
@@ -1405,6 +1440,7 @@ tls_suite(void)
 	tcase_add_test(site, cover_site_serves);
 	tcase_add_test(site, cover_echo_works);
 	tcase_add_loop_test(echo, tls_echo, 0, 2);
+	tcase_add_test(echo, tls_copy_path);
 	tcase_add_test(mask, mask_curl_and_certificate);
 	tcase_add_loop_test(mask, probes_reach_cover, 0, P_COUNT);
 	tcase_add_test(mask, mask_bulk_echo);
