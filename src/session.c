@@ -398,6 +398,13 @@ client_write(struct session *s, const uint8_t *buf, size_t n, uint8_t *wrap,
 	return net_write_full(s->cfd, wrap, wn);
 }
 
+/* A read or wait holding a relay buffer gives up this soon, to return it. */
+static int
+relay_quiet_ms(const struct session *s)
+{
+	return s->tick_ms < RELAY_QUIET_MS ? s->tick_ms : RELAY_QUIET_MS;
+}
+
 static int
 still_wanted(struct session *s)
 {
@@ -756,28 +763,34 @@ answer_bytes(struct session *s, const struct mux_msg *msg, uint8_t **out,
 static enum end
 middle_down(struct session *s)
 {
-	int tick = s->srv->cfg->idle_timeout * 1000 / 2;
-	uint8_t *out = NULL, *wrap = NULL;
-	size_t ocap = 0, wcap = 0, len, need;
+	struct rbuf b = { .pipe = { -1, -1 } };
+	size_t len, need;
 	struct mux_msg *msg;
 	enum end end = END_FAIL;
-	int rc;
+	int held, rc;
 
 	for (;;) {
-		rc = mux_recv(s->mc, &msg, tick > 100 ? tick : 100);
+		held = b.p != NULL;
+		rc = mux_recv(s->mc, &msg,
+		    held ? relay_quiet_ms(s) : s->tick_ms);
+		/* No answer for RELAY_QUIET_MS: hand the buffers back. */
+		if (rc == MUX_TIMEOUT && held)
+			rbuf_release(&b);
 		if (rc == MUX_TIMEOUT && still_wanted(s))
 			continue;
 		if (rc != 0) {
 			end = rc == MUX_CLOSED ? END_EOF : END_FAIL;
 			break;
 		}
-		rc = answer_bytes(s, msg, &out, &ocap, &len);
+		rc = answer_bytes(s, msg, &b.p, &b.cap, &len);
+		if (!held && b.p != NULL)
+			atomic_fetch_add(&stats.relay_buffers, 1);
 		if (rc == 0 && s->tls)
 			rc = faketls_wrap_len(len, FAKETLS_DRS_SMALL, &need) != 0 ||
-			    grow(&wrap, &wcap, need) != 0;
+			    grow(&b.wrap, &b.wcap, need) != 0;
 		if (rc == 0)
-			rc = crypto_ctr_apply(s->c_enc, out, out, len) != 0 ||
-			    client_write(s, out, len, wrap, wcap) != 0;
+			rc = crypto_ctr_apply(s->c_enc, b.p, b.p, len) != 0 ||
+			    client_write(s, b.p, len, b.wrap, b.wcap) != 0;
 		if (rc == 0 && msg->type == RPC_PROXY_ANS)
 			count(s, DOWN, msg->len);
 		free(msg);
@@ -785,8 +798,7 @@ middle_down(struct session *s)
 			break;
 		atomic_store(&s->last_active, net_now_ms());
 	}
-	free(out);
-	free(wrap);
+	rbuf_release(&b);
 	return end;
 }
 
@@ -825,7 +837,7 @@ static void
 set_relay_options(struct session *s)
 {
 	const struct config *cfg = s->srv->cfg;
-	int idle_ms = cfg->idle_timeout * 1000, one = 1, quiet;
+	int idle_ms = cfg->idle_timeout * 1000, one = 1;
 
 	if (s->masked && cfg->mask_timeout * 1000 < idle_ms)
 		s->tick_ms = cfg->mask_timeout * 1000 / 2;
@@ -834,11 +846,9 @@ set_relay_options(struct session *s)
 	/* Wake up now and then to see whether the session is still wanted. */
 	if (s->tick_ms < 100)
 		s->tick_ms = 100;
-	/* A read holding a buffer gives up sooner, to hand the buffer back. */
-	quiet = s->tick_ms < RELAY_QUIET_MS ? s->tick_ms : RELAY_QUIET_MS;
 	setsockopt(s->cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	net_set_timeouts(s->cfd, quiet, idle_ms);
-	net_set_timeouts(s->ufd, quiet, idle_ms);
+	net_set_timeouts(s->cfd, relay_quiet_ms(s), idle_ms);
+	net_set_timeouts(s->ufd, relay_quiet_ms(s), idle_ms);
 }
 
 /* Start thread B; thread A (the caller) then relays client -> upstream. */

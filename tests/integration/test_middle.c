@@ -291,6 +291,40 @@ START_TEST(tls_echo)
 }
 END_TEST
 
+/*
+ * A middle-mode session holds a read buffer and an answer buffer only while
+ * packets and answers move: both while echoes run (a report may come after
+ * they were handed back, so a few rounds are allowed), none once it has been
+ * quiet for a while, the session still up; then both again.
+ */
+START_TEST(buffers_follow_answers)
+{
+	unsigned long long buffers;
+	struct tclient *c;
+	struct env e;
+	char *report;
+	int pass, round;
+
+	env_setup(&e, 1);
+	daemon_up(&e, "", 2);
+	c = connect_client(&e, FRAME_INTERMEDIATE, 2);
+	for (pass = 0; pass < 2; pass++) {
+		buffers = 0;
+		for (round = 0; round < 10 && buffers != 2; round++) {
+			echo(c, 65536);
+			report = itest_stats(e.d, "relay_pipes", IO_MS);
+			buffers = itest_stats_value(report, "relay_buffers");
+			free(report);
+		}
+		ck_assert_uint_eq(buffers, 2);
+		itest_wait_counter(e.d, "relay_buffers", 0, IO_MS, IO_MS);
+		ck_assert_int_eq(itest_counter(e.d, "active", IO_MS), 1);
+	}
+	tclient_close(c);
+	env_teardown(&e);
+}
+END_TEST
+
 /* Quick-ack request and answer, and CLOSE_EXT closing the client. */
 START_TEST(acks_and_close_ext)
 {
@@ -998,6 +1032,7 @@ middle_suite(void)
 	tcase_add_loop_test(tc, close_ext_nothing_first, 0, 3);
 	tcase_add_test(tc, padded_whole_words);
 	tcase_add_test(tc, tls_echo);
+	tcase_add_test(tc, buffers_follow_answers);
 	tcase_add_test(tc, link_loss);
 	tcase_add_test(tc, refresh_moves_dc);
 	tcase_add_test(tc, clock_skew);
