@@ -195,7 +195,7 @@ start_daemon(struct bench *b, int ti, int fast)
 	bench_hex(p->secret, sizeof(p->secret), sec);
 	snprintf(conf, sizeof(conf),
 	    "[server]\nport = 0\nlisten = 127.0.0.1\npublic_host = 127.0.0.1\n"
-	    "modes = secure\nfast_mode = %s\nmax_clients = 10000\n"
+	    "modes = secure\nfast_mode = %s\nmax_clients = 10000\ndc_pool = 0\n"
 	    "log_level = info\nshutdown_grace = 1\nstate_dir = @DIR@\n"
 	    "[users]\nbench = %s\n"
 	    "[dc]\n2 = 127.0.0.1:%u\n3 = 127.0.0.1:%u\n4 = 127.0.0.1:%u\n",

@@ -67,6 +67,7 @@ env_start_port(struct env *e, uint16_t dcport, const char *extra)
 	    "listen = 127.0.0.1\n"
 	    "log_level = debug\n"
 	    "handshake_timeout = %d\n"
+	    "dc_pool = 0\n"		/* the DC counts client sessions only */
 	    "%s"
 	    "[users]\n"
 	    "alice = " ALICE_HEX "\n"
