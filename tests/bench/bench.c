@@ -391,15 +391,17 @@ run_latency(struct bench *b, int ti)
 static void
 run_handshakes(struct bench *b, int ti)
 {
+	struct load_hs r;
 	char why[256];
 	double rate;
 
 	if (!bench_alive(b, ti))
 		return;
-	if (load_handshakes(&b->px[ti].t, b->o.handshakes, HS_PARALLEL,
-	    &rate, why, sizeof(why)) != 0) {
+	if (load_handshakes(&b->px[ti].t, b->o.handshakes, HS_PARALLEL, 0,
+	    &r, why, sizeof(why)) != 0) {
 		bench_failed(b, ti, "handshakes", why);
 	} else {
+		rate = r.per_s;
 		bench_record(b, R_HS, ti, rate);
 		printf("  %-8s %-21s %8.0f per s  (%d, %d connectors)\n",
 		    bench_names[ti], "handshakes", rate, b->o.handshakes,
@@ -530,6 +532,8 @@ main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], RELAY_OPTION) == 0)
 		return relay_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], HSRATE_OPTION) == 0)
+		return hsrate_main(argc - 1, argv + 1);
 	if (parse_opts(argc, argv, &b.o) != 0) {
 		usage();
 		return 2;

@@ -138,6 +138,10 @@ void idle_rows(struct bench *b);
 /* The test's own kernel memory per client, from the run without proxy. */
 double idle_test_share(const struct idle_fig *z);
 
+/* hsrate.c: `bench --handshakes ...`, handshakes alone (see its usage). */
+#define HSRATE_OPTION	"--handshakes"
+int hsrate_main(int argc, char **argv);
+
 /* report.c */
 void report_machine(void);
 void report_labels(struct bench *b);
