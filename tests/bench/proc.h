@@ -12,6 +12,8 @@
 
 /* utime + stime of every thread of pid, in seconds. */
 int proc_cpu_seconds(pid_t pid, double *out);
+/* The same apart: user space, and the kernel on its behalf. */
+int proc_cpu_split(pid_t pid, double *user, double *sys);
 /* Threads of pid. */
 int proc_threads(pid_t pid, int *out);
 /* VmRSS of pid, KiB. */
