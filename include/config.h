@@ -19,6 +19,7 @@
 #define CONFIG_MAX_LISTEN	16
 #define CONFIG_MAX_DC_ADDRS	8
 #define CONFIG_MAX_DCS		64
+#define CONFIG_DC_POOL_MAX	16	/* dc_pool: connections per DC */
 #define CONFIG_MAX_USERS	256
 #define CONFIG_NAME_MAX		64
 
@@ -70,6 +71,8 @@ struct config {
 	int shutdown_grace;		/* seconds */
 	int buffer_size;		/* bytes per direction */
 	int dc_rcvbuf;			/* SO_RCVBUF on DC sockets; 0: kernel default */
+	int dc_pool;			/* connections opened ahead per DC; 0: off */
+	int dc_pool_max_age;		/* seconds a pooled connection is kept */
 	int default_dc;			/* for DC ids not in the table */
 	int pool_spare;			/* idle threads the pool keeps */
 	enum config_log_level log_level;

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include "config.h"
+#include "dcpool.h"
 #include "mask.h"
 #include "mux.h"
 #include "pool.h"
@@ -28,6 +29,7 @@ struct server {
 	struct mask *mask;		/* NULL: no cover site, failures are held */
 	replay *replay;			/* hellos and headers seen */
 	struct mux *mux;		/* middle mode: the links; else NULL */
+	struct dcpool *dcpool;		/* direct mode with dc_pool; else NULL */
 	uint8_t (*secrets)[SECRET_LEN];	/* one per user, in user order */
 	size_t nsecrets;
 	atomic_ullong next_id;

@@ -733,6 +733,10 @@ static const struct key_def server_keys[] = {
 	    "bytes 1024..1048576" },
 	{ "dc_rcvbuf", set_int, FIELD(dc_rcvbuf), 1024, 16777216, KEY_ZERO,
 	    "bytes 1024..16777216 (0: kernel default)" },
+	{ "dc_pool", set_int, FIELD(dc_pool), 0, CONFIG_DC_POOL_MAX, 0,
+	    "connections per DC 0..16 (0: off)" },
+	{ "dc_pool_max_age", set_int, FIELD(dc_pool_max_age), 1, 3600, 0,
+	    "seconds 1..3600" },
 	{ "default_dc", set_int, FIELD(default_dc), 1, DC_ID_MAX, 0,
 	    "a DC id 1..32767" },
 	{ "pool_spare", set_int, FIELD(pool_spare), 0, 100000, 0,
@@ -1031,6 +1035,8 @@ config_defaults(struct config *cfg)
 	cfg->shutdown_grace = 10;
 	cfg->buffer_size = 16384;
 	cfg->dc_rcvbuf = 0;
+	cfg->dc_pool = 2;
+	cfg->dc_pool_max_age = 30;
 	cfg->default_dc = 2;
 	cfg->pool_spare = 64;
 	cfg->log_level = LOGL_INFO;

@@ -3,6 +3,7 @@
  * of the daemon never touches OpenSSL types.
  */
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include <openssl/crypto.h>
@@ -16,6 +17,51 @@
 #define CRYPTO_CHUNK		(1 << 30)
 /* Stack buffer of zeros encrypted to advance the keystream. */
 #define CRYPTO_SKIP_CHUNK	256
+
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+/*
+ * Fetched once: with OpenSSL 3 each init by EVP_aes_256_ctr() or digest by
+ * EVP_sha256() looks the algorithm up again under the provider store's
+ * lock, and a handshake does six cipher inits and a few digests. Kept for
+ * the life of the process.
+ */
+static EVP_CIPHER *fetched_ctr;
+static EVP_MD *fetched_sha256;
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+
+static void
+fetch_algorithms(void)
+{
+	fetched_ctr = EVP_CIPHER_fetch(NULL, "AES-256-CTR", NULL);
+	fetched_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_CIPHER *
+aes_256_ctr(void)
+{
+	pthread_once(&fetch_once, fetch_algorithms);
+	return fetched_ctr != NULL ? fetched_ctr : EVP_aes_256_ctr();
+}
+
+static const EVP_MD *
+sha256(void)
+{
+	pthread_once(&fetch_once, fetch_algorithms);
+	return fetched_sha256 != NULL ? fetched_sha256 : EVP_sha256();
+}
+#else
+static const EVP_CIPHER *
+aes_256_ctr(void)
+{
+	return EVP_aes_256_ctr();
+}
+
+static const EVP_MD *
+sha256(void)
+{
+	return EVP_sha256();
+}
+#endif
 
 /* One pointer only: four of these live in every client session. */
 struct crypto_ctr {
@@ -33,7 +79,7 @@ crypto_ctr_new(crypto_ctr **out, const uint8_t key[32], const uint8_t iv[16])
 		return CRYPTO_ERR;
 	if ((c->evp = EVP_CIPHER_CTX_new()) == NULL)
 		goto fail;
-	if (EVP_EncryptInit_ex(c->evp, EVP_aes_256_ctr(), NULL, key, iv) != 1)
+	if (EVP_EncryptInit_ex(c->evp, aes_256_ctr(), NULL, key, iv) != 1)
 		goto fail;
 	*out = c;
 	return 0;
@@ -166,7 +212,7 @@ int
 crypto_sha256(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
     uint8_t out[32])
 {
-	return digest(EVP_sha256(), a, alen, b, blen, out);
+	return digest(sha256(), a, alen, b, blen, out);
 }
 
 int

@@ -39,7 +39,10 @@ fail(struct handshake *h, enum stats_reject why, const char *fmt, ...)
 	return HANDSHAKE_ERR;
 }
 
-/* Read whatever the client sent next, before the deadline. */
+/*
+ * Read whatever the client sent next, before the deadline. The bytes are
+ * usually there already: try first, poll only when there are none.
+ */
 static int
 more(struct handshake *h)
 {
@@ -58,10 +61,6 @@ more(struct handshake *h)
 			    h->who, h->nraw);
 			return HANDSHAKE_ERR;
 		}
-		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
-			return HANDSHAKE_CLOSED;
-		if (p.revents == 0)
-			continue;
 		n = recv(h->fd, h->raw + h->nraw, h->rawcap - h->nraw,
 		    MSG_DONTWAIT);
 		if (n > 0) {
@@ -73,6 +72,8 @@ more(struct handshake *h)
 			    h->who);
 			return HANDSHAKE_CLOSED;
 		}
+		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+			return HANDSHAKE_CLOSED;
 	}
 }
 

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "mask.h"
 #include "middle.h"
+#include "dcpool.h"
 #include "mux.h"
 #include "pool.h"
 #include "replay.h"
@@ -225,6 +226,7 @@ struct parts {
 	struct mask *mask;
 	struct middle *mid;
 	struct mux *mux;
+	struct dcpool *dcpool;
 };
 
 /* Serve until SIGTERM/SIGINT; SIGUSR1 logs the counters, SIGHUP refreshes. */
@@ -261,6 +263,7 @@ serve_signals(const struct config *cfg, struct parts *p)
 static void
 parts_free(struct parts *p)
 {
+	dcpool_stop(p->dcpool);
 	mux_free(p->mux);
 	middle_free(p->mid);
 	if (p->mid != NULL)
@@ -299,6 +302,9 @@ parts_new(const struct config *cfg, struct parts *p)
 			log_error("cannot start the middle-proxy links");
 			goto fail;
 		}
+	} else if (cfg->dc_pool > 0 && dcpool_start(cfg, &p->dcpool) != 0) {
+		log_error("cannot start the DC connection pool");
+		goto fail;
 	}
 	return 0;
 fail:
@@ -329,6 +335,7 @@ run(const struct config *cfg)
 		goto fail;
 	}
 	srv.mux = p.mux;
+	srv.dcpool = p.dcpool;
 	if (acceptor_start(&srv, &acc) != 0)
 		goto out;
 	users_print_links(cfg, acceptor_port(acc), stdout);

@@ -199,6 +199,7 @@ upstream_connect(struct session *s, int16_t dcid)
 {
 	const struct config *cfg = s->srv->cfg;
 	const struct config_dc *dc;
+	const char *pooled = "";
 	char addr[64] = "";
 	int fallback, fd;
 
@@ -213,14 +214,19 @@ upstream_connect(struct session *s, int16_t dcid)
 		slog(LOGL_INFO, s, "unknown DC %d, using default DC %d", dcid,
 		    dc->id);
 	}
-	if (direct_connect(cfg, dc, &fd, addr, sizeof(addr)) != 0) {
+	/* A warm connection spares the client a round trip to the DC. */
+	if (s->srv->dcpool != NULL &&
+	    dcpool_take(s->srv->dcpool, dc, &fd, addr, sizeof(addr)) == 0) {
+		pooled = " (pooled)";
+	} else if (direct_connect(cfg, dc, &fd, addr, sizeof(addr)) != 0) {
 		atomic_fetch_add(&stats.rejected[STATS_REJECT_DC_UNREACHABLE], 1);
 		slog(LOGL_WARN, s, "DC %d unreachable (last tried %s: %s)",
 		    dc->id, addr, strerror(errno));
 		return SESSION_ERR;
 	}
 	atomic_store(&s->ufd, fd);
-	slog(LOGL_DEBUG, s, "connected to DC %d at %s", dc->id, addr);
+	slog(LOGL_DEBUG, s, "connected to DC %d at %s%s", dc->id, addr,
+	    pooled);
 	return 0;
 }
 

@@ -194,7 +194,7 @@ start_daemon(struct bench *b, int ti, int fast)
 	bench_hex(p->secret, sizeof(p->secret), sec);
 	snprintf(conf, sizeof(conf),
 	    "[server]\nport = 0\nlisten = 127.0.0.1\npublic_host = 127.0.0.1\n"
-	    "modes = secure\nfast_mode = %s\nmax_clients = 10000\n"
+	    "modes = secure\nfast_mode = %s\nmax_clients = 10000\ndc_pool = 0\n"
 	    "log_level = info\nshutdown_grace = 1\nstate_dir = @DIR@\n"
 	    "[users]\nbench = %s\n"
 	    "[dc]\n2 = 127.0.0.1:%u\n3 = 127.0.0.1:%u\n4 = 127.0.0.1:%u\n",
@@ -399,15 +399,17 @@ run_latency(struct bench *b, int ti)
 static void
 run_handshakes(struct bench *b, int ti)
 {
+	struct load_hs r;
 	char why[256];
 	double rate;
 
 	if (!bench_alive(b, ti))
 		return;
-	if (load_handshakes(&b->px[ti].t, b->o.handshakes, HS_PARALLEL,
-	    &rate, why, sizeof(why)) != 0) {
+	if (load_handshakes(&b->px[ti].t, b->o.handshakes, HS_PARALLEL, 0,
+	    &r, why, sizeof(why)) != 0) {
 		bench_failed(b, ti, "handshakes", why);
 	} else {
+		rate = r.per_s;
 		bench_record(b, R_HS, ti, rate);
 		printf("  %-8s %-21s %8.0f per s  (%d, %d connectors)\n",
 		    bench_names[ti], "handshakes", rate, b->o.handshakes,
@@ -545,6 +547,8 @@ main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], RELAY_OPTION) == 0)
 		return relay_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], HSRATE_OPTION) == 0)
+		return hsrate_main(argc - 1, argv + 1);
 	if (parse_opts(argc, argv, &b.o) != 0) {
 		usage();
 		return 2;

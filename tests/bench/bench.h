@@ -166,6 +166,10 @@ void idle_rows(struct bench *b);
 /* The test's own kernel memory per client, from the run without proxy. */
 double idle_test_share(const struct idle_fig *z);
 
+/* hsrate.c: `bench --handshakes ...`, handshakes alone (see its usage). */
+#define HSRATE_OPTION	"--handshakes"
+int hsrate_main(int argc, char **argv);
+
 /* report.c */
 /* Median over the rounds of one target; NAN when never measured. */
 double report_median(const struct bench_row *row, int ti);

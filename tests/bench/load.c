@@ -494,7 +494,8 @@ out:
 struct hs_worker {
 	const struct load_target *t;
 	pthread_t thread;
-	int count, done;
+	int count, done, gap_ms;
+	int64_t *ns;		/* connect to first echoed byte, each */
 	int rc, err;
 	const char *step;
 };
@@ -505,16 +506,21 @@ hs_run(void *arg)
 	struct hs_worker *w = arg;
 	uint8_t msg[LOAD_PROBE] = "handshake probe", *buf = malloc(LOAD_CHUNK);
 	struct tclient *c;
+	int64_t t0;
 
 	w->rc = TCLIENT_ERR;
 	w->err = ENOMEM;
 	w->step = "malloc";
 	for (; buf != NULL && w->done < w->count; w->done++) {
+		if (w->gap_ms > 0 && w->done > 0)
+			sleep_ms(w->gap_ms);
 		w->step = "connect";
+		t0 = now_ns();
 		if ((w->rc = dial(w->t, LOAD_ECHO, &c)) != 0)
 			break;
 		w->step = "echo";
 		w->rc = echo(c, msg, sizeof(msg), buf);
+		w->ns[w->done] = now_ns() - t0;
 		tclient_close(c);
 		if (w->rc != 0)
 			break;
@@ -524,22 +530,48 @@ hs_run(void *arg)
 	return NULL;
 }
 
+/* The workers' slices of all, moved together and sorted: p50 and p99. */
+static void
+hs_percentiles(struct hs_worker *w, int n, int done, int64_t *all,
+    struct load_hs *r)
+{
+	int i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		memmove(all + k, w[i].ns, (size_t)w[i].done * sizeof(*all));
+		k += w[i].done;
+	}
+	if (done == 0)
+		return;
+	qsort(all, (size_t)done, sizeof(*all), cmp_i64);
+	r->p50_ms = (double)all[done / 2] / 1e6;
+	r->p99_ms = (double)all[(size_t)done * 99 / 100] / 1e6;
+}
+
 int
 load_handshakes(const struct load_target *t, int total, int parallel,
-    double *per_s, char *why, size_t whylen)
+    int gap_ms, struct load_hs *r, char *why, size_t whylen)
 {
 	struct hs_worker w[LOAD_MAX_THREADS];
-	int64_t t0 = now_ns();
+	int64_t t0, *all;
 	int i, started = 0, done = 0, rc = 0;
 
 	if (parallel < 1 || parallel > LOAD_MAX_THREADS || total < parallel) {
 		snprintf(why, whylen, "bad arguments");
 		return LOAD_ERR;
 	}
+	if ((all = calloc((size_t)total, sizeof(*all))) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return LOAD_ERR;
+	}
 	memset(w, 0, sizeof(w));
-	for (i = 0; i < parallel; i++) {
+	memset(r, 0, sizeof(*r));
+	for (i = 0, t0 = now_ns(); i < parallel; i++) {
 		w[i].t = t;
+		w[i].gap_ms = gap_ms;
 		w[i].count = total / parallel + (i < total % parallel);
+		w[i].ns = all + (size_t)(i * (total / parallel)) +
+		    (size_t)(i < total % parallel ? i : total % parallel);
 		if (pthread_create(&w[i].thread, NULL, hs_run, &w[i]) != 0)
 			break;
 		started++;
@@ -552,11 +584,13 @@ load_handshakes(const struct load_target *t, int total, int parallel,
 			rc = LOAD_ERR;
 		}
 	}
+	r->per_s = (double)done / ((double)(now_ns() - t0) / 1e9);
 	if (started < parallel && rc == 0) {
 		snprintf(why, whylen, "pthread_create failed");
 		rc = LOAD_ERR;
 	}
-	*per_s = (double)done / ((double)(now_ns() - t0) / 1e9);
+	hs_percentiles(w, started, done, all, r);
+	free(all);
 	return rc;
 }
 

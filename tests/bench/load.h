@@ -84,11 +84,17 @@ int load_latency(const struct load_target *t, int rounds, size_t msglen,
     double *p50_us, double *p99_us, char *why, size_t whylen);
 
 /*
- * total connections by `parallel` threads, each: connect, header, a 16-byte
- * echo round trip, close. Completed handshakes per second.
+ * total connections by `parallel` threads, each: connect, header, a 64-byte
+ * echo round trip, close, then gap_ms of rest. Completed handshakes per
+ * second, and the time from connect to the echo's arrival.
  */
+struct load_hs {
+	double per_s;
+	double p50_ms, p99_ms;
+};
+
 int load_handshakes(const struct load_target *t, int total, int parallel,
-    double *per_s, char *why, size_t whylen);
+    int gap_ms, struct load_hs *r, char *why, size_t whylen);
 
 /* Idle clients, each with its handshake and one echo round trip done. */
 struct load_idle {

@@ -32,7 +32,7 @@ slurp(const char *path, char *buf, size_t cap)
 }
 
 int
-proc_cpu_seconds(pid_t pid, double *out)
+proc_cpu_split(pid_t pid, double *user, double *sys)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long utime, stime;
@@ -48,7 +48,20 @@ proc_cpu_seconds(pid_t pid, double *out)
 	if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
 	    "%llu %llu", &utime, &stime) != 2)
 		return PROC_ERR_FORMAT;
-	*out = (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+	*user = (double)utime / (double)sysconf(_SC_CLK_TCK);
+	*sys = (double)stime / (double)sysconf(_SC_CLK_TCK);
+	return 0;
+}
+
+int
+proc_cpu_seconds(pid_t pid, double *out)
+{
+	double user, sys;
+	int rc;
+
+	if ((rc = proc_cpu_split(pid, &user, &sys)) != 0)
+		return rc;
+	*out = user + sys;
 	return 0;
 }
 

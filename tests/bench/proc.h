@@ -17,6 +17,8 @@ int proc_cpu_seconds(pid_t pid, double *out);
  * the set from their creator.
  */
 int proc_pin(pid_t pid, const int *cpus, int ncpus);
+/* The same apart: user space, and the kernel on its behalf. */
+int proc_cpu_split(pid_t pid, double *user, double *sys);
 /* Threads of pid. */
 int proc_threads(pid_t pid, int *out);
 /* VmRSS of pid, KiB. */

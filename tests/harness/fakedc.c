@@ -32,10 +32,14 @@
 #define FAKEDC_BACKLOG		4096
 /* How often a paced SOURCE looks for chunks that are due. */
 #define FAKEDC_TICK_MS		10
+/* How often accept_delay_ms looks for connections to serve. */
+#define FAKEDC_DELAY_TICK_MS	1
 
 struct conn {
 	int fd;
 	int eof;			/* peer closed: flush, then close */
+	int64_t serve_at;		/* accept_delay_ms: not served before;
+					   0 once served */
 	uint32_t events;		/* registered with epoll */
 	struct conn *prev, *next;
 	uint8_t hdr[OBFS2_HEADER_LEN];
@@ -130,6 +134,8 @@ conn_events(const struct fakedc *dc, const struct conn *c)
 {
 	uint32_t ev = 0;
 
+	if (c->serve_at != 0)
+		return 0;
 	if (dc->mode == FAKEDC_BLACKHOLE)
 		return EPOLLRDHUP;
 	if (!c->eof && pending_out(c) < FAKEDC_OUT_HIGH)
@@ -318,6 +324,23 @@ pace(struct fakedc *dc)
 	}
 }
 
+/* accept_delay_ms: connections whose wait is over are served from now. */
+static void
+serve_due(struct fakedc *dc)
+{
+	int64_t now = now_ms();
+	struct conn *c, *next;
+
+	for (c = dc->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->serve_at == 0 || now < c->serve_at)
+			continue;
+		c->serve_at = 0;
+		if (conn_update(dc, c) != 0)
+			conn_close(dc, c);
+	}
+}
+
 /*
  * The DC's view of the header (PROTOCOL.md 1.5): keys from the raw seeds,
  * by the harness's reference code so that a key bug in src/obfs2.c does
@@ -463,6 +486,12 @@ conn_event(struct fakedc *dc, struct conn *c, uint32_t ev)
 {
 	int rc = 0;
 
+	/* Still waiting: only an error or hang-up (always reported) acts. */
+	if (c->serve_at != 0) {
+		if (ev & (EPOLLERR | EPOLLHUP))
+			conn_close(dc, c);
+		return;
+	}
 	if (dc->mode == FAKEDC_BLACKHOLE) {
 		/* Only the peer's close or an error wakes a blackhole. */
 		conn_close(dc, c);
@@ -509,6 +538,8 @@ accept_some(struct fakedc *dc)
 			return;
 		}
 		c->fd = fd;
+		if (dc->o.accept_delay_ms > 0)
+			c->serve_at = now_ms() + dc->o.accept_delay_ms;
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
 		e.events = c->events = conn_events(dc, c);
@@ -537,6 +568,7 @@ loop(void *arg)
 
 	while (!atomic_load(&dc->stop)) {
 		n = epoll_wait(dc->epfd, evs, FAKEDC_EVENTS,
+		    dc->o.accept_delay_ms > 0 ? FAKEDC_DELAY_TICK_MS :
 		    paced(dc) ? FAKEDC_TICK_MS : -1);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -556,6 +588,8 @@ loop(void *arg)
 			close_all(dc);
 		if (paced(dc))
 			pace(dc);
+		if (dc->o.accept_delay_ms > 0)
+			serve_due(dc);
 	}
 	return NULL;
 }
@@ -628,6 +662,7 @@ fakedc_start(const struct fakedc_opts *o, struct fakedc **out)
 
 	if (o == NULL || out == NULL || o->mode < FAKEDC_ECHO ||
 	    o->mode > FAKEDC_BLACKHOLE || o->source_interval_ms < 0 ||
+	    o->accept_delay_ms < 0 ||
 	    (o->source_interval_ms > 0 && o->source_chunk == 0))
 		return FAKEDC_ERR_ARG;
 	if ((dc = calloc(1, sizeof(*dc))) == NULL)

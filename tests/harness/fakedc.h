@@ -45,6 +45,13 @@ struct fakedc_opts {
 	uint64_t source_len;
 	size_t source_chunk;
 	int source_interval_ms;
+	/*
+	 * Any mode: a connection is neither read nor answered until this
+	 * long after it was accepted, so its first answer comes that much
+	 * later (a DC a round trip away, as far as a connection opened
+	 * ahead of its client is concerned), to the millisecond.
+	 */
+	int accept_delay_ms;
 };
 
 /* Counters, all atomic; bytes count payload after the 64-byte header. */

@@ -73,6 +73,16 @@ ipv6_loopback_works(void)
 /* --- the daemon */
 
 /*
+ * The DC counters the tests check count client sessions only: no warm
+ * connections unless a test asks for them.
+ */
+static const char *
+no_pool(const char *server_extra)
+{
+	return strstr(server_extra, "dc_pool") != NULL ? "" : "dc_pool = 0\n";
+}
+
+/*
  * Start mtproxyd with both users and both client modes, sessions idle for
  * idle_s seconds closed. server_extra goes into [server], dc_lines into [dc]
  * (each ending in a newline).
@@ -96,13 +106,14 @@ proxy_start_idle(const char *listen, int fast, int idle_s,
 	    "idle_timeout = %d\n"
 	    "shutdown_grace = 5\n"
 	    "state_dir = @DIR@\n"
-	    "%s"
+	    "%s%s"
 	    "[users]\n"
 	    "alice = " ALICE_HEX "\n"
 	    "bob = " BOB_HEX "\n"
 	    "[dc]\n"
 	    "%s",
-	    listen, fast ? "yes" : "no", idle_s, server_extra, dc_lines);
+	    listen, fast ? "yes" : "no", idle_s, no_pool(server_extra),
+	    server_extra, dc_lines);
 	ck_assert(n > 0 && (size_t)n < sizeof(conf));
 	ck_assert_int_eq(daemon_start(&d, conf, NULL, START_MS), 0);
 	/* The setting took: both fast-mode variants are really exercised. */
@@ -1083,13 +1094,195 @@ START_TEST(buffers_follow_bytes)
 }
 END_TEST
 
+/* --- the DC pool (dc_pool) */
+
+/* A few echoes of different sizes, checked; the wire bytes they took. */
+static uint64_t
+echo_some(struct tclient *c, enum frame_transport t, const uint8_t *msg,
+    uint8_t *got)
+{
+	static const size_t sizes[] = { 4, 508, 4096, 65536 };
+	uint64_t wire = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		wire += echo_one(c, t, msg + i, sizes[i], 0, got);
+	return wire;
+}
+
+static int
+log_count_dc(struct daemon_proc *d, int dcid, const struct fakedc *dc,
+    const char *tail)
+{
+	char needle[128];
+
+	snprintf(needle, sizeof(needle), "connected to DC %d at 127.0.0.1:%u%s",
+	    dcid, fakedc_port(dc), tail);
+	return daemon_log_count(d, needle);
+}
+
+/*
+ * _i: fast mode. The first client of DC 2 connects itself and has the
+ * pool filled behind it; the next (media DC -2, another user and
+ * transport) goes out on a pooled connection: the DC gets that client's
+ * header and DC id on it, every byte comes back intact both ways, and the
+ * pool is topped up again. DC 3 shares nothing with DC 2's pool.
+ */
+START_TEST(pool_sessions)
+{
+	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
+	struct fakedc *dc3 = itest_fakedc(AF_INET, FAKEDC_ECHO);
+	uint8_t *msg = itest_random_bytes(MSG_MAX + MSG_SLACK);
+	uint8_t *got = malloc(MSG_MAX);
+	struct daemon_proc *d;
+	struct tclient *c;
+	char dcs[128];
+	uint64_t wire;
+
+	ck_assert_ptr_nonnull(got);
+	snprintf(dcs, sizeof(dcs), "2 = 127.0.0.1:%u\n3 = 127.0.0.1:%u\n",
+	    fakedc_port(dc), fakedc_port(dc3));
+	d = proxy_start("127.0.0.1", _i, "dc_pool = 2\n", dcs);
+	/* Filled only for a DC that a client asked for. */
+	itest_sleep_ms(300);
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_ACCEPTED), 0);
+
+	c = client_open(d, AF_INET, ALICE, FRAME_INTERMEDIATE, 2);
+	wire = echo_some(c, FRAME_INTERMEDIATE, msg, got);
+	tclient_close(c);
+	ck_assert_int_eq(log_count_dc(d, 2, dc, "\n"), 1);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_ACCEPTED, 3, IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 2, IO_MS), 0);
+
+	c = client_open(d, AF_INET, BOB, FRAME_PADDED, -2);
+	wire += echo_some(c, FRAME_PADDED, msg + 50, got);
+	check_header(dc, FRAME_PADDED, -2);
+	ck_assert_int_eq(log_count_dc(d, 2, dc, " (pooled)"), 1);
+	ck_assert_int_eq(daemon_log_count(d, "user=bob: connected to DC 2 at"),
+	    1);
+	/* The pool's own connections sent nothing: one header per client. */
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_HEADERS), 2);
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BYTES_IN), wire);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_ACCEPTED, 4, IO_MS), 0);
+	tclient_close(c);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 2, IO_MS), 0);
+
+	c = client_open(d, AF_INET, ALICE, FRAME_ABRIDGED, 3);
+	wire = echo_some(c, FRAME_ABRIDGED, msg + 100, got);
+	check_header(dc3, FRAME_ABRIDGED, 3);
+	tclient_close(c);
+	ck_assert_int_eq(log_count_dc(d, 3, dc3, "\n"), 1);
+	ck_assert_uint_eq(fakedc_counter(dc3, FAKEDC_BYTES_IN), wire);
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_HEADERS), 2);
+	ck_assert_int_eq(fakedc_wait(dc3, FAKEDC_OPEN, 2, IO_MS), 0);
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_ACCEPTED), 4);
+
+	/* A stopping daemon closes what it kept. */
+	itest_stop(d, user_hex, NUSERS, STOP_MS);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc3, FAKEDC_OPEN, 0, IO_MS), 0);
+	fakedc_stop(dc);
+	fakedc_stop(dc3);
+	free(msg);
+	free(got);
+}
+END_TEST
+
+/*
+ * Wait until the DC has exactly open connections and no new one for a
+ * while: the pool is full (it connects at once when short), and no
+ * connection of the last refill is still on its way.
+ */
+static void
+pool_settled(const struct fakedc *dc, uint64_t open)
+{
+	int64_t deadline = itest_now_ms() + IO_MS;
+	uint64_t seen;
+
+	for (;;) {
+		ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, open, IO_MS), 0);
+		seen = fakedc_counter(dc, FAKEDC_ACCEPTED);
+		itest_sleep_ms(300);
+		if (fakedc_counter(dc, FAKEDC_ACCEPTED) == seen &&
+		    fakedc_counter(dc, FAKEDC_OPEN) == open)
+			return;
+		ck_assert_msg(itest_now_ms() < deadline, "the pool never "
+		    "settled at %llu connections", (unsigned long long)open);
+	}
+}
+
+/*
+ * The DC closes the pooled connections and a client comes at once, before
+ * the pool's periodic check: it must not get a closed one.
+ */
+START_TEST(pool_dc_closed)
+{
+	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
+	uint8_t *msg = itest_random_bytes(MSG_MAX + MSG_SLACK);
+	uint8_t *got = malloc(MSG_MAX);
+	struct daemon_proc *d;
+	struct tclient *c;
+	char dcs[64];
+	int round;
+
+	ck_assert_ptr_nonnull(got);
+	snprintf(dcs, sizeof(dcs), "2 = 127.0.0.1:%u\n", fakedc_port(dc));
+	d = proxy_start("127.0.0.1", 0, "dc_pool = 2\n", dcs);
+	c = client_open(d, AF_INET, ALICE, FRAME_PADDED, 2);
+	echo_some(c, FRAME_PADDED, msg, got);
+	tclient_close(c);
+	for (round = 0; round < 3; round++) {
+		pool_settled(dc, 2);
+		fakedc_close_all(dc);
+		ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, IO_MS), 0);
+		c = client_open(d, AF_INET, ALICE, FRAME_PADDED, 2);
+		echo_some(c, FRAME_PADDED, msg + round, got);
+		tclient_close(c);
+	}
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_HEADERS), 4);
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BAD_FRAMES), 0);
+	itest_stop(d, user_hex, NUSERS, STOP_MS);
+	fakedc_stop(dc);
+	free(msg);
+	free(got);
+}
+END_TEST
+
+/* Unused connections are replaced at dc_pool_max_age, the count kept. */
+START_TEST(pool_max_age)
+{
+	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
+	uint8_t *msg = itest_random_bytes(MSG_MAX + MSG_SLACK);
+	uint8_t *got = malloc(MSG_MAX);
+	struct daemon_proc *d;
+	struct tclient *c;
+	char dcs[64];
+
+	ck_assert_ptr_nonnull(got);
+	snprintf(dcs, sizeof(dcs), "2 = 127.0.0.1:%u\n", fakedc_port(dc));
+	d = proxy_start("127.0.0.1", 0, "dc_pool = 2\ndc_pool_max_age = 1\n",
+	    dcs);
+	c = client_open(d, AF_INET, ALICE, FRAME_PADDED, 2);
+	echo_some(c, FRAME_PADDED, msg, got);
+	tclient_close(c);
+	/* 1 client + 2 + 2 replacements, about a second later. */
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_ACCEPTED, 5, IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 2, IO_MS), 0);
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_HEADERS), 1);
+	itest_stop(d, user_hex, NUSERS, STOP_MS);
+	fakedc_stop(dc);
+	free(msg);
+	free(got);
+}
+END_TEST
+
 static Suite *
 direct_suite(void)
 {
 	Suite *s = suite_create("direct");
 	TCase *echo = tcase_create("echo"), *route = tcase_create("route");
 	TCase *load = tcase_create("load"), *count = tcase_create("counters");
-	TCase *oneway = tcase_create("oneway");
+	TCase *oneway = tcase_create("oneway"), *pool = tcase_create("pool");
 
 	tcase_set_timeout(echo, TEST_TIMEOUT_S);
 	tcase_set_timeout(route, TEST_TIMEOUT_S);
@@ -1111,7 +1304,12 @@ direct_suite(void)
 	suite_add_tcase(s, route);
 	suite_add_tcase(s, load);
 	suite_add_tcase(s, count);
+	tcase_set_timeout(pool, TEST_TIMEOUT_S);
+	tcase_add_loop_test(pool, pool_sessions, 0, 2);
+	tcase_add_test(pool, pool_dc_closed);
+	tcase_add_test(pool, pool_max_age);
 	suite_add_tcase(s, oneway);
+	suite_add_tcase(s, pool);
 	return s;
 }
 

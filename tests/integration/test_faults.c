@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/resource.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -69,6 +71,7 @@ env_start_port(struct env *e, uint16_t dcport, const char *extra)
 	    "listen = 127.0.0.1\n"
 	    "log_level = debug\n"
 	    "handshake_timeout = %d\n"
+	    "dc_pool = 0\n"		/* the DC counts client sessions only */
 	    "%s"
 	    "[users]\n"
 	    "alice = " ALICE_HEX "\n"
@@ -402,6 +405,58 @@ START_TEST(dc_refusing_closes_promptly)
 	ck_assert_int_eq(daemon_log_contains(e.d, needle), 1);
 	wait_counter(&e, "active", 0);
 	env_stop(&e);
+}
+END_TEST
+
+/*
+ * A loopback listener whose accept queue (backlog 0) one connection fills:
+ * the kernel drops the SYNs of the next ones, which hang as before a DC
+ * that does not answer. *fds: the listener and the queued connection.
+ */
+static void
+listener_full(uint16_t *port, int fds[2])
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fds[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fds[0], 0);
+	ck_assert_int_eq(bind(fds[0], (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(fds[0], 0), 0);
+	ck_assert_int_eq(getsockname(fds[0], (struct sockaddr *)&a, &len), 0);
+	*port = ntohs(a.sin_port);
+	fds[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fds[1], 0);
+	ck_assert_int_eq(connect(fds[1], (struct sockaddr *)&a, sizeof(a)), 0);
+}
+
+/* The DC never answers the SYN: the client goes after connect_timeout. */
+START_TEST(dc_connect_times_out)
+{
+	static const uint8_t msg[32] = "to a DC that does not answer";
+	struct env e = { 0 };
+	struct tclient *c;
+	uint16_t port;
+	int64_t t0, at;
+	int fds[2];
+
+	listener_full(&port, fds);
+	env_start_port(&e, port, "connect_timeout = 1\n");
+	t0 = itest_now_ms();
+	c = client_open(&e, ALICE_HEX, FRAME_PADDED);
+	(void)tclient_send(c, msg, sizeof(msg), 0);
+	at = watch_close(c, t0, 1000 + PROMPT_MS);
+	ck_assert_int_ge(at, 900);
+	tclient_close(c);
+	ck_assert_int_eq(counter(&e, R_DC), 1);
+	ck_assert_int_eq(counter(&e, "handshakes"), 0);
+	ck_assert_int_eq(daemon_wait_log(e.d, "DC 2 unreachable", IO_MS), 0);
+	ck_assert_int_eq(daemon_log_contains(e.d, "Connection timed out"), 1);
+	wait_counter(&e, "active", 0);
+	env_stop(&e);
+	close(fds[1]);
+	close(fds[0]);
 }
 END_TEST
 
@@ -803,6 +858,7 @@ faults_suite(void)
 	tcase_add_test(hs, no_secret_in_log);
 	tcase_add_test(hs, replayed_header_refused);
 	tcase_add_test(dc, dc_refusing_closes_promptly);
+	tcase_add_test(dc, dc_connect_times_out);
 	tcase_add_test(dc, dc_blackhole_idle_close);
 	tcase_add_test(dc, dc_closes_all);
 	tcase_add_loop_test(lim, clients_vanish_mid_stream, 0, 2);

@@ -806,6 +806,7 @@ env_start_tls(struct env *e, struct cover *cv, const char *extra,
 	    "listen = 127.0.0.1\n"
 	    "log_level = debug\n"
 	    "handshake_timeout = 2\n"
+	    "dc_pool = 0\n"		/* the DC counts client sessions only */
 	    "%s"
 	    "[users]\n"
 	    "alice = " ALICE_HEX "\n"

@@ -113,6 +113,8 @@ START_TEST(defaults)
 	ck_assert_int_eq(cfg.shutdown_grace, 10);
 	ck_assert_int_eq(cfg.buffer_size, 16384);
 	ck_assert_int_eq(cfg.dc_rcvbuf, 0);
+	ck_assert_int_eq(cfg.dc_pool, 2);
+	ck_assert_int_eq(cfg.dc_pool_max_age, 30);
 	ck_assert_int_eq(cfg.default_dc, 2);
 	ck_assert_int_eq(cfg.pool_spare, 64);
 	ck_assert_int_eq(cfg.log_level, LOGL_INFO);
@@ -202,6 +204,8 @@ START_TEST(full_file)
 	    "shutdown_grace = 0\n"
 	    "buffer_size = 1024\n"
 	    "dc_rcvbuf = 16777216\n"
+	    "dc_pool = 16\n"
+	    "dc_pool_max_age = 3600\n"
 	    "default_dc = 203\n"
 	    "pool_spare = 100000\n"
 	    "log_level = debug\n"
@@ -235,6 +239,8 @@ START_TEST(full_file)
 	ck_assert_int_eq(cfg.shutdown_grace, 0);
 	ck_assert_int_eq(cfg.buffer_size, 1024);
 	ck_assert_int_eq(cfg.dc_rcvbuf, 16777216);
+	ck_assert_int_eq(cfg.dc_pool, 16);
+	ck_assert_int_eq(cfg.dc_pool_max_age, 3600);
 	ck_assert_int_eq(cfg.default_dc, 203);
 	ck_assert_int_eq(cfg.pool_spare, 100000);
 	ck_assert_int_eq(cfg.log_level, LOGL_DEBUG);
@@ -277,6 +283,10 @@ START_TEST(value_forms)
 	ck_assert_int_eq(cfg.max_clients, 0);
 	ck_assert_int_eq(set("server", "dc_rcvbuf", "1024"), 0);
 	ck_assert_int_eq(cfg.dc_rcvbuf, 1024);
+	ck_assert_int_eq(set("server", "dc_pool", "0"), 0);
+	ck_assert_int_eq(cfg.dc_pool, 0);
+	ck_assert_int_eq(set("server", "dc_pool_max_age", "1"), 0);
+	ck_assert_int_eq(cfg.dc_pool_max_age, 1);
 	ck_assert_int_eq(set("server", "modes", "tls, classic"), 0);
 	ck_assert_uint_eq(cfg.modes, CONFIG_MODES_TLS | CONFIG_MODES_CLASSIC);
 	ck_assert_int_eq(set("server", "listen", "::"), 0);
@@ -340,6 +350,11 @@ static const struct bad {
 	{ "buffer_size", "1048577", "bytes 1024..1048576" },
 	{ "dc_rcvbuf", "1023", "bytes 1024..16777216 (0: kernel default)" },
 	{ "dc_rcvbuf", "16777217", "bytes 1024..16777216 (0: kernel default)" },
+	{ "dc_pool", "17", "connections per DC 0..16 (0: off)" },
+	{ "dc_pool", "-1", "connections per DC 0..16 (0: off)" },
+	{ "dc_pool", "two", "connections per DC 0..16 (0: off)" },
+	{ "dc_pool_max_age", "0", "seconds 1..3600" },
+	{ "dc_pool_max_age", "3601", "seconds 1..3600" },
 	{ "default_dc", "0", "a DC id 1..32767" },
 	{ "default_dc", "32768", "a DC id 1..32767" },
 	{ "pool_spare", "100001", "threads 0..100000" },
@@ -999,8 +1014,8 @@ START_TEST(unknown_names)
 	ck_assert_str_eq(err, "config: [server] prot: unknown key; expected one "
 	    "of port, listen, public_host, mode, modes, fast_mode, prefer_ipv6, "
 	    "max_clients, handshake_timeout, idle_timeout, connect_timeout, "
-	    "shutdown_grace, buffer_size, dc_rcvbuf, default_dc, pool_spare, "
-	    "log_level, state_dir");
+	    "shutdown_grace, buffer_size, dc_rcvbuf, dc_pool, dc_pool_max_age, "
+	    "default_dc, pool_spare, log_level, state_dir");
 	ck_assert_int_eq(load("[tls]\ndomains = a.example\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [tls] domains: unknown key; expected "
 	    "one of domain, mask_host, mask_port, mask_proxy_protocol, "
