@@ -305,6 +305,43 @@ rpc_frame_encode(int32_t seq, enum rpc_crc crc, const uint8_t *payload,
 }
 
 int
+rpc_frame_prepare(enum rpc_crc crc, const uint8_t *buf, size_t payload_len,
+    size_t cap, struct rpc_frame_sum *out)
+{
+	if (buf == NULL || out == NULL || !valid_crc(crc) ||
+	    payload_len % 4 != 0 ||
+	    payload_len > RPC_FRAME_MAX_LEN - RPC_FRAME_OVERHEAD ||
+	    cap < rpc_frame_len(payload_len))
+		return RPC_ERR_ARG;
+	out->crc = crc;
+	out->payload_len = payload_len;
+	out->payload_crc = frame_crc(crc, buf + 8, payload_len);
+	out->shift = crc == RPC_CRC32C ? crc_crc32c_shift(payload_len) :
+	    crc_crc32_shift(payload_len);
+	return 0;
+}
+
+int
+rpc_frame_seal(const struct rpc_frame_sum *s, int32_t seq, uint8_t *buf,
+    size_t *out_len)
+{
+	size_t len;
+	uint32_t head;
+
+	if (s == NULL || buf == NULL || out_len == NULL || !valid_crc(s->crc))
+		return RPC_ERR_ARG;
+	len = rpc_frame_len(s->payload_len);
+	put_u32(buf, (uint32_t)len);
+	put_u32(buf + 4, (uint32_t)seq);
+	head = frame_crc(s->crc, buf, 8);
+	put_u32(buf + len - 4, s->crc == RPC_CRC32C ?
+	    crc_crc32c_combine(head, s->payload_crc, s->shift) :
+	    crc_crc32_combine(head, s->payload_crc, s->shift));
+	*out_len = len;
+	return 0;
+}
+
+int
 rpc_cbc_pad(uint8_t *buf, size_t len, size_t cap, size_t *out_len)
 {
 	size_t padded;
