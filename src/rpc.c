@@ -199,8 +199,15 @@ rpc_reader_reserve(struct rpc_reader *r, size_t n, uint8_t **at)
 
 	if (at == NULL)
 		return RPC_ERR_ARG;
-	/* Nothing points into taken bytes any more: drop them. */
-	if (r->off > 0) {
+	/*
+	 * Nothing points into taken bytes any more: drop them, moving the
+	 * bytes not taken yet only when the room after them is short, not
+	 * at every read (a link's frames are as long as its reads).
+	 */
+	if (r->off == r->len) {
+		r->off = 0;
+		r->len = 0;
+	} else if (r->off > 0 && r->cap - r->len < n) {
 		memmove(r->buf, r->buf + r->off, r->len - r->off);
 		r->len -= r->off;
 		r->off = 0;
