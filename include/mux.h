@@ -1,10 +1,12 @@
 /*
  * Middle-proxy links (PROTOCOL.md 4.2-4.8, 5). Per target of the current
- * proxy-multi.conf, conn_min links, each with its own multiplexer thread: it
- * connects, runs the nonce and handshake, then reads answers and routes them
- * by conn_id into the bound client's bounded queue, never waiting on a
- * client (a full queue closes that client). Client threads write their
- * RPC_PROXY_REQ frames under the link's write lock, one whole frame at a
+ * proxy-multi.conf, conn_min links, and up to conn_max while they are all
+ * busy, each with its own multiplexer thread: it connects, runs the nonce
+ * and handshake, then reads answers and routes them by conn_id into the
+ * bound client's bounded queue, never waiting on a client (a full queue
+ * closes that client). Client threads build and checksum their
+ * RPC_PROXY_REQ frames on their own; the link's locks cover only the
+ * sequence number and CBC pass, then the socket write, one frame at a
  * time. A link that dies closes its clients; it reconnects with backoff.
  */
 #ifndef MTPROXYD_MUX_H
@@ -47,6 +49,9 @@ struct mux_stats {
 	atomic_ullong queue_overflows;	/* clients closed: stopped reading */
 	atomic_ullong queue_evictions;	/* closed at queue_total_bytes */
 	atomic_ullong no_link;		/* clients refused: no ready link */
+	atomic_ullong link_waits;	/* frames that waited for a link's turn */
+	atomic_ullong links_grown;	/* links opened past conn_min: all busy */
+	atomic_ullong links_shrunk;	/* extra links closed: idle */
 };
 extern struct mux_stats mux_stats;
 

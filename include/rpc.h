@@ -111,6 +111,25 @@ int rpc_frame_encode(int32_t seq, enum rpc_crc crc, const uint8_t *payload,
     size_t payload_len, uint8_t *out, size_t cap, size_t *out_len);
 
 /*
+ * rpc_frame_encode in two steps, so that the costly part, the checksum of
+ * the payload, can run before the sequence number is known (outside a
+ * link's write lock). prepare takes the payload in place at buf + 8 (room
+ * for the frame up to cap); seal then writes length, seq and CRC at a
+ * constant cost, giving the same bytes as rpc_frame_encode.
+ */
+struct rpc_frame_sum {
+	enum rpc_crc crc;
+	size_t payload_len;
+	uint32_t payload_crc;
+	uint32_t shift;		/* crc_*_shift(payload_len) */
+};
+
+int rpc_frame_prepare(enum rpc_crc crc, const uint8_t *buf,
+    size_t payload_len, size_t cap, struct rpc_frame_sum *out);
+int rpc_frame_seal(const struct rpc_frame_sum *s, int32_t seq, uint8_t *buf,
+    size_t *out_len);
+
+/*
  * 4.2: pad buf[0..len) with padding words up to a multiple of the AES
  * block before it is encrypted; *out_len gets the padded length.
  */

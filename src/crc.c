@@ -207,3 +207,66 @@ crc_crc32c(uint32_t crc, const void *buf, size_t len)
 #endif
 	return crc_crc32c_table(crc, buf, len);
 }
+
+/*
+ * Combination, in the reflected representation the tables use: bit 31 is
+ * the coefficient of x^0. Appending n zero bytes to a message multiplies
+ * its CRC register by x^(8n) modulo the polynomial, and a CRC is linear
+ * apart from its initial and final ~0, which cancel out between crc(a),
+ * crc(b) and crc(a || b): crc(a || b) = crc(a) * x^(8 len(b)) ^ crc(b).
+ */
+#define CRC32_POLY	0xedb88320u
+#define CRC32C_POLY	0x82f63b78u
+#define X0		0x80000000u	/* the polynomial 1 */
+
+/* a * b modulo poly. */
+static uint32_t
+gf2_mul(uint32_t poly, uint32_t a, uint32_t b)
+{
+	uint32_t bit, p = 0;
+
+	for (bit = X0; bit != 0; bit >>= 1) {
+		if (a & bit)
+			p ^= b;
+		b = b & 1 ? b >> 1 ^ poly : b >> 1;	/* b * x */
+	}
+	return p;
+}
+
+/* x^(8 len) modulo poly, by squaring x^8. */
+static uint32_t
+gf2_shift(uint32_t poly, size_t len)
+{
+	uint32_t r = X0, sq = X0 >> 8;
+
+	for (; len > 0; len >>= 1) {
+		if (len & 1)
+			r = gf2_mul(poly, r, sq);
+		sq = gf2_mul(poly, sq, sq);
+	}
+	return r;
+}
+
+uint32_t
+crc_crc32_shift(size_t len_b)
+{
+	return gf2_shift(CRC32_POLY, len_b);
+}
+
+uint32_t
+crc_crc32_combine(uint32_t crc_a, uint32_t crc_b, uint32_t shift)
+{
+	return gf2_mul(CRC32_POLY, crc_a, shift) ^ crc_b;
+}
+
+uint32_t
+crc_crc32c_shift(size_t len_b)
+{
+	return gf2_shift(CRC32C_POLY, len_b);
+}
+
+uint32_t
+crc_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint32_t shift)
+{
+	return gf2_mul(CRC32C_POLY, crc_a, shift) ^ crc_b;
+}

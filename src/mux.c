@@ -3,8 +3,16 @@
  * connections: its thread connects, handshakes, multiplexes answers until the
  * connection dies, closes the clients bound to it, waits with backoff and
  * jitter, and tries again. A link's clients and their queues sit under the
- * link's mutex; its socket writes, sequence numbers and CBC chain under its
- * write lock, taken only around one already-built frame.
+ * link's mutex. Its sending half is a pipeline of two locks: the frame lock
+ * gives a built and checksummed frame its sequence number and runs it
+ * through the CBC chain, in order; the write lock, taken before the frame
+ * lock is let go, puts it on the socket while the next frame is encrypted.
+ *
+ * A target keeps conn_min links and opens more, up to conn_max, while all
+ * of its links are busy: a link is busy when BUSY_WAITS frames within
+ * BUSY_WINDOW_MS found its frame lock taken. New clients go to links that
+ * are not busy, the first conn_min before the others, so the extra links
+ * drain; one left without clients for a ping_interval closes.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,6 +48,9 @@
  * while the queues of all clients fit queue_total_bytes.
  */
 #define QUEUE_STALL_MS		5000
+/* A link is busy when this many frames in the window waited for its lock. */
+#define BUSY_WINDOW_MS		1000
+#define BUSY_WAITS		8
 
 struct mux_stats mux_stats;
 
@@ -64,27 +75,40 @@ struct target {
 	struct target *next;
 	struct proxyconf_target addr;
 	int retired;			/* gone from the config: drain, then stop */
-	size_t nlinks;
+	size_t nlive;			/* links running and not leaving */
+	size_t nlinks;			/* slots used, live or not */
 	struct link *links[LINK_MAX];
 };
 
 struct link {
 	struct mux *m;
 	struct target *t;
+	size_t slot;			/* in t->links */
 	char name[64];
 	pthread_t thread;
+	/* Under m->mu. */
+	int running;			/* its thread has not ended */
+	int joinable;			/* its thread is not joined yet */
+	int leaving;			/* closing as an extra link left idle */
 	/* Under mu. */
 	pthread_mutex_t mu;
 	int ready;
 	uint64_t gen;
+	enum rpc_crc ready_crc;		/* the current connection's */
 	size_t nconns;
 	struct mux_conn *table[LINK_BUCKETS];
-	/* Under wmu: the writing half of the current connection. */
-	pthread_mutex_t wmu;
-	int fd;
+	/* Under fmu: sequence numbers and CBC chain, frames in order. */
+	pthread_mutex_t fmu;
 	int32_t wseq;
 	enum rpc_crc crc;
 	crypto_cbc *enc;
+	int64_t win_start;		/* net_now_ms(): this busy window's */
+	unsigned win_waits;		/* frames that waited for fmu in it */
+	/* Under wmu, taken with fmu held: the socket. */
+	pthread_mutex_t wmu;
+	int fd;
+	atomic_llong busy_until;	/* net_now_ms() until it counts as busy */
+	atomic_llong last_use;		/* a client's last bind or frame */
 	/* The link thread's own. */
 	crypto_cbc *dec;
 	struct rpc_reader rd;
@@ -155,7 +179,7 @@ host_ipv4(const struct rpc_endpoint *ep)
 
 /* ---- the writing half ---- */
 
-/* Frame, pad, encrypt and write one payload built at buf + 8. */
+/* Frame, pad, encrypt and write one payload built at buf + 8 (fmu, wmu). */
 static int
 link_write_locked(struct link *l, uint8_t *buf, size_t cap, size_t plen)
 {
@@ -178,6 +202,7 @@ link_send_small(struct link *l, const uint8_t *payload, size_t plen,
 	int rc = MUX_CLOSED;
 
 	memcpy(buf + 8, payload, plen);
+	pthread_mutex_lock(&l->fmu);
 	pthread_mutex_lock(&l->wmu);
 	pthread_mutex_lock(&l->mu);
 	if (l->ready && l->gen == gen)
@@ -186,6 +211,7 @@ link_send_small(struct link *l, const uint8_t *payload, size_t plen,
 	if (rc == 0)
 		rc = link_write_locked(l, buf, sizeof(buf), plen);
 	pthread_mutex_unlock(&l->wmu);
+	pthread_mutex_unlock(&l->fmu);
 	return rc;
 }
 
@@ -409,28 +435,71 @@ dispatch(struct link *l, const uint8_t *p, size_t len)
 
 /* ---- reading ---- */
 
-/* Decrypt what arrived (dec NULL: the plaintext nonce stage). */
+/*
+ * Room for n bytes of ciphertext in the reader, after the bytes short of a
+ * block kept from the last read: recv fills the reader, which decrypts in
+ * place, with no copy of what arrived.
+ */
 static int
-take_bytes(struct link *l, const uint8_t *in, size_t n)
+reserve_after_rest(struct link *l, size_t n, uint8_t **at)
 {
-	size_t whole;
-
-	uint8_t *at;
-
-	if (l->dec == NULL)
-		return rpc_reader_feed(&l->rd, in, n) == 0 ? 0 : MUX_ERR;
-	if (rpc_reader_reserve(&l->rd, l->nrest + n, &at) != 0)
+	if (rpc_reader_reserve(&l->rd, l->nrest + n, at) != 0)
 		return MUX_ERR;
-	memcpy(at, l->rest, l->nrest);
-	memcpy(at + l->nrest, in, n);
-	n += l->nrest;
-	whole = n - n % RPC_CBC_BLOCK;
+	memcpy(*at, l->rest, l->nrest);
+	return 0;
+}
+
+/* Decrypt the whole blocks of at[0..n); keep the rest for the next read. */
+static int
+decrypt_commit(struct link *l, uint8_t *at, size_t n)
+{
+	size_t whole = n - n % RPC_CBC_BLOCK;
+
 	l->nrest = n - whole;
 	memcpy(l->rest, at + whole, l->nrest);
 	if (crypto_cbc_apply(l->dec, at, at, whole) != 0)
 		return MUX_ERR;
 	rpc_reader_commit(&l->rd, whole);
 	return 0;
+}
+
+/* Ciphertext already read (what followed the nonce). */
+static int
+take_bytes(struct link *l, const uint8_t *in, size_t n)
+{
+	uint8_t *at;
+
+	if (reserve_after_rest(l, n, &at) != 0)
+		return MUX_ERR;
+	memcpy(at + l->nrest, in, n);
+	return decrypt_commit(l, at, l->nrest + n);
+}
+
+/* One recv into the reader (dec NULL: the plaintext nonce stage). */
+static int
+read_some(struct link *l)
+{
+	uint8_t plain[RPC_CBC_BLOCK * 8], *at;
+	ssize_t n;
+
+	if (l->dec == NULL)
+		n = recv(l->fd, plain, sizeof(plain), 0);
+	else if (reserve_after_rest(l, READ_CHUNK, &at) != 0)
+		return MUX_ERR;
+	else
+		n = recv(l->fd, at + l->nrest, READ_CHUNK, 0);
+	if (n == 0)
+		return MUX_CLOSED;
+	if (n < 0) {
+		if (errno == EINTR)
+			return 0;
+		return errno == EAGAIN ? MUX_TIMEOUT : MUX_CLOSED;
+	}
+	l->last_rx = net_now_ms();
+	if (l->dec == NULL)
+		return rpc_reader_feed(&l->rd, plain, (size_t)n) == 0 ? 0 :
+		    MUX_ERR;
+	return decrypt_commit(l, at, l->nrest + (size_t)n);
 }
 
 /*
@@ -442,8 +511,6 @@ static int
 next_frame(struct link *l, enum rpc_crc crc, const uint8_t **p, size_t *len,
     int64_t deadline)
 {
-	uint8_t in[READ_CHUNK];
-	ssize_t n;
 	int rc;
 
 	for (;;) {
@@ -457,17 +524,8 @@ next_frame(struct link *l, enum rpc_crc crc, const uint8_t **p, size_t *len,
 		}
 		if (deadline != 0 && net_now_ms() >= deadline)
 			return MUX_TIMEOUT;
-		n = recv(l->fd, in, sizeof(in), 0);
-		if (n == 0)
-			return MUX_CLOSED;
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN ? MUX_TIMEOUT : MUX_CLOSED;
-		}
-		l->last_rx = net_now_ms();
-		if (take_bytes(l, in, (size_t)n) != 0)
-			return MUX_ERR;
+		if ((rc = read_some(l)) != 0)
+			return rc;
 	}
 }
 
@@ -564,6 +622,7 @@ handshake(struct link *l, const struct rpc_endpoint *clt, int64_t deadline)
 static void
 link_reset(struct link *l)
 {
+	pthread_mutex_lock(&l->fmu);
 	pthread_mutex_lock(&l->wmu);
 	if (l->fd >= 0)
 		close(l->fd);
@@ -571,6 +630,7 @@ link_reset(struct link *l)
 	crypto_cbc_free(l->enc);
 	l->enc = NULL;
 	pthread_mutex_unlock(&l->wmu);
+	pthread_mutex_unlock(&l->fmu);
 	crypto_cbc_free(l->dec);
 	l->dec = NULL;
 	rpc_reader_reset(&l->rd, RPC_SEQ_NONCE);
@@ -637,9 +697,11 @@ link_connect(struct link *l, struct middle_snapshot *snap)
 	rpc_reader_reset(&l->rd, RPC_SEQ_HANDSHAKE);
 	if (len > 0 && take_bytes(l, rest, len) != 0)
 		return MUX_ERR;
+	pthread_mutex_lock(&l->fmu);
 	pthread_mutex_lock(&l->wmu);
 	rc = handshake(l, &clt, deadline);
 	pthread_mutex_unlock(&l->wmu);
+	pthread_mutex_unlock(&l->fmu);
 	return rc;
 }
 
@@ -679,7 +741,35 @@ link_tick(struct link *l)
 	return link_send_small(l, ping, sizeof(ping), l->gen);
 }
 
-static void
+/*
+ * An extra link (past the first conn_min of its target) with no client
+ * bound and none for a ping_interval leaves: 1, and from then on no client
+ * can bind to it.
+ */
+static int
+link_leave(struct link *l)
+{
+	const struct config *cfg = l->m->cfg;
+	int leave;
+
+	if (l->slot < (size_t)cfg->conn_min || net_now_ms() -
+	    atomic_load(&l->last_use) < (int64_t)cfg->ping_interval * 1000)
+		return 0;
+	pthread_mutex_lock(&l->m->mu);
+	pthread_mutex_lock(&l->mu);
+	leave = l->nconns == 0;
+	if (leave) {
+		l->ready = 0;
+		l->leaving = 1;
+		l->t->nlive--;
+	}
+	pthread_mutex_unlock(&l->mu);
+	pthread_mutex_unlock(&l->m->mu);
+	return leave;
+}
+
+/* Answers until the connection ends: 0, or 1 when the link leaves. */
+static int
 link_serve(struct link *l)
 {
 	const uint8_t *p;
@@ -692,13 +782,15 @@ link_serve(struct link *l)
 	for (;;) {
 		rc = next_frame(l, l->crc, &p, &len, 0);
 		if (rc == MUX_TIMEOUT) {
+			if (link_leave(l))
+				return 1;
 			if (stopping(l->m) || link_retired_idle(l) ||
 			    link_tick(l) != 0)
-				return;
+				return 0;
 			continue;
 		}
 		if (rc != 0 || dispatch(l, p, len) != 0)
-			return;
+			return 0;
 	}
 }
 
@@ -737,15 +829,27 @@ link_sleep(struct link *l, int ms)
 	return stop;
 }
 
+/* The thread's last word on its link: the slot may be used again. */
+static void
+link_end(struct link *l)
+{
+	pthread_mutex_lock(&l->m->mu);
+	if (!l->leaving)
+		l->t->nlive--;
+	l->running = 0;
+	pthread_mutex_unlock(&l->m->mu);
+}
+
 static void *
 link_main(void *arg)
 {
 	struct link *l = arg;
 	struct middle_snapshot *snap;
-	int backoff = BACKOFF_MIN_MS, ok;
+	int backoff = BACKOFF_MIN_MS, ok, left = 0;
 	uint8_t r[2];
 
-	while (!stopping(l->m) && !link_retired_idle(l)) {
+	while (!stopping(l->m) && !link_retired_idle(l) &&
+	    !(left = link_leave(l))) {
 		snap = middle_get(l->m->mid);
 		ok = link_connect(l, snap) == 0;
 		middle_put(snap);
@@ -753,12 +857,15 @@ link_main(void *arg)
 			pthread_mutex_lock(&l->mu);
 			l->gen++;
 			l->ready = 1;
+			l->ready_crc = l->crc;
 			pthread_mutex_unlock(&l->mu);
 			atomic_fetch_add(&mux_stats.links_up, 1);
 			log_info("middle %s: link ready", l->name);
 			backoff = BACKOFF_MIN_MS;
-			link_serve(l);
+			left = link_serve(l);
 		}
+		if (left)
+			break;
 		atomic_fetch_add(&mux_stats.link_failures, 1);
 		link_down(l, ok);
 		crypto_random(r, sizeof(r));
@@ -767,6 +874,13 @@ link_main(void *arg)
 			break;
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 	}
+	if (left) {
+		link_down(l, 0);
+		atomic_fetch_add(&mux_stats.links_shrunk, 1);
+		log_info("middle %s: extra link closed, idle for a ping_interval",
+		    l->name);
+	}
+	link_end(l);
 	crypto_thread_end();
 	return NULL;
 }
@@ -789,24 +903,51 @@ same_target(const struct proxyconf_target *a, const struct proxyconf_target *b)
 	    memcmp(a->ip, b->ip, a->v6 ? 16 : 4) == 0;
 }
 
-static int
-link_start(struct mux *m, struct target *t)
+static struct link *
+link_new(struct mux *m, struct target *t)
 {
 	struct link *l;
 
-	if ((l = calloc(1, sizeof(*l))) == NULL)
-		return MUX_ERR;
+	if (t->nlinks == LINK_MAX || (l = calloc(1, sizeof(*l))) == NULL)
+		return NULL;
 	l->m = m;
 	l->t = t;
+	l->slot = t->nlinks;
 	l->fd = -1;
 	target_name(&t->addr, l->name, sizeof(l->name));
 	pthread_mutex_init(&l->mu, NULL);
+	pthread_mutex_init(&l->fmu, NULL);
 	pthread_mutex_init(&l->wmu, NULL);
-	if (ticker_spawn(&l->thread, LINK_STACK, link_main, l) != 0) {
-		free(l);
-		return MUX_ERR;
-	}
 	t->links[t->nlinks++] = l;
+	return l;
+}
+
+/*
+ * Under m->mu: a link thread in t's first free slot (one whose thread
+ * ended, else a new one).
+ */
+static int
+link_add(struct mux *m, struct target *t)
+{
+	struct link *l = NULL;
+	size_t i;
+
+	for (i = 0; i < t->nlinks && l == NULL; i++)
+		if (!t->links[i]->running)
+			l = t->links[i];
+	if (l == NULL && (l = link_new(m, t)) == NULL)
+		return MUX_ERR;
+	if (l->joinable)
+		pthread_join(l->thread, NULL);
+	l->joinable = 0;
+	l->leaving = 0;
+	atomic_store(&l->busy_until, 0);
+	atomic_store(&l->last_use, net_now_ms());
+	if (ticker_spawn(&l->thread, LINK_STACK, link_main, l) != 0)
+		return MUX_ERR;
+	l->running = 1;
+	l->joinable = 1;
+	t->nlive++;
 	return 0;
 }
 
@@ -833,7 +974,7 @@ sync_targets(struct mux *m, const struct proxyconf *pc)
 		t->next = m->targets;
 		m->targets = t;
 		for (k = 0; k < (size_t)m->cfg->conn_min && k < LINK_MAX; k++)
-			if (link_start(m, t) != 0)
+			if (link_add(m, t) != 0)
 				log_error("middle: cannot start a link thread");
 	}
 }
@@ -904,10 +1045,12 @@ mux_free(struct mux *m)
 		m->targets = t->next;
 		for (i = 0; i < t->nlinks; i++) {
 			l = t->links[i];
-			pthread_join(l->thread, NULL);
+			if (l->joinable)
+				pthread_join(l->thread, NULL);
 			link_reset(l);
 			rpc_reader_free(&l->rd);
 			pthread_mutex_destroy(&l->mu);
+			pthread_mutex_destroy(&l->fmu);
 			pthread_mutex_destroy(&l->wmu);
 			free(l);
 		}
@@ -939,25 +1082,53 @@ mux_ready_links(struct mux *m)
 
 /* ---- clients ---- */
 
-/* A random ready link among the cluster's targets, under m->mu. */
+static int
+link_busy(struct link *l, int64_t now)
+{
+	return atomic_load(&l->busy_until) > now;
+}
+
+/* Which links new clients go to first: the lowest rank. */
+static int
+link_rank(struct link *l, int conn_min, int64_t now)
+{
+	if (link_busy(l, now))
+		return 2;
+	return l->slot < (size_t)conn_min ? 0 : 1;
+}
+
+/*
+ * A ready link among the cluster's targets, under m->mu: at random among
+ * those of the lowest rank.
+ */
 static struct link *
 pick_link(struct mux *m, const struct proxyconf *pc,
     const struct proxyconf_cluster *cl)
 {
-	struct link *cand[64];
+	struct link *cand[64], *l;
 	struct target *t;
+	int64_t now = net_now_ms();
 	size_t i, k, n = 0;
+	int rank, best = 3, ready;
 	uint8_t r[2];
 
 	for (i = cl->first; i < cl->first + cl->ntargets; i++) {
 		for (t = m->targets; t != NULL; t = t->next) {
 			if (t->retired || !same_target(&t->addr, &pc->targets[i]))
 				continue;
-			for (k = 0; k < t->nlinks && n < 64; k++) {
-				pthread_mutex_lock(&t->links[k]->mu);
-				if (t->links[k]->ready)
-					cand[n++] = t->links[k];
-				pthread_mutex_unlock(&t->links[k]->mu);
+			for (k = 0; k < t->nlinks; k++) {
+				l = t->links[k];
+				pthread_mutex_lock(&l->mu);
+				ready = l->ready;
+				pthread_mutex_unlock(&l->mu);
+				rank = link_rank(l, m->cfg->conn_min, now);
+				if (!ready || rank > best)
+					continue;
+				if (rank < best)
+					n = 0;
+				best = rank;
+				if (n < 64)
+					cand[n++] = l;
 			}
 		}
 	}
@@ -965,6 +1136,57 @@ pick_link(struct mux *m, const struct proxyconf *pc,
 		return NULL;
 	crypto_random(r, sizeof(r));
 	return cand[(r[0] << 8 | r[1]) % n];
+}
+
+/*
+ * A frame waited for l's frame lock (held): 1 when that makes l busy, so
+ * the sender asks for another link.
+ */
+static int
+note_wait_locked(struct link *l)
+{
+	int64_t now = net_now_ms();
+
+	atomic_fetch_add(&mux_stats.link_waits, 1);
+	if (now - l->win_start >= BUSY_WINDOW_MS) {
+		l->win_start = now;
+		l->win_waits = 0;
+	}
+	if (++l->win_waits != BUSY_WAITS)
+		return 0;
+	atomic_store(&l->busy_until, now + BUSY_WINDOW_MS);
+	return 1;
+}
+
+/* When every live link of t is ready and busy: one more, up to conn_max. */
+static void
+target_grow(struct mux *m, struct target *t)
+{
+	int64_t now = net_now_ms();
+	size_t i, busy = 0;
+	struct link *l;
+
+	pthread_mutex_lock(&m->mu);
+	for (i = 0; i < t->nlinks; i++) {
+		l = t->links[i];
+		if (!l->running || l->leaving)
+			continue;
+		pthread_mutex_lock(&l->mu);
+		busy += l->ready && link_busy(l, now);
+		pthread_mutex_unlock(&l->mu);
+	}
+	if (!m->stop && !t->retired && busy == t->nlive &&
+	    t->nlive < (size_t)m->cfg->conn_max) {
+		if (link_add(m, t) == 0) {
+			atomic_fetch_add(&mux_stats.links_grown, 1);
+			log_info("middle %s: all %zu links busy, opening "
+			    "another (at most %d)", t->links[0]->name,
+			    t->nlive - 1, m->cfg->conn_max);
+		} else {
+			log_error("middle: cannot start a link thread");
+		}
+	}
+	pthread_mutex_unlock(&m->mu);
 }
 
 static int
@@ -990,6 +1212,7 @@ bind_conn(struct link *l, struct mux_conn *c)
 	c->hnext = *bucket(l, c->conn_id);
 	*bucket(l, c->conn_id) = c;
 	l->nconns++;
+	atomic_store(&l->last_use, net_now_ms());
 	pthread_mutex_unlock(&l->mu);
 	return 0;
 }
@@ -1000,20 +1223,13 @@ mux_attach(struct mux *m, int16_t dc, enum frame_transport t,
     struct mux_conn **out)
 {
 	const struct proxyconf_cluster *cl;
-	struct middle_snapshot *snap = middle_get(m->mid);
-	const struct proxyconf *pc = snapshot_conf(m, snap);
-	struct mux_conn *c = NULL;
-	struct link *l = NULL;
+	struct middle_snapshot *snap;
+	const struct proxyconf *pc;
+	struct mux_conn *c;
 	int rc = MUX_ERR_NOLINK;
 
-	pthread_mutex_lock(&m->mu);
-	if (proxyconf_lookup(pc, dc, &cl) == 0)
-		l = pick_link(m, pc, cl);
-	pthread_mutex_unlock(&m->mu);
-	middle_put(snap);
-	if (l == NULL || (c = calloc(1, sizeof(*c))) == NULL)
+	if ((c = calloc(1, sizeof(*c))) == NULL)
 		goto out;
-	c->link = l;
 	c->transport = t;
 	c->last_take = net_now_ms();
 	endpoint_of((const struct sockaddr_storage *)client, &c->client);
@@ -1026,7 +1242,16 @@ mux_attach(struct mux *m, int16_t dc, enum frame_transport t,
 		memcpy(c->ours.ip,
 		    &((const struct sockaddr_in6 *)&m->cfg->public_ipv6.ss)->sin6_addr, 16);
 	pthread_cond_init(&c->cv, NULL);
-	if ((rc = bind_conn(l, c)) != 0) {
+	snap = middle_get(m->mid);
+	pc = snapshot_conf(m, snap);
+	/* Under m->mu, so that the link cannot leave in between. */
+	pthread_mutex_lock(&m->mu);
+	if (proxyconf_lookup(pc, dc, &cl) == 0 &&
+	    (c->link = pick_link(m, pc, cl)) != NULL)
+		rc = bind_conn(c->link, c);
+	pthread_mutex_unlock(&m->mu);
+	middle_put(snap);
+	if (rc != 0) {
 		pthread_cond_destroy(&c->cv);
 		free(c);
 		c = NULL;
@@ -1038,15 +1263,79 @@ out:
 	return rc;
 }
 
+/* c may still send on its link, whose CRC is then *crc. */
+static int
+conn_live(struct link *l, const struct mux_conn *c, enum rpc_crc *crc)
+{
+	int live;
+
+	pthread_mutex_lock(&l->mu);
+	live = c->bound && !c->closed && l->ready && l->gen == c->gen;
+	*crc = l->ready_crc;
+	pthread_mutex_unlock(&l->mu);
+	return live;
+}
+
+/* Under fmu: sequence number, CRC, CBC; *len gets the bytes to write. */
+static int
+seal_locked(struct link *l, uint8_t *buf, size_t cap,
+    const struct rpc_frame_sum *sum, size_t *len)
+{
+	if (rpc_frame_seal(sum, l->wseq, buf, len) != 0 ||
+	    rpc_cbc_pad(buf, *len, cap, len) != 0 ||
+	    crypto_cbc_apply(l->enc, buf, buf, *len) != 0)
+		return MUX_ERR;
+	l->wseq++;
+	return 0;
+}
+
+/*
+ * A prepared frame of c's onto l, in the link's order. The frame lock is
+ * held for the sequence number and the CBC pass only: the write lock is
+ * taken before it is let go, so frames reach the socket in the order they
+ * were encrypted while the next one is encrypted. A failure past the seal
+ * leaves the CBC chain or the stream broken: it kills the link.
+ */
+static int
+link_send_frame(struct link *l, const struct mux_conn *c, uint8_t *buf,
+    size_t cap, const struct rpc_frame_sum *sum)
+{
+	enum rpc_crc crc;
+	size_t len = 0;
+	int rc, grow = 0;
+
+	if (pthread_mutex_trylock(&l->fmu) != 0) {
+		pthread_mutex_lock(&l->fmu);
+		grow = note_wait_locked(l);
+	}
+	if (!conn_live(l, c, &crc) || crc != sum->crc) {
+		pthread_mutex_unlock(&l->fmu);
+		return MUX_CLOSED;
+	}
+	rc = seal_locked(l, buf, cap, sum, &len);
+	pthread_mutex_lock(&l->wmu);
+	pthread_mutex_unlock(&l->fmu);
+	if (rc == 0 && (l->fd < 0 || net_write_full(l->fd, buf, len) != 0))
+		rc = MUX_ERR;
+	if (rc != 0 && l->fd >= 0)
+		shutdown(l->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&l->wmu);
+	if (grow)
+		target_grow(l->m, l->t);
+	return rc;
+}
+
 int
 mux_send(struct mux_conn *c, const uint8_t *msg, size_t len, int quickack)
 {
 	const struct config *cfg = c->link->m->cfg;
 	struct link *l = c->link;
 	struct rpc_proxy_req r;
+	struct rpc_frame_sum sum;
+	enum rpc_crc crc;
 	uint8_t *buf;
 	size_t plen, cap;
-	int rc = MUX_CLOSED, live;
+	int rc;
 
 	if (rpc_forward_check(msg, len) != 0) {
 		atomic_fetch_add(&mux_stats.filtered_queries, 1);
@@ -1065,19 +1354,16 @@ mux_send(struct mux_conn *c, const uint8_t *msg, size_t len, int quickack)
 		return MUX_ERR;
 	cap = rpc_frame_len(plen) + RPC_CBC_BLOCK;
 	if ((buf = malloc(cap)) == NULL ||
-	    rpc_proxy_req_build(&r, buf + 8, cap - 8, &plen) != 0) {
-		free(buf);
-		return MUX_ERR;
-	}
-	pthread_mutex_lock(&l->wmu);
-	pthread_mutex_lock(&l->mu);
-	live = c->bound && !c->closed && l->ready && l->gen == c->gen;
-	pthread_mutex_unlock(&l->mu);
-	if (live && (rc = link_write_locked(l, buf, cap, plen)) != 0 &&
-	    l->fd >= 0)
-		shutdown(l->fd, SHUT_RDWR);	/* a half-written frame kills the link */
-	pthread_mutex_unlock(&l->wmu);
+	    rpc_proxy_req_build(&r, buf + 8, cap - 8, &plen) != 0)
+		rc = MUX_ERR;
+	else if (!conn_live(l, c, &crc))
+		rc = MUX_CLOSED;
+	else if (rpc_frame_prepare(crc, buf, plen, cap, &sum) != 0)
+		rc = MUX_ERR;
+	else
+		rc = link_send_frame(l, c, buf, cap, &sum);
 	free(buf);
+	atomic_store(&l->last_use, net_now_ms());
 	if (rc == 0)
 		atomic_fetch_add(&mux_stats.forwarded_queries, 1);
 	return rc;
@@ -1140,6 +1426,7 @@ mux_detach(struct mux_conn *c)
 	if (was_bound)
 		unbind_locked(l, c);
 	pthread_mutex_unlock(&l->mu);
+	atomic_store(&l->last_use, net_now_ms());
 	if (was_bound)
 		send_close_conn(l, c->conn_id, gen);
 	while ((msg = c->head) != NULL) {

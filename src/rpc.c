@@ -199,8 +199,15 @@ rpc_reader_reserve(struct rpc_reader *r, size_t n, uint8_t **at)
 
 	if (at == NULL)
 		return RPC_ERR_ARG;
-	/* Nothing points into taken bytes any more: drop them. */
-	if (r->off > 0) {
+	/*
+	 * Nothing points into taken bytes any more: drop them, moving the
+	 * bytes not taken yet only when the room after them is short, not
+	 * at every read (a link's frames are as long as its reads).
+	 */
+	if (r->off == r->len) {
+		r->off = 0;
+		r->len = 0;
+	} else if (r->off > 0 && r->cap - r->len < n) {
 		memmove(r->buf, r->buf + r->off, r->len - r->off);
 		r->len -= r->off;
 		r->off = 0;
@@ -300,6 +307,43 @@ rpc_frame_encode(int32_t seq, enum rpc_crc crc, const uint8_t *payload,
 	put_u32(out, (uint32_t)len);
 	put_u32(out + 4, (uint32_t)seq);
 	put_u32(out + len - 4, frame_crc(crc, out, len - 4));
+	*out_len = len;
+	return 0;
+}
+
+int
+rpc_frame_prepare(enum rpc_crc crc, const uint8_t *buf, size_t payload_len,
+    size_t cap, struct rpc_frame_sum *out)
+{
+	if (buf == NULL || out == NULL || !valid_crc(crc) ||
+	    payload_len % 4 != 0 ||
+	    payload_len > RPC_FRAME_MAX_LEN - RPC_FRAME_OVERHEAD ||
+	    cap < rpc_frame_len(payload_len))
+		return RPC_ERR_ARG;
+	out->crc = crc;
+	out->payload_len = payload_len;
+	out->payload_crc = frame_crc(crc, buf + 8, payload_len);
+	out->shift = crc == RPC_CRC32C ? crc_crc32c_shift(payload_len) :
+	    crc_crc32_shift(payload_len);
+	return 0;
+}
+
+int
+rpc_frame_seal(const struct rpc_frame_sum *s, int32_t seq, uint8_t *buf,
+    size_t *out_len)
+{
+	size_t len;
+	uint32_t head;
+
+	if (s == NULL || buf == NULL || out_len == NULL || !valid_crc(s->crc))
+		return RPC_ERR_ARG;
+	len = rpc_frame_len(s->payload_len);
+	put_u32(buf, (uint32_t)len);
+	put_u32(buf + 4, (uint32_t)seq);
+	head = frame_crc(s->crc, buf, 8);
+	put_u32(buf + len - 4, s->crc == RPC_CRC32C ?
+	    crc_crc32c_combine(head, s->payload_crc, s->shift) :
+	    crc_crc32_combine(head, s->payload_crc, s->shift));
 	*out_len = len;
 	return 0;
 }

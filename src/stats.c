@@ -60,6 +60,9 @@ walk_middle(stats_sink sink, void *ctx)
 		{ "middle_queue_overflows", &mux_stats.queue_overflows },
 		{ "middle_queue_evictions", &mux_stats.queue_evictions },
 		{ "middle_no_link", &mux_stats.no_link },
+		{ "middle_link_waits", &mux_stats.link_waits },
+		{ "middle_links_grown", &mux_stats.links_grown },
+		{ "middle_links_shrunk", &mux_stats.links_shrunk },
 		{ "middle_refreshes", &middle_stats.refreshes },
 		{ "middle_refresh_failures", &middle_stats.refresh_failures },
 	};

@@ -486,7 +486,7 @@ struct fakemp {
 	size_t answer_len;
 	unsigned answer_count;
 	int32_t start_time;
-	atomic_int stop, fault, pong, time_offset;
+	atomic_int stop, fault, pong, time_offset, read_delay_us;
 	atomic_int_fast64_t ping_seq;
 	atomic_uint_fast64_t ctr[FAKEMP_NCOUNTERS];
 	int lfd, evfd;			/* lfd: the accept thread's */
@@ -973,6 +973,17 @@ link_end(struct link *l)
 	atomic_store(&l->done, 1);
 }
 
+/* A middle proxy slow to take frames: see fakemp_set_read_delay. */
+static void
+read_delay(struct fakemp *mp)
+{
+	int us = atomic_load(&mp->read_delay_us);
+	struct timespec ts = { us / 1000000, (long)(us % 1000000) * 1000 };
+
+	if (us > 0)
+		nanosleep(&ts, NULL);
+}
+
 static void *
 link_main(void *arg)
 {
@@ -988,7 +999,7 @@ link_main(void *arg)
 		link_set_ready(l, 1, &info);
 		while ((rc = stream_next(&l->in, &f, -1)) == 0 &&
 		    (rc = link_dispatch(l, f.payload, f.payload_len)) == 0)
-			;
+			read_delay(l->mp);
 		count_link_error(l->mp, rc);
 		link_set_ready(l, 0, NULL);
 	}
@@ -1266,6 +1277,7 @@ fakemp_start(const struct fakemp_opts *o, struct fakemp **out)
 	atomic_init(&mp->stop, 0);
 	atomic_init(&mp->fault, FAKEMP_FAULT_NONE);
 	atomic_init(&mp->pong, 1);
+	atomic_init(&mp->read_delay_us, 0);
 	atomic_init(&mp->time_offset, o->time_offset);
 	atomic_init(&mp->ping_seq, 0);
 	for (i = 0; i < FAKEMP_NCOUNTERS; i++)
@@ -1545,6 +1557,12 @@ fakemp_drop_all(struct fakemp *mp)
 			count(mp, FAKEMP_DROPPED, 1);
 		}
 	pthread_mutex_unlock(&mp->lock);
+}
+
+void
+fakemp_set_read_delay(struct fakemp *mp, int us)
+{
+	atomic_store(&mp->read_delay_us, us > 0 ? us : 0);
 }
 
 void

@@ -186,6 +186,12 @@ int fakemp_ping_all(struct fakemp *mp, unsigned *n);
 /* Close every link as a crash would (FIN, nothing more sent). Wait for
    FAKEMP_OPEN to reach 0; new links are accepted as before. */
 void fakemp_drop_all(struct fakemp *mp);
+/*
+ * Pause us microseconds after each frame a link reads past the handshake
+ * (0, the default: none): a middle proxy slow to take frames, so that the
+ * proxy's writes back up and its senders wait for the link.
+ */
+void fakemp_set_read_delay(struct fakemp *mp, int us);
 /* Answer the proxy's pings (the default) or not, to look dead. */
 void fakemp_set_pong(struct fakemp *mp, int on);
 /* For links accepted from now on. */

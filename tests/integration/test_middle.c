@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,8 +141,7 @@ daemon_up(struct env *e, const char *extra, int links)
 	    "ad_tag = " AD_TAG_HEX "\n"
 	    "proxy_secret_file = %s/proxy-secret\n"
 	    "proxy_config_file = %s/proxy-multi.conf\n"
-	    "connections_per_target = 2\n"
-	    "%s"
+	    "%s%s"
 	    /* Nothing listens on port 9: the cover site's shape falls back. */
 	    "[tls]\n"
 	    "domain = cover.test\n"
@@ -150,7 +150,8 @@ daemon_up(struct env *e, const char *extra, int links)
 	    "mask_probe_interval = 0\n"
 	    "[users]\n"
 	    "alice = " ALICE_HEX "\n",
-	    e->dir, e->dir, extra);
+	    e->dir, e->dir, strstr(extra, "connections_per_target") ? "" :
+	    "connections_per_target = 2\n", extra);
 	ck_assert(n > 0 && (size_t)n < sizeof(conf));
 	ck_assert_int_eq(daemon_start(&e->d, conf, NULL, START_MS), 0);
 	ck_assert_int_eq(daemon_wait_log(e->d, "running: mode middle", IO_MS), 0);
@@ -979,6 +980,203 @@ START_TEST(crowd)
 }
 END_TEST
 
+#define HAMMER_MAX	24
+#define HAMMER_WAVE	8
+#define HAMMER_LEN	65536
+#define SLOW_READ_US	2000	/* the fake takes a frame per 2 ms a link */
+
+/*
+ * A client sending HAMMER_LEN packets as fast as the proxy takes them (a
+ * writer thread) while a reader thread checks each echo byte for byte:
+ * packet i is tmpl with i in bytes 8..15. Nothing bounds what is in
+ * flight, so a link slower than the clients backs up.
+ */
+struct hammer {
+	struct tclient *c;
+	uint8_t *tmpl;
+	pthread_t wr, rd;
+	atomic_int stop, wdone;
+	atomic_ulong sent;
+	int wok, rok;
+	unsigned long echoes;
+};
+
+static void *
+hammer_writer(void *arg)
+{
+	struct hammer *h = arg;
+	uint8_t *out = malloc(HAMMER_LEN);
+	unsigned long i;
+
+	h->wok = out != NULL;
+	for (i = 0; h->wok && !atomic_load(&h->stop); i++) {
+		memcpy(out, h->tmpl, HAMMER_LEN);
+		memcpy(out + 8, &i, sizeof(i));
+		h->wok = tclient_send(h->c, out, HAMMER_LEN, 0) == 0;
+		atomic_fetch_add(&h->sent, (unsigned long)h->wok);
+	}
+	atomic_store(&h->wdone, 1);
+	free(out);
+	return NULL;
+}
+
+static void *
+hammer_reader(void *arg)
+{
+	struct hammer *h = arg;
+	uint8_t *in = malloc(HAMMER_LEN + 16);
+	size_t got;
+
+	h->rok = in != NULL;
+	while (h->rok && !(atomic_load(&h->wdone) &&
+	    h->echoes == atomic_load(&h->sent))) {
+		h->rok = tclient_recv(h->c, in, HAMMER_LEN + 16, &got,
+		    IO_MS) == 0 && got == HAMMER_LEN &&
+		    memcmp(in + 8, &h->echoes, sizeof(h->echoes)) == 0 &&
+		    memcmp(in, h->tmpl, 8) == 0 &&
+		    memcmp(in + 16, h->tmpl + 16, HAMMER_LEN - 16) == 0;
+		h->echoes += (unsigned long)h->rok;
+	}
+	free(in);
+	return NULL;
+}
+
+static void
+hammer_start(struct env *e, struct hammer *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->c = connect_client(e, FRAME_INTERMEDIATE, 2);
+	h->tmpl = packet(HAMMER_LEN);
+	atomic_init(&h->stop, 0);
+	atomic_init(&h->wdone, 0);
+	atomic_init(&h->sent, 0);
+	ck_assert_int_eq(pthread_create(&h->wr, NULL, hammer_writer, h), 0);
+	ck_assert_int_eq(pthread_create(&h->rd, NULL, hammer_reader, h), 0);
+}
+
+/* Stop n hammers: each sent, and every echo came back byte for byte. */
+static void
+hammers_stop(struct hammer *h, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		atomic_store(&h[i].stop, 1);
+	for (i = 0; i < n; i++) {
+		pthread_join(h[i].wr, NULL);
+		pthread_join(h[i].rd, NULL);
+		ck_assert_msg(h[i].wok && h[i].rok, "client %d: send %d, "
+		    "echo %lu of %lu", i, h[i].wok, h[i].echoes,
+		    (unsigned long)atomic_load(&h[i].sent));
+		ck_assert_uint_gt(h[i].echoes, 0);
+		tclient_close(h[i].c);
+		free(h[i].tmpl);
+	}
+}
+
+/* The most links the fake has seen open at once, polled while waiting. */
+static uint64_t
+links_peak(struct env *e, uint64_t peak)
+{
+	uint64_t open = fakemp_counter(e->mp[0], FAKEMP_OPEN);
+
+	return open > peak ? open : peak;
+}
+
+/*
+ * connections_per_target = 1/3: clients echoing at once through a middle
+ * proxy slow to take frames make the link busy, and the daemon opens
+ * links up to 3, never more (polled every 10 ms); new clients, a wave of
+ * them each time a link opens, go to the links not busy. Every byte comes back, and the fake accepts every seq
+ * and CRC. Once the clients leave, the extra links close after a
+ * ping_interval, down to 1; a new client then works on the one left.
+ */
+START_TEST(links_grow_and_shrink)
+{
+	struct hammer h[HAMMER_MAX];
+	struct env e;
+	uint64_t peak = 0, waved = 0, acc;
+	int64_t end;
+	int n = 0;
+	struct tclient *c;
+
+	env_setup(&e, 1);
+	fakemp_set_read_delay(e.mp[0], SLOW_READ_US);
+	daemon_up(&e, "connections_per_target = 1/3\nping_interval = 2\n", 1);
+	end = itest_now_ms() + 4 * IO_MS;
+	while (fakemp_counter(e.mp[0], FAKEMP_READY) < 3) {
+		ck_assert_msg(itest_now_ms() < end, "%d clients, %llu links",
+		    n, (unsigned long long)fakemp_counter(e.mp[0],
+		    FAKEMP_READY));
+		acc = fakemp_counter(e.mp[0], FAKEMP_ACCEPTED);
+		while (acc > waved && n < HAMMER_MAX &&
+		    n < (int)acc * HAMMER_WAVE)
+			hammer_start(&e, &h[n++]);
+		waved = acc;
+		peak = links_peak(&e, peak);
+		itest_sleep_ms(10);
+	}
+	/* Load goes on for 2 s more: still no fourth link. */
+	for (end = itest_now_ms() + 2000; itest_now_ms() < end;) {
+		peak = links_peak(&e, peak);
+		itest_sleep_ms(10);
+	}
+	fakemp_set_read_delay(e.mp[0], 0);
+	hammers_stop(h, n);
+	ck_assert_uint_eq(peak, 3);
+	ck_assert_uint_ge(counter(&e, "middle_links_grown"), 2);
+	ck_assert_int_gt(counter(&e, "middle_link_waits"), 0);
+	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_READY, 1, 4 * IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_OPEN, 1, IO_MS), 0);
+	ck_assert_int_eq(daemon_wait_log(e.d, "extra link closed", IO_MS), 0);
+	/* Every extra link opened has closed; none failed. */
+	ck_assert_int_eq(counter(&e, "middle_links_shrunk"),
+	    counter(&e, "middle_links_grown"));
+	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_ACCEPTED),
+	    1 + (uint64_t)counter(&e, "middle_links_grown"));
+	ck_assert_int_eq(counter(&e, "middle_link_failures"), 0);
+	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_BAD_CRC), 0);
+	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_BAD_SEQ), 0);
+	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_BAD_FRAMES), 0);
+	c = connect_client(&e, FRAME_ABRIDGED, 2);
+	echo(c, 4096);
+	tclient_close(c);
+	env_teardown(&e);
+}
+END_TEST
+
+/*
+ * connections_per_target = 2: the same load through the same slow middle
+ * proxy waits for the links (counted) and never opens a third.
+ */
+START_TEST(links_capped_at_max)
+{
+	struct hammer h[8];
+	struct env e;
+	uint64_t peak = 0;
+	int64_t end;
+	int i;
+
+	env_setup(&e, 1);
+	fakemp_set_read_delay(e.mp[0], SLOW_READ_US);
+	daemon_up(&e, "ping_interval = 1\n", 2);
+	for (i = 0; i < 8; i++)
+		hammer_start(&e, &h[i]);
+	for (end = itest_now_ms() + 3000; itest_now_ms() < end;) {
+		peak = links_peak(&e, peak);
+		itest_sleep_ms(10);
+	}
+	fakemp_set_read_delay(e.mp[0], 0);
+	hammers_stop(h, 8);
+	ck_assert_uint_eq(peak, 2);
+	ck_assert_int_gt(counter(&e, "middle_link_waits"), 0);
+	ck_assert_int_eq(counter(&e, "middle_links_grown"), 0);
+	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_ACCEPTED), 2);
+	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_BAD_SEQ), 0);
+	env_teardown(&e);
+}
+END_TEST
+
 /*
  * MTPROXYD_CRC32C=table: the daemon's frames checksummed by the table
  * CRC32C that machines without SSE4.2 use, checked by the fake's bitwise
@@ -1044,6 +1242,8 @@ middle_suite(void)
 	tcase_add_test(tc, total_bound_evicts_largest);
 	tcase_add_test(tc, crowd);
 	tcase_add_test(tc, crc32c_table_env);
+	tcase_add_test(tc, links_grow_and_shrink);
+	tcase_add_test(tc, links_capped_at_max);
 	suite_add_tcase(s, tc);
 	return s;
 }

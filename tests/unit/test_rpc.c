@@ -197,6 +197,78 @@ START_TEST(crc32_reference)
 }
 END_TEST
 
+/*
+ * crc(a || b) from crc(a), crc(b) and the shift for len(b), against the
+ * reference over the whole, for every split of a random buffer (b empty
+ * and a empty included) and a b of 1 MiB.
+ */
+START_TEST(crc_combine)
+{
+	static uint8_t big[(1 << 20) + 5];
+	uint8_t buf[300];
+	size_t k;
+
+	ck_assert_int_eq(crypto_random(buf, sizeof(buf)), 0);
+	for (k = 0; k <= sizeof(buf); k++) {
+		ck_assert_uint_eq(crc_crc32c_combine(ref_crc32c(buf, k),
+		    ref_crc32c(buf + k, sizeof(buf) - k),
+		    crc_crc32c_shift(sizeof(buf) - k)),
+		    ref_crc32c(buf, sizeof(buf)));
+		ck_assert_uint_eq(crc_crc32_combine(ref_crc32(buf, k),
+		    ref_crc32(buf + k, sizeof(buf) - k),
+		    crc_crc32_shift(sizeof(buf) - k)),
+		    ref_crc32(buf, sizeof(buf)));
+	}
+	ck_assert_int_eq(crypto_random(big, sizeof(big)), 0);
+	ck_assert_uint_eq(crc_crc32c_combine(crc_crc32c(0, big, 5),
+	    crc_crc32c(0, big + 5, 1 << 20), crc_crc32c_shift(1 << 20)),
+	    ref_crc32c(big, sizeof(big)));
+	ck_assert_uint_eq(crc_crc32_combine(crc_crc32(0, big, 5),
+	    crc_crc32(0, big + 5, 1 << 20), crc_crc32_shift(1 << 20)),
+	    ref_crc32(big, sizeof(big)));
+}
+END_TEST
+
+/*
+ * prepare then seal gives rpc_frame_encode's bytes, both CRCs, payloads
+ * of 4 bytes to 1 MiB and any seq; a capacity short of the frame and a
+ * payload not in words are refused.
+ */
+START_TEST(frame_prepare_seal)
+{
+	static const size_t lens[] = { 4, 8, 12, 100, 4096, 65532, 1 << 20 };
+	static const int32_t seqs[] = { 0, 1, 77, -1, 0x7fffffff };
+	enum rpc_crc crc;
+	struct rpc_frame_sum sum;
+	uint8_t *want, *got;
+	size_t i, cap, n, m;
+
+	cap = rpc_frame_len(1 << 20);
+	want = malloc(cap);
+	got = malloc(cap);
+	ck_assert(want != NULL && got != NULL);
+	for (crc = RPC_CRC32; crc <= RPC_CRC32C; crc++) {
+		for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+			ck_assert_int_eq(crypto_random(got + 8, lens[i]), 0);
+			ck_assert_int_eq(rpc_frame_encode(seqs[i % 5], crc,
+			    got + 8, lens[i], want, cap, &n), 0);
+			ck_assert_int_eq(rpc_frame_prepare(crc, got, lens[i],
+			    cap, &sum), 0);
+			ck_assert_int_eq(rpc_frame_seal(&sum, seqs[i % 5], got,
+			    &m), 0);
+			ck_assert_uint_eq(m, n);
+			ck_assert_mem_eq(got, want, n);
+		}
+	}
+	ck_assert_int_eq(rpc_frame_prepare(RPC_CRC32C, got, 100,
+	    rpc_frame_len(100) - 1, &sum), RPC_ERR_ARG);
+	ck_assert_int_eq(rpc_frame_prepare(RPC_CRC32C, got, 102, cap, &sum),
+	    RPC_ERR_ARG);
+	free(want);
+	free(got);
+}
+END_TEST
+
 START_TEST(md5_sha1_known)
 {
 	uint8_t want[20], got[20];
@@ -1834,6 +1906,8 @@ rpc_suite(void)
 	tcase_add_test(tc, crc32c_fast_path);
 	tcase_add_test(tc, crc32c_table_path);
 	tcase_add_test(tc, crc32_reference);
+	tcase_add_test(tc, crc_combine);
+	tcase_add_test(tc, frame_prepare_seal);
 	tcase_add_test(tc, md5_sha1_known);
 	tcase_add_test(tc, cbc_nist);
 	tcase_add_test(tc, cleanse);
