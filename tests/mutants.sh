@@ -102,9 +102,15 @@ report() {
 		log=${trs%.trs}.log
 		prog=${trs#"$1"/}
 		prog=${prog%.trs}
-		lines=$(grep ':[FE]:' "$log" | sed -E 's/^.*:[0-9]+:([FE]):([^:]*):([^:]*):[0-9]+: ?/\1 \2:\3: /')
-		if [ -n "$lines" ]; then
-			echo "$lines" | sed "s|^|  $prog |"
+		if grep -q ':[FE]:' "$log"; then
+			# FILE:LINE:F:TCASE:TEST:ITERATION: MESSAGE; once per check.
+			grep ':[FE]:' "$log" | awk -F: -v p="$prog" '
+			    !seen[$4 ":" $5]++ {
+				m = $0
+				for (i = 0; i < 6; i++)
+					sub(/^[^:]*:/, "", m)
+				printf "  %s %s %s:%s:%.100s\n", p, $3, $4, $5, m
+			    }'
 		else
 			echo "  $prog (failed without a Check failure: $(tail -n 1 "$log"))"
 		fi
