@@ -125,6 +125,7 @@ static void
 daemon_up(struct env *e, const char *extra, int links)
 {
 	char conf[CONF_MAX];
+	int64_t end;
 	int n;
 
 	n = snprintf(conf, sizeof(conf),
@@ -159,8 +160,11 @@ daemon_up(struct env *e, const char *extra, int links)
 		ck_assert_int_eq(fakemp_wait(e->mp[0], FAKEMP_READY,
 		    (uint64_t)links, IO_MS), 0);
 	/* The daemon marks a link ready right after the fake does. */
-	while (links > 0 && daemon_log_count(e->d, "link ready") < links)
+	end = itest_now_ms() + IO_MS;
+	while (links > 0 && daemon_log_count(e->d, "link ready") < links) {
+		ck_assert_msg(itest_now_ms() < end, "%d links not ready", links);
 		itest_sleep_ms(10);
+	}
 	memset(&e->addr, 0, sizeof(e->addr));
 	e->addr.sin_family = AF_INET;
 	e->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
