@@ -144,7 +144,7 @@ listener_main(void *arg)
 
 /* The address actually bound (port 0 asks the kernel for one). */
 static void
-listener_name(struct listener *l, const struct config_addr *ca)
+listener_name(struct listener *l, const struct net_addr *ca)
 {
 	struct sockaddr_storage ss = ca->ss;
 	uint16_t port = 0;

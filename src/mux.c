@@ -641,7 +641,7 @@ link_reset(struct link *l)
 static int
 link_connect(struct link *l, struct middle_snapshot *snap)
 {
-	struct config_addr a;
+	struct net_addr a;
 	struct rpc_endpoint clt;
 	struct rpc_nonce theirs;
 	int64_t deadline = net_now_ms() + HANDSHAKE_MS;

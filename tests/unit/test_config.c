@@ -57,7 +57,7 @@ set(const char *section, const char *key, const char *value)
 
 /* "ip port" of an address, e.g. "149.154.175.50 443". */
 static const char *
-addr_str(const struct config_addr *a)
+addr_str(const struct net_addr *a)
 {
 	static char out[INET6_ADDRSTRLEN + 8];
 	char ip[INET6_ADDRSTRLEN];
