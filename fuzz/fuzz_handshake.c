@@ -22,7 +22,7 @@
 #include "mask.h"
 #include "net.h"
 #include "replay.h"
-#include "session.h"
+#include "server.h"
 #include "fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

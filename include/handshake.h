@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include "faketls.h"
 #include "obfs2.h"
-#include "session.h"
+#include "server.h"
 #include "stats.h"
 
 #define HANDSHAKE_ERR		(-1)	/* failed a check: see why */

@@ -16,6 +16,7 @@
 #include "frame.h"
 #include "handshake.h"
 #include "log.h"
+#include "mask.h"
 #include "net.h"
 
 /* Room for the largest hello we take plus the start of the first record. */
