@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "config.h"
+#include "handshake.h"
 #include "replay.h"
 #include "stats.h"
 
@@ -35,6 +36,7 @@ struct server {
 	struct dcpool *dcpool;		/* direct mode with dc_pool; else NULL */
 	uint8_t (*secrets)[SECRET_LEN];	/* one per user, in user order */
 	size_t nsecrets;
+	struct handshake_env hs;	/* the above, as the handshake reads them */
 	struct stats stats;
 	atomic_llong active;		/* sessions alive: admission and drain */
 	atomic_ullong next_id;

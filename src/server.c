@@ -110,6 +110,11 @@ server_new(const struct config *cfg, struct server **out)
 		goto fail;
 	}
 	pool_on_thread_exit(srv->pool, crypto_thread_end);
+	srv->hs.cfg = cfg;
+	srv->hs.secrets = (const uint8_t (*)[SECRET_LEN])srv->secrets;
+	srv->hs.nsecrets = srv->nsecrets;
+	srv->hs.replay = srv->replay;
+	srv->hs.mask = srv->mask;
 	*out = srv;
 	return 0;
 fail:

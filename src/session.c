@@ -75,6 +75,19 @@ struct session {
 
 static struct log_limit pool_warn, thread_warn;
 
+/* The counter of each handshake failure. */
+static const enum stats_reject hs_reasons[HANDSHAKE_REJECT_COUNT] = {
+	[HANDSHAKE_REJECT_BAD_SECRET] = STATS_REJECT_BAD_SECRET,
+	[HANDSHAKE_REJECT_MODE] = STATS_REJECT_MODE,
+	[HANDSHAKE_REJECT_TIMEOUT] = STATS_REJECT_TIMEOUT,
+	[HANDSHAKE_REJECT_NOT_TLS] = STATS_REJECT_NOT_TLS,
+	[HANDSHAKE_REJECT_TLS_DIGEST] = STATS_REJECT_TLS_DIGEST,
+	[HANDSHAKE_REJECT_TLS_TIME] = STATS_REJECT_TLS_TIME,
+	[HANDSHAKE_REJECT_TLS_SNI] = STATS_REJECT_TLS_SNI,
+	[HANDSHAKE_REJECT_TLS_INNER] = STATS_REJECT_TLS_INNER,
+	[HANDSHAKE_REJECT_REPLAY] = STATS_REJECT_REPLAY,
+};
+
 #define slog(lvl, s, fmt, ...) log_msg(lvl, "%s user=%s: " fmt, (s)->who, \
 	session_user(s), __VA_ARGS__)
 
@@ -328,12 +341,12 @@ start_mask(struct session *s, const struct handshake *h)
 static int
 handshake_failed(struct session *s, const struct handshake *h)
 {
-	count_reject(s, h->why);
+	count_reject(s, hs_reasons[h->why]);
 	if (h->drop)
 		return SESSION_ERR;
 	if (s->srv->mask != NULL)
 		return start_mask(s, h);
-	if (h->why != STATS_REJECT_TIMEOUT)
+	if (h->why != HANDSHAKE_REJECT_TIMEOUT)
 		hold_silently(s, h->deadline);
 	return SESSION_ERR;
 }
@@ -881,7 +894,7 @@ client_to_upstream(void *arg)
 	int rc;
 
 	memset(&h, 0, sizeof(h));
-	h.srv = s->srv;
+	h.env = &s->srv->hs;
 	h.fd = s->cfd;
 	h.who = s->who;
 	h.deadline = handshake_deadline(cfg);
