@@ -13,23 +13,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "handshake.h"
+#include "hsenv.h"
 #include "log.h"
 #include "mask.h"
 #include "net.h"
 #include "replay.h"
-#include "session.h"
 #include "fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FUZZ_NOW	1764000000	/* the time in the seeds' hellos */
-#define MAX_PIECES	48		/* well within a socket's buffer */
 #define MAX_STREAM	(FAKETLS_HELLO_MAX + 8192)
 
 static const char users[] =
@@ -45,28 +43,16 @@ static const char *const variants[4] = {
 	"[server]\nmodes = classic, secure\n",
 };
 
-static struct config cfgs[4];
-static struct server srvs[4];
+static struct hsenv envs[4];
 static struct mask *cover;
 
 static void
 setup(size_t v)
 {
-	struct config *cfg = &cfgs[v];
-	struct server *srv = &srvs[v];
-	char text[512], err[256];
-	size_t i;
+	char text[512];
 
 	snprintf(text, sizeof(text), "%s%s", variants[v], users);
-	config_defaults(cfg);
-	fuzz_check(config_load_buffer(text, strlen(text), cfg, err,
-	    sizeof(err)) == 0 && config_validate(cfg, err, sizeof(err)) == 0);
-	srv->cfg = cfg;
-	srv->mask = cover;
-	srv->nsecrets = cfg->nusers;
-	fuzz_check((srv->secrets = calloc(cfg->nusers, SECRET_LEN)) != NULL);
-	for (i = 0; i < cfg->nusers; i++)
-		memcpy(srv->secrets[i], cfg->users[i].secret, SECRET_LEN);
+	fuzz_check(hsenv_init(&envs[v], text, cover) == 0);
 }
 
 int
@@ -86,30 +72,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* The client's side: the pieces, then EOF. */
-static int
-client(const uint8_t *cuts, size_t ncuts, const uint8_t *s, size_t n,
-    int *fd)
-{
-	size_t pos = 0, piece, k;
-	int sv[2];
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
-		return -1;
-	for (k = 0; pos < n; k++) {
-		piece = ncuts == 0 || k == MAX_PIECES - 1 ? n - pos :
-		    (size_t)cuts[k % ncuts] + 1;
-		if (piece > n - pos)
-			piece = n - pos;
-		fuzz_check(send(sv[0], s + pos, piece, MSG_DONTWAIT |
-		    MSG_NOSIGNAL) == (ssize_t)piece);
-		pos += piece;
-	}
-	shutdown(sv[0], SHUT_WR);
-	*fd = sv[1];
-	return sv[0];
-}
-
 static int
 mode_allowed(const struct config *cfg, uint32_t tag)
 {
@@ -118,24 +80,24 @@ mode_allowed(const struct config *cfg, uint32_t tag)
 }
 
 static void
-check_result(const struct server *srv, const struct handshake *h, int rc,
-    const uint8_t *s, size_t n)
+check_result(const struct handshake_env *env, const struct handshake *h,
+    int rc, const uint8_t *s, size_t n)
 {
 	fuzz_check(rc == 0 || rc == HANDSHAKE_ERR || rc == HANDSHAKE_CLOSED);
 	fuzz_check(h->nraw <= n &&
 	    (h->nraw == 0 || memcmp(h->raw, s, h->nraw) == 0));
 	fuzz_check(!h->drop || (rc == HANDSHAKE_ERR &&
-	    srv->cfg->unknown_sni == CONFIG_SNI_DROP));
+	    env->cfg->unknown_sni == CONFIG_SNI_DROP));
 	if (rc != 0)
 		return;
 	fuzz_check(h->res.secret_index >= 0 &&
-	    (size_t)h->res.secret_index < srv->nsecrets);
+	    (size_t)h->res.secret_index < env->nsecrets);
 	if (h->tls) {
 		fuzz_check(h->res.tag == PROTO_TAG_PADDED &&
-		    (srv->cfg->modes & CONFIG_MODES_TLS));
+		    (env->cfg->modes & CONFIG_MODES_TLS));
 		return;
 	}
-	fuzz_check(mode_allowed(srv->cfg, h->res.tag));
+	fuzz_check(mode_allowed(env->cfg, h->res.tag));
 	fuzz_check(h->nraw >= OBFS2_HEADER_LEN &&
 	    h->npend == h->nraw - OBFS2_HEADER_LEN &&
 	    (h->npend == 0 || memcmp(h->pend, s + OBFS2_HEADER_LEN,
@@ -143,21 +105,20 @@ check_result(const struct server *srv, const struct handshake *h, int rc,
 }
 
 static int
-run(struct server *srv, const uint8_t *cuts, size_t ncuts, const uint8_t *s,
-    size_t n, enum stats_reject *why)
+run(const struct handshake_env *env, const uint8_t *cuts, size_t ncuts,
+    const uint8_t *s, size_t n, enum handshake_reject *why)
 {
 	struct handshake h;
 	int peer, rc;
 
 	memset(&h, 0, sizeof(h));
-	if ((peer = client(cuts, ncuts, s, n, &h.fd)) < 0)
-		return HANDSHAKE_CLOSED;
-	h.srv = srv;
+	fuzz_check((peer = hsenv_client(cuts, ncuts, s, n, 1, &h.fd)) >= 0);
+	h.env = env;
 	h.deadline = net_now_ms() + 3600 * 1000;
 	h.unix_now = FUZZ_NOW;
 	h.who = "fuzz";
 	rc = handshake_run(&h);
-	check_result(srv, &h, rc, s, n);
+	check_result(env, &h, rc, s, n);
 	*why = h.why;
 	handshake_free(&h);
 	close(h.fd);
@@ -168,26 +129,26 @@ run(struct server *srv, const uint8_t *cuts, size_t ncuts, const uint8_t *s,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct server *srv;
-	enum stats_reject why;
+	struct handshake_env *env;
+	enum handshake_reject why;
 	size_t ncuts;
 	replay *rp;
 
 	if (size == 0)
 		return 0;
 	ncuts = data[0] & 15;
-	srv = &srvs[data[0] >> 4 & 3];
+	env = &envs[data[0] >> 4 & 3].env;
 	if (ncuts >= size || size - 1 - ncuts > MAX_STREAM)
 		return 0;
 	fuzz_check(replay_new(&rp, 64, FAKETLS_REPLAY_WINDOW) == 0);
-	srv->replay = rp;
-	if (run(srv, data + 1, ncuts, data + 1 + ncuts, size - 1 - ncuts,
+	env->replay = rp;
+	if (run(env, data + 1, ncuts, data + 1 + ncuts, size - 1 - ncuts,
 	    &why) == 0) {
-		fuzz_check(run(srv, data + 1, ncuts, data + 1 + ncuts,
+		fuzz_check(run(env, data + 1, ncuts, data + 1 + ncuts,
 		    size - 1 - ncuts, &why) == HANDSHAKE_ERR &&
-		    why == STATS_REJECT_REPLAY);
+		    why == HANDSHAKE_REJECT_REPLAY);
 	}
-	srv->replay = NULL;
+	env->replay = NULL;
 	replay_free(rp);
 	return 0;
 }

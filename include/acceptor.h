@@ -3,11 +3,11 @@
 #define MTPROXYD_ACCEPTOR_H
 
 #include <stdint.h>
-#include "session.h"
 
 #define ACCEPTOR_ERR	(-1)
 
 struct acceptor;
+struct server;
 
 /* Listen on every configured address; logs "listening on ADDR". */
 int acceptor_start(struct server *srv, struct acceptor **out);

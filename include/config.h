@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include "log.h"
+#include "net.h"
 #include "proto.h"
 #include "secret.h"
 
@@ -35,17 +37,10 @@ enum config_mode { CONFIG_MODE_DIRECT, CONFIG_MODE_MIDDLE };
 /* [tls] unknown_sni: what a hello naming another host gets. */
 enum config_unknown_sni { CONFIG_SNI_MASK, CONFIG_SNI_DROP };
 
-enum config_log_level { LOGL_ERROR, LOGL_WARN, LOGL_INFO, LOGL_DEBUG };
-
-struct config_addr {
-	struct sockaddr_storage ss;
-	socklen_t len;
-};
-
 struct config_dc {
 	int id;				/* positive DC number */
 	size_t naddr;
-	struct config_addr addr[CONFIG_MAX_DC_ADDRS];
+	struct net_addr addr[CONFIG_MAX_DC_ADDRS];
 };
 
 struct config_user {
@@ -57,7 +52,7 @@ struct config {
 	/* [server] */
 	uint16_t port;
 	size_t nlisten;
-	struct config_addr listen[CONFIG_MAX_LISTEN];
+	struct net_addr listen[CONFIG_MAX_LISTEN];
 	char public_host[256];
 	enum config_mode mode;
 	int mode_given;			/* set: an ad tag keeps it */
@@ -75,7 +70,7 @@ struct config {
 	int dc_pool_max_age;		/* seconds a pooled connection is kept */
 	int default_dc;			/* for DC ids not in the table */
 	int pool_spare;			/* idle threads the pool keeps */
-	enum config_log_level log_level;
+	enum log_level log_level;
 	char state_dir[PATH_MAX];
 
 	/* [tls] (PROTOCOL.md 3): fake-TLS and the cover site */
@@ -102,9 +97,9 @@ struct config {
 	char proxy_config_file[PATH_MAX];	/* set: read it, never fetch */
 	int refresh_interval;			/* seconds, default 3600 */
 	int has_nat_info;			/* nat_info = local:public IPv4 */
-	struct config_addr nat_local, nat_public;
+	struct net_addr nat_local, nat_public;
 	int has_public_ipv4, has_public_ipv6;	/* public_ipv4 / public_ipv6 */
-	struct config_addr public_ipv4, public_ipv6;
+	struct net_addr public_ipv4, public_ipv6;
 	int conn_min, conn_max;			/* connections_per_target = MIN/MAX */
 	int ping_interval;			/* seconds, default 10 */
 	long long queue_bytes;			/* a client that stops reading */
@@ -133,6 +128,6 @@ int config_set(struct config *cfg, const char *section, const char *key,
 int config_validate(struct config *cfg, char *err, size_t errlen);
 
 const struct config_dc *config_find_dc(const struct config *cfg, int id);
-const char *config_log_level_name(enum config_log_level l);
+const char *config_log_level_name(enum log_level l);
 
 #endif

@@ -9,17 +9,43 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "config.h"
 #include "faketls.h"
 #include "obfs2.h"
-#include "session.h"
-#include "stats.h"
+#include "replay.h"
+#include "secret.h"
 
 #define HANDSHAKE_ERR		(-1)	/* failed a check: see why */
 #define HANDSHAKE_CLOSED	(-2)	/* the client left or the socket failed */
 
+/* Why a client failed (the caller counts them). */
+enum handshake_reject {
+	HANDSHAKE_REJECT_BAD_SECRET,	/* no secret matched */
+	HANDSHAKE_REJECT_MODE,		/* transport not allowed */
+	HANDSHAKE_REJECT_TIMEOUT,	/* not complete in time */
+	HANDSHAKE_REJECT_NOT_TLS,	/* not a TLS hello while TLS-only */
+	HANDSHAKE_REJECT_TLS_DIGEST,	/* hello signed by no secret */
+	HANDSHAKE_REJECT_TLS_TIME,	/* hello timestamp outside the window */
+	HANDSHAKE_REJECT_TLS_SNI,	/* hello names none of the domains */
+	HANDSHAKE_REJECT_TLS_INNER,	/* after the hello: bad records or header */
+	HANDSHAKE_REJECT_REPLAY,	/* hello or header seen before */
+	HANDSHAKE_REJECT_COUNT
+};
+
+struct mask;
+
+/* What every handshake reads, shared and owned by the caller. */
+struct handshake_env {
+	const struct config *cfg;	/* modes, domains, time skews, unknown_sni */
+	const uint8_t (*secrets)[SECRET_LEN];	/* one per user, in user order */
+	size_t nsecrets;
+	replay *replay;			/* hellos and headers seen; NULL: none */
+	struct mask *mask;		/* the reply's shape (mask_shape_get) */
+};
+
 struct handshake {
 	/* in */
-	struct server *srv;
+	const struct handshake_env *env;
 	int fd;
 	int64_t deadline;		/* net_now_ms() clock */
 	int64_t unix_now;		/* time(NULL) at the start: hello times,
@@ -34,7 +60,7 @@ struct handshake {
 	size_t npend;
 	uint8_t *raw;			/* every byte read from the client */
 	size_t nraw, rawcap;
-	enum stats_reject why;		/* on HANDSHAKE_ERR */
+	enum handshake_reject why;	/* on HANDSHAKE_ERR */
 	int drop;			/* [tls] unknown_sni = drop: close, no mask */
 };
 

@@ -4,11 +4,11 @@
 
 #include <stdatomic.h>
 
-#include "config.h"
+enum log_level { LOGL_ERROR, LOGL_WARN, LOGL_INFO, LOGL_DEBUG };
 
-void log_set_level(enum config_log_level level);
-int log_enabled(enum config_log_level level);
-void log_msg(enum config_log_level level, const char *fmt, ...)
+void log_set_level(enum log_level level);
+int log_enabled(enum log_level level);
+void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /*

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include "config.h"
 #include "proxyconf.h"
+#include "stats.h"
 
 #define MIDDLE_ERR		(-1)	/* no usable snapshot at start */
 
@@ -28,8 +29,12 @@ struct middle_snapshot {
 
 struct middle;
 
-/* Load (files, else fetch, else the state_dir copies); start the refresher. */
-int middle_new(const struct config *cfg, struct middle **out);
+/*
+ * Load (files, else fetch, else the state_dir copies); start the refresher.
+ * It counts refreshes in st, which must outlive it.
+ */
+int middle_new(const struct config *cfg, struct stats_middle *st,
+    struct middle **out);
 /* The current snapshot, referenced: middle_put it when done. */
 struct middle_snapshot *middle_get(struct middle *m);
 void middle_put(struct middle_snapshot *s);
@@ -38,12 +43,5 @@ void middle_on_change(struct middle *m, void (*fn)(void *arg), void *arg);
 /* Fetch now, as the refresher would (tests, SIGHUP). */
 int middle_refresh(struct middle *m);
 void middle_free(struct middle *m);
-
-/* Counters. */
-struct middle_stats {
-	atomic_ullong refreshes;	/* good snapshots swapped in */
-	atomic_ullong refresh_failures;	/* fetch or parse failures, kept old */
-};
-extern struct middle_stats middle_stats;
 
 #endif

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "frame.h"
 #include "middle.h"
+#include "stats.h"
 
 #define MUX_ERR		(-1)
 #define MUX_ERR_NOLINK	(-2)	/* no ready link serves that DC */
@@ -37,25 +38,9 @@ struct mux_msg {
 	uint8_t data[];
 };
 
-struct mux_stats {
-	atomic_ullong links_up;		/* handshakes completed */
-	atomic_ullong link_failures;	/* connects or handshakes failed, links lost */
-	atomic_ullong forwarded_queries;	/* RPC_PROXY_REQ sent */
-	atomic_ullong filtered_queries;	/* dropped by the 2.4 filter */
-	atomic_ullong forwarded_answers;	/* RPC_PROXY_ANS queued */
-	atomic_ullong simple_acks;
-	atomic_ullong close_ext;		/* clients the middle proxy closed */
-	atomic_ullong dropped_answers;	/* for a conn_id we do not know */
-	atomic_ullong queue_overflows;	/* clients closed: stopped reading */
-	atomic_ullong queue_evictions;	/* closed at queue_total_bytes */
-	atomic_ullong no_link;		/* clients refused: no ready link */
-	atomic_ullong link_waits;	/* frames that waited for a link's turn */
-	atomic_ullong links_grown;	/* links opened past conn_min: all busy */
-	atomic_ullong links_shrunk;	/* extra links closed: idle */
-};
-extern struct mux_stats mux_stats;
-
-int mux_new(const struct config *cfg, struct middle *mid, struct mux **out);
+/* Counters go to st, which must outlive the mux. */
+int mux_new(const struct config *cfg, struct middle *mid, struct stats_mux *st,
+    struct mux **out);
 void mux_free(struct mux *m);
 /* Links ready now (tests, logs). */
 int mux_ready_links(struct mux *m);

@@ -5,19 +5,24 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
-#include "config.h"
 
 #define NET_ERR		(-1)	/* errno says why */
 #define NET_EOF		(-2)	/* peer closed before the full length */
 #define NET_TIMEOUT	(-3)	/* deadline passed */
 
+/* A socket address and its length, as getaddrinfo gives it. */
+struct net_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
 /* Monotonic milliseconds. */
 int64_t net_now_ms(void);
 
 /* Bind and listen on a (its port replaced by port unless 0); IPv6 is v6-only. */
-int net_listen(const struct config_addr *a, uint16_t port, int backlog, int *fd);
+int net_listen(const struct net_addr *a, uint16_t port, int backlog, int *fd);
 /* Connect within timeout_ms; rcvbuf > 0 sets SO_RCVBUF first. */
-int net_connect(const struct config_addr *a, int timeout_ms, int rcvbuf, int *fd);
+int net_connect(const struct net_addr *a, int timeout_ms, int rcvbuf, int *fd);
 /* Read exactly len bytes before deadline (net_now_ms() clock). */
 int net_read_full(int fd, void *buf, size_t len, int64_t deadline);
 /* Write all of buf; a blocked write fails after the socket's SO_SNDTIMEO. */

@@ -1,9 +1,15 @@
-/* Process-wide counters, updated lock-free by every thread. */
+/*
+ * The daemon's counters, one block owned by the server and updated
+ * lock-free by every thread; the modules that count get a pointer to
+ * their part. Gauges that decide something (the number of live sessions)
+ * are not here: their owner keeps them.
+ */
 #ifndef MTPROXYD_STATS_H
 #define MTPROXYD_STATS_H
 
 #include <stdatomic.h>
 #include <stdio.h>
+#include "config.h"
 #include "users.h"
 
 enum stats_reject {
@@ -24,10 +30,33 @@ enum stats_reject {
 	STATS_REJECT_COUNT
 };
 
+/* The middle-proxy links (mux). */
+struct stats_mux {
+	atomic_ullong links_up;		/* handshakes completed */
+	atomic_ullong link_failures;	/* connects or handshakes failed, links lost */
+	atomic_ullong forwarded_queries;	/* RPC_PROXY_REQ sent */
+	atomic_ullong filtered_queries;	/* dropped by the 2.4 filter */
+	atomic_ullong forwarded_answers;	/* RPC_PROXY_ANS queued */
+	atomic_ullong simple_acks;
+	atomic_ullong close_ext;		/* clients the middle proxy closed */
+	atomic_ullong dropped_answers;	/* for a conn_id we do not know */
+	atomic_ullong queue_overflows;	/* clients closed: stopped reading */
+	atomic_ullong queue_evictions;	/* closed at queue_total_bytes */
+	atomic_ullong no_link;		/* clients refused: no ready link */
+	atomic_ullong link_waits;	/* frames that waited for a link's turn */
+	atomic_ullong links_grown;	/* links opened past conn_min: all busy */
+	atomic_ullong links_shrunk;	/* extra links closed: idle */
+};
+
+/* The middle-proxy list (middle). */
+struct stats_middle {
+	atomic_ullong refreshes;	/* good snapshots swapped in */
+	atomic_ullong refresh_failures;	/* fetch or parse failures, kept old */
+};
+
 struct stats {
 	atomic_ullong accepted;
 	atomic_ullong rejected[STATS_REJECT_COUNT];
-	atomic_llong active;		/* sessions alive (accepted, not yet freed) */
 	atomic_ullong handshakes;	/* clients that reached a DC */
 	atomic_ullong unknown_dc;	/* sent to default_dc */
 	atomic_ullong masked;		/* relayed to the cover site */
@@ -36,15 +65,20 @@ struct stats {
 	atomic_ullong bytes_out;	/* upstream -> client */
 	atomic_llong relay_buffers;	/* relay directions holding a buffer now */
 	atomic_llong relay_pipes;	/* fast-mode downloads holding a pipe now */
+	struct stats_mux mux;		/* middle mode */
+	struct stats_middle middle;	/* middle mode */
 	struct users_counters users[CONFIG_MAX_USERS];
 };
 
-extern struct stats stats;
-
 const char *stats_reject_name(enum stats_reject r);
-/* One "name value" line per counter; user counters by user name. */
-void stats_write(const struct config *cfg, FILE *out);
+/*
+ * One "name value" line per counter of st, and active (the sessions alive
+ * now, which the server counts); user counters by user name.
+ */
+void stats_write(const struct config *cfg, const struct stats *st,
+    long long active, FILE *out);
 /* The same, as one log line each at info level. */
-void stats_log(const struct config *cfg);
+void stats_log(const struct config *cfg, const struct stats *st,
+    long long active);
 
 #endif

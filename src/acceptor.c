@@ -13,6 +13,8 @@
 #include "acceptor.h"
 #include "log.h"
 #include "net.h"
+#include "server.h"
+#include "session.h"
 #include "stats.h"
 
 #define ACCEPT_BACKLOG	1024
@@ -76,7 +78,7 @@ accept_at_limit(struct listener *l, int why, struct sockaddr_storage *peer,
 	close(l->spare);
 	if ((fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
 		close(fd);
-		atomic_fetch_add(&stats.rejected[STATS_REJECT_NO_FD], 1);
+		atomic_fetch_add(&l->srv->stats.rejected[STATS_REJECT_NO_FD], 1);
 	}
 	l->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (log_limit_pass(&l->a->fd_warn, ACCEPT_WARN_MS, &held))
@@ -108,7 +110,8 @@ accept_failed(struct listener *l, int why, struct sockaddr_storage *peer,
 static void
 accept_one(struct listener *l)
 {
-	const struct config *cfg = l->srv->cfg;
+	struct server *srv = l->srv;
+	const struct config *cfg = srv->cfg;
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
 	unsigned long long held;
@@ -118,8 +121,9 @@ accept_one(struct listener *l)
 	fd = accept4(l->fd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
 	if (fd < 0 && (fd = accept_failed(l, errno, &peer, &len)) < 0)
 		return;
-	if (atomic_load(&stats.active) >= cfg->max_clients) {
-		atomic_fetch_add(&stats.rejected[STATS_REJECT_MAX_CLIENTS], 1);
+	if (atomic_load(&srv->active) >= cfg->max_clients) {
+		atomic_fetch_add(&srv->stats.rejected[STATS_REJECT_MAX_CLIENTS],
+		    1);
 		net_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
 		if (log_limit_pass(&l->a->max_warn, ACCEPT_WARN_MS, &held))
 			log_warn("%s: max_clients (%d) reached, connection "
@@ -128,8 +132,8 @@ accept_one(struct listener *l)
 		close(fd);
 		return;
 	}
-	atomic_fetch_add(&stats.accepted, 1);
-	session_start(l->srv, fd, (struct sockaddr *)&peer);
+	atomic_fetch_add(&srv->stats.accepted, 1);
+	session_start(srv, fd, (struct sockaddr *)&peer);
 }
 
 static void *
@@ -144,7 +148,7 @@ listener_main(void *arg)
 
 /* The address actually bound (port 0 asks the kernel for one). */
 static void
-listener_name(struct listener *l, const struct config_addr *ca)
+listener_name(struct listener *l, const struct net_addr *ca)
 {
 	struct sockaddr_storage ss = ca->ss;
 	uint16_t port = 0;

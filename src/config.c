@@ -139,7 +139,7 @@ parse_bool(const char *s, int *out)
 /* An IP literal of n bytes; IPv6 may be bracketed when brackets_ok. */
 static int
 parse_ip(const char *s, size_t n, int brackets_ok, uint16_t port,
-    struct config_addr *out)
+    struct net_addr *out)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->ss;
@@ -174,7 +174,7 @@ parse_ip(const char *s, size_t n, int brackets_ok, uint16_t port,
 
 /* "host:port" with host an IPv4 literal or a bracketed IPv6 literal. */
 static int
-parse_hostport(const char *s, size_t n, struct config_addr *out)
+parse_hostport(const char *s, size_t n, struct net_addr *out)
 {
 	const char *colon = NULL;
 	char port[8];
@@ -237,7 +237,7 @@ split_list(const char *value, size_t max, size_t *count,
 static int
 listen_item(const char *item, size_t n, size_t idx, void *ctx)
 {
-	struct config_addr *addrs = ctx;
+	struct net_addr *addrs = ctx;
 
 	return parse_ip(item, n, 1, 0, &addrs[idx]);
 }
@@ -245,7 +245,7 @@ listen_item(const char *item, size_t n, size_t idx, void *ctx)
 static int
 dc_item(const char *item, size_t n, size_t idx, void *ctx)
 {
-	struct config_addr *addrs = ctx;
+	struct net_addr *addrs = ctx;
 
 	return parse_hostport(item, n, &addrs[idx]);
 }
@@ -313,7 +313,7 @@ dns_name_valid(const char *s, size_t n)
 static int
 host_valid(const char *s)
 {
-	struct config_addr a;
+	struct net_addr a;
 	size_t n = strlen(s);
 
 	return n == 0 || parse_ip(s, n, 1, 0, &a) == 0 || dns_name_valid(s, n);
@@ -411,7 +411,7 @@ set_port(struct config *cfg, const struct key_def *k, const char *value)
 static int
 set_listen(struct config *cfg, const struct key_def *k, const char *value)
 {
-	struct config_addr addrs[CONFIG_MAX_LISTEN];
+	struct net_addr addrs[CONFIG_MAX_LISTEN];
 	size_t n;
 
 	(void)k;
@@ -479,7 +479,7 @@ set_log_level(struct config *cfg, const struct key_def *k,
 	(void)k;
 	for (i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
 		if (strcasecmp(value, level_names[i]) == 0) {
-			cfg->log_level = (enum config_log_level)i;
+			cfg->log_level = (enum log_level)i;
 			return 0;
 		}
 	}
@@ -610,9 +610,9 @@ set_path(struct config *cfg, const struct key_def *k, const char *value)
 
 /* An IP literal of one family; IPv6 may be bracketed. */
 static int
-parse_family(const char *s, size_t n, int family, struct config_addr *out)
+parse_family(const char *s, size_t n, int family, struct net_addr *out)
 {
-	struct config_addr a;
+	struct net_addr a;
 
 	if (parse_ip(s, n, family == AF_INET6, 0, &a) != 0 ||
 	    a.ss.ss_family != family)
@@ -625,7 +625,7 @@ parse_family(const char *s, size_t n, int family, struct config_addr *out)
 static int
 set_nat_info(struct config *cfg, const struct key_def *k, const char *value)
 {
-	struct config_addr local, public;
+	struct net_addr local, public;
 	const char *colon = strchr(value, ':');
 
 	if (value[0] == '\0' && (k->flags & KEY_ZERO)) {
@@ -647,9 +647,9 @@ set_nat_info(struct config *cfg, const struct key_def *k, const char *value)
 /* public_ipv4 / public_ipv6; empty (KEY_ZERO) unsets it. */
 static int
 set_public(const struct key_def *k, const char *value, int family, int *has,
-    struct config_addr *addr)
+    struct net_addr *addr)
 {
-	struct config_addr a;
+	struct net_addr a;
 
 	if (value[0] == '\0' && (k->flags & KEY_ZERO)) {
 		memset(addr, 0, sizeof(*addr));
@@ -994,7 +994,7 @@ default_state_dir(struct config *cfg)
 
 /* inet_pton cannot fail on the table's literals (the unit test checks). */
 static void
-builtin_addr(struct config_addr *a, int family, const char *ip,
+builtin_addr(struct net_addr *a, int family, const char *ip,
     uint16_t port)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)&a->ss;
@@ -1484,7 +1484,7 @@ config_find_dc(const struct config *cfg, int id)
 }
 
 const char *
-config_log_level_name(enum config_log_level l)
+config_log_level_name(enum log_level l)
 {
 	if ((unsigned)l >= sizeof(level_names) / sizeof(level_names[0]))
 		return "unknown";

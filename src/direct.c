@@ -32,7 +32,7 @@ try_family(const struct config *cfg, const struct config_dc *dc, int family,
 	size_t i;
 
 	for (i = 0; i < dc->naddr; i++) {
-		const struct config_addr *a = &dc->addr[i];
+		const struct net_addr *a = &dc->addr[i];
 
 		if (a->ss.ss_family != family)
 			continue;

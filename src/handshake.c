@@ -16,17 +16,18 @@
 #include "frame.h"
 #include "handshake.h"
 #include "log.h"
+#include "mask.h"
 #include "net.h"
 
 /* Room for the largest hello we take plus the start of the first record. */
 #define RAW_CAP		(FAKETLS_HELLO_MAX + 4096)
 
 static int
-fail(struct handshake *h, enum stats_reject why, const char *fmt, ...)
+fail(struct handshake *h, enum handshake_reject why, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
-fail(struct handshake *h, enum stats_reject why, const char *fmt, ...)
+fail(struct handshake *h, enum handshake_reject why, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -51,12 +52,12 @@ more(struct handshake *h)
 	ssize_t n;
 
 	if (h->nraw == h->rawcap)
-		return fail(h, STATS_REJECT_NOT_TLS, "%zu bytes and still no "
+		return fail(h, HANDSHAKE_REJECT_NOT_TLS, "%zu bytes and still no "
 		    "complete handshake", h->nraw);
 	for (;;) {
 		left = h->deadline - net_now_ms();
 		if (left <= 0) {
-			h->why = STATS_REJECT_TIMEOUT;
+			h->why = HANDSHAKE_REJECT_TIMEOUT;
 			log_debug("%s user=-: handshake timeout after %zu bytes",
 			    h->who, h->nraw);
 			return HANDSHAKE_ERR;
@@ -96,9 +97,9 @@ keep_pending(struct handshake *h, const uint8_t *p, size_t n)
 static int
 replayed(struct handshake *h, const uint8_t key[REPLAY_KEY_LEN])
 {
-	if (h->srv->replay == NULL)
+	if (h->env->replay == NULL)
 		return 0;
-	return replay_check_and_add(h->srv->replay, key, h->unix_now) ==
+	return replay_check_and_add(h->env->replay, key, h->unix_now) ==
 	    REPLAY_SEEN;
 }
 
@@ -113,24 +114,24 @@ mode_allowed(const struct config *cfg, uint32_t tag)
 static int
 plain_obfs2(struct handshake *h)
 {
-	const struct config *cfg = h->srv->cfg;
+	const struct config *cfg = h->env->cfg;
 	enum frame_transport t = FRAME_ABRIDGED;
 	int rc;
 
 	while (h->nraw < OBFS2_HEADER_LEN)
 		if ((rc = more(h)) != 0)
 			return rc;
-	if (obfs2_parse(h->raw, (const uint8_t (*)[SECRET_LEN])h->srv->secrets,
-	    h->srv->nsecrets, &h->res) != 0)
-		return fail(h, STATS_REJECT_BAD_SECRET,
+	if (obfs2_parse(h->raw, h->env->secrets,
+	    h->env->nsecrets, &h->res) != 0)
+		return fail(h, HANDSHAKE_REJECT_BAD_SECRET,
 		    "header matches no secret");
 	if (!mode_allowed(cfg, h->res.tag)) {
 		frame_transport_from_tag(h->res.tag, &t);
-		return fail(h, STATS_REJECT_MODE, "transport %s is not allowed "
+		return fail(h, HANDSHAKE_REJECT_MODE, "transport %s is not allowed "
 		    "by modes", frame_transport_name(t));
 	}
 	if (replayed(h, h->raw + OBFS2_KEY_OFF))
-		return fail(h, STATS_REJECT_REPLAY, "obfuscated2 header seen "
+		return fail(h, HANDSHAKE_REJECT_REPLAY, "obfuscated2 header seen "
 		    "before (replay)");
 	return keep_pending(h, h->raw + OBFS2_HEADER_LEN,
 	    h->nraw - OBFS2_HEADER_LEN);
@@ -154,7 +155,7 @@ reply_shape(struct handshake *h, struct mask_shape *shape)
 	uint8_t rnd[4];
 
 	crypto_random(rnd, sizeof(rnd));
-	mask_shape_get(h->srv->mask, rnd, shape);
+	mask_shape_get(h->env->mask, rnd, shape);
 }
 
 /* ServerHello, CCS and one ApplicationData record shaped like the cover's. */
@@ -209,7 +210,7 @@ tls_inner(struct handshake *h, size_t off, size_t user)
 		while (off < h->nraw) {
 			if (faketls_reader_next(&h->rd, h->raw + off,
 			    h->nraw - off, &used, &payload, &plen) != 0)
-				return fail(h, STATS_REJECT_TLS_INNER,
+				return fail(h, HANDSHAKE_REJECT_TLS_INNER,
 				    "bad TLS record after the hello");
 			off += used;
 			take = plen < sizeof(hdr) - got ? plen : sizeof(hdr) - got;
@@ -225,10 +226,9 @@ tls_inner(struct handshake *h, size_t off, size_t user)
 		if ((rc = more(h)) != 0)
 			return rc;
 	}
-	if (obfs2_parse(hdr, (const uint8_t (*)[SECRET_LEN])
-	    &h->srv->secrets[user], 1, &h->res) != 0 ||
+	if (obfs2_parse(hdr, &h->env->secrets[user], 1, &h->res) != 0 ||
 	    h->res.tag != PROTO_TAG_PADDED)
-		return fail(h, STATS_REJECT_TLS_INNER, "no padded-intermediate "
+		return fail(h, HANDSHAKE_REJECT_TLS_INNER, "no padded-intermediate "
 		    "header inside the TLS records");
 	h->res.secret_index = (int)user;
 	h->tls = 1;
@@ -239,31 +239,31 @@ static int
 tls_checks(struct handshake *h, const struct faketls_hello *hello,
     struct faketls_match *m)
 {
-	const struct config *cfg = h->srv->cfg;
+	const struct config *cfg = h->env->cfg;
 	int64_t now = h->unix_now, oldest;
 	uint32_t past = (uint32_t)cfg->time_skew_past;
 
 	if (!sni_known(cfg, hello->sni)) {
 		if (cfg->unknown_sni == CONFIG_SNI_DROP)
 			h->drop = 1;
-		return fail(h, STATS_REJECT_TLS_SNI, "hello for unknown "
+		return fail(h, HANDSHAKE_REJECT_TLS_SNI, "hello for unknown "
 		    "server name '%s'", hello->sni);
 	}
 	if (faketls_hello_verify(h->raw, hello,
-	    (const uint8_t (*)[SECRET_LEN])h->srv->secrets, h->srv->nsecrets,
+	    h->env->secrets, h->env->nsecrets,
 	    m) != 0)
-		return fail(h, STATS_REJECT_TLS_DIGEST, "TLS hello signed by "
+		return fail(h, HANDSHAKE_REJECT_TLS_DIGEST, "TLS hello signed by "
 		    "no secret");
-	if (h->srv->replay != NULL &&
-	    replay_oldest(h->srv->replay, now, &oldest) == 0)
+	if (h->env->replay != NULL &&
+	    replay_oldest(h->env->replay, now, &oldest) == 0)
 		past = faketls_skew_past(now, oldest, past,
 		    (uint32_t)cfg->time_skew_future);
 	if (faketls_time_ok(now, m->ts, past,
 	    (uint32_t)cfg->time_skew_future) != 0)
-		return fail(h, STATS_REJECT_TLS_TIME, "TLS hello time is %lld s "
+		return fail(h, HANDSHAKE_REJECT_TLS_TIME, "TLS hello time is %lld s "
 		    "off", (long long)m->ts - (long long)now);
 	if (replayed(h, hello->random))
-		return fail(h, STATS_REJECT_REPLAY, "TLS hello seen before "
+		return fail(h, HANDSHAKE_REJECT_REPLAY, "TLS hello seen before "
 		    "(replay)");
 	return 0;
 }
@@ -275,8 +275,8 @@ looks_obfs2(struct handshake *h)
 	struct obfs2_result r;
 
 	return h->nraw >= OBFS2_HEADER_LEN &&
-	    obfs2_parse(h->raw, (const uint8_t (*)[SECRET_LEN])h->srv->secrets,
-	    h->srv->nsecrets, &r) == 0;
+	    obfs2_parse(h->raw, h->env->secrets,
+	    h->env->nsecrets, &r) == 0;
 }
 
 /*
@@ -306,12 +306,12 @@ tls_hello(struct handshake *h, int plain_ok)
 	if (rc != 0) {
 		if (plain_ok && !tried && looks_obfs2(h))
 			return plain_obfs2(h);
-		return fail(h, STATS_REJECT_NOT_TLS, "not a TLS hello we "
+		return fail(h, HANDSHAKE_REJECT_NOT_TLS, "not a TLS hello we "
 		    "accept (%d)", rc);
 	}
 	if ((rc = tls_checks(h, &hello, &m)) != 0)
 		return rc;
-	if (send_reply(h, &hello, h->srv->secrets[m.secret_index]) != 0)
+	if (send_reply(h, &hello, h->env->secrets[m.secret_index]) != 0)
 		return HANDSHAKE_CLOSED;
 	return tls_inner(h, hello.wire_len, m.secret_index);
 }
@@ -319,7 +319,7 @@ tls_hello(struct handshake *h, int plain_ok)
 int
 handshake_run(struct handshake *h)
 {
-	const struct config *cfg = h->srv->cfg;
+	const struct config *cfg = h->env->cfg;
 	int tls_ok = (cfg->modes & CONFIG_MODES_TLS) && cfg->ndomains > 0;
 	int plain_ok = (cfg->modes & (CONFIG_MODES_CLASSIC |
 	    CONFIG_MODES_SECURE)) != 0;
@@ -333,7 +333,7 @@ handshake_run(struct handshake *h)
 	if (tls_ok && h->raw[0] == TLS_RECORD_HANDSHAKE)
 		return tls_hello(h, plain_ok);
 	if (!plain_ok)
-		return fail(h, STATS_REJECT_NOT_TLS, "not a TLS hello, and "
+		return fail(h, HANDSHAKE_REJECT_NOT_TLS, "not a TLS hello, and "
 		    "only tls is allowed");
 	return plain_obfs2(h);
 }

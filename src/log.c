@@ -20,13 +20,13 @@ static atomic_int log_level = LOGL_INFO;
 static const char *const level_tags[] = { "ERROR", "WARN", "INFO", "DEBUG" };
 
 void
-log_set_level(enum config_log_level level)
+log_set_level(enum log_level level)
 {
 	atomic_store(&log_level, (int)level);
 }
 
 int
-log_enabled(enum config_log_level level)
+log_enabled(enum log_level level)
 {
 	return (int)level <= atomic_load(&log_level);
 }
@@ -47,7 +47,7 @@ timestamp(char *buf, size_t len)
 }
 
 void
-log_msg(enum config_log_level level, const char *fmt, ...)
+log_msg(enum log_level level, const char *fmt, ...)
 {
 	char line[LOG_LINE_MAX];
 	size_t len, i, start;

@@ -14,36 +14,13 @@
 #include "capacity.h"
 #include "crc.h"
 #include "crypto.h"
-#include "fetch.h"
 #include "log.h"
-#include "mask.h"
 #include "middle.h"
-#include "dcpool.h"
-#include "mux.h"
-#include "pool.h"
-#include "replay.h"
-#include "session.h"
-#include "stats.h"
+#include "server.h"
 #include "users.h"
 
 #define EXIT_CONFIG		2
 #define DEFAULT_CONFIG		SYSCONFDIR "/mtproxyd.conf"
-#define POOL_QUEUE		1024
-#define POOL_STOP_SLACK		5	/* seconds */
-
-/*
- * Session threads use at most 10.9 KiB of stack, TLS and thread block
- * included: the deepest of every pool thread over the whole test suite
- * (direct, fast, fake-TLS, cover-site relay, middle mode, debug logging),
- * measured with configure --enable-stack-watermark. 32 KiB keeps three
- * times that; a thread touches only the pages it uses. Sanitizers need
- * far more stack.
- */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define THREAD_STACK		(1024 * 1024)
-#else
-#define THREAD_STACK		(32 * 1024)
-#endif
 
 enum {
 	OPT_PUBLIC_HOST = 256, OPT_MODE, OPT_MODES, OPT_LOG_LEVEL,
@@ -210,29 +187,11 @@ warn_capacity(const struct config *cfg)
 	    CAPACITY_THREADS_PER_CLIENT);
 }
 
-static void
-wait_for_sessions(int seconds)
-{
-	struct timespec tick = { 0, 50 * 1000000 };
-	long loops = (long)seconds * 20;
-
-	while (atomic_load(&stats.active) > 0 && loops-- > 0)
-		nanosleep(&tick, NULL);
-}
-
-/* What the sessions share besides the pool. */
-struct parts {
-	replay *rp;
-	struct mask *mask;
-	struct middle *mid;
-	struct mux *mux;
-	struct dcpool *dcpool;
-};
-
 /* Serve until SIGTERM/SIGINT; SIGUSR1 logs the counters, SIGHUP refreshes. */
 static void
-serve_signals(const struct config *cfg, struct parts *p)
+serve_signals(struct server *srv)
 {
+	const struct config *cfg = srv->cfg;
 	sigset_t set;
 	int sig;
 
@@ -245,10 +204,10 @@ serve_signals(const struct config *cfg, struct parts *p)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGUSR1) {
-			stats_log(cfg);
-		} else if (sig == SIGHUP && p->mid != NULL) {
+			server_stats_log(srv);
+		} else if (sig == SIGHUP && srv->mid != NULL) {
 			log_info("SIGHUP: refreshing the middle-proxy list");
-			middle_refresh(p->mid);
+			middle_refresh(srv->mid);
 		} else if (sig == SIGHUP) {
 			log_info("SIGHUP: nothing to refresh in direct mode; "
 			    "restart to apply a new configuration");
@@ -260,108 +219,30 @@ serve_signals(const struct config *cfg, struct parts *p)
 	    sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->shutdown_grace);
 }
 
-static void
-parts_free(struct parts *p)
-{
-	dcpool_stop(p->dcpool);
-	mux_free(p->mux);
-	middle_free(p->mid);
-	if (p->mid != NULL)
-		fetch_global_cleanup();
-	mask_free(p->mask);
-	replay_free(p->rp);
-}
-
-/*
- * The replay set remembers a hello for as long as its time would still be
- * accepted; the cover site is needed only with a fake-TLS domain, the
- * middle-proxy list and links only in middle mode.
- */
-static int
-parts_new(const struct config *cfg, struct parts *p)
-{
-	uint32_t window = (uint32_t)(cfg->time_skew_past + cfg->time_skew_future);
-
-	memset(p, 0, sizeof(*p));
-	if (replay_new(&p->rp, (size_t)cfg->replay_cache_size,
-	    window > 0 ? window : 1) != 0) {
-		log_error("cannot create the replay cache");
-		return 1;
-	}
-	if (cfg->ndomains > 0 && mask_new(cfg, &p->mask) != 0) {
-		log_error("cannot set up the cover site");
-		goto fail;
-	}
-	if (cfg->mode == CONFIG_MODE_MIDDLE) {
-		if (fetch_global_init() != 0 || middle_new(cfg, &p->mid) != 0) {
-			log_error("no usable middle-proxy list: cannot run in "
-			    "middle mode");
-			goto fail;
-		}
-		if (mux_new(cfg, p->mid, &p->mux) != 0) {
-			log_error("cannot start the middle-proxy links");
-			goto fail;
-		}
-	} else if (cfg->dc_pool > 0 && dcpool_start(cfg, &p->dcpool) != 0) {
-		log_error("cannot start the DC connection pool");
-		goto fail;
-	}
-	return 0;
-fail:
-	parts_free(p);
-	return 1;
-}
-
 static int
 run(const struct config *cfg)
 {
 	struct acceptor *acc = NULL;
-	struct pool *pool = NULL;
-	struct server srv;
-	struct parts p;
+	struct server *srv;
 	int rc = 1;
 
-	if (parts_new(cfg, &p) != 0)
+	if (server_new(cfg, &srv) != 0)
 		return 1;
-	if (pool_new(&pool, 2 * cfg->max_clients + 16, POOL_QUEUE,
-	    cfg->pool_spare, THREAD_STACK) != 0) {
-		log_error("cannot create the thread pool");
-		goto fail;
+	if (acceptor_start(srv, &acc) == 0) {
+		users_print_links(cfg, acceptor_port(acc), stdout);
+		log_info("mtproxyd %s running: mode %s%s, %zu user(s), "
+		    "max_clients %d", PACKAGE_VERSION, srv->mux != NULL ?
+		    "middle" : "direct", srv->mux == NULL && cfg->fast_mode ?
+		    " (fast)" : "", cfg->nusers, cfg->max_clients);
+		serve_signals(srv);
+		acceptor_stop(acc);
+		rc = 0;
 	}
-	pool_on_thread_exit(pool, crypto_thread_end);
-	if (server_init(&srv, cfg, pool, p.mask, p.rp) != 0) {
-		log_error("out of memory");
-		pool_free(pool, 0);
-		goto fail;
-	}
-	srv.mux = p.mux;
-	srv.dcpool = p.dcpool;
-	if (acceptor_start(&srv, &acc) != 0)
-		goto out;
-	users_print_links(cfg, acceptor_port(acc), stdout);
-	log_info("mtproxyd %s running: mode %s%s, %zu user(s), max_clients %d",
-	    PACKAGE_VERSION, p.mux != NULL ? "middle" : "direct",
-	    p.mux == NULL && cfg->fast_mode ? " (fast)" : "", cfg->nusers,
-	    cfg->max_clients);
-	serve_signals(cfg, &p);
-	acceptor_stop(acc);
-	wait_for_sessions(cfg->shutdown_grace);
-	if (atomic_load(&stats.active) > 0)
-		log_info("closing %lld remaining session(s)",
-		    (long long)atomic_load(&stats.active));
-	session_shutdown_all(&srv);
-	rc = 0;
-out:
-	/* A session may be in a DC connect, which nothing interrupts. */
-	if (pool_free(pool, (cfg->connect_timeout + POOL_STOP_SLACK) * 1000) != 0) {
-		log_error("sessions did not stop in time");
+	if (server_drain(srv) != 0)
 		return 1;
-	}
-	server_destroy(&srv);
-	stats_log(cfg);
+	server_stats_log(srv);
 	log_info("stopped");
-fail:
-	parts_free(&p);
+	server_free(srv);
 	return rc;
 }
 

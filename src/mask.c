@@ -48,14 +48,14 @@ struct mask {
 	pthread_mutex_t lock;
 	/* Under lock. */
 	size_t naddr;
-	struct config_addr addr[MASK_MAX_ADDRS];
+	struct net_addr addr[MASK_MAX_ADDRS];
 	struct mask_shape shape;
 };
 
 /* ---- resolution ---- */
 
 static int
-resolve(const struct mask *m, struct config_addr *addr, size_t *naddr)
+resolve(const struct mask *m, struct net_addr *addr, size_t *naddr)
 {
 	struct addrinfo hints, *res, *ai;
 	char serv[8];
@@ -91,7 +91,7 @@ resolve(const struct mask *m, struct config_addr *addr, size_t *naddr)
 }
 
 static size_t
-addrs_get(struct mask *m, struct config_addr *addr)
+addrs_get(struct mask *m, struct net_addr *addr)
 {
 	size_t n;
 
@@ -103,7 +103,7 @@ addrs_get(struct mask *m, struct config_addr *addr)
 }
 
 static void
-addrs_set(struct mask *m, const struct config_addr *addr, size_t n)
+addrs_set(struct mask *m, const struct net_addr *addr, size_t n)
 {
 	pthread_mutex_lock(&m->lock);
 	memcpy(m->addr, addr, n * sizeof(*addr));
@@ -113,7 +113,7 @@ addrs_set(struct mask *m, const struct config_addr *addr, size_t n)
 
 /* One timeout for all the addresses, in order: a refused one costs no wait. */
 static int
-connect_any(const struct config_addr *addr, size_t naddr, int timeout_ms,
+connect_any(const struct net_addr *addr, size_t naddr, int timeout_ms,
     int *fd)
 {
 	int64_t deadline = net_now_ms() + timeout_ms, left;
@@ -241,7 +241,7 @@ read_flight(int fd, struct mask_shape *out, const char **why)
 }
 
 static int
-probe(const struct mask *m, const struct config_addr *addr, size_t naddr,
+probe(const struct mask *m, const struct net_addr *addr, size_t naddr,
     struct mask_shape *out, const char **why)
 {
 	uint8_t hello[FAKETLS_BUILD_MAX];
@@ -346,7 +346,7 @@ shape_failed(struct mask *m, const char *why)
 static void
 refresh(struct mask *m)
 {
-	struct config_addr addr[MASK_MAX_ADDRS];
+	struct net_addr addr[MASK_MAX_ADDRS];
 	struct mask_shape s;
 	const char *why = "mask_host never resolved";
 	size_t naddr;
@@ -431,7 +431,7 @@ int
 mask_connect(struct mask *m, const struct sockaddr *peer,
     const struct sockaddr *local, int *fd)
 {
-	struct config_addr addr[MASK_MAX_ADDRS];
+	struct net_addr addr[MASK_MAX_ADDRS];
 	unsigned char hdr[PROXYHDR_MAX];
 	size_t naddr, hlen = 0;
 	int s;

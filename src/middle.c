@@ -76,6 +76,7 @@ struct middle {
 	char state_dir[PATH_MAX];
 	int interval;
 	struct ticker *refresher;	/* NULL: refresh on SIGHUP only */
+	struct stats_middle *st;	/* the server's counters */
 
 	pthread_mutex_t round;
 	/* Under round: the bytes behind the current snapshot. */
@@ -87,8 +88,6 @@ struct middle {
 	void (*on_change)(void *arg);
 	void *on_change_arg;
 };
-
-struct middle_stats middle_stats;
 
 static void
 why_set(char *why, size_t len, const char *fmt, ...)
@@ -497,7 +496,7 @@ swap_in(struct middle *m, struct blob next[NITEMS])
 	arg = m->on_change_arg;
 	pthread_mutex_unlock(&m->lock);
 	middle_put(old);
-	atomic_fetch_add(&middle_stats.refreshes, 1);
+	atomic_fetch_add(&m->st->refreshes, 1);
 	log_snapshot(s);
 	if (fn != NULL)
 		fn(arg);
@@ -537,7 +536,7 @@ middle_refresh(struct middle *m)
 	for (it = 0; it < NITEMS; it++)
 		blob_free(&next[it]);
 	if (failed)
-		atomic_fetch_add(&middle_stats.refresh_failures, 1);
+		atomic_fetch_add(&m->st->refresh_failures, 1);
 	else if (!changed)
 		log_debug("middle: refresh: configuration unchanged");
 	return failed ? MIDDLE_ERR : 0;
@@ -610,11 +609,12 @@ drop(struct middle *m)
 }
 
 int
-middle_new(const struct config *cfg, struct middle **out)
+middle_new(const struct config *cfg, struct stats_middle *st,
+    struct middle **out)
 {
 	struct middle *m;
 
-	if (cfg == NULL || out == NULL)
+	if (cfg == NULL || st == NULL || out == NULL)
 		return MIDDLE_ERR;
 	if ((m = calloc(1, sizeof(*m))) == NULL) {
 		log_error("middle: out of memory");
@@ -626,6 +626,7 @@ middle_new(const struct config *cfg, struct middle **out)
 		return MIDDLE_ERR;
 	}
 	copy_config(m, cfg);
+	m->st = st;
 	/* A non-positive interval: refresh on SIGHUP only. */
 	if (load_first(m) != 0 || (m->interval > 0 && start_thread(m) != 0)) {
 		drop(m);

@@ -52,8 +52,6 @@
 #define BUSY_WINDOW_MS		1000
 #define BUSY_WAITS		8
 
-struct mux_stats mux_stats;
-
 struct link;
 
 struct mux_conn {
@@ -127,6 +125,7 @@ struct mux {
 	int stop;
 	struct target *targets;
 	atomic_llong queued;		/* answer bytes in all clients' queues */
+	struct stats_mux *st;		/* the server's counters */
 };
 
 static int
@@ -343,7 +342,7 @@ make_room(struct mux *m, size_t len)
 		pthread_mutex_unlock(&l->mu);
 		if (c == NULL)
 			continue;
-		atomic_fetch_add(&mux_stats.queue_evictions, 1);
+		atomic_fetch_add(&m->st->queue_evictions, 1);
 		log_warn("middle %s: answers queued for all clients reached "
 		    "queue_total_bytes %lld: closing the client with the "
 		    "largest backlog (%zu bytes)", l->name, total, bytes);
@@ -367,12 +366,12 @@ queue_answer(struct link *l, const struct rpc_answer *a)
 	gen = l->gen;
 	if ((c = find_locked(l, a->conn_id)) == NULL) {
 		pthread_mutex_unlock(&l->mu);
-		atomic_fetch_add(&mux_stats.dropped_answers, 1);
+		atomic_fetch_add(&l->m->st->dropped_answers, 1);
 		send_close_conn(l, a->conn_id, gen);
 		return;
 	}
 	if (a->type == RPC_CLOSE_EXT) {
-		atomic_fetch_add(&mux_stats.close_ext, 1);
+		atomic_fetch_add(&l->m->st->close_ext, 1);
 		unbind_locked(l, c);
 		pthread_mutex_unlock(&l->mu);
 		return;
@@ -381,7 +380,7 @@ queue_answer(struct link *l, const struct rpc_answer *a)
 	    net_now_ms() - c->last_take >= QUEUE_STALL_MS;
 	if (stalled || (msg = malloc(sizeof(*msg) + len)) == NULL) {
 		/* Never wait for a client that stopped reading: drop it. */
-		atomic_fetch_add(&mux_stats.queue_overflows, 1);
+		atomic_fetch_add(&l->m->st->queue_overflows, 1);
 		drop_locked(l, c);
 		pthread_mutex_unlock(&l->mu);
 		log_info("middle %s: a client stopped reading (no answer "
@@ -405,8 +404,8 @@ queue_answer(struct link *l, const struct rpc_answer *a)
 	atomic_fetch_add(&l->m->queued, (long long)len);
 	pthread_cond_signal(&c->cv);
 	pthread_mutex_unlock(&l->mu);
-	atomic_fetch_add(a->type == RPC_PROXY_ANS ? &mux_stats.forwarded_answers :
-	    &mux_stats.simple_acks, 1);
+	atomic_fetch_add(a->type == RPC_PROXY_ANS ?
+	    &l->m->st->forwarded_answers : &l->m->st->simple_acks, 1);
 }
 
 static int
@@ -641,7 +640,7 @@ link_reset(struct link *l)
 static int
 link_connect(struct link *l, struct middle_snapshot *snap)
 {
-	struct config_addr a;
+	struct net_addr a;
 	struct rpc_endpoint clt;
 	struct rpc_nonce theirs;
 	int64_t deadline = net_now_ms() + HANDSHAKE_MS;
@@ -859,14 +858,14 @@ link_main(void *arg)
 			l->ready = 1;
 			l->ready_crc = l->crc;
 			pthread_mutex_unlock(&l->mu);
-			atomic_fetch_add(&mux_stats.links_up, 1);
+			atomic_fetch_add(&l->m->st->links_up, 1);
 			log_info("middle %s: link ready", l->name);
 			backoff = BACKOFF_MIN_MS;
 			left = link_serve(l);
 		}
 		if (left)
 			break;
-		atomic_fetch_add(&mux_stats.link_failures, 1);
+		atomic_fetch_add(&l->m->st->link_failures, 1);
 		link_down(l, ok);
 		crypto_random(r, sizeof(r));
 		/* Jitter, so that links do not all come back at once. */
@@ -876,7 +875,7 @@ link_main(void *arg)
 	}
 	if (left) {
 		link_down(l, 0);
-		atomic_fetch_add(&mux_stats.links_shrunk, 1);
+		atomic_fetch_add(&l->m->st->links_shrunk, 1);
 		log_info("middle %s: extra link closed, idle for a ping_interval",
 		    l->name);
 	}
@@ -1001,7 +1000,8 @@ on_change(void *arg)
 }
 
 int
-mux_new(const struct config *cfg, struct middle *mid, struct mux **out)
+mux_new(const struct config *cfg, struct middle *mid, struct stats_mux *st,
+    struct mux **out)
 {
 	struct mux *m;
 
@@ -1009,6 +1009,7 @@ mux_new(const struct config *cfg, struct middle *mid, struct mux **out)
 		return MUX_ERR;
 	m->cfg = cfg;
 	m->mid = mid;
+	m->st = st;
 	m->start_time = (int32_t)time(NULL);
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_cond_init(&m->wake, NULL);
@@ -1147,7 +1148,7 @@ note_wait_locked(struct link *l)
 {
 	int64_t now = net_now_ms();
 
-	atomic_fetch_add(&mux_stats.link_waits, 1);
+	atomic_fetch_add(&l->m->st->link_waits, 1);
 	if (now - l->win_start >= BUSY_WINDOW_MS) {
 		l->win_start = now;
 		l->win_waits = 0;
@@ -1178,7 +1179,7 @@ target_grow(struct mux *m, struct target *t)
 	if (!m->stop && !t->retired && busy == t->nlive &&
 	    t->nlive < (size_t)m->cfg->conn_max) {
 		if (link_add(m, t) == 0) {
-			atomic_fetch_add(&mux_stats.links_grown, 1);
+			atomic_fetch_add(&m->st->links_grown, 1);
 			log_info("middle %s: all %zu links busy, opening "
 			    "another (at most %d)", t->links[0]->name,
 			    t->nlive - 1, m->cfg->conn_max);
@@ -1258,7 +1259,7 @@ mux_attach(struct mux *m, int16_t dc, enum frame_transport t,
 	}
 out:
 	if (rc != 0)
-		atomic_fetch_add(&mux_stats.no_link, 1);
+		atomic_fetch_add(&m->st->no_link, 1);
 	*out = c;
 	return rc;
 }
@@ -1338,7 +1339,7 @@ mux_send(struct mux_conn *c, const uint8_t *msg, size_t len, int quickack)
 	int rc;
 
 	if (rpc_forward_check(msg, len) != 0) {
-		atomic_fetch_add(&mux_stats.filtered_queries, 1);
+		atomic_fetch_add(&l->m->st->filtered_queries, 1);
 		return 0;
 	}
 	memset(&r, 0, sizeof(r));
@@ -1365,7 +1366,7 @@ mux_send(struct mux_conn *c, const uint8_t *msg, size_t len, int quickack)
 	free(buf);
 	atomic_store(&l->last_use, net_now_ms());
 	if (rc == 0)
-		atomic_fetch_add(&mux_stats.forwarded_queries, 1);
+		atomic_fetch_add(&l->m->st->forwarded_queries, 1);
 	return rc;
 }
 

@@ -31,7 +31,7 @@ set_port(struct sockaddr_storage *ss, uint16_t port)
 }
 
 int
-net_listen(const struct config_addr *a, uint16_t port, int backlog, int *fd)
+net_listen(const struct net_addr *a, uint16_t port, int backlog, int *fd)
 {
 	struct sockaddr_storage ss = a->ss;
 	int s, one = 1;
@@ -95,7 +95,7 @@ clear_send_timeout(int fd)
  * the caller gets a socket without one, as before.
  */
 int
-net_connect(const struct config_addr *a, int timeout_ms, int rcvbuf, int *fd)
+net_connect(const struct net_addr *a, int timeout_ms, int rcvbuf, int *fd)
 {
 	int s, err, rc = NET_ERR, one = 1;
 

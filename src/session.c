@@ -25,11 +25,14 @@
 #include "faketls.h"
 #include "handshake.h"
 #include "log.h"
+#include "dcpool.h"
+#include "mask.h"
 #include "mux.h"
 #include "net.h"
 #include "obfs2.h"
 #include "pool.h"
 #include "rpc.h"
+#include "server.h"
 #include "session.h"
 #include "stats.h"
 
@@ -72,6 +75,19 @@ struct session {
 
 static struct log_limit pool_warn, thread_warn;
 
+/* The counter of each handshake failure. */
+static const enum stats_reject hs_reasons[HANDSHAKE_REJECT_COUNT] = {
+	[HANDSHAKE_REJECT_BAD_SECRET] = STATS_REJECT_BAD_SECRET,
+	[HANDSHAKE_REJECT_MODE] = STATS_REJECT_MODE,
+	[HANDSHAKE_REJECT_TIMEOUT] = STATS_REJECT_TIMEOUT,
+	[HANDSHAKE_REJECT_NOT_TLS] = STATS_REJECT_NOT_TLS,
+	[HANDSHAKE_REJECT_TLS_DIGEST] = STATS_REJECT_TLS_DIGEST,
+	[HANDSHAKE_REJECT_TLS_TIME] = STATS_REJECT_TLS_TIME,
+	[HANDSHAKE_REJECT_TLS_SNI] = STATS_REJECT_TLS_SNI,
+	[HANDSHAKE_REJECT_TLS_INNER] = STATS_REJECT_TLS_INNER,
+	[HANDSHAKE_REJECT_REPLAY] = STATS_REJECT_REPLAY,
+};
+
 #define slog(lvl, s, fmt, ...) log_msg(lvl, "%s user=%s: " fmt, (s)->who, \
 	session_user(s), __VA_ARGS__)
 
@@ -81,33 +97,10 @@ session_user(const struct session *s)
 	return s->user < 0 ? "-" : s->srv->cfg->users[s->user].name;
 }
 
-int
-server_init(struct server *srv, const struct config *cfg, struct pool *pool,
-    struct mask *mask, replay *rp)
+static void
+count_reject(struct session *s, enum stats_reject why)
 {
-	size_t i;
-
-	memset(srv, 0, sizeof(*srv));
-	srv->cfg = cfg;
-	srv->pool = pool;
-	srv->mask = mask;
-	srv->replay = rp;
-	srv->nsecrets = cfg->nusers;
-	srv->secrets = calloc(cfg->nusers ? cfg->nusers : 1, SECRET_LEN);
-	if (srv->secrets == NULL)
-		return SESSION_ERR;
-	for (i = 0; i < cfg->nusers; i++)
-		memcpy(srv->secrets[i], cfg->users[i].secret, SECRET_LEN);
-	pthread_mutex_init(&srv->mu, NULL);
-	return 0;
-}
-
-void
-server_destroy(struct server *srv)
-{
-	crypto_cleanse(srv->secrets, srv->nsecrets * SECRET_LEN);
-	free(srv->secrets);
-	pthread_mutex_destroy(&srv->mu);
+	atomic_fetch_add(&s->srv->stats.rejected[why], 1);
 }
 
 static void
@@ -136,8 +129,8 @@ session_free(struct session *s)
 	if (s->mc != NULL)
 		mux_detach(s->mc);
 	if (s->user >= 0)
-		atomic_fetch_sub(&stats.users[s->user].active, 1);
-	atomic_fetch_sub(&stats.active, 1);
+		atomic_fetch_sub(&s->srv->stats.users[s->user].active, 1);
+	atomic_fetch_sub(&srv->active, 1);
 	free(s);
 }
 
@@ -206,11 +199,11 @@ upstream_connect(struct session *s, int16_t dcid)
 	if (direct_pick_dc(cfg, dcid, &dc, &fallback) != 0) {
 		slog(LOGL_WARN, s, "DC %d unknown and default_dc %d is not in "
 		    "the table", dcid, cfg->default_dc);
-		atomic_fetch_add(&stats.rejected[STATS_REJECT_DC_UNREACHABLE], 1);
+		count_reject(s, STATS_REJECT_DC_UNREACHABLE);
 		return SESSION_ERR;
 	}
 	if (fallback) {
-		atomic_fetch_add(&stats.unknown_dc, 1);
+		atomic_fetch_add(&s->srv->stats.unknown_dc, 1);
 		slog(LOGL_INFO, s, "unknown DC %d, using default DC %d", dcid,
 		    dc->id);
 	}
@@ -219,7 +212,7 @@ upstream_connect(struct session *s, int16_t dcid)
 	    dcpool_take(s->srv->dcpool, dc, &fd, addr, sizeof(addr)) == 0) {
 		pooled = " (pooled)";
 	} else if (direct_connect(cfg, dc, &fd, addr, sizeof(addr)) != 0) {
-		atomic_fetch_add(&stats.rejected[STATS_REJECT_DC_UNREACHABLE], 1);
+		count_reject(s, STATS_REJECT_DC_UNREACHABLE);
 		slog(LOGL_WARN, s, "DC %d unreachable (last tried %s: %s)",
 		    dc->id, addr, strerror(errno));
 		return SESSION_ERR;
@@ -296,8 +289,8 @@ static int
 start_upstream(struct session *s, struct handshake *h)
 {
 	s->user = h->res.secret_index;
-	atomic_fetch_add(&stats.users[s->user].connections, 1);
-	atomic_fetch_add(&stats.users[s->user].active, 1);
+	atomic_fetch_add(&s->srv->stats.users[s->user].connections, 1);
+	atomic_fetch_add(&s->srv->stats.users[s->user].active, 1);
 	s->tls = h->tls;
 	s->rd = h->rd;
 	s->pend = h->pend;
@@ -315,7 +308,7 @@ start_upstream(struct session *s, struct handshake *h)
 		slog(LOGL_WARN, s, "%s", "could not send our header to the DC");
 		return SESSION_ERR;
 	}
-	atomic_fetch_add(&stats.handshakes, 1);
+	atomic_fetch_add(&s->srv->stats.handshakes, 1);
 	return 0;
 }
 
@@ -331,7 +324,7 @@ start_mask(struct session *s, const struct handshake *h)
 	if (getsockname(s->cfd, (struct sockaddr *)&local, &len) != 0 ||
 	    mask_connect(s->srv->mask, (struct sockaddr *)&s->peer_ss,
 	    (struct sockaddr *)&local, &fd) != 0) {
-		atomic_fetch_add(&stats.mask_failed, 1);
+		atomic_fetch_add(&s->srv->stats.mask_failed, 1);
 		slog(LOGL_WARN, s, "%s", "cover site unreachable; closing");
 		return SESSION_ERR;
 	}
@@ -339,7 +332,7 @@ start_mask(struct session *s, const struct handshake *h)
 	s->masked = 1;
 	s->end_by = net_now_ms() + (int64_t)cfg->mask_timeout * 1000;
 	atomic_store(&s->mask_left, cfg->mask_max_bytes - (long long)h->nraw);
-	atomic_fetch_add(&stats.masked, 1);
+	atomic_fetch_add(&s->srv->stats.masked, 1);
 	slog(LOGL_DEBUG, s, "relaying %zu bytes and the rest to the cover site",
 	    h->nraw);
 	return net_write_full(fd, h->raw, h->nraw);
@@ -348,12 +341,12 @@ start_mask(struct session *s, const struct handshake *h)
 static int
 handshake_failed(struct session *s, const struct handshake *h)
 {
-	atomic_fetch_add(&stats.rejected[h->why], 1);
+	count_reject(s, hs_reasons[h->why]);
 	if (h->drop)
 		return SESSION_ERR;
 	if (s->srv->mask != NULL)
 		return start_mask(s, h);
-	if (h->why != STATS_REJECT_TIMEOUT)
+	if (h->why != HANDSHAKE_REJECT_TIMEOUT)
 		hold_silently(s, h->deadline);
 	return SESSION_ERR;
 }
@@ -451,11 +444,11 @@ count(struct session *s, enum dir d, size_t n)
 	if (s->user < 0)
 		return;
 	if (d == UP) {
-		atomic_fetch_add(&stats.bytes_in, n);
-		atomic_fetch_add(&stats.users[s->user].bytes_in, n);
+		atomic_fetch_add(&s->srv->stats.bytes_in, n);
+		atomic_fetch_add(&s->srv->stats.users[s->user].bytes_in, n);
 	} else {
-		atomic_fetch_add(&stats.bytes_out, n);
-		atomic_fetch_add(&stats.users[s->user].bytes_out, n);
+		atomic_fetch_add(&s->srv->stats.bytes_out, n);
+		atomic_fetch_add(&s->srv->stats.users[s->user].bytes_out, n);
 	}
 }
 
@@ -501,12 +494,12 @@ rbuf_held(const struct rbuf *b)
 }
 
 static void
-rbuf_release(struct rbuf *b)
+rbuf_release(struct session *s, struct rbuf *b)
 {
 	if (b->p != NULL)
-		atomic_fetch_sub(&stats.relay_buffers, 1);
+		atomic_fetch_sub(&s->srv->stats.relay_buffers, 1);
 	if (b->pipe[0] >= 0) {
-		atomic_fetch_sub(&stats.relay_pipes, 1);
+		atomic_fetch_sub(&s->srv->stats.relay_pipes, 1);
 		close(b->pipe[0]);
 		close(b->pipe[1]);
 	}
@@ -525,16 +518,16 @@ rbuf_size(struct session *s, enum dir d, struct rbuf *b, size_t cap)
 {
 	size_t wcap = 0;
 
-	rbuf_release(b);
+	rbuf_release(s, b);
 	if (d == DOWN && s->tls &&
 	    (faketls_wrap_len(cap, FAKETLS_DRS_SMALL, &wcap) != 0 ||
 	    (b->wrap = malloc(wcap)) == NULL))
 		return SESSION_ERR;
 	if ((b->p = malloc(cap)) == NULL) {
-		rbuf_release(b);
+		rbuf_release(s, b);
 		return SESSION_ERR;
 	}
-	atomic_fetch_add(&stats.relay_buffers, 1);
+	atomic_fetch_add(&s->srv->stats.relay_buffers, 1);
 	b->cap = cap;
 	b->wcap = wcap;
 	return 0;
@@ -556,7 +549,7 @@ rbuf_acquire(struct session *s, enum dir d, struct rbuf *b)
 		/* As many bytes a splice as a read takes; a refusal (the
 		   user's pipe quota) leaves the default, which still works. */
 		(void)fcntl(b->pipe[1], F_SETPIPE_SZ, RELAY_BUF_MAX);
-		atomic_fetch_add(&stats.relay_pipes, 1);
+		atomic_fetch_add(&s->srv->stats.relay_pipes, 1);
 		return 0;
 	}
 	b->pipe[0] = b->pipe[1] = -1;
@@ -628,7 +621,7 @@ relay_next(struct session *s, enum dir d, struct rbuf *b, ssize_t *n,
 			break;
 		/* RELAY_QUIET_MS without a byte: hand the buffer back. */
 		if (*n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			rbuf_release(b);
+			rbuf_release(s, b);
 	}
 	b->last = *n > 0 ? (size_t)*n : 0;
 	return rc;
@@ -652,7 +645,7 @@ relay(struct session *s, enum dir d)
 		atomic_store(&s->last_active, net_now_ms());
 		count(s, d, (size_t)n);
 	}
-	rbuf_release(&b);
+	rbuf_release(s, &b);
 	return end;
 }
 
@@ -703,7 +696,7 @@ middle_up(struct session *s)
 		}
 	}
 	frame_reader_free(&f);
-	rbuf_release(&b);
+	rbuf_release(s, &b);
 	return end;
 }
 
@@ -781,7 +774,7 @@ middle_down(struct session *s)
 		    held ? relay_quiet_ms(s) : s->tick_ms);
 		/* No answer for RELAY_QUIET_MS: hand the buffers back. */
 		if (rc == MUX_TIMEOUT && held)
-			rbuf_release(&b);
+			rbuf_release(s, &b);
 		if (rc == MUX_TIMEOUT && still_wanted(s))
 			continue;
 		if (rc != 0) {
@@ -790,7 +783,7 @@ middle_down(struct session *s)
 		}
 		rc = answer_bytes(s, msg, &b.p, &b.cap, &len);
 		if (!held && b.p != NULL)
-			atomic_fetch_add(&stats.relay_buffers, 1);
+			atomic_fetch_add(&s->srv->stats.relay_buffers, 1);
 		if (rc == 0 && s->tls)
 			rc = faketls_wrap_len(len, FAKETLS_DRS_SMALL, &need) != 0 ||
 			    grow(&b.wrap, &b.wcap, need) != 0;
@@ -804,7 +797,7 @@ middle_down(struct session *s)
 			break;
 		atomic_store(&s->last_active, net_now_ms());
 	}
-	rbuf_release(&b);
+	rbuf_release(s, &b);
 	return end;
 }
 
@@ -871,8 +864,8 @@ start_pair(struct session *s)
 	atomic_store(&s->refs, 2);
 	if ((rc = pool_submit(s->srv->pool, upstream_to_client, s)) != 0) {
 		atomic_store(&s->refs, 1);
-		atomic_fetch_add(&stats.rejected[rc == POOL_ERR_NOTHREAD ?
-		    STATS_REJECT_NO_THREAD : STATS_REJECT_POOL_FULL], 1);
+		count_reject(s, rc == POOL_ERR_NOTHREAD ?
+		    STATS_REJECT_NO_THREAD : STATS_REJECT_POOL_FULL);
 		if (log_limit_pass(&thread_warn, SESSION_WARN_MS, &held))
 			slog(LOGL_WARN, s, "no thread for the upstream direction"
 			    " (%llu more since the last such line)", held);
@@ -901,7 +894,7 @@ client_to_upstream(void *arg)
 	int rc;
 
 	memset(&h, 0, sizeof(h));
-	h.srv = s->srv;
+	h.env = &s->srv->hs;
 	h.fd = s->cfd;
 	h.who = s->who;
 	h.deadline = handshake_deadline(cfg);
@@ -944,7 +937,7 @@ session_start(struct server *srv, int fd, const struct sockaddr *peer)
 	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	net_addr_str(peer, addr, sizeof(addr));
 	snprintf(s->who, sizeof(s->who), "s%llu %s", s->id, addr);
-	atomic_fetch_add(&stats.active, 1);
+	atomic_fetch_add(&srv->active, 1);
 	pthread_mutex_lock(&srv->mu);
 	s->next = srv->live;
 	if (srv->live != NULL)
@@ -952,8 +945,8 @@ session_start(struct server *srv, int fd, const struct sockaddr *peer)
 	srv->live = s;
 	pthread_mutex_unlock(&srv->mu);
 	if ((rc = pool_submit(srv->pool, client_to_upstream, s)) != 0) {
-		atomic_fetch_add(&stats.rejected[rc == POOL_ERR_NOTHREAD ?
-		    STATS_REJECT_NO_THREAD : STATS_REJECT_POOL_FULL], 1);
+		count_reject(s, rc == POOL_ERR_NOTHREAD ?
+		    STATS_REJECT_NO_THREAD : STATS_REJECT_POOL_FULL);
 		if (log_limit_pass(&pool_warn, SESSION_WARN_MS, &held))
 			slog(LOGL_WARN, s, "%s, connection refused (%llu more "
 			    "since the last such line)", rc == POOL_ERR_NOTHREAD ?

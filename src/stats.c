@@ -1,18 +1,14 @@
 /*
- * Process-wide counters. Threads bump them with atomics; readers
+ * The server's counters, written out. Threads bump them with atomics; readers
  * see each counter exact but the set as a whole only roughly consistent,
  * which is all a report needs.
  */
 #include <stdio.h>
 
 #include "log.h"
-#include "middle.h"
-#include "mux.h"
 #include "stats.h"
 
 #define STATS_LINE_MAX	160
-
-struct stats stats;
 
 static const char *const reject_names[STATS_REJECT_COUNT] = {
 	[STATS_REJECT_MAX_CLIENTS] = "max_clients",
@@ -43,28 +39,28 @@ typedef void (*stats_sink)(void *ctx, const char *line);
 
 /* Middle mode: the links and the middle-proxy list. */
 static void
-walk_middle(stats_sink sink, void *ctx)
+walk_middle(const struct stats *st, stats_sink sink, void *ctx)
 {
 	const struct {
 		const char *name;
-		atomic_ullong *v;
+		const atomic_ullong *v;
 	} c[] = {
-		{ "middle_links_up", &mux_stats.links_up },
-		{ "middle_link_failures", &mux_stats.link_failures },
-		{ "middle_queries", &mux_stats.forwarded_queries },
-		{ "middle_filtered_queries", &mux_stats.filtered_queries },
-		{ "middle_answers", &mux_stats.forwarded_answers },
-		{ "middle_simple_acks", &mux_stats.simple_acks },
-		{ "middle_close_ext", &mux_stats.close_ext },
-		{ "middle_dropped_answers", &mux_stats.dropped_answers },
-		{ "middle_queue_overflows", &mux_stats.queue_overflows },
-		{ "middle_queue_evictions", &mux_stats.queue_evictions },
-		{ "middle_no_link", &mux_stats.no_link },
-		{ "middle_link_waits", &mux_stats.link_waits },
-		{ "middle_links_grown", &mux_stats.links_grown },
-		{ "middle_links_shrunk", &mux_stats.links_shrunk },
-		{ "middle_refreshes", &middle_stats.refreshes },
-		{ "middle_refresh_failures", &middle_stats.refresh_failures },
+		{ "middle_links_up", &st->mux.links_up },
+		{ "middle_link_failures", &st->mux.link_failures },
+		{ "middle_queries", &st->mux.forwarded_queries },
+		{ "middle_filtered_queries", &st->mux.filtered_queries },
+		{ "middle_answers", &st->mux.forwarded_answers },
+		{ "middle_simple_acks", &st->mux.simple_acks },
+		{ "middle_close_ext", &st->mux.close_ext },
+		{ "middle_dropped_answers", &st->mux.dropped_answers },
+		{ "middle_queue_overflows", &st->mux.queue_overflows },
+		{ "middle_queue_evictions", &st->mux.queue_evictions },
+		{ "middle_no_link", &st->mux.no_link },
+		{ "middle_link_waits", &st->mux.link_waits },
+		{ "middle_links_grown", &st->mux.links_grown },
+		{ "middle_links_shrunk", &st->mux.links_shrunk },
+		{ "middle_refreshes", &st->middle.refreshes },
+		{ "middle_refresh_failures", &st->middle.refresh_failures },
 	};
 	char line[STATS_LINE_MAX];
 	size_t i;
@@ -78,7 +74,8 @@ walk_middle(stats_sink sink, void *ctx)
 
 /* Every counter as a "name value" line, in a fixed order. */
 static void
-stats_walk(const struct config *cfg, stats_sink sink, void *ctx)
+stats_walk(const struct config *cfg, const struct stats *st,
+    long long active, stats_sink sink, void *ctx)
 {
 	const struct users_counters *u;
 	char line[STATS_LINE_MAX];
@@ -86,23 +83,23 @@ stats_walk(const struct config *cfg, stats_sink sink, void *ctx)
 
 #define EMIT(...) do { snprintf(line, sizeof(line), __VA_ARGS__); \
 	sink(ctx, line); } while (0)
-	EMIT("accepted %llu", atomic_load(&stats.accepted));
-	EMIT("active %lld", atomic_load(&stats.active));
-	EMIT("handshakes %llu", atomic_load(&stats.handshakes));
-	EMIT("unknown_dc %llu", atomic_load(&stats.unknown_dc));
-	EMIT("masked %llu", atomic_load(&stats.masked));
-	EMIT("mask_failed %llu", atomic_load(&stats.mask_failed));
-	EMIT("bytes_in %llu", atomic_load(&stats.bytes_in));
-	EMIT("bytes_out %llu", atomic_load(&stats.bytes_out));
-	EMIT("relay_buffers %lld", atomic_load(&stats.relay_buffers));
-	EMIT("relay_pipes %lld", atomic_load(&stats.relay_pipes));
+	EMIT("accepted %llu", atomic_load(&st->accepted));
+	EMIT("active %lld", active);
+	EMIT("handshakes %llu", atomic_load(&st->handshakes));
+	EMIT("unknown_dc %llu", atomic_load(&st->unknown_dc));
+	EMIT("masked %llu", atomic_load(&st->masked));
+	EMIT("mask_failed %llu", atomic_load(&st->mask_failed));
+	EMIT("bytes_in %llu", atomic_load(&st->bytes_in));
+	EMIT("bytes_out %llu", atomic_load(&st->bytes_out));
+	EMIT("relay_buffers %lld", atomic_load(&st->relay_buffers));
+	EMIT("relay_pipes %lld", atomic_load(&st->relay_pipes));
 	if (cfg->mode == CONFIG_MODE_MIDDLE)
-		walk_middle(sink, ctx);
+		walk_middle(st, sink, ctx);
 	for (i = 0; i < STATS_REJECT_COUNT; i++)
 		EMIT("rejected{reason=\"%s\"} %llu", reject_names[i],
-		    atomic_load(&stats.rejected[i]));
+		    atomic_load(&st->rejected[i]));
 	for (i = 0; i < cfg->nusers; i++) {
-		u = &stats.users[i];
+		u = &st->users[i];
 		EMIT("user_connections{user=\"%s\"} %llu", cfg->users[i].name,
 		    atomic_load(&u->connections));
 		EMIT("user_active{user=\"%s\"} %lld", cfg->users[i].name,
@@ -129,13 +126,15 @@ sink_log(void *ctx, const char *line)
 }
 
 void
-stats_write(const struct config *cfg, FILE *out)
+stats_write(const struct config *cfg, const struct stats *st,
+    long long active, FILE *out)
 {
-	stats_walk(cfg, sink_file, out);
+	stats_walk(cfg, st, active, sink_file, out);
 }
 
 void
-stats_log(const struct config *cfg)
+stats_log(const struct config *cfg, const struct stats *st,
+    long long active)
 {
-	stats_walk(cfg, sink_log, NULL);
+	stats_walk(cfg, st, active, sink_log, NULL);
 }

@@ -57,7 +57,7 @@ set(const char *section, const char *key, const char *value)
 
 /* "ip port" of an address, e.g. "149.154.175.50 443". */
 static const char *
-addr_str(const struct config_addr *a)
+addr_str(const struct net_addr *a)
 {
 	static char out[INET6_ADDRSTRLEN + 8];
 	char ip[INET6_ADDRSTRLEN];
@@ -1696,6 +1696,7 @@ END_TEST
 
 START_TEST(stats_output)
 {
+	static struct stats st;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
@@ -1717,18 +1718,17 @@ START_TEST(stats_output)
 	ck_assert_str_eq(stats_reject_name(STATS_REJECT_COUNT), "unknown");
 
 	ck_assert_int_eq(set("users", "alice", SECRET_A), 0);
-	atomic_store(&stats.accepted, 7);
-	atomic_store(&stats.active, -1);
-	atomic_store(&stats.rejected[STATS_REJECT_BAD_SECRET], 3);
-	atomic_store(&stats.rejected[STATS_REJECT_REPLAY], 4);
-	atomic_store(&stats.masked, 2);
-	atomic_store(&stats.bytes_in, 1234567890123ULL);
-	atomic_store(&stats.relay_buffers, 2);
-	atomic_store(&stats.users[0].connections, 5);
-	atomic_store(&stats.users[0].bytes_out, 9);
+	atomic_store(&st.accepted, 7);
+	atomic_store(&st.rejected[STATS_REJECT_BAD_SECRET], 3);
+	atomic_store(&st.rejected[STATS_REJECT_REPLAY], 4);
+	atomic_store(&st.masked, 2);
+	atomic_store(&st.bytes_in, 1234567890123ULL);
+	atomic_store(&st.relay_buffers, 2);
+	atomic_store(&st.users[0].connections, 5);
+	atomic_store(&st.users[0].bytes_out, 9);
 	f = open_memstream(&buf, &len);
 	ck_assert_ptr_nonnull(f);
-	stats_write(&cfg, f);
+	stats_write(&cfg, &st, -1, f);
 	fclose(f);
 	ck_assert_str_eq(buf,
 	    "accepted 7\n"

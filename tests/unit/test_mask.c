@@ -258,7 +258,7 @@ cover_main(void *arg)
 static void
 cover_start(struct cover *c, int family, int variant)
 {
-	struct config_addr a;
+	struct net_addr a;
 
 	memset(c, 0, sizeof(*c));
 	memset(&a, 0, sizeof(a));
@@ -788,7 +788,7 @@ stop_child(pid_t pid)
 static int
 connect_local(uint16_t port, int *fd)
 {
-	struct config_addr a;
+	struct net_addr a;
 	struct sockaddr_in in = v4("127.0.0.1", port);
 
 	memset(&a, 0, sizeof(a));

@@ -38,6 +38,9 @@
 #define KIB		1024
 
 /* Shaped like Telegram's (PROTOCOL.md 4.1), pointing at loopback. */
+/* The counters middle_new is given, as the server gives its own. */
+static struct stats_middle counters;
+
 static const char conf1[] =
     "# force_probability 10 10\n"
     "default 2;\n"
@@ -492,7 +495,7 @@ START_TEST(middle_from_files)
 	snprintf(cfg.proxy_config_file, sizeof(cfg.proxy_config_file),
 	    "%s/multi.conf", dir);
 
-	ck_assert_int_eq(middle_new(&cfg, &m), 0);
+	ck_assert_int_eq(middle_new(&cfg, &counters, &m), 0);
 	/* Files are the whole truth: nothing fetched, not even IPv6. */
 	check_snapshot(m, 1, secret, CONF1_TARGETS, 0);
 	ck_assert_uint_eq(httpd_requests(h, SECRET_PATH), 0);
@@ -505,7 +508,7 @@ START_TEST(middle_from_files)
 	/* A file that is not there is fatal, whatever the URLs could do. */
 	snprintf(cfg.proxy_config_file, sizeof(cfg.proxy_config_file),
 	    "%s/nonexistent.conf", dir);
-	ck_assert_int_eq(middle_new(&cfg, &m), MIDDLE_ERR);
+	ck_assert_int_eq(middle_new(&cfg, &counters, &m), MIDDLE_ERR);
 	httpd_stop(h);
 	rm_tree(dir);
 }
@@ -525,7 +528,7 @@ START_TEST(middle_from_urls)
 	serve_all(h, secret, conf1);
 	cfg_urls(&cfg, h, dir);
 
-	ck_assert_int_eq(middle_new(&cfg, &m), 0);
+	ck_assert_int_eq(middle_new(&cfg, &counters, &m), 0);
 	check_snapshot(m, 1, secret, CONF1_TARGETS, CONF6_TARGETS);
 	ck_assert_uint_eq(httpd_requests(h, SECRET_PATH), 1);
 	ck_assert_uint_eq(httpd_requests(h, CONF_PATH), 1);
@@ -557,11 +560,11 @@ START_TEST(middle_restart_uses_state)
 	ck_assert_int_eq(httpd_start(&h), 0);
 	serve_all(h, secret, conf1);
 	cfg_urls(&cfg, h, dir);
-	ck_assert_int_eq(middle_new(&cfg, &m), 0);
+	ck_assert_int_eq(middle_new(&cfg, &counters, &m), 0);
 	middle_free(m);
 
 	fail_all(h);
-	ck_assert_int_eq(middle_new(&cfg, &m), 0);
+	ck_assert_int_eq(middle_new(&cfg, &counters, &m), 0);
 	check_snapshot(m, 1, secret, CONF1_TARGETS, CONF6_TARGETS);
 	ck_assert_uint_eq(httpd_requests(h, CONF_PATH), 2);
 	middle_free(m);
@@ -570,7 +573,7 @@ START_TEST(middle_restart_uses_state)
 	serve_all(h, secret, conf1);
 	ck_assert_int_eq(httpd_set(h, CONF6_PATH, "x", 1, 404), 0);
 	rm_tree(cfg.state_dir);
-	ck_assert_int_eq(middle_new(&cfg, &m), 0);
+	ck_assert_int_eq(middle_new(&cfg, &counters, &m), 0);
 	check_snapshot(m, 1, secret, CONF1_TARGETS, 0);
 	middle_free(m);
 	httpd_stop(h);
@@ -593,7 +596,7 @@ START_TEST(middle_nothing_usable)
 
 	/* Failing URLs and no copies. */
 	fail_all(h);
-	ck_assert_int_eq(middle_new(&cfg, &m), MIDDLE_ERR);
+	ck_assert_int_eq(middle_new(&cfg, &counters, &m), MIDDLE_ERR);
 	ck_assert_ptr_null(m);
 
 	/* A good config but a 10-byte secret, and a copy as bad. */
@@ -601,13 +604,13 @@ START_TEST(middle_nothing_usable)
 	ck_assert_int_eq(httpd_set(h, SECRET_PATH, secret, 10, 200), 0);
 	ck_assert_int_eq(mkdir(cfg.state_dir, 0700), 0);
 	write_file(cfg.state_dir, "proxy-secret", "0123456789", 10);
-	ck_assert_int_eq(middle_new(&cfg, &m), MIDDLE_ERR);
+	ck_assert_int_eq(middle_new(&cfg, &counters, &m), MIDDLE_ERR);
 	ck_assert_int_eq(file_is(cfg.state_dir, "proxy-secret", "0123456789",
 	    10), 1);
 
 	/* A config listing no middle proxy at all. */
 	serve_all(h, secret, "default 2;\n");
-	ck_assert_int_eq(middle_new(&cfg, &m), MIDDLE_ERR);
+	ck_assert_int_eq(middle_new(&cfg, &counters, &m), MIDDLE_ERR);
 	ck_assert_ptr_null(m);
 	httpd_stop(h);
 	rm_tree(dir);
@@ -650,12 +653,12 @@ START_TEST(middle_refresh_swaps)
 	ck_assert_int_eq(httpd_start(&h), 0);
 	serve_all(h, secret, conf1);
 	cfg_urls(&cfg, h, dir);
-	ck_assert_int_eq(middle_new(&cfg, &m), 0);
+	ck_assert_int_eq(middle_new(&cfg, &counters, &m), 0);
 	memset(&ch, 0, sizeof(ch));
 	ch.m = m;
 	middle_on_change(m, on_change, &ch);
-	refreshes = atomic_load(&middle_stats.refreshes);
-	failures = atomic_load(&middle_stats.refresh_failures);
+	refreshes = atomic_load(&counters.refreshes);
+	failures = atomic_load(&counters.refresh_failures);
 
 	/* Unchanged: nothing happens. */
 	ck_assert_int_eq(middle_refresh(m), 0);
@@ -668,7 +671,7 @@ START_TEST(middle_refresh_swaps)
 	ck_assert_int_eq(middle_refresh(m), 0);
 	ck_assert_int_eq(atomic_load(&ch.calls), 1);
 	ck_assert_uint_eq(atomic_load(&ch.generation), 2);
-	ck_assert_uint_eq(atomic_load(&middle_stats.refreshes),
+	ck_assert_uint_eq(atomic_load(&counters.refreshes),
 	    refreshes + 1);
 	check_snapshot(m, 2, secret, CONF2_TARGETS, CONF6_TARGETS);
 	ck_assert_int_eq(file_is(cfg.state_dir, "proxy-multi.conf", conf2,
@@ -686,9 +689,9 @@ START_TEST(middle_refresh_swaps)
 	check_snapshot(m, 3, secret2, CONF2_TARGETS, CONF6_TARGETS);
 	ck_assert_int_eq(file_is(cfg.state_dir, "proxy-secret", secret2,
 	    sizeof(secret2)), 1);
-	ck_assert_uint_eq(atomic_load(&middle_stats.refreshes),
+	ck_assert_uint_eq(atomic_load(&counters.refreshes),
 	    refreshes + 2);
-	ck_assert_uint_eq(atomic_load(&middle_stats.refresh_failures),
+	ck_assert_uint_eq(atomic_load(&counters.refresh_failures),
 	    failures);
 
 	/* A snapshot may outlive the whole module. */
@@ -736,27 +739,27 @@ START_TEST(middle_refresh_bad_answers)
 	ck_assert_int_eq(httpd_start(&h), 0);
 	serve_all(h, secret, conf1);
 	cfg_urls(&cfg, h, dir);
-	ck_assert_int_eq(middle_new(&cfg, &m), 0);
+	ck_assert_int_eq(middle_new(&cfg, &counters, &m), 0);
 	memset(&ch, 0, sizeof(ch));
 	ch.m = m;
 	middle_on_change(m, on_change, &ch);
 	before = middle_get(m);
-	refreshes = atomic_load(&middle_stats.refreshes);
-	failures = atomic_load(&middle_stats.refresh_failures);
+	refreshes = atomic_load(&counters.refreshes);
+	failures = atomic_load(&counters.refresh_failures);
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		serve_all(h, secret, conf1);
 		ck_assert_int_eq(httpd_set(h, bad[i].path, bad[i].body,
 		    strlen(bad[i].body), bad[i].status), 0);
 		ck_assert_int_eq(middle_refresh(m), MIDDLE_ERR);
-		ck_assert_uint_eq(atomic_load(&middle_stats.refresh_failures),
+		ck_assert_uint_eq(atomic_load(&counters.refresh_failures),
 		    failures + i + 1);
 		s = middle_get(m);
 		ck_assert_ptr_eq(s, before);
 		middle_put(s);
 	}
 	ck_assert_int_eq(atomic_load(&ch.calls), 0);
-	ck_assert_uint_eq(atomic_load(&middle_stats.refreshes), refreshes);
+	ck_assert_uint_eq(atomic_load(&counters.refreshes), refreshes);
 	check_snapshot(m, 1, secret, CONF1_TARGETS, CONF6_TARGETS);
 	ck_assert_int_eq(file_is(cfg.state_dir, "proxy-secret", secret,
 	    sizeof(secret)), 1);
@@ -798,8 +801,8 @@ START_TEST(middle_refresh_files)
 	snprintf(cfg.proxy_config_file, sizeof(cfg.proxy_config_file),
 	    "%s/multi.conf", dir);
 	cfg.refresh_interval = 0;
-	ck_assert_int_eq(middle_new(&cfg, &m), 0);
-	failures = atomic_load(&middle_stats.refresh_failures);
+	ck_assert_int_eq(middle_new(&cfg, &counters, &m), 0);
+	failures = atomic_load(&counters.refresh_failures);
 
 	write_file(dir, "multi.conf", conf2, strlen(conf2));
 	ck_assert_int_eq(middle_refresh(m), 0);
@@ -810,7 +813,7 @@ START_TEST(middle_refresh_files)
 	write_file(dir, "multi.conf", conf2, strlen(conf2));
 	write_file(dir, "secret", big, sizeof(big));
 	ck_assert_int_eq(middle_refresh(m), MIDDLE_ERR);
-	ck_assert_uint_eq(atomic_load(&middle_stats.refresh_failures),
+	ck_assert_uint_eq(atomic_load(&counters.refresh_failures),
 	    failures + 2);
 	check_snapshot(m, 2, secret, CONF2_TARGETS, 0);
 	middle_free(m);
@@ -836,7 +839,7 @@ START_TEST(middle_refresher_thread)
 	serve_all(h, secret, conf1);
 	cfg_urls(&cfg, h, dir);
 	cfg.refresh_interval = 1;
-	ck_assert_int_eq(middle_new(&cfg, &m), 0);
+	ck_assert_int_eq(middle_new(&cfg, &counters, &m), 0);
 	memset(&ch, 0, sizeof(ch));
 	ch.m = m;
 	middle_on_change(m, on_change, &ch);
@@ -868,7 +871,7 @@ START_TEST(middle_free_is_prompt)
 	serve_all(h, secret, conf1);
 	cfg_urls(&cfg, h, dir);
 	cfg.refresh_interval = 3600;
-	ck_assert_int_eq(middle_new(&cfg, &m), 0);
+	ck_assert_int_eq(middle_new(&cfg, &counters, &m), 0);
 	sleep_ms(100);
 	t0 = now_ms();
 	middle_free(m);
