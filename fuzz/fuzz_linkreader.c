@@ -1,5 +1,6 @@
 /*
- * The input as the plaintext a middle-proxy link reads, in its stages: the
+ * The input as the plaintext a middle-proxy link's rpcstream (the daemon's
+ * codec) reads, in its stages: the
  * nonce frame (seq -2) and the handshake frame (seq -1) with CRC32, then
  * frames from seq 0 with the CRC kind that bit 4 of the first byte picks.
  * The first byte's low 4 bits say how many piece sizes follow (cycled;
@@ -12,6 +13,7 @@
 
 #include "proto.h"
 #include "rpc.h"
+#include "rpcstream.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -27,13 +29,13 @@ struct stage {
 
 /* After the handshake frame, numbering starts over at 0. */
 static void
-advance(struct stage *st, enum rpc_crc negotiated, int32_t *reader_seq)
+advance(struct stage *st, enum rpc_crc negotiated, struct rpcstream_in *in)
 {
 	if (st->seq == RPC_SEQ_HANDSHAKE) {
 		st->seq = 0;
 		st->crc = negotiated;
-		if (reader_seq != NULL)
-			*reader_seq = 0;
+		if (in != NULL)
+			rpcstream_in_expect(in, 0, negotiated);
 	} else {
 		st->seq = (int32_t)((uint32_t)st->seq + 1);
 	}
@@ -66,32 +68,32 @@ run(const uint8_t *cuts, size_t ncuts, const uint8_t *s, size_t n,
     enum rpc_crc negotiated, const struct expect *e, size_t ne, int end)
 {
 	struct stage st = { RPC_CRC32, RPC_SEQ_NONCE };
-	struct rpc_reader r;
+	struct rpcstream_in r;
 	const uint8_t *p;
 	size_t pos = 0, piece, len, got = 0, c = 0;
 	int rc = RPC_NEED_MORE;
 
-	rpc_reader_init(&r, RPC_SEQ_NONCE);
+	rpcstream_in_init(&r, rpcstream_ops_daemon());
 	while (pos < n && rc == RPC_NEED_MORE) {
 		piece = ncuts == 0 ? n - pos : (size_t)cuts[c++ % ncuts] + 1;
 		if (piece > n - pos)
 			piece = n - pos;
-		fuzz_check(rpc_reader_feed(&r, s + pos, piece) == 0);
+		fuzz_check(rpcstream_in_feed(&r, s + pos, piece) == 0);
 		pos += piece;
-		while ((rc = rpc_reader_next(&r, st.crc, &p, &len)) == 0) {
+		while ((rc = rpcstream_in_next(&r, &p, &len)) == 0) {
 			fuzz_check(got < ne && len == e[got].len &&
 			    memcmp(p, s + e[got].off, len) == 0);
 			got++;
 			fuzz_check(r.seq == (int32_t)((uint32_t)st.seq + 1));
-			advance(&st, negotiated, &r.seq);
+			advance(&st, negotiated, &r);
 		}
 	}
 	fuzz_check(got == ne && rc == end);
 	if (rc != RPC_NEED_MORE) {
-		fuzz_check(rpc_reader_feed(&r, s, n) == 0);
-		fuzz_check(rpc_reader_next(&r, st.crc, &p, &len) == rc);
+		fuzz_check(rpcstream_in_feed(&r, s, n) == 0);
+		fuzz_check(rpcstream_in_next(&r, &p, &len) == rc);
 	}
-	rpc_reader_free(&r);
+	rpcstream_in_free(&r);
 }
 
 int

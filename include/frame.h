@@ -41,6 +41,25 @@ int frame_encode(enum frame_transport t, size_t len, int quickack,
     uint8_t hdr[4], size_t *hdr_len);
 
 /*
+ * An answer from the middle proxy in the client's transport (PROTOCOL.md
+ * 2.1-2.3, 4.8): RPC_PROXY_ANS's data as one packet. Padded adds rnd[0] & 3
+ * bytes of rnd[1..3], as the official server does, but never past
+ * FRAME_MAX_LEN; rnd is unused otherwise. out must hold
+ * FRAME_ANSWER_ROOM(len) bytes.
+ */
+#define FRAME_ANSWER_ROOM(len)	(4 + (size_t)(len) + 3)
+int frame_answer_encode(enum frame_transport t, const uint8_t *data,
+    size_t len, const uint8_t rnd[4], uint8_t *out, size_t cap,
+    size_t *out_len);
+/*
+ * A quick ack (RPC_SIMPLE_ACK): the 4 raw bytes of its confirm value,
+ * little-endian, big-endian towards an abridged client (2.1, 2.2).
+ */
+#define FRAME_QUICKACK_LEN	4
+int frame_quickack_encode(enum frame_transport t, uint32_t confirm,
+    uint8_t out[FRAME_QUICKACK_LEN]);
+
+/*
  * A client stream cut into packets (PROTOCOL.md 2), fed in whatever pieces
  * the socket gives. A bad header ends the stream: nothing after it is ever
  * a packet, since the official server does not resynchronise either.

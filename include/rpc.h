@@ -68,42 +68,6 @@ size_t rpc_frame_len(size_t payload_len);
 int rpc_frame_decode(const uint8_t *buf, size_t avail, enum rpc_crc crc,
     int32_t expect_seq, struct rpc_frame *out);
 /*
- * A link's read side: the plaintext stream, put in by the piece as it is
- * decrypted, taken out frame by frame with rpc_frame_decode's checks.
- * Padding words are skipped; seq is what the next frame must carry and
- * counts up by itself (the caller sets it when a stage starts: nonce,
- * handshake, 0). A bad frame ends the stream: it stays first in line, so
- * rpc_reader_next gives the same error from then on.
- */
-struct rpc_reader {
-	uint8_t *buf;
-	size_t cap, len, off;	/* buf[off..len): not taken yet */
-	int32_t seq;
-};
-
-void rpc_reader_init(struct rpc_reader *r, int32_t seq);
-/* Forget every byte (and so any error); the next frame carries seq. */
-void rpc_reader_reset(struct rpc_reader *r, int32_t seq);
-/*
- * Room for n bytes after the last ones put in: fill *at (e.g. decrypt in
- * place), then rpc_reader_commit. Payloads handed out before are no longer
- * valid.
- */
-int rpc_reader_reserve(struct rpc_reader *r, size_t n, uint8_t **at);
-void rpc_reader_commit(struct rpc_reader *r, size_t n);
-/* rpc_reader_reserve, a copy of p[0..n), rpc_reader_commit. */
-int rpc_reader_feed(struct rpc_reader *r, const uint8_t *p, size_t n);
-/*
- * The next frame's payload, valid until the next reserve or feed;
- * RPC_NEED_MORE when the bytes put in end before it does.
- */
-int rpc_reader_next(struct rpc_reader *r, enum rpc_crc crc,
-    const uint8_t **payload, size_t *len);
-/* The bytes put in and not taken by a frame: *p valid as for next. */
-size_t rpc_reader_unread(const struct rpc_reader *r, const uint8_t **p);
-void rpc_reader_free(struct rpc_reader *r);
-
-/*
  * Frame payload (a multiple of 4 bytes) into out. payload may overlap
  * out, e.g. be built in place at out + 8.
  */

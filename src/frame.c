@@ -152,6 +152,47 @@ frame_encode(enum frame_transport t, size_t len, int quickack,
 	return 0;
 }
 
+int
+frame_answer_encode(enum frame_transport t, const uint8_t *data, size_t len,
+    const uint8_t rnd[4], uint8_t *out, size_t cap, size_t *out_len)
+{
+	size_t pad = 0, hl;
+	uint8_t hdr[4];
+	int rc;
+
+	if ((data == NULL && len > 0) || rnd == NULL || out == NULL ||
+	    out_len == NULL)
+		return FRAME_ERR_ARG;
+	/* A client takes no frame longer than FRAME_MAX_LEN. */
+	if (t == FRAME_PADDED && len < FRAME_MAX_LEN) {
+		pad = rnd[0] & 3;
+		if (pad > FRAME_MAX_LEN - len)
+			pad = FRAME_MAX_LEN - len;
+	}
+	if ((rc = frame_encode(t, len + pad, 0, hdr, &hl)) != 0)
+		return rc;
+	if (cap < hl + len + pad)
+		return FRAME_ERR_ARG;
+	memcpy(out, hdr, hl);
+	memcpy(out + hl, data, len);
+	memcpy(out + hl + len, rnd + 1, pad);
+	*out_len = hl + len + pad;
+	return 0;
+}
+
+int
+frame_quickack_encode(enum frame_transport t, uint32_t confirm,
+    uint8_t out[FRAME_QUICKACK_LEN])
+{
+	if (out == NULL || !valid_transport(t))
+		return FRAME_ERR_ARG;
+	if (t == FRAME_ABRIDGED)
+		bytes_put_be32(out, confirm);
+	else
+		bytes_put_le32(out, confirm);
+	return 0;
+}
+
 void
 frame_reader_init(struct frame_reader *r, enum frame_transport t)
 {

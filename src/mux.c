@@ -32,6 +32,7 @@
 #include "net.h"
 #include "proto.h"
 #include "rpc.h"
+#include "rpcstream.h"
 #include "ticker.h"
 
 #define LINK_STACK		(256 * 1024)
@@ -97,9 +98,7 @@ struct link {
 	struct mux_conn *table[LINK_BUCKETS];
 	/* Under fmu: sequence numbers and CBC chain, frames in order. */
 	pthread_mutex_t fmu;
-	int32_t wseq;
-	enum rpc_crc crc;
-	crypto_cbc *enc;
+	struct rpcstream_out out;	/* its cipher: a crypto_cbc */
 	int64_t win_start;		/* net_now_ms(): this busy window's */
 	unsigned win_waits;		/* frames that waited for fmu in it */
 	/* Under wmu, taken with fmu held: the socket. */
@@ -109,9 +108,7 @@ struct link {
 	atomic_llong last_use;		/* a client's last bind or frame */
 	/* The link thread's own. */
 	crypto_cbc *dec;
-	struct rpc_reader rd;
-	uint8_t rest[RPC_CBC_BLOCK];	/* ciphertext short of a block */
-	size_t nrest;
+	struct rpcstream_in in;
 	int64_t last_rx;
 	int64_t ping_id;
 };
@@ -184,11 +181,8 @@ link_write_locked(struct link *l, uint8_t *buf, size_t cap, size_t plen)
 {
 	size_t len;
 
-	if (l->fd < 0 || rpc_frame_encode(l->wseq, l->crc, buf + 8, plen, buf,
-	    cap, &len) != 0 || rpc_cbc_pad(buf, len, cap, &len) != 0 ||
-	    crypto_cbc_apply(l->enc, buf, buf, len) != 0)
+	if (l->fd < 0 || rpcstream_put(&l->out, buf, cap, plen, &len) != 0)
 		return MUX_ERR;
-	l->wseq++;
 	return net_write_full(l->fd, buf, len) == 0 ? 0 : MUX_ERR;
 }
 
@@ -434,59 +428,16 @@ dispatch(struct link *l, const uint8_t *p, size_t len)
 
 /* ---- reading ---- */
 
-/*
- * Room for n bytes of ciphertext in the reader, after the bytes short of a
- * block kept from the last read: recv fills the reader, which decrypts in
- * place, with no copy of what arrived.
- */
-static int
-reserve_after_rest(struct link *l, size_t n, uint8_t **at)
-{
-	if (rpc_reader_reserve(&l->rd, l->nrest + n, at) != 0)
-		return MUX_ERR;
-	memcpy(*at, l->rest, l->nrest);
-	return 0;
-}
-
-/* Decrypt the whole blocks of at[0..n); keep the rest for the next read. */
-static int
-decrypt_commit(struct link *l, uint8_t *at, size_t n)
-{
-	size_t whole = n - n % RPC_CBC_BLOCK;
-
-	l->nrest = n - whole;
-	memcpy(l->rest, at + whole, l->nrest);
-	if (crypto_cbc_apply(l->dec, at, at, whole) != 0)
-		return MUX_ERR;
-	rpc_reader_commit(&l->rd, whole);
-	return 0;
-}
-
-/* Ciphertext already read (what followed the nonce). */
-static int
-take_bytes(struct link *l, const uint8_t *in, size_t n)
-{
-	uint8_t *at;
-
-	if (reserve_after_rest(l, n, &at) != 0)
-		return MUX_ERR;
-	memcpy(at + l->nrest, in, n);
-	return decrypt_commit(l, at, l->nrest + n);
-}
-
-/* One recv into the reader (dec NULL: the plaintext nonce stage). */
+/* One recv into the stream, which decrypts in place. */
 static int
 read_some(struct link *l)
 {
-	uint8_t plain[RPC_CBC_BLOCK * 8], *at;
+	uint8_t *at;
 	ssize_t n;
 
-	if (l->dec == NULL)
-		n = recv(l->fd, plain, sizeof(plain), 0);
-	else if (reserve_after_rest(l, READ_CHUNK, &at) != 0)
+	if (rpcstream_in_reserve(&l->in, READ_CHUNK, &at) != 0)
 		return MUX_ERR;
-	else
-		n = recv(l->fd, at + l->nrest, READ_CHUNK, 0);
+	n = recv(l->fd, at, READ_CHUNK, 0);
 	if (n == 0)
 		return MUX_CLOSED;
 	if (n < 0) {
@@ -495,10 +446,7 @@ read_some(struct link *l)
 		return errno == EAGAIN ? MUX_TIMEOUT : MUX_CLOSED;
 	}
 	l->last_rx = net_now_ms();
-	if (l->dec == NULL)
-		return rpc_reader_feed(&l->rd, plain, (size_t)n) == 0 ? 0 :
-		    MUX_ERR;
-	return decrypt_commit(l, at, l->nrest + (size_t)n);
+	return rpcstream_in_commit(&l->in, (size_t)n) == 0 ? 0 : MUX_ERR;
 }
 
 /*
@@ -507,13 +455,12 @@ read_some(struct link *l)
  * once deadline (if not 0) has passed.
  */
 static int
-next_frame(struct link *l, enum rpc_crc crc, const uint8_t **p, size_t *len,
-    int64_t deadline)
+next_frame(struct link *l, const uint8_t **p, size_t *len, int64_t deadline)
 {
 	int rc;
 
 	for (;;) {
-		rc = rpc_reader_next(&l->rd, crc, p, len);
+		rc = rpcstream_in_next(&l->in, p, len);
 		if (rc == 0)
 			return 0;
 		if (rc != RPC_NEED_MORE) {
@@ -556,6 +503,7 @@ derive(struct link *l, const uint8_t *secret, size_t slen,
 	socklen_t ll = sizeof(loc), rl = sizeof(rem);
 	struct rpc_key_input in;
 	uint8_t key[RPC_KEY_LEN], iv[RPC_IV_LEN];
+	crypto_cbc *enc = NULL;
 	int rc = MUX_ERR;
 
 	if (getsockname(l->fd, (struct sockaddr *)&loc, &ll) != 0 ||
@@ -574,10 +522,11 @@ derive(struct link *l, const uint8_t *secret, size_t slen,
 	in.secret_len = slen;
 	*clt = in.clt;
 	if (rpc_derive_keys(&in, RPC_PURPOSE_CLIENT, key, iv) == 0 &&
-	    crypto_cbc_new(&l->enc, 1, key, iv) == 0 &&
+	    crypto_cbc_new(&enc, 1, key, iv) == 0 &&
 	    rpc_derive_keys(&in, RPC_PURPOSE_SERVER, key, iv) == 0 &&
 	    crypto_cbc_new(&l->dec, 0, key, iv) == 0)
 		rc = 0;
+	l->out.cipher = enc;
 	crypto_cleanse(key, sizeof(key));
 	crypto_cleanse(iv, sizeof(iv));
 	return rc;
@@ -599,22 +548,23 @@ handshake(struct link *l, const struct rpc_endpoint *clt, int64_t deadline)
 	ours.utime = l->m->start_time;
 	if (rpc_handshake_build(RPC_FLAG_CRC32C, &ours, &peer, buf + 8) != 0)
 		return MUX_ERR;
-	l->wseq = RPC_SEQ_HANDSHAKE;
-	l->crc = RPC_CRC32;
+	l->out.seq = RPC_SEQ_HANDSHAKE;
+	l->out.crc = RPC_CRC32;
 	if (link_write_locked(l, buf, sizeof(buf), RPC_HANDSHAKE_LEN) != 0)
 		return MUX_ERR;
-	if ((rc = next_frame(l, RPC_CRC32, &p, &len, deadline)) != 0)
+	if ((rc = next_frame(l, &p, &len, deadline)) != 0)
 		return rc;
 	rc = rpc_handshake_parse(p, len, &reply);
 	if (rc == 0)
-		rc = rpc_handshake_check(&reply, &ours, RPC_FLAG_CRC32C, &l->crc);
+		rc = rpc_handshake_check(&reply, &ours, RPC_FLAG_CRC32C,
+		    &l->out.crc);
 	if (rc != 0) {
 		log_warn("middle %s: handshake refused: %s", l->name,
 		    rpc_strerror(rc));
 		return MUX_ERR;
 	}
-	l->wseq = 0;
-	l->rd.seq = 0;
+	l->out.seq = 0;
+	rpcstream_in_expect(&l->in, 0, l->out.crc);
 	return 0;
 }
 
@@ -626,14 +576,13 @@ link_reset(struct link *l)
 	if (l->fd >= 0)
 		close(l->fd);
 	l->fd = -1;
-	crypto_cbc_free(l->enc);
-	l->enc = NULL;
+	crypto_cbc_free(l->out.cipher);
+	l->out.cipher = NULL;
 	pthread_mutex_unlock(&l->wmu);
 	pthread_mutex_unlock(&l->fmu);
 	crypto_cbc_free(l->dec);
 	l->dec = NULL;
-	rpc_reader_reset(&l->rd, RPC_SEQ_NONCE);
-	l->nrest = 0;
+	rpcstream_in_reset(&l->in);
 }
 
 /* Connect, nonce, handshake: 0 with the link ready for clients. */
@@ -645,7 +594,7 @@ link_connect(struct link *l, struct middle_snapshot *snap)
 	struct rpc_nonce theirs;
 	int64_t deadline = net_now_ms() + HANDSHAKE_MS;
 	uint32_t ts = (uint32_t)time(NULL);
-	uint8_t nonce[16], rest[RPC_CBC_BLOCK * 8];
+	uint8_t nonce[16];
 	const uint8_t *p;
 	int32_t ks;
 	size_t len;
@@ -676,9 +625,9 @@ link_connect(struct link *l, struct middle_snapshot *snap)
 	pthread_mutex_lock(&l->wmu);
 	l->fd = fd;
 	pthread_mutex_unlock(&l->wmu);
-	rpc_reader_reset(&l->rd, RPC_SEQ_NONCE);
+	rpcstream_in_reset(&l->in);
 	if (send_plain_nonce(l, snap->secret, snap->secret_len, nonce, ts,
-	    &ks) != 0 || next_frame(l, RPC_CRC32, &p, &len, deadline) != 0)
+	    &ks) != 0 || next_frame(l, &p, &len, deadline) != 0)
 		return MUX_ERR;
 	rc = rpc_nonce_parse(p, len, ks, (uint32_t)time(NULL), &theirs);
 	if (rc != 0) {
@@ -687,14 +636,9 @@ link_connect(struct link *l, struct middle_snapshot *snap)
 		return MUX_ERR;
 	}
 	/* The rest of this read, if any, is already ciphertext. */
+	rpcstream_in_expect(&l->in, RPC_SEQ_HANDSHAKE, RPC_CRC32);
 	if (derive(l, snap->secret, snap->secret_len, &theirs, nonce, ts,
-	    &clt) != 0)
-		return MUX_ERR;
-	if ((len = rpc_reader_unread(&l->rd, &p)) > sizeof(rest))
-		return MUX_ERR;
-	memcpy(rest, p, len);
-	rpc_reader_reset(&l->rd, RPC_SEQ_HANDSHAKE);
-	if (len > 0 && take_bytes(l, rest, len) != 0)
+	    &clt) != 0 || rpcstream_in_decrypt(&l->in, l->dec) != 0)
 		return MUX_ERR;
 	pthread_mutex_lock(&l->fmu);
 	pthread_mutex_lock(&l->wmu);
@@ -779,7 +723,7 @@ link_serve(struct link *l)
 	    l->m->cfg->idle_timeout * 1000);
 	l->last_rx = net_now_ms();
 	for (;;) {
-		rc = next_frame(l, l->crc, &p, &len, 0);
+		rc = next_frame(l, &p, &len, 0);
 		if (rc == MUX_TIMEOUT) {
 			if (link_leave(l))
 				return 1;
@@ -856,7 +800,7 @@ link_main(void *arg)
 			pthread_mutex_lock(&l->mu);
 			l->gen++;
 			l->ready = 1;
-			l->ready_crc = l->crc;
+			l->ready_crc = l->out.crc;
 			pthread_mutex_unlock(&l->mu);
 			atomic_fetch_add(&l->m->st->links_up, 1);
 			log_info("middle %s: link ready", l->name);
@@ -917,6 +861,8 @@ link_new(struct mux *m, struct target *t)
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_mutex_init(&l->fmu, NULL);
 	pthread_mutex_init(&l->wmu, NULL);
+	rpcstream_in_init(&l->in, rpcstream_ops_daemon());
+	l->out.ops = rpcstream_ops_daemon();
 	t->links[t->nlinks++] = l;
 	return l;
 }
@@ -1049,7 +995,7 @@ mux_free(struct mux *m)
 			if (l->joinable)
 				pthread_join(l->thread, NULL);
 			link_reset(l);
-			rpc_reader_free(&l->rd);
+			rpcstream_in_free(&l->in);
 			pthread_mutex_destroy(&l->mu);
 			pthread_mutex_destroy(&l->fmu);
 			pthread_mutex_destroy(&l->wmu);
@@ -1277,19 +1223,6 @@ conn_live(struct link *l, const struct mux_conn *c, enum rpc_crc *crc)
 	return live;
 }
 
-/* Under fmu: sequence number, CRC, CBC; *len gets the bytes to write. */
-static int
-seal_locked(struct link *l, uint8_t *buf, size_t cap,
-    const struct rpc_frame_sum *sum, size_t *len)
-{
-	if (rpc_frame_seal(sum, l->wseq, buf, len) != 0 ||
-	    rpc_cbc_pad(buf, *len, cap, len) != 0 ||
-	    crypto_cbc_apply(l->enc, buf, buf, *len) != 0)
-		return MUX_ERR;
-	l->wseq++;
-	return 0;
-}
-
 /*
  * A prepared frame of c's onto l, in the link's order. The frame lock is
  * held for the sequence number and the CBC pass only: the write lock is
@@ -1313,7 +1246,7 @@ link_send_frame(struct link *l, const struct mux_conn *c, uint8_t *buf,
 		pthread_mutex_unlock(&l->fmu);
 		return MUX_CLOSED;
 	}
-	rc = seal_locked(l, buf, cap, sum, &len);
+	rc = rpcstream_seal(&l->out, sum, buf, cap, &len) == 0 ? 0 : MUX_ERR;
 	pthread_mutex_lock(&l->wmu);
 	pthread_mutex_unlock(&l->fmu);
 	if (rc == 0 && (l->fd < 0 || net_write_full(l->fd, buf, len) != 0))
@@ -1353,13 +1286,14 @@ mux_send(struct mux_conn *c, const uint8_t *msg, size_t len, int quickack)
 	r.msg_len = len;
 	if (rpc_proxy_req_len(&r, &plen) != 0)
 		return MUX_ERR;
-	cap = rpc_frame_len(plen) + RPC_CBC_BLOCK;
+	cap = rpcstream_room(plen);
 	if ((buf = malloc(cap)) == NULL ||
 	    rpc_proxy_req_build(&r, buf + 8, cap - 8, &plen) != 0)
 		rc = MUX_ERR;
 	else if (!conn_live(l, c, &crc))
 		rc = MUX_CLOSED;
-	else if (rpc_frame_prepare(crc, buf, plen, cap, &sum) != 0)
+	else if (rpcstream_prepare(rpcstream_ops_daemon(), crc, buf, plen, cap,
+	    &sum) != 0)
 		rc = MUX_ERR;
 	else
 		rc = link_send_frame(l, c, buf, cap, &sum);

@@ -714,47 +714,30 @@ grow(uint8_t **buf, size_t *cap, size_t need)
 	return 0;
 }
 
-/*
- * An answer framed in the client's transport: RPC_PROXY_ANS as a packet
- * (padded: plus 0..3 random bytes, as the official proxy adds), a quick
- * ack as the 4 raw bytes of its confirm value (abridged: big-endian).
- */
+/* An answer in the client's transport: see frame_answer_encode. */
 static int
 answer_bytes(struct session *s, const struct mux_msg *msg, uint8_t **out,
     size_t *cap, size_t *len)
 {
-	uint8_t hdr[4], pad = 0;
-	size_t hl;
+	uint8_t rnd[4] = { 0 };
 
 	if (msg->type == RPC_SIMPLE_ACK) {
-		uint32_t v = msg->confirm;
-
-		if (grow(out, cap, 4) != 0)
-			return SESSION_ERR;
-		if (s->transport == FRAME_ABRIDGED)
-			v = __builtin_bswap32(v);
-		memcpy(*out, &v, 4);	/* little-endian host */
-		*len = 4;
-		return 0;
+		*len = FRAME_QUICKACK_LEN;
+		return grow(out, cap, FRAME_QUICKACK_LEN) != 0 ||
+		    frame_quickack_encode(s->transport, msg->confirm, *out) != 0 ?
+		    SESSION_ERR : 0;
 	}
-	/* No padding past the largest frame a client takes. */
-	if (s->transport == FRAME_PADDED && msg->len < FRAME_MAX_LEN) {
-		crypto_random(&pad, 1);
-		pad &= 3;
-		if (pad > FRAME_MAX_LEN - msg->len)
-			pad = (uint8_t)(FRAME_MAX_LEN - msg->len);
-	}
-	if (frame_encode(s->transport, msg->len + pad, 0, hdr, &hl) != 0) {
+	/* Only padded answers take random bytes. */
+	if (grow(out, cap, FRAME_ANSWER_ROOM(msg->len)) != 0 ||
+	    (s->transport == FRAME_PADDED &&
+	    crypto_random(rnd, sizeof(rnd)) != 0))
+		return SESSION_ERR;
+	if (frame_answer_encode(s->transport, msg->data, msg->len, rnd, *out,
+	    *cap, len) != 0) {
 		slog(LOGL_INFO, s, "an answer of %zu bytes does not fit the "
 		    "client's transport", msg->len);
 		return SESSION_ERR;
 	}
-	if (grow(out, cap, hl + msg->len + pad) != 0)
-		return SESSION_ERR;
-	memcpy(*out, hdr, hl);
-	memcpy(*out + hl, msg->data, msg->len);
-	crypto_random(*out + hl + msg->len, pad);
-	*len = hl + msg->len + pad;
 	return 0;
 }
 

@@ -9,7 +9,7 @@
 src=${MTPROXYD_SRCDIR:-$(dirname "$0")/..}
 layer() {
 	case $1 in
-	proto|bytes|errbuf|crc|crypto|obfs2|frame|faketls|rpc|proxyconf|\
+	proto|bytes|errbuf|crc|crypto|obfs2|frame|faketls|rpc|rpcstream|proxyconf|\
 	proxyhdr|secret|replay) echo 1 ;;
 	log|net|fetch|ticker|capacity) echo 2 ;;
 	config|users|stats|pool|direct|dcpool|mask|middle|mux|handshake) echo 3 ;;

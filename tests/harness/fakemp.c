@@ -9,7 +9,9 @@
  *
  * Frames, CRCs, padding, CBC and keys are ref.c's, written from the
  * protocol text, so that a bug in src/rpc.c or src/crc.c does not cancel
- * out between the daemon and this fake. The TL messages inside (nonce,
+ * out between the daemon and this fake; only the stream around them
+ * (buffering, block leftovers, sequence numbers) is the daemon's rpcstream,
+ * with ref.c's codec plugged in. The TL messages inside (nonce,
  * handshake, RPC_PROXY_REQ, answers, pings) still use rpc_*.
  */
 #include <errno.h>
@@ -31,6 +33,7 @@
 #include "proto.h"
 #include "ref.h"
 #include "rpc.h"
+#include "rpcstream.h"
 
 #define READ_CHUNK		(64 * 1024)
 #define NONCE_FRAME_MAX		512	/* schema 3 (4.3) needs 340 */
@@ -177,27 +180,12 @@ chunk_payload(struct chunk *ch)
 	return ch->data + 8;
 }
 
-/* Pad data[0..n) and encrypt it; enc NULL leaves it plaintext. */
+/* Seal the payload at chunk_payload as out's next frame. */
 static int
-chunk_encrypt(struct chunk *ch, size_t n, EVP_CIPHER_CTX *enc)
+chunk_seal(struct chunk *ch, struct rpcstream_out *out, size_t payload_len)
 {
-	if (enc != NULL && (ref_rpc_pad(ch->data, n, ch->cap, &n) != 0 ||
-	    ref_cipher_apply(enc, ch->data, ch->data, n) != 0))
-		return FAKEMP_ERR;
-	ch->len = n;
-	return 0;
-}
-
-static int
-chunk_seal(struct chunk *ch, int32_t seq, enum rpc_crc crc,
-    size_t payload_len, EVP_CIPHER_CTX *enc)
-{
-	size_t n;
-
-	if (ref_rpc_seal(seq, crc, chunk_payload(ch), payload_len,
-	    ch->data, ch->cap, &n) != 0)
-		return FAKEMP_ERR_ARG;
-	return chunk_encrypt(ch, n, enc);
+	return rpcstream_put(out, ch->data, ch->cap, payload_len, &ch->len) ==
+	    0 ? 0 : FAKEMP_ERR_ARG;
 }
 
 static struct chunk *
@@ -210,98 +198,48 @@ chunk_copy(const uint8_t *payload, size_t len)
 	return ch;
 }
 
-/* ---- incoming frames: read, decrypt whole blocks, decode */
+/* ---- incoming frames */
 
 struct stream {
 	int fd;
-	EVP_CIPHER_CTX *dec;
-	enum rpc_crc crc;
-	int32_t seq;		/* the next one expected */
-	uint8_t *buf;
-	size_t cap, len;	/* bytes read */
-	size_t plain;		/* of which decrypted */
-	size_t off;		/* of which decoded */
+	struct rpcstream_in rx;	/* its cipher: an EVP_CIPHER_CTX */
 };
 
+/* The stream after the nonce; it owns dec. */
 static int
 stream_init(struct stream *s, int fd, EVP_CIPHER_CTX *dec)
 {
-	memset(s, 0, sizeof(*s));
 	s->fd = fd;
-	s->dec = dec;
-	s->crc = RPC_CRC32;
-	s->seq = RPC_SEQ_HANDSHAKE;
-	s->cap = READ_CHUNK;
-	return (s->buf = malloc(s->cap)) == NULL ? FAKEMP_ERR : 0;
+	rpcstream_in_init(&s->rx, &ref_rpcstream_ops);
+	rpcstream_in_expect(&s->rx, RPC_SEQ_HANDSHAKE, RPC_CRC32);
+	return rpcstream_in_decrypt(&s->rx, dec) == 0 ? 0 : FAKEMP_ERR;
 }
 
 static void
 stream_free(struct stream *s)
 {
-	EVP_CIPHER_CTX_free(s->dec);
-	free(s->buf);
-	s->dec = NULL;
-	s->buf = NULL;
+	EVP_CIPHER_CTX_free(s->rx.cipher);
+	rpcstream_in_free(&s->rx);
 }
 
-/* Drop what was decoded; make room for a whole frame of known length. */
+/* The next frame's payload, valid until the next call. */
 static int
-stream_room(struct stream *s)
+stream_next(struct stream *s, const uint8_t **p, size_t *len,
+    int64_t deadline)
 {
-	size_t want = READ_CHUNK, flen;
-	uint8_t *p;
-
-	if (s->off > 0) {
-		memmove(s->buf, s->buf + s->off, s->len - s->off);
-		s->len -= s->off;
-		s->plain -= s->off;
-		s->off = 0;
-	}
-	/* ref_rpc_open has vetted this length against the maximum. */
-	if (s->plain >= 4 && (flen = get_u32(s->buf)) > s->len &&
-	    flen - s->len + RPC_CBC_BLOCK > want)
-		want = flen - s->len + RPC_CBC_BLOCK;
-	if (s->cap - s->len >= want)
-		return 0;
-	if ((p = realloc(s->buf, s->len + want)) == NULL)
-		return FAKEMP_ERR;
-	s->buf = p;
-	s->cap = s->len + want;
-	return 0;
-}
-
-/* The next frame that is not a padding word. */
-static int
-stream_next(struct stream *s, struct rpc_frame *f, int64_t deadline)
-{
+	uint8_t *at;
 	size_t n;
 	int rc;
 
-	for (;;) {
-		rc = ref_rpc_open(s->buf + s->off, s->plain - s->off,
-		    s->crc, s->seq, f);
-		if (rc == 0 && f->pad) {
-			s->off += f->consumed;
-			continue;
-		}
-		if (rc == 0) {
-			s->off += f->consumed;
-			s->seq++;
-			return 0;
-		}
-		if (rc != RPC_NEED_MORE)
-			return rc;
-		if ((rc = stream_room(s)) != 0 ||
-		    (rc = read_some(s->fd, s->buf + s->len, s->cap - s->len,
-		    &n, deadline)) != 0)
-			return rc;
-		s->len += n;
-		n = (s->len - s->plain) / RPC_CBC_BLOCK * RPC_CBC_BLOCK;
-		if (n > 0 && ref_cipher_apply(s->dec, s->buf + s->plain,
-		    s->buf + s->plain, n) != 0)
+	while ((rc = rpcstream_in_next(&s->rx, p, len)) == RPC_NEED_MORE) {
+		if (rpcstream_in_reserve(&s->rx, READ_CHUNK, &at) != 0)
 			return FAKEMP_ERR;
-		s->plain += n;
+		if ((rc = read_some(s->fd, at, READ_CHUNK, &n, deadline)) != 0)
+			return rc;
+		if (rpcstream_in_commit(&s->rx, n) != 0)
+			return FAKEMP_ERR;
 	}
+	return rc;
 }
 
 /* ---- nonce and keys, both sides */
@@ -317,8 +255,8 @@ send_nonce(int fd, int32_t key_select, uint32_t ts,
 		return FAKEMP_ERR;
 	if ((rc = rpc_nonce_build(key_select, ts, nonce,
 	    chunk_payload(ch))) == 0 &&
-	    (rc = chunk_seal(ch, RPC_SEQ_NONCE, RPC_CRC32, RPC_NONCE_LEN,
-	    NULL)) == 0)
+	    (rc = ref_rpc_seal(RPC_SEQ_NONCE, RPC_CRC32, chunk_payload(ch),
+	    RPC_NONCE_LEN, ch->data, ch->cap, &ch->len)) == 0)
 		rc = write_all(fd, ch->data, ch->len);
 	free(ch);
 	return rc;
@@ -460,9 +398,7 @@ struct link {
 	struct rpc_pid pid;	/* ours */
 	pthread_mutex_t wlock;	/* the output, all below */
 	pthread_cond_t wcond;
-	EVP_CIPHER_CTX *enc;
-	enum rpc_crc crc;
-	int32_t wseq;
+	struct rpcstream_out out;	/* its cipher: an EVP_CIPHER_CTX */
 	int closing;
 	struct chunk *head, *tail;
 };
@@ -593,9 +529,7 @@ link_queue(struct link *l, struct chunk *ch, size_t payload_len)
 	int rc = FAKEMP_ERR_NOLINK;
 
 	pthread_mutex_lock(&l->wlock);
-	if (!l->closing &&
-	    (rc = chunk_seal(ch, l->wseq, l->crc, payload_len, l->enc)) == 0) {
-		l->wseq++;
+	if (!l->closing && (rc = chunk_seal(ch, &l->out, payload_len)) == 0) {
 		if (l->tail != NULL)
 			l->tail->next = ch;
 		else
@@ -830,8 +764,7 @@ link_send_now(struct link *l, const uint8_t *payload, size_t len)
 
 	if (ch == NULL)
 		return FAKEMP_ERR;
-	if ((rc = chunk_seal(ch, RPC_SEQ_HANDSHAKE, RPC_CRC32, len,
-	    l->enc)) == 0)
+	if ((rc = chunk_seal(ch, &l->out, len)) == 0)
 		rc = write_all(l->fd, ch->data, ch->len);
 	free(ch);
 	return rc;
@@ -843,13 +776,13 @@ link_reply(struct link *l, enum fakemp_fault fault, struct fakemp_link *info)
 {
 	struct fakemp *mp = l->mp;
 	uint8_t out[RPC_HANDSHAKE_LEN];
-	struct rpc_frame f;
 	struct rpc_pid peer;
+	const uint8_t *p;
+	size_t len;
 	int rc;
 
-	if ((rc = stream_next(&l->in, &f, -1)) != 0 ||
-	    (rc = rpc_handshake_parse(f.payload, f.payload_len,
-	    &info->hs)) != 0 ||
+	if ((rc = stream_next(&l->in, &p, &len, -1)) != 0 ||
+	    (rc = rpc_handshake_parse(p, len, &info->hs)) != 0 ||
 	    (rc = rpc_handshake_check(&info->hs, &l->pid,
 	    mp->crc32_only ? 0 : RPC_FLAG_CRC32C, &info->crc)) != 0) {
 		if (rc != FAKEMP_ERR_CLOSED && rc != FAKEMP_ERR)
@@ -892,7 +825,7 @@ link_handshake(struct link *l, struct fakemp_link *info)
 	enum fakemp_fault fault = (enum fakemp_fault)atomic_load(&mp->fault);
 	struct rpc_key_input in;
 	struct rpc_nonce theirs;
-	EVP_CIPHER_CTX *dec;
+	EVP_CIPHER_CTX *enc, *dec;
 	int32_t ks = mp->key_select;
 	uint32_t ts;
 	int rc;
@@ -915,16 +848,21 @@ link_handshake(struct link *l, struct fakemp_link *info)
 		return FAKEMP_ERR;
 	if ((rc = send_nonce(l->fd, ks, ts, in.nonce_srv)) != 0 ||
 	    (rc = link_endpoints(l->fd, 1, &mp->ips, &in.clt, &in.srv)) != 0 ||
-	    (rc = link_ciphers(&in, 1, &l->enc, &dec)) != 0 ||
-	    (rc = stream_init(&l->in, l->fd, dec)) != 0 ||
+	    (rc = link_ciphers(&in, 1, &enc, &dec)) != 0)
+		return rc;
+	l->out.cipher = enc;
+	l->out.seq = RPC_SEQ_HANDSHAKE;
+	l->out.crc = RPC_CRC32;
+	if ((rc = stream_init(&l->in, l->fd, dec)) != 0 ||
 	    (rc = link_reply(l, fault, info)) != 0)
 		return rc;
 	info->id = l->id;
 	info->clt_ts = theirs.ts;
 	info->clt = in.clt;
 	info->srv = in.srv;
-	l->crc = l->in.crc = info->crc;
-	l->wseq = 0;
+	l->out.crc = info->crc;
+	l->out.seq = 0;
+	rpcstream_in_expect(&l->in.rx, 0, info->crc);
 	return 0;
 }
 
@@ -989,7 +927,8 @@ link_main(void *arg)
 {
 	struct link *l = arg;
 	struct fakemp_link info;
-	struct rpc_frame f;
+	const uint8_t *p;
+	size_t len;
 	int rc;
 
 	memset(&info, 0, sizeof(info));
@@ -997,8 +936,8 @@ link_main(void *arg)
 	    pthread_create(&l->writer, NULL, link_writer, l) == 0) {
 		l->has_writer = 1;
 		link_set_ready(l, 1, &info);
-		while ((rc = stream_next(&l->in, &f, -1)) == 0 &&
-		    (rc = link_dispatch(l, f.payload, f.payload_len)) == 0)
+		while ((rc = stream_next(&l->in, &p, &len, -1)) == 0 &&
+		    (rc = link_dispatch(l, p, len)) == 0)
 			read_delay(l->mp);
 		count_link_error(l->mp, rc);
 		link_set_ready(l, 0, NULL);
@@ -1018,7 +957,7 @@ link_free(struct link *l)
 		free(ch);
 	}
 	stream_free(&l->in);
-	EVP_CIPHER_CTX_free(l->enc);
+	EVP_CIPHER_CTX_free(l->out.cipher);
 	pthread_mutex_destroy(&l->wlock);
 	pthread_cond_destroy(&l->wcond);
 	if (l->fd >= 0)
@@ -1044,6 +983,7 @@ link_new(struct fakemp *mp, int fd)
 	sa_endpoint(&ss, &local);
 	l->mp = mp;
 	l->fd = fd;
+	l->out.ops = &ref_rpcstream_ops;
 	/* What the proxy names as its peer: our address and port. */
 	l->pid.ip = pid_ip(&local);
 	l->pid.port = mp->port;
@@ -1612,9 +1552,7 @@ fakemp_set_listening(struct fakemp *mp, int on)
 
 struct fakemp_client {
 	int fd;
-	EVP_CIPHER_CTX *enc;
-	int32_t wseq;
-	enum rpc_crc crc;
+	struct rpcstream_out out;	/* its cipher: an EVP_CIPHER_CTX */
 	struct stream in;
 	struct rpc_handshake ours, reply;
 };
@@ -1691,9 +1629,10 @@ client_handshake(struct fakemp_client *c, const struct fakemp_client_opts *o,
 	struct rpc_key_input in;
 	struct rpc_nonce theirs;
 	struct key_ips ips;
-	struct rpc_frame f;
 	struct chunk *ch;
-	EVP_CIPHER_CTX *dec;
+	EVP_CIPHER_CTX *enc, *dec;
+	const uint8_t *p;
+	size_t len;
 	int32_t ks;
 	int rc;
 
@@ -1712,8 +1651,12 @@ client_handshake(struct fakemp_client *c, const struct fakemp_client_opts *o,
 		return rc;
 	memcpy(in.nonce_srv, theirs.nonce, RPC_NONCE_BYTES);
 	if ((rc = link_endpoints(c->fd, 0, &ips, &in.clt, &in.srv)) != 0 ||
-	    (rc = link_ciphers(&in, 0, &c->enc, &dec)) != 0 ||
-	    (rc = stream_init(&c->in, c->fd, dec)) != 0)
+	    (rc = link_ciphers(&in, 0, &enc, &dec)) != 0)
+		return rc;
+	c->out.cipher = enc;
+	c->out.seq = RPC_SEQ_HANDSHAKE;
+	c->out.crc = RPC_CRC32;
+	if ((rc = stream_init(&c->in, c->fd, dec)) != 0)
 		return rc;
 	client_pids(o, c->fd, &c->ours.sender, &c->ours.peer);
 	c->ours.flags = o->flags;
@@ -1721,18 +1664,17 @@ client_handshake(struct fakemp_client *c, const struct fakemp_client_opts *o,
 		return FAKEMP_ERR;
 	if ((rc = rpc_handshake_build(o->flags, &c->ours.sender,
 	    &c->ours.peer, chunk_payload(ch))) == 0 &&
-	    (rc = chunk_seal(ch, RPC_SEQ_HANDSHAKE, RPC_CRC32,
-	    RPC_HANDSHAKE_LEN, c->enc)) == 0)
+	    (rc = chunk_seal(ch, &c->out, RPC_HANDSHAKE_LEN)) == 0)
 		rc = write_all(c->fd, ch->data, ch->len);
 	free(ch);
 	if (rc != 0 ||
-	    (rc = stream_next(&c->in, &f, deadline)) != 0 ||
-	    (rc = rpc_handshake_parse(f.payload, f.payload_len,
-	    &c->reply)) != 0 ||
+	    (rc = stream_next(&c->in, &p, &len, deadline)) != 0 ||
+	    (rc = rpc_handshake_parse(p, len, &c->reply)) != 0 ||
 	    (rc = rpc_handshake_check(&c->reply, &c->ours.sender, o->flags,
-	    &c->crc)) != 0)
+	    &c->out.crc)) != 0)
 		return rc;
-	c->in.crc = c->crc;
+	c->out.seq = 0;
+	rpcstream_in_expect(&c->in.rx, 0, c->out.crc);
 	return 0;
 }
 
@@ -1749,6 +1691,7 @@ fakemp_client_connect(const struct fakemp_client_opts *o,
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return FAKEMP_ERR;
 	c->fd = -1;
+	c->out.ops = &ref_rpcstream_ops;
 	if ((rc = client_dial(o, &c->fd)) != 0 ||
 	    (rc = client_handshake(c, o, deadline_in(o->timeout_ms > 0 ?
 	    o->timeout_ms : CLIENT_TIMEOUT_MS))) != 0) {
@@ -1773,10 +1716,8 @@ fakemp_client_send(struct fakemp_client *c, const uint8_t *payload,
 		return FAKEMP_ERR_ARG;
 	if ((ch = chunk_copy(payload, len)) == NULL)
 		return FAKEMP_ERR;
-	if ((rc = chunk_seal(ch, c->wseq, c->crc, len, c->enc)) == 0) {
-		c->wseq++;
+	if ((rc = chunk_seal(ch, &c->out, len)) == 0)
 		rc = write_all(c->fd, ch->data, ch->len);
-	}
 	free(ch);
 	return rc;
 }
@@ -1793,7 +1734,8 @@ fakemp_client_send_raw(struct fakemp_client *c, const uint8_t *bytes,
 	if ((ch = chunk_alloc(len)) == NULL)
 		return FAKEMP_ERR;
 	memcpy(ch->data, bytes, len);
-	if ((rc = chunk_encrypt(ch, len, c->enc)) == 0)
+	if ((rc = rpcstream_encrypt(&c->out, ch->data, len, ch->cap,
+	    &ch->len) == 0 ? 0 : FAKEMP_ERR) == 0)
 		rc = write_all(c->fd, ch->data, ch->len);
 	free(ch);
 	return rc;
@@ -1803,28 +1745,21 @@ int
 fakemp_client_recv(struct fakemp_client *c, const uint8_t **payload,
     size_t *len, int timeout_ms)
 {
-	struct rpc_frame f;
-	int rc;
-
 	if (c == NULL || payload == NULL || len == NULL)
 		return FAKEMP_ERR_ARG;
-	if ((rc = stream_next(&c->in, &f, deadline_in(timeout_ms))) != 0)
-		return rc;
-	*payload = f.payload;
-	*len = f.payload_len;
-	return 0;
+	return stream_next(&c->in, payload, len, deadline_in(timeout_ms));
 }
 
 int32_t
 fakemp_client_next_seq(const struct fakemp_client *c)
 {
-	return c->wseq;
+	return c->out.seq;
 }
 
 enum rpc_crc
 fakemp_client_crc(const struct fakemp_client *c)
 {
-	return c->crc;
+	return c->out.crc;
 }
 
 void
@@ -1842,7 +1777,7 @@ fakemp_client_close(struct fakemp_client *c)
 		return;
 	if (c->fd >= 0)
 		close(c->fd);
-	EVP_CIPHER_CTX_free(c->enc);
+	EVP_CIPHER_CTX_free(c->out.cipher);
 	stream_free(&c->in);
 	free(c);
 }

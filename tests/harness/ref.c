@@ -548,3 +548,38 @@ ref_rpc_pad(uint8_t *buf, size_t len, size_t cap, size_t *out_len)
 	*out_len = len;
 	return 0;
 }
+
+static int
+stream_prepare(enum rpc_crc crc, const uint8_t *buf, size_t payload_len,
+    size_t cap, struct rpc_frame_sum *out)
+{
+	if (buf == NULL || out == NULL || payload_len % 4 != 0 ||
+	    ref_rpc_frame_len(payload_len) > cap)
+		return RPC_ERR_ARG;
+	memset(out, 0, sizeof(*out));
+	out->crc = crc;
+	out->payload_len = payload_len;
+	return 0;
+}
+
+static int
+stream_seal(const struct rpc_frame_sum *s, int32_t seq, uint8_t *buf,
+    size_t *out_len)
+{
+	return ref_rpc_seal(seq, s->crc, buf + 8, s->payload_len, buf,
+	    ref_rpc_frame_len(s->payload_len), out_len);
+}
+
+static int
+stream_cipher(void *ctx, const uint8_t *in, uint8_t *out, size_t len)
+{
+	return ref_cipher_apply(ctx, in, out, len) == 0 ? 0 : RPC_ERR_CRYPTO;
+}
+
+const struct rpcstream_ops ref_rpcstream_ops = {
+	.prepare = stream_prepare,
+	.seal = stream_seal,
+	.open = ref_rpc_open,
+	.pad = ref_rpc_pad,
+	.cipher = stream_cipher,
+};

@@ -20,6 +20,7 @@
 
 #include "frame.h"
 #include "rpc.h"
+#include "rpcstream.h"
 
 #define REF_ERR_ARG		(-1)
 #define REF_NEED_MORE		(-2)	/* frame header incomplete */
@@ -110,5 +111,13 @@ int ref_rpc_open(const uint8_t *buf, size_t avail, enum rpc_crc crc,
     int32_t expect_seq, struct rpc_frame *out);
 /* Pad buf[0..len) with 04 00 00 00 words to a multiple of 16. */
 int ref_rpc_pad(uint8_t *buf, size_t len, size_t cap, size_t *out_len);
+
+/*
+ * The frames above and ref_cipher_apply (an EVP_CIPHER_CTX from
+ * ref_cbc_new) for an rpcstream: the fakes share the stream's buffering
+ * with the daemon, not its codec. prepare only checks and records: the
+ * CRC is taken in seal, in one pass.
+ */
+extern const struct rpcstream_ops ref_rpcstream_ops;
 
 #endif

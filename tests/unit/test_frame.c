@@ -503,6 +503,135 @@ START_TEST(reader_args)
 }
 END_TEST
 
+/* ---- answers towards the client ---- */
+
+static const uint8_t ans_data[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+static const uint8_t ans_rnd[4] = { 0x06, 0xa1, 0xa2, 0xa3 };
+
+/* The same 8 bytes in each transport; padded takes 6 & 3 = 2 random bytes. */
+START_TEST(answer_every_transport)
+{
+	static const uint8_t want[3][14] = {
+		{ 0x02, 1, 2, 3, 4, 5, 6, 7, 8 },
+		{ 0x08, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8 },
+		{ 0x0a, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0xa1, 0xa2 },
+	};
+	static const size_t want_len[3] = { 9, 12, 14 };
+	uint8_t out[FRAME_ANSWER_ROOM(8)];
+	size_t len = 0;
+
+	ck_assert_int_eq(frame_answer_encode((enum frame_transport)_i,
+	    ans_data, sizeof(ans_data), ans_rnd, out, sizeof(out), &len), 0);
+	ck_assert_uint_eq(len, want_len[_i]);
+	ck_assert_mem_eq(out, want[_i], len);
+}
+END_TEST
+
+/* A long abridged answer takes the extended header. */
+START_TEST(answer_abridged_long)
+{
+	static const uint8_t hdr[4] = { 0x7f, 0x00, 0x01, 0x00 };
+	uint8_t data[1024], out[FRAME_ANSWER_ROOM(1024)];
+	size_t len;
+
+	memset(data, 0x5a, sizeof(data));
+	ck_assert_int_eq(frame_answer_encode(A, data, sizeof(data), ans_rnd,
+	    out, sizeof(out), &len), 0);
+	ck_assert_uint_eq(len, 4 + sizeof(data));
+	ck_assert_mem_eq(out, hdr, 4);
+	ck_assert_mem_eq(out + 4, data, sizeof(data));
+}
+END_TEST
+
+/* Padded: rnd[0] & 3 bytes, each from rnd[1..3], counted in the header. */
+START_TEST(answer_padding_bounds)
+{
+	uint8_t rnd[4] = { (uint8_t)_i, 0x11, 0x22, 0x33 };
+	uint8_t out[FRAME_ANSWER_ROOM(8)];
+	size_t len, pad = (size_t)_i & 3;
+
+	ck_assert_int_eq(frame_answer_encode(P, ans_data, sizeof(ans_data),
+	    rnd, out, sizeof(out), &len), 0);
+	ck_assert_uint_eq(len, 4 + sizeof(ans_data) + pad);
+	ck_assert_uint_eq(out[0], sizeof(ans_data) + pad);
+	ck_assert_mem_eq(out + 4, ans_data, sizeof(ans_data));
+	ck_assert_mem_eq(out + 4 + sizeof(ans_data), rnd + 1, pad);
+}
+END_TEST
+
+/* No padding takes a frame past FRAME_MAX_LEN; past it nothing is built. */
+START_TEST(answer_largest)
+{
+	static const uint8_t max_hdr[4] = { 0x00, 0xf0, 0x0f, 0x00 };
+	uint8_t rnd[4] = { 3, 0xee, 0xee, 0xee }, *data, *out;
+	size_t cap = FRAME_ANSWER_ROOM(FRAME_MAX_LEN + 4), len;
+
+	data = calloc(1, FRAME_MAX_LEN + 4);
+	out = malloc(cap);
+	ck_assert_ptr_nonnull(data);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_int_eq(frame_answer_encode(P, data, FRAME_MAX_LEN, rnd, out,
+	    cap, &len), 0);
+	ck_assert_uint_eq(len, 4 + FRAME_MAX_LEN);
+	ck_assert_mem_eq(out, max_hdr, 4);
+	ck_assert_int_eq(frame_answer_encode(P, data, FRAME_MAX_LEN - 2, rnd,
+	    out, cap, &len), 0);
+	ck_assert_uint_eq(len, 4 + FRAME_MAX_LEN);
+	ck_assert_mem_eq(out, max_hdr, 4);
+	ck_assert_mem_eq(out + 4 + FRAME_MAX_LEN - 2, rnd + 1, 2);
+	ck_assert_int_eq(frame_answer_encode(I, data, FRAME_MAX_LEN, rnd, out,
+	    cap, &len), 0);
+	ck_assert_mem_eq(out, max_hdr, 4);
+	ck_assert_int_eq(frame_answer_encode(I, data, FRAME_MAX_LEN + 4, rnd,
+	    out, cap, &len), FRAME_ERR_TOO_LONG);
+	ck_assert_int_eq(frame_answer_encode(P, data, FRAME_MAX_LEN + 1, rnd,
+	    out, cap, &len), FRAME_ERR_TOO_LONG);
+	free(data);
+	free(out);
+}
+END_TEST
+
+START_TEST(answer_errors)
+{
+	uint8_t out[FRAME_ANSWER_ROOM(8)];
+	size_t len;
+
+	ck_assert_int_eq(frame_answer_encode(I, ans_data, 6, ans_rnd, out,
+	    sizeof(out), &len), FRAME_ERR_ALIGN);
+	ck_assert_int_eq(frame_answer_encode(A, ans_data, 0, ans_rnd, out,
+	    sizeof(out), &len), FRAME_ERR_ZERO);
+	ck_assert_int_eq(frame_answer_encode(P, ans_data, 8, ans_rnd, out,
+	    13, &len), FRAME_ERR_ARG);
+	ck_assert_int_eq(frame_answer_encode(I, ans_data, 8, ans_rnd, out,
+	    11, &len), FRAME_ERR_ARG);
+	ck_assert_int_eq(frame_answer_encode(I, NULL, 8, ans_rnd, out,
+	    sizeof(out), &len), FRAME_ERR_ARG);
+	ck_assert_int_eq(frame_answer_encode(I, ans_data, 8, NULL, out,
+	    sizeof(out), &len), FRAME_ERR_ARG);
+	ck_assert_int_eq(frame_answer_encode((enum frame_transport)9,
+	    ans_data, 8, ans_rnd, out, sizeof(out), &len), FRAME_ERR_ARG);
+}
+END_TEST
+
+/* The confirm value's raw bytes: big-endian for abridged only. */
+START_TEST(quickack_byte_order)
+{
+	static const uint8_t be[4] = { 0x81, 0x02, 0x03, 0x04 };
+	static const uint8_t le[4] = { 0x04, 0x03, 0x02, 0x81 };
+	uint8_t out[FRAME_QUICKACK_LEN];
+
+	ck_assert_int_eq(frame_quickack_encode(A, 0x81020304u, out), 0);
+	ck_assert_mem_eq(out, be, 4);
+	ck_assert_int_eq(frame_quickack_encode(I, 0x81020304u, out), 0);
+	ck_assert_mem_eq(out, le, 4);
+	ck_assert_int_eq(frame_quickack_encode(P, 0x81020304u, out), 0);
+	ck_assert_mem_eq(out, le, 4);
+	ck_assert_int_eq(frame_quickack_encode((enum frame_transport)9, 1,
+	    out), FRAME_ERR_ARG);
+	ck_assert_int_eq(frame_quickack_encode(A, 1, NULL), FRAME_ERR_ARG);
+}
+END_TEST
+
 static Suite *
 frame_suite(void)
 {
@@ -522,6 +651,13 @@ frame_suite(void)
 	tcase_add_test(tc, reader_bad_frame_ends_stream);
 	tcase_add_test(tc, reader_max_size);
 	tcase_add_test(tc, reader_args);
+	tcase_add_loop_test(tc, answer_every_transport, FRAME_ABRIDGED,
+	    FRAME_PADDED + 1);
+	tcase_add_test(tc, answer_abridged_long);
+	tcase_add_loop_test(tc, answer_padding_bounds, 0, 256);
+	tcase_add_test(tc, answer_largest);
+	tcase_add_test(tc, answer_errors);
+	tcase_add_test(tc, quickack_byte_order);
 	suite_add_tcase(s, tc);
 	return s;
 }

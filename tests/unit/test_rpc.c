@@ -15,6 +15,7 @@
 #include "crypto.h"
 #include "itest.h"
 #include "proto.h"
+#include "rpcstream.h"
 #include "ref.h"
 #include "rpc.h"
 
@@ -1658,7 +1659,7 @@ START_TEST(strerror_distinct)
 }
 END_TEST
 
-/* ---- rpc_reader ---- */
+/* ---- rpcstream, plaintext, with the daemon's codec ---- */
 
 /*
  * Padding, the nonce frame (seq -2, CRC32), two padding words, the ping
@@ -1679,22 +1680,21 @@ reader_stream(uint8_t *b, size_t cap)
 
 /* Take every frame there is; the stage after the nonce is seq 5, CRC32C. */
 static void
-reader_drain(struct rpc_reader *r, int *frames)
+reader_drain(struct rpcstream_in *r, int *frames)
 {
 	uint8_t want[64];
 	const uint8_t *p;
 	size_t len, n;
 	int rc;
 
-	while ((rc = rpc_reader_next(r, *frames == 0 ? RPC_CRC32 :
-	    RPC_CRC32C, &p, &len)) == 0) {
+	while ((rc = rpcstream_in_next(r, &p, &len)) == 0) {
 		n = unhex(*frames == 0 ? v_nonce_payload : v_ping_payload,
 		    want, sizeof(want));
 		ck_assert_uint_eq(len, n);
 		ck_assert_mem_eq(p, want, n);
 		if (++*frames == 1) {
 			ck_assert_int_eq(r->seq, RPC_SEQ_HANDSHAKE);
-			r->seq = 5;
+			rpcstream_in_expect(r, 5, RPC_CRC32C);
 		}
 	}
 	ck_assert_int_eq(rc, RPC_NEED_MORE);
@@ -1703,21 +1703,21 @@ reader_drain(struct rpc_reader *r, int *frames)
 START_TEST(reader_split_everywhere)
 {
 	uint8_t b[128];
-	struct rpc_reader r;
+	struct rpcstream_in r;
 	size_t n = reader_stream(b, sizeof(b)), cut;
 	int frames;
 
 	for (cut = 0; cut <= n; cut++) {
 		frames = 0;
-		rpc_reader_init(&r, RPC_SEQ_NONCE);
-		ck_assert_int_eq(rpc_reader_feed(&r, b, cut), 0);
+		rpcstream_in_init(&r, rpcstream_ops_daemon());
+		ck_assert_int_eq(rpcstream_in_feed(&r, b, cut), 0);
 		reader_drain(&r, &frames);
 		ck_assert_int_eq(frames, (cut == n ? 2 : cut >= 4 + 44 ? 1 : 0));
-		ck_assert_int_eq(rpc_reader_feed(&r, b + cut, n - cut), 0);
+		ck_assert_int_eq(rpcstream_in_feed(&r, b + cut, n - cut), 0);
 		reader_drain(&r, &frames);
 		ck_assert_int_eq(frames, 2);
 		ck_assert_int_eq(r.seq, 6);
-		rpc_reader_free(&r);
+		rpcstream_in_free(&r);
 	}
 }
 END_TEST
@@ -1727,7 +1727,7 @@ START_TEST(reader_large_frame)
 {
 	size_t plen = 200000, flen = rpc_frame_len(plen), n, i;
 	uint8_t *b = malloc(flen), *payload = malloc(plen), ping[64];
-	struct rpc_reader r;
+	struct rpcstream_in r;
 	const uint8_t *p;
 	size_t len;
 
@@ -1737,23 +1737,23 @@ START_TEST(reader_large_frame)
 		payload[i] = (uint8_t)(i * 13);
 	ck_assert_int_eq(rpc_frame_encode(6, RPC_CRC32C, payload, plen, b,
 	    flen, &n), 0);
-	rpc_reader_init(&r, 5);
-	ck_assert_int_eq(rpc_reader_feed(&r, ping, unhex(v_ping_frame, ping,
+	rpcstream_in_init(&r, rpcstream_ops_daemon());
+	rpcstream_in_expect(&r, 5, RPC_CRC32C);
+	ck_assert_int_eq(rpcstream_in_feed(&r, ping, unhex(v_ping_frame, ping,
 	    sizeof(ping))), 0);
-	ck_assert_int_eq(rpc_reader_feed(&r, b, 70000), 0);
-	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32C, &p, &len), 0);
+	ck_assert_int_eq(rpcstream_in_feed(&r, b, 70000), 0);
+	ck_assert_int_eq(rpcstream_in_next(&r, &p, &len), 0);
 	ck_assert_uint_eq(len, 12);
-	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32C, &p, &len),
+	ck_assert_int_eq(rpcstream_in_next(&r, &p, &len),
 	    RPC_NEED_MORE);
 	for (i = 70000; i < flen; i += 50000)
-		ck_assert_int_eq(rpc_reader_feed(&r, b + i, i + 50000 < flen ?
+		ck_assert_int_eq(rpcstream_in_feed(&r, b + i, i + 50000 < flen ?
 		    50000 : flen - i), 0);
-	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32C, &p, &len), 0);
+	ck_assert_int_eq(rpcstream_in_next(&r, &p, &len), 0);
 	ck_assert_uint_eq(len, plen);
 	ck_assert_mem_eq(p, payload, plen);
 	ck_assert_int_eq(r.seq, 7);
-	ck_assert_uint_eq(rpc_reader_unread(&r, &p), 0);
-	rpc_reader_free(&r);
+	rpcstream_in_free(&r);
 	free(payload);
 	free(b);
 }
@@ -1762,72 +1762,51 @@ END_TEST
 START_TEST(reader_errors_stick)
 {
 	uint8_t b[128], bad[8];
-	struct rpc_reader r;
+	struct rpcstream_in r;
 	const uint8_t *p;
 	size_t n = reader_stream(b, sizeof(b)), len;
 
 	/* A flipped CRC byte in the nonce frame. */
-	rpc_reader_init(&r, RPC_SEQ_NONCE);
+	rpcstream_in_init(&r, rpcstream_ops_daemon());
 	b[4 + 44 - 1] ^= 1;
-	ck_assert_int_eq(rpc_reader_feed(&r, b, n), 0);
-	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32, &p, &len),
+	ck_assert_int_eq(rpcstream_in_feed(&r, b, n), 0);
+	ck_assert_int_eq(rpcstream_in_next(&r, &p, &len),
 	    RPC_ERR_CRC);
 	b[4 + 44 - 1] ^= 1;
 	/* Good bytes after it change nothing. */
-	ck_assert_int_eq(rpc_reader_feed(&r, b, n), 0);
-	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32, &p, &len),
+	ck_assert_int_eq(rpcstream_in_feed(&r, b, n), 0);
+	ck_assert_int_eq(rpcstream_in_next(&r, &p, &len),
 	    RPC_ERR_CRC);
 	/* A reset forgets the error and the bytes. */
-	rpc_reader_reset(&r, RPC_SEQ_NONCE);
-	ck_assert_uint_eq(rpc_reader_unread(&r, &p), 0);
-	ck_assert_int_eq(rpc_reader_feed(&r, b, n), 0);
-	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32, &p, &len), 0);
+	rpcstream_in_reset(&r);
+	ck_assert_int_eq(rpcstream_in_feed(&r, b, n), 0);
+	ck_assert_int_eq(rpcstream_in_next(&r, &p, &len), 0);
 	ck_assert_uint_eq(len, 32);
 	/* The ping carries 5, not the -1 that follows the nonce. */
-	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32C, &p, &len),
+	rpcstream_in_expect(&r, RPC_SEQ_HANDSHAKE, RPC_CRC32C);
+	ck_assert_int_eq(rpcstream_in_next(&r, &p, &len),
 	    RPC_ERR_SEQ);
 	/* A length that cannot be is refused before its bytes come. */
-	rpc_reader_reset(&r, 0);
+	rpcstream_in_reset(&r);
+	rpcstream_in_expect(&r, 0, RPC_CRC32);
 	put32(bad, 8);
 	put32(bad + 4, 0);
-	ck_assert_int_eq(rpc_reader_feed(&r, bad, 4), 0);
-	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32, &p, &len),
+	ck_assert_int_eq(rpcstream_in_feed(&r, bad, 4), 0);
+	ck_assert_int_eq(rpcstream_in_next(&r, &p, &len),
 	    RPC_ERR_FRAME_LEN);
-	rpc_reader_reset(&r, 0);
+	rpcstream_in_reset(&r);
+	rpcstream_in_expect(&r, 0, RPC_CRC32);
 	put32(bad, RPC_FRAME_MAX_LEN + 4);
-	ck_assert_int_eq(rpc_reader_feed(&r, bad, 4), 0);
-	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32, &p, &len),
+	ck_assert_int_eq(rpcstream_in_feed(&r, bad, 4), 0);
+	ck_assert_int_eq(rpcstream_in_next(&r, &p, &len),
 	    RPC_ERR_FRAME_LEN);
-	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32, NULL, &len),
+	ck_assert_int_eq(rpcstream_in_next(&r, NULL, &len),
 	    RPC_ERR_ARG);
-	ck_assert_int_eq(rpc_reader_feed(&r, NULL, 1), RPC_ERR_ARG);
-	rpc_reader_free(&r);
+	ck_assert_int_eq(rpcstream_in_feed(&r, NULL, 1), RPC_ERR_ARG);
+	rpcstream_in_free(&r);
 }
 END_TEST
 
-/* What follows the last frame stays, byte for byte, for the caller. */
-START_TEST(reader_unread)
-{
-	uint8_t b[128];
-	struct rpc_reader r;
-	const uint8_t *p;
-	size_t n, len;
-
-	n = 4 + unhex(v_nonce_frame, b + 4, sizeof(b) - 4);
-	put32(b, 4);
-	memcpy(b + n, "\x01\x02\x03\x04\x05", 5);
-	rpc_reader_init(&r, RPC_SEQ_NONCE);
-	ck_assert_uint_eq(rpc_reader_unread(&r, &p), 0);
-	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32, &p, &len),
-	    RPC_NEED_MORE);
-	ck_assert_int_eq(rpc_reader_feed(&r, b, n + 5), 0);
-	ck_assert_uint_eq(rpc_reader_unread(&r, &p), n + 5);
-	ck_assert_int_eq(rpc_reader_next(&r, RPC_CRC32, &p, &len), 0);
-	ck_assert_uint_eq(rpc_reader_unread(&r, &p), 5);
-	ck_assert_mem_eq(p, "\x01\x02\x03\x04\x05", 5);
-	rpc_reader_free(&r);
-}
-END_TEST
 
 /*
  * Both ends of a link built from the codec alone: the proxy's handshake and
@@ -1948,7 +1927,6 @@ rpc_suite(void)
 	tcase_add_test(tc, reader_split_everywhere);
 	tcase_add_test(tc, reader_large_frame);
 	tcase_add_test(tc, reader_errors_stick);
-	tcase_add_test(tc, reader_unread);
 	suite_add_tcase(s, tc);
 	return s;
 }
