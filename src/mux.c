@@ -27,6 +27,7 @@
 
 #include "bytes.h"
 #include "crypto.h"
+#include "deadline.h"
 #include "log.h"
 #include "mux.h"
 #include "net.h"
@@ -813,13 +814,7 @@ link_sleep(struct link *l, int ms)
 	struct timespec end;
 	int stop;
 
-	clock_gettime(CLOCK_REALTIME, &end);
-	end.tv_sec += ms / 1000;
-	end.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (end.tv_nsec >= 1000000000) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000;
-	}
+	deadline_after(ms, &end);
 	pthread_mutex_lock(&l->m->mu);
 	while (!l->m->stop &&
 	    pthread_cond_timedwait(&l->m->wake, &l->m->mu, &end) != ETIMEDOUT)
@@ -1007,11 +1002,14 @@ mux_new(const struct config *cfg, struct middle *mid, struct mux **out)
 
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return MUX_ERR;
+	if (deadline_cond_init(&m->wake) != 0) {
+		free(m);
+		return MUX_ERR;
+	}
 	m->cfg = cfg;
 	m->mid = mid;
 	m->start_time = (int32_t)time(NULL);
 	pthread_mutex_init(&m->mu, NULL);
-	pthread_cond_init(&m->wake, NULL);
 	on_change(m);
 	middle_on_change(mid, on_change, m);
 	*out = m;
@@ -1230,6 +1228,11 @@ mux_attach(struct mux *m, int16_t dc, enum frame_transport t,
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		goto out;
+	if (deadline_cond_init(&c->cv) != 0) {
+		free(c);
+		c = NULL;
+		goto out;
+	}
 	c->transport = t;
 	c->last_take = net_now_ms();
 	endpoint_of((const struct sockaddr_storage *)client, &c->client);
@@ -1241,7 +1244,6 @@ mux_attach(struct mux *m, int16_t dc, enum frame_transport t,
 	if (m->cfg->has_public_ipv6 && c->ours.v6)
 		memcpy(c->ours.ip,
 		    &((const struct sockaddr_in6 *)&m->cfg->public_ipv6.ss)->sin6_addr, 16);
-	pthread_cond_init(&c->cv, NULL);
 	snap = middle_get(m->mid);
 	pc = snapshot_conf(m, snap);
 	/* Under m->mu, so that the link cannot leave in between. */
@@ -1376,13 +1378,7 @@ mux_recv(struct mux_conn *c, struct mux_msg **out, int timeout_ms)
 	struct timespec end;
 	int rc = 0;
 
-	clock_gettime(CLOCK_REALTIME, &end);
-	end.tv_sec += timeout_ms / 1000;
-	end.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (end.tv_nsec >= 1000000000) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000;
-	}
+	deadline_after(timeout_ms, &end);
 	pthread_mutex_lock(&l->mu);
 	while (c->head == NULL && !c->closed && rc == 0)
 		if (pthread_cond_timedwait(&c->cv, &l->mu, &end) == ETIMEDOUT)

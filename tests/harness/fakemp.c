@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 
 #include "crypto.h"
+#include "deadline.h"
 #include "fakemp.h"
 #include "proto.h"
 #include "ref.h"
@@ -1272,8 +1273,11 @@ fakemp_start(const struct fakemp_opts *o, struct fakemp **out)
 	if ((mp = calloc(1, sizeof(*mp))) == NULL)
 		return FAKEMP_ERR;
 	mp->lfd = mp->evfd = -1;
+	if (deadline_cond_init(&mp->cv) != 0) {
+		free(mp);
+		return FAKEMP_ERR;
+	}
 	pthread_mutex_init(&mp->lock, NULL);
-	pthread_cond_init(&mp->cv, NULL);
 	atomic_init(&mp->stop, 0);
 	atomic_init(&mp->fault, FAKEMP_FAULT_NONE);
 	atomic_init(&mp->pong, 1);
@@ -1590,8 +1594,7 @@ fakemp_set_listening(struct fakemp *mp, int on)
 	uint64_t gen;
 	int rc = 0;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += LISTEN_WAIT_S;
+	deadline_after(LISTEN_WAIT_S * 1000, &until);
 	pthread_mutex_lock(&mp->lock);
 	mp->listen_want = on != 0;
 	gen = ++mp->listen_gen;
