@@ -78,6 +78,12 @@ struct middle {
 	int interval;
 	struct ticker *refresher;	/* NULL: refresh on SIGHUP only */
 
+	/*
+	 * round before lock. round is one refresh at a time, held across
+	 * its reads, fetches and the on_change callback (which takes the
+	 * mux's lock): nothing may refresh while holding a mux lock. lock
+	 * is held for a pointer swap only and takes nothing under it.
+	 */
 	pthread_mutex_t round;
 	/* Under round: the bytes behind the current snapshot. */
 	struct blob have[NITEMS];

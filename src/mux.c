@@ -57,6 +57,8 @@ struct mux_stats mux_stats;
 
 struct link;
 
+/* A client's place on a link: set up before it is bound, then its state,
+ * queue and last_take under link->mu. */
 struct mux_conn {
 	struct mux_conn *hnext;		/* bucket chain, under link->mu */
 	struct link *link;
@@ -66,12 +68,13 @@ struct mux_conn {
 	int closed;			/* no more answers: see mux_recv */
 	enum frame_transport transport;
 	struct rpc_endpoint client, ours;
-	pthread_cond_t cv;
+	pthread_cond_t cv;		/* an answer or a close; with link->mu */
 	struct mux_msg *head, *tail;
 	size_t qbytes;
 	int64_t last_take;		/* net_now_ms() of its last answer taken */
 };
 
+/* Under m->mu. */
 struct target {
 	struct target *next;
 	struct proxyconf_target addr;
@@ -81,6 +84,17 @@ struct target {
 	struct link *links[LINK_MAX];
 };
 
+/*
+ * A link's locks and the mux's, in the one order any thread takes them:
+ * m->mu, then fmu, then wmu, then mu; a thread may skip some but never
+ * takes one while holding a later one. So m->mu comes before l->mu
+ * (growing, leaving, picking a link) and fmu before wmu before l->mu (a
+ * frame checks its client under mu while it holds the frame lock).
+ * wmu is taken before fmu is let go, so that frames reach the socket in
+ * the order of their sequence numbers; it is held across one blocking
+ * write of a built frame, bounded by the socket's SO_SNDTIMEO. No lock is
+ * held across a read from the middle proxy.
+ */
 struct link {
 	struct mux *m;
 	struct target *t;
@@ -91,21 +105,23 @@ struct link {
 	int running;			/* its thread has not ended */
 	int joinable;			/* its thread is not joined yet */
 	int leaving;			/* closing as an extra link left idle */
-	/* Under mu. */
+	/* Under mu: the connection's state and the client table. */
 	pthread_mutex_t mu;
 	int ready;
 	uint64_t gen;
 	enum rpc_crc ready_crc;		/* the current connection's */
 	size_t nconns;
 	struct mux_conn *table[LINK_BUCKETS];
-	/* Under fmu: sequence numbers and CBC chain, frames in order. */
+	/* Under fmu (the frame lock): sequence numbers and CBC chain, so
+	 * that frames are numbered and encrypted in one order. */
 	pthread_mutex_t fmu;
 	int32_t wseq;
 	enum rpc_crc crc;
 	crypto_cbc *enc;
 	int64_t win_start;		/* net_now_ms(): this busy window's */
 	unsigned win_waits;		/* frames that waited for fmu in it */
-	/* Under wmu, taken with fmu held: the socket. */
+	/* Under wmu (the write lock), taken with fmu held: the socket, so
+	 * that one frame's bytes are not interleaved with another's. */
 	pthread_mutex_t wmu;
 	int fd;
 	atomic_llong busy_until;	/* net_now_ms() until it counts as busy */
@@ -123,8 +139,8 @@ struct mux {
 	const struct config *cfg;
 	struct middle *mid;
 	int32_t start_time;
-	pthread_mutex_t mu;		/* targets, stop */
-	pthread_cond_t wake;		/* stop */
+	pthread_mutex_t mu;		/* targets, stop; before any link's */
+	pthread_cond_t wake;		/* stop; with mu */
 	int stop;
 	struct target *targets;
 	atomic_llong queued;		/* answer bytes in all clients' queues */

@@ -459,7 +459,7 @@ struct link {
 	int has_writer;
 	struct stream in;	/* the reader's */
 	struct rpc_pid pid;	/* ours */
-	pthread_mutex_t wlock;	/* the output, all below */
+	pthread_mutex_t wlock;	/* the output, all below; after mp->lock */
 	pthread_cond_t wcond;
 	EVP_CIPHER_CTX *enc;
 	enum rpc_crc crc;
@@ -493,7 +493,7 @@ struct fakemp {
 	int lfd, evfd;			/* lfd: the accept thread's */
 	int acceptor_ok;
 	pthread_t acceptor;
-	pthread_mutex_t lock;		/* everything below */
+	pthread_mutex_t lock;		/* everything below; before wlock */
 	pthread_cond_t cv;
 	struct link *links;
 	uint64_t next_link;
