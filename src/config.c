@@ -45,14 +45,14 @@
 #define CONN_MIN		2
 #define CONN_MAX		4
 #define CONN_LIMIT		64
-/* PROTOCOL.md 2.4: the official proxy tolerates 32 MiB (1 << 25) per client. */
+/* doc/PROTOCOL.md 2.4: the official proxy allows 32 MiB (1 << 25) a client. */
 #define QUEUE_BYTES		(32LL * 1024 * 1024)
 #define URL_SECRET		"https://core.telegram.org/getProxySecret"
 #define URL_CONFIG		"https://core.telegram.org/getProxyConfig"
 #define URL_CONFIG_V6		"https://core.telegram.org/getProxyConfigV6"
 #define NELEM(a)		(sizeof(a) / sizeof((a)[0]))
 
-/* PROTOCOL.md 1.5: the DC table direct-mode proxies use, port DC_PORT. */
+/* doc/PROTOCOL.md 1.5: the DC table direct-mode proxies use, port DC_PORT. */
 static const struct {
 	int id;
 	const char *ipv4;
@@ -771,7 +771,9 @@ static const struct key_def tls_keys[] = {
 	    1LL << 40, 0, "bytes 1024..1099511627776" },
 };
 
-/* PROTOCOL.md 4.1: Telegram's files; 4.4, 4.7: our address as it sees it. */
+/*
+ * doc/PROTOCOL.md 4.1: Telegram's files; 4.4, 4.7: our address as it sees it.
+ */
 static const struct key_def middle_keys[] = {
 	{ "ad_tag", set_ad_tag, 0, 0, 0, KEY_ZERO | KEY_UNQUOTED,
 	    "32 hex digits" },
@@ -1397,7 +1399,7 @@ config_validate(struct config *cfg, char *err, size_t errlen)
 	char modes[32];
 	size_t i;
 
-	/* The tag only travels through middle proxies (PROTOCOL.md 4.7). */
+	/* The tag only travels through middle proxies (doc/PROTOCOL.md 4.7). */
 	if (cfg->has_ad_tag && !cfg->mode_given)
 		cfg->mode = CONFIG_MODE_MIDDLE;
 	if (cfg->has_ad_tag && cfg->mode != CONFIG_MODE_MIDDLE) {

@@ -38,7 +38,8 @@
 #define LINK_STACK		(256 * 1024)
 #define LINK_BUCKETS		256
 #define LINK_MAX		64	/* per target, connections_per_target max */
-#define HANDSHAKE_MS		3000	/* PROTOCOL.md 4.5: CONNECT_TIMEOUT */
+/* doc/PROTOCOL.md 4.5: CONNECT_TIMEOUT */
+#define HANDSHAKE_MS		3000
 #define BACKOFF_MIN_MS		1000	/* 4.6: the official proxy retries after ~1 s */
 #define BACKOFF_MAX_MS		30000
 #define DEAD_AFTER_PINGS	3	/* silent ping intervals before a link is dead */

@@ -37,7 +37,7 @@
 #define ERR_MAX		512
 #define KIB		1024
 
-/* Shaped like Telegram's (PROTOCOL.md 4.1), pointing at loopback. */
+/* Shaped like Telegram's (doc/PROTOCOL.md 4.1), pointing at loopback. */
 static const char conf1[] =
     "# force_probability 10 10\n"
     "default 2;\n"
