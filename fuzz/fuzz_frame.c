@@ -2,7 +2,7 @@
  * The input read as a client stream in each transport: decode a header, skip
  * its body, repeat until the data runs out or a header is refused. Each
  * accepted header must re-encode to the very same bytes (the decoder accepts
- * only canonical forms), and its length must obey PROTOCOL.md 2.4.
+ * only canonical forms), and its length must obey doc/PROTOCOL.md 2.4.
  */
 #include <stdlib.h>
 #include <string.h>

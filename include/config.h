@@ -73,7 +73,7 @@ struct config {
 	enum log_level log_level;
 	char state_dir[PATH_MAX];
 
-	/* [tls] (PROTOCOL.md 3): fake-TLS and the cover site */
+	/* [tls] (doc/PROTOCOL.md 3): fake-TLS and the cover site */
 	size_t ndomains;			/* 0: no fake-TLS, no masking */
 	char domains[CONFIG_MAX_DOMAINS][SECRET_DOMAIN_MAX + 1];
 	char mask_host[256];			/* empty: domains[0] */
@@ -87,7 +87,7 @@ struct config {
 	int mask_timeout;			/* seconds a masked connection may last */
 	long long mask_max_bytes;		/* bytes relayed per masked connection */
 
-	/* [middle] (PROTOCOL.md 4, 5): Telegram's middle proxies, the ad tag */
+	/* [middle] (doc/PROTOCOL.md 4, 5): Telegram's middle proxies, ad tag */
 	int has_ad_tag;
 	uint8_t ad_tag[SECRET_LEN];		/* 32 hex in the file */
 	char proxy_secret_url[512];		/* default: core.telegram.org/getProxySecret */

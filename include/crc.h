@@ -1,6 +1,6 @@
 /*
  * CRC32 (IEEE 802.3, zlib) and CRC32C (Castagnoli), the two checksums of
- * middle-proxy frames (PROTOCOL.md 4.2). Pure; libcrypto has neither.
+ * middle-proxy frames (doc/PROTOCOL.md 4.2). Pure; libcrypto has neither.
  */
 #ifndef MTPROXYD_CRC_H
 #define MTPROXYD_CRC_H

@@ -18,7 +18,7 @@ int crypto_ctr_skip(crypto_ctr *c, size_t n);
 void crypto_ctr_free(crypto_ctr *c);
 
 /*
- * AES-256-CBC without padding (PROTOCOL.md 4.2): one chain per context for
+ * AES-256-CBC without padding (doc/PROTOCOL.md 4.2): one chain per context for
  * the life of a middle-proxy link. encrypt is 1 to encrypt, 0 to decrypt.
  */
 typedef struct crypto_cbc crypto_cbc;
@@ -32,7 +32,10 @@ void crypto_cbc_free(crypto_cbc *c);
 /* SHA-256 of a || b (b may be NULL with blen 0). */
 int crypto_sha256(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
     uint8_t out[32]);
-/* MD5 and SHA-1: only for the middle-proxy key derivation (PROTOCOL.md 4.4). */
+/*
+ * MD5 and SHA-1: only for the middle-proxy key derivation
+ * (doc/PROTOCOL.md 4.4).
+ */
 int crypto_md5(const uint8_t *buf, size_t len, uint8_t out[16]);
 int crypto_sha1(const uint8_t *buf, size_t len, uint8_t out[20]);
 int crypto_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg,

@@ -1,5 +1,5 @@
 /*
- * fake-TLS ("ee" secrets, PROTOCOL.md 3): ClientHello parse and verify,
+ * fake-TLS ("ee" secrets, doc/PROTOCOL.md 3): ClientHello parse and verify,
  * ServerHello build, the record layer after the handshake, and a client-side
  * hello builder for tests and the harness. Pure: time, random bytes and
  * secrets are parameters; no I/O, no clock, no globals.
@@ -67,7 +67,7 @@ struct faketls_match {
 
 /*
  * Find the secret whose HMAC-SHA256 over the hello, with its 32 random bytes
- * zeroed, matches the first 28 random bytes (PROTOCOL.md 3.1); the last 4
+ * zeroed, matches the first 28 random bytes (doc/PROTOCOL.md 3.1); the last 4
  * carry the client's time. h comes from faketls_hello_parse(wire, ...).
  * The message is "all bytes of the records carrying the hello, as
  * received, headers included" - for the usual one-record hello exactly what
@@ -88,7 +88,7 @@ int faketls_time_ok(int64_t now, uint32_t ts, uint32_t skew_past,
     uint32_t skew_future);
 
 /*
- * PROTOCOL.md 3.2: the skew_past to use once a replay cache whose oldest
+ * doc/PROTOCOL.md 3.2: the skew_past to use once a replay cache whose oldest
  * entry was stored at `oldest` (replay_oldest) guards the hellos. A hello
  * with ts > oldest + skew_future was first accepted after that entry was
  * stored, so the cache still holds it and catches a replay: no freshness
@@ -119,7 +119,7 @@ int faketls_hello_build(const uint8_t secret[SECRET_LEN], const char *domain,
     uint8_t *out, size_t cap, size_t *out_len);
 
 /*
- * Server reply (PROTOCOL.md 3.4): ServerHello record echoing the session id
+ * Server reply (doc/PROTOCOL.md 3.4): ServerHello record echoing the session id
  * and suite, with a key_share (x25519, key_share bytes) and a
  * supported_versions (TLS 1.3) extension in the order given; a CCS record;
  * then napp ApplicationData records of app_sizes[i] bytes (1..16640 each)
@@ -163,7 +163,7 @@ int faketls_server_hello_parse(const uint8_t *msg, size_t len,
     int *versions_first);
 
 /*
- * Client -> server records after the handshake (PROTOCOL.md 3.5): one CCS
+ * Client -> server records after the handshake (doc/PROTOCOL.md 3.5): one CCS
  * (14 03 03 00 01 01) allowed before the first ApplicationData record, then
  * only 17 03 03 records of up to TLS_CIPHERTEXT_MAX bytes, split anywhere.
  * Errors are sticky.

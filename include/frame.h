@@ -1,4 +1,4 @@
-/* Transport framing inside the obfuscated stream (PROTOCOL.md 2). Pure. */
+/* Transport framing inside the obfuscated stream (doc/PROTOCOL.md 2). Pure. */
 #ifndef MTPROXYD_FRAME_H
 #define MTPROXYD_FRAME_H
 
@@ -41,7 +41,7 @@ int frame_encode(enum frame_transport t, size_t len, int quickack,
     uint8_t hdr[4], size_t *hdr_len);
 
 /*
- * An answer from the middle proxy in the client's transport (PROTOCOL.md
+ * An answer from the middle proxy in the client's transport (doc/PROTOCOL.md
  * 2.1-2.3, 4.8): RPC_PROXY_ANS's data as one packet. Padded adds rnd[0] & 3
  * bytes of rnd[1..3], as the official server does, but never past
  * FRAME_MAX_LEN; rnd is unused otherwise. out must hold
@@ -60,7 +60,7 @@ int frame_quickack_encode(enum frame_transport t, uint32_t confirm,
     uint8_t out[FRAME_QUICKACK_LEN]);
 
 /*
- * A client stream cut into packets (PROTOCOL.md 2), fed in whatever pieces
+ * A client stream cut into packets (doc/PROTOCOL.md 2), fed in whatever pieces
  * the socket gives. A bad header ends the stream: nothing after it is ever
  * a packet, since the official server does not resynchronise either.
  */

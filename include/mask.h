@@ -1,5 +1,5 @@
 /*
- * The cover site (PROTOCOL.md 3.4, 3.6): where connections that fail the
+ * The cover site (doc/PROTOCOL.md 3.4, 3.6): where connections that fail the
  * checks are relayed, and the shape of its TLS reply that ours imitates.
  * A probe thread resolves mask_host and learns the shape at start and every
  * mask_probe_interval seconds; sessions read both without blocking.

@@ -1,5 +1,5 @@
 /*
- * The middle-proxy configuration (PROTOCOL.md 4.1): the proxy secret and
+ * The middle-proxy configuration (doc/PROTOCOL.md 4.1): the proxy secret and
  * proxy-multi.conf (IPv4 and IPv6 lists), from local files or fetched, the
  * last good copies kept in state_dir. A refresher thread fetches again every
  * refresh_interval; a good new snapshot replaces the current one atomically,

@@ -1,5 +1,5 @@
 /*
- * Middle-proxy links (PROTOCOL.md 4.2-4.8, 5). Per target of the current
+ * Middle-proxy links (doc/PROTOCOL.md 4.2-4.8, 5). Per target of the current
  * proxy-multi.conf, conn_min links, and up to conn_max while they are all
  * busy, each with its own multiplexer thread: it connects, runs the nonce
  * and handshake, then reads answers and routes them by conn_id into the

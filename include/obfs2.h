@@ -1,6 +1,6 @@
 /*
  * obfuscated2: the 64-byte header that opens every client and DC stream
- * (PROTOCOL.md 1.1-1.5). Pure: no I/O, random bytes come in as arguments.
+ * (doc/PROTOCOL.md 1.1-1.5). Pure: no I/O, random bytes come in as arguments.
  */
 #ifndef MTPROXYD_OBFS2_H
 #define MTPROXYD_OBFS2_H
@@ -39,7 +39,7 @@ int obfs2_parse(const uint8_t hdr[OBFS2_HEADER_LEN],
  * Builder side (client, or proxy towards a DC): from 64 random bytes, build
  * the wire header carrying tag and dc. secret may be NULL (no secret). With
  * fast_key/fast_iv (only without a secret) the seed is chosen so that the
- * builder's read key/iv equal them (PROTOCOL.md 1.5 fast mode).
+ * builder's read key/iv equal them (doc/PROTOCOL.md 1.5 fast mode).
  * keys: builder's view (wkey = builder->peer). The write cipher must then skip
  * OBFS2_HEADER_LEN bytes. OBFS2_ERR_RETRY: draw new random bytes.
  */

@@ -1,5 +1,5 @@
 /*
- * proxy-multi.conf (PROTOCOL.md 4.1, 5): which middle-ends serve which DC.
+ * proxy-multi.conf (doc/PROTOCOL.md 4.1, 5): which middle-ends serve which DC.
  * Pure: text in, an allocated struct out. Targets must be IP literals
  * (a.b.c.d:port or [v6]:port); nothing here resolves names.
  */

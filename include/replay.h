@@ -1,5 +1,5 @@
 /*
- * Replay cache for fake-TLS hellos (PROTOCOL.md 3.3): a bounded set of
+ * Replay cache for fake-TLS hellos (doc/PROTOCOL.md 3.3): a bounded set of
  * 16-byte keys, each with the time it was stored. Entries expire after the
  * window; when the set is full the oldest goes first. Thread-safe (one
  * mutex); time is a parameter, there is no clock inside.

@@ -1,5 +1,5 @@
 /*
- * Middle-proxy RPC codec (PROTOCOL.md 4): frames, CBC padding, nonce, key
+ * Middle-proxy RPC codec (doc/PROTOCOL.md 4): frames, CBC padding, nonce, key
  * derivation, handshake, keepalive, RPC_PROXY_REQ out and answers in, and
  * the forwarding filter of 2.4. Pure: bytes in, bytes or structs out; time
  * and random bytes are parameters. Encryption of the byte stream and the
@@ -39,7 +39,7 @@
  * RPC_PROXY_REQ around a maximal client packet (FRAME_MAX_LEN plus well
  * under 1 KiB of headers); answers carry packets of the same order. 16 MiB
  * leaves ample room for both and keeps one frame under half the official
- * server's 32 MiB per-connection buffer cap (PROTOCOL.md 2.4).
+ * server's 32 MiB per-connection buffer cap (doc/PROTOCOL.md 2.4).
  */
 #define RPC_FRAME_MAX_LEN	(1u << 24)
 

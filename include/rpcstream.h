@@ -1,5 +1,5 @@
 /*
- * The encrypted byte stream of a middle-proxy link (PROTOCOL.md 4.2),
+ * The encrypted byte stream of a middle-proxy link (doc/PROTOCOL.md 4.2),
  * without sockets: ciphertext in, checked frame payloads out; payloads in,
  * padded and encrypted frames out. The stream owns the buffering, the
  * ciphertext short of a cipher block, skipping padding words and the

@@ -5,14 +5,12 @@
  * this module never logs, so the fuzzer can link it alone.
  */
 #include <sys/mman.h>
-#include <sys/stat.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +24,7 @@
 #include "capacity.h"
 #include "config.h"
 #include "errbuf.h"
+#include "file.h"
 #include "crypto.h"
 #include "secret.h"
 
@@ -46,14 +45,14 @@
 #define CONN_MIN		2
 #define CONN_MAX		4
 #define CONN_LIMIT		64
-/* PROTOCOL.md 2.4: the official proxy tolerates 32 MiB (1 << 25) per client. */
+/* doc/PROTOCOL.md 2.4: the official proxy allows 32 MiB (1 << 25) a client. */
 #define QUEUE_BYTES		(32LL * 1024 * 1024)
 #define URL_SECRET		"https://core.telegram.org/getProxySecret"
 #define URL_CONFIG		"https://core.telegram.org/getProxyConfig"
 #define URL_CONFIG_V6		"https://core.telegram.org/getProxyConfigV6"
 #define NELEM(a)		(sizeof(a) / sizeof((a)[0]))
 
-/* PROTOCOL.md 1.5: the DC table direct-mode proxies use, port DC_PORT. */
+/* doc/PROTOCOL.md 1.5: the DC table direct-mode proxies use, port DC_PORT. */
 static const struct {
 	int id;
 	const char *ipv4;
@@ -772,7 +771,9 @@ static const struct key_def tls_keys[] = {
 	    1LL << 40, 0, "bytes 1024..1099511627776" },
 };
 
-/* PROTOCOL.md 4.1: Telegram's files; 4.4, 4.7: our address as it sees it. */
+/*
+ * doc/PROTOCOL.md 4.1: Telegram's files; 4.4, 4.7: our address as it sees it.
+ */
 static const struct key_def middle_keys[] = {
 	{ "ad_tag", set_ad_tag, 0, 0, 0, KEY_ZERO | KEY_UNQUOTED,
 	    "32 hex digits" },
@@ -1100,25 +1101,17 @@ ini_parse(const char *text, size_t len, dictionary **out, char *err,
     size_t errlen)
 {
 	char path[64];
-	size_t off = 0;
-	ssize_t n;
 	int fd;
 
 	if ((fd = memfd_create("mtproxyd-config", MFD_CLOEXEC)) < 0) {
 		errbuf_set(err, errlen, "config: memfd_create: %s", strerror(errno));
 		return CONFIG_ERR_IO;
 	}
-	while (off < len) {
-		n = write(fd, text + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			errbuf_set(err, errlen, "config: memfd write: %s",
-			    strerror(n < 0 ? errno : EIO));
-			close(fd);
-			return CONFIG_ERR_IO;
-		}
-		off += (size_t)n;
+	if (file_write_all(fd, text, len) != 0) {
+		errbuf_set(err, errlen, "config: memfd write: %s",
+		    strerror(errno));
+		close(fd);
+		return CONFIG_ERR_IO;
 	}
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	ini_errline = 0;
@@ -1324,55 +1317,33 @@ err_prefix(const char *path, char *err, size_t errlen)
 int
 config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 {
-	struct stat st;
-	char *text = NULL;
-	size_t off = 0;
-	ssize_t n;
-	int fd, rc = CONFIG_ERR_IO;
+	char *text;
+	size_t len;
+	int rc;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+	switch (file_read(path, 0, FILE_MAX, &text, &len)) {
+	case 0:
+		break;
+	case FILE_ERR_OPEN:
 		errbuf_set(err, errlen, "%s: cannot open: %s", path,
 		    strerror(errno));
 		return CONFIG_ERR_IO;
-	}
-	if (fstat(fd, &st) != 0) {
-		errbuf_set(err, errlen, "%s: cannot read: %s", path,
-		    strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
+	case FILE_ERR_TYPE:
 		errbuf_set(err, errlen, "%s: cannot read: not a regular file",
 		    path);
-		goto out;
-	}
-	if (st.st_size > FILE_MAX) {
+		return CONFIG_ERR_IO;
+	case FILE_ERR_BIG:
 		errbuf_set(err, errlen, "%s: config: expected at most %d bytes",
 		    path, FILE_MAX);
-		rc = CONFIG_ERR;
-		goto out;
+		return CONFIG_ERR;
+	default:
+		errbuf_set(err, errlen, "%s: cannot read: %s", path,
+		    strerror(errno));
+		return CONFIG_ERR_IO;
 	}
-	if ((text = malloc((size_t)st.st_size + 1)) == NULL) {
-		errbuf_set(err, errlen, "%s: cannot read: out of memory", path);
-		goto out;
-	}
-	while (off < (size_t)st.st_size) {
-		n = read(fd, text + off, (size_t)st.st_size - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			errbuf_set(err, errlen, "%s: cannot read: %s", path,
-			    strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-	}
-	if ((rc = config_load_buffer(text, off, cfg, err, errlen)) != 0)
+	if ((rc = config_load_buffer(text, len, cfg, err, errlen)) != 0)
 		err_prefix(path, err, errlen);
-out:
 	free(text);
-	close(fd);
 	return rc;
 }
 
@@ -1428,7 +1399,7 @@ config_validate(struct config *cfg, char *err, size_t errlen)
 	char modes[32];
 	size_t i;
 
-	/* The tag only travels through middle proxies (PROTOCOL.md 4.7). */
+	/* The tag only travels through middle proxies (doc/PROTOCOL.md 4.7). */
 	if (cfg->has_ad_tag && !cfg->mode_given)
 		cfg->mode = CONFIG_MODE_MIDDLE;
 	if (cfg->has_ad_tag && cfg->mode != CONFIG_MODE_MIDDLE) {

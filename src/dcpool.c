@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "dcpool.h"
+#include "deadline.h"
 #include "direct.h"
 #include "log.h"
 #include "net.h"
@@ -150,16 +151,9 @@ wait_until(struct dcpool *p, int64_t when)
 	struct timespec ts;
 	int64_t ms;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ms = when - net_now_ms();
-	if (ms <= 0)
+	if ((ms = when - net_now_ms()) <= 0)
 		return;
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	deadline_after(ms, &ts);
 	pthread_cond_timedwait(&p->cv, &p->mu, &ts);
 }
 
@@ -187,17 +181,16 @@ keeper(void *arg)
 int
 dcpool_start(const struct config *cfg, struct dcpool **out)
 {
-	pthread_condattr_t ca;
 	struct dcpool *p;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return DCPOOL_ERR;
 	p->cfg = cfg;
+	if (deadline_cond_init(&p->cv) != 0) {
+		free(p);
+		return DCPOOL_ERR;
+	}
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->cv, &ca);
-	pthread_condattr_destroy(&ca);
 	if (ticker_spawn(&p->thread, DCPOOL_STACK, keeper, p) != 0) {
 		pthread_cond_destroy(&p->cv);
 		pthread_mutex_destroy(&p->mu);

@@ -1,5 +1,5 @@
 /*
- * fake-TLS codec (PROTOCOL.md 3). The hello parser takes what real networks
+ * fake-TLS codec (doc/PROTOCOL.md 3). The hello parser takes what real networks
  * do to a hello (cut across reads, re-cut into several records) and refuses
  * anything a TLS client would not send, so that whatever it refuses can go to
  * the cover site untouched.

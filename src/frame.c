@@ -1,5 +1,5 @@
 /*
- * Transport frame headers (PROTOCOL.md 2.1-2.4). Decoding is strict in the
+ * Transport frame headers (doc/PROTOCOL.md 2.1-2.4). Decoding is strict in the
  * same places the official server is, so a client that works with it works
  * with us and nothing else gets through.
  */

@@ -2,7 +2,7 @@
  * The cover site. A probe sends it a hello like TDLib's and reads its reply
  * up to the end of the first flight: the ServerHello's extension order and
  * the sizes of the encrypted handshake records are what our replies copy
- * (PROTOCOL.md 3.4). The probe thread redoes resolution and probe every
+ * (doc/PROTOCOL.md 3.4). The probe thread redoes resolution and probe every
  * mask_probe_interval seconds; sessions only copy results out under the
  * lock, which no I/O ever holds.
  */

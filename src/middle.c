@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +19,9 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "errbuf.h"
 #include "fetch.h"
+#include "file.h"
 #include "log.h"
 #include "middle.h"
 #include "proto.h"
@@ -78,6 +79,12 @@ struct middle {
 	struct ticker *refresher;	/* NULL: refresh on SIGHUP only */
 	struct stats_middle *st;	/* the server's counters */
 
+	/*
+	 * round before lock. round is one refresh at a time, held across
+	 * its reads, fetches and the on_change callback (which takes the
+	 * mux's lock): nothing may refresh while holding a mux lock. lock
+	 * is held for a pointer swap only and takes nothing under it.
+	 */
 	pthread_mutex_t round;
 	/* Under round: the bytes behind the current snapshot. */
 	struct blob have[NITEMS];
@@ -88,20 +95,6 @@ struct middle {
 	void (*on_change)(void *arg);
 	void *on_change_arg;
 };
-
-static void
-why_set(char *why, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-why_set(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-}
 
 static void
 blob_free(struct blob *b)
@@ -129,43 +122,20 @@ static int
 read_whole(const char *path, size_t max, struct blob *b, char *why,
     size_t whylen)
 {
-	ssize_t n;
-	int fd, rc = MIDDLE_ERR;
+	char *p;
+	int rc;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		why_set(why, whylen, "cannot read %s: %s", path,
+	rc = file_read(path, 0, max, &p, &b->len);
+	b->p = (uint8_t *)p;
+	if (rc == FILE_ERR_BIG)
+		errbuf_set(why, whylen, "%s: over %zu bytes", path, max);
+	else if (rc == FILE_ERR_TYPE)
+		errbuf_set(why, whylen, "cannot read %s: not a regular file",
+		    path);
+	else if (rc != 0)
+		errbuf_set(why, whylen, "cannot read %s: %s", path,
 		    strerror(errno));
-		return MIDDLE_ERR;
-	}
-	/* One byte over max tells a file at the cap from one above it. */
-	if ((b->p = malloc(max + 1)) == NULL) {
-		why_set(why, whylen, "%s: out of memory", path);
-		goto out;
-	}
-	b->len = 0;
-	while (b->len <= max) {
-		n = read(fd, b->p + b->len, max + 1 - b->len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			why_set(why, whylen, "cannot read %s: %s", path,
-			    strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		b->len += (size_t)n;
-	}
-	if (b->len > max) {
-		why_set(why, whylen, "%s: over %zu bytes", path, max);
-		goto out;
-	}
-	rc = 0;
-out:
-	close(fd);
-	if (rc != 0)
-		blob_free(b);
-	return rc;
+	return rc == 0 ? 0 : MIDDLE_ERR;
 }
 
 static int
@@ -180,21 +150,21 @@ check_item(enum item it, const struct blob *b, const char *where, char *why,
 	if (it == ITEM_SECRET) {
 		if (rpc_key_select(b->p, b->len, &ks) == 0)
 			return 0;
-		why_set(why, whylen, "%s: a proxy secret of %zu bytes, "
+		errbuf_set(why, whylen, "%s: a proxy secret of %zu bytes, "
 		    "expected %d..%d", where, b->len, RPC_SECRET_MIN,
 		    RPC_SECRET_MAX);
 		return MIDDLE_ERR;
 	}
 	rc = proxyconf_parse((const char *)b->p, b->len, &pc, &perr);
 	if (rc != 0) {
-		why_set(why, whylen, "%s: line %d: %s", where, perr.line,
+		errbuf_set(why, whylen, "%s: line %d: %s", where, perr.line,
 		    perr.msg);
 		return MIDDLE_ERR;
 	}
 	rc = pc->ntargets > 0 ? 0 : MIDDLE_ERR;
 	proxyconf_free(pc);
 	if (rc != 0)
-		why_set(why, whylen, "%s: no middle proxy listed", where);
+		errbuf_set(why, whylen, "%s: no middle proxy listed", where);
 	return rc;
 }
 
@@ -236,23 +206,6 @@ state_path(const struct middle *m, enum item it, char *path, size_t len)
 	return n > 0 && (size_t)n < len ? 0 : MIDDLE_ERR;
 }
 
-static int
-write_all(int fd, const uint8_t *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return MIDDLE_ERR;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Whole or not at all: a temporary file renamed over the old copy. */
 static void
 state_save(const struct middle *m, enum item it, const struct blob *b)
@@ -278,7 +231,7 @@ state_save(const struct middle *m, enum item it, const struct blob *b)
 		return;
 	}
 	rc = fchmod(fd, items[it].mode) == 0 &&
-	    write_all(fd, b->p, b->len) == 0 && fsync(fd) == 0 ? 0 :
+	    file_write_all(fd, b->p, b->len) == 0 && fsync(fd) == 0 ? 0 :
 	    MIDDLE_ERR;
 	saved = errno;
 	if (close(fd) != 0 && rc == 0) {
@@ -303,17 +256,17 @@ state_load(const struct middle *m, enum item it, struct blob *b, char *why,
 	char path[PATH_MAX], inner[WHY_MAX];
 
 	if (state_path(m, it, path, sizeof(path)) != 0) {
-		why_set(why, whylen, "no last good copy: state_dir '%s' is "
+		errbuf_set(why, whylen, "no last good copy: state_dir '%s' is "
 		    "empty or too long", m->state_dir);
 		return MIDDLE_ERR;
 	}
 	if (read_whole(path, items[it].max, b, inner, sizeof(inner)) != 0) {
-		why_set(why, whylen, "no last good copy: %s", inner);
+		errbuf_set(why, whylen, "no last good copy: %s", inner);
 		return MIDDLE_ERR;
 	}
 	if (check_item(it, b, path, inner, sizeof(inner)) != 0) {
 		blob_free(b);
-		why_set(why, whylen, "the last good copy is bad: %s", inner);
+		errbuf_set(why, whylen, "the last good copy is bad: %s", inner);
 		return MIDDLE_ERR;
 	}
 	return 0;

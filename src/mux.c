@@ -27,6 +27,7 @@
 
 #include "bytes.h"
 #include "crypto.h"
+#include "deadline.h"
 #include "log.h"
 #include "mux.h"
 #include "net.h"
@@ -38,7 +39,8 @@
 #define LINK_STACK		(256 * 1024)
 #define LINK_BUCKETS		256
 #define LINK_MAX		64	/* per target, connections_per_target max */
-#define HANDSHAKE_MS		3000	/* PROTOCOL.md 4.5: CONNECT_TIMEOUT */
+/* doc/PROTOCOL.md 4.5: CONNECT_TIMEOUT */
+#define HANDSHAKE_MS		3000
 #define BACKOFF_MIN_MS		1000	/* 4.6: the official proxy retries after ~1 s */
 #define BACKOFF_MAX_MS		30000
 #define DEAD_AFTER_PINGS	3	/* silent ping intervals before a link is dead */
@@ -55,6 +57,8 @@
 
 struct link;
 
+/* A client's place on a link: set up before it is bound, then its state,
+ * queue and last_take under link->mu. */
 struct mux_conn {
 	struct mux_conn *hnext;		/* bucket chain, under link->mu */
 	struct link *link;
@@ -64,12 +68,13 @@ struct mux_conn {
 	int closed;			/* no more answers: see mux_recv */
 	enum frame_transport transport;
 	struct rpc_endpoint client, ours;
-	pthread_cond_t cv;
+	pthread_cond_t cv;		/* an answer or a close; with link->mu */
 	struct mux_msg *head, *tail;
 	size_t qbytes;
 	int64_t last_take;		/* net_now_ms() of its last answer taken */
 };
 
+/* Under m->mu. */
 struct target {
 	struct target *next;
 	struct proxyconf_target addr;
@@ -79,6 +84,17 @@ struct target {
 	struct link *links[LINK_MAX];
 };
 
+/*
+ * A link's locks and the mux's, in the one order any thread takes them:
+ * m->mu, then fmu, then wmu, then mu; a thread may skip some but never
+ * takes one while holding a later one. So m->mu comes before l->mu
+ * (growing, leaving, picking a link) and fmu before wmu before l->mu (a
+ * frame checks its client under mu while it holds the frame lock).
+ * wmu is taken before fmu is let go, so that frames reach the socket in
+ * the order of their sequence numbers; it is held across one blocking
+ * write of a built frame, bounded by the socket's SO_SNDTIMEO. No lock is
+ * held across a read from the middle proxy.
+ */
 struct link {
 	struct mux *m;
 	struct target *t;
@@ -89,19 +105,21 @@ struct link {
 	int running;			/* its thread has not ended */
 	int joinable;			/* its thread is not joined yet */
 	int leaving;			/* closing as an extra link left idle */
-	/* Under mu. */
+	/* Under mu: the connection's state and the client table. */
 	pthread_mutex_t mu;
 	int ready;
 	uint64_t gen;
 	enum rpc_crc ready_crc;		/* the current connection's */
 	size_t nconns;
 	struct mux_conn *table[LINK_BUCKETS];
-	/* Under fmu: sequence numbers and CBC chain, frames in order. */
+	/* Under fmu (the frame lock): sequence numbers and CBC chain, so
+	 * that frames are numbered and encrypted in one order. */
 	pthread_mutex_t fmu;
 	struct rpcstream_out out;	/* its cipher: a crypto_cbc */
 	int64_t win_start;		/* net_now_ms(): this busy window's */
 	unsigned win_waits;		/* frames that waited for fmu in it */
-	/* Under wmu, taken with fmu held: the socket. */
+	/* Under wmu (the write lock), taken with fmu held: the socket, so
+	 * that one frame's bytes are not interleaved with another's. */
 	pthread_mutex_t wmu;
 	int fd;
 	atomic_llong busy_until;	/* net_now_ms() until it counts as busy */
@@ -117,8 +135,8 @@ struct mux {
 	const struct config *cfg;
 	struct middle *mid;
 	int32_t start_time;
-	pthread_mutex_t mu;		/* targets, stop */
-	pthread_cond_t wake;		/* stop */
+	pthread_mutex_t mu;		/* targets, stop; before any link's */
+	pthread_cond_t wake;		/* stop; with mu */
 	int stop;
 	struct target *targets;
 	atomic_llong queued;		/* answer bytes in all clients' queues */
@@ -756,13 +774,7 @@ link_sleep(struct link *l, int ms)
 	struct timespec end;
 	int stop;
 
-	clock_gettime(CLOCK_REALTIME, &end);
-	end.tv_sec += ms / 1000;
-	end.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (end.tv_nsec >= 1000000000) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000;
-	}
+	deadline_after(ms, &end);
 	pthread_mutex_lock(&l->m->mu);
 	while (!l->m->stop &&
 	    pthread_cond_timedwait(&l->m->wake, &l->m->mu, &end) != ETIMEDOUT)
@@ -953,12 +965,15 @@ mux_new(const struct config *cfg, struct middle *mid, struct stats_mux *st,
 
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return MUX_ERR;
+	if (deadline_cond_init(&m->wake) != 0) {
+		free(m);
+		return MUX_ERR;
+	}
 	m->cfg = cfg;
 	m->mid = mid;
 	m->st = st;
 	m->start_time = (int32_t)time(NULL);
 	pthread_mutex_init(&m->mu, NULL);
-	pthread_cond_init(&m->wake, NULL);
 	on_change(m);
 	middle_on_change(mid, on_change, m);
 	*out = m;
@@ -1177,6 +1192,11 @@ mux_attach(struct mux *m, int16_t dc, enum frame_transport t,
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		goto out;
+	if (deadline_cond_init(&c->cv) != 0) {
+		free(c);
+		c = NULL;
+		goto out;
+	}
 	c->transport = t;
 	c->last_take = net_now_ms();
 	endpoint_of((const struct sockaddr_storage *)client, &c->client);
@@ -1188,7 +1208,6 @@ mux_attach(struct mux *m, int16_t dc, enum frame_transport t,
 	if (m->cfg->has_public_ipv6 && c->ours.v6)
 		memcpy(c->ours.ip,
 		    &((const struct sockaddr_in6 *)&m->cfg->public_ipv6.ss)->sin6_addr, 16);
-	pthread_cond_init(&c->cv, NULL);
 	snap = middle_get(m->mid);
 	pc = snapshot_conf(m, snap);
 	/* Under m->mu, so that the link cannot leave in between. */
@@ -1311,13 +1330,7 @@ mux_recv(struct mux_conn *c, struct mux_msg **out, int timeout_ms)
 	struct timespec end;
 	int rc = 0;
 
-	clock_gettime(CLOCK_REALTIME, &end);
-	end.tv_sec += timeout_ms / 1000;
-	end.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (end.tv_nsec >= 1000000000) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000;
-	}
+	deadline_after(timeout_ms, &end);
 	pthread_mutex_lock(&l->mu);
 	while (c->head == NULL && !c->closed && rc == 0)
 		if (pthread_cond_timedwait(&c->cv, &l->mu, &end) == ETIMEDOUT)

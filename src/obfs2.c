@@ -1,5 +1,5 @@
 /*
- * obfuscated2 header (PROTOCOL.md 1.1-1.5). Both ends derive two key/iv
+ * obfuscated2 header (doc/PROTOCOL.md 1.1-1.5). Both ends derive two key/iv
  * pairs from the 48 seed bytes at 8..55: the forward seed keys the
  * builder->parser direction, the byte-reversed seed the other one.
  */
@@ -20,7 +20,7 @@ reverse_copy(uint8_t *dst, const uint8_t *src, size_t n)
 		dst[i] = src[n - 1 - i];
 }
 
-/* PROTOCOL.md 1.2: key = SHA256(seed[0:32] || secret), or the raw seed. */
+/* doc/PROTOCOL.md 1.2: key = SHA256(seed[0:32] || secret), or the raw seed. */
 static int
 derive(const uint8_t seed[OBFS2_SEED_LEN], const uint8_t *secret,
     uint8_t key[OBFS2_KEY_LEN], uint8_t iv[OBFS2_IV_LEN])

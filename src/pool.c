@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "deadline.h"
 #include "pool.h"
 
 #define TRIM_MIN_PEAK	64	/* busy threads: smaller bursts leave little */
@@ -50,13 +51,14 @@ pool_new(struct pool **out, int max_threads, int queue_len, int spare,
 		return POOL_ERR;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return POOL_ERR;
-	if ((p->queue = calloc((size_t)queue_len, sizeof(*p->queue))) == NULL) {
+	if ((p->queue = calloc((size_t)queue_len, sizeof(*p->queue))) == NULL ||
+	    deadline_cond_init(&p->done) != 0) {
+		free(p->queue);
 		free(p);
 		return POOL_ERR;
 	}
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->work, NULL);
-	pthread_cond_init(&p->done, NULL);
 	pthread_attr_init(&p->attr);
 	pthread_attr_setdetachstate(&p->attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&p->attr, stack_size);
@@ -279,13 +281,7 @@ pool_free(struct pool *p, int timeout_ms)
 	struct timespec end;
 	int rc;
 
-	clock_gettime(CLOCK_REALTIME, &end);
-	end.tv_sec += timeout_ms / 1000;
-	end.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (end.tv_nsec >= 1000000000) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000;
-	}
+	deadline_after(timeout_ms, &end);
 	pthread_mutex_lock(&p->mu);
 	rc = wait_until(p, &end, 0);
 	p->stopping = 1;

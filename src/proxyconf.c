@@ -1,7 +1,8 @@
 /*
  * proxy-multi.conf parser. The file comes from Telegram over the network,
  * so every statement is checked and the first fault is reported with its
- * line; the grammar is the one the official proxy accepts (PROTOCOL.md 4.1).
+ * line; the grammar is the one the official proxy accepts
+ * (doc/PROTOCOL.md 4.1).
  */
 #include <arpa/inet.h>
 #include <stdarg.h>

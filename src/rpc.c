@@ -1,5 +1,5 @@
 /*
- * Middle-proxy RPC codec (PROTOCOL.md 4). Every check mirrors one the
+ * Middle-proxy RPC codec (doc/PROTOCOL.md 4). Every check mirrors one the
  * official proxy makes, so a middle-end that talks to it talks to us and a
  * link that would be closed there fails here with a named error.
  */
@@ -324,7 +324,7 @@ valid_endpoint(const struct rpc_endpoint *e)
 	return e->v6 == 0 || e->v6 == 1;
 }
 
-/* Lay out the string s of PROTOCOL.md 4.4; returns its length. */
+/* Lay out the string s of doc/PROTOCOL.md 4.4; returns its length. */
 static size_t
 key_input(const struct rpc_key_input *in, enum rpc_purpose purpose,
     uint8_t s[KEY_INPUT_MAX])

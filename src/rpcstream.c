@@ -1,5 +1,5 @@
 /*
- * A middle-proxy link's byte stream (PROTOCOL.md 4.2) between the socket
+ * A middle-proxy link's byte stream (doc/PROTOCOL.md 4.2) between the socket
  * and the frame codec: see rpcstream.h.
  */
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /*
- * Secrets in the forms clients paste (PROTOCOL.md 2.3, 3): a 16-byte key in
+ * Secrets in the forms clients paste (doc/PROTOCOL.md 2.3, 3): a 16-byte key in
  * hex, with a "dd" prefix for padded intermediate or an "ee" prefix and a hex
  * domain for fake-TLS.
  */

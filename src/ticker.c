@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "deadline.h"
 #include "ticker.h"
 
 struct ticker {
@@ -52,8 +53,7 @@ ticker_main(void *arg)
 
 	pthread_mutex_lock(&t->lock);
 	while (!t->stop) {
-		clock_gettime(CLOCK_MONOTONIC, &at);
-		at.tv_sec += t->interval_s;
+		deadline_after((int64_t)t->interval_s * 1000, &at);
 		rc = 0;
 		while (!t->stop && rc != ETIMEDOUT)
 			rc = pthread_cond_timedwait(&t->wake, &t->lock, &at);
@@ -69,20 +69,14 @@ ticker_main(void *arg)
 	return NULL;
 }
 
-/* The condvar runs on the monotonic clock: a clock step must not stall it. */
 static int
 sync_init(struct ticker *t)
 {
-	pthread_condattr_t ca;
 	int rc;
 
-	if ((rc = pthread_condattr_init(&ca)) != 0)
-		return -rc;
-	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	if (rc == 0)
-		rc = pthread_cond_init(&t->wake, &ca);
-	pthread_condattr_destroy(&ca);
-	if (rc == 0 && (rc = pthread_mutex_init(&t->lock, NULL)) != 0)
+	if ((rc = deadline_cond_init(&t->wake)) != 0)
+		return rc;
+	if ((rc = pthread_mutex_init(&t->lock, NULL)) != 0)
 		pthread_cond_destroy(&t->wake);
 	return -rc;
 }

@@ -15,12 +15,14 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include "errbuf.h"
+#include "file.h"
 #include "crypto.h"
 #include "log.h"
 #include "secret.h"
@@ -76,43 +78,35 @@ static int
 read_secret(const char *path, uint8_t key[SECRET_LEN], char *err,
     size_t errlen)
 {
-	char buf[SECRET_HEX + 2];
-	ssize_t n;
-	size_t len = 0;
-	int fd, rc = USERS_ERR;
+	char *text;
+	size_t len;
+	int rc;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
-		if (errno == ENOENT)
-			return 0;
+	/* One byte over the hex and its newline is enough to refuse. */
+	rc = file_read(path, O_NOFOLLOW, SECRET_HEX + 1, &text, &len);
+	if (rc == FILE_ERR_OPEN && errno == ENOENT)
+		return 0;
+	if (rc == FILE_ERR_OPEN || rc == FILE_ERR_IO) {
 		errbuf_set(err, errlen, "cannot read %s: %s", path,
 		    strerror(errno));
 		return USERS_ERR;
 	}
-	while (len < sizeof(buf)) {
-		n = read(fd, buf + len, sizeof(buf) - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			errbuf_set(err, errlen, "cannot read %s: %s", path,
-			    strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
+	if (rc == FILE_ERR_TYPE) {
+		errbuf_set(err, errlen, "cannot read %s: not a regular file",
+		    path);
+		return USERS_ERR;
 	}
-	if (len > 0 && buf[len - 1] == '\n')
-		len--;
-	buf[len < SECRET_HEX + 1 ? len : SECRET_HEX + 1] = '\0';
-	if (len != SECRET_HEX || secret_parse_key(buf, key) != 0) {
+	if (rc == 0 && len > 0 && text[len - 1] == '\n')
+		text[--len] = '\0';
+	rc = rc == 0 && len == SECRET_HEX && secret_parse_key(text, key) == 0 ?
+	    1 : USERS_ERR;
+	if (rc != 1)
 		errbuf_set(err, errlen, "%s: expected 32 hex digits and a "
 		    "newline; fix the file or remove it for a new secret", path);
-		goto out;
+	if (text != NULL) {
+		OPENSSL_cleanse(text, len);
+		free(text);
 	}
-	rc = 1;
-out:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	close(fd);
 	return rc;
 }
 
@@ -123,8 +117,7 @@ create_secret(const char *path, uint8_t key[SECRET_LEN], char *err,
 {
 	struct secret s = { .kind = SECRET_CLASSIC };
 	char text[SECRET_HEX + 2];
-	size_t len, off = 0;
-	ssize_t n;
+	size_t len;
 	int fd, rc = USERS_ERR;
 
 	if (crypto_random(s.key, SECRET_LEN) != 0 ||
@@ -145,17 +138,9 @@ create_secret(const char *path, uint8_t key[SECRET_LEN], char *err,
 			    strerror(errno));
 		goto out;
 	}
-	while (off < len) {
-		n = write(fd, text + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	if (off < len || fsync(fd) != 0) {
+	if (file_write_all(fd, text, len) != 0 || fsync(fd) != 0) {
 		errbuf_set(err, errlen, "cannot write %s: %s", path,
-		    strerror(errno ? errno : EIO));
+		    strerror(errno));
 		close(fd);
 		unlink(path);
 		goto out;

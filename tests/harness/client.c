@@ -189,7 +189,7 @@ get_u16be(const uint8_t *p)
 }
 
 /*
- * Server -> client records (PROTOCOL.md 3.5): only 17 03 03, as the proxy
+ * Server -> client records (doc/PROTOCOL.md 3.5): only 17 03 03, as the proxy
  * sends no CCS after its reply. Strips the headers from p[0..n) in place;
  * the payload ends up in p[0..*out).
  */
@@ -411,7 +411,7 @@ tclient_connect(const struct sockaddr *sa, socklen_t salen,
 	return 0;
 }
 
-/* ---- fake-TLS (PROTOCOL.md 3) ---- */
+/* ---- fake-TLS (doc/PROTOCOL.md 3) ---- */
 
 static int
 hello_build(const uint8_t *secret, const char *domain, int ts_offset,

@@ -1,6 +1,6 @@
 /*
  * A Telegram-app-like test client: obfuscated2 with a proxy secret
- * (PROTOCOL.md 1.1-1.3) and the three transports (2.1-2.3), plain or inside
+ * (doc/PROTOCOL.md 1.1-1.3) and the three transports (2.1-2.3), plain or inside
  * fake-TLS like an app given an "ee" secret (3). Every call is bounded in
  * time; the socket is non-blocking underneath.
  *
@@ -22,7 +22,7 @@
 					   (ECONNREFUSED, ...) */
 #define TCLIENT_ERR_TIMEOUT	(-2)
 #define TCLIENT_ERR_EOF		(-3)	/* the peer closed (FIN or RST) */
-#define TCLIENT_ERR_FRAME	(-4)	/* PROTOCOL.md 2 refuses the peer's
+#define TCLIENT_ERR_FRAME	(-4)	/* doc/PROTOCOL.md 2 refuses the peer's
 					   frame, or ours */
 #define TCLIENT_ERR_TOOBIG	(-5)	/* frame larger than the buffer; it
 					   stays queued: retry with more room */
@@ -53,7 +53,7 @@ int tclient_connect_raw(const struct sockaddr *sa, socklen_t salen,
     const uint8_t *data, size_t len, int timeout_ms, struct tclient **out);
 
 /*
- * fake-TLS (PROTOCOL.md 3). All zero: the way TDLib connects.
+ * fake-TLS (doc/PROTOCOL.md 3). All zero: the way TDLib connects.
  */
 struct tclient_tls_opts {
 	int ts_offset;		/* seconds added to now as the hello's time */

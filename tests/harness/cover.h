@@ -1,6 +1,6 @@
 /*
  * A cover site on loopback for the fake-TLS tests: where the proxy relays
- * the connections that fail its checks (PROTOCOL.md 3.6).
+ * the connections that fail its checks (doc/PROTOCOL.md 3.6).
  *
  * cover_start runs `openssl s_server -WWW` with a fresh self-signed
  * certificate for the domain, serving index.html with a unique marker;

@@ -342,7 +342,7 @@ serve_due(struct fakedc *dc)
 }
 
 /*
- * The DC's view of the header (PROTOCOL.md 1.5): keys from the raw seeds,
+ * The DC's view of the header (doc/PROTOCOL.md 1.5): keys from the raw seeds,
  * by the harness's reference code so that a key bug in src/obfs2.c does
  * not cancel out between the daemon and its DC.
  */

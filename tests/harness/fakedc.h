@@ -1,6 +1,6 @@
 /*
  * Fake Telegram DC on loopback for the integration tests and the benchmark.
- * It speaks the DC side of a secret-less obfuscated2 stream (PROTOCOL.md
+ * It speaks the DC side of a secret-less obfuscated2 stream (doc/PROTOCOL.md
  * 1.5). One epoll thread serves every connection, so ten thousand idle
  * connections cost no extra threads.
  */
@@ -35,7 +35,7 @@ struct fakedc_opts {
 	 * SOURCE only. pattern 0: unencrypted bytes as fast as the peer takes
 	 * them, with no end (the benchmark). pattern 1: fakedc_pattern(seed)
 	 * encrypted with the DC->proxy cipher of the header received
-	 * (PROTOCOL.md 1.5), so that the far end can check every byte;
+	 * (doc/PROTOCOL.md 1.5), so that the far end can check every byte;
 	 * source_len of them (0: no end), then the connection stays open.
 	 * With source_interval_ms, source_chunk bytes each time it elapses
 	 * (a DC trickling an answer), else as fast as the peer takes them.
@@ -64,7 +64,7 @@ enum fakedc_counter {
 	FAKEDC_BYTES_OUT,
 	FAKEDC_FRAMES,		/* frames echoed (ECHO) */
 	FAKEDC_QUICKACKS,	/* of which had the quick-ack flag */
-	FAKEDC_BAD_FRAMES,	/* frames PROTOCOL.md 2 refuses: closed */
+	FAKEDC_BAD_FRAMES,	/* frames doc/PROTOCOL.md 2 refuses: closed */
 	FAKEDC_ACCEPT_ERRORS,	/* accept() out of fds or memory */
 	FAKEDC_NCOUNTERS
 };

@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 
 #include "crypto.h"
+#include "deadline.h"
 #include "fakemp.h"
 #include "proto.h"
 #include "ref.h"
@@ -396,7 +397,7 @@ struct link {
 	int has_writer;
 	struct stream in;	/* the reader's */
 	struct rpc_pid pid;	/* ours */
-	pthread_mutex_t wlock;	/* the output, all below */
+	pthread_mutex_t wlock;	/* the output, all below; after mp->lock */
 	pthread_cond_t wcond;
 	struct rpcstream_out out;	/* its cipher: an EVP_CIPHER_CTX */
 	int closing;
@@ -428,7 +429,7 @@ struct fakemp {
 	int lfd, evfd;			/* lfd: the accept thread's */
 	int acceptor_ok;
 	pthread_t acceptor;
-	pthread_mutex_t lock;		/* everything below */
+	pthread_mutex_t lock;		/* everything below; before wlock */
 	pthread_cond_t cv;
 	struct link *links;
 	uint64_t next_link;
@@ -1212,8 +1213,11 @@ fakemp_start(const struct fakemp_opts *o, struct fakemp **out)
 	if ((mp = calloc(1, sizeof(*mp))) == NULL)
 		return FAKEMP_ERR;
 	mp->lfd = mp->evfd = -1;
+	if (deadline_cond_init(&mp->cv) != 0) {
+		free(mp);
+		return FAKEMP_ERR;
+	}
 	pthread_mutex_init(&mp->lock, NULL);
-	pthread_cond_init(&mp->cv, NULL);
 	atomic_init(&mp->stop, 0);
 	atomic_init(&mp->fault, FAKEMP_FAULT_NONE);
 	atomic_init(&mp->pong, 1);
@@ -1530,8 +1534,7 @@ fakemp_set_listening(struct fakemp *mp, int on)
 	uint64_t gen;
 	int rc = 0;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += LISTEN_WAIT_S;
+	deadline_after(LISTEN_WAIT_S * 1000, &until);
 	pthread_mutex_lock(&mp->lock);
 	mp->listen_want = on != 0;
 	gen = ++mp->listen_gen;

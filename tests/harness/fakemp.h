@@ -1,5 +1,5 @@
 /*
- * Fake Telegram middle-end (PROTOCOL.md 4) on loopback for the integration
+ * Fake Telegram middle-end (doc/PROTOCOL.md 4) on loopback for the integration
  * tests and the benchmark. It speaks the server side of a real link: the
  * proxy's RPC_NONCE checked (key_select, ±30 s), its own nonce, AES-256-CBC
  * keys derived from the socket's addresses, RPC_HANDSHAKE checked and
@@ -221,7 +221,7 @@ struct fakemp_client_opts {
 
 struct fakemp_client;
 
-/* Connect, nonce and handshake like the proxy (PROTOCOL.md 4.3-4.5). */
+/* Connect, nonce and handshake like the proxy (doc/PROTOCOL.md 4.3-4.5). */
 int fakemp_client_connect(const struct fakemp_client_opts *o,
     struct fakemp_client **out);
 /* One frame: next seq, the negotiated CRC, padded, encrypted, all sent. */

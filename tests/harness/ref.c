@@ -1,5 +1,5 @@
 /*
- * Reference implementations, each written from its PROTOCOL.md section and
+ * Reference implementations, each written from its doc/PROTOCOL.md section and
  * kept as plain as the text: no tables, no fast paths, so that what they
  * compute can be checked by reading. Offsets and limits are the text's
  * numbers, not proto.h's, so a wrong constant there is not shared either.

@@ -1,5 +1,5 @@
 /*
- * Reference implementations from PROTOCOL.md, independent of src/: the
+ * Reference implementations from doc/PROTOCOL.md, independent of src/: the
  * checksums (4.2), obfuscated2 (1.1-1.5), the transport frames (2.1-2.3)
  * and the middle-proxy link (4.2, 4.4), for the fakes and the test client.
  * When the fakes used the daemon's own codecs, a bug both ends shared

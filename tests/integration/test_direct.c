@@ -944,7 +944,7 @@ reverse(const uint8_t *in, size_t len, uint8_t *out)
 }
 
 /*
- * The server->client key and iv a header implies (PROTOCOL.md 1.2; without
+ * The server->client key and iv a header implies (doc/PROTOCOL.md 1.2; without
  * a secret, 1.5), worked out here with OpenSSL rather than src/obfs2.c so
  * that a derivation bug shared by the daemon and the harness shows.
  */
@@ -968,7 +968,7 @@ s2c_cipher(const uint8_t hdr[OBFS2_HEADER_LEN], const uint8_t *secret,
 	ck_assert_uint_eq(n, 32);
 }
 
-/* AES-256-CTR from keystream offset 0 (PROTOCOL.md conventions). */
+/* AES-256-CTR from keystream offset 0 (doc/PROTOCOL.md conventions). */
 static void
 ctr_apply(const uint8_t key[32], const uint8_t iv[16], const uint8_t *in,
     uint8_t *out, size_t len)

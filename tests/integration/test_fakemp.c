@@ -1,6 +1,6 @@
 /*
  * The fake middle proxy on its own, spoken to by fakemp_client (the proxy's
- * side of a link written from PROTOCOL.md 4): nonce and handshake checks
+ * side of a link written from doc/PROTOCOL.md 4): nonce and handshake checks
  * both ways, CRC32C and CRC32, echoes byte for byte up to the largest
  * client packet, keepalive, the answers tests send, the faults, and 500
  * conn_ids over two links.

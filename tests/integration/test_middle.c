@@ -255,7 +255,7 @@ START_TEST(echo_transports)
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		echo(c, sizes[i]);
 	ck_assert_int_eq(fakemp_last_req(e.mp[0], &r), 0);
-	/* PROTOCOL.md 4.7: transport | EXTMODE2 | MAGIC | HAS_AD_TAG. */
+	/* doc/PROTOCOL.md 4.7: transport | EXTMODE2 | MAGIC | HAS_AD_TAG. */
 	ck_assert_uint_eq(r.flags, transport_flag[t] | 0x21008u);
 	ck_assert_int_eq(r.has_ad_tag, 1);
 	ck_assert_uint_eq(r.ad_tag_len, 16);
@@ -358,7 +358,9 @@ START_TEST(acks_and_close_ext)
 	for (got = 0; got < 4; got += n)
 		ck_assert_int_eq(tclient_read_raw(c, raw + got, 4 - got, &n, 1,
 		    IO_MS), 0);
-	/* PROTOCOL.md 2.1/2.2: big-endian for abridged, else little-endian. */
+	/*
+	 * doc/PROTOCOL.md 2.1/2.2: big-endian for abridged, else little-endian.
+	 */
 	if (t == FRAME_ABRIDGED) {
 		want[0] = 0x8b; want[1] = 0xad; want[2] = 0xf0; want[3] = 0x0d;
 	} else {
@@ -396,7 +398,7 @@ plain_packet(size_t len, uint32_t constructor)
 }
 
 /*
- * PROTOCOL.md 2.4: a packet under 28 bytes and an unencrypted one with a
+ * doc/PROTOCOL.md 2.4: a packet under 28 bytes and an unencrypted one with a
  * constructor other than the four of the key exchange never become an
  * RPC_PROXY_REQ; each adds exactly 1 to middle_filtered_queries, and the
  * session goes on: an allowed unencrypted one (req_pq) and an encrypted
@@ -519,7 +521,7 @@ START_TEST(close_ext_nothing_first)
 END_TEST
 
 /*
- * PROTOCOL.md 2.3: a padded frame of len + pad bytes goes up as its first
+ * doc/PROTOCOL.md 2.3: a padded frame of len + pad bytes goes up as its first
  * (len + pad) & ~3 bytes, whole words of padding included, for every
  * padding 0..15; the echo brings those bytes back (plus 0..3 of ours).
  * The frames are built here, byte by byte, to know the padding.

@@ -1,5 +1,5 @@
 /*
- * fake-TLS ("ee" secrets) and the cover site, end to end (PROTOCOL.md 3).
+ * fake-TLS ("ee" secrets) and the cover site, end to end (doc/PROTOCOL.md 3).
  *
  * First the harness on its own: the test client's fake-TLS mode against a
  * small server built here from the faketls and obfs2 codecs, and the cover
@@ -139,7 +139,7 @@ echo_sizes(struct tclient *c, const size_t *sizes, size_t n)
 /* ---- a fake-TLS server from the codecs, for the harness's own tests */
 
 #define FTS_HELLO_CAP	FAKETLS_HELLO_MAX
-#define FTS_APP_LEN	2500	/* PROTOCOL.md 3.4's fallback size */
+#define FTS_APP_LEN	2500	/* doc/PROTOCOL.md 3.4's fallback size */
 
 struct fts {
 	int lfd;
@@ -236,7 +236,7 @@ fts_payload(struct fts *f, const uint8_t *p, size_t n)
 	return rc;
 }
 
-/* Bytes from the client after the hello: records (PROTOCOL.md 3.5). */
+/* Bytes from the client after the hello: records (doc/PROTOCOL.md 3.5). */
 static int
 fts_feed(struct fts *f, const uint8_t *in, size_t len)
 {
@@ -384,7 +384,7 @@ fts_start(const char *hex)
 	ck_assert_ptr_nonnull(f);
 	itest_key(hex, f->secret);
 	memcpy(f->reply_key, f->secret, SECRET_LEN);
-	f->wrap_max = 1425;	/* PROTOCOL.md 3.5 */
+	f->wrap_max = 1425;	/* doc/PROTOCOL.md 3.5 */
 	loopback(0, &ss, &len);
 	ck_assert_int_ge(f->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC,
 	    0), 0);

@@ -1,5 +1,5 @@
 /*
- * fake-TLS codec: the PROTOCOL.md 3 known answers (a TDLib-shaped hello and
+ * fake-TLS codec: the doc/PROTOCOL.md 3 known answers (a TDLib-shaped hello and
  * the server reply to it), every rejection reason, hellos cut at every byte
  * across reads and records, the record layer after the handshake, record
  * sizing.

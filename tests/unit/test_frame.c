@@ -1,4 +1,6 @@
-/* Transport frame headers (PROTOCOL.md 2.1-2.4): every branch, byte exact. */
+/*
+ * Transport frame headers (doc/PROTOCOL.md 2.1-2.4): every branch, byte exact.
+ */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

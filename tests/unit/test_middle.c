@@ -37,7 +37,7 @@
 #define ERR_MAX		512
 #define KIB		1024
 
-/* Shaped like Telegram's (PROTOCOL.md 4.1), pointing at loopback. */
+/* Shaped like Telegram's (doc/PROTOCOL.md 4.1), pointing at loopback. */
 /* The counters middle_new is given, as the server gives its own. */
 static struct stats_middle counters;
 

@@ -1,5 +1,5 @@
 /*
- * obfuscated2 header: the known answers of PROTOCOL.md 1.1-1.5 (computed by
+ * obfuscated2 header: the known answers of doc/PROTOCOL.md 1.1-1.5 (computed by
  * an implementation that interoperates with the official server), round
  * trips, the 1.4 list and fast mode.
  */
@@ -398,7 +398,7 @@ START_TEST(forbidden_first_bytes)
 END_TEST
 
 /*
- * PROTOCOL.md 1.5 fast mode: the DC's write cipher must be the proxy's
+ * doc/PROTOCOL.md 1.5 fast mode: the DC's write cipher must be the proxy's
  * proxy->client cipher, so DC->client bytes pass through untouched.
  */
 START_TEST(fast_mode)

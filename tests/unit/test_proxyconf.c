@@ -1,5 +1,5 @@
 /*
- * proxy-multi.conf (PROTOCOL.md 4.1, 5): the real-shaped example, every
+ * proxy-multi.conf (doc/PROTOCOL.md 4.1, 5): the real-shaped example, every
  * grammar error with its line, the limits, IPv6 targets, default lookup.
  */
 #include <arpa/inet.h>
@@ -11,7 +11,7 @@
 #include "proto.h"
 #include "proxyconf.h"
 
-/* PROTOCOL.md 4.1, with DC4's several lines and an IPv6 cluster. */
+/* doc/PROTOCOL.md 4.1, with DC4's several lines and an IPv6 cluster. */
 static const char example[] =
     "# force_probability 10 10\n"
     "default 2;\n"

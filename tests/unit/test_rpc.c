@@ -1,5 +1,5 @@
 /*
- * Middle-proxy RPC codec (PROTOCOL.md 4): the known answers of
+ * Middle-proxy RPC codec (doc/PROTOCOL.md 4): the known answers of
  * ../shared/vectors/rpc.txt (copied here), every error branch, round trips,
  * one key derivation recomputed with the openssl command line, and both
  * CRC32C paths against the harness's bitwise reference.
@@ -602,7 +602,7 @@ START_TEST(nonce_vector)
 	ck_assert_int_eq(n.schema, 1);
 	ck_assert_uint_eq(n.ts, V_CLT_TS);
 	ck_assert_mem_eq(n.nonce, nonce, 16);
-	/* The secret length bounds of PROTOCOL.md 4.1. */
+	/* The secret length bounds of doc/PROTOCOL.md 4.1. */
 	ck_assert_int_eq(rpc_key_select(sec, 32, &ks), 0);
 	ck_assert_int_eq(rpc_key_select(sec, 31, &ks), RPC_ERR_ARG);
 	ck_assert_int_eq(rpc_key_select(sec, 257, &ks), RPC_ERR_ARG);
@@ -755,7 +755,7 @@ write_file(const char *path, const uint8_t *p, size_t len)
 }
 
 /*
- * The IPv4 derivation redone from PROTOCOL.md 4.4 with different inputs:
+ * The IPv4 derivation redone from doc/PROTOCOL.md 4.4 with different inputs:
  * s laid out here byte by byte, hashed by the openssl binary.
  */
 START_TEST(derive_openssl_cli)
@@ -1586,7 +1586,7 @@ START_TEST(handshake_server_side)
 }
 END_TEST
 
-/* --- forwarding filter (PROTOCOL.md 2.4) */
+/* --- forwarding filter (doc/PROTOCOL.md 2.4) */
 
 static size_t
 unencrypted(uint8_t *b, size_t total, uint32_t body_len, uint32_t ctor)
