@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <openssl/evp.h>
 
+#include "ckmain.h"
 #include "client.h"
 #include "crypto.h"
 #include "daemon.h"
@@ -1313,14 +1314,8 @@ direct_suite(void)
 	return s;
 }
 
-int
-main(void)
+Suite *
+ckmain_suite(void)
 {
-	SRunner *sr = srunner_create(direct_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return direct_suite();
 }

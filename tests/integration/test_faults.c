@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include "ckmain.h"
 #include "client.h"
 #include "crypto.h"
 #include "daemon.h"
@@ -874,14 +875,8 @@ faults_suite(void)
 	return s;
 }
 
-int
-main(void)
+Suite *
+ckmain_suite(void)
 {
-	SRunner *sr = srunner_create(faults_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return faults_suite();
 }

@@ -18,6 +18,7 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 
+#include "ckmain.h"
 #include "client.h"
 #include "crypto.h"
 #include "daemon.h"
@@ -888,14 +889,8 @@ harness_suite(void)
 	return s;
 }
 
-int
-main(void)
+Suite *
+ckmain_suite(void)
 {
-	SRunner *sr = srunner_create(harness_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return harness_suite();
 }

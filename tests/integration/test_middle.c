@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 
 #include "bytes.h"
+#include "ckmain.h"
 #include "client.h"
 #include "crypto.h"
 #include "daemon.h"
@@ -1254,14 +1255,8 @@ middle_suite(void)
 	return s;
 }
 
-int
-main(void)
+Suite *
+ckmain_suite(void)
 {
-	SRunner *sr = srunner_create(middle_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return middle_suite();
 }

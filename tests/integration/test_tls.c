@@ -29,6 +29,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "ckmain.h"
 #include "client.h"
 #include "cover.h"
 #include "crypto.h"
@@ -1457,14 +1458,8 @@ tls_suite(void)
 	return s;
 }
 
-int
-main(void)
+Suite *
+ckmain_suite(void)
 {
-	SRunner *sr = srunner_create(tls_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tls_suite();
 }

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "capacity.h"
+#include "ckmain.h"
 #include "config.h"
 
 #define U	CAPACITY_UNLIMITED
@@ -190,14 +191,8 @@ capacity_suite(void)
 	return s;
 }
 
-int
-main(void)
+Suite *
+ckmain_suite(void)
 {
-	SRunner *sr = srunner_create(capacity_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0 ? 1 : 0;
+	return capacity_suite();
 }

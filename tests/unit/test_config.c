@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ckmain.h"
 #include "config.h"
 #include "log.h"
 #include "stats.h"
@@ -1821,14 +1822,8 @@ config_suite(void)
 	return s;
 }
 
-int
-main(void)
+Suite *
+ckmain_suite(void)
 {
-	SRunner *sr = srunner_create(config_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0 ? 1 : 0;
+	return config_suite();
 }

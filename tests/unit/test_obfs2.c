@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckmain.h"
 #include "crypto.h"
 #include "obfs2.h"
 
@@ -514,14 +515,8 @@ obfs2_suite(void)
 	return s;
 }
 
-int
-main(void)
+Suite *
+ckmain_suite(void)
 {
-	SRunner *sr = srunner_create(obfs2_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0 ? 1 : 0;
+	return obfs2_suite();
 }

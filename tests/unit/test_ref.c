@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ckmain.h"
 #include "ref.h"
 
 /* obfs2.txt */
@@ -482,14 +483,8 @@ ref_suite(void)
 	return s;
 }
 
-int
-main(void)
+Suite *
+ckmain_suite(void)
 {
-	SRunner *sr = srunner_create(ref_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return ref_suite();
 }

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "ckmain.h"
 #include "replay.h"
 
 static void
@@ -256,14 +257,8 @@ replay_suite(void)
 	return s;
 }
 
-int
-main(void)
+Suite *
+ckmain_suite(void)
 {
-	SRunner *sr = srunner_create(replay_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0 ? 1 : 0;
+	return replay_suite();
 }

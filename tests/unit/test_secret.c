@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckmain.h"
 #include "secret.h"
 
 #define KEYHEX		"0123456789abcdef0011223344556677"
@@ -268,14 +269,8 @@ secret_suite(void)
 	return s;
 }
 
-int
-main(void)
+Suite *
+ckmain_suite(void)
 {
-	SRunner *sr = srunner_create(secret_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0 ? 1 : 0;
+	return secret_suite();
 }

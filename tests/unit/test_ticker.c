@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "ckmain.h"
 #include "ticker.h"
 
 #define STACK		(256 * 1024)
@@ -283,14 +284,8 @@ ticker_suite(void)
 	return s;
 }
 
-int
-main(void)
+Suite *
+ckmain_suite(void)
 {
-	SRunner *sr = srunner_create(ticker_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0 ? 1 : 0;
+	return ticker_suite();
 }
