@@ -27,6 +27,7 @@
 #include "crypto.h"
 #include "fakedc.h"
 #include "proc.h"
+#include "tclock.h"
 
 #define START_MS		10000
 #define STOP_MS			10000
@@ -52,15 +53,6 @@ static const struct bulk_cfg bulk_cfgs[] = {
 };
 
 /* --- helpers shared with idle.c and report.c */
-
-void
-bench_sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 double
 bench_now_s(void)

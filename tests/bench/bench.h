@@ -111,7 +111,6 @@ struct bench {
 
 extern const char *const bench_names[NTARGETS + 1];
 
-void bench_sleep_ms(int ms);
 double bench_now_s(void);
 /* A line printed under the table. */
 void bench_note(struct bench *b, const char *fmt, ...)

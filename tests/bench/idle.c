@@ -8,6 +8,7 @@
 
 #include "bench.h"
 #include "proc.h"
+#include "tclock.h"
 
 #define MEM_SAMPLES	5
 #define THREADS_STILL	10	/* equal thread counts 100 ms apart */
@@ -83,7 +84,7 @@ idle_close(struct bench *b, int ti, struct load_idle *s)
 	    proc_threads(bench_target(b, ti)->pid, &n) == 0) {
 		same = n == last ? same + 1 : 0;
 		last = n;
-		bench_sleep_ms(100);
+		tclock_sleep_ms(100);
 	}
 }
 

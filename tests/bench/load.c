@@ -14,6 +14,7 @@
 #include "crypto.h"
 #include "load.h"
 #include "proc.h"
+#include "tclock.h"
 
 #define LOAD_IO_MS		5000	/* any single wait on a peer */
 #define LOAD_HEADERS_MS		10000	/* all bulk clients through to the DC */
@@ -23,24 +24,6 @@
 #define LOAD_BATCH		64	/* idle clients opened before echoes */
 #define LOAD_WARMUP_ROUNDS	20
 #define LOAD_MAX_THREADS	64
-
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 static const char *
 tclient_reason(int rc, int err)
@@ -247,7 +230,7 @@ bulk_snap(const struct load_target *t, int upload, atomic_ullong *received,
 {
 	const struct load_dest *sink = &t->dest[LOAD_SINK];
 
-	s->ns = now_ns();
+	s->ns = tclock_now_ns();
 	if (!upload)
 		s->bytes = atomic_load(received);
 	else if (sink->fmp != NULL)
@@ -303,10 +286,10 @@ bulk_measure(const struct load_target *t, int upload, atomic_ullong *rcvd,
 {
 	struct bulk_snap a, b;
 
-	sleep_ms(warmup_ms);
+	tclock_sleep_ms(warmup_ms);
 	if (bulk_snap(t, upload, rcvd, &a) != 0)
 		return LOAD_ERR;
-	sleep_ms(window_ms);
+	tclock_sleep_ms(window_ms);
 	if (bulk_snap(t, upload, rcvd, &b) != 0)
 		return LOAD_ERR;
 	r->bytes = b.bytes - a.bytes;
@@ -443,13 +426,13 @@ latency_rounds(struct tclient *c, const uint8_t *msg, size_t msglen,
 	int i, rc;
 
 	for (i = -LOAD_WARMUP_ROUNDS; i < rounds; i++) {
-		t0 = now_ns();
+		t0 = tclock_now_ns();
 		if ((rc = echo(c, msg, msglen, buf)) != 0) {
 			fail(why, whylen, "echo", rc, errno);
 			return LOAD_ERR;
 		}
 		if (i >= 0)
-			ns[i] = now_ns() - t0;
+			ns[i] = tclock_now_ns() - t0;
 	}
 	return 0;
 }
@@ -513,14 +496,14 @@ hs_run(void *arg)
 	w->step = "malloc";
 	for (; buf != NULL && w->done < w->count; w->done++) {
 		if (w->gap_ms > 0 && w->done > 0)
-			sleep_ms(w->gap_ms);
+			tclock_sleep_ms(w->gap_ms);
 		w->step = "connect";
-		t0 = now_ns();
+		t0 = tclock_now_ns();
 		if ((w->rc = dial(w->t, LOAD_ECHO, &c)) != 0)
 			break;
 		w->step = "echo";
 		w->rc = echo(c, msg, sizeof(msg), buf);
-		w->ns[w->done] = now_ns() - t0;
+		w->ns[w->done] = tclock_now_ns() - t0;
 		tclient_close(c);
 		if (w->rc != 0)
 			break;
@@ -566,7 +549,7 @@ load_handshakes(const struct load_target *t, int total, int parallel,
 	}
 	memset(w, 0, sizeof(w));
 	memset(r, 0, sizeof(*r));
-	for (i = 0, t0 = now_ns(); i < parallel; i++) {
+	for (i = 0, t0 = tclock_now_ns(); i < parallel; i++) {
 		w[i].t = t;
 		w[i].gap_ms = gap_ms;
 		w[i].count = total / parallel + (i < total % parallel);
@@ -584,7 +567,7 @@ load_handshakes(const struct load_target *t, int total, int parallel,
 			rc = LOAD_ERR;
 		}
 	}
-	r->per_s = (double)done / ((double)(now_ns() - t0) / 1e9);
+	r->per_s = (double)done / ((double)(tclock_now_ns() - t0) / 1e9);
 	if (started < parallel && rc == 0) {
 		snprintf(why, whylen, "pthread_create failed");
 		rc = LOAD_ERR;
@@ -651,7 +634,7 @@ int
 load_idle_open(struct load_idle *s, const struct load_target *t, int upto,
     int time_ms, char *why, size_t whylen)
 {
-	int64_t deadline = now_ns() + (int64_t)time_ms * 1000000;
+	int64_t deadline = tclock_now_ns() + (int64_t)time_ms * 1000000;
 	uint8_t *buf = malloc(LOAD_CHUNK);
 	int n, rc = 0;
 
@@ -661,7 +644,7 @@ load_idle_open(struct load_idle *s, const struct load_target *t, int upto,
 		return LOAD_ERR;
 	}
 	while (rc == 0 && s->n < upto) {
-		if (now_ns() >= deadline) {
+		if (tclock_now_ns() >= deadline) {
 			snprintf(why, whylen, "only %d clients opened in %d s",
 			    s->n, time_ms / 1000);
 			rc = LOAD_ERR;

@@ -15,6 +15,7 @@
 
 #include "bench.h"
 #include "crypto.h"
+#include "tclock.h"
 
 #define MP_FILES	2
 
@@ -109,7 +110,7 @@ wait_links(struct bench *b, int timeout_ms)
 		if (bench_now_s() > deadline)
 			return -1;
 		else
-			bench_sleep_ms(10);
+			tclock_sleep_ms(10);
 	for (i = 0; i < LOAD_NDC; i++)
 		m->handshakes += fakemp_counter(m->mp[i], FAKEMP_HANDSHAKES);
 	return 0;
@@ -215,7 +216,7 @@ midtarget_quiesce(struct bench *b, const char *what, int timeout_ms)
 	check_links(b, what);
 	while ((fds = daemon_count_fds(p->t.pid)) > p->fds &&
 	    bench_now_s() < deadline)
-		bench_sleep_ms(10);
+		tclock_sleep_ms(10);
 	if (fds <= p->fds)
 		return;
 	printf("  !! middle, %s: %d client sockets still open %d s after the "

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "tclock.h"
 
 /* The whole of a small file, NUL-terminated. */
 static int
@@ -170,15 +171,6 @@ proc_cgroup_mem_bytes(long long *out)
 	return sscanf(buf, "%lld", out) == 1 ? 0 : PROC_ERR_FORMAT;
 }
 
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 int
 proc_pin(pid_t pid, const int *cpus, int ncpus)
 {
@@ -258,10 +250,10 @@ proc_mem_take(pid_t pid, int settle_ms, int samples, struct proc_mem *m)
 
 	if (samples < 1 || samples > PROC_MAX_SAMPLES)
 		return PROC_ERR_FORMAT;
-	sleep_ms(settle_ms);
+	tclock_sleep_ms(settle_ms);
 	for (i = 0; i < samples; i++) {
 		if (i > 0)
-			sleep_ms(200);
+			tclock_sleep_ms(200);
 		if ((rc = machine_mem(&avail[i], &kernel[i])) != 0)
 			return rc;
 	}

@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 
 #include "relay.h"
+#include "tclock.h"
 
 /* mtproxyd's defaults: buffer_size and the pool's thread stack (main.c). */
 #define RELAY_BUFFER		16384
@@ -315,20 +316,11 @@ relay_main(int argc, char **argv)
 
 /* --- the parent's side */
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Read "relay I PORT" lines from fd until all n ports are known. */
 static int
 read_ports(int fd, struct relay_proc *r, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = tclock_now_ms() + timeout_ms;
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	char buf[512], *line, *nl;
 	size_t len = 0;
@@ -337,8 +329,8 @@ read_ports(int fd, struct relay_proc *r, int timeout_ms)
 	int known = 0;
 
 	while (known < r->n) {
-		if (now_ms() >= deadline ||
-		    poll(&pfd, 1, (int)(deadline - now_ms())) <= 0)
+		if (tclock_now_ms() >= deadline ||
+		    poll(&pfd, 1, (int)(deadline - tclock_now_ms())) <= 0)
 			return RELAY_ERR_START;
 		got = read(fd, buf + len, sizeof(buf) - 1 - len);
 		if (got <= 0)
@@ -454,14 +446,14 @@ int
 relay_stop(struct relay_proc *r, int timeout_ms)
 {
 	const struct timespec tick = { 0, 10 * 1000 * 1000 };
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = tclock_now_ms() + timeout_ms;
 	int rc = 0;
 
 	if (r == NULL)
 		return 0;
 	if (r->pid > 0) {
 		kill(r->pid, SIGTERM);
-		while (!relay_exited(r, NULL) && now_ms() < deadline)
+		while (!relay_exited(r, NULL) && tclock_now_ms() < deadline)
 			nanosleep(&tick, NULL);
 		if (r->pid > 0) {
 			kill(r->pid, SIGKILL);

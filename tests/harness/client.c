@@ -18,6 +18,7 @@
 #include "faketls.h"
 #include "proto.h"
 #include "ref.h"
+#include "tclock.h"
 
 #define TCLIENT_CHUNK		(64 * 1024)
 #define TCLIENT_MAX_REDRAW	1000	/* a redraw is needed ~1 in 2^24 */
@@ -53,15 +54,6 @@ struct tclient {
 	struct tls_state *tls;		/* NULL: plain obfuscated2 */
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* 0 when fd is ready (or in error: the next call says which). */
 static int
 wait_fd(int fd, short events, int64_t deadline)
@@ -71,7 +63,7 @@ wait_fd(int fd, short events, int64_t deadline)
 	int n;
 
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - tclock_now_ms();
 		if (left <= 0)
 			return TCLIENT_ERR_TIMEOUT;
 		n = poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
@@ -97,7 +89,8 @@ tcp_connect(const struct sockaddr *sa, socklen_t salen, int timeout_ms,
 		rc = TCLIENT_ERR;
 		if (errno != EINPROGRESS)
 			goto fail;
-		if ((rc = wait_fd(fd, POLLOUT, now_ms() + timeout_ms)) != 0)
+		if ((rc = wait_fd(fd, POLLOUT,
+		    tclock_now_ms() + timeout_ms)) != 0)
 			goto fail;
 		rc = TCLIENT_ERR;
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0)
@@ -130,7 +123,7 @@ write_all(int fd, const uint8_t *p, size_t n, int timeout_ms)
 			p += w;
 			n -= (size_t)w;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			rc = wait_fd(fd, POLLOUT, now_ms() + timeout_ms);
+			rc = wait_fd(fd, POLLOUT, tclock_now_ms() + timeout_ms);
 			if (rc != 0)
 				return rc;
 		} else if (errno == EPIPE || errno == ECONNRESET)
@@ -542,7 +535,7 @@ tls_handshake(struct tclient *c, const uint8_t *secret, const char *domain,
 	s->reply_pending = 1;
 	if (o->early)
 		return 0;
-	if ((rc = read_reply(c, now_ms() + c->timeout_ms)) != 0)
+	if ((rc = read_reply(c, tclock_now_ms() + c->timeout_ms)) != 0)
 		return rc;
 	return write_all(c->fd, first, sizeof(first), c->timeout_ms);
 }
@@ -638,7 +631,7 @@ int
 tclient_recv(struct tclient *c, uint8_t *buf, size_t cap, size_t *len,
     int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = tclock_now_ms() + timeout_ms;
 	struct ref_frame fi;
 	int rc;
 
@@ -697,7 +690,7 @@ tclient_read_raw(struct tclient *c, uint8_t *buf, size_t cap, size_t *n,
 		return TCLIENT_ERR_ARG;
 	/* Records are unwrapped in c->in, then served from there. */
 	if (buffered(c) == 0 && crypt && c->tls != NULL &&
-	    (rc = fill(c, now_ms() + timeout_ms)) != 0)
+	    (rc = fill(c, tclock_now_ms() + timeout_ms)) != 0)
 		return rc;
 	if (buffered(c) > 0) {
 		/* Already decrypted by tclient_recv's read-ahead. */
@@ -706,7 +699,7 @@ tclient_read_raw(struct tclient *c, uint8_t *buf, size_t cap, size_t *n,
 		consume(c, *n);
 		return 0;
 	}
-	rc = read_some(c->fd, buf, cap, n, now_ms() + timeout_ms);
+	rc = read_some(c->fd, buf, cap, n, tclock_now_ms() + timeout_ms);
 	if (rc == 0 && crypt && c->rc != NULL &&
 	    ref_cipher_apply(c->rc, buf, buf, *n) != 0)
 		rc = TCLIENT_ERR;
@@ -716,7 +709,7 @@ tclient_read_raw(struct tclient *c, uint8_t *buf, size_t cap, size_t *n,
 int
 tclient_wait_closed_count(struct tclient *c, size_t *n, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = tclock_now_ms() + timeout_ms;
 	uint8_t buf[4096];
 	size_t got;
 	int rc;

@@ -27,6 +27,7 @@
 
 #include "cover.h"
 #include "crypto.h"
+#include "tclock.h"
 
 #define COVER_MAX_CONNS		64
 #define COVER_BUF		(64 * 1024)	/* per direction */
@@ -78,23 +79,6 @@ struct cover {
 	size_t seen_len[COVER_SEEN_CONNS];
 	uint64_t seen_id[COVER_SEEN_CONNS];
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
 
 static void
 count(struct cover *cv, enum cover_counter which, uint64_t n)
@@ -435,12 +419,12 @@ spawn(const char *bin, char *const argv[], const char *dir, pid_t *pid)
 static int
 reap(pid_t pid, int timeout_ms, int *status)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = tclock_now_ms() + timeout_ms;
 	pid_t r;
 
 	while ((r = waitpid(pid, status, WNOHANG)) == 0 &&
-	    now_ms() < deadline)
-		sleep_ms(COVER_TICK_MS);
+	    tclock_now_ms() < deadline)
+		tclock_sleep_ms(COVER_TICK_MS);
 	if (r == pid)
 		return 0;
 	kill(pid, SIGKILL);
@@ -568,9 +552,9 @@ wait_accepting(struct cover *cv, int64_t deadline)
 			return 0;
 		}
 		close(fd);
-		if (now_ms() >= deadline)
+		if (tclock_now_ms() >= deadline)
 			return COVER_ERR_TIMEOUT;
-		sleep_ms(COVER_TICK_MS);
+		tclock_sleep_ms(COVER_TICK_MS);
 	}
 }
 
@@ -650,7 +634,7 @@ start_thread(struct cover *cv)
 static int
 start_site(struct cover *cv, const char *domain, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = tclock_now_ms() + timeout_ms;
 	char bin[512];
 	int rc;
 
@@ -769,16 +753,16 @@ int
 cover_wait(const struct cover *cv, enum cover_counter which, uint64_t value,
     int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = tclock_now_ms() + timeout_ms;
 	uint64_t v;
 
 	for (;;) {
 		v = cover_counter(cv, which);
 		if (which == COVER_OPEN ? v == value : v >= value)
 			return 0;
-		if (now_ms() >= deadline)
+		if (tclock_now_ms() >= deadline)
 			return COVER_ERR_TIMEOUT;
-		sleep_ms(COVER_TICK_MS);
+		tclock_sleep_ms(COVER_TICK_MS);
 	}
 }
 
@@ -816,7 +800,7 @@ wait_fd(int fd, short events, int64_t deadline)
 	int n;
 
 	for (;;) {
-		if ((left = deadline - now_ms()) <= 0)
+		if ((left = deadline - tclock_now_ms()) <= 0)
 			return COVER_ERR_TIMEOUT;
 		n = poll(&p, 1, (int)left);
 		if (n > 0)
@@ -889,7 +873,7 @@ exchange_read(int fd, uint8_t *resp, size_t cap, size_t *n, int *closed,
 	*closed = 0;
 	while (*n < cap) {
 		/* A slow first byte is not the end of the answer. */
-		until = *n == 0 ? deadline : now_ms() + quiet_ms;
+		until = *n == 0 ? deadline : tclock_now_ms() + quiet_ms;
 		if (wait_fd(fd, POLLIN, until < deadline ? until : deadline)
 		    != 0)
 			return;
@@ -909,7 +893,7 @@ cover_exchange(const struct sockaddr *sa, socklen_t salen,
     const uint8_t *req, size_t len, uint8_t *resp, size_t cap, size_t *n,
     int *closed, int quiet_ms, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = tclock_now_ms() + timeout_ms;
 	int fd, rc;
 
 	if (sa == NULL || (req == NULL && len > 0) || resp == NULL ||

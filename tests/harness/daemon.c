@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 
 #include "daemon.h"
+#include "tclock.h"
 
 #define DAEMON_TICK_MS		5
 #define DAEMON_LATE_LISTEN_MS	500
@@ -44,23 +45,6 @@ struct daemon_proc {
 	struct sockaddr_storage listen[DAEMON_MAX_LISTEN];
 	socklen_t listen_len[DAEMON_MAX_LISTEN];
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
 
 /* BUILD/src/name of the build tree this program was built in, resolved. */
 static int
@@ -317,12 +301,12 @@ spawn(char *const argv[], const char *outpath, pid_t *pid)
 static int
 reap(pid_t pid, int timeout_ms, int *status)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = tclock_now_ms() + timeout_ms;
 	pid_t r;
 
 	while ((r = waitpid(pid, status, WNOHANG)) == 0 &&
-	    now_ms() < deadline)
-		sleep_ms(DAEMON_TICK_MS);
+	    tclock_now_ms() < deadline)
+		tclock_sleep_ms(DAEMON_TICK_MS);
 	if (r == pid)
 		return 0;
 	if (r < 0)
@@ -404,7 +388,7 @@ parse_listeners(struct daemon_proc *d)
 static int
 wait_listening(struct daemon_proc *d, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = tclock_now_ms() + timeout_ms;
 
 	for (;;) {
 		parse_listeners(d);
@@ -412,9 +396,9 @@ wait_listening(struct daemon_proc *d, int timeout_ms)
 			return 0;
 		if (daemon_exited(d, NULL))
 			return DAEMON_ERR_EXITED;
-		if (now_ms() >= deadline)
+		if (tclock_now_ms() >= deadline)
 			return DAEMON_ERR_TIMEOUT;
-		sleep_ms(DAEMON_TICK_MS);
+		tclock_sleep_ms(DAEMON_TICK_MS);
 	}
 }
 
@@ -543,12 +527,12 @@ int
 daemon_addr(struct daemon_proc *d, int family, struct sockaddr_storage *ss,
     socklen_t *len)
 {
-	int64_t deadline = now_ms() + DAEMON_LATE_LISTEN_MS;
+	int64_t deadline = tclock_now_ms() + DAEMON_LATE_LISTEN_MS;
 	int i;
 
-	while ((i = find_listener(d, family)) < 0 && now_ms() < deadline &&
-	    !daemon_exited(d, NULL)) {
-		sleep_ms(DAEMON_TICK_MS);
+	while ((i = find_listener(d, family)) < 0 &&
+	    tclock_now_ms() < deadline && !daemon_exited(d, NULL)) {
+		tclock_sleep_ms(DAEMON_TICK_MS);
 		parse_listeners(d);
 	}
 	if (i < 0)
@@ -599,7 +583,7 @@ daemon_log_contains(const struct daemon_proc *d, const char *needle)
 int
 daemon_wait_log(struct daemon_proc *d, const char *needle, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = tclock_now_ms() + timeout_ms;
 	int found, gone;
 
 	for (;;) {
@@ -609,9 +593,9 @@ daemon_wait_log(struct daemon_proc *d, const char *needle, int timeout_ms)
 			return found > 0 ? 0 : found;
 		if (gone)
 			return DAEMON_ERR_EXITED;
-		if (now_ms() >= deadline)
+		if (tclock_now_ms() >= deadline)
 			return DAEMON_ERR_TIMEOUT;
-		sleep_ms(DAEMON_TICK_MS);
+		tclock_sleep_ms(DAEMON_TICK_MS);
 	}
 }
 

@@ -22,6 +22,7 @@
 #include "fakedc.h"
 #include "proto.h"
 #include "ref.h"
+#include "tclock.h"
 
 #define FAKEDC_SCRATCH		(256 * 1024)
 #define FAKEDC_BUDGET		(1024 * 1024)
@@ -78,15 +79,6 @@ static void
 count(struct fakedc *dc, enum fakedc_counter which, uint64_t n)
 {
 	atomic_fetch_add(&dc->ctr[which], n);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static size_t
@@ -310,7 +302,7 @@ pattern_fill(struct fakedc *dc, struct conn *c, uint64_t want)
 static void
 pace(struct fakedc *dc)
 {
-	int64_t now = now_ms();
+	int64_t now = tclock_now_ms();
 	struct conn *c, *next;
 
 	for (c = dc->conns; c != NULL; c = next) {
@@ -328,7 +320,7 @@ pace(struct fakedc *dc)
 static void
 serve_due(struct fakedc *dc)
 {
-	int64_t now = now_ms();
+	int64_t now = tclock_now_ms();
 	struct conn *c, *next;
 
 	for (c = dc->conns; c != NULL; c = next) {
@@ -539,7 +531,7 @@ accept_some(struct fakedc *dc)
 		}
 		c->fd = fd;
 		if (dc->o.accept_delay_ms > 0)
-			c->serve_at = now_ms() + dc->o.accept_delay_ms;
+			c->serve_at = tclock_now_ms() + dc->o.accept_delay_ms;
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
 		e.events = c->events = conn_events(dc, c);
@@ -741,14 +733,14 @@ fakedc_wait(const struct fakedc *dc, enum fakedc_counter which,
     uint64_t value, int timeout_ms)
 {
 	const struct timespec tick = { 0, 2 * 1000 * 1000 };
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = tclock_now_ms() + timeout_ms;
 	uint64_t v;
 
 	for (;;) {
 		v = fakedc_counter(dc, which);
 		if (which == FAKEDC_OPEN ? v == value : v >= value)
 			return 0;
-		if (now_ms() >= deadline)
+		if (tclock_now_ms() >= deadline)
 			return FAKEDC_ERR_TIMEOUT;
 		nanosleep(&tick, NULL);
 	}

@@ -35,6 +35,7 @@
 #include "ref.h"
 #include "rpc.h"
 #include "rpcstream.h"
+#include "tclock.h"
 
 #define READ_CHUNK		(64 * 1024)
 #define NONCE_FRAME_MAX		512	/* schema 3 (4.3) needs 340 */
@@ -53,18 +54,9 @@ get_u32(const uint8_t *p)
 }
 
 static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
 deadline_in(int timeout_ms)
 {
-	return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	return timeout_ms < 0 ? -1 : tclock_now_ms() + timeout_ms;
 }
 
 /* ---- socket I/O; a deadline of -1 waits forever */
@@ -79,7 +71,7 @@ wait_readable(int fd, int64_t deadline)
 	if (deadline < 0)
 		return 0;
 	for (;;) {
-		if ((left = deadline - now_ms()) <= 0)
+		if ((left = deadline - tclock_now_ms()) <= 0)
 			return FAKEMP_ERR_TIMEOUT;
 		n = poll(&p, 1, (int)left);
 		if (n > 0)
@@ -1304,7 +1296,7 @@ fakemp_wait(const struct fakemp *mp, enum fakemp_counter which,
     uint64_t value, int timeout_ms)
 {
 	const struct timespec tick = { 0, 2 * 1000 * 1000 };
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = tclock_now_ms() + timeout_ms;
 	int gauge = which == FAKEMP_OPEN || which == FAKEMP_READY;
 	uint64_t v;
 
@@ -1312,7 +1304,7 @@ fakemp_wait(const struct fakemp *mp, enum fakemp_counter which,
 		v = fakemp_counter(mp, which);
 		if (gauge ? v == value : v >= value)
 			return 0;
-		if (now_ms() >= deadline)
+		if (tclock_now_ms() >= deadline)
 			return FAKEMP_ERR_TIMEOUT;
 		nanosleep(&tick, NULL);
 	}

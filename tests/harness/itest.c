@@ -15,23 +15,7 @@
 #include "crypto.h"
 #include "itest.h"
 #include "ref.h"
-
-int64_t
-itest_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void
-itest_sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
+#include "tclock.h"
 
 char *
 itest_read_fd(int fd)
@@ -202,7 +186,7 @@ itest_stop(struct daemon_proc *d, const char *const *hexes, size_t nhex,
 char *
 itest_stats(struct daemon_proc *d, const char *last, int timeout_ms)
 {
-	int64_t deadline = itest_now_ms() + timeout_ms;
+	int64_t deadline = tclock_now_ms() + timeout_ms;
 	char needle[128], *log, *p, *start = NULL, *report;
 	int before, n;
 
@@ -212,9 +196,9 @@ itest_stats(struct daemon_proc *d, const char *last, int timeout_ms)
 	ck_assert_int_ge(before, 0);
 	ck_assert_int_eq(kill(daemon_pid(d), SIGUSR1), 0);
 	while (daemon_log_count(d, needle) <= before) {
-		ck_assert_msg(itest_now_ms() < deadline,
+		ck_assert_msg(tclock_now_ms() < deadline,
 		    "no \"%s\" after SIGUSR1", needle);
-		itest_sleep_ms(5);
+		tclock_sleep_ms(5);
 	}
 	log = itest_read_log(d);
 	for (p = log; (p = strstr(p, "stats: accepted ")) != NULL; p++)
@@ -260,12 +244,12 @@ void
 itest_wait_counter(struct daemon_proc *d, const char *name, long long want,
     int timeout_ms, int wait_ms)
 {
-	int64_t deadline = itest_now_ms() + wait_ms;
+	int64_t deadline = tclock_now_ms() + wait_ms;
 	long long v;
 
 	while ((v = itest_counter(d, name, timeout_ms)) != want) {
-		ck_assert_msg(itest_now_ms() < deadline,
+		ck_assert_msg(tclock_now_ms() < deadline,
 		    "%s is %lld, expected %lld", name, v, want);
-		itest_sleep_ms(50);
+		tclock_sleep_ms(50);
 	}
 }

@@ -1,7 +1,7 @@
 /*
- * Helpers shared by the integration tests (tests/integration): clocks, whole
- * files, the daemon's stop and stats report, secrets in hex. They fail the
- * running Check test with ck_assert_* rather than return errors: a test has
+ * Helpers shared by the integration tests (tests/integration): whole files,
+ * the daemon's stop and stats report, secrets in hex. They fail the running
+ * Check test with ck_assert_* rather than return errors: a test has
  * nothing to do with a broken helper but stop, and the message says why.
  * Only Check tests may use them.
  */
@@ -15,9 +15,6 @@
 #include "fakedc.h"
 #include "frame.h"
 #include "secret.h"
-
-int64_t itest_now_ms(void);	/* CLOCK_MONOTONIC */
-void itest_sleep_ms(int ms);
 
 /* Everything up to EOF, NUL-terminated, malloc'd. */
 char *itest_read_fd(int fd);

@@ -30,6 +30,7 @@
 #include "frame.h"
 #include "itest.h"
 #include "proto.h"
+#include "tclock.h"
 
 /* Generous: the suite also runs under ASan and TSan, several times slower. */
 #define IO_MS		15000
@@ -160,7 +161,7 @@ stats_user(const char *report, const char *counter, enum user u)
 static char *
 stats_wait(struct daemon_proc *d, const char *name, unsigned long long value)
 {
-	int64_t deadline = itest_now_ms() + IO_MS;
+	int64_t deadline = tclock_now_ms() + IO_MS;
 	char *report;
 
 	for (;;) {
@@ -168,9 +169,9 @@ stats_wait(struct daemon_proc *d, const char *name, unsigned long long value)
 		if (itest_stats_value(report, name) == value)
 			return report;
 		free(report);
-		ck_assert_msg(itest_now_ms() < deadline,
+		ck_assert_msg(tclock_now_ms() < deadline,
 		    "stats: %s never reached %llu", name, value);
-		itest_sleep_ms(50);
+		tclock_sleep_ms(50);
 	}
 }
 
@@ -837,10 +838,10 @@ oneway_end(struct daemon_proc *d, struct fakedc *dc, struct tclient *c,
 static void
 check_idle_close(struct tclient *c)
 {
-	int64_t start = itest_now_ms();
+	int64_t start = tclock_now_ms();
 
 	ck_assert_int_eq(tclient_wait_closed(c, IO_MS), 0);
-	ck_assert_int_ge(itest_now_ms() - start,
+	ck_assert_int_ge(tclock_now_ms() - start,
 	    SLOW_IDLE_S * 1000 - IDLE_SLACK_MS);
 }
 
@@ -899,11 +900,11 @@ START_TEST(slow_download)
 	struct fakedc *dc = pattern_dc(seed, SLOW_LEN, SLOW_CHUNK,
 	    SLOW_EVERY_MS);
 	struct daemon_proc *d = proxy_for(dc, 1, SLOW_IDLE_S);
-	int64_t start = itest_now_ms();
+	int64_t start = tclock_now_ms();
 	struct tclient *c = client_open(d, AF_INET, ALICE, FRAME_PADDED, 2);
 
 	read_pattern(c, seed, SLOW_LEN);
-	ck_assert_int_ge(itest_now_ms() - start,
+	ck_assert_int_ge(tclock_now_ms() - start,
 	    (SLOW_CHUNKS - 1) * SLOW_EVERY_MS);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_OPEN), 1);
 	check_idle_close(c);
@@ -923,7 +924,7 @@ START_TEST(slow_upload)
 
 	for (i = 0; i < SLOW_CHUNKS; i++) {
 		if (i > 0)
-			itest_sleep_ms(SLOW_EVERY_MS);
+			tclock_sleep_ms(SLOW_EVERY_MS);
 		ck_assert_int_eq(tclient_write_raw(c, data + i * SLOW_CHUNK,
 		    SLOW_CHUNK, 1), 0);
 	}
@@ -1077,7 +1078,7 @@ START_TEST(buffers_follow_bytes)
 	ck_assert_int_eq(itest_counter(d, "active", IO_MS), 1);
 	for (i = 0; i < SLOW_CHUNKS; i++) {
 		if (i > 0)
-			itest_sleep_ms(SLOW_EVERY_MS);
+			tclock_sleep_ms(SLOW_EVERY_MS);
 		ck_assert_int_eq(tclient_write_raw(c, data + i * SLOW_CHUNK,
 		    SLOW_CHUNK, 1), 0);
 		ck_assert_int_eq(fakedc_wait(dc, FAKEDC_BYTES_IN,
@@ -1145,7 +1146,7 @@ START_TEST(pool_sessions)
 	    fakedc_port(dc), fakedc_port(dc3));
 	d = proxy_start("127.0.0.1", _i, "dc_pool = 2\n", dcs);
 	/* Filled only for a DC that a client asked for. */
-	itest_sleep_ms(300);
+	tclock_sleep_ms(300);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_ACCEPTED), 0);
 
 	c = client_open(d, AF_INET, ALICE, FRAME_INTERMEDIATE, 2);
@@ -1197,17 +1198,17 @@ END_TEST
 static void
 pool_settled(const struct fakedc *dc, uint64_t open)
 {
-	int64_t deadline = itest_now_ms() + IO_MS;
+	int64_t deadline = tclock_now_ms() + IO_MS;
 	uint64_t seen;
 
 	for (;;) {
 		ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, open, IO_MS), 0);
 		seen = fakedc_counter(dc, FAKEDC_ACCEPTED);
-		itest_sleep_ms(300);
+		tclock_sleep_ms(300);
 		if (fakedc_counter(dc, FAKEDC_ACCEPTED) == seen &&
 		    fakedc_counter(dc, FAKEDC_OPEN) == open)
 			return;
-		ck_assert_msg(itest_now_ms() < deadline, "the pool never "
+		ck_assert_msg(tclock_now_ms() < deadline, "the pool never "
 		    "settled at %llu connections", (unsigned long long)open);
 	}
 }

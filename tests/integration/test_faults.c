@@ -32,6 +32,7 @@
 #include "itest.h"
 #include "obfs2.h"
 #include "secret.h"
+#include "tclock.h"
 
 #define IO_MS		5000
 #define START_MS	10000
@@ -167,7 +168,7 @@ watch_closes(struct tclient **c, int n, int64_t t0, int max_ms, int64_t *at)
 		at[i] = -1;
 	}
 	while (open > 0) {
-		wait = t0 + max_ms - itest_now_ms();
+		wait = t0 + max_ms - tclock_now_ms();
 		ck_assert_msg(wait > 0, "%d connection(s) still open %d ms on",
 		    open, max_ms);
 		if (poll(p, (nfds_t)n, (int)wait) < 0) {
@@ -182,7 +183,7 @@ watch_closes(struct tclient **c, int n, int64_t t0, int max_ms, int64_t *at)
 			    "byte(s)", i, got);
 			if (got < 0 && errno != ECONNRESET)
 				continue;
-			at[i] = itest_now_ms() - t0;
+			at[i] = tclock_now_ms() - t0;
 			p[i].fd = -1;
 			open--;
 		}
@@ -229,26 +230,26 @@ wait_counter(const struct env *e, const char *name, long long want)
 static void
 wait_fds(const struct env *e, int want)
 {
-	int64_t deadline = itest_now_ms() + SETTLE_MS;
+	int64_t deadline = tclock_now_ms() + SETTLE_MS;
 	int n;
 
 	while ((n = daemon_count_fds(e->pid)) != want) {
-		ck_assert_msg(itest_now_ms() < deadline, "daemon has %d fds, "
+		ck_assert_msg(tclock_now_ms() < deadline, "daemon has %d fds, "
 		    "expected %d", n, want);
-		itest_sleep_ms(20);
+		tclock_sleep_ms(20);
 	}
 }
 
 static void
 wait_threads_at_most(const struct env *e, int max)
 {
-	int64_t deadline = itest_now_ms() + SETTLE_MS;
+	int64_t deadline = tclock_now_ms() + SETTLE_MS;
 	int n;
 
 	while ((n = daemon_count_threads(e->pid)) > max) {
-		ck_assert_msg(itest_now_ms() < deadline,
+		ck_assert_msg(tclock_now_ms() < deadline,
 		    "daemon has %d threads, expected at most %d", n, max);
-		itest_sleep_ms(20);
+		tclock_sleep_ms(20);
 	}
 }
 
@@ -294,7 +295,7 @@ START_TEST(probe_held_until_deadline)
 
 	env_start(&e, FAKEDC_ECHO, "");
 	garbage(junk, sizeof(junk));
-	t0 = itest_now_ms();
+	t0 = tclock_now_ms();
 	if (_i == 0) {
 		c = client_open(&e, WRONG_HEX, FRAME_PADDED);
 		ck_assert_int_eq(tclient_send(c, msg, sizeof(msg), 0), 0);
@@ -330,7 +331,7 @@ START_TEST(mode_refused_held_until_deadline)
 
 	env_start(&e, FAKEDC_ECHO, _i == 0 ? "modes = secure\n" :
 	    "modes = classic\n");
-	t0 = itest_now_ms();
+	t0 = tclock_now_ms();
 	c = client_open(&e, ALICE_HEX, _i == 0 ? FRAME_ABRIDGED : FRAME_PADDED);
 	ck_assert_int_eq(tclient_send(c, msg, sizeof(msg), 0), 0);
 	at = watch_close(c, t0, HANDSHAKE_S * 1000 + LATE_MS);
@@ -366,7 +367,7 @@ START_TEST(replayed_header_refused)
 	c = client_open(&e, ALICE_HEX, FRAME_PADDED);
 	echo_ok(c, 128);
 	memcpy(hdr, tclient_header(c), sizeof(hdr));
-	t0 = itest_now_ms();
+	t0 = tclock_now_ms();
 	ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&e.ss, e.len,
 	    hdr, sizeof(hdr), IO_MS, &r), 0);
 	at = watch_close(r, t0, HANDSHAKE_S * 1000 + LATE_MS);
@@ -393,7 +394,7 @@ START_TEST(dc_refusing_closes_promptly)
 
 	ck_assert_int_eq(fakedc_closed_port(AF_INET, &port), 0);
 	env_start_port(&e, port, "connect_timeout = 10\n");
-	t0 = itest_now_ms();
+	t0 = tclock_now_ms();
 	c = client_open(&e, ALICE_HEX, FRAME_PADDED);
 	/* The daemon may have closed already: the message may not go out. */
 	(void)tclient_send(c, msg, sizeof(msg), 0);
@@ -444,7 +445,7 @@ START_TEST(dc_connect_times_out)
 
 	listener_full(&port, fds);
 	env_start_port(&e, port, "connect_timeout = 1\n");
-	t0 = itest_now_ms();
+	t0 = tclock_now_ms();
 	c = client_open(&e, ALICE_HEX, FRAME_PADDED);
 	(void)tclient_send(c, msg, sizeof(msg), 0);
 	at = watch_close(c, t0, 1000 + PROMPT_MS);
@@ -472,7 +473,7 @@ START_TEST(dc_blackhole_idle_close)
 	env_start(&e, FAKEDC_BLACKHOLE, "idle_timeout = 2\n");
 	c = client_open(&e, ALICE_HEX, FRAME_PADDED);
 	ck_assert_int_eq(fakedc_wait(e.dc, FAKEDC_OPEN, 1, IO_MS), 0);
-	t0 = itest_now_ms();
+	t0 = tclock_now_ms();
 	ck_assert_int_eq(tclient_send(c, msg, sizeof(msg), 0), 0);
 	at = watch_close(c, t0, 5000);
 	ck_assert_int_ge(at, 1500);
@@ -587,7 +588,7 @@ START_TEST(dc_closes_all)
 	fds = warm_up(&e);
 	for (i = 0; i < N; i++)
 		c[i] = echo_client(&e);
-	t0 = itest_now_ms();
+	t0 = tclock_now_ms();
 	fakedc_close_all(e.dc);
 	watch_closes(c, N, t0, PROMPT_MS, at);
 	for (i = 0; i < N; i++)
@@ -611,7 +612,7 @@ START_TEST(max_clients_limit)
 	env_start(&e, FAKEDC_ECHO, "max_clients = 5\n");
 	for (i = 0; i < MAX; i++)
 		c[i] = echo_client(&e);
-	t0 = itest_now_ms();
+	t0 = tclock_now_ms();
 	rc = client_try(&e, ALICE_HEX, FRAME_PADDED, 2, &extra);
 	/* Closed so fast that the header may not have gone out: EOF. */
 	ck_assert_msg(rc == 0 || rc == TCLIENT_ERR_EOF, "connect: %d", rc);
@@ -667,7 +668,7 @@ START_TEST(fd_limit_refuses_at_once)
 	    NULL, 0, IO_MS, &silent), 0);
 	wait_fds(&e, fds + 1);
 	for (i = 0; i < EXTRA; i++) {
-		t0 = itest_now_ms();
+		t0 = tclock_now_ms();
 		ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&e.ss,
 		    e.len, NULL, 0, IO_MS, &extra), 0);
 		watch_close(extra, t0, PROMPT_MS);
@@ -714,7 +715,7 @@ START_TEST(graceful_stop_closes_sessions)
 	ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&e.ss, e.len,
 	    junk, sizeof(junk), IO_MS, &c[N]), 0);
 	wait_counter(&e, R_BAD_SECRET, 1);
-	t0 = itest_now_ms();
+	t0 = tclock_now_ms();
 	ck_assert_int_eq(kill(e.pid, SIGTERM), 0);
 	ck_assert_int_eq(daemon_wait_log(e.d, "stopping", IO_MS), 0);
 	echo_ok(c[0], 512);
@@ -722,7 +723,7 @@ START_TEST(graceful_stop_closes_sessions)
 	rc = client_try(&e, ALICE_HEX, FRAME_PADDED, 2, &late);
 	if (rc == 0) {
 		(void)tclient_send(late, msg, sizeof(msg), 0);
-		watch_close(late, itest_now_ms(), 1500);
+		watch_close(late, tclock_now_ms(), 1500);
 		tclient_close(late);
 	} else
 		ck_assert_msg(rc == TCLIENT_ERR_EOF ||
@@ -734,10 +735,10 @@ START_TEST(graceful_stop_closes_sessions)
 		ck_assert_int_ge(at[i], 1000 - EARLY_MS);
 		tclient_close(c[i]);
 	}
-	deadline = itest_now_ms() + IO_MS;
+	deadline = tclock_now_ms() + IO_MS;
 	while (!daemon_exited(e.d, &status)) {
-		ck_assert_msg(itest_now_ms() < deadline, "still running");
-		itest_sleep_ms(10);
+		ck_assert_msg(tclock_now_ms() < deadline, "still running");
+		tclock_sleep_ms(10);
 	}
 	ck_assert_int_eq(daemon_log_contains(e.d,
 	    "closing 4 remaining session(s)"), 1);
@@ -760,11 +761,12 @@ START_TEST(graceful_stop_idle_is_quick)
 	c = echo_client(&e);
 	tclient_close(c);
 	wait_counter(&e, "active", 0);
-	t0 = itest_now_ms();
+	t0 = tclock_now_ms();
 	ck_assert_int_eq(kill(e.pid, SIGTERM), 0);
 	while (!daemon_exited(e.d, &status)) {
-		ck_assert_msg(itest_now_ms() - t0 < 2000, "no exit within 2 s");
-		itest_sleep_ms(10);
+		ck_assert_msg(tclock_now_ms() - t0 < 2000,
+		    "no exit within 2 s");
+		tclock_sleep_ms(10);
 	}
 	itest_stop(e.d, secrets, NSECRETS, STOP_MS);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
@@ -822,18 +824,18 @@ START_TEST(idle_timeout_closes_silent_only)
 
 	env_start(&e, FAKEDC_ECHO, "idle_timeout = 2\n");
 	idle = echo_client(&e);
-	t0 = itest_now_ms();
+	t0 = tclock_now_ms();
 	busy = echo_client(&e);
-	while (itest_now_ms() - t0 < 4200) {
+	while (tclock_now_ms() - t0 < 4200) {
 		if (closed < 0 && closed_within(idle, 500))
-			closed = itest_now_ms() - t0;
+			closed = tclock_now_ms() - t0;
 		if (closed >= 0)
-			itest_sleep_ms(500);
+			tclock_sleep_ms(500);
 		echo_ok(busy, 64);
 	}
 	if (closed < 0 &&
-	    closed_within(idle, (int)(5000 - (itest_now_ms() - t0))))
-		closed = itest_now_ms() - t0;
+	    closed_within(idle, (int)(5000 - (tclock_now_ms() - t0))))
+		closed = tclock_now_ms() - t0;
 	ck_assert_msg(closed >= 1500 && closed <= 5000,
 	    "idle session closed at %lld ms", (long long)closed);
 	echo_ok(busy, 64);

@@ -26,6 +26,7 @@
 #include "frame.h"
 #include "itest.h"
 #include "obfs2.h"
+#include "tclock.h"
 
 #define IO_TIMEOUT_MS	5000
 
@@ -530,7 +531,7 @@ START_TEST(pattern_source)
 	ck_assert_mem_eq(hdr, (uint8_t[OBFS2_HEADER_LEN]){ 0 },
 	    OBFS2_HEADER_LEN);
 	loopback(AF_INET, fakedc_port(dc), &ss, &len);
-	start = itest_now_ms();
+	start = tclock_now_ms();
 	ck_assert_int_eq(tclient_connect((struct sockaddr *)&ss, len, NULL,
 	    FRAME_INTERMEDIATE, 3, IO_TIMEOUT_MS, &c), 0);
 	while (total < o.source_len) {
@@ -543,7 +544,7 @@ START_TEST(pattern_source)
 	}
 	/* Five chunks, the first at once: four intervals at least. */
 	if (_i)
-		ck_assert_int_ge(itest_now_ms() - start, 400);
+		ck_assert_int_ge(tclock_now_ms() - start, 400);
 	ck_assert_int_eq(tclient_read_raw(c, buf, sizeof(buf), &n, 1, 200),
 	    TCLIENT_ERR_TIMEOUT);
 	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_BYTES_OUT, o.source_len,

@@ -31,6 +31,7 @@
 #include "frame.h"
 #include "itest.h"
 #include "proto.h"
+#include "tclock.h"
 
 #define IO_MS		15000
 #define START_MS	30000
@@ -161,10 +162,11 @@ daemon_up(struct env *e, const char *extra, int links)
 		ck_assert_int_eq(fakemp_wait(e->mp[0], FAKEMP_READY,
 		    (uint64_t)links, IO_MS), 0);
 	/* The daemon marks a link ready right after the fake does. */
-	end = itest_now_ms() + IO_MS;
+	end = tclock_now_ms() + IO_MS;
 	while (links > 0 && daemon_log_count(e->d, "link ready") < links) {
-		ck_assert_msg(itest_now_ms() < end, "%d links not ready", links);
-		itest_sleep_ms(10);
+		ck_assert_msg(tclock_now_ms() < end, "%d links not ready",
+		    links);
+		tclock_sleep_ms(10);
 	}
 	memset(&e->addr, 0, sizeof(e->addr));
 	e->addr.sin_family = AF_INET;
@@ -474,7 +476,7 @@ START_TEST(bad_frame_closes)
 	/* The close comes after anything forwarded for that client. */
 	do {
 		ck_assert_int_eq(fakemp_conn_info(e.mp[0], r.conn_id, &ci), 0);
-		itest_sleep_ms(10);
+		tclock_sleep_ms(10);
 	} while (ci.close_conns == 0);
 	ck_assert_uint_eq(ci.reqs, 1);
 	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_REQS), 1);
@@ -584,7 +586,7 @@ START_TEST(link_loss)
 	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_HANDSHAKES, 4, IO_MS), 0);
 	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_READY, 2, IO_MS), 0);
 	while (daemon_log_count(e.d, "link ready") < 4)
-		itest_sleep_ms(10);
+		tclock_sleep_ms(10);
 	c[0] = connect_client(&e, FRAME_ABRIDGED, 2);
 	echo(c[0], 1024);
 	tclient_close(c[0]);
@@ -610,7 +612,7 @@ START_TEST(refresh_moves_dc)
 	ck_assert_int_eq(kill(daemon_pid(e.d), SIGHUP), 0);
 	ck_assert_int_eq(fakemp_wait(e.mp[1], FAKEMP_READY, 2, IO_MS), 0);
 	while (daemon_log_count(e.d, "link ready") < 4)
-		itest_sleep_ms(10);
+		tclock_sleep_ms(10);
 	echo(old, 4096);
 	fresh = connect_client(&e, FRAME_PADDED, 2);
 	echo(fresh, 512);
@@ -749,15 +751,16 @@ START_TEST(slow_client_queue)
 	c = attached_client(&e, &r);
 	/* More than socket buffers plus the queue, for longer than the
 	   daemon's stall time (5 s); c reads nothing. */
-	end = itest_now_ms() + IO_MS;
+	end = tclock_now_ms() + IO_MS;
 	while (daemon_log_contains(e.d, "a client stopped reading") != 1) {
-		ck_assert_msg(itest_now_ms() < end, "the client was not closed");
+		ck_assert_msg(tclock_now_ms() < end,
+		    "the client was not closed");
 		(void)fakemp_answer(e.mp[0], r.conn_id, 0, big, FRAME_MAX_LEN);
-		itest_sleep_ms(100);
+		tclock_sleep_ms(100);
 	}
 	do {
 		ck_assert_int_eq(fakemp_conn_info(e.mp[0], r.conn_id, &ci), 0);
-		itest_sleep_ms(10);
+		tclock_sleep_ms(10);
 	} while (ci.close_conns == 0);
 	ck_assert_int_eq(tclient_wait_closed(c, IO_MS), 0);
 	/* The link and its other clients go on. */
@@ -824,7 +827,7 @@ static void
 read_parts(struct tclient *c, unsigned n, long rate)
 {
 	uint8_t *want = malloc(FRAME_MAX_LEN), *got = malloc(FRAME_MAX_LEN);
-	int64_t start = itest_now_ms(), due;
+	int64_t start = tclock_now_ms(), due;
 	size_t len;
 	unsigned i;
 
@@ -837,8 +840,8 @@ read_parts(struct tclient *c, unsigned n, long rate)
 		ck_assert_msg(memcmp(got, want, len) == 0, "part %u differs", i);
 		due = rate > 0 ? start + (int64_t)(i + 1) * FRAME_MAX_LEN *
 		    1000 / rate : 0;
-		if (due > itest_now_ms())
-			itest_sleep_ms((int)(due - itest_now_ms()));
+		if (due > tclock_now_ms())
+			tclock_sleep_ms((int)(due - tclock_now_ms()));
 	}
 	free(want);
 	free(got);
@@ -1110,9 +1113,9 @@ START_TEST(links_grow_and_shrink)
 	env_setup(&e, 1);
 	fakemp_set_read_delay(e.mp[0], SLOW_READ_US);
 	daemon_up(&e, "connections_per_target = 1/3\nping_interval = 2\n", 1);
-	end = itest_now_ms() + 4 * IO_MS;
+	end = tclock_now_ms() + 4 * IO_MS;
 	while (fakemp_counter(e.mp[0], FAKEMP_READY) < 3) {
-		ck_assert_msg(itest_now_ms() < end, "%d clients, %llu links",
+		ck_assert_msg(tclock_now_ms() < end, "%d clients, %llu links",
 		    n, (unsigned long long)fakemp_counter(e.mp[0],
 		    FAKEMP_READY));
 		acc = fakemp_counter(e.mp[0], FAKEMP_ACCEPTED);
@@ -1121,12 +1124,12 @@ START_TEST(links_grow_and_shrink)
 			hammer_start(&e, &h[n++]);
 		waved = acc;
 		peak = links_peak(&e, peak);
-		itest_sleep_ms(10);
+		tclock_sleep_ms(10);
 	}
 	/* Load goes on for 2 s more: still no fourth link. */
-	for (end = itest_now_ms() + 2000; itest_now_ms() < end;) {
+	for (end = tclock_now_ms() + 2000; tclock_now_ms() < end;) {
 		peak = links_peak(&e, peak);
-		itest_sleep_ms(10);
+		tclock_sleep_ms(10);
 	}
 	fakemp_set_read_delay(e.mp[0], 0);
 	hammers_stop(h, n);
@@ -1169,9 +1172,9 @@ START_TEST(links_capped_at_max)
 	daemon_up(&e, "ping_interval = 1\n", 2);
 	for (i = 0; i < 8; i++)
 		hammer_start(&e, &h[i]);
-	for (end = itest_now_ms() + 3000; itest_now_ms() < end;) {
+	for (end = tclock_now_ms() + 3000; tclock_now_ms() < end;) {
 		peak = links_peak(&e, peak);
-		itest_sleep_ms(10);
+		tclock_sleep_ms(10);
 	}
 	fakemp_set_read_delay(e.mp[0], 0);
 	hammers_stop(h, 8);

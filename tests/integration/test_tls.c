@@ -40,6 +40,7 @@
 #include "obfs2.h"
 #include "proto.h"
 #include "secret.h"
+#include "tclock.h"
 
 /* Generous: the suite also runs under ASan and TSan. */
 #define IO_MS		15000
@@ -1245,11 +1246,11 @@ START_TEST(unknown_sni_drop)
 	probes = cover_counter(cv, COVER_ACCEPTED);
 	ck_assert_int_eq(tclient_tls_hello_build(e.key, OTHER_DOMAIN, 0, 0,
 	    hello, sizeof(hello), &len), 0);
-	t0 = itest_now_ms();
+	t0 = tclock_now_ms();
 	ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&e.ss, e.len,
 	    hello, len, IO_MS, &c), 0);
 	ck_assert_int_eq(tclient_wait_closed_count(c, &n, IO_MS), 0);
-	ck_assert_int_lt(itest_now_ms() - t0, DROP_MS);
+	ck_assert_int_lt(tclock_now_ms() - t0, DROP_MS);
 	ck_assert_uint_eq(n, 0);
 	tclient_close(c);
 	wait_counter(&e, "active", 0);
@@ -1290,7 +1291,7 @@ mask_rounds(const struct env *e, int max_rounds, int pause_ms,
 	    e->len, data, len, IO_MS, &c), 0);
 	for (round = 0; rc == 0 && round < max_rounds; round++) {
 		if (round > 0) {
-			itest_sleep_ms(pause_ms);
+			tclock_sleep_ms(pause_ms);
 			ck_assert_int_eq(crypto_random(data, chunk), 0);
 			len = chunk;
 			if ((rc = tclient_write_raw(c, data, len, 0)) != 0)
@@ -1360,7 +1361,7 @@ START_TEST(mask_timeout_cut)
 	snprintf(tls, sizeof(tls), "mask_timeout = %d\n", MASK_TIMEOUT_S);
 	ck_assert_int_eq(cover_start_echo(&cv), 0);
 	env_start_tls(&e, cv, "", tls);
-	t0 = itest_now_ms();
+	t0 = tclock_now_ms();
 	if (_i == 0) {
 		ck_assert_int_eq(mask_rounds(&e, 4 * MASK_TIMEOUT_S * 1000 /
 		    MASK_TICK_MS, MASK_TICK_MS, 16, &echoed), TCLIENT_ERR_EOF);
@@ -1379,7 +1380,7 @@ START_TEST(mask_timeout_cut)
 		ck_assert_uint_eq(n, 0);
 		tclient_close(c);
 	}
-	took = itest_now_ms() - t0;
+	took = tclock_now_ms() - t0;
 	ck_assert_int_ge(took, MASK_TIMEOUT_S * 1000);
 	ck_assert_int_le(took, MASK_TIMEOUT_S * 1000 + PROMPT_MS);
 	wait_counter(&e, "active", 0);

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "deadline.h"
+#include "tclock.h"
 
 #define SEC		1000000000LL
 #define MS		1000000LL
@@ -26,24 +27,15 @@ ns_of(const struct timespec *ts)
 	return (int64_t)ts->tv_sec * SEC + ts->tv_nsec;
 }
 
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ns_of(&ts);
-}
-
 static void
 check_after(int64_t ms, int64_t want_ms)
 {
 	struct timespec at;
 	int64_t before, after;
 
-	before = now_ns();
+	before = tclock_now_ns();
 	deadline_after(ms, &at);
-	after = now_ns();
+	after = tclock_now_ns();
 	ck_assert_int_ge(at.tv_nsec, 0);
 	ck_assert_int_lt(at.tv_nsec, SEC);
 	ck_assert_int_ge(ns_of(&at), before + want_ms * MS);
@@ -77,12 +69,12 @@ START_TEST(cond_times_out_on_time)
 
 	ck_assert_int_eq(deadline_cond_init(&cv), 0);
 	pthread_mutex_lock(&mu);
-	t0 = now_ns();
+	t0 = tclock_now_ns();
 	deadline_after(WAIT_MS, &at);
 	/* No one signals: only a spurious wakeup returns 0 early. */
 	while ((rc = pthread_cond_timedwait(&cv, &mu, &at)) == 0)
 		;
-	waited = now_ns() - t0;
+	waited = tclock_now_ns() - t0;
 	pthread_mutex_unlock(&mu);
 	ck_assert_int_eq(rc, ETIMEDOUT);
 	ck_assert_int_ge(waited, WAIT_MS * MS);

@@ -30,6 +30,7 @@
 #include "httpd.h"
 #include "log.h"
 #include "middle.h"
+#include "tclock.h"
 
 #define SECRET_PATH	"/getProxySecret"
 #define CONF_PATH	"/getProxyConfig"
@@ -99,23 +100,6 @@ make_secret(uint8_t *s, size_t len, uint8_t salt)
 	for (i = 0; i < len; i++)
 		s[i] = (uint8_t)(i * 7 + salt);
 	s[5] = 0;		/* binary: a NUL must survive */
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
 }
 
 static void
@@ -462,10 +446,10 @@ START_TEST(fetch_timeout)
 
 	snprintf(u, sizeof(u), "http://127.0.0.1:%u/getProxyConfig",
 	    (unsigned)port);
-	t0 = now_ms();
+	t0 = tclock_now_ms();
 	ck_assert_int_eq(fetch_url(u, 4 * KIB, 1, &out, &len, err,
 	    sizeof(err)), FETCH_ERR);
-	took = now_ms() - t0;
+	took = tclock_now_ms() - t0;
 	ck_assert_int_ge(took, 900);
 	ck_assert_int_lt(took, 2000);
 	ck_assert_ptr_null(out);
@@ -845,9 +829,9 @@ START_TEST(middle_refresher_thread)
 	ch.m = m;
 	middle_on_change(m, on_change, &ch);
 	serve_all(h, secret, conf2);
-	deadline = now_ms() + 5000;
-	while (atomic_load(&ch.calls) == 0 && now_ms() < deadline)
-		sleep_ms(20);
+	deadline = tclock_now_ms() + 5000;
+	while (atomic_load(&ch.calls) == 0 && tclock_now_ms() < deadline)
+		tclock_sleep_ms(20);
 	ck_assert_int_eq(atomic_load(&ch.calls), 1);
 	ck_assert_uint_eq(atomic_load(&ch.generation), 2);
 	check_snapshot(m, 2, secret, CONF2_TARGETS, CONF6_TARGETS);
@@ -873,10 +857,10 @@ START_TEST(middle_free_is_prompt)
 	cfg_urls(&cfg, h, dir);
 	cfg.refresh_interval = 3600;
 	ck_assert_int_eq(middle_new(&cfg, &counters, &m), 0);
-	sleep_ms(100);
-	t0 = now_ms();
+	tclock_sleep_ms(100);
+	t0 = tclock_now_ms();
 	middle_free(m);
-	ck_assert_int_lt(now_ms() - t0, 1000);
+	ck_assert_int_lt(tclock_now_ms() - t0, 1000);
 	/* Only the first load fetched. */
 	ck_assert_uint_eq(httpd_requests(h, CONF_PATH), 1);
 	httpd_stop(h);

@@ -12,6 +12,7 @@
 
 #include "ckmain.h"
 #include "pool.h"
+#include "tclock.h"
 
 #define STACK		(256 * 1024)
 #define HUGE_STACK	((size_t)1 << 46)	/* 64 TiB: no mmap gives it */
@@ -23,14 +24,6 @@ struct gate {
 	int open;
 	atomic_int ran;
 };
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
 
 /* Runs once the gate opens. */
 static void
@@ -60,7 +53,7 @@ wait_ran(struct gate *g, int n)
 	int ms;
 
 	for (ms = 0; ms < WAIT_MS && atomic_load(&g->ran) < n; ms += 10)
-		sleep_ms(10);
+		tclock_sleep_ms(10);
 	return atomic_load(&g->ran);
 }
 
@@ -73,7 +66,7 @@ wait_busy(struct pool *p, int n)
 		pool_counts(p, &threads, &busy);
 		if (busy >= n)
 			break;
-		sleep_ms(10);
+		tclock_sleep_ms(10);
 	}
 	return busy;
 }
@@ -114,7 +107,7 @@ START_TEST(no_thread_is_refused_at_once)
 	ck_assert_int_eq(threads, 0);
 	ck_assert_int_eq(busy, 0);
 	/* Nothing was queued to run later either. */
-	sleep_ms(200);
+	tclock_sleep_ms(200);
 	ck_assert_int_eq(atomic_load(&g.ran), 0);
 	ck_assert_int_eq(pool_free(p, WAIT_MS), 0);
 	ck_assert_int_eq(atomic_load(&g.ran), 0);

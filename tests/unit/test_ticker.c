@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "ckmain.h"
+#include "tclock.h"
 #include "ticker.h"
 
 #define STACK		(256 * 1024)
@@ -40,23 +41,6 @@ struct job {
 	atomic_int saw_stop;
 	atomic_int done;
 };
-
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * SEC + ts.tv_nsec;
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
 
 static int
 count_unblocked(void)
@@ -101,7 +85,7 @@ static void
 job_run(void *arg)
 {
 	struct job *j = arg;
-	int64_t now = now_ns(), deadline = now + 5 * SEC;
+	int64_t now = tclock_now_ns(), deadline = now + 5 * SEC;
 	int n = atomic_fetch_add(&j->calls, 1);
 
 	pthread_mutex_lock(&j->mu);
@@ -110,11 +94,11 @@ job_run(void *arg)
 	pthread_mutex_unlock(&j->mu);
 	atomic_store(&j->unblocked, count_unblocked());
 	if (atomic_load(&j->linger)) {
-		while (!ticker_stopping(j->t) && now_ns() < deadline)
-			sleep_ms(5);
+		while (!ticker_stopping(j->t) && tclock_now_ns() < deadline)
+			tclock_sleep_ms(5);
 		atomic_store(&j->saw_stop, ticker_stopping(j->t));
 		/* Late on purpose: ticker_stop must still wait for it. */
-		sleep_ms(50);
+		tclock_sleep_ms(50);
 	}
 	atomic_store(&j->done, 1);
 }
@@ -122,19 +106,19 @@ job_run(void *arg)
 static void
 wait_calls(struct job *j, int n, int64_t ns)
 {
-	int64_t deadline = now_ns() + ns;
+	int64_t deadline = tclock_now_ns() + ns;
 
-	while (atomic_load(&j->calls) < n && now_ns() < deadline)
-		sleep_ms(10);
+	while (atomic_load(&j->calls) < n && tclock_now_ns() < deadline)
+		tclock_sleep_ms(10);
 }
 
 static int64_t
 timed_stop(struct ticker *t)
 {
-	int64_t t0 = now_ns();
+	int64_t t0 = tclock_now_ns();
 
 	ticker_stop(t);
-	return now_ns() - t0;
+	return tclock_now_ns() - t0;
 }
 
 START_TEST(ticks_every_interval)
@@ -144,7 +128,7 @@ START_TEST(ticks_every_interval)
 	int i;
 
 	job_init(&j);
-	t0 = now_ns();
+	t0 = tclock_now_ns();
 	ck_assert_int_eq(ticker_start(&j.t, 1, STACK, job_run, &j), 0);
 	ck_assert_ptr_nonnull(j.t);
 	wait_calls(&j, TICKS, (TICKS + 3) * SEC);
@@ -169,7 +153,7 @@ START_TEST(stop_while_asleep_is_prompt)
 
 	job_init(&j);
 	ck_assert_int_eq(ticker_start(&j.t, 3600, STACK, job_run, &j), 0);
-	sleep_ms(50);
+	tclock_sleep_ms(50);
 	ck_assert_int_eq(ticker_stopping(j.t), 0);
 	ck_assert_int_lt(timed_stop(j.t), STOP_MAX);
 	ck_assert_int_eq(atomic_load(&j.calls), 0);
@@ -185,7 +169,7 @@ START_TEST(stop_waits_for_the_job)
 	ck_assert_int_eq(ticker_start(&j.t, 1, STACK, job_run, &j), 0);
 	wait_calls(&j, 1, 3 * SEC);
 	ck_assert_int_eq(atomic_load(&j.calls), 1);
-	sleep_ms(50);
+	tclock_sleep_ms(50);
 	ck_assert_int_eq(atomic_load(&j.done), 0);
 	ticker_stop(j.t);
 	ck_assert_int_eq(atomic_load(&j.saw_stop), 1);
