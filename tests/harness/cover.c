@@ -28,6 +28,7 @@
 #include "cover.h"
 #include "crypto.h"
 #include "tclock.h"
+#include "tfile.h"
 
 #define COVER_MAX_CONNS		64
 #define COVER_BUF		(64 * 1024)	/* per direction */
@@ -450,20 +451,6 @@ dump_log(const char *dir)
 	fclose(f);
 }
 
-static int
-write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	int rc;
-
-	if (f == NULL)
-		return COVER_ERR;
-	rc = fputs(text, f) < 0 ? COVER_ERR : 0;
-	if (fclose(f) != 0)
-		rc = COVER_ERR;
-	return rc;
-}
-
 /* index.html with a marker no other page holds. */
 static int
 write_index(struct cover *cv)
@@ -482,7 +469,7 @@ write_index(struct cover *cv)
 	snprintf(path, sizeof(path), "%s/index.html", cv->dir);
 	snprintf(html, sizeof(html), "<html><body>%s</body></html>\n",
 	    cv->marker);
-	return write_file(path, html);
+	return tfile_write(path, html, strlen(html)) == 0 ? 0 : COVER_ERR;
 }
 
 static int

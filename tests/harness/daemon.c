@@ -23,6 +23,7 @@
 
 #include "daemon.h"
 #include "tclock.h"
+#include "tfile.h"
 
 #define DAEMON_TICK_MS		5
 #define DAEMON_LATE_LISTEN_MS	500
@@ -140,29 +141,6 @@ subst_dir(const char *s, const char *dir)
 	return out;
 }
 
-static int
-write_text(const char *path, const char *text)
-{
-	size_t len = strlen(text);
-	ssize_t w;
-	int fd, rc = 0;
-
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) < 0)
-		return DAEMON_ERR;
-	while (rc == 0 && len > 0) {
-		if ((w = write(fd, text, len)) < 0 && errno != EINTR)
-			rc = DAEMON_ERR;
-		else if (w > 0) {
-			text += w;
-			len -= (size_t)w;
-		}
-	}
-	if (close(fd) != 0)
-		rc = DAEMON_ERR;
-	return rc;
-}
-
 /* The whole file, NUL-terminated; NULL on error. */
 static char *
 slurp(const char *path)
@@ -196,21 +174,12 @@ slurp(const char *path)
 	return buf;
 }
 
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 finish_dir(const char *dir)
 {
 	if (getenv("KEEP_DAEMON_DIR") != NULL)
 		fprintf(stderr, "KEEP_DAEMON_DIR: kept %s\n", dir);
-	else if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+	else if (tfile_rm_tree(dir) != 0)
 		fprintf(stderr, "could not remove %s: %s\n", dir,
 		    strerror(errno));
 }
@@ -422,7 +391,7 @@ start(struct daemon_proc *d, const char *bin, const char *conf_text,
 	snprintf(d->log, sizeof(d->log), "%s/%s", d->dir, DAEMON_LOG);
 	if ((text = subst_dir(conf_text, d->dir)) == NULL)
 		return DAEMON_ERR;
-	rc = write_text(d->conf, text);
+	rc = tfile_write(d->conf, text, strlen(text)) == 0 ? 0 : DAEMON_ERR;
 	free(text);
 	if (rc != 0)
 		return rc;
@@ -670,7 +639,8 @@ run(const char *const *args, const char *conf_text, const char *dir,
 	if (conf_text != NULL) {
 		if ((text = subst_dir(conf_text, dir)) == NULL)
 			return DAEMON_ERR;
-		rc = write_text(conf, text);
+		rc = tfile_write(conf, text, strlen(text)) == 0 ? 0 :
+		    DAEMON_ERR;
 		free(text);
 		if (rc != 0)
 			return rc;

@@ -4,6 +4,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "itest.h"
 #include "ref.h"
 #include "tclock.h"
+#include "tfile.h"
 
 char *
 itest_read_fd(int fd)
@@ -102,6 +104,48 @@ void
 itest_key(const char *hex, uint8_t key[SECRET_LEN])
 {
 	ck_assert_msg(secret_parse_key(hex, key) == 0, "not a key: %s", hex);
+}
+
+size_t
+itest_unhex(const char *hex, uint8_t *out, size_t cap)
+{
+	size_t i, n = strlen(hex) / 2;
+	unsigned int b;
+
+	ck_assert_uint_le(n, cap);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(sscanf(hex + 2 * i, "%2x", &b), 1);
+		out[i] = (uint8_t)b;
+	}
+	return n;
+}
+
+void
+itest_assert_hex(const uint8_t *got, const char *hex)
+{
+	size_t cap = strlen(hex) / 2 + 1;
+	uint8_t *want = malloc(cap);
+	size_t n;
+
+	ck_assert_ptr_nonnull(want);
+	n = itest_unhex(hex, want, cap);
+	ck_assert_mem_eq(got, want, n);
+	free(want);
+}
+
+void
+itest_write_file(const char *dir, const char *name, const void *p,
+    size_t len)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+
+	ck_assert_int_lt(snprintf(path, sizeof(path), "%s/%s", dir, name),
+	    (int)sizeof(path));
+	ck_assert_int_lt(snprintf(tmp, sizeof(tmp), "%s.tmp", path),
+	    (int)sizeof(tmp));
+	ck_assert_msg(tfile_write(tmp, p, len) == 0, "cannot write %s: %s",
+	    tmp, strerror(errno));
+	ck_assert_int_eq(rename(tmp, path), 0);
 }
 
 /* "user NAME (MODE): tg://proxy?server=..." or the https form. */

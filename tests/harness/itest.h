@@ -40,6 +40,16 @@ uint8_t *itest_random_bytes(size_t len);
 size_t itest_framed_len(enum frame_transport t, size_t len);
 /* The 16 secret bytes a Telegram app derives from 32 hex digits. */
 void itest_key(const char *hex, uint8_t key[SECRET_LEN]);
+/* The bytes hex spells, two digits each, into out (cap bytes): their count. */
+size_t itest_unhex(const char *hex, uint8_t *out, size_t cap);
+/* got starts with the bytes hex spells. */
+void itest_assert_hex(const uint8_t *got, const char *hex);
+/*
+ * len bytes of p as dir/name, written beside it and renamed over it: a
+ * daemon reading it meanwhile sees the old file or the new, never half.
+ */
+void itest_write_file(const char *dir, const char *name, const void *p,
+    size_t len);
 
 /*
  * The first line of log holding hex in any case other than a link printed

@@ -19,6 +19,7 @@
 #include "ckmain.h"
 #include "crypto.h"
 #include "fakemp.h"
+#include "itest.h"
 #include "proto.h"
 #include "rpc.h"
 
@@ -310,13 +311,8 @@ START_TEST(key_vectors)
 	};
 	uint8_t s[128], key[32], iv[16];
 	struct rpc_key_input in;
-	unsigned b;
-	size_t i;
 
-	for (i = 0; i < sizeof(s); i++) {
-		ck_assert_int_eq(sscanf(sec + 2 * i, "%2x", &b), 1);
-		s[i] = (uint8_t)b;
-	}
+	ck_assert_uint_eq(itest_unhex(sec, s, sizeof(s)), sizeof(s));
 	memset(&in, 0, sizeof(in));
 	memcpy(in.nonce_srv, nonce_srv, 16);
 	memcpy(in.nonce_clt, nonce_clt, 16);

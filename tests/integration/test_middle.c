@@ -56,21 +56,6 @@ struct env {
 	struct sockaddr_in addr;
 };
 
-static void
-write_file(const char *dir, const char *name, const void *data, size_t len)
-{
-	char path[128], tmp[140];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "wb");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
-	ck_assert_int_eq(fclose(f), 0);
-	ck_assert_int_eq(rename(tmp, path), 0);
-}
-
 /* proxy-multi.conf: DC 2 (and -2, and the default) on fake number `which`. */
 static void
 write_multi(struct env *e, int which)
@@ -83,7 +68,7 @@ write_multi(struct env *e, int which)
 	    "default 2;\n"
 	    "proxy_for 2 127.0.0.1:%u;\n"
 	    "proxy_for -2 127.0.0.1:%u;\n", port, port);
-	write_file(e->dir, "proxy-multi.conf", text, strlen(text));
+	itest_write_file(e->dir, "proxy-multi.conf", text, strlen(text));
 }
 
 /*
@@ -115,7 +100,8 @@ env_setup(struct env *e, int nfakes)
 	ck_assert_ptr_nonnull(mkdtemp(e->dir));
 	ck_assert_int_eq(crypto_random(e->mpsecret, sizeof(e->mpsecret)), 0);
 	e->mpsecret[0] |= 1;	/* key_select must not be 0 */
-	write_file(e->dir, "proxy-secret", e->mpsecret, sizeof(e->mpsecret));
+	itest_write_file(e->dir, "proxy-secret", e->mpsecret,
+	    sizeof(e->mpsecret));
 	e->mp[0] = mp_start_as(e, AF_INET, NULL);
 	if (nfakes > 1)
 		e->mp[1] = mp_start_as(e, AF_INET, NULL);
@@ -619,7 +605,7 @@ START_TEST(refresh_moves_dc)
 	ck_assert_uint_eq(fakemp_counter(e.mp[1], FAKEMP_REQS), 1);
 	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_REQS), 2);
 	/* Garbage: kept the current list, said why. */
-	write_file(e.dir, "proxy-multi.conf", "proxy_for x;\n", 13);
+	itest_write_file(e.dir, "proxy-multi.conf", "proxy_for x;\n", 13);
 	ck_assert_int_eq(kill(daemon_pid(e.d), SIGHUP), 0);
 	ck_assert_int_eq(daemon_wait_log(e.d, "proxy-multi.conf", IO_MS), 0);
 	tclient_close(fresh);
@@ -712,7 +698,7 @@ START_TEST(ipv6_link)
 	e.mp[0] = mp_start_as(&e, AF_INET6, NULL);
 	snprintf(text, sizeof(text), "default 2;\nproxy_for 2 [::1]:%u;\n",
 	    (unsigned)fakemp_port(e.mp[0]));
-	write_file(e.dir, "proxy-multi.conf", text, strlen(text));
+	itest_write_file(e.dir, "proxy-multi.conf", text, strlen(text));
 	daemon_up(&e, "", 2);
 	c = connect_client(&e, FRAME_INTERMEDIATE, 2);
 	echo(c, FRAME_MAX_LEN);

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "log.h"
 #include "stats.h"
+#include "tfile.h"
 #include "users.h"
 
 #define SECRET_A	"0123456789abcdef0123456789abcdef"
@@ -1372,10 +1373,7 @@ tmp_setup(void)
 static void
 tmp_teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(tfile_rm_tree(tmpdir), 0);
 }
 
 static void

@@ -6,28 +6,14 @@
 
 #include "ckmain.h"
 #include "crypto.h"
-
-/* Decode a hex string known to be valid; returns the byte count. */
-static size_t
-unhex(const char *hex, uint8_t *out, size_t cap)
-{
-	size_t i, n = strlen(hex) / 2;
-
-	ck_assert_uint_le(n, cap);
-	for (i = 0; i < n; i++) {
-		unsigned int b;
-
-		ck_assert_int_eq(sscanf(hex + 2 * i, "%2x", &b), 1);
-		out[i] = (uint8_t)b;
-	}
-	return n;
-}
+#include "itest.h"
 
 START_TEST(sha256_abc)
 {
 	uint8_t want[32], got[32];
 
-	unhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+	itest_unhex(
+	    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
 	    want, sizeof(want));
 	ck_assert_int_eq(crypto_sha256((const uint8_t *)"abc", 3, NULL, 0, got), 0);
 	ck_assert_mem_eq(got, want, 32);
@@ -46,7 +32,8 @@ START_TEST(sha256_empty)
 {
 	uint8_t want[32], got[32];
 
-	unhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+	itest_unhex(
+	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 	    want, sizeof(want));
 	ck_assert_int_eq(crypto_sha256(NULL, 0, NULL, 0, got), 0);
 	ck_assert_mem_eq(got, want, 32);
@@ -63,13 +50,15 @@ START_TEST(hmac_rfc4231)
 	uint8_t key1[20], want[32], got[32];
 
 	memset(key1, 0x0b, sizeof(key1));
-	unhex("b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+	itest_unhex(
+	    "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
 	    want, sizeof(want));
 	ck_assert_int_eq(crypto_hmac_sha256(key1, sizeof(key1),
 	    (const uint8_t *)msg1, strlen(msg1), got), 0);
 	ck_assert_mem_eq(got, want, 32);
 
-	unhex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+	itest_unhex(
+	    "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
 	    want, sizeof(want));
 	ck_assert_int_eq(crypto_hmac_sha256((const uint8_t *)"Jefe", 4,
 	    (const uint8_t *)msg2, strlen(msg2), got), 0);
@@ -82,7 +71,8 @@ START_TEST(hmac_empty)
 	uint8_t want[32], got[32];
 
 	/* HMAC-SHA256 with an empty key over an empty message. */
-	unhex("b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad",
+	itest_unhex(
+	    "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad",
 	    want, sizeof(want));
 	ck_assert_int_eq(crypto_hmac_sha256(NULL, 0, NULL, 0, got), 0);
 	ck_assert_mem_eq(got, want, 32);
@@ -96,13 +86,16 @@ START_TEST(ctr_nist)
 	uint8_t key[32], iv[16], pt[64], want[64], got[64];
 	crypto_ctr *c;
 
-	unhex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4",
+	itest_unhex(
+	    "603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4",
 	    key, sizeof(key));
-	unhex("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff", iv, sizeof(iv));
-	unhex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
+	itest_unhex("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff", iv, sizeof(iv));
+	itest_unhex(
+	    "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
 	    "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710",
 	    pt, sizeof(pt));
-	unhex("601ec313775789a5b7a7f504bbf3d228f443e3ca4d62b59aca84e990cacaf5c5"
+	itest_unhex(
+	    "601ec313775789a5b7a7f504bbf3d228f443e3ca4d62b59aca84e990cacaf5c5"
 	    "2b0930daa23de94ce87017ba2d84988ddfc9c58db67aada613c2dd08457941a6",
 	    want, sizeof(want));
 	ck_assert_int_eq(crypto_ctr_new(&c, key, iv), 0);

@@ -12,6 +12,7 @@
 #include "ckmain.h"
 #include "crypto.h"
 #include "faketls.h"
+#include "itest.h"
 
 /* ../shared/vectors/faketls.txt, [tdlib-shaped-517] */
 static const char vec_secret[] = "45b0ede1c70f7c81adfba76e66f32efd";
@@ -120,35 +121,20 @@ static const char vec_reply[] =
 #define VEC_APP_OFF	138
 #define VEC_APP_LEN	2878
 
-static size_t
-unhex(const char *hex, uint8_t *out, size_t cap)
-{
-	size_t i, n = strlen(hex) / 2;
-
-	ck_assert_uint_le(n, cap);
-	for (i = 0; i < n; i++) {
-		unsigned int b;
-
-		ck_assert_int_eq(sscanf(hex + 2 * i, "%2x", &b), 1);
-		out[i] = (uint8_t)b;
-	}
-	return n;
-}
-
 static void
 vec_load_hello(uint8_t out[VEC_HELLO_LEN])
 {
 	size_t n;
 
 	memset(out, 0, VEC_HELLO_LEN);
-	n = unhex(vec_hello, out, VEC_HELLO_LEN);
+	n = itest_unhex(vec_hello, out, VEC_HELLO_LEN);
 	ck_assert_uint_eq(n, VEC_HELLO_LEN - 332);
 }
 
 static void
 vec_load_secret(uint8_t s[SECRET_LEN])
 {
-	ck_assert_uint_eq(unhex(vec_secret, s, SECRET_LEN), SECRET_LEN);
+	ck_assert_uint_eq(itest_unhex(vec_secret, s, SECRET_LEN), SECRET_LEN);
 }
 
 static void
@@ -216,10 +202,10 @@ START_TEST(vector_hello)
 	ck_assert_str_eq(h.sni, vec_domain);
 	ck_assert_uint_eq(h.sni_len, strlen(vec_domain));
 	ck_assert_uint_eq(h.cipher_suite, 0x1301);
-	unhex(vec_random, want, sizeof(want));
+	itest_unhex(vec_random, want, sizeof(want));
 	ck_assert_mem_eq(h.random, want, 32);
 	ck_assert_uint_eq(h.session_id_len, 32);
-	unhex(vec_session_id, want, sizeof(want));
+	itest_unhex(vec_session_id, want, sizeof(want));
 	ck_assert_mem_eq(h.session_id, want, 32);
 
 	/* The right secret is found among others, with its index. */
@@ -396,13 +382,13 @@ mk_hello(const struct mk *m, uint8_t *out, size_t cap)
 	n += m->sid_len;
 	tmp[n++] = (uint8_t)((strlen(m->suites) / 2) >> 8);
 	tmp[n++] = (uint8_t)(strlen(m->suites) / 2);
-	n += unhex(m->suites, tmp + n, sizeof(tmp) - n);
-	n += unhex(m->comp, tmp + n, sizeof(tmp) - n);
+	n += itest_unhex(m->suites, tmp + n, sizeof(tmp) - n);
+	n += itest_unhex(m->comp, tmp + n, sizeof(tmp) - n);
 	if (!m->no_exts) {
 		exts_len = strlen(m->exts) / 2 + (size_t)m->ext_len_delta;
 		tmp[n++] = (uint8_t)(exts_len >> 8);
 		tmp[n++] = (uint8_t)exts_len;
-		n += unhex(m->exts, tmp + n, sizeof(tmp) - n);
+		n += itest_unhex(m->exts, tmp + n, sizeof(tmp) - n);
 	}
 	msg_len = n;
 	tmp[1] = 0;
@@ -484,7 +470,7 @@ START_TEST(reject_not_tls)
 	size_t i, n;
 
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		n = unhex(inputs[i], buf, sizeof(buf));
+		n = itest_unhex(inputs[i], buf, sizeof(buf));
 		ck_assert_int_eq(faketls_hello_parse(buf, n, &h), want[i]);
 	}
 	ck_assert_int_eq(faketls_hello_parse(buf, 0, &h), FAKETLS_NEED_MORE);
@@ -1048,7 +1034,7 @@ struct vec_reply {
 static void
 vec_reply_load(struct vec_reply *v)
 {
-	ck_assert_uint_eq(unhex(vec_reply, v->reply, sizeof(v->reply)),
+	ck_assert_uint_eq(itest_unhex(vec_reply, v->reply, sizeof(v->reply)),
 	    VEC_REPLY_LEN);
 	vec_load_hello(v->hello);
 	vec_load_secret(v->secret);
@@ -1331,7 +1317,7 @@ START_TEST(reader_rules)
 	size_t n, off = 0, used, plen, total = 0;
 	int rc = 0;
 
-	n = unhex(c->hex, buf, sizeof(buf));
+	n = itest_unhex(c->hex, buf, sizeof(buf));
 	faketls_reader_init(&r);
 	while (off < n && rc == 0) {
 		rc = faketls_reader_next(&r, buf + off, n - off, &used, &p,

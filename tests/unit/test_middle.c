@@ -28,9 +28,11 @@
 #include "config.h"
 #include "fetch.h"
 #include "httpd.h"
+#include "itest.h"
 #include "log.h"
 #include "middle.h"
 #include "tclock.h"
+#include "tfile.h"
 
 #define SECRET_PATH	"/getProxySecret"
 #define CONF_PATH	"/getProxyConfig"
@@ -114,34 +116,6 @@ make_tmpdir(char *dir, size_t len)
 {
 	snprintf(dir, len, "/tmp/mtproxyd-middle-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(path);
-}
-
-static void
-rm_tree(const char *dir)
-{
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-static void
-write_file(const char *dir, const char *name, const void *p, size_t len)
-{
-	char path[PATH_MAX];
-	FILE *f;
-
-	ck_assert_int_lt(snprintf(path, sizeof(path), "%s/%s", dir, name),
-	    (int)sizeof(path));
-	ck_assert_ptr_nonnull(f = fopen(path, "wb"));
-	ck_assert_uint_eq(fwrite(p, 1, len, f), len);
-	ck_assert_int_eq(fclose(f), 0);
 }
 
 /* 1 if dir/name holds exactly p[0..len), 0 if not, -1 if missing. */
@@ -470,8 +444,8 @@ START_TEST(middle_from_files)
 
 	make_tmpdir(dir, sizeof(dir));
 	make_secret(secret, sizeof(secret), 3);
-	write_file(dir, "secret", secret, sizeof(secret));
-	write_file(dir, "multi.conf", conf1, strlen(conf1));
+	itest_write_file(dir, "secret", secret, sizeof(secret));
+	itest_write_file(dir, "multi.conf", conf1, strlen(conf1));
 	ck_assert_int_eq(httpd_start(&h), 0);
 	serve_all(h, secret, conf2);
 	cfg_urls(&cfg, h, dir);
@@ -495,7 +469,7 @@ START_TEST(middle_from_files)
 	    "%s/nonexistent.conf", dir);
 	ck_assert_int_eq(middle_new(&cfg, &counters, &m), MIDDLE_ERR);
 	httpd_stop(h);
-	rm_tree(dir);
+	ck_assert_int_eq(tfile_rm_tree(dir), 0);
 }
 END_TEST
 
@@ -528,7 +502,7 @@ START_TEST(middle_from_urls)
 	    strlen(conf6)), 1);
 	middle_free(m);
 	httpd_stop(h);
-	rm_tree(dir);
+	ck_assert_int_eq(tfile_rm_tree(dir), 0);
 }
 END_TEST
 
@@ -557,12 +531,12 @@ START_TEST(middle_restart_uses_state)
 	/* No IPv6 list anywhere is a warning, not a failure. */
 	serve_all(h, secret, conf1);
 	ck_assert_int_eq(httpd_set(h, CONF6_PATH, "x", 1, 404), 0);
-	rm_tree(cfg.state_dir);
+	ck_assert_int_eq(tfile_rm_tree(cfg.state_dir), 0);
 	ck_assert_int_eq(middle_new(&cfg, &counters, &m), 0);
 	check_snapshot(m, 1, secret, CONF1_TARGETS, 0);
 	middle_free(m);
 	httpd_stop(h);
-	rm_tree(dir);
+	ck_assert_int_eq(tfile_rm_tree(dir), 0);
 }
 END_TEST
 
@@ -588,7 +562,7 @@ START_TEST(middle_nothing_usable)
 	serve_all(h, secret, conf1);
 	ck_assert_int_eq(httpd_set(h, SECRET_PATH, secret, 10, 200), 0);
 	ck_assert_int_eq(mkdir(cfg.state_dir, 0700), 0);
-	write_file(cfg.state_dir, "proxy-secret", "0123456789", 10);
+	itest_write_file(cfg.state_dir, "proxy-secret", "0123456789", 10);
 	ck_assert_int_eq(middle_new(&cfg, &counters, &m), MIDDLE_ERR);
 	ck_assert_int_eq(file_is(cfg.state_dir, "proxy-secret", "0123456789",
 	    10), 1);
@@ -598,7 +572,7 @@ START_TEST(middle_nothing_usable)
 	ck_assert_int_eq(middle_new(&cfg, &counters, &m), MIDDLE_ERR);
 	ck_assert_ptr_null(m);
 	httpd_stop(h);
-	rm_tree(dir);
+	ck_assert_int_eq(tfile_rm_tree(dir), 0);
 }
 END_TEST
 
@@ -686,7 +660,7 @@ START_TEST(middle_refresh_swaps)
 	ck_assert_uint_eq(s->v6->ntargets, CONF6_TARGETS);
 	middle_put(s);
 	httpd_stop(h);
-	rm_tree(dir);
+	ck_assert_int_eq(tfile_rm_tree(dir), 0);
 }
 END_TEST
 
@@ -762,7 +736,7 @@ START_TEST(middle_refresh_bad_answers)
 	middle_put(before);
 	middle_free(m);
 	httpd_stop(h);
-	rm_tree(dir);
+	ck_assert_int_eq(tfile_rm_tree(dir), 0);
 }
 END_TEST
 
@@ -777,8 +751,8 @@ START_TEST(middle_refresh_files)
 	make_tmpdir(dir, sizeof(dir));
 	make_secret(secret, sizeof(secret), 3);
 	make_secret(big, sizeof(big), 5);
-	write_file(dir, "secret", secret, sizeof(secret));
-	write_file(dir, "multi.conf", conf1, strlen(conf1));
+	itest_write_file(dir, "secret", secret, sizeof(secret));
+	itest_write_file(dir, "multi.conf", conf1, strlen(conf1));
 	config_defaults(&cfg);
 	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s/state", dir);
 	snprintf(cfg.proxy_secret_file, sizeof(cfg.proxy_secret_file),
@@ -789,20 +763,20 @@ START_TEST(middle_refresh_files)
 	ck_assert_int_eq(middle_new(&cfg, &counters, &m), 0);
 	failures = atomic_load(&counters.refresh_failures);
 
-	write_file(dir, "multi.conf", conf2, strlen(conf2));
+	itest_write_file(dir, "multi.conf", conf2, strlen(conf2));
 	ck_assert_int_eq(middle_refresh(m), 0);
 	check_snapshot(m, 2, secret, CONF2_TARGETS, 0);
 
-	write_file(dir, "multi.conf", "proxy_for x;", 12);
+	itest_write_file(dir, "multi.conf", "proxy_for x;", 12);
 	ck_assert_int_eq(middle_refresh(m), MIDDLE_ERR);
-	write_file(dir, "multi.conf", conf2, strlen(conf2));
-	write_file(dir, "secret", big, sizeof(big));
+	itest_write_file(dir, "multi.conf", conf2, strlen(conf2));
+	itest_write_file(dir, "secret", big, sizeof(big));
 	ck_assert_int_eq(middle_refresh(m), MIDDLE_ERR);
 	ck_assert_uint_eq(atomic_load(&counters.refresh_failures),
 	    failures + 2);
 	check_snapshot(m, 2, secret, CONF2_TARGETS, 0);
 	middle_free(m);
-	rm_tree(dir);
+	ck_assert_int_eq(tfile_rm_tree(dir), 0);
 }
 END_TEST
 
@@ -837,7 +811,7 @@ START_TEST(middle_refresher_thread)
 	check_snapshot(m, 2, secret, CONF2_TARGETS, CONF6_TARGETS);
 	middle_free(m);
 	httpd_stop(h);
-	rm_tree(dir);
+	ck_assert_int_eq(tfile_rm_tree(dir), 0);
 }
 END_TEST
 
@@ -864,7 +838,7 @@ START_TEST(middle_free_is_prompt)
 	/* Only the first load fetched. */
 	ck_assert_uint_eq(httpd_requests(h, CONF_PATH), 1);
 	httpd_stop(h);
-	rm_tree(dir);
+	ck_assert_int_eq(tfile_rm_tree(dir), 0);
 }
 END_TEST
 

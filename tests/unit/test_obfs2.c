@@ -10,6 +10,7 @@
 
 #include "ckmain.h"
 #include "crypto.h"
+#include "itest.h"
 #include "obfs2.h"
 
 struct vector {
@@ -103,40 +104,16 @@ static const struct vector vectors[] = {
 #define SECRETS(p)	((const uint8_t (*)[SECRET_LEN])(p))
 #define NPAYLOAD	3	/* the client vectors carry a payload */
 
-static size_t
-unhex(const char *hex, uint8_t *out, size_t cap)
-{
-	size_t i, n = strlen(hex) / 2;
-
-	ck_assert_uint_le(n, cap);
-	for (i = 0; i < n; i++) {
-		unsigned int b;
-
-		ck_assert_int_eq(sscanf(hex + 2 * i, "%2x", &b), 1);
-		out[i] = (uint8_t)b;
-	}
-	return n;
-}
-
-static void
-assert_hex(const uint8_t *got, const char *hex)
-{
-	uint8_t want[128];
-	size_t n = unhex(hex, want, sizeof(want));
-
-	ck_assert_mem_eq(got, want, n);
-}
-
 START_TEST(parse_vector)
 {
 	const struct vector *v = &vectors[_i];
 	uint8_t wire[64], secret[1][SECRET_LEN];
 	struct obfs2_result r;
 
-	unhex(v->header_wire, wire, sizeof(wire));
+	itest_unhex(v->header_wire, wire, sizeof(wire));
 	memset(&r, 0xaa, sizeof(r));
 	if (v->secret != NULL) {
-		unhex(v->secret, secret[0], SECRET_LEN);
+		itest_unhex(v->secret, secret[0], SECRET_LEN);
 		ck_assert_int_eq(obfs2_parse(wire, SECRETS(secret), 1, &r), 0);
 		ck_assert_int_eq(r.secret_index, 0);
 	} else {
@@ -145,10 +122,10 @@ START_TEST(parse_vector)
 	}
 	ck_assert_uint_eq(r.tag, v->tag);
 	ck_assert_int_eq(r.dc, v->dc);
-	assert_hex(r.keys.rkey, v->c2s_key);
-	assert_hex(r.keys.riv, v->c2s_iv);
-	assert_hex(r.keys.wkey, v->s2c_key);
-	assert_hex(r.keys.wiv, v->s2c_iv);
+	itest_assert_hex(r.keys.rkey, v->c2s_key);
+	itest_assert_hex(r.keys.riv, v->c2s_iv);
+	itest_assert_hex(r.keys.wkey, v->s2c_key);
+	itest_assert_hex(r.keys.wiv, v->s2c_iv);
 }
 END_TEST
 
@@ -158,16 +135,16 @@ START_TEST(build_vector)
 	uint8_t rnd[64], wire[64], secret[SECRET_LEN];
 	struct obfs2_keys k;
 
-	unhex(v->header_plain, rnd, sizeof(rnd));
+	itest_unhex(v->header_plain, rnd, sizeof(rnd));
 	if (v->secret != NULL)
-		unhex(v->secret, secret, sizeof(secret));
+		itest_unhex(v->secret, secret, sizeof(secret));
 	ck_assert_int_eq(obfs2_build(rnd, v->tag, (int16_t)v->dc,
 	    v->secret != NULL ? secret : NULL, NULL, NULL, wire, &k), 0);
-	assert_hex(wire, v->header_wire);
-	assert_hex(k.wkey, v->c2s_key);
-	assert_hex(k.wiv, v->c2s_iv);
-	assert_hex(k.rkey, v->s2c_key);
-	assert_hex(k.riv, v->s2c_iv);
+	itest_assert_hex(wire, v->header_wire);
+	itest_assert_hex(k.wkey, v->c2s_key);
+	itest_assert_hex(k.wiv, v->c2s_iv);
+	itest_assert_hex(k.rkey, v->s2c_key);
+	itest_assert_hex(k.riv, v->s2c_iv);
 }
 END_TEST
 
@@ -180,13 +157,13 @@ START_TEST(payload_vector)
 	crypto_ctr *c;
 	size_t n;
 
-	unhex(v->header_wire, wire, sizeof(wire));
-	unhex(v->secret, secret[0], SECRET_LEN);
+	itest_unhex(v->header_wire, wire, sizeof(wire));
+	itest_unhex(v->secret, secret[0], SECRET_LEN);
 	ck_assert_int_eq(obfs2_parse(wire, SECRETS(secret), 1, &r), 0);
-	n = unhex(v->payload, pt, sizeof(pt));
+	n = itest_unhex(v->payload, pt, sizeof(pt));
 
 	/* The server decrypts the client's payload. */
-	unhex(v->payload_cipher, ct, sizeof(ct));
+	itest_unhex(v->payload_cipher, ct, sizeof(ct));
 	ck_assert_int_eq(crypto_ctr_new(&c, r.keys.rkey, r.keys.riv), 0);
 	ck_assert_int_eq(crypto_ctr_skip(c, OBFS2_HEADER_LEN), 0);
 	ck_assert_int_eq(crypto_ctr_apply(c, ct, buf, n), 0);
@@ -197,7 +174,7 @@ START_TEST(payload_vector)
 	ck_assert_int_eq(crypto_ctr_new(&c, r.keys.wkey, r.keys.wiv), 0);
 	ck_assert_int_eq(crypto_ctr_apply(c, pt, buf, n), 0);
 	crypto_ctr_free(c);
-	assert_hex(buf, v->s2c_payload_cipher);
+	itest_assert_hex(buf, v->s2c_payload_cipher);
 }
 END_TEST
 
@@ -316,13 +293,13 @@ START_TEST(wrong_secret)
 	uint8_t wire[64], secrets[3][SECRET_LEN];
 	struct obfs2_result r;
 
-	unhex(vectors[0].header_wire, wire, sizeof(wire));
-	unhex(vectors[1].secret, secrets[0], SECRET_LEN);
-	unhex(vectors[2].secret, secrets[1], SECRET_LEN);
+	itest_unhex(vectors[0].header_wire, wire, sizeof(wire));
+	itest_unhex(vectors[1].secret, secrets[0], SECRET_LEN);
+	itest_unhex(vectors[2].secret, secrets[1], SECRET_LEN);
 	ck_assert_int_eq(obfs2_parse(wire, SECRETS(secrets), 2, &r),
 	    OBFS2_ERR_NOMATCH);
 	/* One flipped bit in the right secret is as wrong as any other. */
-	unhex(vectors[0].secret, secrets[2], SECRET_LEN);
+	itest_unhex(vectors[0].secret, secrets[2], SECRET_LEN);
 	secrets[2][15] ^= 1;
 	ck_assert_int_eq(obfs2_parse(wire, SECRETS(secrets + 2), 1, &r),
 	    OBFS2_ERR_NOMATCH);
@@ -337,13 +314,13 @@ START_TEST(bad_tag)
 	uint8_t secret[1][SECRET_LEN], wire[64];
 	struct obfs2_result r;
 
-	unhex(vectors[0].secret, secret[0], SECRET_LEN);
-	unhex(vectors[0].header_wire, wire, sizeof(wire));
+	itest_unhex(vectors[0].secret, secret[0], SECRET_LEN);
+	itest_unhex(vectors[0].header_wire, wire, sizeof(wire));
 	wire[OBFS2_TAG_OFF + 3] ^= 0x01;
 	ck_assert_int_eq(obfs2_parse(wire, SECRETS(secret), 1, &r),
 	    OBFS2_ERR_NOMATCH);
 	/* The DC bytes and the trailer are not checked. */
-	unhex(vectors[0].header_wire, wire, sizeof(wire));
+	itest_unhex(vectors[0].header_wire, wire, sizeof(wire));
 	wire[OBFS2_DC_OFF] ^= 0x01;
 	wire[63] ^= 0xff;
 	ck_assert_int_eq(obfs2_parse(wire, SECRETS(secret), 1, &r), 0);
@@ -386,7 +363,7 @@ START_TEST(forbidden_first_bytes)
 	struct obfs2_keys k;
 	int want = fc->forbidden ? OBFS2_ERR_RETRY : 0;
 
-	unhex(vectors[0].header_plain, rnd, sizeof(rnd));
+	itest_unhex(vectors[0].header_plain, rnd, sizeof(rnd));
 	memcpy(rnd, fc->b, sizeof(fc->b));
 	ck_assert_int_eq(obfs2_header_forbidden(rnd), fc->forbidden);
 	ck_assert_int_eq(obfs2_build(rnd, PROTO_TAG_ABRIDGED, 2, secret, NULL,
@@ -451,7 +428,7 @@ START_TEST(build_args)
 	uint8_t secret[SECRET_LEN] = { 0 };
 	struct obfs2_keys k;
 
-	unhex(vectors[0].header_plain, rnd, sizeof(rnd));
+	itest_unhex(vectors[0].header_plain, rnd, sizeof(rnd));
 	ck_assert_int_eq(obfs2_build(rnd, PROTO_TAG_ABRIDGED, 2, secret, key,
 	    iv, wire, &k), OBFS2_ERR_ARG);
 	ck_assert_int_eq(obfs2_build(rnd, PROTO_TAG_ABRIDGED, 2, NULL, key,
@@ -474,7 +451,7 @@ START_TEST(parse_args)
 	uint8_t wire[64];
 	struct obfs2_result r;
 
-	unhex(vectors[3].header_wire, wire, sizeof(wire));
+	itest_unhex(vectors[3].header_wire, wire, sizeof(wire));
 	ck_assert_int_eq(obfs2_parse(NULL, NULL, 0, &r), OBFS2_ERR_ARG);
 	ck_assert_int_eq(obfs2_parse(wire, NULL, 0, NULL), OBFS2_ERR_ARG);
 	ck_assert_int_eq(obfs2_parse(wire, NULL, 1, &r), OBFS2_ERR_ARG);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ckmain.h"
+#include "itest.h"
 #include "ref.h"
 
 /* obfs2.txt */
@@ -134,29 +135,6 @@ static const struct {
 	    "1800000005000000dfa230578877665544332211dd315b45" },
 };
 
-static size_t
-unhex(const char *hex, uint8_t *out, size_t cap)
-{
-	size_t i, n = strlen(hex) / 2;
-	unsigned int b;
-
-	ck_assert_uint_le(n, cap);
-	for (i = 0; i < n; i++) {
-		ck_assert_int_eq(sscanf(hex + 2 * i, "%2x", &b), 1);
-		out[i] = (uint8_t)b;
-	}
-	return n;
-}
-
-static void
-assert_hex(const uint8_t *got, const char *hex)
-{
-	uint8_t want[256];
-	size_t n = unhex(hex, want, sizeof(want));
-
-	ck_assert_mem_eq(got, want, n);
-}
-
 START_TEST(crc_check_values)
 {
 	uint8_t zeros[32] = { 0 };
@@ -176,17 +154,17 @@ vector_secret(const struct obfs2_vector *v, uint8_t buf[16])
 {
 	if (v->secret == NULL)
 		return NULL;
-	unhex(v->secret, buf, 16);
+	itest_unhex(v->secret, buf, 16);
 	return buf;
 }
 
 static void
 assert_keys(const struct ref_obfs2_keys *k, const struct obfs2_vector *v)
 {
-	assert_hex(k->c2s_key, v->c2s_key);
-	assert_hex(k->c2s_iv, v->c2s_iv);
-	assert_hex(k->s2c_key, v->s2c_key);
-	assert_hex(k->s2c_iv, v->s2c_iv);
+	itest_assert_hex(k->c2s_key, v->c2s_key);
+	itest_assert_hex(k->c2s_iv, v->c2s_iv);
+	itest_assert_hex(k->s2c_key, v->s2c_key);
+	itest_assert_hex(k->s2c_iv, v->s2c_iv);
 }
 
 START_TEST(obfs2_build_vector)
@@ -195,10 +173,10 @@ START_TEST(obfs2_build_vector)
 	uint8_t rnd[64], wire[64], sbuf[16];
 	struct ref_obfs2_keys k;
 
-	unhex(v->plain, rnd, sizeof(rnd));
+	itest_unhex(v->plain, rnd, sizeof(rnd));
 	ck_assert_int_eq(ref_obfs2_build(rnd, v->tag, (int16_t)v->dc,
 	    vector_secret(v, sbuf), wire, &k), 0);
-	assert_hex(wire, v->wire);
+	itest_assert_hex(wire, v->wire);
 	assert_keys(&k, v);
 }
 END_TEST
@@ -211,7 +189,7 @@ START_TEST(obfs2_parse_vector)
 	uint32_t tag;
 	int16_t dc;
 
-	unhex(v->wire, wire, sizeof(wire));
+	itest_unhex(v->wire, wire, sizeof(wire));
 	ck_assert_int_eq(ref_obfs2_parse(wire, vector_secret(v, sbuf), &tag,
 	    &dc, &k), 0);
 	ck_assert_uint_eq(tag, v->tag);
@@ -235,21 +213,21 @@ START_TEST(obfs2_payload_vector)
 	int16_t dc;
 	size_t n;
 
-	unhex(v->wire, wire, sizeof(wire));
+	itest_unhex(v->wire, wire, sizeof(wire));
 	ck_assert_int_eq(ref_obfs2_parse(wire, vector_secret(v, sbuf), &tag,
 	    &dc, &k), 0);
-	n = unhex(v->payload, pt, sizeof(pt));
+	n = itest_unhex(v->payload, pt, sizeof(pt));
 	ck_assert_int_eq(ref_ctr_new(k.c2s_key, k.c2s_iv, 64, &c), 0);
 	ck_assert_int_eq(ref_cipher_apply(c, pt, buf, n), 0);
 	EVP_CIPHER_CTX_free(c);
-	assert_hex(buf, v->c2s_cipher);
+	itest_assert_hex(buf, v->c2s_cipher);
 	ck_assert_int_eq(ref_ctr_new(k.s2c_key, k.s2c_iv, 0, &c), 0);
 	/* In place, in two pieces. */
 	memcpy(buf, pt, n);
 	ck_assert_int_eq(ref_cipher_apply(c, buf, buf, 7), 0);
 	ck_assert_int_eq(ref_cipher_apply(c, buf + 7, buf + 7, n - 7), 0);
 	EVP_CIPHER_CTX_free(c);
-	assert_hex(buf, v->s2c_cipher);
+	itest_assert_hex(buf, v->s2c_cipher);
 }
 END_TEST
 
@@ -266,7 +244,7 @@ START_TEST(obfs2_forbidden)
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(rnd, 0x42, sizeof(rnd));
-		unhex(bad[i], rnd, sizeof(rnd));
+		itest_unhex(bad[i], rnd, sizeof(rnd));
 		ck_assert_int_eq(ref_obfs2_forbidden(rnd), 1);
 		ck_assert_int_eq(ref_obfs2_build(rnd, REF_TAG_PADDED, 1, NULL,
 		    wire, &k), REF_ERR_RETRY);
@@ -288,7 +266,7 @@ assert_encode(enum frame_transport t, size_t len, int ack, const char *hex)
 {
 	uint8_t hdr[4], want[4];
 	struct ref_frame f;
-	size_t n, wn = unhex(hex, want, sizeof(want));
+	size_t n, wn = itest_unhex(hex, want, sizeof(want));
 
 	ck_assert_int_eq(ref_frame_encode(t, len, ack, hdr, &n), 0);
 	ck_assert_uint_eq(n, wn);
@@ -305,7 +283,7 @@ assert_refused(enum frame_transport t, const char *hex)
 {
 	uint8_t hdr[4];
 	struct ref_frame f;
-	size_t n = unhex(hex, hdr, sizeof(hdr));
+	size_t n = itest_unhex(hex, hdr, sizeof(hdr));
 
 	ck_assert_int_eq(ref_frame_decode(t, hdr, n, &f), REF_ERR_FRAME);
 }
@@ -358,19 +336,19 @@ START_TEST(rpc_keys_vector)
 	uint8_t key[32], iv[16];
 
 	memset(&in, 0, sizeof(in));
-	unhex("5a13bbc5ae781523d02db05287213315", in.nonce_srv, 16);
-	unhex("9e6af552380839ded1fad441ebaf4a28", in.nonce_clt, 16);
+	itest_unhex("5a13bbc5ae781523d02db05287213315", in.nonce_srv, 16);
+	itest_unhex("9e6af552380839ded1fad441ebaf4a28", in.nonce_clt, 16);
 	in.clt_ts = 1764000000u;
 	endpoint(&in.srv, v->srv_ip, 8888);
 	endpoint(&in.clt, v->clt_ip, 40000);
 	in.secret = secret;
-	in.secret_len = unhex(v_secret, secret, sizeof(secret));
+	in.secret_len = itest_unhex(v_secret, secret, sizeof(secret));
 	ck_assert_int_eq(ref_rpc_keys(&in, RPC_PURPOSE_CLIENT, key, iv), 0);
-	assert_hex(key, v->key_client);
-	assert_hex(iv, v->iv_client);
+	itest_assert_hex(key, v->key_client);
+	itest_assert_hex(iv, v->iv_client);
 	ck_assert_int_eq(ref_rpc_keys(&in, RPC_PURPOSE_SERVER, key, iv), 0);
-	assert_hex(key, v->key_server);
-	assert_hex(iv, v->iv_server);
+	itest_assert_hex(key, v->key_server);
+	itest_assert_hex(iv, v->iv_server);
 	in.secret_len = 31;
 	ck_assert_int_eq(ref_rpc_keys(&in, RPC_PURPOSE_CLIENT, key, iv),
 	    RPC_ERR_ARG);
@@ -383,8 +361,8 @@ START_TEST(rpc_frame_vector)
 	struct rpc_frame f;
 	size_t plen, flen, n;
 
-	plen = unhex(frame_vectors[_i].payload, payload, sizeof(payload));
-	flen = unhex(frame_vectors[_i].frame, want, sizeof(want));
+	plen = itest_unhex(frame_vectors[_i].payload, payload, sizeof(payload));
+	flen = itest_unhex(frame_vectors[_i].frame, want, sizeof(want));
 	ck_assert_uint_eq(ref_rpc_frame_len(plen), flen);
 	ck_assert_int_eq(ref_rpc_seal(frame_vectors[_i].seq,
 	    frame_vectors[_i].crc, payload, plen, buf, sizeof(buf), &n), 0);
@@ -441,17 +419,19 @@ START_TEST(cbc_one_chain)
 	uint8_t key[32], iv[16], pt[64], buf[64];
 	EVP_CIPHER_CTX *enc, *dec;
 
-	unhex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4",
+	itest_unhex(
+	    "603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4",
 	    key, 32);
-	unhex("000102030405060708090a0b0c0d0e0f", iv, 16);
-	unhex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
+	itest_unhex("000102030405060708090a0b0c0d0e0f", iv, 16);
+	itest_unhex(
+	    "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
 	    "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710",
 	    pt, 64);
 	ck_assert_int_eq(ref_cbc_new(1, key, iv, &enc), 0);
 	ck_assert_int_eq(ref_cbc_new(0, key, iv, &dec), 0);
 	ck_assert_int_eq(ref_cipher_apply(enc, pt, buf, 16), 0);
 	ck_assert_int_eq(ref_cipher_apply(enc, pt + 16, buf + 16, 48), 0);
-	assert_hex(buf, "f58c4c04d6e5f1ba779eabfb5f7bfbd69cfc4e967edb808d"
+	itest_assert_hex(buf, "f58c4c04d6e5f1ba779eabfb5f7bfbd69cfc4e967edb808d"
 	    "679f777bc6702c7d39f23369a9d9bacfa530e26304231461b2eb05e2c39be9fc"
 	    "da6c19078c6a9d1b");
 	ck_assert_int_eq(ref_cipher_apply(dec, buf, buf, 48), 0);

@@ -73,22 +73,6 @@ static const char v_proxy_req[] =
     "250224da108d9fdfa764eac2b4296ac5049c9fdf3169dcd12bab72810481e80f"
     "62976b0232b77d4ef28ae866373dc82e5f2c69ad9c8bd64901a4c8a3bf208816";
 
-/* Decode a hex string known to be valid; returns the byte count. */
-static size_t
-unhex(const char *hex, uint8_t *out, size_t cap)
-{
-	size_t i, n = strlen(hex) / 2;
-
-	ck_assert_uint_le(n, cap);
-	for (i = 0; i < n; i++) {
-		unsigned int b;
-
-		ck_assert_int_eq(sscanf(hex + 2 * i, "%2x", &b), 1);
-		out[i] = (uint8_t)b;
-	}
-	return n;
-}
-
 static void
 put32(uint8_t *p, uint32_t v)
 {
@@ -113,13 +97,13 @@ static void
 key_input(struct rpc_key_input *in, const struct key_vector *v)
 {
 	memset(in, 0, sizeof(*in));
-	unhex(v_nonce_srv, in->nonce_srv, 16);
-	unhex(v_nonce_clt, in->nonce_clt, 16);
+	itest_unhex(v_nonce_srv, in->nonce_srv, 16);
+	itest_unhex(v_nonce_clt, in->nonce_clt, 16);
 	in->clt_ts = V_CLT_TS;
 	endpoint(&in->srv, v->srv_ip, v->srv_port);
 	endpoint(&in->clt, v->clt_ip, v->clt_port);
 	in->secret = secret;
-	in->secret_len = unhex(v_secret, secret, sizeof(secret));
+	in->secret_len = itest_unhex(v_secret, secret, sizeof(secret));
 }
 
 /* --- crc */
@@ -275,13 +259,13 @@ START_TEST(md5_sha1_known)
 {
 	uint8_t want[20], got[20];
 
-	unhex("900150983cd24fb0d6963f7d28e17f72", want, 16);
+	itest_unhex("900150983cd24fb0d6963f7d28e17f72", want, 16);
 	ck_assert_int_eq(crypto_md5((const uint8_t *)"abc", 3, got), 0);
 	ck_assert_mem_eq(got, want, 16);
-	unhex("a9993e364706816aba3e25717850c26c9cd0d89d", want, 20);
+	itest_unhex("a9993e364706816aba3e25717850c26c9cd0d89d", want, 20);
 	ck_assert_int_eq(crypto_sha1((const uint8_t *)"abc", 3, got), 0);
 	ck_assert_mem_eq(got, want, 20);
-	unhex("d41d8cd98f00b204e9800998ecf8427e", want, 16);
+	itest_unhex("d41d8cd98f00b204e9800998ecf8427e", want, 16);
 	ck_assert_int_eq(crypto_md5(NULL, 0, got), 0);
 	ck_assert_mem_eq(got, want, 16);
 	ck_assert_int_eq(crypto_md5(NULL, 1, got), CRYPTO_ERR);
@@ -296,13 +280,16 @@ START_TEST(cbc_nist)
 	uint8_t key[32], iv[16], pt[64], ct[64], buf[64];
 	crypto_cbc *enc, *dec;
 
-	unhex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4",
+	itest_unhex(
+	    "603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4",
 	    key, 32);
-	unhex("000102030405060708090a0b0c0d0e0f", iv, 16);
-	unhex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
+	itest_unhex("000102030405060708090a0b0c0d0e0f", iv, 16);
+	itest_unhex(
+	    "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
 	    "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710",
 	    pt, 64);
-	unhex("f58c4c04d6e5f1ba779eabfb5f7bfbd69cfc4e967edb808d679f777bc6702c7d"
+	itest_unhex(
+	    "f58c4c04d6e5f1ba779eabfb5f7bfbd69cfc4e967edb808d679f777bc6702c7d"
 	    "39f23369a9d9bacfa530e26304231461b2eb05e2c39be9fcda6c19078c6a9d1b",
 	    ct, 64);
 	ck_assert_int_eq(crypto_cbc_new(&enc, 1, key, iv), 0);
@@ -346,8 +333,8 @@ START_TEST(frame_vectors)
 	struct rpc_frame f;
 	size_t plen, flen, n;
 
-	plen = unhex(v_nonce_payload, payload, sizeof(payload));
-	flen = unhex(v_nonce_frame, want, sizeof(want));
+	plen = itest_unhex(v_nonce_payload, payload, sizeof(payload));
+	flen = itest_unhex(v_nonce_frame, want, sizeof(want));
 	ck_assert_uint_eq(rpc_frame_len(plen), flen);
 	ck_assert_int_eq(rpc_frame_encode(RPC_SEQ_NONCE, RPC_CRC32, payload,
 	    plen, out, sizeof(out), &n), 0);
@@ -362,8 +349,8 @@ START_TEST(frame_vectors)
 	ck_assert_uint_eq(f.payload_len, plen);
 	ck_assert_mem_eq(f.payload, payload, plen);
 
-	plen = unhex(v_ping_payload, payload, sizeof(payload));
-	flen = unhex(v_ping_frame, want, sizeof(want));
+	plen = itest_unhex(v_ping_payload, payload, sizeof(payload));
+	flen = itest_unhex(v_ping_frame, want, sizeof(want));
 	ck_assert_int_eq(rpc_frame_encode(5, RPC_CRC32C, payload, plen, out,
 	    sizeof(out), &n), 0);
 	ck_assert_uint_eq(n, flen);
@@ -384,7 +371,7 @@ START_TEST(frame_decode_errors)
 	struct rpc_frame f;
 	size_t flen, i;
 
-	flen = unhex(v_ping_frame, fr, sizeof(fr));
+	flen = itest_unhex(v_ping_frame, fr, sizeof(fr));
 	/* Every prefix is incomplete. */
 	for (i = 0; i < flen; i++)
 		ck_assert_int_eq(rpc_frame_decode(fr, i, RPC_CRC32C, 5, &f),
@@ -476,11 +463,11 @@ START_TEST(frame_stream)
 
 	put32(stream, 4);
 	len = 4;
-	len += unhex(v_nonce_frame, stream + len, sizeof(stream) - len);
+	len += itest_unhex(v_nonce_frame, stream + len, sizeof(stream) - len);
 	put32(stream + len, 4);
 	put32(stream + len + 4, 4);
 	len += 8;
-	plen = unhex(v_ping_payload, payload, sizeof(payload));
+	plen = itest_unhex(v_ping_payload, payload, sizeof(payload));
 	for (n = 0; n < 3; n++) {
 		size_t out;
 
@@ -591,9 +578,9 @@ START_TEST(nonce_vector)
 	struct rpc_nonce n;
 	int32_t ks;
 
-	unhex(v_secret, sec, sizeof(sec));
-	unhex(v_nonce_clt, nonce, sizeof(nonce));
-	unhex(v_nonce_payload, want, sizeof(want));
+	itest_unhex(v_secret, sec, sizeof(sec));
+	itest_unhex(v_nonce_clt, nonce, sizeof(nonce));
+	itest_unhex(v_nonce_payload, want, sizeof(want));
 	ck_assert_int_eq(rpc_key_select(sec, 128, &ks), 0);
 	ck_assert_int_eq(ks, 0x4496880f);
 	ck_assert_int_eq(rpc_nonce_build(ks, V_CLT_TS, nonce, out), 0);
@@ -679,14 +666,14 @@ START_TEST(derive_vectors)
 
 	key_input(&in, v);
 	ck_assert_int_eq(rpc_derive_keys(&in, RPC_PURPOSE_CLIENT, key, iv), 0);
-	unhex(v->key_client, want, 32);
+	itest_unhex(v->key_client, want, 32);
 	ck_assert_mem_eq(key, want, 32);
-	unhex(v->iv_client, want, 16);
+	itest_unhex(v->iv_client, want, 16);
 	ck_assert_mem_eq(iv, want, 16);
 	ck_assert_int_eq(rpc_derive_keys(&in, RPC_PURPOSE_SERVER, key, iv), 0);
-	unhex(v->key_server, want, 32);
+	itest_unhex(v->key_server, want, 32);
 	ck_assert_mem_eq(key, want, 32);
-	unhex(v->iv_server, want, 16);
+	itest_unhex(v->iv_server, want, 16);
 	ck_assert_mem_eq(iv, want, 16);
 }
 END_TEST
@@ -745,16 +732,6 @@ openssl_dgst(const char *alg, const char *path, uint8_t *out, size_t len)
 	return 0;
 }
 
-static void
-write_file(const char *path, const uint8_t *p, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(p, 1, len, f), len);
-	ck_assert_int_eq(fclose(f), 0);
-}
-
 /*
  * The IPv4 derivation redone from doc/PROTOCOL.md 4.4 with different inputs:
  * s laid out here byte by byte, hashed by the openssl binary.
@@ -764,7 +741,7 @@ START_TEST(derive_openssl_cli)
 	static const uint8_t srv_ip[4] = { 127, 0, 0, 1 };
 	static const uint8_t clt_ip[4] = { 192, 168, 1, 200 };
 	uint8_t s[512], key[32], iv[16], md5a[16], sha[20], md5b[16];
-	char dir[] = "/tmp/test_rpc.XXXXXX", path[3][64];
+	char dir[] = "/tmp/test_rpc.XXXXXX", path[3][64], name[8];
 	struct rpc_key_input in;
 	size_t n = 0, i;
 
@@ -812,8 +789,9 @@ START_TEST(derive_openssl_cli)
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	for (i = 0; i < 3; i++) {
-		snprintf(path[i], sizeof(path[i]), "%s/s%zu", dir, i);
-		write_file(path[i], s + i, n - i);
+		snprintf(name, sizeof(name), "s%zu", i);
+		snprintf(path[i], sizeof(path[i]), "%s/%s", dir, name);
+		itest_write_file(dir, name, s + i, n - i);
 	}
 	ck_assert_int_eq(openssl_dgst("md5", path[1], md5a, 16), 0);
 	ck_assert_int_eq(openssl_dgst("sha1", path[0], sha, 20), 0);
@@ -841,7 +819,7 @@ START_TEST(handshake_bytes)
 
 	ck_assert_int_eq(rpc_handshake_build(RPC_FLAG_CRC32C, &pid_a, &pid_b,
 	    out), 0);
-	unhex("f5ee8276" "00080000"
+	itest_unhex("f5ee8276" "00080000"
 	    "0500000a" "bb01" "9210" "00812469"
 	    "32af9a95" "b822" "0000" "00000000", want, 32);
 	ck_assert_mem_eq(out, want, 32);
@@ -917,7 +895,7 @@ START_TEST(handshake_errors)
 	{
 		uint8_t want[20];
 
-		unhex("dabe276a" "f9ffffff" "32af9a95" "b822" "0000"
+		itest_unhex("dabe276a" "f9ffffff" "32af9a95" "b822" "0000"
 		    "00000000", want, sizeof(want));
 		ck_assert_mem_eq(b, want, 20);
 	}
@@ -997,13 +975,13 @@ START_TEST(ping_pong)
 	uint8_t out[16], want[12];
 	int64_t id;
 
-	unhex(v_ping_payload, want, sizeof(want));
+	itest_unhex(v_ping_payload, want, sizeof(want));
 	ck_assert_int_eq(rpc_ping_build(RPC_PING, 0x1122334455667788, out), 0);
 	ck_assert_mem_eq(out, want, 12);
 	ck_assert_int_eq(rpc_ping_parse(RPC_PING, out, 12, &id), 0);
 	ck_assert(id == 0x1122334455667788);
 	ck_assert_int_eq(rpc_ping_build(RPC_PONG, -2, out), 0);
-	unhex("a7ea3084feffffffffffffff", want, sizeof(want));
+	itest_unhex("a7ea3084feffffffffffffff", want, sizeof(want));
 	ck_assert_mem_eq(out, want, 12);
 	ck_assert_int_eq(rpc_ping_parse(RPC_PONG, out, 12, &id), 0);
 	ck_assert(id == -2);
@@ -1079,9 +1057,9 @@ vector_req(struct rpc_proxy_req *r)
 	r->conn_id = 0x0123456789abcdef;
 	endpoint(&r->client, "203.0.113.7", 51234);
 	endpoint(&r->ours, "198.51.100.1", 443);
-	unhex(v_ad_tag, req_tag, sizeof(req_tag));
+	itest_unhex(v_ad_tag, req_tag, sizeof(req_tag));
 	r->ad_tag = req_tag;
-	r->msg_len = unhex(v_message, req_msg, sizeof(req_msg));
+	r->msg_len = itest_unhex(v_message, req_msg, sizeof(req_msg));
 	r->msg = req_msg;
 }
 
@@ -1093,7 +1071,7 @@ START_TEST(proxy_req_vector)
 	size_t wlen, len, n;
 
 	vector_req(&r);
-	wlen = unhex(v_proxy_req, want, sizeof(want));
+	wlen = itest_unhex(v_proxy_req, want, sizeof(want));
 	ck_assert_int_eq(rpc_proxy_req_flags(&r, &flags), 0);
 	ck_assert_uint_eq(flags, 0x40021008);
 	ck_assert_int_eq(rpc_proxy_req_len(&r, &len), 0);
@@ -1161,12 +1139,12 @@ START_TEST(proxy_req_ipv6_no_tag)
 	endpoint(&r.ours, "2001:db8::1", 8443);
 	ck_assert_int_eq(rpc_proxy_req_build(&r, out, sizeof(out), &n), 0);
 	ck_assert_uint_eq(n, 56 + 64);
-	unhex("eef1ce3600100220efcdab8967452301", want, 16);
+	itest_unhex("eef1ce3600100220efcdab8967452301", want, 16);
 	ck_assert_mem_eq(out, want, 16);
-	unhex("20010db8000000000000000000000077", want, 16);
+	itest_unhex("20010db8000000000000000000000077", want, 16);
 	ck_assert_mem_eq(out + 16, want, 16);
 	ck_assert_mem_eq(out + 32, "\xff\xff\x00\x00", 4);
-	unhex("20010db8000000000000000000000001", want, 16);
+	itest_unhex("20010db8000000000000000000000001", want, 16);
 	ck_assert_mem_eq(out + 36, want, 16);
 	ck_assert_mem_eq(out + 52, "\xfb\x20\x00\x00", 4);
 	ck_assert_mem_eq(out + 56, req_msg, 64);
@@ -1216,7 +1194,7 @@ START_TEST(answers)
 	struct rpc_answer a;
 
 	/* RPC_PROXY_ANS with 8 bytes of data. */
-	unhex("0dda0344" "08000000" "efcdab8967452301" "0102030405060708",
+	itest_unhex("0dda0344" "08000000" "efcdab8967452301" "0102030405060708",
 	    b, sizeof(b));
 	ck_assert_int_eq(rpc_answer_parse(b, 24, &a), 0);
 	ck_assert_uint_eq(a.type, RPC_PROXY_ANS);
@@ -1231,7 +1209,7 @@ START_TEST(answers)
 	ck_assert_int_eq(rpc_answer_parse(NULL, 0, &a), RPC_ERR_SHORT);
 
 	/* RPC_SIMPLE_ACK. */
-	unhex("9b40ac3b" "0100000000000080" "78563412", b, sizeof(b));
+	itest_unhex("9b40ac3b" "0100000000000080" "78563412", b, sizeof(b));
 	ck_assert_int_eq(rpc_answer_parse(b, 16, &a), 0);
 	ck_assert_uint_eq(a.type, RPC_SIMPLE_ACK);
 	ck_assert(a.conn_id == 0x8000000000000001ULL);
@@ -1241,7 +1219,7 @@ START_TEST(answers)
 	ck_assert_int_eq(rpc_answer_parse(b, 20, &a), RPC_ERR_LEN);
 
 	/* RPC_CLOSE_EXT. */
-	unhex("a234b65e" "2a00000000000000", b, sizeof(b));
+	itest_unhex("a234b65e" "2a00000000000000", b, sizeof(b));
 	ck_assert_int_eq(rpc_answer_parse(b, 12, &a), 0);
 	ck_assert_uint_eq(a.type, RPC_CLOSE_EXT);
 	ck_assert(a.conn_id == 42);
@@ -1265,7 +1243,7 @@ START_TEST(close_conn)
 	uint8_t out[12], want[12];
 
 	ck_assert_int_eq(rpc_close_conn_build(0x0123456789abcdef, out), 0);
-	unhex("5d42cf1f" "efcdab8967452301", want, sizeof(want));
+	itest_unhex("5d42cf1f" "efcdab8967452301", want, sizeof(want));
 	ck_assert_mem_eq(out, want, 12);
 	ck_assert_int_eq(rpc_close_conn_build(1, NULL), RPC_ERR_ARG);
 }
@@ -1296,7 +1274,7 @@ START_TEST(tl_string_get)
 		    &used), RPC_ERR_SHORT);
 	}
 	/* The long form may carry a short length. */
-	unhex("fe050000" "6162636465000000", out, sizeof(out));
+	itest_unhex("fe050000" "6162636465000000", out, sizeof(out));
 	ck_assert_int_eq(rpc_tl_string_get(out, 12, &str, &len, &used), 0);
 	ck_assert_uint_eq(len, 5);
 	ck_assert_uint_eq(used, 12);
@@ -1326,7 +1304,7 @@ START_TEST(proxy_req_parse_vector)
 	struct rpc_proxy_req_info r;
 	size_t n;
 
-	n = unhex(v_proxy_req, b, sizeof(b));
+	n = itest_unhex(v_proxy_req, b, sizeof(b));
 	vector_req(&req);
 	ck_assert_int_eq(rpc_proxy_req_parse(b, n, &r), 0);
 	ck_assert_uint_eq(r.flags, 0x40021008);
@@ -1403,15 +1381,15 @@ START_TEST(proxy_req_parse_extra)
 
 	vector_req(&req);
 	/* 0x4: TL_HTTP_QUERY_INFO and three strings; no ad tag. */
-	unhex(v_proxy_req, b, sizeof(b));
+	itest_unhex(v_proxy_req, b, sizeof(b));
 	put32(b + 4, 0x3005);
-	unhex("14000000" "81b35ad4" "03616263" "00000000" "07757365"
+	itest_unhex("14000000" "81b35ad4" "03616263" "00000000" "07757365"
 	    "722d6167", b + 56, 24);
 	ck_assert_int_eq(rpc_proxy_req_parse(b, 56 + 24, &r), 0);
 	ck_assert_ptr_null(r.ad_tag);
 	ck_assert_uint_eq(r.msg_len, 0);
 	/* 0xc: the tag first, then the HTTP info. */
-	n = unhex("28000000" "ae261edb"
+	n = itest_unhex("28000000" "ae261edb"
 	    "10147745069625d2f412d010bc34d716a3000000"
 	    "81b35ad4" "00000000" "00000000" "00000000", b + 56, 60);
 	put32(b + 4, 0x300d);
@@ -1422,13 +1400,13 @@ START_TEST(proxy_req_parse_extra)
 	ck_assert_uint_eq(r.msg_len, 64);
 	ck_assert_mem_eq(r.msg, req_msg, 64);
 	/* In the other order it is malformed. */
-	n = unhex("28000000" "81b35ad4" "00000000" "00000000" "00000000"
+	n = itest_unhex("28000000" "81b35ad4" "00000000" "00000000" "00000000"
 	    "ae261edb" "10147745069625d2f412d010bc34d716a3000000", b + 56, 60);
 	ck_assert_int_eq(rpc_proxy_req_parse(b, 56 + n, &r),
 	    RPC_ERR_MALFORMED);
 
 	/* Back to the vector: extra_size at 56, the tag string at 64. */
-	len = unhex(v_proxy_req, b, sizeof(b));
+	len = itest_unhex(v_proxy_req, b, sizeof(b));
 	ck_assert_int_eq(rpc_proxy_req_parse(b, len, &r), 0);
 	put32(b + 56, 28);		/* swallows 4 message bytes */
 	ck_assert_int_eq(rpc_proxy_req_parse(b, len, &r), RPC_ERR_MALFORMED);
@@ -1464,7 +1442,7 @@ START_TEST(proxy_req_parse_errors)
 	struct rpc_proxy_req_info r;
 	size_t len;
 
-	len = unhex(v_proxy_req, b, sizeof(b));
+	len = itest_unhex(v_proxy_req, b, sizeof(b));
 	ck_assert_int_eq(rpc_proxy_req_parse(b, len - 2, &r),
 	    RPC_ERR_MALFORMED);
 	ck_assert_int_eq(rpc_proxy_req_parse(b, 55, &r), RPC_ERR_SHORT);
@@ -1513,7 +1491,7 @@ START_TEST(answer_builders)
 	struct rpc_answer a;
 	size_t n;
 
-	unhex("0dda0344" "08000000" "efcdab8967452301" "0102030405060708",
+	itest_unhex("0dda0344" "08000000" "efcdab8967452301" "0102030405060708",
 	    want, sizeof(want));
 	ck_assert_int_eq(rpc_proxy_ans_build(8, 0x0123456789abcdef,
 	    want + 16, 8, out, sizeof(out), &n), 0);
@@ -1539,7 +1517,8 @@ START_TEST(answer_builders)
 	ck_assert_int_eq(rpc_proxy_ans_build(0, 1, want, 8, out, 64, NULL),
 	    RPC_ERR_ARG);
 
-	unhex("9b40ac3b" "0100000000000080" "78563412", want, sizeof(want));
+	itest_unhex(
+	    "9b40ac3b" "0100000000000080" "78563412", want, sizeof(want));
 	ck_assert_int_eq(rpc_simple_ack_build(0x8000000000000001ULL,
 	    0x12345678, out), 0);
 	ck_assert_mem_eq(out, want, 16);
@@ -1547,7 +1526,7 @@ START_TEST(answer_builders)
 	ck_assert_uint_eq(a.confirm, 0x12345678);
 	ck_assert_int_eq(rpc_simple_ack_build(1, 2, NULL), RPC_ERR_ARG);
 
-	unhex("a234b65e" "2a00000000000000", want, sizeof(want));
+	itest_unhex("a234b65e" "2a00000000000000", want, sizeof(want));
 	ck_assert_int_eq(rpc_close_ext_build(42, out), 0);
 	ck_assert_mem_eq(out, want, 12);
 	ck_assert_int_eq(rpc_answer_parse(out, 12, &a), 0);
@@ -1672,11 +1651,11 @@ reader_stream(uint8_t *b, size_t cap)
 	size_t n;
 
 	put32(b, 4);
-	n = 4 + unhex(v_nonce_frame, b + 4, cap - 4);
+	n = 4 + itest_unhex(v_nonce_frame, b + 4, cap - 4);
 	put32(b + n, 4);
 	put32(b + n + 4, 4);
 	n += 8;
-	return n + unhex(v_ping_frame, b + n, cap - n);
+	return n + itest_unhex(v_ping_frame, b + n, cap - n);
 }
 
 /* Take every frame there is; the stage after the nonce is seq 5, CRC32C. */
@@ -1689,7 +1668,7 @@ reader_drain(struct rpcstream_in *r, int *frames)
 	int rc;
 
 	while ((rc = rpcstream_in_next(r, &p, &len)) == 0) {
-		n = unhex(*frames == 0 ? v_nonce_payload : v_ping_payload,
+		n = itest_unhex(*frames == 0 ? v_nonce_payload : v_ping_payload,
 		    want, sizeof(want));
 		ck_assert_uint_eq(len, n);
 		ck_assert_mem_eq(p, want, n);
@@ -1740,8 +1719,8 @@ START_TEST(reader_large_frame)
 	    flen, &n), 0);
 	rpcstream_in_init(&r, rpcstream_ops_daemon());
 	rpcstream_in_expect(&r, 5, RPC_CRC32C);
-	ck_assert_int_eq(rpcstream_in_feed(&r, ping, unhex(v_ping_frame, ping,
-	    sizeof(ping))), 0);
+	ck_assert_int_eq(rpcstream_in_feed(&r, ping,
+	    itest_unhex(v_ping_frame, ping, sizeof(ping))), 0);
 	ck_assert_int_eq(rpcstream_in_feed(&r, b, 70000), 0);
 	ck_assert_int_eq(rpcstream_in_next(&r, &p, &len), 0);
 	ck_assert_uint_eq(len, 12);
