@@ -16,6 +16,18 @@
 #include "frame.h"
 #include "secret.h"
 
+/*
+ * The integration suites' one timeout policy. These bound what must happen
+ * (an answer, a counter's change, the daemon's start and exit), sized for
+ * the ASan and TSan builds CI runs, 2 to 10 times slower than a plain one;
+ * a passing test never waits them out. A deadline that is itself asserted
+ * ("closed within 1 s") stays in its test.
+ */
+#define ITEST_IO_MS	15000	/* an answer, a close, a counter's change */
+#define ITEST_START_MS	30000	/* the daemon listening */
+#define ITEST_STOP_MS	30000	/* SIGTERM to exit */
+#define ITEST_CASE_S	180	/* one test: tcase_set_timeout */
+
 /* Everything up to EOF, NUL-terminated, malloc'd. */
 char *itest_read_fd(int fd);
 char *itest_read_file(const char *path);

@@ -27,9 +27,6 @@
 #include "secret.h"
 
 #define RUN_MS		10000
-#define START_MS	10000
-#define STOP_MS		15000
-#define IO_MS		5000
 #define OUT_MAX		16384
 
 #define ALICE_HEX	"5f3a9c0e7b2d4618a0c3e5f7091b2d4f"
@@ -400,10 +397,10 @@ echo_through(struct daemon_proc *d, const char *hex)
 	ck_assert_int_eq(secret_parse_key(hex, key), 0);
 	ck_assert_int_eq(daemon_addr(d, AF_INET, &ss, &len), 0);
 	ck_assert_int_eq(tclient_connect((struct sockaddr *)&ss, len, key,
-	    FRAME_PADDED, 2, IO_MS, &c), 0);
+	    FRAME_PADDED, 2, ITEST_IO_MS, &c), 0);
 	ck_assert_int_eq(crypto_random(msg, sizeof(msg)), 0);
 	ck_assert_int_eq(tclient_send(c, msg, sizeof(msg), 0), 0);
-	ck_assert_int_eq(tclient_recv(c, got, sizeof(got), &n, IO_MS), 0);
+	ck_assert_int_eq(tclient_recv(c, got, sizeof(got), &n, ITEST_IO_MS), 0);
 	ck_assert_uint_ge(n, sizeof(msg));
 	ck_assert_uint_le(n - sizeof(msg), PADDED_MAX_PAD);
 	ck_assert_mem_eq(got, msg, sizeof(msg));
@@ -459,12 +456,12 @@ START_TEST(default_user_state_dir)
 	text = itest_read_file(file);
 	ck_assert_mem_eq(text, hex, 32);
 
-	ck_assert_int_eq(daemon_start(&d, conf, port0, START_MS), 0);
+	ck_assert_int_eq(daemon_start(&d, conf, port0, ITEST_START_MS), 0);
 	links(want, sizeof(want), "default", "secure", "proxy.example.com",
 	    daemon_port(d, AF_INET), hex);
 	ck_assert_int_eq(daemon_log_contains(d, want), 1);
 	echo_through(d, hex);
-	itest_stop(d, secrets, 1, STOP_MS);
+	itest_stop(d, secrets, 1, ITEST_STOP_MS);
 	fakedc_stop(dc);
 	free(text);
 	ck_assert_int_eq(unlink(file), 0);
@@ -495,7 +492,7 @@ START_TEST(command_line_overrides_config)
 	    "alice = " ALICE_HEX "\n"
 	    "[dc]\n"
 	    "2 = 127.0.0.1:%u\n", (unsigned)fakedc_port(dc));
-	ck_assert_int_eq(daemon_start(&d, conf, args, START_MS), 0);
+	ck_assert_int_eq(daemon_start(&d, conf, args, ITEST_START_MS), 0);
 	port = daemon_port(d, AF_INET);
 	ck_assert_uint_ne(port, 0);
 	ck_assert_uint_ne(port, 443);
@@ -504,7 +501,7 @@ START_TEST(command_line_overrides_config)
 	ck_assert_uint_eq(daemon_port(d, AF_INET6), 0);
 	ck_assert_int_eq(daemon_log_count(d, "listening on "), 1);
 	echo_through(d, ALICE_HEX);
-	itest_stop(d, alice, 1, STOP_MS);
+	itest_stop(d, alice, 1, ITEST_STOP_MS);
 	fakedc_stop(dc);
 }
 END_TEST
@@ -516,9 +513,9 @@ cli_suite(void)
 	TCase *opt = tcase_create("options"), *cfg = tcase_create("config");
 	TCase *usr = tcase_create("users");
 
-	tcase_set_timeout(opt, 30);
-	tcase_set_timeout(cfg, 60);
-	tcase_set_timeout(usr, 60);
+	tcase_set_timeout(opt, ITEST_CASE_S);
+	tcase_set_timeout(cfg, ITEST_CASE_S);
+	tcase_set_timeout(usr, ITEST_CASE_S);
 	tcase_add_test(opt, help_lists_options);
 	tcase_add_test(opt, version_printed);
 	tcase_add_loop_test(opt, bad_command_line_exits_2, 0, 3);

@@ -33,10 +33,6 @@
 #include "tclock.h"
 
 /* Generous: the suite also runs under ASan and TSan, several times slower. */
-#define IO_MS		15000
-#define START_MS	30000
-#define STOP_MS		30000
-#define TEST_TIMEOUT_S	120
 
 #define CONF_MAX	2048
 #define MSG_MAX		FRAME_MAX_LEN
@@ -117,9 +113,10 @@ proxy_start_idle(const char *listen, int fast, int idle_s,
 	    listen, fast ? "yes" : "no", idle_s, no_pool(server_extra),
 	    server_extra, dc_lines);
 	ck_assert(n > 0 && (size_t)n < sizeof(conf));
-	ck_assert_int_eq(daemon_start(&d, conf, NULL, START_MS), 0);
+	ck_assert_int_eq(daemon_start(&d, conf, NULL, ITEST_START_MS), 0);
 	/* The setting took: both fast-mode variants are really exercised. */
-	ck_assert_int_eq(daemon_wait_log(d, "running: mode direct", IO_MS), 0);
+	ck_assert_int_eq(daemon_wait_log(d, "running: mode direct",
+	    ITEST_IO_MS), 0);
 	ck_assert_int_eq(daemon_log_contains(d, "running: mode direct (fast)"),
 	    fast);
 	return d;
@@ -139,7 +136,7 @@ proxy_start(const char *listen, int fast, const char *server_extra,
 static char *
 stats_report(struct daemon_proc *d)
 {
-	return itest_stats(d, "user_bytes_out{user=\"bob\"}", IO_MS);
+	return itest_stats(d, "user_bytes_out{user=\"bob\"}", ITEST_IO_MS);
 }
 
 static unsigned long long
@@ -161,7 +158,7 @@ stats_user(const char *report, const char *counter, enum user u)
 static char *
 stats_wait(struct daemon_proc *d, const char *name, unsigned long long value)
 {
-	int64_t deadline = tclock_now_ms() + IO_MS;
+	int64_t deadline = tclock_now_ms() + ITEST_IO_MS;
 	char *report;
 
 	for (;;) {
@@ -196,7 +193,7 @@ client_open(struct daemon_proc *d, int family, enum user u,
 	ck_assert_int_eq(daemon_addr(d, family, &ss, &len), 0);
 	itest_key(user_hex[u], key);
 	ck_assert_int_eq(tclient_connect((struct sockaddr *)&ss, len, key, t,
-	    dcid, IO_MS, &c), 0);
+	    dcid, ITEST_IO_MS, &c), 0);
 	return c;
 }
 
@@ -212,7 +209,7 @@ echo_one(struct tclient *c, enum frame_transport t, const uint8_t *msg,
 	size_t n = 0;
 
 	ck_assert_int_eq(tclient_send(c, msg, len, quickack), 0);
-	ck_assert_int_eq(tclient_recv(c, got, MSG_MAX, &n, IO_MS), 0);
+	ck_assert_int_eq(tclient_recv(c, got, MSG_MAX, &n, ITEST_IO_MS), 0);
 	ck_assert_uint_ge(n, len);
 	ck_assert_uint_le(n - len, t == FRAME_PADDED ? PADDED_MAX_PAD : 0);
 	ck_assert_mem_eq(got, msg, len);
@@ -230,7 +227,8 @@ echo_burst(struct tclient *c, enum frame_transport t, const uint8_t *msg,
 	for (i = 1; i <= BURST; i++)
 		ck_assert_int_eq(tclient_send(c, msg + i, 4 * i, 0), 0);
 	for (i = 1; i <= BURST; i++) {
-		ck_assert_int_eq(tclient_recv(c, got, MSG_MAX, &n, IO_MS), 0);
+		ck_assert_int_eq(tclient_recv(c, got, MSG_MAX, &n, ITEST_IO_MS),
+		    0);
 		ck_assert_uint_ge(n, 4 * i);
 		ck_assert_uint_le(n - 4 * i,
 		    t == FRAME_PADDED ? PADDED_MAX_PAD : 0);
@@ -315,7 +313,7 @@ START_TEST(echo_transports)
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_HEADERS), 2);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BAD_FRAMES), 0);
 	/* A client that leaves takes its DC connection with it. */
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, ITEST_IO_MS), 0);
 	/* Each connection was told apart by its secret. */
 	snprintf(needle, sizeof(needle), ": connected to DC 2 at 127.0.0.1:%u",
 	    fakedc_port(dc));
@@ -323,7 +321,7 @@ START_TEST(echo_transports)
 	ck_assert_int_eq(daemon_log_count(d, "user=alice: connected to DC 2"),
 	    1);
 	ck_assert_int_eq(daemon_log_count(d, "user=bob: connected to DC 2"), 1);
-	itest_stop(d, user_hex, NUSERS, STOP_MS);
+	itest_stop(d, user_hex, NUSERS, ITEST_STOP_MS);
 	fakedc_stop(dc);
 	free(msg);
 	free(got);
@@ -377,19 +375,20 @@ START_TEST(dc_ids)
 		snprintf(needle, sizeof(needle), "user=%s: connected to DC %d "
 		    "at 127.0.0.1:%u", user_names[i % 2], cases[i].to_b ? 4 : 2,
 		    fakedc_port(dc));
-		ck_assert_int_eq(daemon_wait_log(d, needle, IO_MS), 0);
+		ck_assert_int_eq(daemon_wait_log(d, needle, ITEST_IO_MS), 0);
 		if (cases[i].unknown) {
 			unknown++;
 			snprintf(needle, sizeof(needle), "unknown DC %d, using "
 			    "default DC 4", cases[i].id);
-			ck_assert_int_eq(daemon_wait_log(d, needle, IO_MS), 0);
+			ck_assert_int_eq(daemon_wait_log(d, needle,
+			    ITEST_IO_MS), 0);
 		}
 		ck_assert_int_eq(daemon_log_count(d, "unknown DC"), unknown);
 		tclient_close(c);
 	}
-	ck_assert_int_eq(fakedc_wait(dca, FAKEDC_OPEN, 0, IO_MS), 0);
-	ck_assert_int_eq(fakedc_wait(dcb, FAKEDC_OPEN, 0, IO_MS), 0);
-	itest_stop(d, user_hex, NUSERS, STOP_MS);
+	ck_assert_int_eq(fakedc_wait(dca, FAKEDC_OPEN, 0, ITEST_IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dcb, FAKEDC_OPEN, 0, ITEST_IO_MS), 0);
+	itest_stop(d, user_hex, NUSERS, ITEST_STOP_MS);
 	fakedc_stop(dca);
 	fakedc_stop(dcb);
 	free(msg);
@@ -464,7 +463,7 @@ worker_rounds(struct worker *w, struct tclient **c, uint8_t *sent,
 		for (i = 0; i < MANY_PER_WORKER; i++) {
 			idx = w->first + i;
 			rc = tclient_recv(c[i], got,
-			    MANY_MAX_LEN + PADDED_MAX_PAD, &n, IO_MS);
+			    MANY_MAX_LEN + PADDED_MAX_PAD, &n, ITEST_IO_MS);
 			if (rc != 0) {
 				worker_fail(w, idx, "recv", rc);
 				return;
@@ -504,7 +503,7 @@ worker_main(void *arg)
 		idx = w->first + i;
 		rc = tclient_connect((const struct sockaddr *)w->addr, w->alen,
 		    key[many_user(idx)], many_transport(idx),
-		    idx % 2 ? 2 : -2, IO_MS, &c[i]);
+		    idx % 2 ? 2 : -2, ITEST_IO_MS, &c[i]);
 		if (rc != 0)
 			worker_fail(w, idx, "connect", rc);
 		else
@@ -554,8 +553,8 @@ START_TEST(many_clients)
 	/* Between the barriers the workers write nothing. */
 	for (i = 0; i < MANY_WORKERS; i++)
 		ck_assert_msg(!w[i].failed, "%s", w[i].err);
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_HEADERS, MANY_CLIENTS, IO_MS),
-	    0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_HEADERS, MANY_CLIENTS,
+	    ITEST_IO_MS), 0);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_OPEN), MANY_CLIENTS);
 	report = stats_wait(d, "handshakes", MANY_CLIENTS);
 	ck_assert_uint_eq(itest_stats_value(report, "active"), MANY_CLIENTS);
@@ -575,7 +574,7 @@ START_TEST(many_clients)
 	    MANY_CLIENTS * MANY_ROUNDS);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BYTES_IN), total);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_ACCEPTED), MANY_CLIENTS);
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, ITEST_IO_MS), 0);
 	report = stats_when_idle(d);
 	ck_assert_uint_eq(itest_stats_value(report, "accepted"), MANY_CLIENTS);
 	ck_assert_uint_eq(itest_stats_value(report, "bytes_in"), total);
@@ -587,7 +586,7 @@ START_TEST(many_clients)
 		    (enum user)u), wire[u]);
 	}
 	free(report);
-	itest_stop(d, user_hex, NUSERS, STOP_MS);
+	itest_stop(d, user_hex, NUSERS, ITEST_STOP_MS);
 	fakedc_stop(dc);
 }
 END_TEST
@@ -655,9 +654,9 @@ START_TEST(ipv6)
 	snprintf(needle, sizeof(needle), "connected to DC 3 at [::1]:%u",
 	    fakedc_port(dc6));
 	ck_assert_int_eq(daemon_log_count(d, needle), 6);
-	ck_assert_int_eq(fakedc_wait(dc6, FAKEDC_OPEN, 0, IO_MS), 0);
-	ck_assert_int_eq(fakedc_wait(dc4, FAKEDC_OPEN, 0, IO_MS), 0);
-	itest_stop(d, user_hex, NUSERS, STOP_MS);
+	ck_assert_int_eq(fakedc_wait(dc6, FAKEDC_OPEN, 0, ITEST_IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc4, FAKEDC_OPEN, 0, ITEST_IO_MS), 0);
+	itest_stop(d, user_hex, NUSERS, ITEST_STOP_MS);
 	fakedc_stop(dc6);
 	fakedc_stop(dc4);
 	free(msg);
@@ -700,7 +699,7 @@ START_TEST(byte_counters)
 			    conns[i].sizes[j], j == 0, got);
 		tclient_close(c);
 	}
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, ITEST_IO_MS), 0);
 	report = stats_when_idle(d);
 	ck_assert_uint_eq(itest_stats_value(report, "accepted"), 3);
 	ck_assert_uint_eq(itest_stats_value(report, "handshakes"), 3);
@@ -724,7 +723,7 @@ START_TEST(byte_counters)
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BYTES_IN),
 	    wire[ALICE] + wire[BOB]);
 	free(report);
-	itest_stop(d, user_hex, NUSERS, STOP_MS);
+	itest_stop(d, user_hex, NUSERS, ITEST_STOP_MS);
 	fakedc_stop(dc);
 	free(msg);
 	free(got);
@@ -768,7 +767,7 @@ read_exact(struct tclient *c, uint8_t *buf, size_t len, int crypt)
 
 	while (got < len) {
 		ck_assert_int_eq(tclient_read_raw(c, buf + got, len - got, &n,
-		    crypt, IO_MS), 0);
+		    crypt, ITEST_IO_MS), 0);
 		got += n;
 	}
 }
@@ -811,13 +810,14 @@ oneway_end(struct daemon_proc *d, struct fakedc *dc, struct tclient *c,
 	char *report;
 
 	/* The DC counts a send after it returns: maybe after our read. */
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_BYTES_IN, up, IO_MS), 0);
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_BYTES_OUT, down, IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_BYTES_IN, up, ITEST_IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_BYTES_OUT, down, ITEST_IO_MS),
+	    0);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BYTES_IN), up);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BYTES_OUT), down);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_ACCEPTED), 1);
 	tclient_close(c);
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, ITEST_IO_MS), 0);
 	report = stats_when_idle(d);
 	ck_assert_uint_eq(itest_stats_value(report, "handshakes"), 1);
 	ck_assert_uint_eq(itest_stats_value(report, "bytes_in"), up);
@@ -827,7 +827,7 @@ oneway_end(struct daemon_proc *d, struct fakedc *dc, struct tclient *c,
 	ck_assert_uint_eq(stats_user(report, "user_bytes_in", BOB), 0);
 	ck_assert_uint_eq(stats_user(report, "user_bytes_out", BOB), 0);
 	free(report);
-	itest_stop(d, user_hex, NUSERS, STOP_MS);
+	itest_stop(d, user_hex, NUSERS, ITEST_STOP_MS);
 	fakedc_stop(dc);
 }
 
@@ -840,7 +840,7 @@ check_idle_close(struct tclient *c)
 {
 	int64_t start = tclock_now_ms();
 
-	ck_assert_int_eq(tclient_wait_closed(c, IO_MS), 0);
+	ck_assert_int_eq(tclient_wait_closed(c, ITEST_IO_MS), 0);
 	ck_assert_int_ge(tclock_now_ms() - start,
 	    SLOW_IDLE_S * 1000 - IDLE_SLACK_MS);
 }
@@ -882,8 +882,8 @@ START_TEST(upload_only)
 	uint8_t *data = itest_random_bytes(ONEWAY_LEN);
 
 	ck_assert_int_eq(tclient_write_raw(c, data, ONEWAY_LEN, 1), 0);
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_BYTES_IN, ONEWAY_LEN, IO_MS),
-	    0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_BYTES_IN, ONEWAY_LEN,
+	    ITEST_IO_MS), 0);
 	check_quiet(c);
 	oneway_end(d, dc, c, ONEWAY_LEN, 0);
 	free(data);
@@ -928,7 +928,8 @@ START_TEST(slow_upload)
 		ck_assert_int_eq(tclient_write_raw(c, data + i * SLOW_CHUNK,
 		    SLOW_CHUNK, 1), 0);
 	}
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_BYTES_IN, SLOW_LEN, IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_BYTES_IN, SLOW_LEN,
+	    ITEST_IO_MS), 0);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_OPEN), 1);
 	check_idle_close(c);
 	oneway_end(d, dc, c, SLOW_LEN, 0);
@@ -1073,23 +1074,23 @@ START_TEST(buffers_follow_bytes)
 	read_exact(c, got + SLOW_LEN / 2, SLOW_LEN - SLOW_LEN / 2, 1);
 	fakedc_pattern(seed, 0, data, SLOW_LEN);
 	ck_assert_mem_eq(got, data, SLOW_LEN);
-	itest_wait_counter(d, "relay_pipes", 0, IO_MS, IO_MS);
-	itest_wait_counter(d, "relay_buffers", 0, IO_MS, IO_MS);
-	ck_assert_int_eq(itest_counter(d, "active", IO_MS), 1);
+	itest_wait_counter(d, "relay_pipes", 0, ITEST_IO_MS, ITEST_IO_MS);
+	itest_wait_counter(d, "relay_buffers", 0, ITEST_IO_MS, ITEST_IO_MS);
+	ck_assert_int_eq(itest_counter(d, "active", ITEST_IO_MS), 1);
 	for (i = 0; i < SLOW_CHUNKS; i++) {
 		if (i > 0)
 			tclock_sleep_ms(SLOW_EVERY_MS);
 		ck_assert_int_eq(tclient_write_raw(c, data + i * SLOW_CHUNK,
 		    SLOW_CHUNK, 1), 0);
 		ck_assert_int_eq(fakedc_wait(dc, FAKEDC_BYTES_IN,
-		    (uint64_t)(i + 1) * SLOW_CHUNK, IO_MS), 0);
+		    (uint64_t)(i + 1) * SLOW_CHUNK, ITEST_IO_MS), 0);
 		if (i != SLOW_CHUNKS / 2)
 			continue;
 		relay_held(d, &buffers, &pipes);
 		ck_assert_uint_eq(buffers, 1);
 		ck_assert_uint_eq(pipes, 0);
 	}
-	itest_wait_counter(d, "relay_buffers", 0, IO_MS, IO_MS);
+	itest_wait_counter(d, "relay_buffers", 0, ITEST_IO_MS, ITEST_IO_MS);
 	oneway_end(d, dc, c, SLOW_LEN, SLOW_LEN);
 	free(data);
 	free(got);
@@ -1153,8 +1154,8 @@ START_TEST(pool_sessions)
 	wire = echo_some(c, FRAME_INTERMEDIATE, msg, got);
 	tclient_close(c);
 	ck_assert_int_eq(log_count_dc(d, 2, dc, "\n"), 1);
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_ACCEPTED, 3, IO_MS), 0);
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 2, IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_ACCEPTED, 3, ITEST_IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 2, ITEST_IO_MS), 0);
 
 	c = client_open(d, AF_INET, BOB, FRAME_PADDED, -2);
 	wire += echo_some(c, FRAME_PADDED, msg + 50, got);
@@ -1165,9 +1166,9 @@ START_TEST(pool_sessions)
 	/* The pool's own connections sent nothing: one header per client. */
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_HEADERS), 2);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BYTES_IN), wire);
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_ACCEPTED, 4, IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_ACCEPTED, 4, ITEST_IO_MS), 0);
 	tclient_close(c);
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 2, IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 2, ITEST_IO_MS), 0);
 
 	c = client_open(d, AF_INET, ALICE, FRAME_ABRIDGED, 3);
 	wire = echo_some(c, FRAME_ABRIDGED, msg + 100, got);
@@ -1176,13 +1177,13 @@ START_TEST(pool_sessions)
 	ck_assert_int_eq(log_count_dc(d, 3, dc3, "\n"), 1);
 	ck_assert_uint_eq(fakedc_counter(dc3, FAKEDC_BYTES_IN), wire);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_HEADERS), 2);
-	ck_assert_int_eq(fakedc_wait(dc3, FAKEDC_OPEN, 2, IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc3, FAKEDC_OPEN, 2, ITEST_IO_MS), 0);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_ACCEPTED), 4);
 
 	/* A stopping daemon closes what it kept. */
-	itest_stop(d, user_hex, NUSERS, STOP_MS);
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, IO_MS), 0);
-	ck_assert_int_eq(fakedc_wait(dc3, FAKEDC_OPEN, 0, IO_MS), 0);
+	itest_stop(d, user_hex, NUSERS, ITEST_STOP_MS);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, ITEST_IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc3, FAKEDC_OPEN, 0, ITEST_IO_MS), 0);
 	fakedc_stop(dc);
 	fakedc_stop(dc3);
 	free(msg);
@@ -1198,11 +1199,12 @@ END_TEST
 static void
 pool_settled(const struct fakedc *dc, uint64_t open)
 {
-	int64_t deadline = tclock_now_ms() + IO_MS;
+	int64_t deadline = tclock_now_ms() + ITEST_IO_MS;
 	uint64_t seen;
 
 	for (;;) {
-		ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, open, IO_MS), 0);
+		ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, open,
+		    ITEST_IO_MS), 0);
 		seen = fakedc_counter(dc, FAKEDC_ACCEPTED);
 		tclock_sleep_ms(300);
 		if (fakedc_counter(dc, FAKEDC_ACCEPTED) == seen &&
@@ -1236,14 +1238,15 @@ START_TEST(pool_dc_closed)
 	for (round = 0; round < 3; round++) {
 		pool_settled(dc, 2);
 		fakedc_close_all(dc);
-		ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, IO_MS), 0);
+		ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, ITEST_IO_MS),
+		    0);
 		c = client_open(d, AF_INET, ALICE, FRAME_PADDED, 2);
 		echo_some(c, FRAME_PADDED, msg + round, got);
 		tclient_close(c);
 	}
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_HEADERS), 4);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BAD_FRAMES), 0);
-	itest_stop(d, user_hex, NUSERS, STOP_MS);
+	itest_stop(d, user_hex, NUSERS, ITEST_STOP_MS);
 	fakedc_stop(dc);
 	free(msg);
 	free(got);
@@ -1268,10 +1271,10 @@ START_TEST(pool_max_age)
 	echo_some(c, FRAME_PADDED, msg, got);
 	tclient_close(c);
 	/* 1 client + 2 + 2 replacements, about a second later. */
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_ACCEPTED, 5, IO_MS), 0);
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 2, IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_ACCEPTED, 5, ITEST_IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 2, ITEST_IO_MS), 0);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_HEADERS), 1);
-	itest_stop(d, user_hex, NUSERS, STOP_MS);
+	itest_stop(d, user_hex, NUSERS, ITEST_STOP_MS);
 	fakedc_stop(dc);
 	free(msg);
 	free(got);
@@ -1286,16 +1289,16 @@ direct_suite(void)
 	TCase *load = tcase_create("load"), *count = tcase_create("counters");
 	TCase *oneway = tcase_create("oneway"), *pool = tcase_create("pool");
 
-	tcase_set_timeout(echo, TEST_TIMEOUT_S);
-	tcase_set_timeout(route, TEST_TIMEOUT_S);
-	tcase_set_timeout(load, TEST_TIMEOUT_S);
-	tcase_set_timeout(count, TEST_TIMEOUT_S);
+	tcase_set_timeout(echo, ITEST_CASE_S);
+	tcase_set_timeout(route, ITEST_CASE_S);
+	tcase_set_timeout(load, ITEST_CASE_S);
+	tcase_set_timeout(count, ITEST_CASE_S);
 	tcase_add_loop_test(echo, echo_transports, 0, 6);
 	tcase_add_test(route, dc_ids);
 	tcase_add_test(route, ipv6);
 	tcase_add_loop_test(load, many_clients, 0, 2);
 	tcase_add_loop_test(count, byte_counters, 0, 2);
-	tcase_set_timeout(oneway, TEST_TIMEOUT_S);
+	tcase_set_timeout(oneway, ITEST_CASE_S);
 	tcase_add_loop_test(oneway, download_only, 0, 2);
 	tcase_add_loop_test(oneway, upload_only, 0, 2);
 	tcase_add_test(oneway, slow_download);
@@ -1306,7 +1309,7 @@ direct_suite(void)
 	suite_add_tcase(s, route);
 	suite_add_tcase(s, load);
 	suite_add_tcase(s, count);
-	tcase_set_timeout(pool, TEST_TIMEOUT_S);
+	tcase_set_timeout(pool, ITEST_CASE_S);
 	tcase_add_loop_test(pool, pool_sessions, 0, 2);
 	tcase_add_test(pool, pool_dc_closed);
 	tcase_add_test(pool, pool_max_age);

@@ -23,7 +23,6 @@
 #include "proto.h"
 #include "rpc.h"
 
-#define IO_MS		5000
 #define QUIET_MS	300	/* how long "no answer" is watched for */
 
 static uint8_t secret[128];
@@ -72,7 +71,7 @@ cl_opts(const struct fakemp *mp, int family, uint32_t flags)
 	o.secret = secret;
 	o.secret_len = sizeof(secret);
 	o.flags = flags;
-	o.timeout_ms = IO_MS;
+	o.timeout_ms = ITEST_IO_MS;
 	return o;
 }
 
@@ -129,7 +128,7 @@ recv_answer(struct fakemp_client *c, struct rpc_answer *a)
 	const uint8_t *p;
 	size_t len;
 
-	ck_assert_int_eq(fakemp_client_recv(c, &p, &len, IO_MS), 0);
+	ck_assert_int_eq(fakemp_client_recv(c, &p, &len, ITEST_IO_MS), 0);
 	ck_assert_int_eq(rpc_answer_parse(p, len, a), 0);
 }
 
@@ -172,7 +171,7 @@ expect_closed(struct fakemp_client *c)
 	const uint8_t *p;
 	size_t len;
 
-	ck_assert_int_eq(fakemp_client_recv(c, &p, &len, IO_MS),
+	ck_assert_int_eq(fakemp_client_recv(c, &p, &len, ITEST_IO_MS),
 	    FAKEMP_ERR_CLOSED);
 }
 
@@ -183,7 +182,7 @@ expect_pong(struct fakemp_client *c, int64_t want)
 	size_t len;
 	int64_t id;
 
-	ck_assert_int_eq(fakemp_client_recv(c, &p, &len, IO_MS), 0);
+	ck_assert_int_eq(fakemp_client_recv(c, &p, &len, ITEST_IO_MS), 0);
 	ck_assert_int_eq(rpc_ping_parse(RPC_PONG, p, len, &id), 0);
 	ck_assert(id == want);
 }
@@ -215,7 +214,7 @@ START_TEST(handshake_crc32c)
 	ck_assert_mem_eq(&reply.peer, &ours.sender, sizeof(ours.sender));
 	ck_assert_uint_eq(reply.sender.port, fakemp_port(mp));
 	ck_assert_uint_eq(reply.sender.ip, family == AF_INET ? 0x7f000001 : 0);
-	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_READY, 1, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_READY, 1, ITEST_IO_MS), 0);
 	ck_assert_uint_eq(fakemp_counter(mp, FAKEMP_HANDSHAKES), 1);
 	ck_assert_uint_eq(fakemp_counter(mp, FAKEMP_CRC32C_LINKS), 1);
 	ck_assert_uint_eq(fakemp_counter(mp, FAKEMP_OPEN), 1);
@@ -238,7 +237,7 @@ START_TEST(handshake_crc32c)
 	ck_assert_uint_ne(l.clt.port, 0);
 	ck_assert_uint_le((uint32_t)time(NULL) - l.clt_ts, 2);
 	fakemp_client_close(c);
-	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_OPEN, 0, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_OPEN, 0, ITEST_IO_MS), 0);
 	ck_assert_uint_eq(fakemp_counter(mp, FAKEMP_READY), 0);
 	ck_assert_uint_eq(fakemp_counter(mp, FAKEMP_BAD_FRAMES), 0);
 	fakemp_stop(mp);
@@ -435,18 +434,18 @@ START_TEST(keepalive)
 	ck_assert_uint_eq(fakemp_counter(mp, FAKEMP_PONGS_OUT), 1);
 	fakemp_set_pong(mp, 1);
 	/* The fake's ping; our pong with its id, then with another. */
-	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_READY, 1, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_READY, 1, ITEST_IO_MS), 0);
 	ck_assert_int_eq(fakemp_ping_all(mp, &n), 0);
 	ck_assert_uint_eq(n, 1);
-	ck_assert_int_eq(fakemp_client_recv(c, &p, &len, IO_MS), 0);
+	ck_assert_int_eq(fakemp_client_recv(c, &p, &len, ITEST_IO_MS), 0);
 	ck_assert_int_eq(rpc_ping_parse(RPC_PING, p, len, &id), 0);
 	ck_assert(id == 1);
 	ck_assert_int_eq(rpc_ping_build(RPC_PONG, id, b), 0);
 	ck_assert_int_eq(fakemp_client_send(c, b, sizeof(b)), 0);
-	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_PONGS_IN, 1, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_PONGS_IN, 1, ITEST_IO_MS), 0);
 	ck_assert_int_eq(rpc_ping_build(RPC_PONG, 1000, b), 0);
 	ck_assert_int_eq(fakemp_client_send(c, b, sizeof(b)), 0);
-	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_BAD_PONGS, 1, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_BAD_PONGS, 1, ITEST_IO_MS), 0);
 	ck_assert_uint_eq(fakemp_counter(mp, FAKEMP_PINGS_OUT), 1);
 	ck_assert_uint_eq(fakemp_counter(mp, FAKEMP_PONGS_IN), 1);
 	fakemp_client_close(c);
@@ -498,7 +497,8 @@ START_TEST(close_and_answers)
 	ck_assert_int_eq(fakemp_client_send(c, b, sizeof(b)), 0);
 	ck_assert_int_eq(rpc_close_conn_build(11, b), 0);
 	ck_assert_int_eq(fakemp_client_send(c, b, sizeof(b)), 0);
-	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_CLOSE_CONNS, 2, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_CLOSE_CONNS, 2, ITEST_IO_MS),
+	    0);
 	ck_assert_int_eq(fakemp_conn_info(mp, 9, &ci), 0);
 	ck_assert(ci.close_conns == 1);
 	ck_assert(ci.reqs == 1);
@@ -507,7 +507,7 @@ START_TEST(close_and_answers)
 	ck_assert(ci.reqs == 0);
 	/* The link is gone: answers for its conn_ids have nowhere to go. */
 	fakemp_client_close(c);
-	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_OPEN, 0, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_OPEN, 0, ITEST_IO_MS), 0);
 	ck_assert_int_eq(fakemp_simple_ack(mp, 9, 1), FAKEMP_ERR_NOLINK);
 	ck_assert_int_eq(fakemp_answer(mp, 9, 0, msg, 8), FAKEMP_ERR_NOLINK);
 	fakemp_stop(mp);
@@ -597,10 +597,10 @@ START_TEST(nonce_refused)
 	co.time_offset = 25;
 	c = cl_connect(&co);
 	fakemp_client_close(c);
-	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_HANDSHAKES, 2, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_HANDSHAKES, 2, ITEST_IO_MS), 0);
 	ck_assert_uint_eq(fakemp_counter(mp, FAKEMP_BAD_NONCE), 0);
 	ck_assert_uint_eq(fakemp_counter(mp, FAKEMP_ACCEPTED), 5);
-	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_OPEN, 0, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_OPEN, 0, ITEST_IO_MS), 0);
 
 	/* The fake's clock: the client refuses it. */
 	fakemp_set_time_offset(mp, 100);
@@ -631,7 +631,7 @@ START_TEST(faults)
 	fakemp_set_fault(mp, FAKEMP_FAULT_STALL);
 	co.timeout_ms = QUIET_MS;
 	ck_assert_int_eq(fakemp_client_connect(&co, &c), FAKEMP_ERR_TIMEOUT);
-	co.timeout_ms = IO_MS;
+	co.timeout_ms = ITEST_IO_MS;
 	fakemp_set_fault(mp, FAKEMP_FAULT_KEY_SELECT);
 	ck_assert_int_eq(fakemp_client_connect(&co, &c), RPC_ERR_KEY_SELECT);
 	fakemp_set_fault(mp, FAKEMP_FAULT_HS_ERROR);
@@ -640,7 +640,7 @@ START_TEST(faults)
 	/* Done as far as the fake knows; the client then refuses. */
 	fakemp_set_fault(mp, FAKEMP_FAULT_PEER_PID);
 	ck_assert_int_eq(fakemp_client_connect(&co, &c), RPC_ERR_PEER_PID);
-	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_HANDSHAKES, 1, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_HANDSHAKES, 1, ITEST_IO_MS), 0);
 	fakemp_set_fault(mp, FAKEMP_FAULT_NONE);
 	/* The fake checks that the proxy names it as its peer. */
 	co.bad_peer_pid = 1;
@@ -649,9 +649,9 @@ START_TEST(faults)
 	co.bad_peer_pid = 0;
 	c = cl_connect(&co);
 	fakemp_client_close(c);
-	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_HANDSHAKES, 2, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_HANDSHAKES, 2, ITEST_IO_MS), 0);
 	ck_assert_uint_eq(fakemp_counter(mp, FAKEMP_ACCEPTED), 7);
-	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_OPEN, 0, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_OPEN, 0, ITEST_IO_MS), 0);
 	fakemp_stop(mp);
 }
 END_TEST
@@ -709,7 +709,7 @@ START_TEST(bad_frames)
 	expect_closed(c);
 	fakemp_client_close(c);
 	ck_assert_uint_eq(fakemp_counter(mp, FAKEMP_BAD_FRAMES), 2);
-	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_OPEN, 0, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_OPEN, 0, ITEST_IO_MS), 0);
 	fakemp_stop(mp);
 }
 END_TEST
@@ -770,11 +770,11 @@ START_TEST(drop_and_listen)
 	uint16_t port = fakemp_port(mp);
 	uint8_t msg[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 
-	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_READY, 2, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_READY, 2, ITEST_IO_MS), 0);
 	fakemp_drop_all(mp);
 	expect_closed(a);
 	expect_closed(b);
-	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_OPEN, 0, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(mp, FAKEMP_OPEN, 0, ITEST_IO_MS), 0);
 	ck_assert_uint_eq(fakemp_counter(mp, FAKEMP_READY), 0);
 	ck_assert_uint_eq(fakemp_counter(mp, FAKEMP_DROPPED), 2);
 	fakemp_client_close(a);
@@ -844,7 +844,8 @@ conc_run(void *arg)
 
 			len = conc_len(id, round);
 			fill(msg, len, (unsigned)id + round);
-			if (fakemp_client_recv(t->c, &p, &n, IO_MS) != 0 ||
+			if (fakemp_client_recv(t->c, &p, &n,
+			    ITEST_IO_MS) != 0 ||
 			    rpc_answer_parse(p, n, &a) != 0 ||
 			    a.type != RPC_PROXY_ANS || a.conn_id != id ||
 			    a.data_len != len || memcmp(a.data, msg, len) != 0)
@@ -898,9 +899,9 @@ fakemp_suite(void)
 	TCase *tr = tcase_create("traffic");
 	TCase *ln = tcase_create("links");
 
-	tcase_set_timeout(hs, 60);
-	tcase_set_timeout(tr, 60);
-	tcase_set_timeout(ln, 60);
+	tcase_set_timeout(hs, ITEST_CASE_S);
+	tcase_set_timeout(tr, ITEST_CASE_S);
+	tcase_set_timeout(ln, ITEST_CASE_S);
 	tcase_add_loop_test(hs, handshake_crc32c, 0, 2);
 	tcase_add_test(hs, handshake_crc32);
 	tcase_add_test(hs, key_vectors);

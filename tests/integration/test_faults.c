@@ -34,9 +34,6 @@
 #include "secret.h"
 #include "tclock.h"
 
-#define IO_MS		5000
-#define START_MS	10000
-#define STOP_MS		15000
 #define SETTLE_MS	5000	/* for fds, threads and counters to settle */
 #define HANDSHAKE_S	2
 /* A close "at the deadline": not this much before it, at most LATE after. */
@@ -80,7 +77,7 @@ env_start_port(struct env *e, uint16_t dcport, const char *extra)
 	    "bob = " BOB_HEX "\n"
 	    "[dc]\n"
 	    "2 = 127.0.0.1:%u\n", HANDSHAKE_S, extra, (unsigned)dcport);
-	ck_assert_int_eq(daemon_start(&e->d, conf, NULL, START_MS), 0);
+	ck_assert_int_eq(daemon_start(&e->d, conf, NULL, ITEST_START_MS), 0);
 	e->pid = daemon_pid(e->d);
 	ck_assert_int_eq(daemon_addr(e->d, AF_INET, &e->ss, &e->len), 0);
 }
@@ -97,7 +94,7 @@ env_start(struct env *e, enum fakedc_mode mode, const char *extra)
 static void
 env_stop(struct env *e)
 {
-	itest_stop(e->d, secrets, NSECRETS, STOP_MS);
+	itest_stop(e->d, secrets, NSECRETS, ITEST_STOP_MS);
 	fakedc_stop(e->dc);
 }
 
@@ -110,7 +107,7 @@ client_try(const struct env *e, const char *hex, enum frame_transport t,
 
 	ck_assert_int_eq(secret_parse_key(hex, key), 0);
 	return tclient_connect((const struct sockaddr *)&e->ss, e->len, key, t,
-	    dc, IO_MS, c);
+	    dc, ITEST_IO_MS, c);
 }
 
 static struct tclient *
@@ -132,7 +129,7 @@ echo_ok(struct tclient *c, size_t len)
 	ck_assert_uint_le(len, sizeof(msg));
 	ck_assert_int_eq(crypto_random(msg, len), 0);
 	ck_assert_int_eq(tclient_send(c, msg, len, 0), 0);
-	ck_assert_int_eq(tclient_recv(c, got, sizeof(got), &n, IO_MS), 0);
+	ck_assert_int_eq(tclient_recv(c, got, sizeof(got), &n, ITEST_IO_MS), 0);
 	ck_assert_uint_ge(n, len);
 	ck_assert_uint_le(n - len, PADDED_MAX_PAD);
 	ck_assert_mem_eq(got, msg, len);
@@ -218,13 +215,13 @@ closed_within(struct tclient *c, int ms)
 static long long
 counter(const struct env *e, const char *name)
 {
-	return itest_counter(e->d, name, IO_MS);
+	return itest_counter(e->d, name, ITEST_IO_MS);
 }
 
 static void
 wait_counter(const struct env *e, const char *name, long long want)
 {
-	itest_wait_counter(e->d, name, want, IO_MS, SETTLE_MS);
+	itest_wait_counter(e->d, name, want, ITEST_IO_MS, SETTLE_MS);
 }
 
 static void
@@ -302,7 +299,8 @@ START_TEST(probe_held_until_deadline)
 	} else
 		ck_assert_int_eq(tclient_connect_raw(
 		    (struct sockaddr *)&e.ss, e.len, junk,
-		    _i == 1 ? sizeof(junk) : OBFS2_HEADER_LEN / 2, IO_MS, &c),
+		    _i == 1 ? sizeof(junk) : OBFS2_HEADER_LEN / 2, ITEST_IO_MS,
+		    &c),
 		    0);
 	at = watch_close(c, t0, HANDSHAKE_S * 1000 + LATE_MS);
 	ck_assert_int_ge(at, HANDSHAKE_S * 1000 - EARLY_MS);
@@ -369,7 +367,7 @@ START_TEST(replayed_header_refused)
 	memcpy(hdr, tclient_header(c), sizeof(hdr));
 	t0 = tclock_now_ms();
 	ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&e.ss, e.len,
-	    hdr, sizeof(hdr), IO_MS, &r), 0);
+	    hdr, sizeof(hdr), ITEST_IO_MS, &r), 0);
 	at = watch_close(r, t0, HANDSHAKE_S * 1000 + LATE_MS);
 	ck_assert_int_ge(at, HANDSHAKE_S * 1000 - EARLY_MS);
 	tclient_close(r);
@@ -402,7 +400,8 @@ START_TEST(dc_refusing_closes_promptly)
 	tclient_close(c);
 	ck_assert_int_eq(counter(&e, R_DC), 1);
 	ck_assert_int_eq(counter(&e, "handshakes"), 0);
-	ck_assert_int_eq(daemon_wait_log(e.d, "DC 2 unreachable", IO_MS), 0);
+	ck_assert_int_eq(daemon_wait_log(e.d, "DC 2 unreachable", ITEST_IO_MS),
+	    0);
 	snprintf(needle, sizeof(needle), "127.0.0.1:%u", (unsigned)port);
 	ck_assert_int_eq(daemon_log_contains(e.d, needle), 1);
 	wait_counter(&e, "active", 0);
@@ -453,7 +452,8 @@ START_TEST(dc_connect_times_out)
 	tclient_close(c);
 	ck_assert_int_eq(counter(&e, R_DC), 1);
 	ck_assert_int_eq(counter(&e, "handshakes"), 0);
-	ck_assert_int_eq(daemon_wait_log(e.d, "DC 2 unreachable", IO_MS), 0);
+	ck_assert_int_eq(daemon_wait_log(e.d, "DC 2 unreachable", ITEST_IO_MS),
+	    0);
 	ck_assert_int_eq(daemon_log_contains(e.d, "Connection timed out"), 1);
 	wait_counter(&e, "active", 0);
 	env_stop(&e);
@@ -472,13 +472,13 @@ START_TEST(dc_blackhole_idle_close)
 
 	env_start(&e, FAKEDC_BLACKHOLE, "idle_timeout = 2\n");
 	c = client_open(&e, ALICE_HEX, FRAME_PADDED);
-	ck_assert_int_eq(fakedc_wait(e.dc, FAKEDC_OPEN, 1, IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(e.dc, FAKEDC_OPEN, 1, ITEST_IO_MS), 0);
 	t0 = tclock_now_ms();
 	ck_assert_int_eq(tclient_send(c, msg, sizeof(msg), 0), 0);
 	at = watch_close(c, t0, 5000);
 	ck_assert_int_ge(at, 1500);
 	tclient_close(c);
-	ck_assert_int_eq(fakedc_wait(e.dc, FAKEDC_OPEN, 0, IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(e.dc, FAKEDC_OPEN, 0, ITEST_IO_MS), 0);
 	ck_assert_uint_eq(fakedc_counter(e.dc, FAKEDC_ACCEPTED), 1);
 	ck_assert_int_eq(counter(&e, "handshakes"), 1);
 	wait_counter(&e, "active", 0);
@@ -497,7 +497,7 @@ warm_up(const struct env *e)
 	struct tclient *c = echo_client(e);
 
 	tclient_close(c);
-	ck_assert_int_eq(fakedc_wait(e->dc, FAKEDC_OPEN, 0, IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(e->dc, FAKEDC_OPEN, 0, ITEST_IO_MS), 0);
 	wait_counter(e, "active", 0);
 	return daemon_count_fds(e->pid);
 }
@@ -523,7 +523,7 @@ vanish(struct tclient *c, int i, const uint8_t *big, size_t bigsize)
 	default:
 		ck_assert_int_eq(tclient_send(c, big, bigsize, 0), 0);
 		ck_assert_int_eq(tclient_read_raw(c, buf, sizeof(buf), &n, 0,
-		    IO_MS), 0);
+		    ITEST_IO_MS), 0);
 		break;
 	}
 	/* Every other one resets instead of closing. */
@@ -593,7 +593,7 @@ START_TEST(dc_closes_all)
 	watch_closes(c, N, t0, PROMPT_MS, at);
 	for (i = 0; i < N; i++)
 		tclient_close(c[i]);
-	ck_assert_int_eq(fakedc_wait(e.dc, FAKEDC_OPEN, 0, IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(e.dc, FAKEDC_OPEN, 0, ITEST_IO_MS), 0);
 	wait_fds(&e, fds);
 	wait_counter(&e, "active", 0);
 	env_stop(&e);
@@ -665,12 +665,12 @@ START_TEST(fd_limit_refuses_at_once)
 	rl.rlim_cur = rl.rlim_max = (rlim_t)fds + 1;
 	ck_assert_int_eq(prlimit(e.pid, RLIMIT_NOFILE, &rl, NULL), 0);
 	ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&e.ss, e.len,
-	    NULL, 0, IO_MS, &silent), 0);
+	    NULL, 0, ITEST_IO_MS, &silent), 0);
 	wait_fds(&e, fds + 1);
 	for (i = 0; i < EXTRA; i++) {
 		t0 = tclock_now_ms();
 		ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&e.ss,
-		    e.len, NULL, 0, IO_MS, &extra), 0);
+		    e.len, NULL, 0, ITEST_IO_MS, &extra), 0);
 		watch_close(extra, t0, PROMPT_MS);
 		tclient_close(extra);
 	}
@@ -713,11 +713,11 @@ START_TEST(graceful_stop_closes_sessions)
 		c[i] = echo_client(&e);
 	garbage(junk, sizeof(junk));
 	ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&e.ss, e.len,
-	    junk, sizeof(junk), IO_MS, &c[N]), 0);
+	    junk, sizeof(junk), ITEST_IO_MS, &c[N]), 0);
 	wait_counter(&e, R_BAD_SECRET, 1);
 	t0 = tclock_now_ms();
 	ck_assert_int_eq(kill(e.pid, SIGTERM), 0);
-	ck_assert_int_eq(daemon_wait_log(e.d, "stopping", IO_MS), 0);
+	ck_assert_int_eq(daemon_wait_log(e.d, "stopping", ITEST_IO_MS), 0);
 	echo_ok(c[0], 512);
 	/* Refused, or closed without an answer: never served. */
 	rc = client_try(&e, ALICE_HEX, FRAME_PADDED, 2, &late);
@@ -735,14 +735,14 @@ START_TEST(graceful_stop_closes_sessions)
 		ck_assert_int_ge(at[i], 1000 - EARLY_MS);
 		tclient_close(c[i]);
 	}
-	deadline = tclock_now_ms() + IO_MS;
+	deadline = tclock_now_ms() + ITEST_IO_MS;
 	while (!daemon_exited(e.d, &status)) {
 		ck_assert_msg(tclock_now_ms() < deadline, "still running");
 		tclock_sleep_ms(10);
 	}
 	ck_assert_int_eq(daemon_log_contains(e.d,
 	    "closing 4 remaining session(s)"), 1);
-	itest_stop(e.d, secrets, NSECRETS, STOP_MS);
+	itest_stop(e.d, secrets, NSECRETS, ITEST_STOP_MS);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "wait status 0x%x", status);
 	fakedc_stop(e.dc);
@@ -768,7 +768,7 @@ START_TEST(graceful_stop_idle_is_quick)
 		    "no exit within 2 s");
 		tclock_sleep_ms(10);
 	}
-	itest_stop(e.d, secrets, NSECRETS, STOP_MS);
+	itest_stop(e.d, secrets, NSECRETS, ITEST_STOP_MS);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "wait status 0x%x", status);
 	fakedc_stop(e.dc);
@@ -793,7 +793,7 @@ START_TEST(no_secret_in_log)
 	c[2] = client_open(&e, BOB_HEX, FRAME_INTERMEDIATE);
 	garbage(junk, sizeof(junk));
 	ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&e.ss, e.len,
-	    junk, sizeof(junk), IO_MS, &c[3]), 0);
+	    junk, sizeof(junk), ITEST_IO_MS, &c[3]), 0);
 	wait_counter(&e, R_MODE, 1);
 	wait_counter(&e, R_BAD_SECRET, 1);
 	/* An unknown DC id goes to default_dc, with a log line. */
@@ -803,7 +803,7 @@ START_TEST(no_secret_in_log)
 	echo_ok(c[2], 32);
 	ck_assert_int_eq(counter(&e, "unknown_dc"), 1);
 	ck_assert_int_eq(kill(e.pid, SIGHUP), 0);
-	ck_assert_int_eq(daemon_wait_log(e.d, "SIGHUP", IO_MS), 0);
+	ck_assert_int_eq(daemon_wait_log(e.d, "SIGHUP", ITEST_IO_MS), 0);
 	for (i = 0; i < 4; i++)
 		tclient_close(c[i]);
 	wait_counter(&e, "active", 0);
@@ -852,10 +852,10 @@ faults_suite(void)
 	TCase *hs = tcase_create("handshake"), *dc = tcase_create("dc");
 	TCase *lim = tcase_create("limits"), *stop = tcase_create("stop");
 
-	tcase_set_timeout(hs, 60);
-	tcase_set_timeout(dc, 60);
-	tcase_set_timeout(lim, 90);
-	tcase_set_timeout(stop, 60);
+	tcase_set_timeout(hs, ITEST_CASE_S);
+	tcase_set_timeout(dc, ITEST_CASE_S);
+	tcase_set_timeout(lim, ITEST_CASE_S);
+	tcase_set_timeout(stop, ITEST_CASE_S);
 	tcase_add_loop_test(hs, probe_held_until_deadline, 0, 3);
 	tcase_add_loop_test(hs, mode_refused_held_until_deadline, 0, 2);
 	tcase_add_test(hs, no_secret_in_log);

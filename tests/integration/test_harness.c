@@ -28,7 +28,6 @@
 #include "obfs2.h"
 #include "tclock.h"
 
-#define IO_TIMEOUT_MS	5000
 
 static const uint32_t tags[] = {
 	[FRAME_ABRIDGED] = PROTO_TAG_ABRIDGED,
@@ -111,7 +110,7 @@ static void
 dconn_open(struct dconn *d, int family, uint16_t port,
     enum frame_transport t, int16_t dcid)
 {
-	struct timeval tv = { IO_TIMEOUT_MS / 1000, 0 };
+	struct timeval tv = { ITEST_IO_MS / 1000, 0 };
 	struct sockaddr_storage ss;
 	uint8_t rnd[OBFS2_HEADER_LEN], wire[OBFS2_HEADER_LEN];
 	struct obfs2_keys k;
@@ -228,7 +227,7 @@ START_TEST(echo_every_size)
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BYTES_IN), bytes);
 	/* The DC counts a send after it returns: the peer may be faster. */
 	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_BYTES_OUT, bytes,
-	    IO_TIMEOUT_MS), 0);
+	    ITEST_IO_MS), 0);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BYTES_OUT), bytes);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_HEADERS), 1);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_OPEN), 1);
@@ -236,7 +235,7 @@ START_TEST(echo_every_size)
 	ck_assert_uint_eq(tag, tags[t]);
 	ck_assert_int_eq(dcid, -3);
 	dconn_close(&d);
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, IO_TIMEOUT_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, ITEST_IO_MS), 0);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_ACCEPTED), 1);
 	fakedc_stop(dc);
 	free(msg);
@@ -305,13 +304,13 @@ START_TEST(echo_bad_frame_closes)
 
 	loopback(AF_INET, fakedc_port(dc), &ss, &len);
 	ck_assert_int_eq(tclient_connect((struct sockaddr *)&ss, len, NULL,
-	    FRAME_INTERMEDIATE, 2, IO_TIMEOUT_MS, &c), 0);
+	    FRAME_INTERMEDIATE, 2, ITEST_IO_MS, &c), 0);
 	ck_assert_int_eq(tclient_write_raw(c, zero_len, sizeof(zero_len), 1),
 	    0);
-	ck_assert_int_eq(tclient_wait_closed(c, IO_TIMEOUT_MS), 0);
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_BAD_FRAMES, 1, IO_TIMEOUT_MS),
+	ck_assert_int_eq(tclient_wait_closed(c, ITEST_IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_BAD_FRAMES, 1, ITEST_IO_MS),
 	    0);
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, IO_TIMEOUT_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, ITEST_IO_MS), 0);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_FRAMES), 0);
 	tclient_close(c);
 	fakedc_stop(dc);
@@ -337,9 +336,9 @@ START_TEST(bad_header_closes)
 	ck_assert_int_lt(i, 10);
 	loopback(AF_INET, fakedc_port(dc), &ss, &len);
 	ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&ss, len, hdr,
-	    sizeof(hdr), IO_TIMEOUT_MS, &c), 0);
+	    sizeof(hdr), ITEST_IO_MS, &c), 0);
 	ck_assert_ptr_null(tclient_header(c));
-	ck_assert_int_eq(tclient_wait_closed(c, IO_TIMEOUT_MS), 0);
+	ck_assert_int_eq(tclient_wait_closed(c, ITEST_IO_MS), 0);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BAD_HEADERS), 1);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_HEADERS), 0);
 	tclient_close(c);
@@ -364,12 +363,12 @@ START_TEST(client_echo)
 	ck_assert_ptr_nonnull(got);
 	loopback(AF_INET6, fakedc_port(dc), &ss, &len);
 	ck_assert_int_eq(tclient_connect((struct sockaddr *)&ss, len, NULL, t,
-	    4, IO_TIMEOUT_MS, &c), 0);
+	    4, ITEST_IO_MS, &c), 0);
 	ck_assert_ptr_nonnull(tclient_header(c));
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		ck_assert_int_eq(tclient_send(c, msg, sizes[i], i == 1), 0);
 		ck_assert_int_eq(tclient_recv(c, got, FRAME_MAX_LEN, &n,
-		    IO_TIMEOUT_MS), 0);
+		    ITEST_IO_MS), 0);
 		ck_assert_uint_ge(n, sizes[i]);
 		ck_assert_uint_le(n - sizes[i],
 		    t == FRAME_PADDED ? PADDED_MAX_PAD : 0);
@@ -399,18 +398,18 @@ START_TEST(client_fixed_padding)
 
 	loopback(AF_INET, fakedc_port(dc), &ss, &len);
 	ck_assert_int_eq(tclient_connect((struct sockaddr *)&ss, len, NULL,
-	    FRAME_PADDED, 2, IO_TIMEOUT_MS, &c), 0);
+	    FRAME_PADDED, 2, ITEST_IO_MS, &c), 0);
 	ck_assert_int_eq(tclient_set_padding(c, 16), TCLIENT_ERR_ARG);
 	ck_assert_int_eq(tclient_set_padding(c, 7), 0);
 	ck_assert_int_eq(tclient_send(c, msg, sizeof(msg), 0), 0);
-	ck_assert_int_eq(tclient_recv(c, got, sizeof(got), &n, IO_TIMEOUT_MS),
+	ck_assert_int_eq(tclient_recv(c, got, sizeof(got), &n, ITEST_IO_MS),
 	    0);
 	ck_assert_uint_eq(n, sizeof(msg) + 7);
 	ck_assert_mem_eq(got, msg, sizeof(msg));
 	/* A non-padded transport needs whole words. */
 	tclient_close(c);
 	ck_assert_int_eq(tclient_connect((struct sockaddr *)&ss, len, NULL,
-	    FRAME_ABRIDGED, 2, IO_TIMEOUT_MS, &c), 0);
+	    FRAME_ABRIDGED, 2, ITEST_IO_MS, &c), 0);
 	ck_assert_int_eq(tclient_send(c, msg, 5, 0), TCLIENT_ERR_FRAME);
 	tclient_close(c);
 	fakedc_stop(dc);
@@ -429,16 +428,16 @@ START_TEST(client_toobig_then_retry)
 
 	loopback(AF_INET, fakedc_port(dc), &ss, &len);
 	ck_assert_int_eq(tclient_connect((struct sockaddr *)&ss, len, NULL,
-	    FRAME_INTERMEDIATE, 2, IO_TIMEOUT_MS, &c), 0);
+	    FRAME_INTERMEDIATE, 2, ITEST_IO_MS, &c), 0);
 	ck_assert_int_eq(tclient_send(c, msg, 1024, 0), 0);
 	ck_assert_int_eq(tclient_send(c, msg, 8, 0), 0);
-	ck_assert_int_eq(tclient_recv(c, got, 100, &n, IO_TIMEOUT_MS),
+	ck_assert_int_eq(tclient_recv(c, got, 100, &n, ITEST_IO_MS),
 	    TCLIENT_ERR_TOOBIG);
-	ck_assert_int_eq(tclient_recv(c, got, sizeof(got), &n, IO_TIMEOUT_MS),
+	ck_assert_int_eq(tclient_recv(c, got, sizeof(got), &n, ITEST_IO_MS),
 	    0);
 	ck_assert_uint_eq(n, 1024);
 	ck_assert_mem_eq(got, msg, 1024);
-	ck_assert_int_eq(tclient_recv(c, got, sizeof(got), &n, IO_TIMEOUT_MS),
+	ck_assert_int_eq(tclient_recv(c, got, sizeof(got), &n, ITEST_IO_MS),
 	    0);
 	ck_assert_uint_eq(n, 8);
 	ck_assert_mem_eq(got, msg, 8);
@@ -461,9 +460,9 @@ START_TEST(sink_counts)
 
 	loopback(AF_INET, fakedc_port(dc), &ss, &len);
 	ck_assert_int_eq(tclient_connect((struct sockaddr *)&ss, len, NULL,
-	    FRAME_PADDED, 10002, IO_TIMEOUT_MS, &c), 0);
+	    FRAME_PADDED, 10002, ITEST_IO_MS, &c), 0);
 	ck_assert_int_eq(tclient_write_raw(c, data, TOTAL, 1), 0);
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_BYTES_IN, TOTAL, IO_TIMEOUT_MS),
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_BYTES_IN, TOTAL, ITEST_IO_MS),
 	    0);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BYTES_IN), TOTAL);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BYTES_OUT), 0);
@@ -471,7 +470,7 @@ START_TEST(sink_counts)
 	ck_assert_uint_eq(tag, PROTO_TAG_PADDED);
 	ck_assert_int_eq(dcid, 10002);
 	tclient_close(c);
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, IO_TIMEOUT_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, ITEST_IO_MS), 0);
 	fakedc_stop(dc);
 	free(data);
 }
@@ -489,17 +488,17 @@ START_TEST(source_streams)
 
 	loopback(AF_INET, fakedc_port(dc), &ss, &len);
 	ck_assert_int_eq(tclient_connect((struct sockaddr *)&ss, len, NULL,
-	    FRAME_ABRIDGED, 1, IO_TIMEOUT_MS, &c), 0);
+	    FRAME_ABRIDGED, 1, ITEST_IO_MS, &c), 0);
 	while (total < WANT) {
 		ck_assert_int_eq(tclient_read_raw(c, buf, sizeof(buf), &n, 0,
-		    IO_TIMEOUT_MS), 0);
+		    ITEST_IO_MS), 0);
 		total += n;
 	}
 	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_BYTES_OUT, total,
-	    IO_TIMEOUT_MS), 0);
+	    ITEST_IO_MS), 0);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_HEADERS), 1);
 	tclient_close(c);
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, IO_TIMEOUT_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, ITEST_IO_MS), 0);
 	fakedc_stop(dc);
 }
 END_TEST
@@ -533,10 +532,10 @@ START_TEST(pattern_source)
 	loopback(AF_INET, fakedc_port(dc), &ss, &len);
 	start = tclock_now_ms();
 	ck_assert_int_eq(tclient_connect((struct sockaddr *)&ss, len, NULL,
-	    FRAME_INTERMEDIATE, 3, IO_TIMEOUT_MS, &c), 0);
+	    FRAME_INTERMEDIATE, 3, ITEST_IO_MS, &c), 0);
 	while (total < o.source_len) {
 		ck_assert_int_eq(tclient_read_raw(c, buf, sizeof(buf), &n, 1,
-		    IO_TIMEOUT_MS), 0);
+		    ITEST_IO_MS), 0);
 		ck_assert_uint_le(total + n, o.source_len);
 		fakedc_pattern(o.seed, total, want, n);
 		ck_assert_mem_eq(buf, want, n);
@@ -548,13 +547,13 @@ START_TEST(pattern_source)
 	ck_assert_int_eq(tclient_read_raw(c, buf, sizeof(buf), &n, 1, 200),
 	    TCLIENT_ERR_TIMEOUT);
 	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_BYTES_OUT, o.source_len,
-	    IO_TIMEOUT_MS), 0);
+	    ITEST_IO_MS), 0);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BYTES_OUT), o.source_len);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_OPEN), 1);
 	fakedc_last_header_raw(dc, hdr);
 	ck_assert_mem_eq(hdr, tclient_header(c), OBFS2_HEADER_LEN);
 	tclient_close(c);
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, IO_TIMEOUT_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, ITEST_IO_MS), 0);
 	fakedc_stop(dc);
 }
 END_TEST
@@ -570,7 +569,7 @@ START_TEST(blackhole_silent)
 
 	loopback(AF_INET, fakedc_port(dc), &ss, &len);
 	ck_assert_int_eq(tclient_connect((struct sockaddr *)&ss, len, NULL,
-	    FRAME_INTERMEDIATE, 2, IO_TIMEOUT_MS, &c), 0);
+	    FRAME_INTERMEDIATE, 2, ITEST_IO_MS, &c), 0);
 	ck_assert_int_eq(tclient_write_raw(c, data, sizeof(data), 1), 0);
 	ck_assert_int_eq(tclient_recv(c, buf, sizeof(buf), &n, 200),
 	    TCLIENT_ERR_TIMEOUT);
@@ -580,7 +579,7 @@ START_TEST(blackhole_silent)
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_HEADERS), 0);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BYTES_IN), 0);
 	tclient_close(c);
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, IO_TIMEOUT_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, ITEST_IO_MS), 0);
 	fakedc_stop(dc);
 }
 END_TEST
@@ -598,7 +597,7 @@ START_TEST(closed_port_refuses)
 	loopback(family, port, &ss, &len);
 	errno = 0;
 	ck_assert_int_eq(tclient_connect((struct sockaddr *)&ss, len, NULL,
-	    FRAME_ABRIDGED, 2, IO_TIMEOUT_MS, &c), TCLIENT_ERR);
+	    FRAME_ABRIDGED, 2, ITEST_IO_MS, &c), TCLIENT_ERR);
 	ck_assert_int_eq(errno, ECONNREFUSED);
 	ck_assert_ptr_null(c);
 }
@@ -616,19 +615,19 @@ START_TEST(close_all_drops_peers)
 	loopback(AF_INET, fakedc_port(dc), &ss, &len);
 	for (i = 0; i < NCONN; i++)
 		ck_assert_int_eq(tclient_connect((struct sockaddr *)&ss, len,
-		    NULL, FRAME_ABRIDGED, 2, IO_TIMEOUT_MS, &c[i]), 0);
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_HEADERS, NCONN, IO_TIMEOUT_MS),
+		    NULL, FRAME_ABRIDGED, 2, ITEST_IO_MS, &c[i]), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_HEADERS, NCONN, ITEST_IO_MS),
 	    0);
 	fakedc_close_all(dc);
 	for (i = 0; i < NCONN; i++) {
-		ck_assert_int_eq(tclient_wait_closed(c[i], IO_TIMEOUT_MS), 0);
+		ck_assert_int_eq(tclient_wait_closed(c[i], ITEST_IO_MS), 0);
 		tclient_close(c[i]);
 	}
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, IO_TIMEOUT_MS), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, ITEST_IO_MS), 0);
 	/* Still listening. */
 	ck_assert_int_eq(tclient_connect((struct sockaddr *)&ss, len, NULL,
-	    FRAME_ABRIDGED, 2, IO_TIMEOUT_MS, &c[0]), 0);
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 1, IO_TIMEOUT_MS), 0);
+	    FRAME_ABRIDGED, 2, ITEST_IO_MS, &c[0]), 0);
+	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 1, ITEST_IO_MS), 0);
 	tclient_close(c[0]);
 	fakedc_stop(dc);
 }
@@ -651,12 +650,12 @@ START_TEST(start_stop_no_leak)
 		loopback(AF_INET, fakedc_port(dc), &ss, &len);
 		for (i = 0; i < 20; i++)
 			ck_assert_int_eq(tclient_connect((struct sockaddr *)&ss,
-			    len, NULL, FRAME_INTERMEDIATE, 2, IO_TIMEOUT_MS,
+			    len, NULL, FRAME_INTERMEDIATE, 2, ITEST_IO_MS,
 			    &c[i]), 0);
 		ck_assert_int_eq(tclient_write_raw(c[0], half_frame,
 		    sizeof(half_frame), 1), 0);
 		ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 20,
-		    IO_TIMEOUT_MS), 0);
+		    ITEST_IO_MS), 0);
 		fakedc_stop(dc);
 		for (i = 0; i < 20; i++)
 			tclient_close(c[i]);
@@ -713,14 +712,14 @@ START_TEST(runner_start_stop)
 	    "trap 'echo bye; exit 7' TERM\n"
 	    "while :; do sleep 0.02; done\n");
 	ck_assert_int_eq(daemon_start(&d, "[server]\nstate_dir = @DIR@\n",
-	    args, IO_TIMEOUT_MS), 0);
+	    args, ITEST_IO_MS), 0);
 	snprintf(dir, sizeof(dir), "%s", daemon_dir(d));
 	ck_assert_uint_eq(daemon_port(d, AF_INET), 40123);
 	ck_assert_uint_eq(daemon_port(d, AF_INET6), 40124);
 	snprintf(expect, sizeof(expect), "state_dir = %s\n", dir);
 	ck_assert_int_eq(daemon_log_contains(d, expect), 1);
 	snprintf(expect, sizeof(expect), "args: --state %s/state", dir);
-	ck_assert_int_eq(daemon_wait_log(d, expect, IO_TIMEOUT_MS), 0);
+	ck_assert_int_eq(daemon_wait_log(d, expect, ITEST_IO_MS), 0);
 	ck_assert_int_eq(daemon_log_count(d, "listening on"), 2);
 	ck_assert_int_eq(daemon_log_contains(d, "nowhere"), 0);
 	ck_assert_int_eq(daemon_wait_log(d, "nowhere", 50),
@@ -728,7 +727,7 @@ START_TEST(runner_start_stop)
 	ck_assert_int_ge(daemon_count_fds(daemon_pid(d)), 3);
 	ck_assert_int_ge(daemon_count_threads(daemon_pid(d)), 1);
 	ck_assert_int_eq(daemon_exited(d, &status), 0);
-	ck_assert_int_eq(daemon_stop(d, SIGTERM, IO_TIMEOUT_MS, &status), 0);
+	ck_assert_int_eq(daemon_stop(d, SIGTERM, ITEST_IO_MS, &status), 0);
 	ck_assert(WIFEXITED(status));
 	ck_assert_int_eq(WEXITSTATUS(status), 7);
 	ck_assert_int_ne(stat(dir, &st), 0);
@@ -741,7 +740,7 @@ START_TEST(runner_exit_before_listening)
 	struct daemon_proc *d = NULL;
 
 	write_script("echo 'bad config' >&2; exit 2\n");
-	ck_assert_int_eq(daemon_start(&d, "", NULL, IO_TIMEOUT_MS),
+	ck_assert_int_eq(daemon_start(&d, "", NULL, ITEST_IO_MS),
 	    DAEMON_ERR_EXITED);
 	ck_assert_ptr_null(d);
 	remove_script();
@@ -755,7 +754,7 @@ START_TEST(runner_kills_after_timeout)
 
 	write_script("trap '' TERM\necho 'listening on 127.0.0.1:1'\n"
 	    "while :; do sleep 0.02; done\n");
-	ck_assert_int_eq(daemon_start(&d, "", NULL, IO_TIMEOUT_MS), 0);
+	ck_assert_int_eq(daemon_start(&d, "", NULL, ITEST_IO_MS), 0);
 	ck_assert_uint_eq(daemon_port(d, AF_INET), 1);
 	ck_assert_int_eq(daemon_stop(d, SIGTERM, 200, &status),
 	    DAEMON_ERR_TIMEOUT);
@@ -784,13 +783,13 @@ START_TEST(runner_run)
 
 	write_script("echo \"$*\"; cat \"$2\" >&2; exit 3\n");
 	ck_assert_int_eq(daemon_run(args, "x = 1\n", out, sizeof(out), &status,
-	    IO_TIMEOUT_MS), 0);
+	    ITEST_IO_MS), 0);
 	ck_assert(WIFEXITED(status));
 	ck_assert_int_eq(WEXITSTATUS(status), 3);
 	ck_assert_ptr_nonnull(strstr(out, "--print-links"));
 	ck_assert_ptr_nonnull(strstr(out, "x = 1"));
 	ck_assert_int_eq(daemon_run(args, NULL, out, 8, &status,
-	    IO_TIMEOUT_MS), 0);
+	    ITEST_IO_MS), 0);
 	ck_assert_str_eq(out, "--print");
 	remove_script();
 }
@@ -827,25 +826,25 @@ START_TEST(runner_checks_binary)
 	snprintf(fake, sizeof(fake), "%s/fake", script_dir);
 	snprintf(link, sizeof(link), "%s/link", script_dir);
 	ck_assert_int_eq(unsetenv(DAEMON_BIN_ANY), 0);
-	ck_assert_int_eq(daemon_start(&d, "", NULL, IO_TIMEOUT_MS),
+	ck_assert_int_eq(daemon_start(&d, "", NULL, ITEST_IO_MS),
 	    DAEMON_ERR_BIN);
 	ck_assert_ptr_null(d);
 	ck_assert_int_eq(daemon_run(args, NULL, out, sizeof(out), &status,
-	    IO_TIMEOUT_MS), DAEMON_ERR_BIN);
+	    ITEST_IO_MS), DAEMON_ERR_BIN);
 	ck_assert_int_eq(symlink(real, link), 0);
 	ck_assert_int_eq(setenv("MTPROXYD_BIN", link, 1), 0);
 	ck_assert_int_eq(daemon_run(args, NULL, out, sizeof(out), &status,
-	    IO_TIMEOUT_MS), 0);
+	    ITEST_IO_MS), 0);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	ck_assert_ptr_nonnull(strstr(out, "mtproxyd "));
 	ck_assert_int_eq(setenv("MTPROXYD_BIN", fake, 1), 0);
 	ck_assert_int_eq(setenv(DAEMON_BIN_ANY, "1", 1), 0);
 	ck_assert_int_eq(daemon_run(args, NULL, out, sizeof(out), &status,
-	    IO_TIMEOUT_MS), 0);
+	    ITEST_IO_MS), 0);
 	ck_assert_str_eq(out, "listening on 127.0.0.1:1\n");
 	ck_assert_int_eq(chmod(fake, 0600), 0);
 	ck_assert_int_eq(daemon_run(args, NULL, out, sizeof(out), &status,
-	    IO_TIMEOUT_MS), DAEMON_ERR_BIN);
+	    ITEST_IO_MS), DAEMON_ERR_BIN);
 	ck_assert_int_eq(unlink(link), 0);
 	remove_script();
 	free(real);
@@ -859,9 +858,9 @@ harness_suite(void)
 	TCase *dc = tcase_create("fakedc"), *cl = tcase_create("client");
 	TCase *rn = tcase_create("runner");
 
-	tcase_set_timeout(dc, 60);
-	tcase_set_timeout(cl, 60);
-	tcase_set_timeout(rn, 30);
+	tcase_set_timeout(dc, ITEST_CASE_S);
+	tcase_set_timeout(cl, ITEST_CASE_S);
+	tcase_set_timeout(rn, ITEST_CASE_S);
 	tcase_add_loop_test(dc, echo_every_size, 0, 6);
 	tcase_add_test(dc, echo_pipelined);
 	tcase_add_test(dc, echo_batched);

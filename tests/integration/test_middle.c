@@ -33,10 +33,6 @@
 #include "proto.h"
 #include "tclock.h"
 
-#define IO_MS		15000
-#define START_MS	30000
-#define STOP_MS		30000
-#define TEST_TIMEOUT_S	180
 #define CONF_MAX	4096
 
 #define ALICE_HEX	"5a0c3e9172d4b86e0a6c9f31d7e2485b"
@@ -142,13 +138,14 @@ daemon_up(struct env *e, const char *extra, int links)
 	    e->dir, e->dir, strstr(extra, "connections_per_target") ? "" :
 	    "connections_per_target = 2\n", extra);
 	ck_assert(n > 0 && (size_t)n < sizeof(conf));
-	ck_assert_int_eq(daemon_start(&e->d, conf, NULL, START_MS), 0);
-	ck_assert_int_eq(daemon_wait_log(e->d, "running: mode middle", IO_MS), 0);
+	ck_assert_int_eq(daemon_start(&e->d, conf, NULL, ITEST_START_MS), 0);
+	ck_assert_int_eq(daemon_wait_log(e->d, "running: mode middle",
+	    ITEST_IO_MS), 0);
 	if (links > 0)
 		ck_assert_int_eq(fakemp_wait(e->mp[0], FAKEMP_READY,
-		    (uint64_t)links, IO_MS), 0);
+		    (uint64_t)links, ITEST_IO_MS), 0);
 	/* The daemon marks a link ready right after the fake does. */
-	end = tclock_now_ms() + IO_MS;
+	end = tclock_now_ms() + ITEST_IO_MS;
 	while (links > 0 && daemon_log_count(e->d, "link ready") < links) {
 		ck_assert_msg(tclock_now_ms() < end, "%d links not ready",
 		    links);
@@ -169,7 +166,7 @@ env_teardown(struct env *e)
 {
 	char path[128];
 
-	itest_stop(e->d, secrets, 1, STOP_MS);
+	itest_stop(e->d, secrets, 1, ITEST_STOP_MS);
 	fakemp_stop(e->mp[0]);
 	fakemp_stop(e->mp[1]);
 	snprintf(path, sizeof(path), "%s/proxy-secret", e->dir);
@@ -187,7 +184,7 @@ connect_client(struct env *e, enum frame_transport t, int16_t dc)
 
 	itest_key(ALICE_HEX, key);
 	ck_assert_int_eq(tclient_connect((struct sockaddr *)&e->addr,
-	    sizeof(e->addr), key, t, dc, IO_MS, &c), 0);
+	    sizeof(e->addr), key, t, dc, ITEST_IO_MS, &c), 0);
 	if (t == FRAME_PADDED)
 		ck_assert_int_eq(tclient_set_padding(c, 0), 0);
 	return c;
@@ -213,7 +210,7 @@ echo(struct tclient *c, size_t len)
 
 	ck_assert_ptr_nonnull(in);
 	ck_assert_int_eq(tclient_send(c, out, len, 0), 0);
-	ck_assert_int_eq(tclient_recv(c, in, len + 16, &got, IO_MS), 0);
+	ck_assert_int_eq(tclient_recv(c, in, len + 16, &got, ITEST_IO_MS), 0);
 	ck_assert_uint_ge(got, len);
 	ck_assert_uint_le(got, len + 3);	/* padded: 0..3 bytes added */
 	ck_assert_mem_eq(in, out, len);
@@ -255,7 +252,8 @@ START_TEST(echo_transports)
 	ck_assert_uint_eq(r.msg_len, FRAME_MAX_LEN);
 	tclient_close(c);
 	/* A client that leaves is announced with RPC_CLOSE_CONN. */
-	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_CLOSE_CONNS, 1, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_CLOSE_CONNS, 1,
+	    ITEST_IO_MS), 0);
 	env_teardown(&e);
 }
 END_TEST
@@ -274,7 +272,7 @@ START_TEST(tls_echo)
 	daemon_up(&e, "", 2);
 	itest_key(ALICE_HEX, key);
 	ck_assert_int_eq(tclient_connect_tls((struct sockaddr *)&e.addr,
-	    sizeof(e.addr), key, "cover.test", 2, NULL, IO_MS, &c), 0);
+	    sizeof(e.addr), key, "cover.test", 2, NULL, ITEST_IO_MS, &c), 0);
 	ck_assert_int_eq(tclient_set_padding(c, 0), 0);
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		echo(c, sizes[i]);
@@ -306,13 +304,14 @@ START_TEST(buffers_follow_answers)
 		buffers = 0;
 		for (round = 0; round < 10 && buffers != 2; round++) {
 			echo(c, 65536);
-			report = itest_stats(e.d, "relay_pipes", IO_MS);
+			report = itest_stats(e.d, "relay_pipes", ITEST_IO_MS);
 			buffers = itest_stats_value(report, "relay_buffers");
 			free(report);
 		}
 		ck_assert_uint_eq(buffers, 2);
-		itest_wait_counter(e.d, "relay_buffers", 0, IO_MS, IO_MS);
-		ck_assert_int_eq(itest_counter(e.d, "active", IO_MS), 1);
+		itest_wait_counter(e.d, "relay_buffers", 0, ITEST_IO_MS,
+		    ITEST_IO_MS);
+		ck_assert_int_eq(itest_counter(e.d, "active", ITEST_IO_MS), 1);
 	}
 	tclient_close(c);
 	env_teardown(&e);
@@ -334,19 +333,20 @@ START_TEST(acks_and_close_ext)
 	daemon_up(&e, "", 2);
 	c = connect_client(&e, t, -2);
 	ck_assert_int_eq(tclient_send(c, out, 64, 1), 0);
-	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_ANS, 1, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_ANS, 1, ITEST_IO_MS), 0);
 	ck_assert_int_eq(fakemp_last_req(e.mp[0], &r), 0);
 	ck_assert_uint_eq(r.flags & 0x80000000u, 0x80000000u);
 	{
 		uint8_t in[128];
 
-		ck_assert_int_eq(tclient_recv(c, in, sizeof(in), &got, IO_MS), 0);
+		ck_assert_int_eq(tclient_recv(c, in, sizeof(in), &got,
+		    ITEST_IO_MS), 0);
 		ck_assert_mem_eq(in, out, 64);
 	}
 	ck_assert_int_eq(fakemp_simple_ack(e.mp[0], r.conn_id, confirm), 0);
 	for (got = 0; got < 4; got += n)
 		ck_assert_int_eq(tclient_read_raw(c, raw + got, 4 - got, &n, 1,
-		    IO_MS), 0);
+		    ITEST_IO_MS), 0);
 	/*
 	 * doc/PROTOCOL.md 2.1/2.2: big-endian for abridged, else little-endian.
 	 */
@@ -357,7 +357,7 @@ START_TEST(acks_and_close_ext)
 	}
 	ck_assert_mem_eq(raw, want, 4);
 	ck_assert_int_eq(fakemp_close_ext(e.mp[0], r.conn_id), 0);
-	ck_assert_int_eq(tclient_wait_closed(c, IO_MS), 0);
+	ck_assert_int_eq(tclient_wait_closed(c, ITEST_IO_MS), 0);
 	tclient_close(c);
 	free(out);
 	env_teardown(&e);
@@ -368,7 +368,7 @@ END_TEST
 static long long
 counter(struct env *e, const char *name)
 {
-	return itest_counter(e->d, name, IO_MS);
+	return itest_counter(e->d, name, ITEST_IO_MS);
 }
 
 /*
@@ -406,11 +406,13 @@ START_TEST(forward_filter)
 	daemon_up(&e, "", 2);
 	c = connect_client(&e, FRAME_INTERMEDIATE, 2);
 	ck_assert_int_eq(tclient_send(c, shortp, 24, 0), 0);
-	itest_wait_counter(e.d, "middle_filtered_queries", 1, IO_MS, IO_MS);
+	itest_wait_counter(e.d, "middle_filtered_queries", 1, ITEST_IO_MS,
+	    ITEST_IO_MS);
 	ck_assert_int_eq(tclient_send(c, bad, 40, 0), 0);
-	itest_wait_counter(e.d, "middle_filtered_queries", 2, IO_MS, IO_MS);
+	itest_wait_counter(e.d, "middle_filtered_queries", 2, ITEST_IO_MS,
+	    ITEST_IO_MS);
 	ck_assert_int_eq(tclient_send(c, pq, 40, 0), 0);
-	ck_assert_int_eq(tclient_recv(c, in, sizeof(in), &got, IO_MS), 0);
+	ck_assert_int_eq(tclient_recv(c, in, sizeof(in), &got, ITEST_IO_MS), 0);
 	ck_assert_uint_eq(got, 40);
 	ck_assert_mem_eq(in, pq, 40);
 	echo(c, 56);
@@ -456,7 +458,7 @@ START_TEST(bad_frame_closes)
 	ck_assert_int_eq(frame_encode(t, 64, 0, wire + 4, &hl), 0);
 	memcpy(wire + 4 + hl, pkt, 64);
 	ck_assert_int_eq(tclient_write_raw(c, wire, 4 + hl + 64, 1), 0);
-	ck_assert_int_eq(tclient_wait_closed_count(c, &n, IO_MS), 0);
+	ck_assert_int_eq(tclient_wait_closed_count(c, &n, ITEST_IO_MS), 0);
 	ck_assert_uint_eq(n, 0);
 	tclient_close(c);
 	/* The close comes after anything forwarded for that client. */
@@ -494,12 +496,12 @@ START_TEST(close_ext_nothing_first)
 	echo(c, 64);
 	ck_assert_int_eq(fakemp_last_req(e.mp[0], &r), 0);
 	ck_assert_int_eq(fakemp_close_ext(e.mp[0], r.conn_id), 0);
-	ck_assert_int_eq(tclient_wait_closed_count(c, &n, IO_MS), 0);
+	ck_assert_int_eq(tclient_wait_closed_count(c, &n, ITEST_IO_MS), 0);
 	ck_assert_uint_eq(n, 0);
 	tclient_close(c);
 	ck_assert_int_eq(counter(&e, "middle_close_ext"), 1);
 	/* Its session is gone, and with it any CLOSE_CONN it would send. */
-	itest_wait_counter(e.d, "active", 1, IO_MS, IO_MS);
+	itest_wait_counter(e.d, "active", 1, ITEST_IO_MS, ITEST_IO_MS);
 	echo(other, 128);
 	ck_assert_int_eq(fakemp_conn_info(e.mp[0], r.conn_id, &ci), 0);
 	ck_assert_uint_eq(ci.close_conns, 0);
@@ -536,8 +538,8 @@ START_TEST(padded_whole_words)
 		ck_assert_int_eq(tclient_write_raw(c, frame, 4 + len +
 		    (size_t)pad, 1), 0);
 		want = (len + (size_t)pad) & ~(size_t)3;
-		ck_assert_int_eq(tclient_recv(c, in, sizeof(in), &got, IO_MS),
-		    0);
+		ck_assert_int_eq(tclient_recv(c, in, sizeof(in), &got,
+		    ITEST_IO_MS), 0);
 		ck_assert_int_eq(fakemp_last_req(e.mp[0], &r), 0);
 		ck_assert_uint_eq(r.msg_len, want);
 		ck_assert_uint_ge(got, want);
@@ -566,11 +568,12 @@ START_TEST(link_loss)
 	}
 	fakemp_drop_all(e.mp[0]);
 	for (i = 0; i < 4; i++) {
-		ck_assert_int_eq(tclient_wait_closed(c[i], IO_MS), 0);
+		ck_assert_int_eq(tclient_wait_closed(c[i], ITEST_IO_MS), 0);
 		tclient_close(c[i]);
 	}
-	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_HANDSHAKES, 4, IO_MS), 0);
-	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_READY, 2, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_HANDSHAKES, 4,
+	    ITEST_IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_READY, 2, ITEST_IO_MS), 0);
 	while (daemon_log_count(e.d, "link ready") < 4)
 		tclock_sleep_ms(10);
 	c[0] = connect_client(&e, FRAME_ABRIDGED, 2);
@@ -596,7 +599,7 @@ START_TEST(refresh_moves_dc)
 	echo(old, 256);
 	write_multi(&e, 1);
 	ck_assert_int_eq(kill(daemon_pid(e.d), SIGHUP), 0);
-	ck_assert_int_eq(fakemp_wait(e.mp[1], FAKEMP_READY, 2, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(e.mp[1], FAKEMP_READY, 2, ITEST_IO_MS), 0);
 	while (daemon_log_count(e.d, "link ready") < 4)
 		tclock_sleep_ms(10);
 	echo(old, 4096);
@@ -607,7 +610,8 @@ START_TEST(refresh_moves_dc)
 	/* Garbage: kept the current list, said why. */
 	itest_write_file(e.dir, "proxy-multi.conf", "proxy_for x;\n", 13);
 	ck_assert_int_eq(kill(daemon_pid(e.d), SIGHUP), 0);
-	ck_assert_int_eq(daemon_wait_log(e.d, "proxy-multi.conf", IO_MS), 0);
+	ck_assert_int_eq(daemon_wait_log(e.d, "proxy-multi.conf", ITEST_IO_MS),
+	    0);
 	tclient_close(fresh);
 	fresh = connect_client(&e, FRAME_ABRIDGED, 2);
 	echo(fresh, 512);
@@ -615,7 +619,7 @@ START_TEST(refresh_moves_dc)
 	tclient_close(fresh);
 	tclient_close(old);
 	/* The old links drain and close once their last client is gone. */
-	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_OPEN, 0, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_OPEN, 0, ITEST_IO_MS), 0);
 	env_teardown(&e);
 }
 END_TEST
@@ -628,7 +632,7 @@ START_TEST(clock_skew)
 	env_setup(&e, 1);
 	fakemp_set_time_offset(e.mp[0], 3600);
 	daemon_up(&e, "", 0);
-	ck_assert_int_eq(daemon_wait_log(e.d, "nonce refused", IO_MS), 0);
+	ck_assert_int_eq(daemon_wait_log(e.d, "nonce refused", ITEST_IO_MS), 0);
 	ck_assert_int_ge(daemon_log_count(e.d, "clock"), 1);
 	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_HANDSHAKES), 0);
 	env_teardown(&e);
@@ -642,11 +646,13 @@ START_TEST(dead_link)
 
 	env_setup(&e, 1);
 	daemon_up(&e, "ping_interval = 1\n", 2);
-	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_PINGS_IN, 2, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_PINGS_IN, 2, ITEST_IO_MS),
+	    0);
 	fakemp_set_pong(e.mp[0], 0);
-	ck_assert_int_eq(daemon_wait_log(e.d, "no answer for", IO_MS), 0);
+	ck_assert_int_eq(daemon_wait_log(e.d, "no answer for", ITEST_IO_MS), 0);
 	fakemp_set_pong(e.mp[0], 1);
-	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_HANDSHAKES, 3, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_HANDSHAKES, 3,
+	    ITEST_IO_MS), 0);
 	env_teardown(&e);
 }
 END_TEST
@@ -679,7 +685,8 @@ START_TEST(nat_info_keys)
 	e.mp[0] = mp_start_as(&e, AF_INET, "203.0.113.7");
 	write_multi(&e, 0);
 	daemon_up(&e, "", 0);
-	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_BAD_HANDSHAKE, 1, IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_BAD_HANDSHAKE, 1,
+	    ITEST_IO_MS), 0);
 	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_READY), 0);
 	env_teardown(&e);
 }
@@ -737,7 +744,7 @@ START_TEST(slow_client_queue)
 	c = attached_client(&e, &r);
 	/* More than socket buffers plus the queue, for longer than the
 	   daemon's stall time (5 s); c reads nothing. */
-	end = tclock_now_ms() + IO_MS;
+	end = tclock_now_ms() + ITEST_IO_MS;
 	while (daemon_log_contains(e.d, "a client stopped reading") != 1) {
 		ck_assert_msg(tclock_now_ms() < end,
 		    "the client was not closed");
@@ -748,7 +755,7 @@ START_TEST(slow_client_queue)
 		ck_assert_int_eq(fakemp_conn_info(e.mp[0], r.conn_id, &ci), 0);
 		tclock_sleep_ms(10);
 	} while (ci.close_conns == 0);
-	ck_assert_int_eq(tclient_wait_closed(c, IO_MS), 0);
+	ck_assert_int_eq(tclient_wait_closed(c, ITEST_IO_MS), 0);
 	/* The link and its other clients go on. */
 	other = connect_client(&e, FRAME_INTERMEDIATE, 2);
 	echo(other, 1024);
@@ -819,7 +826,8 @@ read_parts(struct tclient *c, unsigned n, long rate)
 
 	ck_assert(want != NULL && got != NULL);
 	for (i = 0; i < n; i++) {
-		ck_assert_msg(tclient_recv(c, got, FRAME_MAX_LEN, &len, IO_MS)
+		ck_assert_msg(tclient_recv(c, got, FRAME_MAX_LEN, &len,
+		    ITEST_IO_MS)
 		    == 0, "part %u of %u did not arrive", i, n);
 		part_fill(want, FRAME_MAX_LEN, i);
 		ck_assert_uint_eq(len, FRAME_MAX_LEN);
@@ -858,8 +866,10 @@ START_TEST(slow_reader_kept)
 	pthread_join(th, NULL);
 	ck_assert_int_eq(p.rc, 0);
 	echo(c, 1024);
-	ck_assert_int_eq(itest_counter(e.d, "middle_queue_overflows", IO_MS), 0);
-	ck_assert_int_eq(itest_counter(e.d, "middle_queue_evictions", IO_MS), 0);
+	ck_assert_int_eq(itest_counter(e.d, "middle_queue_overflows",
+	    ITEST_IO_MS), 0);
+	ck_assert_int_eq(itest_counter(e.d, "middle_queue_evictions",
+	    ITEST_IO_MS), 0);
 	tclient_close(c);
 	env_teardown(&e);
 }
@@ -890,14 +900,15 @@ START_TEST(total_bound_evicts_largest)
 	ck_assert_int_eq(push_parts(&e, ra.conn_id, 40), 0);
 	read_parts(reader, 8, 0);
 	ck_assert_int_eq(daemon_wait_log(e.d, "closing the client with the "
-	    "largest backlog", IO_MS), 0);
+	    "largest backlog", ITEST_IO_MS), 0);
 	ck_assert_int_eq(push_parts(&e, rb.conn_id, 8), 0);
 	read_parts(reader, 8, 0);
-	ck_assert_int_eq(tclient_wait_closed(stuck, IO_MS), 0);
+	ck_assert_int_eq(tclient_wait_closed(stuck, ITEST_IO_MS), 0);
 	ck_assert_int_eq(fakemp_conn_info(e.mp[0], ra.conn_id, &ci), 0);
 	ck_assert_uint_ge(ci.close_conns, 1);
 	ck_assert_int_eq(daemon_log_count(e.d, "largest backlog"), 1);
-	ck_assert_int_eq(itest_counter(e.d, "middle_queue_evictions", IO_MS), 1);
+	ck_assert_int_eq(itest_counter(e.d, "middle_queue_evictions",
+	    ITEST_IO_MS), 1);
 	echo(reader, 1024);
 	tclient_close(reader);
 	tclient_close(stuck);
@@ -924,7 +935,7 @@ crowd_main(void *arg)
 	for (i = 0; i < cr->n; i++)
 		if (tclient_connect((struct sockaddr *)&cr->e->addr,
 		    sizeof(cr->e->addr), key, (enum frame_transport)(i % 3),
-		    2, IO_MS, &c[i]) != 0)
+		    2, ITEST_IO_MS, &c[i]) != 0)
 			return NULL;
 	for (round = 0; round < 2; round++) {
 		for (i = 0; i < cr->n; i++) {
@@ -932,7 +943,8 @@ crowd_main(void *arg)
 			out[0] |= 1;
 			out[8] = (uint8_t)(cr->first + i);
 			if (tclient_send(c[i], out, sizeof(out), 0) != 0 ||
-			    tclient_recv(c[i], in, sizeof(in), &got, IO_MS) != 0 ||
+			    tclient_recv(c[i], in, sizeof(in), &got,
+			    ITEST_IO_MS) != 0 ||
 			    got < sizeof(out) || memcmp(in, out, sizeof(out)) != 0)
 				bad++;
 		}
@@ -970,7 +982,7 @@ START_TEST(crowd)
 	/* The counters say the same (SIGUSR1). */
 	ck_assert_int_eq(kill(daemon_pid(e.d), SIGUSR1), 0);
 	ck_assert_int_eq(daemon_wait_log(e.d, "stats: middle_queries 1000",
-	    IO_MS), 0);
+	    ITEST_IO_MS), 0);
 	ck_assert_int_eq(daemon_log_contains(e.d, "stats: middle_links_up 2"), 1);
 	env_teardown(&e);
 }
@@ -1027,7 +1039,7 @@ hammer_reader(void *arg)
 	while (h->rok && !(atomic_load(&h->wdone) &&
 	    h->echoes == atomic_load(&h->sent))) {
 		h->rok = tclient_recv(h->c, in, HAMMER_LEN + 16, &got,
-		    IO_MS) == 0 && got == HAMMER_LEN &&
+		    ITEST_IO_MS) == 0 && got == HAMMER_LEN &&
 		    memcmp(in + 8, &h->echoes, sizeof(h->echoes)) == 0 &&
 		    memcmp(in, h->tmpl, 8) == 0 &&
 		    memcmp(in + 16, h->tmpl + 16, HAMMER_LEN - 16) == 0;
@@ -1099,7 +1111,7 @@ START_TEST(links_grow_and_shrink)
 	env_setup(&e, 1);
 	fakemp_set_read_delay(e.mp[0], SLOW_READ_US);
 	daemon_up(&e, "connections_per_target = 1/3\nping_interval = 2\n", 1);
-	end = tclock_now_ms() + 4 * IO_MS;
+	end = tclock_now_ms() + 4 * ITEST_IO_MS;
 	while (fakemp_counter(e.mp[0], FAKEMP_READY) < 3) {
 		ck_assert_msg(tclock_now_ms() < end, "%d clients, %llu links",
 		    n, (unsigned long long)fakemp_counter(e.mp[0],
@@ -1122,9 +1134,11 @@ START_TEST(links_grow_and_shrink)
 	ck_assert_uint_eq(peak, 3);
 	ck_assert_uint_ge(counter(&e, "middle_links_grown"), 2);
 	ck_assert_int_gt(counter(&e, "middle_link_waits"), 0);
-	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_READY, 1, 4 * IO_MS), 0);
-	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_OPEN, 1, IO_MS), 0);
-	ck_assert_int_eq(daemon_wait_log(e.d, "extra link closed", IO_MS), 0);
+	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_READY, 1, 4 * ITEST_IO_MS),
+	    0);
+	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_OPEN, 1, ITEST_IO_MS), 0);
+	ck_assert_int_eq(daemon_wait_log(e.d, "extra link closed", ITEST_IO_MS),
+	    0);
 	/* Every extra link opened has closed; none failed. */
 	ck_assert_int_eq(counter(&e, "middle_links_shrunk"),
 	    counter(&e, "middle_links_grown"));
@@ -1203,7 +1217,7 @@ START_TEST(crc32c_table_env)
 	ck_assert_int_eq(setenv("MTPROXYD_CRC32C", "sse", 1), 0);
 	ck_assert_int_eq(daemon_run(noargs, "[server]\nport = 0\n"
 	    "listen = 127.0.0.1\nstate_dir = @DIR@\n[users]\nalice = "
-	    ALICE_HEX "\n", out, sizeof(out), &status, IO_MS), 0);
+	    ALICE_HEX "\n", out, sizeof(out), &status, ITEST_IO_MS), 0);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2,
 	    "status 0x%x: %s", status, out);
 	ck_assert_ptr_nonnull(strstr(out, "MTPROXYD_CRC32C=sse"));
@@ -1218,7 +1232,7 @@ middle_suite(void)
 	Suite *s = suite_create("middle");
 	TCase *tc = tcase_create("middle");
 
-	tcase_set_timeout(tc, TEST_TIMEOUT_S);
+	tcase_set_timeout(tc, ITEST_CASE_S);
 	tcase_add_loop_test(tc, echo_transports, 0, 3);
 	tcase_add_loop_test(tc, acks_and_close_ext, 0, 3);
 	tcase_add_test(tc, forward_filter);

@@ -43,14 +43,10 @@
 #include "tclock.h"
 
 /* Generous: the suite also runs under ASan and TSan. */
-#define IO_MS		15000
-#define START_MS	30000
-#define STOP_MS		30000
 #define PROMPT_MS	3000	/* a close that should be immediate */
 #define QUIET_MS	700	/* a cover site has said all it will */
 #define DROP_MS		1000	/* unknown_sni = drop: half the handshake
 				   deadline at least */
-#define TEST_TIMEOUT_S	120
 
 #define DOMAIN		"cover.test"
 #define OTHER_DOMAIN	"other.test"
@@ -93,7 +89,7 @@ static struct cover *
 site_start(void)
 {
 	struct cover *cv = NULL;
-	int rc = cover_start(&cv, DOMAIN, IO_MS);
+	int rc = cover_start(&cv, DOMAIN, ITEST_IO_MS);
 
 	if (rc == COVER_ERR_NOOPENSSL) {
 		itest_skip("no openssl in PATH: no cover site");
@@ -115,7 +111,7 @@ echo_one(struct tclient *c, const uint8_t *msg, size_t len, uint8_t *got)
 	ck_assert_int_eq(tclient_set_padding(c,
 	    len + PADDED_MAX_PAD > FRAME_MAX_LEN ? 0 : -1), 0);
 	ck_assert_int_eq(tclient_send(c, msg, len, 0), 0);
-	ck_assert_int_eq(tclient_recv(c, got, MSG_MAX, &n, IO_MS), 0);
+	ck_assert_int_eq(tclient_recv(c, got, MSG_MAX, &n, ITEST_IO_MS), 0);
 	ck_assert_uint_ge(n, len);
 	ck_assert_uint_le(n - len, PADDED_MAX_PAD);
 	ck_assert_mem_eq(got, msg, len);
@@ -322,7 +318,7 @@ fts_relay(struct fts *f, int fd)
 	FTS_CHECK(fcntl(fd, F_SETFL, O_NONBLOCK) == 0);
 	for (;;) {
 		p.events = POLLIN | (f->out_off < f->out_len ? POLLOUT : 0);
-		FTS_CHECK(poll(&p, 1, IO_MS) == 1);
+		FTS_CHECK(poll(&p, 1, ITEST_IO_MS) == 1);
 		if (p.revents & POLLOUT) {
 			r = send(fd, f->out + f->out_off,
 			    f->out_len - f->out_off, MSG_NOSIGNAL);
@@ -344,14 +340,14 @@ fts_relay(struct fts *f, int fd)
 static int
 fts_serve(struct fts *f)
 {
-	struct timeval tv = { IO_MS / 1000, 0 };
+	struct timeval tv = { ITEST_IO_MS / 1000, 0 };
 	struct pollfd p = { .fd = f->lfd, .events = POLLIN };
 	struct faketls_hello h;
 	uint8_t *buf;
 	size_t len;
 	int fd, rc;
 
-	FTS_CHECK(poll(&p, 1, IO_MS) == 1);
+	FTS_CHECK(poll(&p, 1, ITEST_IO_MS) == 1);
 	FTS_CHECK((fd = accept(f->lfd, NULL, NULL)) >= 0);
 	FTS_CHECK(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
 	    sizeof(tv)) == 0);
@@ -425,7 +421,7 @@ fts_connect(const struct fts *f, const char *hex,
 	loopback(f->port, &ss, &len);
 	itest_key(hex, key);
 	return tclient_connect_tls((struct sockaddr *)&ss, len, key, DOMAIN,
-	    -2, o, IO_MS, c);
+	    -2, o, ITEST_IO_MS, c);
 }
 
 /*
@@ -513,8 +509,8 @@ START_TEST(client_rejects_bad_reply)
 	else {
 		ck_assert_int_eq(fts_connect(f, ALICE_HEX, &o, &c), 0);
 		ck_assert_int_eq(tclient_send(c, msg, sizeof(msg), 0), 0);
-		ck_assert_int_eq(tclient_recv(c, got, sizeof(got), &n, IO_MS),
-		    TCLIENT_ERR_TLS);
+		ck_assert_int_eq(tclient_recv(c, got, sizeof(got), &n,
+		    ITEST_IO_MS), TCLIENT_ERR_TLS);
 		tclient_close(c);
 	}
 	fts_join(f);
@@ -552,7 +548,7 @@ START_TEST(client_rejects_alert_record)
 	fts_go(f);
 	ck_assert_int_eq(fts_connect(f, ALICE_HEX, NULL, &c), 0);
 	ck_assert_int_eq(tclient_send(c, msg, sizeof(msg), 0), 0);
-	ck_assert_int_eq(tclient_recv(c, got, sizeof(got), &n, IO_MS),
+	ck_assert_int_eq(tclient_recv(c, got, sizeof(got), &n, ITEST_IO_MS),
 	    TCLIENT_ERR_TLS);
 	tclient_close(c);
 	fts_join(f);
@@ -692,18 +688,18 @@ START_TEST(cover_site_serves)
 	loopback(cover_port(cv), &ss, &len);
 	garbage(junk, sizeof(junk));
 	ck_assert_int_eq(cover_exchange((struct sockaddr *)&ss, len, junk,
-	    sizeof(junk), resp, sizeof(resp), &n, &closed, QUIET_MS, IO_MS),
-	    0);
+	    sizeof(junk), resp, sizeof(resp), &n, &closed, QUIET_MS,
+	    ITEST_IO_MS), 0);
 	ck_assert_int_eq(closed, 1);
 	ck_assert_uint_eq(n, 0);
 	ck_assert_int_eq(cover_seen(cv, junk, sizeof(junk)), 1);
 	ck_assert_int_eq(cover_exchange((struct sockaddr *)&ss, len,
 	    bad_record, sizeof(bad_record), resp, sizeof(resp), &n, &closed,
-	    QUIET_MS, IO_MS), 0);
+	    QUIET_MS, ITEST_IO_MS), 0);
 	ck_assert_uint_ge(n, 7);
 	ck_assert_mem_eq(resp, "\x15\x03\x03\x00\x02\x02", 6);
 	ck_assert_int_eq(cover_seen(cv, bad_record, sizeof(bad_record)), 1);
-	ck_assert_int_eq(cover_wait(cv, COVER_OPEN, 0, IO_MS), 0);
+	ck_assert_int_eq(cover_wait(cv, COVER_OPEN, 0, ITEST_IO_MS), 0);
 	ck_assert_uint_ge(cover_counter(cv, COVER_ACCEPTED), conns);
 	cover_stop(cv);
 }
@@ -729,32 +725,32 @@ START_TEST(cover_echo_works)
 	ck_assert_ptr_null(cover_cert_path(cv));
 	loopback(cover_port(cv), &ss, &len);
 	ck_assert_int_eq(cover_exchange((struct sockaddr *)&ss, len, data, N,
-	    resp, N + 1, &n, &closed, QUIET_MS, IO_MS), 0);
+	    resp, N + 1, &n, &closed, QUIET_MS, ITEST_IO_MS), 0);
 	ck_assert_uint_eq(n, N);
 	ck_assert_mem_eq(resp, data, N);
 	ck_assert_int_eq(cover_seen(cv, data, COVER_SEEN_MAX), 1);
 
 	/* Half-close: all comes back, then the echo's FIN. */
 	ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&ss, len,
-	    data, 1000, IO_MS, &c), 0);
+	    data, 1000, ITEST_IO_MS, &c), 0);
 	ck_assert_int_eq(shutdown(tclient_fd(c), SHUT_WR), 0);
 	for (n = 0; n < 1000; n += got)
 		ck_assert_int_eq(tclient_read_raw(c, resp + n, N - n, &got, 0,
-		    IO_MS), 0);
+		    ITEST_IO_MS), 0);
 	ck_assert_mem_eq(resp, data, 1000);
 	ck_assert_int_eq(tclient_wait_closed(c, PROMPT_MS), 0);
 	tclient_close(c);
-	ck_assert_int_eq(cover_wait(cv, COVER_EOFS, 1, IO_MS), 0);
+	ck_assert_int_eq(cover_wait(cv, COVER_EOFS, 1, ITEST_IO_MS), 0);
 
 	/* The site closes first. */
 	ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&ss, len,
-	    data, 10, IO_MS, &c), 0);
-	ck_assert_int_eq(tclient_read_raw(c, resp, N, &n, 0, IO_MS), 0);
-	ck_assert_int_eq(cover_wait(cv, COVER_OPEN, 1, IO_MS), 0);
+	    data, 10, ITEST_IO_MS, &c), 0);
+	ck_assert_int_eq(tclient_read_raw(c, resp, N, &n, 0, ITEST_IO_MS), 0);
+	ck_assert_int_eq(cover_wait(cv, COVER_OPEN, 1, ITEST_IO_MS), 0);
 	cover_close_all(cv);
 	ck_assert_int_eq(tclient_wait_closed(c, PROMPT_MS), 0);
 	tclient_close(c);
-	ck_assert_int_eq(cover_wait(cv, COVER_OPEN, 0, IO_MS), 0);
+	ck_assert_int_eq(cover_wait(cv, COVER_OPEN, 0, ITEST_IO_MS), 0);
 	ck_assert_uint_eq(cover_counter(cv, COVER_ACCEPTED), 3);
 	cover_stop(cv);
 	free(data);
@@ -781,7 +777,7 @@ static const char *const secrets[] = { ALICE_HEX };
 static void
 env_stop(struct env *e)
 {
-	itest_stop(e->d, secrets, 1, STOP_MS);
+	itest_stop(e->d, secrets, 1, ITEST_STOP_MS);
 	fakedc_stop(e->dc);
 	cover_stop(e->cv);
 }
@@ -823,7 +819,7 @@ env_start_tls(struct env *e, struct cover *cv, const char *extra,
 	    extra, (unsigned)fakedc_port(e->dc), (unsigned)cover_port(cv),
 	    tls_extra);
 	ck_assert(n > 0 && (size_t)n < sizeof(conf));
-	ck_assert_int_eq(daemon_start(&e->d, conf, NULL, START_MS), 0);
+	ck_assert_int_eq(daemon_start(&e->d, conf, NULL, ITEST_START_MS), 0);
 	ck_assert_int_eq(daemon_addr(e->d, AF_INET, &e->ss, &e->len), 0);
 	loopback(cover_port(cv), &e->cs, &e->clen);
 	itest_key(ALICE_HEX, e->key);
@@ -841,7 +837,7 @@ tls_open(const struct env *e, const struct tclient_tls_opts *o)
 	struct tclient *c = NULL;
 
 	ck_assert_int_eq(tclient_connect_tls((const struct sockaddr *)&e->ss,
-	    e->len, e->key, DOMAIN, 2, o, IO_MS, &c), 0);
+	    e->len, e->key, DOMAIN, 2, o, ITEST_IO_MS, &c), 0);
 	return c;
 }
 
@@ -849,13 +845,13 @@ tls_open(const struct env *e, const struct tclient_tls_opts *o)
 static long long
 counter(const struct env *e, const char *name)
 {
-	return itest_counter(e->d, name, IO_MS);
+	return itest_counter(e->d, name, ITEST_IO_MS);
 }
 
 static void
 wait_counter(const struct env *e, const char *name, long long want)
 {
-	itest_wait_counter(e->d, name, want, IO_MS, IO_MS);
+	itest_wait_counter(e->d, name, want, ITEST_IO_MS, ITEST_IO_MS);
 }
 
 /*
@@ -899,7 +895,7 @@ START_TEST(tls_echo)
 	tclient_close(c);
 
 	ck_assert_uint_eq(fakedc_counter(e.dc, FAKEDC_HEADERS), 5);
-	ck_assert_int_eq(fakedc_wait(e.dc, FAKEDC_OPEN, 0, IO_MS), 0);
+	ck_assert_int_eq(fakedc_wait(e.dc, FAKEDC_OPEN, 0, ITEST_IO_MS), 0);
 	wait_counter(&e, "active", 0);
 	ck_assert_int_eq(counter(&e, "handshakes"), 5);
 	ck_assert_int_eq(counter(&e, "masked"), 0);
@@ -929,7 +925,7 @@ START_TEST(tls_copy_path)
 	for (round = 0; round < 10 && buffers != 2; round++) {
 		echo_sizes(c, few_sizes,
 		    sizeof(few_sizes) / sizeof(few_sizes[0]));
-		report = itest_stats(e.d, last, IO_MS);
+		report = itest_stats(e.d, last, ITEST_IO_MS);
 		buffers = itest_stats_value(report, "relay_buffers");
 		ck_assert_uint_eq(itest_stats_value(report, "relay_pipes"), 0);
 		free(report);
@@ -1051,7 +1047,8 @@ probe_bytes(const struct env *e, enum probe p, uint8_t *buf, size_t cap,
 	}
 	/* The app itself is told off: the reply is not the proxy's. */
 	ck_assert_int_eq(tclient_connect_tls((const struct sockaddr *)&e->ss,
-	    e->len, p == P_WRONG_SECRET ? wrong : e->key, sni, 2, o, IO_MS,
+	    e->len, p == P_WRONG_SECRET ? wrong : e->key, sni, 2, o,
+	    ITEST_IO_MS,
 	    &c), TCLIENT_ERR_TLS);
 	ck_assert_int_eq(tclient_tls_hello_build(p == P_WRONG_SECRET ? wrong :
 	    e->key, sni, o != NULL ? o->ts_offset : 0, 0, buf, cap, len), 0);
@@ -1103,10 +1100,10 @@ START_TEST(probes_reach_cover)
 	env_start(&e, cv, "");
 	probe_bytes(&e, (enum probe)_i, buf, sizeof(buf), &len);
 	ck_assert_int_eq(cover_exchange((struct sockaddr *)&e.ss, e.len, buf,
-	    len, proxied, RESP_MAX, &pn, &pclosed, QUIET_MS, IO_MS), 0);
+	    len, proxied, RESP_MAX, &pn, &pclosed, QUIET_MS, ITEST_IO_MS), 0);
 	ck_assert_int_ge(cover_seen(cv, buf, len), 1);
 	ck_assert_int_eq(cover_exchange((struct sockaddr *)&e.cs, e.clen, buf,
-	    len, direct, RESP_MAX, &dn, &dclosed, QUIET_MS, IO_MS), 0);
+	    len, direct, RESP_MAX, &dn, &dclosed, QUIET_MS, ITEST_IO_MS), 0);
 	check_same_answer(direct, dn, dclosed, proxied, pn, pclosed, hello);
 	if (hello) {
 		/* Whatever came back is not a reply signed for the hello. */
@@ -1159,13 +1156,13 @@ START_TEST(mask_bulk_echo)
 	ck_assert_int_eq(cover_start_echo(&cv), 0);
 	env_start(&e, cv, "");
 	ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&e.ss, e.len,
-	    data, 64, IO_MS, &w.c), 0);
+	    data, 64, ITEST_IO_MS, &w.c), 0);
 	w.data = data + 64;
 	w.len = BULK_LEN - 64;
 	ck_assert_int_eq(pthread_create(&t, NULL, bulk_write, &w), 0);
 	for (have = 0; have < BULK_LEN; have += n)
 		if (tclient_read_raw(w.c, got + have, BULK_LEN - have, &n, 0,
-		    IO_MS) != 0)
+		    ITEST_IO_MS) != 0)
 			break;
 	ck_assert_int_eq(pthread_join(t, NULL), 0);
 	ck_assert_int_eq(w.rc, 0);
@@ -1202,12 +1199,12 @@ START_TEST(mask_close)
 	ck_assert_int_eq(cover_start_echo(&cv), 0);
 	env_start(&e, cv, "");
 	ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&e.ss, e.len,
-	    junk, sizeof(junk), IO_MS, &c), 0);
+	    junk, sizeof(junk), ITEST_IO_MS, &c), 0);
 	if (_i == 2)
 		ck_assert_int_eq(shutdown(tclient_fd(c), SHUT_WR), 0);
 	for (have = 0; have < sizeof(junk); have += n)
 		ck_assert_int_eq(tclient_read_raw(c, got + have,
-		    sizeof(got) - have, &n, 0, IO_MS), 0);
+		    sizeof(got) - have, &n, 0, ITEST_IO_MS), 0);
 	ck_assert_mem_eq(got, junk, sizeof(junk));
 	ck_assert_int_eq(cover_seen(cv, junk, sizeof(junk)), 1);
 	if (_i == 1)
@@ -1248,8 +1245,8 @@ START_TEST(unknown_sni_drop)
 	    hello, sizeof(hello), &len), 0);
 	t0 = tclock_now_ms();
 	ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&e.ss, e.len,
-	    hello, len, IO_MS, &c), 0);
-	ck_assert_int_eq(tclient_wait_closed_count(c, &n, IO_MS), 0);
+	    hello, len, ITEST_IO_MS, &c), 0);
+	ck_assert_int_eq(tclient_wait_closed_count(c, &n, ITEST_IO_MS), 0);
 	ck_assert_int_lt(tclock_now_ms() - t0, DROP_MS);
 	ck_assert_uint_eq(n, 0);
 	tclient_close(c);
@@ -1260,7 +1257,8 @@ START_TEST(unknown_sni_drop)
 
 	garbage(junk, sizeof(junk));
 	ck_assert_int_eq(cover_exchange((struct sockaddr *)&e.ss, e.len, junk,
-	    sizeof(junk), resp, sizeof(resp), &n, &closed, QUIET_MS, IO_MS), 0);
+	    sizeof(junk), resp, sizeof(resp), &n, &closed, QUIET_MS,
+	    ITEST_IO_MS), 0);
 	ck_assert_uint_eq(n, sizeof(junk));
 	ck_assert_int_eq(cover_seen(cv, junk, sizeof(junk)), 1);
 	ck_assert_uint_eq(cover_counter(cv, COVER_ACCEPTED), probes + 1);
@@ -1288,7 +1286,7 @@ mask_rounds(const struct env *e, int max_rounds, int pause_ms,
 	garbage(data, MASK_CHUNK);
 	*echoed = 0;
 	ck_assert_int_eq(tclient_connect_raw((const struct sockaddr *)&e->ss,
-	    e->len, data, len, IO_MS, &c), 0);
+	    e->len, data, len, ITEST_IO_MS, &c), 0);
 	for (round = 0; rc == 0 && round < max_rounds; round++) {
 		if (round > 0) {
 			tclock_sleep_ms(pause_ms);
@@ -1299,7 +1297,7 @@ mask_rounds(const struct env *e, int max_rounds, int pause_ms,
 		}
 		for (have = 0; have < len; have += n)
 			if ((rc = tclient_read_raw(c, got + have, len - have,
-			    &n, 0, IO_MS)) != 0)
+			    &n, 0, ITEST_IO_MS)) != 0)
 				break;
 		ck_assert_mem_eq(got, data, have);
 		*echoed += have;
@@ -1332,7 +1330,7 @@ START_TEST(mask_max_bytes_cut)
 	    MASK_CHUNK, &echoed), TCLIENT_ERR_EOF);
 	ck_assert_uint_le(2 * echoed, MASK_CAP);
 	ck_assert_uint_gt(2 * echoed, MASK_CAP - 2 * MASK_CHUNK);
-	ck_assert_int_eq(cover_wait(cv, COVER_OPEN, 0, IO_MS), 0);
+	ck_assert_int_eq(cover_wait(cv, COVER_OPEN, 0, ITEST_IO_MS), 0);
 	ck_assert_uint_ge(cover_counter(cv, COVER_BYTES_IN) - in0, echoed);
 	ck_assert_uint_le(cover_counter(cv, COVER_BYTES_IN) - in0,
 	    MASK_CAP - echoed);
@@ -1371,12 +1369,13 @@ START_TEST(mask_timeout_cut)
 	} else {
 		garbage(junk, sizeof(junk));
 		ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&e.ss,
-		    e.len, junk, sizeof(junk), IO_MS, &c), 0);
+		    e.len, junk, sizeof(junk), ITEST_IO_MS, &c), 0);
 		for (echoed = 0; echoed < sizeof(junk); echoed += n)
 			ck_assert_int_eq(tclient_read_raw(c, got + echoed,
-			    sizeof(got) - echoed, &n, 0, IO_MS), 0);
+			    sizeof(got) - echoed, &n, 0, ITEST_IO_MS), 0);
 		ck_assert_mem_eq(got, junk, sizeof(junk));
-		ck_assert_int_eq(tclient_wait_closed_count(c, &n, IO_MS), 0);
+		ck_assert_int_eq(tclient_wait_closed_count(c, &n, ITEST_IO_MS),
+		    0);
 		ck_assert_uint_eq(n, 0);
 		tclient_close(c);
 	}
@@ -1410,7 +1409,7 @@ START_TEST(tls_inner_not_dd)
 	env_start(&e, cv, "");
 	c = tls_open(&e, &o);
 	ck_assert_int_eq(tclient_send(c, msg, sizeof(msg), 0), 0);
-	ck_assert_int_eq(tclient_recv(c, got, sizeof(got), &n, IO_MS),
+	ck_assert_int_eq(tclient_recv(c, got, sizeof(got), &n, ITEST_IO_MS),
 	    TCLIENT_ERR_TLS);
 	ck_assert_ptr_nonnull(hello = tclient_tls_hello(c, &hlen));
 	ck_assert_int_eq(cover_seen(cv, hello, hlen), 1);
@@ -1431,10 +1430,10 @@ tls_suite(void)
 	TCase *cl = tcase_create("client"), *site = tcase_create("cover");
 	TCase *echo = tcase_create("echo"), *mask = tcase_create("mask");
 
-	tcase_set_timeout(cl, TEST_TIMEOUT_S);
-	tcase_set_timeout(site, TEST_TIMEOUT_S);
-	tcase_set_timeout(echo, TEST_TIMEOUT_S);
-	tcase_set_timeout(mask, TEST_TIMEOUT_S);
+	tcase_set_timeout(cl, ITEST_CASE_S);
+	tcase_set_timeout(site, ITEST_CASE_S);
+	tcase_set_timeout(echo, ITEST_CASE_S);
+	tcase_set_timeout(mask, ITEST_CASE_S);
 	tcase_add_loop_test(cl, client_against_codec_server, 0, 6);
 	tcase_add_loop_test(cl, client_rejects_bad_reply, 0, 2);
 	tcase_add_test(cl, client_rejects_other_secret);
