@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "ckmain.h"
 #include "deadline.h"
 #include "tclock.h"
 
@@ -96,14 +97,8 @@ deadline_suite(void)
 	return s;
 }
 
-int
-main(void)
+Suite *
+ckmain_suite(void)
 {
-	SRunner *sr = srunner_create(deadline_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0 ? 1 : 0;
+	return deadline_suite();
 }
