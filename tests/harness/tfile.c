@@ -1,36 +1,24 @@
 /*
  * Test files and directories. See tfile.h.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "file.h"
 #include "tfile.h"
 
 int
 tfile_write(const char *path, const void *p, size_t len)
 {
-	const char *c = p;
-	ssize_t w;
-	int fd, rc = 0;
+	int fd, rc;
 
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0600)) < 0)
 		return -1;
-	while (rc == 0 && len > 0) {
-		if ((w = write(fd, c, len)) < 0 && errno != EINTR)
-			rc = -1;
-		else if (w == 0) {
-			errno = EIO;	/* never retry a write that took nothing */
-			rc = -1;
-		} else if (w > 0) {
-			c += w;
-			len -= (size_t)w;
-		}
-	}
+	rc = file_write_all(fd, p, len) == 0 ? 0 : -1;
 	if (close(fd) != 0)
 		rc = -1;
 	return rc;
