@@ -50,6 +50,7 @@ struct env {
 	struct fakemp *mp[2];
 	struct daemon_proc *d;
 	struct sockaddr_in addr;
+	int idle_s;		/* idle_timeout; 0: 60 */
 };
 
 /* proxy-multi.conf: DC 2 (and -2, and the default) on fake number `which`. */
@@ -119,7 +120,7 @@ daemon_up(struct env *e, const char *extra, int links)
 	    "log_level = debug\n"
 	    "modes = classic, secure, tls\n"
 	    "handshake_timeout = 10\n"
-	    "idle_timeout = 60\n"
+	    "idle_timeout = %d\n"
 	    "shutdown_grace = 2\n"
 	    "state_dir = @DIR@\n"
 	    "[middle]\n"
@@ -135,7 +136,7 @@ daemon_up(struct env *e, const char *extra, int links)
 	    "mask_probe_interval = 0\n"
 	    "[users]\n"
 	    "alice = " ALICE_HEX "\n",
-	    e->dir, e->dir, strstr(extra, "connections_per_target") ? "" :
+	    e->idle_s > 0 ? e->idle_s : 60, e->dir, e->dir, strstr(extra, "connections_per_target") ? "" :
 	    "connections_per_target = 2\n", extra);
 	ck_assert(n > 0 && (size_t)n < sizeof(conf));
 	ck_assert_int_eq(daemon_start(&e->d, conf, NULL, ITEST_START_MS), 0);
@@ -880,6 +881,45 @@ END_TEST
  * reads nothing), logged once; a client reading at the same time keeps
  * every byte.
  */
+/*
+ * The idle clock counts answers too: a download that only comes from the
+ * middle proxy, longer than idle_timeout, keeps its session; once nothing
+ * moves, the session ends after idle_timeout.
+ */
+START_TEST(download_outlives_idle)
+{
+	enum { PARTS = 25, PART = 4096, EVERY_MS = 200 };
+	uint8_t want[PART], got[PART + 16];
+	struct fakemp_req r;
+	struct tclient *c;
+	struct env e;
+	int64_t quiet;
+	size_t len;
+	unsigned i;
+
+	env_setup(&e, 1);
+	e.idle_s = 2;
+	daemon_up(&e, "", 2);
+	c = attached_client(&e, &r);
+	for (i = 0; i < PARTS; i++) {	/* 5 s of answers, nothing sent */
+		part_fill(want, PART, i);
+		ck_assert_int_eq(fakemp_answer(e.mp[0], r.conn_id, 0, want,
+		    PART), 0);
+		ck_assert_msg(tclient_recv(c, got, sizeof(got), &len,
+		    ITEST_IO_MS) == 0, "answer %u of %u did not arrive", i,
+		    PARTS);
+		ck_assert_uint_eq(len, PART);
+		ck_assert_mem_eq(got, want, PART);
+		tclock_sleep_ms(EVERY_MS);
+	}
+	quiet = tclock_now_ms();
+	ck_assert_int_eq(tclient_wait_closed(c, ITEST_IO_MS), 0);
+	ck_assert_int_ge(tclock_now_ms() - quiet, 2000 - 500);
+	tclient_close(c);
+	env_teardown(&e);
+}
+END_TEST
+
 START_TEST(total_bound_evicts_largest)
 {
 	struct fakemp_req ra, rb;
@@ -1250,6 +1290,7 @@ middle_suite(void)
 	tcase_add_test(tc, slow_client_queue);
 	tcase_add_test(tc, slow_reader_kept);
 	tcase_add_test(tc, total_bound_evicts_largest);
+	tcase_add_test(tc, download_outlives_idle);
 	tcase_add_test(tc, crowd);
 	tcase_add_test(tc, crc32c_table_env);
 	tcase_add_test(tc, links_grow_and_shrink);
