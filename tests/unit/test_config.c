@@ -1321,6 +1321,9 @@ START_TEST(shipped_file)
 	ck_assert_int_eq(cfg.conn_max, 4);
 	ck_assert(cfg.queue_bytes == 33554432);	/* the official proxy's */
 	ck_assert(cfg.queue_total_bytes >= 67108864);	/* auto */
+	ck_assert_int_eq(cfg.has_metrics, 1);
+	ck_assert_str_eq(addr_str(&cfg.metrics_listen), "127.0.0.1 9410");
+	ck_assert_uint_eq(cfg.nallow, 2);
 }
 END_TEST
 
