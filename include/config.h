@@ -33,6 +33,14 @@ enum config_mode { CONFIG_MODE_DIRECT, CONFIG_MODE_MIDDLE };
 #define CONFIG_MODES_TLS	0x4	/* ee fake-TLS, needs [tls] domain */
 
 #define CONFIG_MAX_DOMAINS	16
+#define CONFIG_MAX_ALLOW	16
+
+/* One [metrics] allow entry: addresses whose first bits bits equal addr's. */
+struct config_cidr {
+	int family;			/* AF_INET or AF_INET6 */
+	uint8_t addr[16];		/* network order; 4 bytes for IPv4 */
+	int bits;
+};
 
 /* [tls] unknown_sni: what a hello naming another host gets. */
 enum config_unknown_sni { CONFIG_SNI_MASK, CONFIG_SNI_DROP };
@@ -105,6 +113,12 @@ struct config {
 	long long queue_bytes;			/* a client that stops reading */
 	long long queue_total_bytes;		/* all clients; 0: auto from RAM */
 
+	/* [metrics]: the Prometheus endpoint, never on the client port */
+	int has_metrics;			/* listen given: serve */
+	struct net_addr metrics_listen;
+	size_t nallow;				/* default: loopback only */
+	struct config_cidr allow[CONFIG_MAX_ALLOW];
+
 	/* [users] */
 	size_t nusers;
 	struct config_user users[CONFIG_MAX_USERS];
@@ -127,6 +141,8 @@ int config_set(struct config *cfg, const char *section, const char *key,
 /* Cross-key checks after all overrides. */
 int config_validate(struct config *cfg, char *err, size_t errlen);
 
+/* Whether sa falls in one of cfg's [metrics] allow entries. */
+int config_allowed(const struct config *cfg, const struct sockaddr *sa);
 const struct config_dc *config_find_dc(const struct config *cfg, int id);
 const char *config_log_level_name(enum log_level l);
 

@@ -21,6 +21,7 @@
 
 struct dcpool;
 struct mask;
+struct metrics;
 struct middle;
 struct mux;
 struct pool;
@@ -43,6 +44,7 @@ struct server {
 	atomic_int stopping;		/* set by session_shutdown_all */
 	pthread_mutex_t mu;		/* guards the list of live sessions */
 	struct session *live;
+	struct metrics *metrics;	/* NULL: no [metrics] listen */
 };
 
 /*

@@ -71,6 +71,10 @@ struct stats {
 };
 
 const char *stats_reject_name(enum stats_reject r);
+typedef void (*stats_each_fn)(void *ctx, const char *name,
+    unsigned long long value);
+/* fn for each middle-mode counter, named as stats_write names it. */
+void stats_middle_each(const struct stats *st, stats_each_fn fn, void *ctx);
 /*
  * One "name value" line per counter of st, and active (the sessions alive
  * now, which the server counts); user counters by user name.

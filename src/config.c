@@ -811,6 +811,120 @@ static const struct key_def middle_keys[] = {
 	    1LL << 40, KEY_ZERO, "bytes 1048576..1099511627776 (0: auto)" },
 };
 
+/* [metrics] */
+
+static int
+set_metrics_listen(struct config *cfg, const struct key_def *k,
+    const char *value)
+{
+	struct net_addr a;
+
+	(void)k;
+	if (value[0] == '\0') {
+		cfg->has_metrics = 0;
+		return 0;
+	}
+	if (parse_hostport(value, strlen(value), &a) != 0)
+		return CONFIG_ERR;
+	cfg->metrics_listen = a;
+	cfg->has_metrics = 1;
+	return 0;
+}
+
+/* "ADDR/BITS", or a bare address for all of its bits. */
+static int
+cidr_item(const char *item, size_t n, size_t idx, void *ctx)
+{
+	struct config_cidr *c = &((struct config_cidr *)ctx)[idx];
+	const char *slash = memchr(item, '/', n);
+	struct net_addr a;
+	char bits[4];
+	long long b;
+	size_t blen;
+	int max;
+
+	if (parse_ip(item, slash ? (size_t)(slash - item) : n, 0, 0, &a) != 0)
+		return CONFIG_ERR;
+	c->family = a.ss.ss_family;
+	max = c->family == AF_INET ? 32 : 128;
+	if (c->family == AF_INET)
+		memcpy(c->addr, &((struct sockaddr_in *)&a.ss)->sin_addr, 4);
+	else
+		memcpy(c->addr, &((struct sockaddr_in6 *)&a.ss)->sin6_addr, 16);
+	c->bits = max;
+	if (slash == NULL)
+		return 0;
+	blen = n - (size_t)(slash + 1 - item);
+	if (blen == 0 || blen >= sizeof(bits))
+		return CONFIG_ERR;
+	memcpy(bits, slash + 1, blen);
+	bits[blen] = '\0';
+	if (parse_num(bits, 0, max, &b) != 0)
+		return CONFIG_ERR;
+	c->bits = (int)b;
+	return 0;
+}
+
+static int
+set_allow(struct config *cfg, const struct key_def *k, const char *value)
+{
+	struct config_cidr c[CONFIG_MAX_ALLOW];
+	size_t n;
+
+	(void)k;
+	if (split_list(value, CONFIG_MAX_ALLOW, &n, cidr_item, c) != 0)
+		return CONFIG_ERR;
+	memcpy(cfg->allow, c, n * sizeof(c[0]));
+	cfg->nallow = n;
+	return 0;
+}
+
+static const struct key_def metrics_keys[] = {
+	{ "listen", set_metrics_listen, 0, 0, 0, KEY_ZERO,
+	    "IPv4:port or [IPv6]:port, not the client port (empty: off)" },
+	{ "allow", set_allow, 0, 0, 0, 0,
+	    "a comma-separated list of at most 16 ADDR/BITS" },
+};
+
+static int
+cidr_match(const struct config_cidr *c, const uint8_t *addr)
+{
+	int whole = c->bits / 8, rest = c->bits % 8;
+	uint8_t mask = (uint8_t)(0xff << (8 - rest));
+
+	if (memcmp(c->addr, addr, (size_t)whole) != 0)
+		return 0;
+	return rest == 0 || ((c->addr[whole] ^ addr[whole]) & mask) == 0;
+}
+
+int
+config_allowed(const struct config *cfg, const struct sockaddr *sa)
+{
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+	const uint8_t *a6 = sin6->sin6_addr.s6_addr;
+	const uint8_t *addr;
+	int family = sa->sa_family;
+	size_t i;
+
+	if (family == AF_INET) {
+		addr = (const uint8_t *)
+		    &((const struct sockaddr_in *)sa)->sin_addr;
+	} else if (family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		/* A dual-stack socket's IPv4 client matches IPv4 entries. */
+		family = AF_INET;
+		addr = a6 + 12;
+	} else if (family == AF_INET6) {
+		addr = a6;
+	} else {
+		return 0;
+	}
+	for (i = 0; i < cfg->nallow; i++)
+		if (cfg->allow[i].family == family &&
+		    cidr_match(&cfg->allow[i], addr))
+			return 1;
+	return 0;
+}
+
 static int
 set_key(struct config *cfg, const char *section, const struct key_def *keys,
     size_t nkeys, const char *key, const char *value, char *err,
@@ -945,7 +1059,7 @@ err_section(const char *section, char *err, size_t errlen)
 	char s[SHOWN_VALUE_MAX + 4];
 
 	errbuf_set(err, errlen, "config: [%s]: unknown section; expected "
-	    "[server], [tls], [middle], [users] or [dc]", shown(section, s));
+	    "[server], [tls], [middle], [metrics], [users] or [dc]", shown(section, s));
 	return CONFIG_ERR;
 }
 
@@ -966,6 +1080,9 @@ config_set(struct config *cfg, const char *section, const char *key,
 	if (strcasecmp(section, "middle") == 0)
 		return set_key(cfg, "middle", middle_keys, NELEM(middle_keys),
 		    key, value, err, errlen);
+	if (strcasecmp(section, "metrics") == 0)
+		return set_key(cfg, "metrics", metrics_keys,
+		    NELEM(metrics_keys), key, value, err, errlen);
 	if (strcasecmp(section, "users") == 0)
 		return set_user(cfg, key, value, err, errlen);
 	if (strcasecmp(section, "dc") == 0)
@@ -1062,6 +1179,8 @@ config_defaults(struct config *cfg)
 	cfg->conn_max = CONN_MAX;
 	cfg->ping_interval = PING_INTERVAL;
 	cfg->queue_bytes = QUEUE_BYTES;
+	/* Cannot fail: a literal the unit test checks. */
+	(void)set_allow(cfg, NULL, "127.0.0.0/8, ::1/128");
 	for (i = 0; i < DC_COUNT; i++) {
 		cfg->dcs[i].id = builtin_dcs[i].id;
 		builtin_addr(&cfg->dcs[i].addr[0], AF_INET, builtin_dcs[i].ipv4,
@@ -1236,7 +1355,7 @@ static int
 apply_dictionary(dictionary *d, struct config *cfg, char *err, size_t errlen)
 {
 	static const char *const sections[] = { "server", "tls", "middle",
-	    "users", "dc" };
+	    "metrics", "users", "dc" };
 	const char *key, *colon;
 	char section[16], shownkey[SHOWN_VALUE_MAX + 4];
 	ssize_t i;
@@ -1258,7 +1377,7 @@ apply_dictionary(dictionary *d, struct config *cfg, char *err, size_t errlen)
 		n = (size_t)(colon - key);
 		if (n == 0) {
 			errbuf_set(err, errlen, "config: %s: expected [server], "
-			    "[tls], [middle], [users] or [dc] before the "
+			    "[tls], [middle], [metrics], [users] or [dc] before the "
 			    "first key", shown(colon + 1, shownkey));
 			return CONFIG_ERR;
 		}
@@ -1393,6 +1512,16 @@ auto_queue_total(struct config *cfg)
 	    ram / AUTO_QUEUE_SHARE : AUTO_QUEUE_MIN;
 }
 
+static uint16_t
+metrics_port(const struct config *cfg)
+{
+	const struct sockaddr_storage *ss = &cfg->metrics_listen.ss;
+
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
 int
 config_validate(struct config *cfg, char *err, size_t errlen)
 {
@@ -1424,6 +1553,12 @@ config_validate(struct config *cfg, char *err, size_t errlen)
 		errbuf_set(err, errlen, "config: [server] default_dc = '%d': "
 		    "expected a DC id from the table (1..5 or a [dc] entry)",
 		    cfg->default_dc);
+		return CONFIG_ERR;
+	}
+	if (cfg->has_metrics && cfg->port != 0 &&
+	    metrics_port(cfg) == cfg->port) {
+		errbuf_set(err, errlen, "config: [metrics] listen: expected a "
+		    "port other than the client port %u", cfg->port);
 		return CONFIG_ERR;
 	}
 	if (cfg->max_clients == 0 &&

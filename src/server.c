@@ -11,6 +11,7 @@
 #include "fetch.h"
 #include "log.h"
 #include "mask.h"
+#include "metrics.h"
 #include "middle.h"
 #include "mux.h"
 #include "pool.h"
@@ -115,6 +116,8 @@ server_new(const struct config *cfg, struct server **out)
 	srv->hs.nsecrets = srv->nsecrets;
 	srv->hs.replay = srv->replay;
 	srv->hs.mask = srv->mask;
+	if (metrics_start(cfg, &srv->stats, &srv->active, &srv->metrics) != 0)
+		goto fail;
 	*out = srv;
 	return 0;
 fail:
@@ -159,6 +162,8 @@ server_free(struct server *srv)
 {
 	if (srv == NULL)
 		return;
+	/* First: a scrape reads the counters freed below. */
+	metrics_stop(srv->metrics);
 	if (srv->pool != NULL)
 		pool_free(srv->pool, 0);
 	dcpool_stop(srv->dcpool);

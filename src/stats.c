@@ -37,9 +37,8 @@ stats_reject_name(enum stats_reject r)
 
 typedef void (*stats_sink)(void *ctx, const char *line);
 
-/* Middle mode: the links and the middle-proxy list. */
-static void
-walk_middle(const struct stats *st, stats_sink sink, void *ctx)
+void
+stats_middle_each(const struct stats *st, stats_each_fn fn, void *ctx)
 {
 	const struct {
 		const char *name;
@@ -62,14 +61,25 @@ walk_middle(const struct stats *st, stats_sink sink, void *ctx)
 		{ "middle_refreshes", &st->middle.refreshes },
 		{ "middle_refresh_failures", &st->middle.refresh_failures },
 	};
-	char line[STATS_LINE_MAX];
 	size_t i;
 
-	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		snprintf(line, sizeof(line), "%s %llu", c[i].name,
-		    atomic_load(c[i].v));
-		sink(ctx, line);
-	}
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		fn(ctx, c[i].name, atomic_load(c[i].v));
+}
+
+struct sink_ctx {
+	stats_sink sink;
+	void *ctx;
+};
+
+static void
+middle_line(void *ctx, const char *name, unsigned long long v)
+{
+	struct sink_ctx *s = ctx;
+	char line[STATS_LINE_MAX];
+
+	snprintf(line, sizeof(line), "%s %llu", name, v);
+	s->sink(s->ctx, line);
 }
 
 /* Every counter as a "name value" line, in a fixed order. */
@@ -94,7 +104,8 @@ stats_walk(const struct config *cfg, const struct stats *st,
 	EMIT("relay_buffers %lld", atomic_load(&st->relay_buffers));
 	EMIT("relay_pipes %lld", atomic_load(&st->relay_pipes));
 	if (cfg->mode == CONFIG_MODE_MIDDLE)
-		walk_middle(st, sink, ctx);
+		stats_middle_each(st, middle_line,
+		    &(struct sink_ctx){ sink, ctx });
 	for (i = 0; i < STATS_REJECT_COUNT; i++)
 		EMIT("rejected{reason=\"%s\"} %llu", reject_names[i],
 		    atomic_load(&st->rejected[i]));

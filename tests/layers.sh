@@ -12,7 +12,8 @@ layer() {
 	proto|bytes|errbuf|crc|crypto|obfs2|frame|faketls|rpc|rpcstream|proxyconf|\
 	proxyhdr|secret|replay) echo 1 ;;
 	log|net|fetch|ticker|capacity|file|deadline) echo 2 ;;
-	config|users|stats|pool|direct|dcpool|mask|middle|mux|handshake) echo 3 ;;
+	config|users|stats|pool|direct|dcpool|mask|middle|mux|handshake|\
+	metrics) echo 3 ;;
 	server|session|acceptor) echo 4 ;;
 	*) echo 0 ;;
 	esac

@@ -1037,16 +1037,16 @@ START_TEST(unknown_names)
 	ck_assert_int_eq(load("[server]\nport = 1\n[srever]\nport = 2\n"),
 	    CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [srever]: unknown section; expected "
-	    "[server], [tls], [middle], [users] or [dc]");
+	    "[server], [tls], [middle], [metrics], [users] or [dc]");
 	ck_assert_int_eq(load("[dc:1]\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [dc:1]: unknown section; expected "
-	    "[server], [tls], [middle], [users] or [dc]");
+	    "[server], [tls], [middle], [metrics], [users] or [dc]");
 	ck_assert_int_eq(load("port = 8443\n[server]\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: port: expected [server], [tls], "
-	    "[middle], [users] or [dc] before the first key");
+	    "[middle], [metrics], [users] or [dc] before the first key");
 	ck_assert_int_eq(set("client", "port", "1"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [client]: unknown section; expected "
-	    "[server], [tls], [middle], [users] or [dc]");
+	    "[server], [tls], [middle], [metrics], [users] or [dc]");
 }
 END_TEST
 
@@ -1323,6 +1323,9 @@ START_TEST(shipped_file)
 	ck_assert_int_eq(cfg.conn_max, 4);
 	ck_assert(cfg.queue_bytes == 33554432);	/* the official proxy's */
 	ck_assert(cfg.queue_total_bytes >= 67108864);	/* auto */
+	ck_assert_int_eq(cfg.has_metrics, 1);
+	ck_assert_str_eq(addr_str(&cfg.metrics_listen), "127.0.0.1 9410");
+	ck_assert_uint_eq(cfg.nallow, 2);
 }
 END_TEST
 
@@ -1762,6 +1765,103 @@ START_TEST(stats_output)
 }
 END_TEST
 
+/* --- [metrics] */
+
+#define METRICS_LISTEN_FORM \
+	"IPv4:port or [IPv6]:port, not the client port (empty: off)"
+#define METRICS_ALLOW_FORM "a comma-separated list of at most 16 ADDR/BITS"
+
+static const struct bad bad_metrics[] = {
+	{ "listen", "127.0.0.1", METRICS_LISTEN_FORM },
+	{ "listen", "localhost:9410", METRICS_LISTEN_FORM },
+	{ "listen", "127.0.0.1:65536", METRICS_LISTEN_FORM },
+	{ "listen", "::1:9410", METRICS_LISTEN_FORM },
+	{ "allow", "10.0.0.0/33", METRICS_ALLOW_FORM },
+	{ "allow", "::1/129", METRICS_ALLOW_FORM },
+	{ "allow", "10.0.0.0/", METRICS_ALLOW_FORM },
+	{ "allow", "10.0.0.0/-1", METRICS_ALLOW_FORM },
+	{ "allow", "10.0.0/8", METRICS_ALLOW_FORM },
+	{ "allow", "[::1]/128", METRICS_ALLOW_FORM },
+	{ "allow", "10.0.0.0/8,,::1/128", METRICS_ALLOW_FORM },
+	{ "allow", "", METRICS_ALLOW_FORM },
+};
+
+START_TEST(metrics_bad_value)
+{
+	check_bad("metrics", &bad_metrics[_i]);
+}
+END_TEST
+
+static int
+allowed(const char *ip)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, ip, &sin->sin_addr) == 1)
+		sin->sin_family = AF_INET;
+	else {
+		ck_assert_int_eq(inet_pton(AF_INET6, ip, &sin6->sin6_addr), 1);
+		sin6->sin6_family = AF_INET6;
+	}
+	return config_allowed(&cfg, (struct sockaddr *)&ss);
+}
+
+/* Off by default, loopback only; allow replaces the list, bit-exact. */
+START_TEST(metrics_values)
+{
+	ck_assert_int_eq(cfg.has_metrics, 0);
+	ck_assert_int_eq(allowed("127.0.0.1"), 1);
+	ck_assert_int_eq(allowed("127.255.255.254"), 1);
+	ck_assert_int_eq(allowed("::1"), 1);
+	ck_assert_int_eq(allowed("::ffff:127.0.0.2"), 1);
+	ck_assert_int_eq(allowed("128.0.0.1"), 0);
+	ck_assert_int_eq(allowed("::2"), 0);
+	ck_assert_int_eq(allowed("10.0.0.1"), 0);
+
+	ck_assert_int_eq(set("metrics", "listen", "127.0.0.1:9410"), 0);
+	ck_assert_int_eq(cfg.has_metrics, 1);
+	ck_assert_str_eq(addr_str(&cfg.metrics_listen), "127.0.0.1 9410");
+	ck_assert_int_eq(set("metrics", "listen", "[::1]:19410"), 0);
+	ck_assert_str_eq(addr_str(&cfg.metrics_listen), "::1 19410");
+	ck_assert_int_eq(set("metrics", "listen", ""), 0);
+	ck_assert_int_eq(cfg.has_metrics, 0);
+
+	ck_assert_int_eq(set("metrics", "allow", "172.16.0.0/12, 2001:db8::/33,"
+	    " 192.0.2.7"), 0);
+	ck_assert_uint_eq(cfg.nallow, 3);
+	ck_assert_int_eq(allowed("172.31.255.255"), 1);
+	ck_assert_int_eq(allowed("172.16.0.0"), 1);
+	ck_assert_int_eq(allowed("172.32.0.0"), 0);
+	ck_assert_int_eq(allowed("172.15.255.255"), 0);
+	ck_assert_int_eq(allowed("2001:db8:7fff::1"), 1);
+	ck_assert_int_eq(allowed("2001:db8:8000::1"), 0);
+	ck_assert_int_eq(allowed("192.0.2.7"), 1);
+	ck_assert_int_eq(allowed("192.0.2.6"), 0);
+	ck_assert_int_eq(allowed("127.0.0.1"), 0);
+	ck_assert_int_eq(set("metrics", "allow", "0.0.0.0/0"), 0);
+	ck_assert_int_eq(allowed("203.0.113.9"), 1);
+	ck_assert_int_eq(allowed("::1"), 0);
+}
+END_TEST
+
+/* Never on the client port, whatever the address. */
+START_TEST(metrics_not_client_port)
+{
+	ck_assert_int_eq(load("[server]\nport = 8443\nlisten = 127.0.0.1\n"
+	    "[metrics]\nlisten = 127.0.0.2:8443\n"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [metrics] listen: expected a port "
+	    "other than the client port 8443");
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[server]\nport = 8443\n"
+	    "[metrics]\nlisten = 127.0.0.1:8444\n"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -1810,6 +1910,10 @@ config_suite(void)
 	tcase_add_test(tc, link_host);
 	tcase_add_test(tc, log_lines);
 	tcase_add_test(tc, stats_output);
+	tcase_add_loop_test(tc, metrics_bad_value, 0,
+	    sizeof(bad_metrics) / sizeof(bad_metrics[0]));
+	tcase_add_test(tc, metrics_values);
+	tcase_add_test(tc, metrics_not_client_port);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(tu, tmp_setup, tmp_teardown);

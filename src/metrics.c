@@ -1,0 +1,248 @@
+/*
+ * Prometheus text format 0.0.4 over libmicrohttpd. The body is built per
+ * scrape from atomic loads alone, so a scrape never holds up a relay; the
+ * set of values is only roughly consistent, as with SIGUSR1.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <microhttpd.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "net.h"
+
+#define METRICS_CONNECTIONS	16	/* scrapers at once */
+#define METRICS_TIMEOUT_S	10	/* a stalled scraper is dropped */
+#define CONTENT_TYPE		"text/plain; version=0.0.4; charset=utf-8"
+
+struct metrics {
+	const struct config *cfg;
+	const struct stats *st;
+	const atomic_llong *active;
+	struct MHD_Daemon *httpd;
+};
+
+/* Label values: backslash, double quote and newline escaped (0.0.4). */
+static void
+put_label(FILE *out, const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if (*v == '\\')
+			fputs("\\\\", out);
+		else if (*v == '"')
+			fputs("\\\"", out);
+		else if (*v == '\n')
+			fputs("\\n", out);
+		else
+			fputc(*v, out);
+	}
+}
+
+static void
+family(FILE *out, const char *name, const char *type, const char *help)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{key="value"} v */
+static void
+sample1(FILE *out, const char *name, const char *key, const char *value,
+    unsigned long long v)
+{
+	fprintf(out, "%s{%s=\"", name, key);
+	put_label(out, value);
+	fprintf(out, "\"} %llu\n", v);
+}
+
+static void
+write_users(const struct config *cfg, const struct stats *st, FILE *out)
+{
+	const struct users_counters *u;
+	long long a;
+	size_t i;
+
+	family(out, "mtproxyd_connections_active", "gauge",
+	    "Sessions alive now, by user.");
+	for (i = 0; i < cfg->nusers; i++) {
+		a = atomic_load(&st->users[i].active);
+		sample1(out, "mtproxyd_connections_active", "user",
+		    cfg->users[i].name, a > 0 ? (unsigned long long)a : 0);
+	}
+	family(out, "mtproxyd_connections_total", "counter",
+	    "Sessions that passed the handshake, by user.");
+	for (i = 0; i < cfg->nusers; i++)
+		sample1(out, "mtproxyd_connections_total", "user",
+		    cfg->users[i].name,
+		    atomic_load(&st->users[i].connections));
+	family(out, "mtproxyd_bytes_total", "counter",
+	    "Bytes relayed, by user; up: client to Telegram, down: back.");
+	for (i = 0; i < cfg->nusers; i++) {
+		u = &st->users[i];
+		fputs("mtproxyd_bytes_total{user=\"", out);
+		put_label(out, cfg->users[i].name);
+		fprintf(out, "\",direction=\"up\"} %llu\n",
+		    atomic_load(&u->bytes_in));
+		fputs("mtproxyd_bytes_total{user=\"", out);
+		put_label(out, cfg->users[i].name);
+		fprintf(out, "\",direction=\"down\"} %llu\n",
+		    atomic_load(&u->bytes_out));
+	}
+}
+
+static void
+middle_sample(void *ctx, const char *name, unsigned long long v)
+{
+	FILE *out = ctx;
+
+	fprintf(out, "# TYPE mtproxyd_%s_total counter\n"
+	    "mtproxyd_%s_total %llu\n", name, name, v);
+}
+
+int
+metrics_write(const struct config *cfg, const struct stats *st,
+    long long active, FILE *out)
+{
+	int i;
+
+	family(out, "mtproxyd_build_info", "gauge", "The running version.");
+	sample1(out, "mtproxyd_build_info", "version", PACKAGE_VERSION, 1);
+	family(out, "mtproxyd_sessions_active", "gauge",
+	    "Sessions alive now, handshakes included.");
+	fprintf(out, "mtproxyd_sessions_active %lld\n", active);
+	family(out, "mtproxyd_accepted_total", "counter",
+	    "Client connections accepted.");
+	fprintf(out, "mtproxyd_accepted_total %llu\n",
+	    atomic_load(&st->accepted));
+	write_users(cfg, st, out);
+	family(out, "mtproxyd_handshake_rejects_total", "counter",
+	    "Clients refused or closed before reaching a DC, by reason.");
+	for (i = 0; i < STATS_REJECT_COUNT; i++)
+		sample1(out, "mtproxyd_handshake_rejects_total", "reason",
+		    stats_reject_name((enum stats_reject)i),
+		    atomic_load(&st->rejected[i]));
+	family(out, "mtproxyd_replay_hits_total", "counter",
+	    "Hellos or headers seen before.");
+	fprintf(out, "mtproxyd_replay_hits_total %llu\n",
+	    atomic_load(&st->rejected[STATS_REJECT_REPLAY]));
+	if (cfg->mode == CONFIG_MODE_MIDDLE)
+		stats_middle_each(st, middle_sample, out);
+	return ferror(out) ? METRICS_ERR : 0;
+}
+
+static enum MHD_Result
+reply(struct MHD_Connection *conn, unsigned status, char *body, size_t len)
+{
+	struct MHD_Response *r;
+	enum MHD_Result rc;
+
+	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE);
+	rc = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static enum MHD_Result
+reply_text(struct MHD_Connection *conn, unsigned status, const char *text)
+{
+	char *body = strdup(text);
+
+	if (body == NULL)
+		return MHD_NO;
+	return reply(conn, status, body, strlen(text));
+}
+
+static enum MHD_Result
+reply_metrics(const struct metrics *m, struct MHD_Connection *conn)
+{
+	char *body = NULL;
+	size_t len = 0;
+	FILE *out;
+	int rc;
+
+	if ((out = open_memstream(&body, &len)) == NULL)
+		return MHD_NO;
+	rc = metrics_write(m->cfg, m->st, atomic_load(m->active), out);
+	if (fclose(out) != 0 || rc != 0) {
+		free(body);
+		return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "out of memory\n");
+	}
+	return reply(conn, MHD_HTTP_OK, body, len);
+}
+
+static enum MHD_Result
+handle(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	const struct metrics *m = cls;
+	const union MHD_ConnectionInfo *ci;
+
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	(void)con_cls;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || !config_allowed(m->cfg, ci->client_addr))
+		return reply_text(conn, MHD_HTTP_FORBIDDEN, "forbidden\n");
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "GET only\n");
+	if (strcmp(url, "/metrics") == 0)
+		return reply_metrics(m, conn);
+	if (strcmp(url, "/healthz") == 0)
+		return reply_text(conn, MHD_HTTP_OK, "ok\n");
+	return reply_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+}
+
+int
+metrics_start(const struct config *cfg, const struct stats *st,
+    const atomic_llong *active, struct metrics **out)
+{
+	const struct sockaddr *sa;
+	struct metrics *m;
+	char where[64];
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
+
+	*out = NULL;
+	if (!cfg->has_metrics)
+		return 0;
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		log_error("out of memory");
+		return METRICS_ERR;
+	}
+	m->cfg = cfg;
+	m->st = st;
+	m->active = active;
+	sa = (const struct sockaddr *)&cfg->metrics_listen.ss;
+	net_addr_str(sa, where, sizeof(where));
+	if (sa->sa_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	m->httpd = MHD_start_daemon(flags, 0, NULL, NULL, handle, m,
+	    MHD_OPTION_SOCK_ADDR, sa,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_CONNECTIONS,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_TIMEOUT_S,
+	    MHD_OPTION_END);
+	if (m->httpd == NULL) {
+		log_error("metrics: cannot serve on %s", where);
+		free(m);
+		return METRICS_ERR;
+	}
+	log_info("metrics: serving on http://%s/metrics", where);
+	*out = m;
+	return 0;
+}
+
+void
+metrics_stop(struct metrics *m)
+{
+	if (m == NULL)
+		return;
+	MHD_stop_daemon(m->httpd);
+	free(m);
+}
