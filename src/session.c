@@ -50,14 +50,15 @@ enum end { END_EOF, END_RESET, END_FAIL, END_IDLE };
 /* Why a session ended, for its last log line: the first cause seen wins. */
 enum why_end {
 	WHY_NONE, WHY_HANDSHAKE, WHY_MASKED, WHY_CLIENT, WHY_DC, WHY_IDLE,
-	WHY_ERROR, WHY_SHUTDOWN
+	WHY_ERROR, WHY_SHUTDOWN, WHY_CLOSE_EXT, WHY_QUEUE
 };
 
 static const char *const why_words[] = {
 	[WHY_NONE] = "error", [WHY_HANDSHAKE] = "handshake",
 	[WHY_MASKED] = "masked", [WHY_CLIENT] = "client_closed",
 	[WHY_DC] = "dc_closed", [WHY_IDLE] = "idle", [WHY_ERROR] = "error",
-	[WHY_SHUTDOWN] = "shutdown",
+	[WHY_SHUTDOWN] = "shutdown", [WHY_CLOSE_EXT] = "close_ext",
+	[WHY_QUEUE] = "queue",
 };
 
 struct session {
@@ -827,6 +828,18 @@ answer_bytes(struct session *s, const struct mux_msg *msg, uint8_t **out,
 	return 0;
 }
 
+/* The middle proxy's own causes; a link lost is the DC's close. */
+static void
+note_mux_close(struct session *s)
+{
+	enum mux_close why = mux_close_why(s->mc);
+
+	if (why == MUX_CLOSE_EXT)
+		note_end(s, WHY_CLOSE_EXT);
+	else if (why == MUX_CLOSE_QUEUE)
+		note_end(s, WHY_QUEUE);
+}
+
 /* Middle mode, the client's queue -> client; never blocks the link. */
 static enum end
 middle_down(struct session *s)
@@ -849,6 +862,8 @@ middle_down(struct session *s)
 		if (rc != 0) {
 			end = rc == MUX_CLOSED ? END_EOF : rc == MUX_TIMEOUT ?
 			    END_IDLE : END_FAIL;
+			if (rc == MUX_CLOSED)
+				note_mux_close(s);
 			break;
 		}
 		rc = answer_bytes(s, msg, &b.p, &b.cap, &len);

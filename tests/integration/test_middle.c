@@ -494,6 +494,7 @@ START_TEST(close_ext_nothing_first)
 	struct tclient *c, *other;
 	struct fakemp_conn ci;
 	struct fakemp_req r;
+	char line[128];
 	struct env e;
 	size_t n;
 
@@ -511,6 +512,9 @@ START_TEST(close_ext_nothing_first)
 	ck_assert_int_eq(counter(&e, "middle_close_ext"), 1);
 	/* Its session is gone, and with it any CLOSE_CONN it would send. */
 	itest_wait_counter(e.d, "active", 1, IO_MS, IO_MS);
+	snprintf(line, sizeof(line), "session ends: reason=close_ext "
+	    "transport=%s tls=no dc=2 up=", frame_transport_name(t));
+	ck_assert_int_eq(daemon_log_count(e.d, line), 1);
 	echo(other, 128);
 	ck_assert_int_eq(fakemp_conn_info(e.mp[0], r.conn_id, &ci), 0);
 	ck_assert_uint_eq(ci.close_conns, 0);
@@ -908,6 +912,9 @@ START_TEST(total_bound_evicts_largest)
 	ck_assert_uint_ge(ci.close_conns, 1);
 	ck_assert_int_eq(daemon_log_count(e.d, "largest backlog"), 1);
 	ck_assert_int_eq(itest_counter(e.d, "middle_queue_evictions", IO_MS), 1);
+	itest_wait_counter(e.d, "active", 1, IO_MS, IO_MS);
+	ck_assert_int_eq(daemon_log_count(e.d, "session ends: reason=queue "),
+	    1);
 	echo(reader, 1024);
 	tclient_close(reader);
 	tclient_close(stuck);
