@@ -803,6 +803,11 @@ START_TEST(graceful_stop_closes_sessions)
 	}
 	ck_assert_int_eq(daemon_log_contains(e.d,
 	    "closing 4 remaining session(s)"), 1);
+	/* The stop, not the closes it caused, ends the served sessions. */
+	ck_assert_int_ge(daemon_log_count(e.d,
+	    "user=alice: session ends: reason=shutdown "), N);
+	ck_assert_int_eq(daemon_log_count(e.d, "reason=client_closed"), 0);
+	ck_assert_int_eq(daemon_log_count(e.d, "reason=dc_closed"), 0);
 	itest_stop(e.d, secrets, NSECRETS, STOP_MS);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "wait status 0x%x", status);
