@@ -61,6 +61,8 @@ struct handshake {
 	uint8_t *raw;			/* every byte read from the client */
 	size_t nraw, rawcap;
 	enum handshake_reject why;	/* on HANDSHAKE_ERR */
+	char msg[160];			/* on HANDSHAKE_ERR: what failed, for the
+					   log; "" when not worth a line */
 	int drop;			/* [tls] unknown_sni = drop: close, no mask */
 };
 

@@ -56,6 +56,17 @@ int mux_attach(struct mux *m, int16_t dc, enum frame_transport t,
 int mux_send(struct mux_conn *c, const uint8_t *msg, size_t len, int quickack);
 /* The next answer, or MUX_CLOSED, or MUX_TIMEOUT after timeout_ms. */
 int mux_recv(struct mux_conn *c, struct mux_msg **out, int timeout_ms);
+/* Why a client's binding closed (for its session's last log line). */
+enum mux_close {
+	MUX_CLOSE_NONE,
+	MUX_CLOSE_EXT,		/* the middle proxy sent RPC_CLOSE_EXT */
+	MUX_CLOSE_QUEUE,	/* it stopped reading, or the largest backlog */
+	MUX_CLOSE_LINK,		/* the link's connection went down */
+	MUX_CLOSE_US		/* the session shut it */
+};
+
+/* After MUX_CLOSED: why. */
+enum mux_close mux_close_why(struct mux_conn *c);
 /* Wake mux_recv and refuse further sends; any thread, any number of times. */
 void mux_shutdown(struct mux_conn *c);
 /* Once, when no thread uses c: RPC_CLOSE_CONN if still bound, then free. */

@@ -29,14 +29,13 @@ fail(struct handshake *h, enum handshake_reject why, const char *fmt, ...)
 static int
 fail(struct handshake *h, enum handshake_reject why, const char *fmt, ...)
 {
-	char msg[256];
 	va_list ap;
 
+	/* The caller logs it: one line per address at most, not per probe. */
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(h->msg, sizeof(h->msg), fmt, ap);
 	va_end(ap);
 	h->why = why;
-	log_info("%s user=-: %s", h->who, msg);
 	return HANDSHAKE_ERR;
 }
 

@@ -79,14 +79,20 @@ log_msg(enum log_level level, const char *fmt, ...)
 	} while (n < 0 && errno == EINTR);
 }
 
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int
 log_limit_pass(struct log_limit *l, int interval_ms, unsigned long long *held)
 {
-	struct timespec ts;
-	long long now, next;
+	long long now = mono_ms(), next;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	next = atomic_load(&l->next_ms);
 	/* One thread wins the slot; the others count themselves held. */
 	if (now < next || !atomic_compare_exchange_strong(&l->next_ms, &next,
@@ -96,4 +102,45 @@ log_limit_pass(struct log_limit *l, int interval_ms, unsigned long long *held)
 	}
 	*held = atomic_exchange(&l->held, 0);
 	return 1;
+}
+
+static size_t
+slot_of(const uint8_t *key, size_t len)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ key[i]) * 16777619u;
+	return h % LOG_LIMIT_SLOTS;
+}
+
+int
+log_limit_map_pass(struct log_limit_map *m, const void *key, size_t len,
+    int interval_ms, unsigned long long *held)
+{
+	struct log_limit_slot *sl;
+	long long now = mono_ms();
+	int pass = 0;
+
+	if (len > LOG_LIMIT_KEY_MAX)
+		len = LOG_LIMIT_KEY_MAX;
+	pthread_mutex_lock(&m->mu);
+	sl = &m->slot[slot_of(key, len)];
+	if (sl->len != len || memcmp(sl->key, key, len) != 0) {
+		memcpy(sl->key, key, len);
+		sl->len = len;
+		sl->next_ms = 0;
+		sl->held = 0;
+	}
+	if (now < sl->next_ms) {
+		sl->held++;
+	} else {
+		*held = sl->held;
+		sl->held = 0;
+		sl->next_ms = now + interval_ms;
+		pass = 1;
+	}
+	pthread_mutex_unlock(&m->mu);
+	return pass;
 }

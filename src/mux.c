@@ -66,6 +66,7 @@ struct mux_conn {
 	uint64_t gen;			/* the link connection it was bound on */
 	int bound;			/* in the link's table */
 	int closed;			/* no more answers: see mux_recv */
+	enum mux_close why;		/* the first cause of the close */
 	enum frame_transport transport;
 	struct rpc_endpoint client, ours;
 	pthread_cond_t cv;		/* an answer or a close; with link->mu */
@@ -244,7 +245,7 @@ bucket(struct link *l, uint64_t id)
 }
 
 static void
-unbind_locked(struct link *l, struct mux_conn *c)
+unbind_locked(struct link *l, struct mux_conn *c, enum mux_close why)
 {
 	struct mux_conn **pp;
 
@@ -256,6 +257,8 @@ unbind_locked(struct link *l, struct mux_conn *c)
 	}
 	c->bound = 0;
 	c->closed = 1;
+	if (c->why == MUX_CLOSE_NONE)
+		c->why = why;
 	l->nconns--;
 	pthread_cond_broadcast(&c->cv);
 }
@@ -280,7 +283,7 @@ close_all_locked(struct link *l)
 
 	for (i = 0; i < LINK_BUCKETS; i++)
 		while ((c = l->table[i]) != NULL)
-			unbind_locked(l, c);
+			unbind_locked(l, c, MUX_CLOSE_LINK);
 }
 
 /* ---- answers ---- */
@@ -298,7 +301,7 @@ drop_locked(struct link *l, struct mux_conn *c)
 	c->tail = NULL;
 	atomic_fetch_sub(&l->m->queued, (long long)c->qbytes);
 	c->qbytes = 0;
-	unbind_locked(l, c);
+	unbind_locked(l, c, MUX_CLOSE_QUEUE);
 }
 
 /* The client with the most bytes queued, by link and conn_id; under m->mu. */
@@ -384,7 +387,7 @@ queue_answer(struct link *l, const struct rpc_answer *a)
 	}
 	if (a->type == RPC_CLOSE_EXT) {
 		atomic_fetch_add(&l->m->st->close_ext, 1);
-		unbind_locked(l, c);
+		unbind_locked(l, c, MUX_CLOSE_EXT);
 		pthread_mutex_unlock(&l->mu);
 		return;
 	}
@@ -1351,11 +1354,24 @@ mux_recv(struct mux_conn *c, struct mux_msg **out, int timeout_ms)
 	return rc;
 }
 
+enum mux_close
+mux_close_why(struct mux_conn *c)
+{
+	enum mux_close why;
+
+	pthread_mutex_lock(&c->link->mu);
+	why = c->why;
+	pthread_mutex_unlock(&c->link->mu);
+	return why;
+}
+
 void
 mux_shutdown(struct mux_conn *c)
 {
 	pthread_mutex_lock(&c->link->mu);
 	c->closed = 1;
+	if (c->why == MUX_CLOSE_NONE)
+		c->why = MUX_CLOSE_US;
 	pthread_cond_broadcast(&c->cv);
 	pthread_mutex_unlock(&c->link->mu);
 }
@@ -1372,7 +1388,7 @@ mux_detach(struct mux_conn *c)
 	was_bound = c->bound;
 	gen = c->gen;
 	if (was_bound)
-		unbind_locked(l, c);
+		unbind_locked(l, c, MUX_CLOSE_US);
 	pthread_mutex_unlock(&l->mu);
 	atomic_store(&l->last_use, net_now_ms());
 	if (was_bound)

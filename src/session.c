@@ -45,7 +45,21 @@
 #define RELAY_SPLICE_MAX	(1024 * 1024)
 
 enum dir { UP, DOWN };			/* client -> upstream, and back */
-enum end { END_EOF, END_RESET, END_FAIL };
+enum end { END_EOF, END_RESET, END_FAIL, END_IDLE };
+
+/* Why a session ended, for its last log line: the first cause seen wins. */
+enum why_end {
+	WHY_NONE, WHY_HANDSHAKE, WHY_MASKED, WHY_CLIENT, WHY_DC, WHY_IDLE,
+	WHY_ERROR, WHY_SHUTDOWN, WHY_CLOSE_EXT, WHY_QUEUE
+};
+
+static const char *const why_words[] = {
+	[WHY_NONE] = "error", [WHY_HANDSHAKE] = "handshake",
+	[WHY_MASKED] = "masked", [WHY_CLIENT] = "client_closed",
+	[WHY_DC] = "dc_closed", [WHY_IDLE] = "idle", [WHY_ERROR] = "error",
+	[WHY_SHUTDOWN] = "shutdown", [WHY_CLOSE_EXT] = "close_ext",
+	[WHY_QUEUE] = "queue",
+};
 
 struct session {
 	struct server *srv;
@@ -71,9 +85,16 @@ struct session {
 	int64_t drs_last;
 	struct mux_conn *mc;		/* middle mode: the client's binding */
 	enum frame_transport transport;	/* the client's framing */
+	int dc;				/* the DC the client asked for */
+	int64_t start_ms;		/* net_now_ms() at accept */
+	uint64_t up, down;		/* bytes relayed: thread A, thread B; read
+					   by the last thread out */
+	atomic_int why;			/* enum why_end */
 };
 
 static struct log_limit pool_warn, thread_warn;
+/* Failed handshakes, one line per client address per SESSION_WARN_MS. */
+static struct log_limit_map hs_warn = LOG_LIMIT_MAP_INIT;
 
 /* The counter of each handshake failure. */
 static const enum stats_reject hs_reasons[HANDSHAKE_REJECT_COUNT] = {
@@ -103,11 +124,39 @@ count_reject(struct session *s, enum stats_reject why)
 	atomic_fetch_add(&s->srv->stats.rejected[why], 1);
 }
 
+/* The first cause wins; a stop explains whatever follows it. */
+static void
+note_end(struct session *s, enum why_end why)
+{
+	int none = WHY_NONE;
+
+	if (atomic_load(&s->srv->stopping))
+		why = WHY_SHUTDOWN;
+	atomic_compare_exchange_strong(&s->why, &none, (int)why);
+}
+
+/* One line per session: at info for a client that passed the handshake. */
+static void
+log_end(const struct session *s)
+{
+	int64_t ms = net_now_ms() - s->start_ms;
+
+	slog(s->user >= 0 ? LOGL_INFO : LOGL_DEBUG, s, "session ends: "
+	    "reason=%s transport=%s tls=%s dc=%d up=%llu down=%llu "
+	    "duration=%lld.%03llds", why_words[atomic_load(&s->why)],
+	    s->user >= 0 ? frame_transport_name(s->transport) : "-",
+	    s->tls ? "yes" : "no", s->dc, (unsigned long long)s->up,
+	    (unsigned long long)s->down, (long long)(ms / 1000),
+	    (long long)(ms % 1000));
+}
+
 static void
 session_free(struct session *s)
 {
 	struct server *srv = s->srv;
 	int fd;
+
+	log_end(s);
 
 	pthread_mutex_lock(&srv->mu);
 	if (s->prev != NULL)
@@ -297,6 +346,7 @@ start_upstream(struct session *s, struct handshake *h)
 	s->npend = h->npend;
 	h->pend = NULL;
 	frame_transport_from_tag(h->res.tag, &s->transport);
+	s->dc = h->res.dc;
 	slog(LOGL_DEBUG, s, "connected%s, DC %d", s->tls ? " over fake-TLS" :
 	    "", h->res.dc);
 	if (s->srv->mux != NULL) {
@@ -338,10 +388,35 @@ start_mask(struct session *s, const struct handshake *h)
 	return net_write_full(fd, h->raw, h->nraw);
 }
 
+/* A probe or a scanner fails many times over: one line per address. */
+static void
+log_handshake_failed(struct session *s, const struct handshake *h)
+{
+	const struct sockaddr_in *a4 = (const struct sockaddr_in *)&s->peer_ss;
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&s->peer_ss;
+	unsigned long long held;
+	int ok;
+
+	if (h->msg[0] == '\0')
+		return;
+	if (s->peer_ss.ss_family == AF_INET6)
+		ok = log_limit_map_pass(&hs_warn, &a6->sin6_addr,
+		    sizeof(a6->sin6_addr), SESSION_WARN_MS, &held);
+	else
+		ok = log_limit_map_pass(&hs_warn, &a4->sin_addr,
+		    sizeof(a4->sin_addr), SESSION_WARN_MS, &held);
+	if (ok)
+		slog(LOGL_INFO, s, "%s (%llu more failed handshakes from this "
+		    "address since the last such line)", h->msg, held);
+}
+
 static int
 handshake_failed(struct session *s, const struct handshake *h)
 {
 	count_reject(s, hs_reasons[h->why]);
+	log_handshake_failed(s, h);
+	note_end(s, s->srv->mask != NULL && !h->drop ? WHY_MASKED :
+	    WHY_HANDSHAKE);
 	if (h->drop)
 		return SESSION_ERR;
 	if (s->srv->mask != NULL)
@@ -429,9 +504,14 @@ read_result(struct session *s, ssize_t n, enum end *end)
 		*end = END_EOF;
 		return -1;
 	}
-	if (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) &&
-	    still_wanted(s)))
+	if (errno == EINTR)
 		return 1;
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		if (still_wanted(s))
+			return 1;
+		*end = END_IDLE;
+		return -1;
+	}
 	if (errno == EPROTO)
 		slog(LOGL_INFO, s, "%s", "bad TLS record from the client");
 	*end = errno == ECONNRESET ? END_RESET : END_FAIL;
@@ -444,9 +524,11 @@ count(struct session *s, enum dir d, size_t n)
 	if (s->user < 0)
 		return;
 	if (d == UP) {
+		s->up += n;
 		atomic_fetch_add(&s->srv->stats.bytes_in, n);
 		atomic_fetch_add(&s->srv->stats.users[s->user].bytes_in, n);
 	} else {
+		s->down += n;
 		atomic_fetch_add(&s->srv->stats.bytes_out, n);
 		atomic_fetch_add(&s->srv->stats.users[s->user].bytes_out, n);
 	}
@@ -611,6 +693,8 @@ relay_next(struct session *s, enum dir d, struct rbuf *b, ssize_t *n,
 		if (!rbuf_held(b)) {
 			if ((rc = wait_bytes(s, d)) > 0)
 				continue;
+			if (rc < 0)
+				*end = END_IDLE;
 			if (rc < 0 || rbuf_acquire(s, d, b) != 0)
 				return -1;
 		} else if (rbuf_grow(s, d, b) != 0) {
@@ -639,6 +723,9 @@ relay(struct session *s, enum dir d)
 		if (b.pipe[0] >= 0 ?
 		    net_splice_full(b.pipe[0], s->cfd, (size_t)n) != 0 :
 		    forward(s, d, b.p, (size_t)n, b.wrap, b.wcap) != 0) {
+			/* The far side left while we wrote to it. */
+			if (errno == EPIPE || errno == ECONNRESET)
+				note_end(s, d == UP ? WHY_DC : WHY_CLIENT);
 			end = END_FAIL;
 			break;
 		}
@@ -741,6 +828,18 @@ answer_bytes(struct session *s, const struct mux_msg *msg, uint8_t **out,
 	return 0;
 }
 
+/* The middle proxy's own causes; a link lost is the DC's close. */
+static void
+note_mux_close(struct session *s)
+{
+	enum mux_close why = mux_close_why(s->mc);
+
+	if (why == MUX_CLOSE_EXT)
+		note_end(s, WHY_CLOSE_EXT);
+	else if (why == MUX_CLOSE_QUEUE)
+		note_end(s, WHY_QUEUE);
+}
+
 /* Middle mode, the client's queue -> client; never blocks the link. */
 static enum end
 middle_down(struct session *s)
@@ -761,7 +860,10 @@ middle_down(struct session *s)
 		if (rc == MUX_TIMEOUT && still_wanted(s))
 			continue;
 		if (rc != 0) {
-			end = rc == MUX_CLOSED ? END_EOF : END_FAIL;
+			end = rc == MUX_CLOSED ? END_EOF : rc == MUX_TIMEOUT ?
+			    END_IDLE : END_FAIL;
+			if (rc == MUX_CLOSED)
+				note_mux_close(s);
 			break;
 		}
 		rc = answer_bytes(s, msg, &b.p, &b.cap, &len);
@@ -795,7 +897,14 @@ relay_end(struct session *s, enum dir d, enum end e)
 	int from = d == UP ? s->cfd : s->ufd, to = d == UP ? s->ufd : s->cfd;
 	struct linger lg = { 1, 0 };
 
-	if (!s->masked || e == END_FAIL) {
+	if (e == END_IDLE)
+		note_end(s, WHY_IDLE);
+	else if (e == END_FAIL)
+		note_end(s, WHY_ERROR);
+	else
+		note_end(s, s->masked ? WHY_MASKED : d == UP ? WHY_CLIENT :
+		    WHY_DC);
+	if (!s->masked || e == END_FAIL || e == END_IDLE) {
 		session_shutdown(s);
 	} else if (e == END_EOF) {
 		shutdown(to, SHUT_WR);
@@ -894,7 +1003,7 @@ client_to_upstream(void *arg)
 		relay_end(s, UP, s->mc != NULL ? middle_up(s) : relay(s, UP));
 	else
 		session_shutdown(s);
-	slog(LOGL_DEBUG, s, "%s", "session ends");
+	note_end(s, WHY_ERROR);
 	session_put(s);
 }
 
@@ -916,6 +1025,8 @@ session_start(struct server *srv, int fd, const struct sockaddr *peer)
 	atomic_init(&s->cfd, fd);
 	atomic_init(&s->ufd, -1);
 	s->user = -1;
+	s->start_ms = net_now_ms();
+	atomic_init(&s->why, WHY_NONE);
 	memcpy(&s->peer_ss, peer, peer->sa_family == AF_INET6 ?
 	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	net_addr_str(peer, addr, sizeof(addr));

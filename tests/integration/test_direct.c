@@ -798,14 +798,36 @@ read_pattern(struct tclient *c, uint64_t seed, size_t len)
 }
 
 /*
+ * The session's one line at its end, at info: alice's, ended for reason, in
+ * transport t to DC 2 with exactly up and down bytes; no other session
+ * ended.
+ */
+static void
+check_end_line(struct daemon_proc *d, const char *reason,
+    enum frame_transport t, uint64_t up, uint64_t down)
+{
+	char needle[256];
+
+	snprintf(needle, sizeof(needle), "INFO s1 127.0.0.1:");
+	ck_assert_int_eq(daemon_log_count(d, needle), 1);
+	snprintf(needle, sizeof(needle), "user=alice: session ends: reason=%s "
+	    "transport=%s tls=no dc=2 up=%llu down=%llu duration=", reason,
+	    frame_transport_name(t), (unsigned long long)up,
+	    (unsigned long long)down);
+	ck_assert_int_eq(daemon_log_count(d, needle), 1);
+	ck_assert_int_eq(daemon_log_count(d, "session ends"), 1);
+}
+
+/*
  * The end of a test with one client (alice) and one DC connection, which
  * took exactly up bytes and sent exactly down: the client leaves, and once
- * the session has ended the daemon counts the same each way; bob, nothing.
- * Stops the daemon and the DC.
+ * the session has ended the daemon counts the same each way, in its
+ * counters and in the session's last line (ended for reason, in transport
+ * t); bob, nothing. Stops the daemon and the DC.
  */
 static void
 oneway_end(struct daemon_proc *d, struct fakedc *dc, struct tclient *c,
-    uint64_t up, uint64_t down)
+    uint64_t up, uint64_t down, const char *reason, enum frame_transport t)
 {
 	char *report;
 
@@ -827,6 +849,7 @@ oneway_end(struct daemon_proc *d, struct fakedc *dc, struct tclient *c,
 	ck_assert_uint_eq(stats_user(report, "user_bytes_in", BOB), 0);
 	ck_assert_uint_eq(stats_user(report, "user_bytes_out", BOB), 0);
 	free(report);
+	check_end_line(d, reason, t, up, down);
 	itest_stop(d, user_hex, NUSERS, ITEST_STOP_MS);
 	fakedc_stop(dc);
 }
@@ -869,7 +892,8 @@ START_TEST(download_only)
 
 	read_pattern(c, seed, ONEWAY_LEN);
 	check_quiet(c);
-	oneway_end(d, dc, c, 0, ONEWAY_LEN);
+	oneway_end(d, dc, c, 0, ONEWAY_LEN, "client_closed",
+	    FRAME_INTERMEDIATE);
 }
 END_TEST
 
@@ -885,7 +909,8 @@ START_TEST(upload_only)
 	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_BYTES_IN, ONEWAY_LEN,
 	    ITEST_IO_MS), 0);
 	check_quiet(c);
-	oneway_end(d, dc, c, ONEWAY_LEN, 0);
+	oneway_end(d, dc, c, ONEWAY_LEN, 0, "client_closed",
+	    FRAME_ABRIDGED);
 	free(data);
 }
 END_TEST
@@ -908,7 +933,7 @@ START_TEST(slow_download)
 	    (SLOW_CHUNKS - 1) * SLOW_EVERY_MS);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_OPEN), 1);
 	check_idle_close(c);
-	oneway_end(d, dc, c, 0, SLOW_LEN);
+	oneway_end(d, dc, c, 0, SLOW_LEN, "idle", FRAME_PADDED);
 }
 END_TEST
 
@@ -932,7 +957,7 @@ START_TEST(slow_upload)
 	    ITEST_IO_MS), 0);
 	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_OPEN), 1);
 	check_idle_close(c);
-	oneway_end(d, dc, c, SLOW_LEN, 0);
+	oneway_end(d, dc, c, SLOW_LEN, 0, "idle", FRAME_INTERMEDIATE);
 	free(data);
 }
 END_TEST
@@ -1026,7 +1051,7 @@ START_TEST(fast_mode_wire)
 	}
 	ctr_apply(ckey, civ, raw, raw, WIRE_LEN);
 	ck_assert_mem_eq(raw, plain, WIRE_LEN);
-	oneway_end(d, dc, c, 0, WIRE_LEN);
+	oneway_end(d, dc, c, 0, WIRE_LEN, "client_closed", FRAME_PADDED);
 	free(plain);
 	free(sent);
 	free(raw);
@@ -1091,7 +1116,8 @@ START_TEST(buffers_follow_bytes)
 		ck_assert_uint_eq(pipes, 0);
 	}
 	itest_wait_counter(d, "relay_buffers", 0, ITEST_IO_MS, ITEST_IO_MS);
-	oneway_end(d, dc, c, SLOW_LEN, SLOW_LEN);
+	oneway_end(d, dc, c, SLOW_LEN, SLOW_LEN, "client_closed",
+	    FRAME_PADDED);
 	free(data);
 	free(got);
 }

@@ -41,6 +41,7 @@
 #define LATE_MS		2000
 #define PROMPT_MS	2000	/* a close that should be immediate */
 #define MAX_WATCH	64
+#define HS_WARN_MS	10000	/* failed handshakes: a line per address */
 
 /* Distinctive secrets, so that a leak into the log cannot hide. */
 #define ALICE_HEX	"5f3a9c0e7b2d4618a0c3e5f7091b2d4f"
@@ -600,6 +601,68 @@ START_TEST(dc_closes_all)
 }
 END_TEST
 
+/*
+ * The DC closes an intermediate session that moved one 100-byte message
+ * each way (104 bytes framed): its one line says so, with the bytes.
+ */
+START_TEST(dc_close_logged)
+{
+	static const char *const line = "user=alice: session ends: "
+	    "reason=dc_closed transport=intermediate tls=no dc=2 up=104 "
+	    "down=104 duration=";
+	uint8_t msg[100], got[sizeof(msg)];
+	struct tclient *c;
+	struct env e;
+	size_t n;
+
+	env_start(&e, FAKEDC_ECHO, "modes = classic, secure\n");
+	c = client_open(&e, ALICE_HEX, FRAME_INTERMEDIATE);
+	garbage(msg, sizeof(msg));
+	ck_assert_int_eq(tclient_send(c, msg, sizeof(msg), 0), 0);
+	ck_assert_int_eq(tclient_recv(c, got, sizeof(got), &n, ITEST_IO_MS), 0);
+	ck_assert_uint_eq(n, sizeof(msg));
+	fakedc_close_all(e.dc);
+	watch_close(c, tclock_now_ms(), PROMPT_MS);
+	tclient_close(c);
+	wait_counter(&e, "active", 0);
+	ck_assert_int_eq(daemon_log_count(e.d, line), 1);
+	ck_assert_int_eq(daemon_log_count(e.d, "session ends"), 1);
+	env_stop(&e);
+}
+END_TEST
+
+/*
+ * 19 clients with a wrong secret from 127.0.0.1 make one line; after the
+ * interval the 20th makes the second, with the 18 held back in between.
+ */
+START_TEST(failed_handshakes_rate_limited)
+{
+	enum { N = 20 };
+	static const char *const tail = "more failed handshakes from this "
+	    "address since the last such line)";
+	struct tclient *c[N];
+	struct env e;
+	int i;
+
+	env_start(&e, FAKEDC_ECHO, "");
+	for (i = 0; i < N - 1; i++)
+		c[i] = client_open(&e, WRONG_HEX, FRAME_PADDED);
+	wait_counter(&e, R_BAD_SECRET, N - 1);
+	ck_assert_int_eq(daemon_log_count(e.d, tail), 1);
+	ck_assert_int_eq(daemon_log_count(e.d, "(0 more failed"), 1);
+	tclock_sleep_ms(HS_WARN_MS + 500);
+	c[N - 1] = client_open(&e, WRONG_HEX, FRAME_PADDED);
+	wait_counter(&e, R_BAD_SECRET, N);
+	ck_assert_int_eq(daemon_log_count(e.d, tail), 2);
+	ck_assert_int_eq(daemon_log_count(e.d, "(18 more failed"), 1);
+	ck_assert_int_eq(daemon_log_count(e.d, "header matches no secret"), 2);
+	for (i = 0; i < N; i++)
+		tclient_close(c[i]);
+	wait_counter(&e, "active", 0);
+	env_stop(&e);
+}
+END_TEST
+
 /* max_clients = 5: the 6th is accepted and dropped; a freed slot is reused. */
 START_TEST(max_clients_limit)
 {
@@ -742,6 +805,11 @@ START_TEST(graceful_stop_closes_sessions)
 	}
 	ck_assert_int_eq(daemon_log_contains(e.d,
 	    "closing 4 remaining session(s)"), 1);
+	/* The stop, not the closes it caused, ends the served sessions. */
+	ck_assert_int_ge(daemon_log_count(e.d,
+	    "user=alice: session ends: reason=shutdown "), N);
+	ck_assert_int_eq(daemon_log_count(e.d, "reason=client_closed"), 0);
+	ck_assert_int_eq(daemon_log_count(e.d, "reason=dc_closed"), 0);
 	itest_stop(e.d, secrets, NSECRETS, ITEST_STOP_MS);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "wait status 0x%x", status);
@@ -864,6 +932,8 @@ faults_suite(void)
 	tcase_add_test(dc, dc_connect_times_out);
 	tcase_add_test(dc, dc_blackhole_idle_close);
 	tcase_add_test(dc, dc_closes_all);
+	tcase_add_test(dc, dc_close_logged);
+	tcase_add_test(hs, failed_handshakes_rate_limited);
 	tcase_add_loop_test(lim, clients_vanish_mid_stream, 0, 2);
 	tcase_add_test(lim, max_clients_limit);
 	tcase_add_test(lim, fd_limit_refuses_at_once);

@@ -136,7 +136,8 @@ daemon_up(struct env *e, const char *extra, int links)
 	    "mask_probe_interval = 0\n"
 	    "[users]\n"
 	    "alice = " ALICE_HEX "\n",
-	    e->idle_s > 0 ? e->idle_s : 60, e->dir, e->dir, strstr(extra, "connections_per_target") ? "" :
+	    e->idle_s > 0 ? e->idle_s : 60, e->dir, e->dir,
+	    strstr(extra, "connections_per_target") ? "" :
 	    "connections_per_target = 2\n", extra);
 	ck_assert(n > 0 && (size_t)n < sizeof(conf));
 	ck_assert_int_eq(daemon_start(&e->d, conf, NULL, ITEST_START_MS), 0);
@@ -486,6 +487,7 @@ START_TEST(close_ext_nothing_first)
 	struct tclient *c, *other;
 	struct fakemp_conn ci;
 	struct fakemp_req r;
+	char line[128];
 	struct env e;
 	size_t n;
 
@@ -503,6 +505,9 @@ START_TEST(close_ext_nothing_first)
 	ck_assert_int_eq(counter(&e, "middle_close_ext"), 1);
 	/* Its session is gone, and with it any CLOSE_CONN it would send. */
 	itest_wait_counter(e.d, "active", 1, ITEST_IO_MS, ITEST_IO_MS);
+	snprintf(line, sizeof(line), "session ends: reason=close_ext "
+	    "transport=%s tls=no dc=2 up=", frame_transport_name(t));
+	ck_assert_int_eq(daemon_log_count(e.d, line), 1);
 	echo(other, 128);
 	ck_assert_int_eq(fakemp_conn_info(e.mp[0], r.conn_id, &ci), 0);
 	ck_assert_uint_eq(ci.close_conns, 0);
@@ -947,8 +952,10 @@ START_TEST(total_bound_evicts_largest)
 	ck_assert_int_eq(fakemp_conn_info(e.mp[0], ra.conn_id, &ci), 0);
 	ck_assert_uint_ge(ci.close_conns, 1);
 	ck_assert_int_eq(daemon_log_count(e.d, "largest backlog"), 1);
-	ck_assert_int_eq(itest_counter(e.d, "middle_queue_evictions",
-	    ITEST_IO_MS), 1);
+	ck_assert_int_eq(itest_counter(e.d, "middle_queue_evictions", ITEST_IO_MS), 1);
+	itest_wait_counter(e.d, "active", 1, ITEST_IO_MS, ITEST_IO_MS);
+	ck_assert_int_eq(daemon_log_count(e.d, "session ends: reason=queue "),
+	    1);
 	echo(reader, 1024);
 	tclient_close(reader);
 	tclient_close(stuck);
@@ -1135,8 +1142,8 @@ links_peak(struct env *e, uint64_t peak)
  * connections_per_target = 1/3: clients echoing at once through a middle
  * proxy slow to take frames make the link busy, and the daemon opens
  * links up to 3, never more (polled every 10 ms); new clients, a wave of
- * them each time a link opens, go to the links not busy. Every byte comes back, and the fake accepts every seq
- * and CRC. Once the clients leave, the extra links close after a
+ * them each time a link opens, go to the links not busy. Every byte comes
+ * back, and the fake accepts every seq and CRC. Once the clients leave, the extra links close after a
  * ping_interval, down to 1; a new client then works on the one left.
  */
 START_TEST(links_grow_and_shrink)
