@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/rand.h>
+
+#include "bytes.h"
 #include "ckmain.h"
 #include "itest.h"
 #include "ref.h"
@@ -389,6 +392,31 @@ START_TEST(rpc_frame_vector)
 END_TEST
 
 /* 4.2: 04 00 00 00 words to the AES block, skipped by the reader. */
+/*
+ * Frames carry table CRCs (the fake's speed), which must equal the bitwise
+ * ones for every byte value: 4 KiB of every byte value in turn, and random.
+ */
+START_TEST(rpc_frame_crc_is_bitwise)
+{
+	static const enum rpc_crc crcs[] = { RPC_CRC32, RPC_CRC32C };
+	uint8_t payload[4096], frame[4096 + 64];
+	uint32_t want;
+	size_t i, len;
+
+	for (i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(i * 167 + i / 256);
+	if (_i == 1)
+		ck_assert_int_eq(RAND_bytes(payload, sizeof(payload)), 1);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(ref_rpc_seal(7, crcs[i], payload,
+		    sizeof(payload), frame, sizeof(frame), &len), 0);
+		want = crcs[i] == RPC_CRC32C ? ref_crc32c(frame, len - 4) :
+		    ref_crc32(frame, len - 4);
+		ck_assert_uint_eq(bytes_le32(frame + len - 4), want);
+	}
+}
+END_TEST
+
 START_TEST(rpc_padding)
 {
 	uint8_t buf[48], pad[4] = { 4, 0, 0, 0 };
@@ -457,6 +485,7 @@ ref_suite(void)
 	tcase_add_test(tc, transport_frames);
 	tcase_add_loop_test(tc, rpc_keys_vector, 0, NRPC);
 	tcase_add_loop_test(tc, rpc_frame_vector, 0, 2);
+	tcase_add_loop_test(tc, rpc_frame_crc_is_bitwise, 0, 2);
 	tcase_add_test(tc, rpc_padding);
 	tcase_add_test(tc, cbc_one_chain);
 	suite_add_tcase(s, tc);
