@@ -623,19 +623,27 @@ splices(const struct session *s, enum dir d)
 	    s->c_enc == NULL;
 }
 
-/* A pipe if the bytes pass unchanged and one can be had, else a buffer. */
+/*
+ * A stream that fills its buffer is busy: if its bytes pass unchanged it
+ * moves to a pipe; 0 if it has. A quiet one copies, so that the many
+ * sessions moving a few bytes now and then hold no pipe (two descriptors
+ * each).
+ */
 static int
-rbuf_acquire(struct session *s, enum dir d, struct rbuf *b)
+rbuf_pipe(struct session *s, struct rbuf *b)
 {
-	if (splices(s, d) && pipe2(b->pipe, O_CLOEXEC) == 0) {
-		/* As many bytes a splice as a read takes; a refusal (the
-		   user's pipe quota) leaves the default, which still works. */
-		(void)fcntl(b->pipe[1], F_SETPIPE_SZ, RELAY_BUF_MAX);
-		atomic_fetch_add(&s->srv->stats.relay_pipes, 1);
-		return 0;
-	}
-	b->pipe[0] = b->pipe[1] = -1;
-	return rbuf_size(s, d, b, (size_t)s->srv->cfg->buffer_size);
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return SESSION_ERR;
+	rbuf_release(s, b);
+	b->pipe[0] = fds[0];
+	b->pipe[1] = fds[1];
+	/* As many bytes a splice as a read takes; a refusal (the user's pipe
+	   quota) leaves the default, which still works. */
+	(void)fcntl(b->pipe[1], F_SETPIPE_SZ, RELAY_BUF_MAX);
+	atomic_fetch_add(&s->srv->stats.relay_pipes, 1);
+	return 0;
 }
 
 /* The last read filled the buffer: more is likely waiting, take more. */
@@ -645,7 +653,11 @@ rbuf_grow(struct session *s, enum dir d, struct rbuf *b)
 	size_t max = (size_t)s->srv->cfg->buffer_size > RELAY_BUF_MAX ?
 	    (size_t)s->srv->cfg->buffer_size : RELAY_BUF_MAX;
 
-	if (b->p == NULL || b->last < b->cap || b->cap >= max)
+	if (b->p == NULL || b->last < b->cap)
+		return 0;
+	if (splices(s, d) && rbuf_pipe(s, b) == 0)
+		return 0;
+	if (b->cap >= max)
 		return 0;
 	return rbuf_size(s, d, b, b->cap * 2 > max ? max : b->cap * 2);
 }
@@ -695,7 +707,8 @@ relay_next(struct session *s, enum dir d, struct rbuf *b, ssize_t *n,
 				continue;
 			if (rc < 0)
 				*end = END_IDLE;
-			if (rc < 0 || rbuf_acquire(s, d, b) != 0)
+			if (rc < 0 || rbuf_size(s, d, b,
+			    (size_t)s->srv->cfg->buffer_size) != 0)
 				return -1;
 		} else if (rbuf_grow(s, d, b) != 0) {
 			return -1;
