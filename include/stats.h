@@ -10,7 +10,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include "config.h"
-#include "users.h"
+#include "account.h"
 
 enum stats_reject {
 	STATS_REJECT_MAX_CLIENTS,	/* max_clients reached */
@@ -27,6 +27,7 @@ enum stats_reject {
 	STATS_REJECT_REPLAY,		/* hello or header seen before */
 	STATS_REJECT_NO_FD,		/* out of descriptors: closed at once */
 	STATS_REJECT_NO_THREAD,		/* no thread could be started */
+	STATS_REJECT_USER_LIMIT,	/* the user's limits (account.h) */
 	STATS_REJECT_COUNT
 };
 
@@ -63,11 +64,11 @@ struct stats {
 	atomic_ullong mask_failed;	/* cover site unreachable: closed */
 	atomic_ullong bytes_in;		/* client -> upstream, payload */
 	atomic_ullong bytes_out;	/* upstream -> client */
+	atomic_ullong reloads[2];	/* SIGHUP: applied, refused */
 	atomic_llong relay_buffers;	/* relay directions holding a buffer now */
 	atomic_llong relay_pipes;	/* fast-mode downloads holding a pipe now */
 	struct stats_mux mux;		/* middle mode */
 	struct stats_middle middle;	/* middle mode */
-	struct users_counters users[CONFIG_MAX_USERS];
 };
 
 const char *stats_reject_name(enum stats_reject r);
@@ -77,12 +78,13 @@ typedef void (*stats_each_fn)(void *ctx, const char *name,
 void stats_middle_each(const struct stats *st, stats_each_fn fn, void *ctx);
 /*
  * One "name value" line per counter of st, and active (the sessions alive
- * now, which the server counts); user counters by user name.
+ * now, which the server counts); each account's counters by user name
+ * (acc NULL: none).
  */
 void stats_write(const struct config *cfg, const struct stats *st,
-    long long active, FILE *out);
+    struct accounts *acc, long long active, FILE *out);
 /* The same, as one log line each at info level. */
 void stats_log(const struct config *cfg, const struct stats *st,
-    long long active);
+    struct accounts *acc, long long active);
 
 #endif

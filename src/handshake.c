@@ -102,6 +102,17 @@ replayed(struct handshake *h, const uint8_t key[REPLAY_KEY_LEN])
 	    REPLAY_SEEN;
 }
 
+/* The caller's limits for the user, before anything is sent back. */
+static int
+admitted(struct handshake *h, size_t user)
+{
+	const char *why = "limit";
+
+	if (h->admit == NULL || h->admit(h->admit_arg, user, &why) == 0)
+		return 0;
+	return fail(h, HANDSHAKE_REJECT_LIMIT, "user over a limit (%s)", why);
+}
+
 static int
 mode_allowed(const struct config *cfg, uint32_t tag)
 {
@@ -132,6 +143,8 @@ plain_obfs2(struct handshake *h)
 	if (replayed(h, h->raw + OBFS2_KEY_OFF))
 		return fail(h, HANDSHAKE_REJECT_REPLAY, "obfuscated2 header seen "
 		    "before (replay)");
+	if ((rc = admitted(h, (size_t)h->res.secret_index)) != 0)
+		return rc;
 	return keep_pending(h, h->raw + OBFS2_HEADER_LEN,
 	    h->nraw - OBFS2_HEADER_LEN);
 }
@@ -264,7 +277,7 @@ tls_checks(struct handshake *h, const struct faketls_hello *hello,
 	if (replayed(h, hello->random))
 		return fail(h, HANDSHAKE_REJECT_REPLAY, "TLS hello seen before "
 		    "(replay)");
-	return 0;
+	return admitted(h, m->secret_index);
 }
 
 /* 1 if the first 64 bytes are a valid obfuscated2 header for some user. */

@@ -67,6 +67,8 @@ struct mux_conn {
 	int bound;			/* in the link's table */
 	int closed;			/* no more answers: see mux_recv */
 	enum mux_close why;		/* the first cause of the close */
+	int has_ad_tag;			/* the user's own tag, over [middle]'s */
+	uint8_t ad_tag[SECRET_LEN];
 	enum frame_transport transport;
 	struct rpc_endpoint client, ours;
 	pthread_cond_t cv;		/* an answer or a close; with link->mu */
@@ -1185,7 +1187,7 @@ bind_conn(struct link *l, struct mux_conn *c)
 int
 mux_attach(struct mux *m, int16_t dc, enum frame_transport t,
     const struct sockaddr *client, const struct sockaddr *local,
-    struct mux_conn **out)
+    const uint8_t *ad_tag, struct mux_conn **out)
 {
 	const struct proxyconf_cluster *cl;
 	struct middle_snapshot *snap;
@@ -1201,6 +1203,10 @@ mux_attach(struct mux *m, int16_t dc, enum frame_transport t,
 		goto out;
 	}
 	c->transport = t;
+	if (ad_tag != NULL) {
+		memcpy(c->ad_tag, ad_tag, SECRET_LEN);
+		c->has_ad_tag = 1;
+	}
 	c->last_take = net_now_ms();
 	endpoint_of((const struct sockaddr_storage *)client, &c->client);
 	endpoint_of((const struct sockaddr_storage *)local, &c->ours);
@@ -1303,7 +1309,8 @@ mux_send(struct mux_conn *c, const uint8_t *msg, size_t len, int quickack)
 	r.conn_id = c->conn_id;
 	r.client = c->client;
 	r.ours = c->ours;
-	r.ad_tag = cfg->has_ad_tag ? cfg->ad_tag : NULL;
+	r.ad_tag = c->has_ad_tag ? c->ad_tag : cfg->has_ad_tag ? cfg->ad_tag :
+	    NULL;
 	r.msg = msg;
 	r.msg_len = len;
 	if (rpc_proxy_req_len(&r, &plen) != 0)

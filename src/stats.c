@@ -25,6 +25,7 @@ static const char *const reject_names[STATS_REJECT_COUNT] = {
 	[STATS_REJECT_REPLAY] = "replay",
 	[STATS_REJECT_NO_FD] = "no_fd",
 	[STATS_REJECT_NO_THREAD] = "no_thread",
+	[STATS_REJECT_USER_LIMIT] = "user_limit",
 };
 
 const char *
@@ -82,12 +83,32 @@ middle_line(void *ctx, const char *name, unsigned long long v)
 	s->sink(s->ctx, line);
 }
 
+/* An account's counters, as "name{user="NAME"} value" lines. */
+static void
+user_lines(void *arg, struct account *a)
+{
+	const struct sink_ctx *s = arg;
+	char line[STATS_LINE_MAX];
+
+	snprintf(line, sizeof(line), "user_connections{user=\"%s\"} %llu",
+	    a->name, atomic_load(&a->connections));
+	s->sink(s->ctx, line);
+	snprintf(line, sizeof(line), "user_active{user=\"%s\"} %lld",
+	    a->name, atomic_load(&a->active));
+	s->sink(s->ctx, line);
+	snprintf(line, sizeof(line), "user_bytes_in{user=\"%s\"} %llu",
+	    a->name, atomic_load(&a->bytes[ACCOUNT_UP]));
+	s->sink(s->ctx, line);
+	snprintf(line, sizeof(line), "user_bytes_out{user=\"%s\"} %llu",
+	    a->name, atomic_load(&a->bytes[ACCOUNT_DOWN]));
+	s->sink(s->ctx, line);
+}
+
 /* Every counter as a "name value" line, in a fixed order. */
 static void
 stats_walk(const struct config *cfg, const struct stats *st,
-    long long active, stats_sink sink, void *ctx)
+    struct accounts *acc, long long active, stats_sink sink, void *ctx)
 {
-	const struct users_counters *u;
 	char line[STATS_LINE_MAX];
 	size_t i;
 
@@ -109,17 +130,8 @@ stats_walk(const struct config *cfg, const struct stats *st,
 	for (i = 0; i < STATS_REJECT_COUNT; i++)
 		EMIT("rejected{reason=\"%s\"} %llu", reject_names[i],
 		    atomic_load(&st->rejected[i]));
-	for (i = 0; i < cfg->nusers; i++) {
-		u = &st->users[i];
-		EMIT("user_connections{user=\"%s\"} %llu", cfg->users[i].name,
-		    atomic_load(&u->connections));
-		EMIT("user_active{user=\"%s\"} %lld", cfg->users[i].name,
-		    atomic_load(&u->active));
-		EMIT("user_bytes_in{user=\"%s\"} %llu", cfg->users[i].name,
-		    atomic_load(&u->bytes_in));
-		EMIT("user_bytes_out{user=\"%s\"} %llu", cfg->users[i].name,
-		    atomic_load(&u->bytes_out));
-	}
+	if (acc != NULL)
+		accounts_each(acc, user_lines, &(struct sink_ctx){ sink, ctx });
 #undef EMIT
 }
 
@@ -138,14 +150,14 @@ sink_log(void *ctx, const char *line)
 
 void
 stats_write(const struct config *cfg, const struct stats *st,
-    long long active, FILE *out)
+    struct accounts *acc, long long active, FILE *out)
 {
-	stats_walk(cfg, st, active, sink_file, out);
+	stats_walk(cfg, st, acc, active, sink_file, out);
 }
 
 void
 stats_log(const struct config *cfg, const struct stats *st,
-    long long active)
+    struct accounts *acc, long long active)
 {
-	stats_walk(cfg, st, active, sink_log, NULL);
+	stats_walk(cfg, st, acc, active, sink_log, NULL);
 }

@@ -1017,7 +1017,8 @@ START_TEST(unknown_names)
 	    "of port, listen, public_host, mode, modes, fast_mode, prefer_ipv6, "
 	    "max_clients, handshake_timeout, idle_timeout, connect_timeout, "
 	    "shutdown_grace, buffer_size, dc_rcvbuf, dc_pool, dc_pool_max_age, "
-	    "default_dc, pool_spare, log_level, state_dir");
+	    "default_dc, pool_spare, log_level, state_dir, users_file, "
+	    "state_interval, drain_timeout");
 	ck_assert_int_eq(load("[tls]\ndomains = a.example\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [tls] domains: unknown key; expected "
 	    "one of domain, mask_host, mask_port, mask_proxy_protocol, "
@@ -1147,20 +1148,37 @@ START_TEST(users_errors)
 }
 END_TEST
 
-START_TEST(too_many_users)
+/* Issue 10: thousands of users, each found by name, secrets kept apart. */
+START_TEST(many_users)
 {
+	const struct config_user *u;
 	char name[16], hex[40];
 	int i;
 
-	for (i = 0; i < CONFIG_MAX_USERS; i++) {
-		snprintf(name, sizeof(name), "u%d", i);
+	for (i = 0; i < 20000; i++) {
+		snprintf(name, sizeof(name), "U%d", i);
 		snprintf(hex, sizeof(hex), "%032x", i + 1);
 		ck_assert_int_eq(set("users", name, hex), 0);
 	}
-	ck_assert_int_eq(set("users", "one_more", SECRET_A), CONFIG_ERR);
-	ck_assert_str_eq(err, "config: [users] one_more: expected at most 256 "
-	    "users");
-	ck_assert_uint_eq(cfg.nusers, CONFIG_MAX_USERS);
+	ck_assert_uint_eq(cfg.nusers, 20000);
+	for (i = 0; i < 20000; i += 997) {
+		snprintf(name, sizeof(name), "u%d", i);
+		u = config_find_user(&cfg, name);
+		ck_assert_ptr_nonnull(u);
+		ck_assert_ptr_eq(u, &cfg.users[i]);
+		ck_assert_str_eq(u->name, name);
+		ck_assert_int_eq(u->secret[SECRET_LEN - 1], (i + 1) & 0xff);
+		ck_assert_int_eq(u->secret[SECRET_LEN - 2], ((i + 1) >> 8) & 0xff);
+	}
+	ck_assert_ptr_null(config_find_user(&cfg, "u20000"));
+	snprintf(hex, sizeof(hex), "%032x", 12345 + 1);
+	ck_assert_int_eq(set("users", "one_more", hex), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [users] one_more: expected a secret of "
+	    "its own (user u12345 has the same)");
+	ck_assert_int_eq(set("users", "u19999", SECRET_A), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [users] u19999: expected each user name "
+	    "once (defined twice)");
+	ck_assert_uint_eq(cfg.nusers, 20000);
 }
 END_TEST
 
@@ -1699,6 +1717,8 @@ END_TEST
 START_TEST(stats_output)
 {
 	static struct stats st;
+	struct accounts *acc;
+	struct account *a;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
@@ -1726,11 +1746,15 @@ START_TEST(stats_output)
 	atomic_store(&st.masked, 2);
 	atomic_store(&st.bytes_in, 1234567890123ULL);
 	atomic_store(&st.relay_buffers, 2);
-	atomic_store(&st.users[0].connections, 5);
-	atomic_store(&st.users[0].bytes_out, 9);
+	ck_assert_int_eq(accounts_new(&acc), 0);
+	a = accounts_get(acc, "alice");
+	ck_assert_ptr_nonnull(a);
+	atomic_store(&a->connections, 5);
+	atomic_store(&a->bytes[ACCOUNT_DOWN], 9);
 	f = open_memstream(&buf, &len);
 	ck_assert_ptr_nonnull(f);
-	stats_write(&cfg, &st, -1, f);
+	stats_write(&cfg, &st, acc, -1, f);
+	accounts_free(acc);
 	fclose(f);
 	ck_assert_str_eq(buf,
 	    "accepted 7\n"
@@ -1757,6 +1781,7 @@ START_TEST(stats_output)
 	    "rejected{reason=\"replay\"} 4\n"
 	    "rejected{reason=\"no_fd\"} 0\n"
 	    "rejected{reason=\"no_thread\"} 0\n"
+	    "rejected{reason=\"user_limit\"} 0\n"
 	    "user_connections{user=\"alice\"} 5\n"
 	    "user_active{user=\"alice\"} 0\n"
 	    "user_bytes_in{user=\"alice\"} 0\n"
@@ -1806,7 +1831,7 @@ allowed(const char *ip)
 		ck_assert_int_eq(inet_pton(AF_INET6, ip, &sin6->sin6_addr), 1);
 		sin6->sin6_family = AF_INET6;
 	}
-	return config_allowed(&cfg, (struct sockaddr *)&ss);
+	return config_cidr_match(cfg.allow, cfg.nallow, (struct sockaddr *)&ss);
 }
 
 /* Off by default, loopback only; allow replaces the list, bit-exact. */
@@ -1898,7 +1923,7 @@ config_suite(void)
 	tcase_add_test(tc, long_line);
 	tcase_add_test(tc, duplicate_keys);
 	tcase_add_test(tc, users_errors);
-	tcase_add_test(tc, too_many_users);
+	tcase_add_test(tc, many_users);
 	tcase_add_test(tc, secrets_not_in_errors);
 	tcase_add_test(tc, dc_entries);
 	tcase_add_loop_test(tc, dc_bad, 0, sizeof(bad_dcs) / sizeof(bad_dcs[0]));
