@@ -1,12 +1,3 @@
-#include <string.h>
-#include "hll.h"
-#include "tbucket.h"
-void hll_window_init(struct hll_window *w, int64_t window_s) { memset(w, 0, sizeof(*w)); w->slice_s = window_s; }
-void hll_window_add(struct hll_window *w, int64_t now_s, uint64_t hash) { (void)now_s; w->slice[0].reg[hash & 255]++; }
-int hll_window_estimate(const struct hll_window *w, int64_t now_s, double *out) { (void)now_s; double n = 0; for (int i = 0; i < 256; i++) n += w->slice[0].reg[i] != 0; *out = n; return 0; }
-void tbucket_init(struct tbucket *b, uint64_t rate, uint64_t burst, int64_t now_us) { b->rate = rate; b->burst = burst; b->tokens = 0; b->last_us = now_us; }
-int64_t tbucket_wait_us(struct tbucket *b, int64_t now_us) { int64_t t = b->tokens + (int64_t)((now_us - b->last_us) * (double)b->rate / 1e6); if (t > (int64_t)b->burst) t = (int64_t)b->burst; b->tokens = t; b->last_us = now_us; return t >= 0 ? 0 : (int64_t)(-t * 1e6 / (double)b->rate); }
-void tbucket_charge(struct tbucket *b, int64_t now_us, uint64_t n) { tbucket_wait_us(b, now_us); b->tokens -= (int64_t)n; }
 #include <stdlib.h>
 #include <time.h>
 #include "wallclock.h"
