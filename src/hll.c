@@ -77,8 +77,14 @@ slot_of(int64_t epoch)
 void
 hll_window_init(struct hll_window *w, int64_t window_s)
 {
+	unsigned i;
+
 	memset(w, 0, sizeof(*w));
 	w->slice_s = window_s >= HLL_SLICES ? window_s / HLL_SLICES : 1;
+	/* Older than any time: the first add to each slot clears nothing
+	 * and takes it, before 1970 too. */
+	for (i = 0; i < HLL_SLICES; i++)
+		w->epoch[i] = INT64_MIN;
 }
 
 void

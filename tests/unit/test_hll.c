@@ -3,8 +3,9 @@
  * streams each) are estimated within 3 standard errors and one value as
  * 1; duplicates leave the registers as they are; a merge is the union's
  * registers. Windows: a value is counted a slice before the window ends
- * and gone a slice after; slices are cleared for reuse so the estimate
- * follows the last window only, and time going back clears nothing.
+ * and gone a slice after (exactly: a window after its slice began, before
+ * 1970 too); slices are cleared for reuse so the estimate follows the
+ * last window only, and time going back clears nothing.
  */
 #include <check.h>
 #include <math.h>
@@ -122,25 +123,36 @@ window_est(const struct hll_window *w, int64_t now)
 	return est;
 }
 
+/* A value added offset seconds into the slice that begins at start. */
+static void
+check_span(int64_t start, int64_t offset)
+{
+	struct hll_window w;
+	int64_t t = start + offset;
+
+	hll_window_init(&w, WINDOW_S);
+	ck_assert_double_eq(window_est(&w, t), 0);
+	hll_window_add(&w, t, value(0, 1));
+	ck_assert_double_eq_tol(window_est(&w, t), 1, 0.01);
+	ck_assert_double_eq_tol(window_est(&w, t + WINDOW_S - SLICE_S), 1, 0.01);
+	ck_assert_double_eq(window_est(&w, t + WINDOW_S + SLICE_S), 0);
+	/* Exactly: until a window after its slice began. */
+	ck_assert_double_eq_tol(window_est(&w, start + WINDOW_S - 1), 1, 0.01);
+	ck_assert_double_eq(window_est(&w, start + WINDOW_S), 0);
+	/* Nothing before the value's slice saw it. */
+	ck_assert_double_eq(window_est(&w, start - 1), 0);
+}
+
+/* Anywhere in a slice, and before 1970 (slices by floor, not truncation). */
 START_TEST(window_span)
 {
+	static const int64_t starts[] = { T0 - T0 % SLICE_S, -10 * SLICE_S };
 	static const int64_t offsets[] = { 0, 1, SLICE_S / 2, SLICE_S - 1 };
-	struct hll_window w;
-	int64_t t;
-	unsigned k;
+	unsigned j, k;
 
-	for (k = 0; k < sizeof(offsets) / sizeof(offsets[0]); k++) {
-		t = T0 - T0 % SLICE_S + offsets[k];
-		hll_window_init(&w, WINDOW_S);
-		ck_assert_double_eq(window_est(&w, t), 0);
-		hll_window_add(&w, t, value(0, 1));
-		ck_assert_double_eq_tol(window_est(&w, t), 1, 0.01);
-		ck_assert_double_eq_tol(window_est(&w, t + WINDOW_S - SLICE_S),
-		    1, 0.01);
-		ck_assert_double_eq(window_est(&w, t + WINDOW_S + SLICE_S), 0);
-		/* Nothing before the value's slice saw it. */
-		ck_assert_double_eq(window_est(&w, t - SLICE_S), 0);
-	}
+	for (j = 0; j < sizeof(starts) / sizeof(starts[0]); j++)
+		for (k = 0; k < sizeof(offsets) / sizeof(offsets[0]); k++)
+			check_span(starts[j], offsets[k]);
 }
 END_TEST
 
