@@ -25,11 +25,7 @@ refill(struct tbucket *b, int64_t now_us)
 		return;
 	elapsed = (uint64_t)now_us - (uint64_t)b->last_us;
 	b->last_us = now_us;
-	if (b->balance >= (int64_t)b->burst) {
-		fill(b);
-		return;
-	}
-	/* Exact modulo 2^64: the true value lies in 1 .. 2^63. */
+	/* Exact modulo 2^64: the true value lies in 0 .. 2^63. */
 	deficit = b->burst - (uint64_t)b->balance;
 	secs = elapsed / US;
 	if (secs > deficit / b->rate) {

@@ -97,20 +97,41 @@ reads_now(struct tbucket *b, int64_t now, uint64_t chunk)
 	return n;
 }
 
+/* Full at now: a charge of burst + 1 leaves a debt of exactly one byte. */
+static void
+assert_full(struct tbucket *b, int64_t now, uint64_t burst, int64_t byte_us)
+{
+	tbucket_charge(b, now, burst + 1);
+	ck_assert_int_eq(tbucket_wait_us(b, now), byte_us);
+}
+
 START_TEST(idle_capped)
 {
 	struct tbucket b;
+	int64_t t;
 
-	/* 50,000 bytes: reads while the balance is not negative, 4 of 16K. */
+	/* 50,000 bytes: reads while the balance is not negative, 4 of 16K,
+	 * leaving a debt of 15,536: 65.536 s to full. */
 	tbucket_init(&b, 1000, 50000, T0);
 	ck_assert_uint_eq(reads_now(&b, T0, 16 * KIB), 4);
-	ck_assert_uint_eq(reads_now(&b, T0 + 3600 * US, 16 * KIB), 4);
-	ck_assert_uint_eq(reads_now(&b, T0 + 7200 * US, 16 * KIB), 4);
+	/* Less than a second over: not one byte of it above the burst. */
+	t = T0 + 65900 * 1000;
+	assert_full(&b, t, 50000, 1000);
+	t += 3600 * US;
+	assert_full(&b, t, 50000, 1000);
+	ck_assert_uint_eq(reads_now(&b, t + 3600 * US, 16 * KIB), 4);
 
-	/* The largest rate, idle across the whole int64 range. */
+	/*
+	 * The largest rate, idle 2^24 s (where seconds times rate would wrap
+	 * to 0 in 64 bits), then across the whole int64 range.
+	 */
 	tbucket_init(&b, TBUCKET_RATE_MAX, 3 * 16 * KIB, INT64_MIN);
 	ck_assert_uint_eq(reads_now(&b, INT64_MIN, 16 * KIB), 4);
+	t = INT64_MIN + (1LL << 24) * US;
+	ck_assert_uint_eq(reads_now(&b, t, 16 * KIB), 4);
 	ck_assert_uint_eq(reads_now(&b, INT64_MAX, 16 * KIB), 4);
+	tbucket_init(&b, TBUCKET_RATE_MAX, 3 * 16 * KIB, INT64_MIN);
+	assert_full(&b, INT64_MAX, 3 * 16 * KIB, 1);
 }
 END_TEST
 
@@ -194,6 +215,10 @@ START_TEST(waits_exact)
 	ck_assert_int_eq(tbucket_wait_us(&b, T0), 7);
 	ck_assert_int_eq(tbucket_wait_us(&b, T0 + 6), 1);
 	ck_assert_int_eq(tbucket_wait_us(&b, T0 + 7), 0);
+	/* Exactly paid off, the 0.33 byte earned beyond is kept: the next
+	 * byte takes 3 us, not 4. */
+	tbucket_charge(&b, T0 + 7, 1);
+	ck_assert_int_eq(tbucket_wait_us(&b, T0 + 7), 3);
 
 	tbucket_init(&b, TBUCKET_RATE_MAX, TBUCKET_RATE_MAX, INT64_MAX);
 	tbucket_charge(&b, INT64_MAX, 3 * TBUCKET_RATE_MAX);
