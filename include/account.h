@@ -59,6 +59,7 @@ struct account {
 	struct account_addr *addrs;	/* of live sessions */
 	size_t naddrs, addrcap;
 	struct hll_window *ips;		/* [ACCOUNT_WINDOWS], at first use */
+	const uint8_t *ip_key;		/* the registry's: keys their hash */
 
 	pthread_mutex_t rate_mu;	/* the buckets */
 	unsigned long long rate;	/* the buckets' rate; 0: not set up */

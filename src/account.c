@@ -15,6 +15,8 @@
 #define REGISTRY_BUCKETS	4096
 
 struct accounts {
+	uint8_t ip_key[16];		/* keys the address hash: a client cannot
+					   pick addresses that skew the estimate */
 	pthread_mutex_t mu;
 	struct account *bucket[REGISTRY_BUCKETS];
 	struct account **order;		/* in the order they were made */
@@ -30,6 +32,10 @@ accounts_new(struct accounts **out)
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return ACCOUNT_ERR;
+	if (crypto_random(r->ip_key, sizeof(r->ip_key)) != 0) {
+		free(r);
+		return ACCOUNT_ERR;
+	}
 	pthread_mutex_init(&r->mu, NULL);
 	*out = r;
 	return 0;
@@ -82,6 +88,7 @@ account_make(struct accounts *r, const char *name)
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return NULL;
 	snprintf(a->name, sizeof(a->name), "%s", name);
+	a->ip_key = r->ip_key;
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_mutex_init(&a->rate_mu, NULL);
 	r->order[r->n++] = a;
@@ -234,7 +241,7 @@ hold_addr_locked(struct account *a, const struct account_addr *k)
 static void
 note_ip_locked(struct account *a, const struct account_addr *k, int64_t now)
 {
-	uint8_t h[32];
+	uint8_t h[32], in[sizeof(k->addr) + 1];
 	uint64_t v = 0;
 	int i;
 
@@ -244,8 +251,9 @@ note_ip_locked(struct account *a, const struct account_addr *k, int64_t now)
 		for (i = 0; i < ACCOUNT_WINDOWS; i++)
 			hll_window_init(&a->ips[i], window_s[i]);
 	}
-	if (crypto_sha256(k->addr, 16, (const uint8_t *)&k->family,
-	    sizeof(k->family), h) != 0)
+	memcpy(in, k->addr, sizeof(k->addr));
+	in[sizeof(k->addr)] = (uint8_t)k->family;
+	if (crypto_sha256(a->ip_key, 16, in, sizeof(in), h) != 0)
 		return;
 	for (i = 0; i < 8; i++)
 		v = v << 8 | h[i];

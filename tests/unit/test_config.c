@@ -1510,7 +1510,7 @@ read_file(const char *path, char *buf, size_t len)
 /* users_file: users and their limits kept apart; nothing else allowed. */
 START_TEST(users_file_loaded)
 {
-	char main_path[PATH_MAX], users[PATH_MAX], text[PATH_MAX + 64];
+	char main_path[128], users[128], text[512];
 	const struct config_user *u;
 
 	snprintf(main_path, sizeof(main_path), "%s/main.conf", tmpdir);
