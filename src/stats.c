@@ -89,6 +89,7 @@ user_lines(void *arg, struct account *a)
 {
 	const struct sink_ctx *s = arg;
 	char line[STATS_LINE_MAX];
+	int i;
 
 	snprintf(line, sizeof(line), "user_connections{user=\"%s\"} %llu",
 	    a->name, atomic_load(&a->connections));
@@ -101,6 +102,16 @@ user_lines(void *arg, struct account *a)
 	s->sink(s->ctx, line);
 	snprintf(line, sizeof(line), "user_bytes_out{user=\"%s\"} %llu",
 	    a->name, atomic_load(&a->bytes[ACCOUNT_DOWN]));
+	s->sink(s->ctx, line);
+	for (i = 0; i < ACCOUNT_LIMIT_COUNT; i++) {
+		snprintf(line, sizeof(line), "user_limit_rejects{user=\"%s\","
+		    "limit=\"%s\"} %llu", a->name,
+		    account_limit_name((enum account_limit)i),
+		    atomic_load(&a->rejects[i]));
+		s->sink(s->ctx, line);
+	}
+	snprintf(line, sizeof(line), "user_quota_used{user=\"%s\"} %llu",
+	    a->name, atomic_load(&a->used));
 	s->sink(s->ctx, line);
 }
 
