@@ -76,9 +76,9 @@ int store_name_valid(const char *name);
 /*
  * The file's text, pure. store_parse reads len bytes of text (no NUL
  * needed) into *out (malloc'd, NULL when *n is 0) or refuses it with
- * "line N: reason" in err ("out of memory" without a line). store_format writes *text (malloc'd, *len
- * bytes and a NUL) that store_parse reads back as e, or refuses e as
- * store_save does.
+ * "line N: reason" in err ("out of memory" has no line). store_format
+ * writes *text (malloc'd, *len bytes and a NUL) that store_parse reads
+ * back as e, or refuses e as store_save does.
  */
 int store_parse(const char *text, size_t len, struct store_entry **out,
     size_t *n, char *err, size_t errlen);
