@@ -1,10 +1,10 @@
 /*
  * The values of a user's limits as the config gives them: the input, cut
  * at its first NUL, as an expiry time, a byte count and a period name. An
- * accepted time is in range, every period but total holds it, and a date alone is
- * a midnight; an accepted count without a suffix prints back as written
- * (leading zeros aside), one with a suffix is a multiple of 1024; an
- * accepted period name is the one period_name gives.
+ * accepted time is in range, every period but total holds it, and a date
+ * alone is a midnight; an accepted count without a suffix prints back as
+ * written (leading zeros aside), one with a suffix is a multiple of 1024;
+ * an accepted period name is the one period_name gives.
  */
 #include <stdint.h>
 #include <stdio.h>
