@@ -103,7 +103,8 @@ server_new(const struct config *cfg, struct server **out)
 	}
 	srv->cfg = cfg;
 	pthread_mutex_init(&srv->mu, NULL);
-	if (parts_new(srv) != 0 || secrets_new(srv) != 0)
+	if (stats_init(&srv->stats) != 0 || parts_new(srv) != 0 ||
+	    secrets_new(srv) != 0)
 		goto fail;
 	if (pool_new(&srv->pool, 2 * cfg->max_clients + 16, POOL_QUEUE,
 	    cfg->pool_spare, THREAD_STACK) != 0) {
@@ -111,6 +112,8 @@ server_new(const struct config *cfg, struct server **out)
 		goto fail;
 	}
 	pool_on_thread_exit(srv->pool, crypto_thread_end);
+	pool_set_gauges(srv->pool, &srv->stats.pool.busy,
+	    &srv->stats.pool.idle);
 	srv->hs.cfg = cfg;
 	srv->hs.secrets = (const uint8_t (*)[SECRET_LEN])srv->secrets;
 	srv->hs.nsecrets = srv->nsecrets;
