@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include "config.h"
 #include "account.h"
+#include "histo.h"
+
+#define STATS_ERR	(-1)
 
 enum stats_reject {
 	STATS_REJECT_MAX_CLIENTS,	/* max_clients reached */
@@ -31,8 +34,17 @@ enum stats_reject {
 	STATS_REJECT_COUNT
 };
 
+/* Where a middle-proxy link is now: a gauge per state. */
+enum stats_link {
+	STATS_LINK_CONNECTING,		/* connect, nonce and handshake */
+	STATS_LINK_READY,		/* taking clients */
+	STATS_LINK_WAITING,		/* down, waiting to try again */
+	STATS_LINK_COUNT
+};
+
 /* The middle-proxy links (mux). */
 struct stats_mux {
+	atomic_llong links[STATS_LINK_COUNT];	/* links in each state now */
 	atomic_ullong links_up;		/* handshakes completed */
 	atomic_ullong link_failures;	/* connects or handshakes failed, links lost */
 	atomic_ullong forwarded_queries;	/* RPC_PROXY_REQ sent */
@@ -55,9 +67,21 @@ struct stats_middle {
 	atomic_ullong refresh_failures;	/* fetch or parse failures, kept old */
 };
 
+/* The session threads (pool), as the pool last changed them. */
+struct stats_pool {
+	atomic_llong busy;		/* running a job */
+	atomic_llong idle;		/* waiting for one */
+};
+
 struct stats {
 	atomic_ullong accepted;
 	atomic_ullong rejected[STATS_REJECT_COUNT];
+	/* Relayed to the cover site, by the reject that sent them there. */
+	atomic_ullong mask_relays[STATS_REJECT_COUNT];
+	struct histo handshake_time;	/* accept to the handshake's outcome */
+	/* Direct mode, a session's own connect to a DC: by cfg->dcs index. */
+	struct histo dc_connect[CONFIG_MAX_DCS];
+	struct stats_pool pool;
 	atomic_ullong handshakes;	/* clients that reached a DC */
 	atomic_ullong unknown_dc;	/* sent to default_dc */
 	atomic_ullong masked;		/* relayed to the cover site */
@@ -71,7 +95,10 @@ struct stats {
 	struct stats_middle middle;	/* middle mode */
 };
 
+/* Zero counters, histograms with the bucket bounds of stats.c. */
+int stats_init(struct stats *st);
 const char *stats_reject_name(enum stats_reject r);
+const char *stats_link_name(enum stats_link l);
 typedef void (*stats_each_fn)(void *ctx, const char *name,
     unsigned long long value);
 /* fn for each middle-mode counter, named as stats_write names it. */

@@ -23,22 +23,6 @@ struct metrics {
 	struct MHD_Daemon *httpd;
 };
 
-/* Label values: backslash, double quote and newline escaped (0.0.4). */
-static void
-put_label(FILE *out, const char *v)
-{
-	for (; *v != '\0'; v++) {
-		if (*v == '\\')
-			fputs("\\\\", out);
-		else if (*v == '"')
-			fputs("\\\"", out);
-		else if (*v == '\n')
-			fputs("\\n", out);
-		else
-			fputc(*v, out);
-	}
-}
-
 static void
 family(FILE *out, const char *name, const char *type, const char *help)
 {
@@ -51,8 +35,17 @@ sample1(FILE *out, const char *name, const char *key, const char *value,
     unsigned long long v)
 {
 	fprintf(out, "%s{%s=\"", name, key);
-	put_label(out, value);
+	histo_put_label(out, value);
 	fprintf(out, "\"} %llu\n", v);
+}
+
+/* A gauge that may dip below zero for a moment: written as 0 then. */
+static unsigned long long
+gauge(const atomic_llong *g)
+{
+	long long v = atomic_load(g);
+
+	return v > 0 ? (unsigned long long)v : 0;
 }
 
 /* name{user="U"} v */
@@ -61,7 +54,7 @@ user_sample(FILE *out, const char *name, const struct account *a,
     const char *more, unsigned long long v)
 {
 	fprintf(out, "%s{user=\"", name);
-	put_label(out, a->name);
+	histo_put_label(out, a->name);
 	fprintf(out, "\"%s} %llu\n", more, v);
 }
 
@@ -74,11 +67,9 @@ struct users_ctx {
 static void
 user_counts(FILE *out, int part, struct account *a)
 {
-	long long act = atomic_load(&a->active);
-
 	if (part == 0)
 		user_sample(out, "mtproxyd_connections_active", a, "",
-		    act > 0 ? (unsigned long long)act : 0);
+		    gauge(&a->active));
 	else if (part == 1)
 		user_sample(out, "mtproxyd_connections_total", a, "",
 		    atomic_load(&a->connections));
@@ -165,6 +156,72 @@ write_users(struct accounts *acc, int64_t now, FILE *out)
 	}
 }
 
+/* A counter family with one sample per reject reason, v[reason]. */
+static void
+by_reason(FILE *out, const char *name, const char *help,
+    const atomic_ullong *v)
+{
+	int i;
+
+	family(out, name, "counter", help);
+	for (i = 0; i < STATS_REJECT_COUNT; i++)
+		sample1(out, name, "reason",
+		    stats_reject_name((enum stats_reject)i),
+		    atomic_load(&v[i]));
+}
+
+#define HS_TIME		"mtproxyd_handshake_duration_seconds"
+#define DC_TIME		"mtproxyd_dc_connect_duration_seconds"
+
+static int
+write_times(const struct config *cfg, const struct stats *st, FILE *out)
+{
+	struct histo_label dc = { "dc", NULL };
+	char id[16];
+	size_t i;
+	int rc;
+
+	family(out, HS_TIME, "histogram", "From accept to the handshake's "
+	    "outcome, passed or failed, for every client given a thread.");
+	rc = histo_write(&st->handshake_time, HS_TIME, NULL, 0, out);
+	/* Middle mode: links are connected ahead; a session connects to none. */
+	if (cfg->mode == CONFIG_MODE_MIDDLE)
+		return rc;
+	family(out, DC_TIME, "histogram", "Direct mode: a session's TCP "
+	    "connect to its DC, every address tried, whatever the outcome; "
+	    "a connection taken from dc_pool is not timed.");
+	for (i = 0; i < cfg->ndcs && rc == 0; i++) {
+		snprintf(id, sizeof(id), "%d", cfg->dcs[i].id);
+		dc.value = id;
+		rc = histo_write(&st->dc_connect[i], DC_TIME, &dc, 1, out);
+	}
+	return rc;
+}
+
+static void
+write_runtime(const struct config *cfg, const struct stats *st, FILE *out)
+{
+	int i;
+
+	by_reason(out, "mtproxyd_mask_relays_total", "Clients relayed to the "
+	    "cover site, by the reject that sent them there.", st->mask_relays);
+	family(out, "mtproxyd_pool_threads", "gauge", "Session threads: "
+	    "busy running a session's direction, idle waiting for one.");
+	sample1(out, "mtproxyd_pool_threads", "state", "busy",
+	    gauge(&st->pool.busy));
+	sample1(out, "mtproxyd_pool_threads", "state", "idle",
+	    gauge(&st->pool.idle));
+	if (cfg->mode != CONFIG_MODE_MIDDLE)
+		return;
+	family(out, "mtproxyd_middle_links", "gauge", "Middle-proxy links "
+	    "by state: connecting (connect and handshake), ready, waiting "
+	    "(down, before the next try).");
+	for (i = 0; i < STATS_LINK_COUNT; i++)
+		sample1(out, "mtproxyd_middle_links", "state",
+		    stats_link_name((enum stats_link)i),
+		    gauge(&st->mux.links[i]));
+}
+
 static void
 middle_sample(void *ctx, const char *name, unsigned long long v)
 {
@@ -177,8 +234,8 @@ middle_sample(void *ctx, const char *name, unsigned long long v)
 int
 metrics_write(const struct metrics_view *v, FILE *out)
 {
+	const struct config *cfg = v->cfg;
 	const struct stats *st = v->st;
-	int i;
 
 	family(out, "mtproxyd_build_info", "gauge", "The running version.");
 	sample1(out, "mtproxyd_build_info", "version", PACKAGE_VERSION, 1);
@@ -191,12 +248,8 @@ metrics_write(const struct metrics_view *v, FILE *out)
 	fprintf(out, "mtproxyd_accepted_total %llu\n",
 	    atomic_load(&st->accepted));
 	write_users(v->acc, wallclock_now(v->clock), out);
-	family(out, "mtproxyd_handshake_rejects_total", "counter",
-	    "Clients refused or closed before reaching a DC, by reason.");
-	for (i = 0; i < STATS_REJECT_COUNT; i++)
-		sample1(out, "mtproxyd_handshake_rejects_total", "reason",
-		    stats_reject_name((enum stats_reject)i),
-		    atomic_load(&st->rejected[i]));
+	by_reason(out, "mtproxyd_handshake_rejects_total", "Clients refused "
+	    "or closed before reaching a DC, by reason.", st->rejected);
 	family(out, "mtproxyd_replay_hits_total", "counter",
 	    "Hellos or headers seen before.");
 	fprintf(out, "mtproxyd_replay_hits_total %llu\n",
@@ -207,8 +260,11 @@ metrics_write(const struct metrics_view *v, FILE *out)
 	    atomic_load(&st->reloads[0]));
 	sample1(out, "mtproxyd_config_reloads_total", "result", "failed",
 	    atomic_load(&st->reloads[1]));
-	if (v->cfg->mode == CONFIG_MODE_MIDDLE)
+	write_runtime(cfg, st, out);
+	if (cfg->mode == CONFIG_MODE_MIDDLE)
 		stats_middle_each(st, middle_sample, out);
+	if (write_times(cfg, st, out) != 0)
+		return METRICS_ERR;
 	return ferror(out) ? METRICS_ERR : 0;
 }
 

@@ -128,6 +128,7 @@ struct link {
 	atomic_llong busy_until;	/* net_now_ms() until it counts as busy */
 	atomic_llong last_use;		/* a client's last bind or frame */
 	/* The link thread's own. */
+	enum stats_link state;		/* STATS_LINK_COUNT: no thread */
 	crypto_cbc *dec;
 	struct rpcstream_in in;
 	int64_t last_rx;
@@ -772,6 +773,17 @@ link_down(struct link *l, int was_ready)
 		log_info("middle %s: link closed", l->name);
 }
 
+/* The link thread's own; st->links counts links by state. */
+static void
+link_state(struct link *l, enum stats_link to)
+{
+	if (l->state != STATS_LINK_COUNT)
+		atomic_fetch_sub(&l->m->st->links[l->state], 1);
+	l->state = to;
+	if (to != STATS_LINK_COUNT)
+		atomic_fetch_add(&l->m->st->links[to], 1);
+}
+
 /* Sleep, waking early when the mux stops; 1 if it did. */
 static int
 link_sleep(struct link *l, int ms)
@@ -810,6 +822,7 @@ link_main(void *arg)
 
 	while (!stopping(l->m) && !link_retired_idle(l) &&
 	    !(left = link_leave(l))) {
+		link_state(l, STATS_LINK_CONNECTING);
 		snap = middle_get(l->m->mid);
 		ok = link_connect(l, snap) == 0;
 		middle_put(snap);
@@ -819,6 +832,7 @@ link_main(void *arg)
 			l->ready = 1;
 			l->ready_crc = l->out.crc;
 			pthread_mutex_unlock(&l->mu);
+			link_state(l, STATS_LINK_READY);
 			atomic_fetch_add(&l->m->st->links_up, 1);
 			log_info("middle %s: link ready", l->name);
 			backoff = BACKOFF_MIN_MS;
@@ -828,6 +842,7 @@ link_main(void *arg)
 			break;
 		atomic_fetch_add(&l->m->st->link_failures, 1);
 		link_down(l, ok);
+		link_state(l, STATS_LINK_WAITING);
 		crypto_random(r, sizeof(r));
 		/* Jitter, so that links do not all come back at once. */
 		if (link_sleep(l, backoff + (r[0] << 8 | r[1]) % (backoff / 2 + 1)))
@@ -840,6 +855,7 @@ link_main(void *arg)
 		log_info("middle %s: extra link closed, idle for a ping_interval",
 		    l->name);
 	}
+	link_state(l, STATS_LINK_COUNT);
 	link_end(l);
 	crypto_thread_end();
 	return NULL;
@@ -874,6 +890,7 @@ link_new(struct mux *m, struct target *t)
 	l->t = t;
 	l->slot = t->nlinks;
 	l->fd = -1;
+	l->state = STATS_LINK_COUNT;
 	target_name(&t->addr, l->name, sizeof(l->name));
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_mutex_init(&l->fmu, NULL);

@@ -304,8 +304,8 @@ server_new(const struct config *cfg, const struct wallclock *clock,
 	srv->clock = clock;
 	pthread_mutex_init(&srv->mu, NULL);
 	pthread_mutex_init(&srv->snap_mu, NULL);
-	if (parts_new(srv) != 0 || snap_new(srv, cfg, &srv->snap) != 0 ||
-	    load_state(srv) != 0)
+	if (stats_init(&srv->stats) != 0 || parts_new(srv) != 0 ||
+	    snap_new(srv, cfg, &srv->snap) != 0 || load_state(srv) != 0)
 		goto fail;
 	if (pool_new(&srv->pool, 2 * cfg->max_clients + 16, POOL_QUEUE,
 	    cfg->pool_spare, THREAD_STACK) != 0) {
@@ -313,6 +313,8 @@ server_new(const struct config *cfg, const struct wallclock *clock,
 		goto fail;
 	}
 	pool_on_thread_exit(srv->pool, crypto_thread_end);
+	pool_set_gauges(srv->pool, &srv->stats.pool.busy,
+	    &srv->stats.pool.idle);
 	mv = (struct metrics_view){ cfg, &srv->stats, &srv->active, srv->acc,
 	    clock };
 	if (metrics_start(&mv, &srv->metrics) != 0)

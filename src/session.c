@@ -96,6 +96,7 @@ struct session {
 	enum frame_transport transport;	/* the client's framing */
 	int dc;				/* the DC the client asked for */
 	int64_t start_ms;		/* net_now_ms() at accept */
+	int64_t start_us;		/* net_now_us() at accept */
 	uint64_t up, down;		/* bytes relayed: thread A, thread B; read
 					   by the last thread out */
 	atomic_int why;			/* enum why_end */
@@ -319,6 +320,23 @@ hold_silently(struct session *s, int64_t deadline)
 	}
 }
 
+/*
+ * The session's own connect to dc, timed whatever its outcome; a pooled
+ * connection spared the client the wait and is not timed.
+ */
+static int
+dc_connect(struct session *s, const struct config_dc *dc, int *fd,
+    char *addr, size_t addrlen)
+{
+	const struct config *cfg = s->srv->cfg;
+	int64_t t0 = net_now_us();
+	int rc = direct_connect(cfg, dc, fd, addr, addrlen);
+
+	histo_observe(&s->srv->stats.dc_connect[dc - cfg->dcs],
+	    (uint64_t)(net_now_us() - t0));
+	return rc;
+}
+
 static int
 upstream_connect(struct session *s, int16_t dcid)
 {
@@ -343,7 +361,7 @@ upstream_connect(struct session *s, int16_t dcid)
 	if (s->srv->dcpool != NULL &&
 	    dcpool_take(s->srv->dcpool, dc, &fd, addr, sizeof(addr)) == 0) {
 		pooled = " (pooled)";
-	} else if (direct_connect(cfg, dc, &fd, addr, sizeof(addr)) != 0) {
+	} else if (dc_connect(s, dc, &fd, addr, sizeof(addr)) != 0) {
 		count_reject(s, STATS_REJECT_DC_UNREACHABLE);
 		slog(LOGL_WARN, s, "DC %d unreachable (last tried %s: %s)",
 		    dc->id, addr, strerror(errno));
@@ -487,6 +505,7 @@ start_mask(struct session *s, const struct handshake *h)
 	s->end_by = net_now_ms() + (int64_t)cfg->mask_timeout * 1000;
 	atomic_store(&s->mask_left, cfg->mask_max_bytes - (long long)h->nraw);
 	atomic_fetch_add(&s->srv->stats.masked, 1);
+	atomic_fetch_add(&s->srv->stats.mask_relays[hs_reasons[h->why]], 1);
 	slog(LOGL_DEBUG, s, "relaying %zu bytes and the rest to the cover site",
 	    h->nraw);
 	return net_write_full(fd, h->raw, h->nraw);
@@ -1150,6 +1169,8 @@ client_to_upstream(void *arg)
 	/* Our reply must not wait on a client that does not read. */
 	net_set_timeouts(s->cfd, 0, cfg->handshake_timeout * 1000);
 	rc = handshake_run(&h);
+	histo_observe(&s->srv->stats.handshake_time,
+	    (uint64_t)(net_now_us() - s->start_us));
 	if (rc == 0)
 		rc = start_upstream(s, &h);
 	else if (rc == HANDSHAKE_ERR)
@@ -1183,6 +1204,7 @@ session_start(struct server *srv, int fd, const struct sockaddr *peer)
 	s->snap = server_snap_get(srv);
 	s->cfg = s->snap->cfg;
 	s->start_ms = net_now_ms();
+	s->start_us = net_now_us();
 	atomic_init(&s->why, WHY_NONE);
 	memcpy(&s->peer_ss, peer, peer->sa_family == AF_INET6 ?
 	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));

@@ -4,6 +4,7 @@
  * which is all a report needs.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "log.h"
 #include "stats.h"
@@ -27,6 +28,45 @@ static const char *const reject_names[STATS_REJECT_COUNT] = {
 	[STATS_REJECT_NO_THREAD] = "no_thread",
 	[STATS_REJECT_USER_LIMIT] = "user_limit",
 };
+
+static const char *const link_names[STATS_LINK_COUNT] = {
+	[STATS_LINK_CONNECTING] = "connecting",
+	[STATS_LINK_READY] = "ready",
+	[STATS_LINK_WAITING] = "waiting",
+};
+
+/*
+ * Seconds, from a loopback handshake (a millisecond) to a DC's connect
+ * timeout and a handshake left to time out (handshake_timeout, up to half
+ * again for jitter).
+ */
+static const uint64_t time_bounds_us[] = {
+	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000, 10000000, 30000000,
+};
+
+int
+stats_init(struct stats *st)
+{
+	const size_t n = sizeof(time_bounds_us) / sizeof(time_bounds_us[0]);
+	size_t i;
+
+	memset(st, 0, sizeof(*st));
+	if (histo_init(&st->handshake_time, time_bounds_us, n) != 0)
+		return STATS_ERR;
+	for (i = 0; i < CONFIG_MAX_DCS; i++)
+		if (histo_init(&st->dc_connect[i], time_bounds_us, n) != 0)
+			return STATS_ERR;
+	return 0;
+}
+
+const char *
+stats_link_name(enum stats_link l)
+{
+	if ((unsigned)l >= STATS_LINK_COUNT)
+		return "unknown";
+	return link_names[l];
+}
 
 const char *
 stats_reject_name(enum stats_reject r)

@@ -56,7 +56,7 @@ limits_start(const struct fakedc *dc, const char *server_extra,
 	    "modes = classic, secure\n"
 	    "dc_pool = 0\n"
 	    "handshake_timeout = 3\n"
-	    "state_dir = @DIR@\n"
+	    "%s"
 	    "state_interval = 1\n"
 	    "%s"
 	    "[users]\n"
@@ -66,7 +66,9 @@ limits_start(const struct fakedc *dc, const char *server_extra,
 	    "%s"
 	    "[dc]\n"
 	    "2 = 127.0.0.1:%u\n",
-	    server_extra, user_sections, fakedc_port(dc));
+	    strstr(server_extra, "state_dir") != NULL ? "" :
+	    "state_dir = @DIR@\n", server_extra, user_sections,
+	    fakedc_port(dc));
 	ck_assert(n > 0 && (size_t)n < sizeof(conf));
 	ck_assert_int_eq(daemon_start(&d, conf, NULL, ITEST_START_MS), 0);
 	return d;

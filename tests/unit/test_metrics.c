@@ -24,7 +24,7 @@ static void
 setup(void)
 {
 	config_defaults(&cfg);
-	memset(&st, 0, sizeof(st));
+	ck_assert_int_eq(stats_init(&st), 0);
 	ck_assert_int_eq(accounts_new(&acc), 0);
 	ck_assert_int_eq(wallclock_init(&clk, NULL, NULL, 0), 0);
 }
@@ -171,6 +171,73 @@ START_TEST(user_limits)
 }
 END_TEST
 
+/*
+ * Direct mode: the histograms (one per DC of the table), mask relays by
+ * reason, pool threads by state; no middle_links.
+ */
+START_TEST(runtime_series)
+{
+	const struct config_dc *dc2;
+	char *body;
+
+	ck_assert_ptr_nonnull(dc2 = config_find_dc(&cfg, 2));
+	histo_observe(&st.handshake_time, 1500);
+	histo_observe(&st.handshake_time, 40000000);
+	histo_observe(&st.dc_connect[dc2 - cfg.dcs], 3000);
+	atomic_store(&st.mask_relays[STATS_REJECT_BAD_SECRET], 3);
+	atomic_store(&st.pool.busy, 5);
+	atomic_store(&st.pool.idle, 2);
+	body = render(0);
+
+	has_line(body, "# TYPE mtproxyd_handshake_duration_seconds histogram");
+	has_line(body, "mtproxyd_handshake_duration_seconds_bucket"
+	    "{le=\"0.001\"} 0");
+	has_line(body, "mtproxyd_handshake_duration_seconds_bucket"
+	    "{le=\"0.0025\"} 1");
+	has_line(body, "mtproxyd_handshake_duration_seconds_bucket"
+	    "{le=\"30\"} 1");
+	has_line(body, "mtproxyd_handshake_duration_seconds_bucket"
+	    "{le=\"+Inf\"} 2");
+	has_line(body, "mtproxyd_handshake_duration_seconds_sum 40.0015");
+	has_line(body, "mtproxyd_handshake_duration_seconds_count 2");
+	has_line(body, "# TYPE mtproxyd_dc_connect_duration_seconds histogram");
+	has_line(body, "mtproxyd_dc_connect_duration_seconds_bucket"
+	    "{dc=\"2\",le=\"0.0025\"} 0");
+	has_line(body, "mtproxyd_dc_connect_duration_seconds_bucket"
+	    "{dc=\"2\",le=\"0.005\"} 1");
+	has_line(body, "mtproxyd_dc_connect_duration_seconds_count{dc=\"2\"} 1");
+	has_line(body, "mtproxyd_dc_connect_duration_seconds_sum{dc=\"2\"} "
+	    "0.003");
+	has_line(body, "mtproxyd_dc_connect_duration_seconds_count{dc=\"5\"} 0");
+	has_line(body, "mtproxyd_mask_relays_total{reason=\"bad_secret\"} 3");
+	has_line(body, "mtproxyd_mask_relays_total{reason=\"tls_digest\"} 0");
+	has_line(body, "mtproxyd_pool_threads{state=\"busy\"} 5");
+	has_line(body, "mtproxyd_pool_threads{state=\"idle\"} 2");
+	ck_assert_ptr_null(strstr(body, "mtproxyd_middle_links{"));
+	free(body);
+}
+END_TEST
+
+/* Middle mode: links by state; sessions connect to no DC. */
+START_TEST(middle_links)
+{
+	char *body;
+
+	cfg.mode = CONFIG_MODE_MIDDLE;
+	atomic_store(&st.mux.links[STATS_LINK_READY], 2);
+	atomic_store(&st.mux.links[STATS_LINK_WAITING], 1);
+	body = render(0);
+
+	has_line(body, "# TYPE mtproxyd_middle_links gauge");
+	has_line(body, "mtproxyd_middle_links{state=\"connecting\"} 0");
+	has_line(body, "mtproxyd_middle_links{state=\"ready\"} 2");
+	has_line(body, "mtproxyd_middle_links{state=\"waiting\"} 1");
+	has_line(body, "mtproxyd_handshake_duration_seconds_count 0");
+	ck_assert_ptr_null(strstr(body, "mtproxyd_dc_connect"));
+	free(body);
+}
+END_TEST
+
 static Suite *
 metrics_suite(void)
 {
@@ -181,6 +248,8 @@ metrics_suite(void)
 	tcase_add_test(tc, user_limits);
 	tcase_add_test(tc, labels_escaped);
 	tcase_add_test(tc, middle_counters);
+	tcase_add_test(tc, runtime_series);
+	tcase_add_test(tc, middle_links);
 	suite_add_tcase(s, tc);
 	return s;
 }
