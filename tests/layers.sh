@@ -13,7 +13,7 @@ layer() {
 	proxyhdr|secret|replay) echo 1 ;;
 	log|net|fetch|ticker|capacity|file|deadline) echo 2 ;;
 	config|users|stats|pool|direct|dcpool|mask|middle|mux|handshake|\
-	metrics) echo 3 ;;
+	metrics|seen) echo 3 ;;
 	server|session|acceptor) echo 4 ;;
 	*) echo 0 ;;
 	esac
