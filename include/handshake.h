@@ -51,9 +51,12 @@ struct handshake {
 	int64_t unix_now;		/* time(NULL) at the start: hello times,
 					   replay ages */
 	const char *who;		/* log prefix: "sN ADDR" */
+	size_t first;			/* the user to try first (seen_get),
+					   then the others; 0 when unknown */
 
 	/* out */
 	struct obfs2_result res;	/* secret_index: the user */
+	size_t trials;			/* secrets tried to find the user */
 	int tls;			/* the client speaks fake-TLS records */
 	struct faketls_reader rd;	/* its record state after the header */
 	uint8_t *pend;			/* stream bytes read past the header */

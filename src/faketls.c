@@ -10,6 +10,7 @@
 #include "bytes.h"
 #include "crypto.h"
 #include "faketls.h"
+#include "secret.h"
 
 /* The client random in the handshake message: after type, length, version. */
 #define HELLO_RANDOM_OFF	(TLS_HS_HEADER_LEN + 2)
@@ -351,9 +352,17 @@ faketls_hello_verify(const uint8_t *wire, const struct faketls_hello *h,
     const uint8_t (*secrets)[SECRET_LEN], size_t nsecrets,
     struct faketls_match *out)
 {
+	return faketls_hello_verify_from(wire, h, secrets, nsecrets, 0, out);
+}
+
+int
+faketls_hello_verify_from(const uint8_t *wire,
+    const struct faketls_hello *h, const uint8_t (*secrets)[SECRET_LEN],
+    size_t nsecrets, size_t first, struct faketls_match *out)
+{
 	struct layout lay;
 	uint8_t *sent, *one = NULL;
-	size_t one_len = 0, i;
+	size_t one_len = 0, k, i;
 	uint32_t ts = 0;
 	int rc = FAKETLS_ERR_DIGEST;
 
@@ -377,7 +386,8 @@ faketls_hello_verify(const uint8_t *wire, const struct faketls_hello *h,
 		bytes_put_be16(one + 3, h->msg_len);
 		gather(sent, h->wire_len, one + TLS_RECORD_HEADER_LEN);
 	}
-	for (i = 0; i < nsecrets && rc == FAKETLS_ERR_DIGEST; i++) {
+	for (k = 0; k < nsecrets && rc == FAKETLS_ERR_DIGEST; k++) {
+		i = secret_trial(k, first, nsecrets);
 		rc = digest_matches(secrets[i], sent, h->wire_len, h->random,
 		    &ts);
 		if (rc == FAKETLS_ERR_DIGEST && one != NULL)
@@ -386,6 +396,7 @@ faketls_hello_verify(const uint8_t *wire, const struct faketls_hello *h,
 		if (rc == 0) {
 			out->secret_index = i;
 			out->ts = ts;
+			out->trials = k + 1;
 		}
 	}
 	free(sent);

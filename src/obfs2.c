@@ -10,6 +10,7 @@
 #include "bytes.h"
 #include "crypto.h"
 #include "obfs2.h"
+#include "secret.h"
 
 static void
 reverse_copy(uint8_t *dst, const uint8_t *src, size_t n)
@@ -100,7 +101,15 @@ obfs2_parse(const uint8_t hdr[OBFS2_HEADER_LEN],
     const uint8_t (*secrets)[SECRET_LEN], size_t nsecrets,
     struct obfs2_result *out)
 {
-	size_t i;
+	return obfs2_parse_from(hdr, secrets, nsecrets, 0, out);
+}
+
+int
+obfs2_parse_from(const uint8_t hdr[OBFS2_HEADER_LEN],
+    const uint8_t (*secrets)[SECRET_LEN], size_t nsecrets, size_t first,
+    struct obfs2_result *out)
+{
+	size_t k, i;
 	int rc;
 
 	if (hdr == NULL || out == NULL || (nsecrets > 0 && secrets == NULL))
@@ -109,13 +118,16 @@ obfs2_parse(const uint8_t hdr[OBFS2_HEADER_LEN],
 		if ((rc = try_secret(hdr, NULL, out)) <= 0)
 			return rc == 0 ? OBFS2_ERR_NOMATCH : rc;
 		out->secret_index = -1;
+		out->trials = 1;
 		return 0;
 	}
-	for (i = 0; i < nsecrets; i++) {
+	for (k = 0; k < nsecrets; k++) {
+		i = secret_trial(k, first, nsecrets);
 		if ((rc = try_secret(hdr, secrets[i], out)) < 0)
 			return rc;
 		if (rc == 1) {
 			out->secret_index = (int)i;
+			out->trials = k + 1;
 			return 0;
 		}
 	}
