@@ -25,6 +25,7 @@ struct metrics;
 struct middle;
 struct mux;
 struct pool;
+struct seen;
 struct session;
 
 struct server {
@@ -38,6 +39,7 @@ struct server {
 	uint8_t (*secrets)[SECRET_LEN];	/* one per user, in user order */
 	size_t nsecrets;
 	struct handshake_env hs;	/* the above, as the handshake reads them */
+	struct seen *seen;		/* the user last seen from an address */
 	struct stats stats;
 	atomic_llong active;		/* sessions alive: admission and drain */
 	atomic_ullong next_id;

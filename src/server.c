@@ -15,11 +15,14 @@
 #include "middle.h"
 #include "mux.h"
 #include "pool.h"
+#include "seen.h"
 #include "server.h"
 #include "session.h"
 
 #define POOL_QUEUE		1024
 #define POOL_STOP_SLACK		5	/* seconds */
+/* 512 KiB: room for tens of thousands of client addresses. */
+#define SEEN_SLOTS		((size_t)1 << 16)
 
 /*
  * Session threads use at most 10.9 KiB of stack, TLS and thread block
@@ -105,6 +108,10 @@ server_new(const struct config *cfg, struct server **out)
 	pthread_mutex_init(&srv->mu, NULL);
 	if (parts_new(srv) != 0 || secrets_new(srv) != 0)
 		goto fail;
+	if (seen_new(SEEN_SLOTS, &srv->seen) != 0) {
+		log_error("out of memory");
+		goto fail;
+	}
 	if (pool_new(&srv->pool, 2 * cfg->max_clients + 16, POOL_QUEUE,
 	    cfg->pool_spare, THREAD_STACK) != 0) {
 		log_error("cannot create the thread pool");
@@ -173,6 +180,7 @@ server_free(struct server *srv)
 		fetch_global_cleanup();
 	mask_free(srv->mask);
 	replay_free(srv->replay);
+	seen_free(srv->seen);
 	if (srv->secrets != NULL)
 		crypto_cleanse(srv->secrets, srv->nsecrets * SECRET_LEN);
 	free(srv->secrets);
