@@ -6,9 +6,11 @@
  * those three calls only, so that building the client's bytes is not
  * counted. A client on first contact comes from an address never seen,
  * with its user anywhere in the list (on average half the secrets are
- * tried); a returning one from an address seen with its user.
+ * tried); a returning one from an address seen with its user; a probe
+ * from a new address with a secret of no user (every secret is tried).
  */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,11 @@
 static const size_t hc_user_counts[] = { 1, 100, 1000, 10000 };
 #define HC_NCOUNTS	(sizeof(hc_user_counts) / sizeof(hc_user_counts[0]))
 
+/* Clients, in the order of the table. */
+enum hc_kind { HC_BACK, HC_FIRST, HC_PROBE, HC_NKINDS };
+
+#define HC_PROBE_USER	SIZE_MAX	/* hc_one: the stranger's secret */
+
 struct hc_opts {
 	int count, rounds;
 };
@@ -51,6 +58,7 @@ struct hc_env {
 	struct hsenv hs;		/* the configuration: modes, domain */
 	struct mask *cover;
 	uint8_t (*secrets)[SECRET_LEN];
+	uint8_t stranger[SECRET_LEN];	/* no user's */
 	struct handshake_env env;	/* hs.env with secrets and a replay set */
 	struct seen *seen;
 	uint32_t next_addr;		/* first contacts: never seen before */
@@ -101,6 +109,7 @@ hc_env_new(struct hc_env *e, size_t nusers)
 	    "000102030405060708090a0b0c0d0e0f\n", e->cover) != 0 ||
 	    (e->secrets = calloc(nusers, SECRET_LEN)) == NULL ||
 	    crypto_random((uint8_t *)e->secrets, nusers * SECRET_LEN) != 0 ||
+	    crypto_random(e->stranger, SECRET_LEN) != 0 ||
 	    seen_new(HC_SEEN_SLOTS, &e->seen) != 0)
 		return -1;
 	e->env = e->hs.env;
@@ -169,11 +178,15 @@ hc_addr(struct sockaddr_in *a, uint32_t n)
 	a->sin_addr.s_addr = htonl(0x0a000000 + n);
 }
 
-/* One handshake of user's client from a: its CPU and secrets tried added. */
+/*
+ * One handshake of user's client (HC_PROBE_USER: a probe, which must
+ * fail) from a: its CPU and the secrets tried added to *f.
+ */
 static int
 hc_one(struct hc_env *e, int tls, size_t user, const struct sockaddr_in *a,
     struct hc_fig *f)
 {
+	int probe = user == HC_PROBE_USER;
 	const struct sockaddr *sa = (const struct sockaddr *)a;
 	uint8_t buf[HC_STREAM_MAX];
 	struct handshake h;
@@ -181,7 +194,8 @@ hc_one(struct hc_env *e, int tls, size_t user, const struct sockaddr_in *a,
 	size_t len;
 	int peer, rc;
 
-	if (hc_stream(tls, e->secrets[user], buf, &len) != 0)
+	if (hc_stream(tls, probe ? e->stranger : e->secrets[user], buf,
+	    &len) != 0)
 		return -1;
 	memset(&h, 0, sizeof(h));
 	if ((peer = hsenv_client(NULL, 0, buf, len, 1, &h.fd)) < 0)
@@ -198,8 +212,10 @@ hc_one(struct hc_env *e, int tls, size_t user, const struct sockaddr_in *a,
 		seen_put(e->seen, sa, (size_t)h.res.secret_index);
 	f->cpu_us += (hc_cpu_s() - c0) * 1e6;
 	f->wall_us += (bench_now_s() - w0) * 1e6;
-	f->trials += (double)h.trials;
-	if (rc == 0 && (h.res.secret_index != (int)user || h.tls != tls))
+	f->trials += (double)(probe ? e->env.nsecrets : h.trials);
+	if (probe)
+		rc = rc == HANDSHAKE_ERR ? 0 : -1;
+	else if (rc == 0 && (h.res.secret_index != (int)user || h.tls != tls))
 		rc = -1;
 	handshake_free(&h);
 	close(h.fd);
@@ -222,8 +238,10 @@ hc_pick(size_t n)
  * are HC_RETURNING addresses, each seen once with its user first.
  */
 static int
-hc_cell(struct hc_env *e, int tls, int returning, int count, struct hc_fig *f)
+hc_cell(struct hc_env *e, int tls, enum hc_kind kind, int count,
+    struct hc_fig *f)
 {
+	int returning = kind == HC_BACK;
 	struct sockaddr_in a[HC_RETURNING];
 	size_t user[HC_RETURNING], nu = e->env.nsecrets;
 	struct hc_fig warm = { 0, 0, 0 };
@@ -234,7 +252,8 @@ hc_cell(struct hc_env *e, int tls, int returning, int count, struct hc_fig *f)
 		k = returning ? i % HC_RETURNING : 0;
 		if (!returning || i < HC_RETURNING) {
 			hc_addr(&a[k], e->next_addr++);
-			user[k] = hc_pick(nu);
+			user[k] = kind == HC_PROBE ? HC_PROBE_USER :
+			    hc_pick(nu);
 		}
 		/* A returning client was here once before, not counted. */
 		if (returning && i < HC_RETURNING &&
@@ -264,24 +283,27 @@ hc_median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* First contacts try half the secrets: fewer of them for many users. */
+/* First contacts and probes try many secrets: fewer of them. */
 static int
-hc_count(const struct hc_opts *o, size_t nusers, int returning)
+hc_count(const struct hc_opts *o, size_t nusers, enum hc_kind kind)
 {
-	int n = returning ? o->count : o->count / (int)(1 + nusers / 200);
+	int n = kind == HC_BACK ? o->count :
+	    o->count / (int)(1 + nusers / 200);
 
 	return n < 20 ? 20 : n;
 }
 
-/* Every round of one user count: rows obfs2/TLS x first/returning. */
+/* Every round of one user count: rows transport x client. */
 static int
 hc_users(const struct hc_opts *o, size_t nusers)
 {
-	static const char *const kind[] = { "obfuscated2", "fake-TLS" };
+	static const char *const tname[] = { "obfuscated2", "fake-TLS" };
+	static const char *const kname[HC_NKINDS] = { "returning", "first",
+	    "probe" };
 	double cpu[BENCH_MAX_ROUNDS], wall[BENCH_MAX_ROUNDS], trials;
 	struct hc_fig f;
 	struct hc_env e;
-	int tls, ret, r, n, rc = -1;
+	int tls, kind, r, n, rc = -1;
 
 	if (hc_env_new(&e, nusers) != 0) {
 		fprintf(stderr, "bench: cannot set up %zu users\n", nusers);
@@ -289,14 +311,15 @@ hc_users(const struct hc_opts *o, size_t nusers)
 	}
 	/* Not counted: the first handshakes of a process set things up. */
 	for (tls = 0; tls <= 1; tls++)
-		if (hc_cell(&e, tls, 1, HC_RETURNING, &f) != 0)
+		if (hc_cell(&e, tls, HC_BACK, HC_RETURNING, &f) != 0)
 			goto out;
 	for (tls = 0; tls <= 1; tls++)
-		for (ret = 1; ret >= 0; ret--) {
-			n = hc_count(o, nusers, ret);
+		for (kind = 0; kind < HC_NKINDS; kind++) {
+			n = hc_count(o, nusers, (enum hc_kind)kind);
 			trials = 0;
 			for (r = 0; r < o->rounds; r++) {
-				if (hc_cell(&e, tls, ret, n, &f) != 0) {
+				if (hc_cell(&e, tls, (enum hc_kind)kind, n,
+				    &f) != 0) {
 					fprintf(stderr, "bench: a handshake "
 					    "failed\n");
 					goto out;
@@ -306,10 +329,10 @@ hc_users(const struct hc_opts *o, size_t nusers)
 				trials += f.trials / o->rounds;
 			}
 			printf("| %5zu | %-11s | %-9s | %9.1f | %8.0f | %8.0f "
-			    "| %7.1f |\n", nusers, kind[tls],
-			    ret ? "returning" : "first", hc_median(cpu,
-			    o->rounds), 1e6 / hc_median(cpu, o->rounds),
-			    1e6 / hc_median(wall, o->rounds), trials);
+			    "| %7.1f |\n", nusers, tname[tls], kname[kind],
+			    hc_median(cpu, o->rounds), 1e6 / hc_median(cpu,
+			    o->rounds), 1e6 / hc_median(wall, o->rounds),
+			    trials);
 		}
 	rc = 0;
 out:
@@ -332,8 +355,8 @@ hscost_main(int argc, char **argv)
 	log_set_level(LOGL_ERROR);
 	report_machine();
 	printf("handshakes per measurement: %d returning, %d/(1 + users/200) "
-	    "first contacts (at least 20); %d rounds, medians\n\n", o.count,
-	    o.count, o.rounds);
+	    "first contacts or probes (at least 20); %d rounds, medians\n\n",
+	    o.count, o.count, o.rounds);
 	printf("| users | transport   | client    | CPU µs/hs | hs/s CPU | "
 	    "hs/s wall | trials |\n");
 	printf("|------:|-------------|-----------|----------:|---------:|"
