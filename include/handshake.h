@@ -60,9 +60,12 @@ struct handshake {
 	 */
 	int (*admit)(void *arg, size_t user, const char **why);
 	void *admit_arg;
+	size_t first;			/* the user to try first (seen_get),
+					   then the others; 0 when unknown */
 
 	/* out */
 	struct obfs2_result res;	/* secret_index: the user */
+	size_t trials;			/* secrets tried to find the user */
 	int tls;			/* the client speaks fake-TLS records */
 	struct faketls_reader rd;	/* its record state after the header */
 	uint8_t *pend;			/* stream bytes read past the header */

@@ -29,6 +29,7 @@ struct metrics;
 struct middle;
 struct mux;
 struct pool;
+struct seen;
 struct session;
 struct store;
 struct ticker;
@@ -60,6 +61,7 @@ struct server {
 	struct ticker *sweeper;		/* limits of live sessions, state */
 	struct store *store;		/* quota state; NULL: none */
 	int64_t next_save;		/* net_now_ms() of the next state write */
+	struct seen *seen;		/* the user last seen from an address */
 	struct stats stats;
 	atomic_llong active;		/* sessions alive: admission and drain */
 	atomic_ullong next_id;

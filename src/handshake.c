@@ -131,10 +131,11 @@ plain_obfs2(struct handshake *h)
 	while (h->nraw < OBFS2_HEADER_LEN)
 		if ((rc = more(h)) != 0)
 			return rc;
-	if (obfs2_parse(h->raw, h->env->secrets,
-	    h->env->nsecrets, &h->res) != 0)
+	if (obfs2_parse_from(h->raw, h->env->secrets, h->env->nsecrets,
+	    h->first, &h->res) != 0)
 		return fail(h, HANDSHAKE_REJECT_BAD_SECRET,
 		    "header matches no secret");
+	h->trials = h->res.trials;
 	if (!mode_allowed(cfg, h->res.tag)) {
 		frame_transport_from_tag(h->res.tag, &t);
 		return fail(h, HANDSHAKE_REJECT_MODE, "transport %s is not allowed "
@@ -261,11 +262,11 @@ tls_checks(struct handshake *h, const struct faketls_hello *hello,
 		return fail(h, HANDSHAKE_REJECT_TLS_SNI, "hello for unknown "
 		    "server name '%s'", hello->sni);
 	}
-	if (faketls_hello_verify(h->raw, hello,
-	    h->env->secrets, h->env->nsecrets,
-	    m) != 0)
+	if (faketls_hello_verify_from(h->raw, hello, h->env->secrets,
+	    h->env->nsecrets, h->first, m) != 0)
 		return fail(h, HANDSHAKE_REJECT_TLS_DIGEST, "TLS hello signed by "
 		    "no secret");
+	h->trials = m->trials;
 	if (h->env->replay != NULL &&
 	    replay_oldest(h->env->replay, now, &oldest) == 0)
 		past = faketls_skew_past(now, oldest, past,
@@ -287,8 +288,8 @@ looks_obfs2(struct handshake *h)
 	struct obfs2_result r;
 
 	return h->nraw >= OBFS2_HEADER_LEN &&
-	    obfs2_parse(h->raw, h->env->secrets,
-	    h->env->nsecrets, &r) == 0;
+	    obfs2_parse_from(h->raw, h->env->secrets, h->env->nsecrets,
+	    h->first, &r) == 0;
 }
 
 /*

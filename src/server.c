@@ -16,6 +16,7 @@
 #include "mux.h"
 #include "net.h"
 #include "pool.h"
+#include "seen.h"
 #include "server.h"
 #include "session.h"
 #include "store.h"
@@ -24,6 +25,8 @@
 #define POOL_QUEUE		1024
 #define POOL_STOP_SLACK		5	/* seconds */
 #define TICKER_STACK		(64 * 1024)
+/* 512 KiB: room for tens of thousands of client addresses. */
+#define SEEN_SLOTS		((size_t)1 << 16)
 
 /*
  * Session threads use at most 10.9 KiB of stack, TLS and thread block
@@ -307,6 +310,10 @@ server_new(const struct config *cfg, const struct wallclock *clock,
 	if (stats_init(&srv->stats) != 0 || parts_new(srv) != 0 ||
 	    snap_new(srv, cfg, &srv->snap) != 0 || load_state(srv) != 0)
 		goto fail;
+	if (seen_new(SEEN_SLOTS, &srv->seen) != 0) {
+		log_error("out of memory");
+		goto fail;
+	}
 	if (pool_new(&srv->pool, 2 * cfg->max_clients + 16, POOL_QUEUE,
 	    cfg->pool_spare, THREAD_STACK) != 0) {
 		log_error("cannot create the thread pool");
@@ -454,6 +461,7 @@ server_free(struct server *srv)
 	if (srv->mid != NULL)
 		fetch_global_cleanup();
 	replay_free(srv->replay);
+	seen_free(srv->seen);
 	pthread_mutex_destroy(&srv->snap_mu);
 	pthread_mutex_destroy(&srv->mu);
 	free(srv);

@@ -32,6 +32,7 @@
 #include "obfs2.h"
 #include "pool.h"
 #include "rpc.h"
+#include "seen.h"
 #include "server.h"
 #include "session.h"
 #include "stats.h"
@@ -1166,14 +1167,18 @@ client_to_upstream(void *arg)
 	h.who = s->who;
 	h.deadline = handshake_deadline(cfg);
 	h.unix_now = (int64_t)time(NULL);
+	(void)seen_get(s->srv->seen, (struct sockaddr *)&s->peer_ss,
+	    &h.first);
 	/* Our reply must not wait on a client that does not read. */
 	net_set_timeouts(s->cfd, 0, cfg->handshake_timeout * 1000);
 	rc = handshake_run(&h);
 	histo_observe(&s->srv->stats.handshake_time,
 	    (uint64_t)(net_now_us() - s->start_us));
-	if (rc == 0)
+	if (rc == 0) {
+		seen_put(s->srv->seen, (struct sockaddr *)&s->peer_ss,
+		    (size_t)h.res.secret_index);
 		rc = start_upstream(s, &h);
-	else if (rc == HANDSHAKE_ERR)
+	} else if (rc == HANDSHAKE_ERR)
 		rc = handshake_failed(s, &h);
 	handshake_free(&h);
 	if (rc == 0 && start_pair(s) == 0)

@@ -13,7 +13,7 @@ layer() {
 	proxyhdr|secret|replay|hll|tbucket|period|histo) echo 1 ;;
 	log|net|fetch|ticker|capacity|file|deadline|wallclock) echo 2 ;;
 	config|users|stats|pool|direct|dcpool|mask|middle|mux|handshake|\
-	metrics|account|store) echo 3 ;;
+	metrics|account|store|seen) echo 3 ;;
 	server|session|acceptor) echo 4 ;;
 	*) echo 0 ;;
 	esac
