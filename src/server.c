@@ -2,6 +2,9 @@
  * The daemon's shared state, built in dependency order and taken down in
  * the reverse: the session threads first, so that nothing uses the rest.
  */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -81,6 +84,25 @@ parts_new(struct server *srv)
 	return 0;
 }
 
+/*
+ * A state file that cannot be read must not keep the proxy down: it is set
+ * aside for the operator and the quotas start from zero.
+ */
+static void
+set_aside(const struct server *srv, const char *err)
+{
+	char from[PATH_MAX + 32], to[PATH_MAX + 32];
+
+	snprintf(from, sizeof(from), "%s/%s", srv->cfg->state_dir, STORE_FILE);
+	snprintf(to, sizeof(to), "%s/%s.bad", srv->cfg->state_dir, STORE_FILE);
+	if (rename(from, to) != 0)
+		log_error("quota state: %s; and rename to %s: %s", err, to,
+		    strerror(errno));
+	else
+		log_error("quota state: %s; kept as %s, quotas start from zero",
+		    err, to);
+}
+
 /* The saved quota state into the accounts (users of the start's cfg). */
 static int
 load_state(struct server *srv)
@@ -94,10 +116,13 @@ load_state(struct server *srv)
 	int64_t now = wallclock_now(srv->clock);
 
 	if (store_open_local(srv->cfg->state_dir, &srv->store, err,
-	    sizeof(err)) != 0 ||
-	    store_load(srv->store, &e, &n, err, sizeof(err)) != 0) {
+	    sizeof(err)) != 0) {
 		log_error("quota state: %s", err);
 		return SERVER_ERR;
+	}
+	if (store_load(srv->store, &e, &n, err, sizeof(err)) != 0) {
+		set_aside(srv, err);
+		return 0;
 	}
 	for (i = 0; i < n; i++) {
 		if ((a = accounts_get(srv->acc, e[i].name)) == NULL) {

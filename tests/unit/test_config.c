@@ -1892,6 +1892,8 @@ START_TEST(stats_output)
 	ck_assert_ptr_nonnull(a);
 	atomic_store(&a->connections, 5);
 	atomic_store(&a->bytes[ACCOUNT_DOWN], 9);
+	atomic_store(&a->rejects[ACCOUNT_LIMIT_IPS], 4);
+	atomic_store(&a->used, 77);
 	f = open_memstream(&buf, &len);
 	ck_assert_ptr_nonnull(f);
 	stats_write(&cfg, &st, acc, -1, f);
@@ -1926,7 +1928,14 @@ START_TEST(stats_output)
 	    "user_connections{user=\"alice\"} 5\n"
 	    "user_active{user=\"alice\"} 0\n"
 	    "user_bytes_in{user=\"alice\"} 0\n"
-	    "user_bytes_out{user=\"alice\"} 9\n");
+	    "user_bytes_out{user=\"alice\"} 9\n"
+	    "user_limit_rejects{user=\"alice\",limit=\"disabled\"} 0\n"
+	    "user_limit_rejects{user=\"alice\",limit=\"expired\"} 0\n"
+	    "user_limit_rejects{user=\"alice\",limit=\"quota\"} 0\n"
+	    "user_limit_rejects{user=\"alice\",limit=\"max_connections\"} "
+	    "0\n"
+	    "user_limit_rejects{user=\"alice\",limit=\"max_ips\"} 4\n"
+	    "user_quota_used{user=\"alice\"} 77\n");
 	free(buf);
 }
 END_TEST
