@@ -65,7 +65,8 @@ struct handshake {
 
 	/* out */
 	struct obfs2_result res;	/* secret_index: the user */
-	size_t trials;			/* secrets tried to find the user */
+	size_t trials;			/* secrets tried to find the user, as
+					   a header and as a hello */
 	int tls;			/* the client speaks fake-TLS records */
 	struct faketls_reader rd;	/* its record state after the header */
 	uint8_t *pend;			/* stream bytes read past the header */

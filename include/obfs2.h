@@ -22,7 +22,8 @@ struct obfs2_keys {
 
 struct obfs2_result {
 	int secret_index;	/* which secret matched; -1 when none given */
-	size_t trials;		/* secrets tried, the matching one included */
+	size_t trials;		/* secrets tried, the matching one included;
+				   set on a miss too */
 	uint32_t tag;		/* PROTO_TAG_* */
 	int16_t dc;		/* signed DC id from bytes 60..61 */
 	struct obfs2_keys keys;	/* server's view: rkey = client->server */

@@ -135,7 +135,7 @@ plain_obfs2(struct handshake *h)
 	    h->first, &h->res) != 0)
 		return fail(h, HANDSHAKE_REJECT_BAD_SECRET,
 		    "header matches no secret");
-	h->trials = h->res.trials;
+	h->trials += h->res.trials;
 	if (!mode_allowed(cfg, h->res.tag)) {
 		frame_transport_from_tag(h->res.tag, &t);
 		return fail(h, HANDSHAKE_REJECT_MODE, "transport %s is not allowed "
@@ -266,7 +266,7 @@ tls_checks(struct handshake *h, const struct faketls_hello *hello,
 	    h->env->nsecrets, h->first, m) != 0)
 		return fail(h, HANDSHAKE_REJECT_TLS_DIGEST, "TLS hello signed by "
 		    "no secret");
-	h->trials = m->trials;
+	h->trials += m->trials;
 	if (h->env->replay != NULL &&
 	    replay_oldest(h->env->replay, now, &oldest) == 0)
 		past = faketls_skew_past(now, oldest, past,
@@ -281,15 +281,24 @@ tls_checks(struct handshake *h, const struct faketls_hello *hello,
 	return admitted(h, m->secret_index);
 }
 
-/* 1 if the first 64 bytes are a valid obfuscated2 header for some user. */
+/*
+ * 1 if the first 64 bytes are a valid obfuscated2 header for some user. A
+ * header no client would send (a hello's 16 03 01 02 among them) is not
+ * tried against every secret: with thousands of users that is most of a
+ * split hello's cost.
+ */
 static int
 looks_obfs2(struct handshake *h)
 {
 	struct obfs2_result r;
+	int rc;
 
-	return h->nraw >= OBFS2_HEADER_LEN &&
-	    obfs2_parse_from(h->raw, h->env->secrets, h->env->nsecrets,
-	    h->first, &r) == 0;
+	if (h->nraw < OBFS2_HEADER_LEN || obfs2_header_forbidden(h->raw))
+		return 0;
+	rc = obfs2_parse_from(h->raw, h->env->secrets, h->env->nsecrets,
+	    h->first, &r);
+	h->trials += r.trials;
+	return rc == 0;
 }
 
 /*

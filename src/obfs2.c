@@ -135,11 +135,12 @@ obfs2_parse_from(const uint8_t hdr[OBFS2_HEADER_LEN],
 	}
 	for (k = 0; k < nsecrets && rc == 0; k++) {
 		i = secret_trial(k, first, nsecrets);
-		if ((rc = try_secret(&c, hdr, secrets[i], out)) == 1) {
+		if ((rc = try_secret(&c, hdr, secrets[i], out)) == 1)
 			out->secret_index = (int)i;
-			out->trials = k + 1;
-		}
 	}
+	/* Also on a miss: the cost of a header that matched no one. */
+	if (nsecrets > 0)
+		out->trials = k;
 	crypto_ctr_free(c);
 	if (rc < 0)
 		return rc;

@@ -343,6 +343,44 @@ START_TEST(first_user_first)
 }
 END_TEST
 
+/*
+ * A hello in pieces, where plain modes are allowed too: its first 64 bytes
+ * (16 03 01 02 ...) are no client's header, so they are not tried against
+ * every secret before the hello is; a returning client costs one trial.
+ */
+START_TEST(split_hello_one_trial)
+{
+	static const uint8_t cut[] = { 99 };
+	uint8_t three[3][SECRET_LEN];
+	struct handshake_env env = hs.env;
+	struct handshake h;
+	struct stream s = { .n = 0 };
+	int peer;
+
+	memcpy(three[0], alice, SECRET_LEN);
+	memcpy(three[1], stranger, SECRET_LEN);
+	memcpy(three[2], bob, SECRET_LEN);
+	env.secrets = (const uint8_t (*)[SECRET_LEN])three;
+	env.nsecrets = 3;
+	env.replay = NULL;
+	put_hello(&s, bob, DOMAIN, NOW);
+	put_records(&s, bob, PROTO_TAG_PADDED);
+	memset(&h, 0, sizeof(h));
+	peer = hsenv_client(cut, 1, s.b, s.n, 1, &h.fd);
+	ck_assert_int_ge(peer, 0);
+	h.env = &env;
+	h.first = 2;
+	h.deadline = net_now_ms() + 5000;
+	h.unix_now = NOW;
+	h.who = "test";
+	ck_assert_int_eq(handshake_run(&h), 0);
+	ck_assert_int_eq(h.tls, 1);
+	ck_assert_int_eq(h.res.secret_index, 2);
+	ck_assert_uint_eq(h.trials, 1);
+	done(&h, peer);
+}
+END_TEST
+
 START_TEST(reject_bad_secret)
 {
 	struct stream s = { .n = 0 };
@@ -484,6 +522,7 @@ handshake_suite(void)
 	tcase_add_test(all, obfs2_in_pieces);
 	tcase_add_test(all, tls_accepted);
 	tcase_add_test(all, first_user_first);
+	tcase_add_test(all, split_hello_one_trial);
 	tcase_add_test(all, reject_bad_secret);
 	tcase_add_test(all, reject_tls_checks);
 	tcase_add_test(all, reject_tls_inner);
