@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -204,6 +207,105 @@ START_TEST(values_equal_traffic)
 }
 END_TEST
 
+/* An echo of len bytes from address from; the session left open. */
+static struct tclient *
+session_from(struct daemon_proc *d, const char *hex, const char *from,
+    const uint8_t *msg, size_t len, uint8_t *got)
+{
+	struct sockaddr_in src = { .sin_family = AF_INET };
+	struct sockaddr_storage ss;
+	struct tclient *c = NULL;
+	uint8_t key[SECRET_LEN];
+	socklen_t sslen;
+	size_t r;
+
+	ck_assert_int_eq(daemon_addr(d, AF_INET, &ss, &sslen), 0);
+	ck_assert_int_eq(inet_pton(AF_INET, from, &src.sin_addr), 1);
+	itest_key(hex, key);
+	ck_assert_int_eq(tclient_connect_from((struct sockaddr *)&src,
+	    (struct sockaddr *)&ss, sslen, key, FRAME_INTERMEDIATE, 2,
+	    ITEST_IO_MS, &c), 0);
+	ck_assert_int_eq(tclient_send(c, msg, len, 0), 0);
+	ck_assert_int_eq(tclient_recv(c, got, FRAME_MAX_LEN, &r, ITEST_IO_MS),
+	    0);
+	ck_assert_uint_eq(r, len);
+	ck_assert_mem_eq(got, msg, len);
+	return c;
+}
+
+#define K_LIMIT(u, l)	"mtproxyd_limit_rejects_total|limit=" l "|user=" u
+#define K_QUOTA(u)	"mtproxyd_quota_remaining_bytes|user=" u
+#define K_IPS(u, w)	"mtproxyd_unique_ips|user=" u "|window=" w
+#define K_RELOADS(r)	"mtproxyd_config_reloads_total|result=" r
+#define USER_MSG	1000
+
+/*
+ * The per-user limit series: bob (quota 1M, one session at a time) has
+ * one session and one refused; his quota left is 1M less what he moved;
+ * alice came from three addresses; a reload is counted.
+ */
+START_TEST(user_series)
+{
+	const char *python = mscrape_python();
+	struct tclient *a[3], *b, *refused = NULL;
+	struct sockaddr_storage ss;
+	uint8_t key[SECRET_LEN];
+	socklen_t sslen;
+	struct daemon_proc *d;
+	struct fakedc *dc;
+	uint8_t *msg, *got;
+	uint16_t port;
+	char *m;
+	int i;
+
+	if (python == NULL) {
+		itest_skip("no python3 with prometheus_client: install "
+		    "python3-prometheus-client");
+		return;
+	}
+	dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
+	msg = itest_random_bytes(USER_MSG);
+	ck_assert_ptr_nonnull(got = malloc(FRAME_MAX_LEN));
+	port = mscrape_free_port();
+	d = proxy_start(port, dc, 0, "[user.bob]\nquota = 1M\n"
+	    "max_connections = 1\n");
+	a[0] = session_from(d, ALICE_HEX, "127.0.0.1", msg, USER_MSG, got);
+	a[1] = session_from(d, ALICE_HEX, "127.0.0.2", msg, USER_MSG, got);
+	a[2] = session_from(d, ALICE_HEX, "127.0.0.2", msg, USER_MSG, got);
+	b = session_from(d, BOB_HEX, "127.0.0.3", msg, USER_MSG, got);
+	ck_assert_int_eq(daemon_addr(d, AF_INET, &ss, &sslen), 0);
+	itest_key(BOB_HEX, key);
+	ck_assert_int_eq(tclient_connect((struct sockaddr *)&ss, sslen, key,
+	    FRAME_INTERMEDIATE, 2, ITEST_IO_MS, &refused), 0);
+	m = mscrape_until(d, port, python, K_LIMIT("bob", "max_connections"),
+	    1);
+	ck_assert_uint_eq(mscrape_sample(m, K_REJ("user_limit")), 1);
+	free(m);
+	tclient_close(refused);
+	ck_assert_int_eq(kill(daemon_pid(d), SIGHUP), 0);
+	ck_assert_int_eq(daemon_wait_log(d, "reload: 2 user(s)", ITEST_IO_MS),
+	    0);
+	m = mscrape_until(d, port, python, K_RELOADS("ok"), 1);
+	ck_assert_uint_eq(mscrape_sample(m, K_RELOADS("failed")), 0);
+	ck_assert_uint_eq(mscrape_sample(m, K_QUOTA("bob")),
+	    1048576 - 2 * (USER_MSG + 4));
+	ck_assert_ptr_null(strstr(m, "mtproxyd_quota_remaining_bytes|user="
+	    "alice"));
+	ck_assert_uint_eq(mscrape_sample(m, K_IPS("alice", "5m")), 2);
+	ck_assert_uint_eq(mscrape_sample(m, K_IPS("alice", "1d")), 2);
+	ck_assert_uint_eq(mscrape_sample(m, K_IPS("bob", "1h")), 1);
+	ck_assert_uint_eq(mscrape_sample(m, K_LIMIT("alice", "quota")), 0);
+	free(m);
+	for (i = 0; i < 3; i++)
+		tclient_close(a[i]);
+	tclient_close(b);
+	itest_stop(d, user_hex, NUSERS, ITEST_STOP_MS);
+	fakedc_stop(dc);
+	free(msg);
+	free(got);
+}
+END_TEST
+
 /* One echo of len bytes, the session left open. */
 static struct tclient *
 live_session(struct daemon_proc *d, const uint8_t *msg, uint8_t *got)
@@ -340,6 +442,7 @@ metrics_suite(void)
 	tcase_set_timeout(tc, ITEST_CASE_S);
 	tcase_add_test(tc, values_equal_traffic);
 	tcase_add_test(tc, runtime_values);
+	tcase_add_test(tc, user_series);
 	tcase_add_test(tc, healthz_and_allow);
 	tcase_add_test(tc, client_port_refused);
 	suite_add_tcase(s, tc);
