@@ -329,12 +329,14 @@ static int
 dc_connect(struct session *s, const struct config_dc *dc, int *fd,
     char *addr, size_t addrlen)
 {
-	const struct config *cfg = s->srv->cfg;
+	/* The series are the start's [dc] ids; a reload may add others. */
+	const struct config_dc *slot = config_find_dc(s->srv->cfg, dc->id);
 	int64_t t0 = net_now_us();
-	int rc = direct_connect(cfg, dc, fd, addr, addrlen);
+	int rc = direct_connect(s->cfg, dc, fd, addr, addrlen);
 
-	histo_observe(&s->srv->stats.dc_connect[dc - cfg->dcs],
-	    (uint64_t)(net_now_us() - t0));
+	if (slot != NULL)
+		histo_observe(&s->srv->stats.dc_connect[slot -
+		    s->srv->cfg->dcs], (uint64_t)(net_now_us() - t0));
 	return rc;
 }
 
