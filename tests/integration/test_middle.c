@@ -261,6 +261,30 @@ START_TEST(echo_transports)
 }
 END_TEST
 
+/* A user's own ad tag ([user.NAME] ad_tag) goes in place of [middle]'s. */
+#define USER_TAG_HEX	"5e1f0a93c7d2b4868a0e1c3f5d7b9a2c"
+
+START_TEST(user_ad_tag)
+{
+	uint8_t tag[16];
+	struct fakemp_req r;
+	struct tclient *c;
+	struct env e;
+
+	ck_assert_uint_eq(itest_unhex(USER_TAG_HEX, tag, sizeof(tag)), 16);
+	env_setup(&e, 1);
+	daemon_up(&e, "[user.alice]\nad_tag = " USER_TAG_HEX "\n", 2);
+	c = connect_client(&e, FRAME_INTERMEDIATE, 2);
+	echo(c, 512);
+	ck_assert_int_eq(fakemp_last_req(e.mp[0], &r), 0);
+	ck_assert_int_eq(r.has_ad_tag, 1);
+	ck_assert_uint_eq(r.ad_tag_len, 16);
+	ck_assert_mem_eq(r.ad_tag, tag, 16);
+	tclient_close(c);
+	env_teardown(&e);
+}
+END_TEST
+
 /* Fake-TLS clients through the middle proxies too (issue: ee in both modes). */
 START_TEST(tls_echo)
 {
@@ -1340,6 +1364,7 @@ middle_suite(void)
 	tcase_add_loop_test(tc, close_ext_nothing_first, 0, 3);
 	tcase_add_test(tc, padded_whole_words);
 	tcase_add_test(tc, tls_echo);
+	tcase_add_test(tc, user_ad_tag);
 	tcase_add_test(tc, buffers_follow_answers);
 	tcase_add_test(tc, link_loss);
 	tcase_add_test(tc, links_by_state);
