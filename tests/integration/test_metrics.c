@@ -6,14 +6,9 @@
  * allow list gets 403; a metrics port equal to the client port is refused.
  */
 #include <check.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "ckmain.h"
@@ -22,11 +17,10 @@
 #include "fakedc.h"
 #include "frame.h"
 #include "itest.h"
+#include "scrape.h"
 #include "tclock.h"
-#include "net.h"
 
 #define CONF_MAX	2048
-#define CMD_MAX		(PATH_MAX + 1024)
 #define OUT_MAX		4096
 
 #define ALICE_HEX	"3f5c0a9e71d2b8e46a0c9f13d7e2584b"
@@ -36,56 +30,6 @@
 enum user { ALICE, BOB, NUSERS };
 
 static const char *const user_hex[NUSERS] = { ALICE_HEX, BOB_HEX };
-
-/*
- * Every sample as "name|label=value|... value", labels sorted, so that
- * the test reads what the parser understood, not the raw text.
- */
-static const char parser_py[] =
-    "import sys\n"
-    "from prometheus_client.parser import text_string_to_metric_families\n"
-    "for f in text_string_to_metric_families(open(sys.argv[1]).read()):\n"
-    "    for s in f.samples:\n"
-    "        l = ''.join('|%s=%s' % kv for kv in sorted(s.labels.items()))\n"
-    "        print('%s%s %d' % (s.name, l, s.value))\n";
-
-/*
- * The first python3 that has the parser: Debian's package installs it for
- * the system's python3, which a python3 earlier in PATH (pyenv, venv) may
- * not see. NULL: none.
- */
-static const char *
-parser_python(void)
-{
-	static const char *const pythons[] = { "python3", "/usr/bin/python3" };
-	char cmd[128];
-	size_t i;
-
-	for (i = 0; i < sizeof(pythons) / sizeof(pythons[0]); i++) {
-		snprintf(cmd, sizeof(cmd), "%s -c 'import prometheus_client."
-		    "parser' >/dev/null 2>&1", pythons[i]);
-		if (system(cmd) == 0)
-			return pythons[i];
-	}
-	return NULL;
-}
-
-/* A port free now on 127.0.0.1: the metrics port is given, not chosen. */
-static uint16_t
-free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof(a);
-	int fd;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
 
 static struct daemon_proc *
 proxy_start(uint16_t mport, const struct fakedc *dc)
@@ -114,99 +58,6 @@ proxy_start(uint16_t mport, const struct fakedc *dc)
 	ck_assert_int_eq(daemon_start(&d, conf, NULL, ITEST_START_MS), 0);
 	ck_assert_int_eq(daemon_wait_log(d, "metrics: serving on", ITEST_IO_MS), 0);
 	return d;
-}
-
-/*
- * GET path from src (a loopback address) to the metrics port; the status
- * code, and the body (caller frees) when body is not NULL.
- */
-static int
-http_get(const char *src, uint16_t port, const char *path, char **body)
-{
-	struct sockaddr_in from = { .sin_family = AF_INET };
-	struct sockaddr_in to = { .sin_family = AF_INET };
-	char req[256], *resp, *start;
-	int fd, status = 0;
-
-	ck_assert_int_eq(inet_pton(AF_INET, src, &from.sin_addr), 1);
-	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	to.sin_port = htons(port);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0);
-	ck_assert_int_eq(net_set_timeouts(fd, ITEST_IO_MS, ITEST_IO_MS), 0);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
-	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-	    "Connection: close\r\n\r\n", path);
-	ck_assert_int_eq(net_write_full(fd, req, strlen(req)), 0);
-	resp = itest_read_fd(fd);
-	close(fd);
-	ck_assert_int_eq(sscanf(resp, "HTTP/1.%*d %d", &status), 1);
-	start = strstr(resp, "\r\n\r\n");
-	ck_assert_ptr_nonnull(start);
-	if (body != NULL) {
-		*body = strdup(start + 4);
-		ck_assert_ptr_nonnull(*body);
-	}
-	free(resp);
-	return status;
-}
-
-/* /metrics from 127.0.0.1, through the parser: its sample lines. */
-static char *
-scrape(struct daemon_proc *d, uint16_t port, const char *python)
-{
-	char path[PATH_MAX], cmd[CMD_MAX], *body, *out;
-	FILE *fp, *p;
-
-	ck_assert_int_eq(http_get("127.0.0.1", port, "/metrics", &body), 200);
-	snprintf(path, sizeof(path), "%s/metrics.txt", daemon_dir(d));
-	ck_assert_ptr_nonnull(fp = fopen(path, "w"));
-	ck_assert_int_eq(fputs(body, fp) >= 0, 1);
-	ck_assert_int_eq(fclose(fp), 0);
-	free(body);
-	snprintf(cmd, sizeof(cmd), "%s -c \"$PARSER\" '%s'", python, path);
-	ck_assert_int_eq(setenv("PARSER", parser_py, 1), 0);
-	ck_assert_ptr_nonnull(p = popen(cmd, "r"));
-	out = itest_read_fd(fileno(p));
-	ck_assert_msg(pclose(p) == 0, "the parser refused %s:\n%s", path, out);
-	return out;
-}
-
-/* The value of the sample "name|labels", which must be there. */
-static unsigned long long
-sample(const char *samples, const char *key)
-{
-	char want[256];
-	const char *p = samples;
-	size_t n;
-
-	n = (size_t)snprintf(want, sizeof(want), "%s ", key);
-	for (; p != NULL; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-		if (strncmp(p, want, n) == 0)
-			return strtoull(p + n, NULL, 10);
-	}
-	ck_abort_msg("no sample %s in:\n%s", key, samples);
-	return 0;
-}
-
-/* Scrape until key reads want: counters land just after the client sees. */
-static char *
-scrape_until(struct daemon_proc *d, uint16_t port, const char *python,
-    const char *key, unsigned long long want)
-{
-	int64_t deadline = tclock_now_ms() + ITEST_IO_MS;
-	char *s;
-
-	for (;;) {
-		s = scrape(d, port, python);
-		if (sample(s, key) == want)
-			return s;
-		ck_assert_msg(tclock_now_ms() < deadline, "%s stayed %llu, "
-		    "expected %llu", key, sample(s, key), want);
-		free(s);
-		tclock_sleep_ms(50);
-	}
 }
 
 /* Echo sizes[] on one connection; the bytes each way on the wire. */
@@ -274,7 +125,7 @@ START_TEST(values_equal_traffic)
 	uint8_t *msg, *got;
 	uint64_t alice, bob;
 	uint16_t port;
-	const char *python = parser_python();
+	const char *python = scrape_python();
 	char *m;
 
 	if (python == NULL) {
@@ -285,7 +136,7 @@ START_TEST(values_equal_traffic)
 	dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
 	msg = itest_random_bytes(200000);
 	ck_assert_ptr_nonnull(got = malloc(FRAME_MAX_LEN));
-	port = free_port();
+	port = scrape_free_port();
 	d = proxy_start(port, dc);
 	alice = echo_session(d, ALICE_HEX, FRAME_INTERMEDIATE, a1, 4, msg, got);
 	alice += echo_session(d, ALICE_HEX, FRAME_ABRIDGED, a2, 4, msg, got);
@@ -296,21 +147,21 @@ START_TEST(values_equal_traffic)
 	m = scrape_until(d, port, python, K_REJ("bad_secret"), 2);
 	free(m);
 	m = scrape_until(d, port, python, "mtproxyd_sessions_active", 2);
-	ck_assert_uint_eq(sample(m, K_UP("alice")), alice);
-	ck_assert_uint_eq(sample(m, K_DOWN("alice")), alice);
-	ck_assert_uint_eq(sample(m, K_UP("bob")), bob);
-	ck_assert_uint_eq(sample(m, K_DOWN("bob")), bob);
+	ck_assert_uint_eq(scrape_sample(m, K_UP("alice")), alice);
+	ck_assert_uint_eq(scrape_sample(m, K_DOWN("alice")), alice);
+	ck_assert_uint_eq(scrape_sample(m, K_UP("bob")), bob);
+	ck_assert_uint_eq(scrape_sample(m, K_DOWN("bob")), bob);
 	ck_assert_uint_eq(alice + bob, fakedc_counter(dc, FAKEDC_BYTES_IN));
-	ck_assert_uint_eq(sample(m, K_CONNS("alice")), 2);
-	ck_assert_uint_eq(sample(m, K_CONNS("bob")), 1);
-	ck_assert_uint_eq(sample(m, K_ACTIVE("alice")), 0);
-	ck_assert_uint_eq(sample(m, K_ACTIVE("bob")), 0);
-	ck_assert_uint_eq(sample(m, "mtproxyd_accepted_total"), 5);
-	ck_assert_uint_eq(sample(m, K_REJ("bad_secret")), 2);
-	ck_assert_uint_eq(sample(m, K_REJ("handshake_timeout")), 0);
-	ck_assert_uint_eq(sample(m, K_REJ("replay")), 0);
-	ck_assert_uint_eq(sample(m, "mtproxyd_replay_hits_total"), 0);
-	ck_assert_uint_eq(sample(m,
+	ck_assert_uint_eq(scrape_sample(m, K_CONNS("alice")), 2);
+	ck_assert_uint_eq(scrape_sample(m, K_CONNS("bob")), 1);
+	ck_assert_uint_eq(scrape_sample(m, K_ACTIVE("alice")), 0);
+	ck_assert_uint_eq(scrape_sample(m, K_ACTIVE("bob")), 0);
+	ck_assert_uint_eq(scrape_sample(m, "mtproxyd_accepted_total"), 5);
+	ck_assert_uint_eq(scrape_sample(m, K_REJ("bad_secret")), 2);
+	ck_assert_uint_eq(scrape_sample(m, K_REJ("handshake_timeout")), 0);
+	ck_assert_uint_eq(scrape_sample(m, K_REJ("replay")), 0);
+	ck_assert_uint_eq(scrape_sample(m, "mtproxyd_replay_hits_total"), 0);
+	ck_assert_uint_eq(scrape_sample(m,
 	    "mtproxyd_build_info|version=" PACKAGE_VERSION), 1);
 	free(m);
 	tclient_close(s1);
@@ -326,18 +177,22 @@ END_TEST
 START_TEST(healthz_and_allow)
 {
 	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
-	uint16_t port = free_port();
+	uint16_t port = scrape_free_port();
 	struct daemon_proc *d = proxy_start(port, dc);
 	char *body;
 
-	ck_assert_int_eq(http_get("127.0.0.1", port, "/healthz", &body), 200);
+	ck_assert_int_eq(scrape_http_get("127.0.0.1", port, "/healthz", &body),
+	    200);
 	ck_assert_str_eq(body, "ok\n");
 	free(body);
-	ck_assert_int_eq(http_get("127.0.0.1", port, "/nothing", NULL), 404);
-	ck_assert_int_eq(http_get("127.0.0.2", port, "/metrics", &body), 403);
+	ck_assert_int_eq(scrape_http_get("127.0.0.1", port, "/nothing", NULL),
+	    404);
+	ck_assert_int_eq(scrape_http_get("127.0.0.2", port, "/metrics", &body),
+	    403);
 	ck_assert_ptr_null(strstr(body, "mtproxyd_"));
 	free(body);
-	ck_assert_int_eq(http_get("127.0.0.2", port, "/healthz", NULL), 403);
+	ck_assert_int_eq(scrape_http_get("127.0.0.2", port, "/healthz", NULL),
+	    403);
 	itest_stop(d, user_hex, NUSERS, ITEST_STOP_MS);
 	fakedc_stop(dc);
 }
