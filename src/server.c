@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <netinet/in.h>
 
 #include "crypto.h"
 #include "dcpool.h"
@@ -362,6 +363,37 @@ fail:
 	server_free(srv);
 	return SERVER_ERR;
 }
+/* a's address as a listen key: validation writes the port into it. */
+static struct net_addr
+listen_addr(const struct net_addr *a)
+{
+	struct net_addr k = *a;
+
+	if (k.ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&k.ss)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&k.ss)->sin6_port = 0;
+	return k;
+}
+
+/* The listen addresses, their port (a key of its own) aside. */
+static int
+listen_changed(const struct config *a, const struct config *b)
+{
+	struct net_addr x, y;
+	size_t i;
+
+	if (a->nlisten != b->nlisten)
+		return 1;
+	for (i = 0; i < a->nlisten; i++) {
+		x = listen_addr(&a->listen[i]);
+		y = listen_addr(&b->listen[i]);
+		if (memcmp(&x, &y, sizeof(x)) != 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* Keys the running parts were built with: a reload cannot change them. */
 static void
 restart_keys(const struct config *a, const struct config *b, char *out,
@@ -372,8 +404,7 @@ restart_keys(const struct config *a, const struct config *b, char *out,
 		int changed;
 	} k[] = {
 		{ "[server] port", a->port != b->port },
-		{ "[server] listen", a->nlisten != b->nlisten ||
-		    memcmp(a->listen, b->listen, sizeof(a->listen)) != 0 },
+		{ "[server] listen", listen_changed(a, b) },
 		{ "[server] mode", a->mode != b->mode },
 		{ "[server] max_clients", a->max_clients != b->max_clients },
 		{ "[server] state_dir", strcmp(a->state_dir, b->state_dir) != 0 },

@@ -464,6 +464,29 @@ start_upstream(struct session *s, struct handshake *h)
 }
 
 /*
+ * A session takes its snapshot when it is accepted and learns its user at
+ * the end of the handshake: a reload in between replaced the snapshot
+ * without seeing the user. Judged here as the reload judges the others;
+ * under mu, as the reload's drain, which runs after the swap: one of the
+ * two sees the session.
+ */
+static void
+drain_if_stale(struct session *s)
+{
+	struct server_snap *cur = server_snap_get(s->srv);
+
+	if (cur != s->snap && user_revoked(cur->cfg, s->user) &&
+	    atomic_load(&s->drain_by) == 0) {
+		atomic_store(&s->drain_by, net_now_ms() +
+		    (int64_t)cur->cfg->drain_timeout * 1000);
+		slog(LOGL_INFO, s, "admitted under the configuration before a "
+		    "reload that revoked the user; ends in %d s",
+		    cur->cfg->drain_timeout);
+	}
+	server_snap_put(cur);
+}
+
+/*
  * The handshake found the user: its limits decide, under its account's
  * lock, before anything is sent back.
  */
@@ -483,6 +506,7 @@ admit(void *arg, size_t user, const char **why)
 	pthread_mutex_lock(&s->srv->mu);
 	s->user = &s->cfg->users[user];
 	s->acct = s->snap->acct[user];
+	drain_if_stale(s);
 	pthread_mutex_unlock(&s->srv->mu);
 	return 0;
 }
