@@ -55,7 +55,9 @@ struct server {
 	struct dcpool *dcpool;		/* direct mode with dc_pool; else NULL */
 	struct accounts *acc;		/* users by name, across reloads */
 	const struct wallclock *clock;	/* quota periods, expiry */
-	pthread_mutex_t snap_mu;	/* snap and retired */
+	/* snap and retired; taken under mu (a session admitted after a
+	   reload looks at the new snapshot), never mu under it */
+	pthread_mutex_t snap_mu;
 	struct server_snap *snap;	/* the current configuration */
 	struct server_snap *retired;	/* older ones sessions still hold */
 	struct ticker *sweeper;		/* limits of live sessions, state */
@@ -66,7 +68,9 @@ struct server {
 	atomic_llong active;		/* sessions alive: admission and drain */
 	atomic_ullong next_id;
 	atomic_int stopping;		/* set by session_shutdown_all */
-	pthread_mutex_t mu;		/* guards the list of live sessions */
+	/* the list of live sessions; held, the sweeper takes accounts'
+	   own locks (account.h), which never wait for it */
+	pthread_mutex_t mu;
 	struct session *live;
 	struct metrics *metrics;	/* NULL: no [metrics] listen */
 };

@@ -46,6 +46,17 @@ mscrape_python(void)
 	return NULL;
 }
 
+const char *
+mscrape_python_or_skip(void)
+{
+	const char *python = mscrape_python();
+
+	if (python == NULL)
+		itest_skip("no python3 with prometheus_client: install "
+		    "python3-prometheus-client");
+	return python;
+}
+
 uint16_t
 mscrape_free_port(void)
 {

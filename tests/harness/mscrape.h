@@ -18,6 +18,8 @@
  * not see. NULL: none (the caller skips).
  */
 const char *mscrape_python(void);
+/* The same; NULL after itest_skip says why (the caller returns). */
+const char *mscrape_python_or_skip(void);
 /* A port free now on 127.0.0.1: the metrics port is given, not chosen. */
 uint16_t mscrape_free_port(void);
 /*

@@ -152,14 +152,11 @@ START_TEST(values_equal_traffic)
 	uint8_t *msg, *got;
 	uint64_t alice, bob;
 	uint16_t port;
-	const char *python = mscrape_python();
+	const char *python = mscrape_python_or_skip();
 	char *m;
 
-	if (python == NULL) {
-		itest_skip("no python3 with prometheus_client: install "
-		    "python3-prometheus-client");
+	if (python == NULL)
 		return;
-	}
 	dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
 	msg = itest_random_bytes(200000);
 	ck_assert_ptr_nonnull(got = malloc(FRAME_MAX_LEN));
@@ -246,7 +243,7 @@ session_from(struct daemon_proc *d, const char *hex, const char *from,
  */
 START_TEST(user_series)
 {
-	const char *python = mscrape_python();
+	const char *python = mscrape_python_or_skip();
 	struct tclient *a[3], *b, *refused = NULL;
 	struct sockaddr_storage ss;
 	uint8_t key[SECRET_LEN];
@@ -258,11 +255,8 @@ START_TEST(user_series)
 	char *m;
 	int i;
 
-	if (python == NULL) {
-		itest_skip("no python3 with prometheus_client: install "
-		    "python3-prometheus-client");
+	if (python == NULL)
 		return;
-	}
 	dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
 	msg = itest_random_bytes(USER_MSG);
 	ck_assert_ptr_nonnull(got = malloc(FRAME_MAX_LEN));
@@ -338,7 +332,7 @@ live_session(struct daemon_proc *d, const uint8_t *msg, uint8_t *got)
 START_TEST(runtime_values)
 {
 	struct tclient *live[LIVE], *bad[MASKED];
-	const char *python = mscrape_python();
+	const char *python = mscrape_python_or_skip();
 	struct daemon_proc *d;
 	struct fakedc *dc;
 	struct cover *cv;
@@ -347,11 +341,8 @@ START_TEST(runtime_values)
 	char *m;
 	int i;
 
-	if (python == NULL) {
-		itest_skip("no python3 with prometheus_client: install "
-		    "python3-prometheus-client");
+	if (python == NULL)
 		return;
-	}
 	dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
 	ck_assert_int_eq(cover_start_echo(&cv), 0);
 	msg = itest_random_bytes(1024);
