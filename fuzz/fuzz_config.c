@@ -95,6 +95,30 @@ check_middle(const struct config *cfg)
 	    cfg->queue_total_bytes <= 1099511627776LL);
 }
 
+/* Each user has a secret of its own, is found by name, limits in range. */
+static void
+check_users(const struct config *cfg)
+{
+	const struct config_user *u;
+	size_t i;
+
+	check(cfg->nusers <= cfg->usercap);
+	for (i = 0; i < cfg->nusers; i++) {
+		u = &cfg->users[i];
+		check(u->name[0] != '\0' && strlen(u->name) < CONFIG_NAME_MAX);
+		check(u->has_secret);
+		check(config_find_user(cfg, u->name) == u);
+		check(u->lim.max_connections >= 0 &&
+		    u->lim.max_connections <= 1000000);
+		check(u->lim.max_ips >= 0 && u->lim.max_ips <= 1000000);
+		check(u->lim.quota <= 1ULL << 60);
+		check(u->lim.rate == 0 || (u->lim.rate >= 1024 &&
+		    u->lim.rate <= 1ULL << 60));
+		check(u->lim.quota_period >= 0 && u->lim.quota_period <= 3);
+		check(!u->lim.has_ad_tag || cfg->mode == CONFIG_MODE_MIDDLE);
+	}
+}
+
 static void
 check_ranges(const struct config *cfg)
 {
@@ -118,10 +142,7 @@ check_ranges(const struct config *cfg)
 	check(cfg->pool_spare >= 0 && cfg->pool_spare <= 100000);
 	check(cfg->log_level >= LOGL_ERROR && cfg->log_level <= LOGL_DEBUG);
 	check(cfg->state_dir[0] != '\0');
-	check(cfg->nusers <= CONFIG_MAX_USERS);
-	for (i = 0; i < cfg->nusers; i++)
-		check(cfg->users[i].name[0] != '\0' &&
-		    strlen(cfg->users[i].name) < CONFIG_NAME_MAX);
+	check_users(cfg);
 	check_tls(cfg);
 	check_middle(cfg);
 	check(cfg->ndcs >= DC_COUNT && cfg->ndcs <= CONFIG_MAX_DCS);
@@ -139,14 +160,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	config_defaults(&cfg);
 	err[0] = '\0';
 	if (config_load_buffer((const char *)data, size, &cfg, err,
-	    sizeof(err)) != 0) {
+	    sizeof(err)) != 0)
 		check_error(err);
-		return 0;
-	}
-	if (config_validate(&cfg, err, sizeof(err)) != 0) {
+	else if (config_validate(&cfg, err, sizeof(err)) != 0)
 		check_error(err);
-		return 0;
-	}
-	check_ranges(&cfg);
+	else
+		check_ranges(&cfg);
+	config_free(&cfg);
 	return 0;
 }

@@ -22,7 +22,6 @@
 #define CONFIG_MAX_DC_ADDRS	8
 #define CONFIG_MAX_DCS		64
 #define CONFIG_DC_POOL_MAX	16	/* dc_pool: connections per DC */
-#define CONFIG_MAX_USERS	256
 #define CONFIG_NAME_MAX		64
 
 enum config_mode { CONFIG_MODE_DIRECT, CONFIG_MODE_MIDDLE };
@@ -51,9 +50,24 @@ struct config_dc {
 	struct net_addr addr[CONFIG_MAX_DC_ADDRS];
 };
 
+/* [user.NAME]: every key optional; 0 is "no limit". */
+struct config_limits {
+	int max_connections;		/* sessions at once */
+	int max_ips;			/* distinct client addresses at once */
+	unsigned long long quota;	/* bytes both ways per period */
+	int quota_period;		/* enum period */
+	long long expires;		/* unix seconds */
+	unsigned long long rate;	/* bytes per second per direction */
+	int disabled;			/* enabled = no */
+	int has_ad_tag;			/* middle mode: the user's own tag */
+	uint8_t ad_tag[SECRET_LEN];
+};
+
 struct config_user {
 	char name[CONFIG_NAME_MAX];
+	int has_secret;			/* 0: only a [user.NAME] section so far */
 	uint8_t secret[SECRET_LEN];
+	struct config_limits lim;
 };
 
 struct config {
@@ -80,6 +94,9 @@ struct config {
 	int pool_spare;			/* idle threads the pool keeps */
 	enum log_level log_level;
 	char state_dir[PATH_MAX];
+	char users_file[PATH_MAX];	/* [users] and [user.NAME] kept apart */
+	int state_interval;		/* seconds between quota-state writes */
+	int drain_timeout;		/* seconds a removed user's sessions keep */
 
 	/* [tls] (doc/PROTOCOL.md 3): fake-TLS and the cover site */
 	size_t ndomains;			/* 0: no fake-TLS, no masking */
@@ -119,9 +136,11 @@ struct config {
 	size_t nallow;				/* default: loopback only */
 	struct config_cidr allow[CONFIG_MAX_ALLOW];
 
-	/* [users] */
-	size_t nusers;
-	struct config_user users[CONFIG_MAX_USERS];
+	/* [users], [user.NAME]: any number, in file order; config_free */
+	size_t nusers, usercap;
+	struct config_user *users;
+	size_t *byname, *bysecret;	/* open-addressing indexes: i + 1; 0 free */
+	size_t hashcap;
 
 	/* [dc]: the built-in table with the file's entries over it */
 	size_t ndcs;
@@ -140,9 +159,15 @@ int config_set(struct config *cfg, const char *section, const char *key,
     const char *value, char *err, size_t errlen);
 /* Cross-key checks after all overrides. */
 int config_validate(struct config *cfg, char *err, size_t errlen);
+/* What the defaults and loads allocated; cfg is then empty, as after memset. */
+void config_free(struct config *cfg);
+/* The user of that name (lowercase), or NULL. */
+const struct config_user *config_find_user(const struct config *cfg,
+    const char *name);
 
-/* Whether sa falls in one of cfg's [metrics] allow entries. */
-int config_allowed(const struct config *cfg, const struct sockaddr *sa);
+/* Whether sa falls in one of the n entries of list ([metrics] allow). */
+int config_cidr_match(const struct config_cidr *list, size_t n,
+    const struct sockaddr *sa);
 const struct config_dc *config_find_dc(const struct config *cfg, int id);
 const char *config_log_level_name(enum log_level l);
 

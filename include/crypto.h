@@ -13,6 +13,12 @@ typedef struct crypto_ctr crypto_ctr;
 int crypto_ctr_new(crypto_ctr **out, const uint8_t key[32], const uint8_t iv[16]);
 /* in and out may be the same buffer. */
 int crypto_ctr_apply(crypto_ctr *c, const uint8_t *in, uint8_t *out, size_t len);
+/*
+ * A new key and iv for c, keystream from offset 0, without a new context:
+ * trying one key after another (a header against every user's secret).
+ */
+int crypto_ctr_rekey(crypto_ctr *c, const uint8_t key[32],
+    const uint8_t iv[16]);
 /* Advance the keystream by n bytes without output. */
 int crypto_ctr_skip(crypto_ctr *c, size_t n);
 void crypto_ctr_free(crypto_ctr *c);
@@ -40,6 +46,17 @@ int crypto_md5(const uint8_t *buf, size_t len, uint8_t out[16]);
 int crypto_sha1(const uint8_t *buf, size_t len, uint8_t out[20]);
 int crypto_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg,
     size_t msglen, uint8_t out[32]);
+/*
+ * HMAC-SHA256 under one key after another (a hello against every user's
+ * secret): the context and the algorithm are set up once, not for each
+ * key as crypto_hmac_sha256 does. keylen > 0.
+ */
+typedef struct crypto_hmac crypto_hmac;
+
+int crypto_hmac_new(crypto_hmac **out);
+int crypto_hmac_run(crypto_hmac *c, const uint8_t *key, size_t keylen,
+    const uint8_t *msg, size_t msglen, uint8_t out[32]);
+void crypto_hmac_free(crypto_hmac *c);
 int crypto_random(uint8_t *buf, size_t len);
 /* Free this thread's libcrypto state; call as a thread ends. */
 void crypto_thread_end(void);

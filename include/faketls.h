@@ -63,6 +63,7 @@ int faketls_hello_parse(const uint8_t *buf, size_t len,
 struct faketls_match {
 	size_t secret_index;
 	uint32_t ts;		/* the client's unix time */
+	size_t trials;		/* secrets tried, the matching one included */
 };
 
 /*
@@ -79,6 +80,10 @@ struct faketls_match {
 int faketls_hello_verify(const uint8_t *wire, const struct faketls_hello *h,
     const uint8_t (*secrets)[SECRET_LEN], size_t nsecrets,
     struct faketls_match *out);
+/* The same, trying secrets[first] first (secret_trial's order). */
+int faketls_hello_verify_from(const uint8_t *wire,
+    const struct faketls_hello *h, const uint8_t (*secrets)[SECRET_LEN],
+    size_t nsecrets, size_t first, struct faketls_match *out);
 
 /*
  * 0 if now - skew_past <= ts <= now + skew_future (both edges accepted),

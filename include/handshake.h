@@ -29,6 +29,7 @@ enum handshake_reject {
 	HANDSHAKE_REJECT_TLS_SNI,	/* hello names none of the domains */
 	HANDSHAKE_REJECT_TLS_INNER,	/* after the hello: bad records or header */
 	HANDSHAKE_REJECT_REPLAY,	/* hello or header seen before */
+	HANDSHAKE_REJECT_LIMIT,		/* the user's limits refused it */
 	HANDSHAKE_REJECT_COUNT
 };
 
@@ -51,9 +52,21 @@ struct handshake {
 	int64_t unix_now;		/* time(NULL) at the start: hello times,
 					   replay ages */
 	const char *who;		/* log prefix: "sN ADDR" */
+	/*
+	 * Called once the user is known and the hello or header is fresh,
+	 * before any reply: 0 admits; else the client is refused as any
+	 * failed one (HANDSHAKE_REJECT_LIMIT), and *why names the limit.
+	 * NULL: everyone is admitted.
+	 */
+	int (*admit)(void *arg, size_t user, const char **why);
+	void *admit_arg;
+	size_t first;			/* the user to try first (seen_get),
+					   then the others; 0 when unknown */
 
 	/* out */
 	struct obfs2_result res;	/* secret_index: the user */
+	size_t trials;			/* secrets tried to find the user, as
+					   a header and as a hello */
 	int tls;			/* the client speaks fake-TLS records */
 	struct faketls_reader rd;	/* its record state after the header */
 	uint8_t *pend;			/* stream bytes read past the header */

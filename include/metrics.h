@@ -9,23 +9,33 @@
 
 #include <stdatomic.h>
 #include <stdio.h>
+#include "account.h"
 #include "config.h"
 #include "stats.h"
+#include "wallclock.h"
 
 #define METRICS_ERR	(-1)
 
 struct metrics;
 
+/* What a scrape reads; all of it must outlive the endpoint. */
+struct metrics_view {
+	const struct config *cfg;	/* the start's: mode, listen */
+	const struct stats *st;
+	const atomic_llong *active;	/* sessions alive */
+	struct accounts *acc;		/* per-user series; NULL: none */
+	const struct wallclock *clock;	/* quota periods, address windows */
+};
+
 /*
- * Serve cfg's [metrics] listen; st and active (the sessions alive) must
- * outlive it. *out is NULL when [metrics] listen is not set. Failures are
- * logged.
+ * Serve v->cfg's [metrics] listen. *out is NULL when [metrics] listen is
+ * not set. Failures are logged.
  */
-int metrics_start(const struct config *cfg, const struct stats *st,
-    const atomic_llong *active, struct metrics **out);
+int metrics_start(const struct metrics_view *v, struct metrics **out);
+/* A reload's allow list (m NULL: nothing to do). */
+void metrics_set_allow(struct metrics *m, const struct config *cfg);
 void metrics_stop(struct metrics *m);
 /* The /metrics body. */
-int metrics_write(const struct config *cfg, const struct stats *st,
-    long long active, FILE *out);
+int metrics_write(const struct metrics_view *v, FILE *out);
 
 #endif

@@ -47,11 +47,12 @@ int mux_ready_links(struct mux *m);
 
 /*
  * Bind a client to a random ready link of the cluster for dc. client is
- * its address, local the address it reached us on.
+ * its address, local the address it reached us on; ad_tag its user's own
+ * tag (16 bytes), or NULL for [middle] ad_tag.
  */
 int mux_attach(struct mux *m, int16_t dc, enum frame_transport t,
     const struct sockaddr *client, const struct sockaddr *local,
-    struct mux_conn **out);
+    const uint8_t *ad_tag, struct mux_conn **out);
 /* One client packet as RPC_PROXY_REQ (2.4 filter applied: dropped is 0). */
 int mux_send(struct mux_conn *c, const uint8_t *msg, size_t len, int quickack);
 /* The next answer, or MUX_CLOSED, or MUX_TIMEOUT after timeout_ms. */

@@ -18,6 +18,8 @@ struct net_addr {
 
 /* Monotonic milliseconds. */
 int64_t net_now_ms(void);
+/* The same clock in microseconds, for durations a histogram keeps. */
+int64_t net_now_us(void);
 
 /* Bind and listen on a (its port replaced by port unless 0); IPv6 is v6-only. */
 int net_listen(const struct net_addr *a, uint16_t port, int backlog, int *fd);

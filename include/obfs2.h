@@ -22,6 +22,8 @@ struct obfs2_keys {
 
 struct obfs2_result {
 	int secret_index;	/* which secret matched; -1 when none given */
+	size_t trials;		/* secrets tried, the matching one included;
+				   set on a miss too */
 	uint32_t tag;		/* PROTO_TAG_* */
 	int16_t dc;		/* signed DC id from bytes 60..61 */
 	struct obfs2_keys keys;	/* server's view: rkey = client->server */
@@ -33,6 +35,10 @@ struct obfs2_result {
  */
 int obfs2_parse(const uint8_t hdr[OBFS2_HEADER_LEN],
     const uint8_t (*secrets)[SECRET_LEN], size_t nsecrets,
+    struct obfs2_result *out);
+/* The same, trying secrets[first] first (secret_trial's order). */
+int obfs2_parse_from(const uint8_t hdr[OBFS2_HEADER_LEN],
+    const uint8_t (*secrets)[SECRET_LEN], size_t nsecrets, size_t first,
     struct obfs2_result *out);
 
 /*

@@ -7,6 +7,7 @@
 #ifndef MTPROXYD_POOL_H
 #define MTPROXYD_POOL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #define POOL_ERR	(-1)
@@ -23,6 +24,12 @@ int pool_new(struct pool **out, int max_threads, int queue_len, int spare,
  * per-thread library state (OpenSSL's) is freed before pool_free returns.
  */
 void pool_on_thread_exit(struct pool *p, void (*fn)(void));
+/*
+ * Keep busy and idle (threads running a job, threads waiting for one) equal
+ * to the pool's own counts, with atomic stores, so that a reader needs no
+ * lock of the pool's; they must outlive it.
+ */
+void pool_set_gauges(struct pool *p, atomic_llong *busy, atomic_llong *idle);
 int pool_submit(struct pool *p, pool_fn fn, void *arg);
 /* Threads alive, and threads running a job. */
 void pool_counts(struct pool *p, int *threads, int *busy);

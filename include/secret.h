@@ -33,4 +33,11 @@ int secret_format(const struct secret *s, char *out, size_t outlen);
 int secret_link(const struct secret *s, const char *host, uint16_t port,
     int tme, char *out, size_t outlen);
 
+/*
+ * The secret to try k-th (k < n) when secrets[first] goes first and the
+ * others follow in their order, none tried twice (many users: the one a
+ * client's address was last seen with first). first >= n: plain order.
+ */
+size_t secret_trial(size_t k, size_t first, size_t n);
+
 #endif

@@ -18,5 +18,14 @@ struct server;
 int session_start(struct server *srv, int fd, const struct sockaddr *peer);
 /* Shut down every live session's sockets; their threads then end. */
 void session_shutdown_all(struct server *srv);
+/*
+ * Once a second: end the sessions of users whose quota is spent, whose
+ * account expired, or whose drain (after a reload) is over.
+ */
+void session_sweep(struct server *srv);
+/* After a reload to cfg: sessions of users it removed, disabled or gave
+ * another secret end after its drain_timeout; those of users it kept (or
+ * brought back) are no longer drained. */
+void session_drain_changed(struct server *srv, const struct config *cfg);
 
 #endif

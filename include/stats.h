@@ -10,7 +10,10 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include "config.h"
-#include "users.h"
+#include "account.h"
+#include "histo.h"
+
+#define STATS_ERR	(-1)
 
 enum stats_reject {
 	STATS_REJECT_MAX_CLIENTS,	/* max_clients reached */
@@ -27,11 +30,21 @@ enum stats_reject {
 	STATS_REJECT_REPLAY,		/* hello or header seen before */
 	STATS_REJECT_NO_FD,		/* out of descriptors: closed at once */
 	STATS_REJECT_NO_THREAD,		/* no thread could be started */
+	STATS_REJECT_USER_LIMIT,	/* the user's limits (account.h) */
 	STATS_REJECT_COUNT
+};
+
+/* Where a middle-proxy link is now: a gauge per state. */
+enum stats_link {
+	STATS_LINK_CONNECTING,		/* connect, nonce and handshake */
+	STATS_LINK_READY,		/* taking clients */
+	STATS_LINK_WAITING,		/* down, waiting to try again */
+	STATS_LINK_COUNT
 };
 
 /* The middle-proxy links (mux). */
 struct stats_mux {
+	atomic_llong links[STATS_LINK_COUNT];	/* links in each state now */
 	atomic_ullong links_up;		/* handshakes completed */
 	atomic_ullong link_failures;	/* connects or handshakes failed, links lost */
 	atomic_ullong forwarded_queries;	/* RPC_PROXY_REQ sent */
@@ -54,35 +67,51 @@ struct stats_middle {
 	atomic_ullong refresh_failures;	/* fetch or parse failures, kept old */
 };
 
+/* The session threads (pool), as the pool last changed them. */
+struct stats_pool {
+	atomic_llong busy;		/* running a job */
+	atomic_llong idle;		/* waiting for one */
+};
+
 struct stats {
 	atomic_ullong accepted;
 	atomic_ullong rejected[STATS_REJECT_COUNT];
+	/* Relayed to the cover site, by the reject that sent them there. */
+	atomic_ullong mask_relays[STATS_REJECT_COUNT];
+	struct histo handshake_time;	/* accept to the handshake's outcome */
+	/* Direct mode, a session's own connect to a DC: by cfg->dcs index. */
+	struct histo dc_connect[CONFIG_MAX_DCS];
+	struct stats_pool pool;
 	atomic_ullong handshakes;	/* clients that reached a DC */
 	atomic_ullong unknown_dc;	/* sent to default_dc */
 	atomic_ullong masked;		/* relayed to the cover site */
 	atomic_ullong mask_failed;	/* cover site unreachable: closed */
 	atomic_ullong bytes_in;		/* client -> upstream, payload */
 	atomic_ullong bytes_out;	/* upstream -> client */
+	atomic_ullong reloads[2];	/* SIGHUP: applied, refused */
 	atomic_llong relay_buffers;	/* relay directions holding a buffer now */
 	atomic_llong relay_pipes;	/* fast-mode downloads holding a pipe now */
 	struct stats_mux mux;		/* middle mode */
 	struct stats_middle middle;	/* middle mode */
-	struct users_counters users[CONFIG_MAX_USERS];
 };
 
+/* Zero counters, histograms with the bucket bounds of stats.c. */
+int stats_init(struct stats *st);
 const char *stats_reject_name(enum stats_reject r);
+const char *stats_link_name(enum stats_link l);
 typedef void (*stats_each_fn)(void *ctx, const char *name,
     unsigned long long value);
 /* fn for each middle-mode counter, named as stats_write names it. */
 void stats_middle_each(const struct stats *st, stats_each_fn fn, void *ctx);
 /*
  * One "name value" line per counter of st, and active (the sessions alive
- * now, which the server counts); user counters by user name.
+ * now, which the server counts); each account's counters by user name
+ * (acc NULL: none).
  */
 void stats_write(const struct config *cfg, const struct stats *st,
-    long long active, FILE *out);
+    struct accounts *acc, long long active, FILE *out);
 /* The same, as one log line each at info level. */
 void stats_log(const struct config *cfg, const struct stats *st,
-    long long active);
+    struct accounts *acc, long long active);
 
 #endif

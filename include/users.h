@@ -11,13 +11,6 @@
 
 #define USERS_ERR		(-2)
 
-struct users_counters {
-	atomic_ullong connections;
-	atomic_llong active;
-	atomic_ullong bytes_in;		/* client -> upstream */
-	atomic_ullong bytes_out;	/* upstream -> client */
-};
-
 /*
  * With no [users], load the default user's secret from state_dir, or create
  * it (random, mode 0600) and add it to cfg as user "default".

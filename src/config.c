@@ -26,11 +26,13 @@
 #include "errbuf.h"
 #include "file.h"
 #include "crypto.h"
+#include "period.h"
 #include "secret.h"
 
 #define DEFAULT_PORT		8443
 #define DC_ID_MAX		32767
 #define FILE_MAX		(1024 * 1024)
+#define USERS_FILE_MAX		(64 * 1024 * 1024)	/* 100,000 users and limits */
 #define SHOWN_VALUE_MAX		80	/* value characters quoted in an error */
 #define LIST_MAX		4096	/* longest comma-separated value */
 #define AUTO_CLIENTS_CAP	8192
@@ -41,6 +43,8 @@
 #define REPLAY_ENTRIES		262144	/* see conf/mtproxyd.conf */
 #define MASK_MAX_BYTES		(100LL * 1024 * 1024)
 #define REFRESH_INTERVAL	3600
+#define STATE_INTERVAL		10
+#define DRAIN_TIMEOUT		60
 #define PING_INTERVAL		10
 #define CONN_MIN		2
 #define CONN_MAX		4
@@ -744,6 +748,12 @@ static const struct key_def server_keys[] = {
 	    "error, warn, info or debug" },
 	{ "state_dir", set_state_dir, 0, 0, 0, 0,
 	    "a directory path of 1..4095 bytes" },
+	{ "users_file", set_path, FIELD(users_file), 0, FIELD_MAX(users_file),
+	    KEY_ZERO, "a file path of at most 4095 bytes (empty: none)" },
+	{ "state_interval", set_int, FIELD(state_interval), 1, 3600, 0,
+	    "seconds 1..3600" },
+	{ "drain_timeout", set_int, FIELD(drain_timeout), 0, 86400, 0,
+	    "seconds 0..86400" },
 };
 
 static const struct key_def tls_keys[] = {
@@ -898,7 +908,8 @@ cidr_match(const struct config_cidr *c, const uint8_t *addr)
 }
 
 int
-config_allowed(const struct config *cfg, const struct sockaddr *sa)
+config_cidr_match(const struct config_cidr *list, size_t n,
+    const struct sockaddr *sa)
 {
 	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
 	const uint8_t *a6 = sin6->sin6_addr.s6_addr;
@@ -918,9 +929,8 @@ config_allowed(const struct config *cfg, const struct sockaddr *sa)
 	} else {
 		return 0;
 	}
-	for (i = 0; i < cfg->nallow; i++)
-		if (cfg->allow[i].family == family &&
-		    cidr_match(&cfg->allow[i], addr))
+	for (i = 0; i < n; i++)
+		if (list[i].family == family && cidr_match(&list[i], addr))
 			return 1;
 	return 0;
 }
@@ -956,7 +966,11 @@ set_key(struct config *cfg, const char *section, const struct key_def *keys,
 	return CONFIG_ERR;
 }
 
-/* [users]: the name is the key, lowercased as iniparser does. */
+/*
+ * [users]: the name is the key, lowercased as iniparser does. Thousands of
+ * users: names and secrets are found through two open-addressing indexes
+ * (slot = index + 1, 0 free) kept at most half full.
+ */
 
 static int
 user_name_valid(const char *name)
@@ -972,6 +986,125 @@ user_name_valid(const char *name)
 	return 1;
 }
 
+/* FNV-1a: the file's own names and secrets, nothing a client chooses. */
+static size_t
+hash_bytes(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint64_t h = 1469598103934665603ULL;
+
+	while (n-- > 0)
+		h = (h ^ *b++) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+/* The slot holding the entry equal to key, or the free slot it would take. */
+static size_t *
+index_slot(const struct config *cfg, size_t *table, const void *key,
+    size_t keylen, int secret)
+{
+	size_t i = hash_bytes(key, keylen) & (cfg->hashcap - 1);
+	const struct config_user *u;
+
+	for (;; i = (i + 1) & (cfg->hashcap - 1)) {
+		if (table[i] == 0)
+			return &table[i];
+		u = &cfg->users[table[i] - 1];
+		if (secret ? u->has_secret &&
+		    memcmp(u->secret, key, SECRET_LEN) == 0 :
+		    strcmp(u->name, key) == 0)
+			return &table[i];
+	}
+}
+
+static void
+index_add(struct config *cfg, size_t i)
+{
+	const struct config_user *u = &cfg->users[i];
+
+	*index_slot(cfg, cfg->byname, u->name, strlen(u->name), 0) = i + 1;
+	if (u->has_secret)
+		*index_slot(cfg, cfg->bysecret, u->secret, SECRET_LEN, 1) =
+		    i + 1;
+}
+
+/* Room for one more user, indexes rebuilt when they would pass half full. */
+static int
+users_reserve(struct config *cfg)
+{
+	size_t cap, hcap, i, *byname, *bysecret;
+	struct config_user *nu;
+
+	if (cfg->nusers == cfg->usercap) {
+		cap = cfg->usercap ? cfg->usercap * 2 : 16;
+		if ((nu = realloc(cfg->users, cap * sizeof(*nu))) == NULL)
+			return CONFIG_ERR_IO;
+		cfg->users = nu;
+		cfg->usercap = cap;
+	}
+	if (2 * (cfg->nusers + 1) <= cfg->hashcap)
+		return 0;
+	hcap = cfg->hashcap ? cfg->hashcap * 2 : 64;
+	byname = calloc(hcap, sizeof(*byname));
+	bysecret = calloc(hcap, sizeof(*bysecret));
+	if (byname == NULL || bysecret == NULL) {
+		free(byname);
+		free(bysecret);
+		return CONFIG_ERR_IO;
+	}
+	free(cfg->byname);
+	free(cfg->bysecret);
+	cfg->byname = byname;
+	cfg->bysecret = bysecret;
+	cfg->hashcap = hcap;
+	for (i = 0; i < cfg->nusers; i++)
+		index_add(cfg, i);
+	return 0;
+}
+
+const struct config_user *
+config_find_user(const struct config *cfg, const char *name)
+{
+	size_t slot;
+
+	if (cfg->hashcap == 0)
+		return NULL;
+	slot = *index_slot(cfg, cfg->byname, name, strlen(name), 0);
+	return slot == 0 ? NULL : &cfg->users[slot - 1];
+}
+
+/* A valid name as it is stored. */
+static void
+user_name_lower(const char *name, char lname[CONFIG_NAME_MAX])
+{
+	size_t i;
+
+	for (i = 0; name[i] != '\0'; i++)
+		lname[i] = (char)tolower((unsigned char)name[i]);
+	lname[i] = '\0';
+}
+
+/* The user called name (lowercased into lname), added if new. */
+static int
+user_get(struct config *cfg, const char *name, char lname[CONFIG_NAME_MAX],
+    struct config_user **out)
+{
+	struct config_user *u;
+
+	user_name_lower(name, lname);
+	if ((*out = (struct config_user *)config_find_user(cfg, lname)) != NULL)
+		return 0;
+	if (users_reserve(cfg) != 0)
+		return CONFIG_ERR_IO;
+	u = &cfg->users[cfg->nusers];
+	memset(u, 0, sizeof(*u));
+	memcpy(u->name, lname, CONFIG_NAME_MAX);
+	cfg->nusers++;
+	index_add(cfg, cfg->nusers - 1);
+	*out = u;
+	return 0;
+}
+
 /* Never quote the value here: it is a secret. */
 static int
 set_user(struct config *cfg, const char *key, const char *value,
@@ -979,7 +1112,8 @@ set_user(struct config *cfg, const char *key, const char *value,
 {
 	char name[CONFIG_NAME_MAX], k[SHOWN_VALUE_MAX + 4];
 	uint8_t secret[SECRET_LEN];
-	size_t i;
+	struct config_user *u;
+	size_t other;
 	int rc = CONFIG_ERR;
 
 	if (!user_name_valid(key)) {
@@ -987,40 +1121,195 @@ set_user(struct config *cfg, const char *key, const char *value,
 		    "1..63 letters, digits, '_', '.' or '-'", shown(key, k));
 		return CONFIG_ERR;
 	}
-	for (i = 0; key[i] != '\0'; i++)
-		name[i] = (char)tolower((unsigned char)key[i]);
-	name[i] = '\0';
+	user_name_lower(key, name);
 	if (secret_parse_key(value, secret) != 0) {
 		errbuf_set(err, errlen, "config: [users] %s: expected 32 hex "
 		    "digits", name);
 		goto out;
 	}
-	for (i = 0; i < cfg->nusers; i++) {
-		if (strcmp(cfg->users[i].name, name) == 0) {
-			errbuf_set(err, errlen, "config: [users] %s: expected "
-			    "each user name once (defined twice)", name);
-			goto out;
-		}
-		/* The handshake finds the user by secret alone. */
-		if (crypto_memeq(cfg->users[i].secret, secret, SECRET_LEN)) {
-			errbuf_set(err, errlen, "config: [users] %s: expected a "
-			    "secret of its own (user %s has the same)", name,
-			    cfg->users[i].name);
-			goto out;
-		}
-	}
-	if (cfg->nusers == CONFIG_MAX_USERS) {
-		errbuf_set(err, errlen, "config: [users] %s: expected at most %d "
-		    "users", name, CONFIG_MAX_USERS);
+	if ((u = (struct config_user *)config_find_user(cfg, name)) != NULL &&
+	    u->has_secret) {
+		errbuf_set(err, errlen, "config: [users] %s: expected each user "
+		    "name once (defined twice)", name);
 		goto out;
 	}
-	memcpy(cfg->users[cfg->nusers].name, name, sizeof(name));
-	memcpy(cfg->users[cfg->nusers].secret, secret, SECRET_LEN);
-	cfg->nusers++;
+	/* The handshake finds the user by secret alone. */
+	other = cfg->hashcap == 0 ? 0 :
+	    *index_slot(cfg, cfg->bysecret, secret, SECRET_LEN, 1);
+	if (other != 0) {
+		errbuf_set(err, errlen, "config: [users] %s: expected a secret "
+		    "of its own (user %s has the same)", name,
+		    cfg->users[other - 1].name);
+		goto out;
+	}
+	if (user_get(cfg, key, name, &u) != 0) {
+		errbuf_set(err, errlen, "config: out of memory");
+		rc = CONFIG_ERR_IO;
+		goto out;
+	}
+	memcpy(u->secret, secret, SECRET_LEN);
+	u->has_secret = 1;
+	index_add(cfg, (size_t)(u - cfg->users));
 	rc = 0;
 out:
 	OPENSSL_cleanse(secret, sizeof(secret));
 	return rc;
+}
+
+/* [user.NAME]: the user's limits, before or after its [users] line. */
+
+static int
+lim_count(struct config_limits *l, const struct key_def *k, const char *value)
+{
+	long long v;
+
+	if (key_num(k, value, &v) != 0)
+		return CONFIG_ERR;
+	*(int *)(void *)((char *)l + k->off) = (int)v;
+	return 0;
+}
+
+static int
+lim_bytes(struct config_limits *l, const struct key_def *k, const char *value)
+{
+	uint64_t v;
+
+	if (value[0] == '\0' || period_parse_bytes(value, &v) != 0 ||
+	    v > (uint64_t)k->max || (v != 0 && v < (uint64_t)k->min))
+		return CONFIG_ERR;
+	*(unsigned long long *)(void *)((char *)l + k->off) = v;
+	return 0;
+}
+
+static int
+lim_period(struct config_limits *l, const struct key_def *k,
+    const char *value)
+{
+	enum period p;
+
+	(void)k;
+	if (period_parse(value, &p) != 0)
+		return CONFIG_ERR;
+	l->quota_period = (int)p;
+	return 0;
+}
+
+static int
+lim_expires(struct config_limits *l, const struct key_def *k,
+    const char *value)
+{
+	int64_t t;
+
+	(void)k;
+	if (value[0] == '\0') {
+		l->expires = 0;
+		return 0;
+	}
+	if (period_parse_time(value, &t) != 0 || t <= 0)
+		return CONFIG_ERR;
+	l->expires = t;
+	return 0;
+}
+
+static int
+lim_enabled(struct config_limits *l, const struct key_def *k,
+    const char *value)
+{
+	int on;
+
+	(void)k;
+	if (parse_bool(value, &on) != 0)
+		return CONFIG_ERR;
+	l->disabled = !on;
+	return 0;
+}
+
+static int
+lim_ad_tag(struct config_limits *l, const struct key_def *k,
+    const char *value)
+{
+	(void)k;
+	if (value[0] == '\0') {
+		l->has_ad_tag = 0;
+		return 0;
+	}
+	if (secret_parse_key(value, l->ad_tag) != 0)
+		return CONFIG_ERR;
+	l->has_ad_tag = 1;
+	return 0;
+}
+
+typedef int (*lim_setter)(struct config_limits *, const struct key_def *,
+    const char *);
+
+#define LIM(f)		offsetof(struct config_limits, f)
+#define BYTES_MAX	(1LL << 60)
+
+/* The table's set field is unused: lim_setters holds each row's setter. */
+static const struct key_def user_keys[] = {
+	{ "max_connections", NULL, LIM(max_connections), 1, 1000000, KEY_ZERO,
+	    "sessions 1..1000000 (0: no cap)" },
+	{ "max_ips", NULL, LIM(max_ips), 1, 1000000, KEY_ZERO,
+	    "addresses 1..1000000 (0: no cap)" },
+	{ "quota", NULL, LIM(quota), 1, BYTES_MAX, KEY_ZERO,
+	    "bytes with an optional K, M, G or T suffix (0: none)" },
+	{ "quota_period", NULL, 0, 0, 0, 0, "total, day, week or month" },
+	{ "expires", NULL, 0, 0, 0, KEY_ZERO,
+	    "a UTC date or date-time, ISO 8601 (2027-01-31 or "
+	    "2027-01-31T18:00:00Z)" },
+	{ "rate", NULL, LIM(rate), 1024, BYTES_MAX, KEY_ZERO,
+	    "bytes per second, at least 1K, with an optional K, M, G or T "
+	    "suffix (0: none)" },
+	{ "enabled", NULL, 0, 0, 0, 0, "yes or no" },
+	{ "ad_tag", NULL, 0, 0, 0, KEY_UNQUOTED, "32 hex digits" },
+};
+
+static const lim_setter lim_setters[NELEM(user_keys)] = {
+	lim_count, lim_count, lim_bytes, lim_period, lim_expires, lim_bytes,
+	lim_enabled, lim_ad_tag,
+};
+
+static int
+set_user_key(struct config *cfg, const char *section, const char *key,
+    const char *value, char *err, size_t errlen)
+{
+	char name[CONFIG_NAME_MAX], known[256], k[SHOWN_VALUE_MAX + 4];
+	char sec[SHOWN_VALUE_MAX + 4];
+	const char *uname = section + 5;
+	struct config_user *u;
+	size_t i, pos = 0;
+
+	if (!user_name_valid(uname)) {
+		errbuf_set(err, errlen, "config: [%s]: expected a user name of "
+		    "1..63 letters, digits, '_', '.' or '-' after user.",
+		    shown(section, k));
+		return CONFIG_ERR;
+	}
+	for (i = 0; i < NELEM(user_keys); i++) {
+		if (strcasecmp(key, user_keys[i].name) != 0)
+			continue;
+		if (user_get(cfg, uname, name, &u) != 0) {
+			errbuf_set(err, errlen, "config: out of memory");
+			return CONFIG_ERR_IO;
+		}
+		snprintf(known, sizeof(known), "user.%s", name);
+		if (lim_setters[i](&u->lim, &user_keys[i], value) == 0)
+			return 0;
+		if (user_keys[i].flags & KEY_UNQUOTED) {
+			errbuf_set(err, errlen, "config: [%s] %s: expected %s",
+			    known, user_keys[i].name, user_keys[i].form);
+			return CONFIG_ERR;
+		}
+		return err_value(err, errlen, known, key, value,
+		    user_keys[i].form);
+	}
+	known[0] = '\0';
+	for (i = 0; i < NELEM(user_keys); i++)
+		pos += (size_t)snprintf(known + pos, sizeof(known) - pos,
+		    "%s%s", i ? ", " : "", user_keys[i].name);
+	errbuf_set(err, errlen, "config: [%s] %s: unknown key; expected one "
+	    "of %s", shown(section, sec), shown(key, k), known);
+	return CONFIG_ERR;
 }
 
 /* [dc]: id = addresses; replaces the id's built-in addresses or adds it. */
@@ -1059,7 +1348,8 @@ err_section(const char *section, char *err, size_t errlen)
 	char s[SHOWN_VALUE_MAX + 4];
 
 	errbuf_set(err, errlen, "config: [%s]: unknown section; expected "
-	    "[server], [tls], [middle], [metrics], [users] or [dc]", shown(section, s));
+	    "[server], [tls], [middle], [metrics], [users], [user.NAME] or "
+	    "[dc]", shown(section, s));
 	return CONFIG_ERR;
 }
 
@@ -1085,6 +1375,8 @@ config_set(struct config *cfg, const char *section, const char *key,
 		    NELEM(metrics_keys), key, value, err, errlen);
 	if (strcasecmp(section, "users") == 0)
 		return set_user(cfg, key, value, err, errlen);
+	if (strncasecmp(section, "user.", 5) == 0)
+		return set_user_key(cfg, section, key, value, err, errlen);
 	if (strcasecmp(section, "dc") == 0)
 		return set_dc(cfg, key, value, err, errlen);
 	return err_section(section, err, errlen);
@@ -1159,6 +1451,8 @@ config_defaults(struct config *cfg)
 	cfg->pool_spare = 64;
 	cfg->log_level = LOGL_INFO;
 	default_state_dir(cfg);
+	cfg->state_interval = STATE_INTERVAL;
+	cfg->drain_timeout = DRAIN_TIMEOUT;
 	cfg->mask_port = MASK_PORT;
 	cfg->mask_proxy_protocol = 0;
 	cfg->time_skew_past = FAKETLS_SKEW_PAST;
@@ -1350,28 +1644,52 @@ dup_error(const char *dup, char *err, size_t errlen)
 	return CONFIG_ERR;
 }
 
+/* A [section] line: known (for a users file, one of its two kinds)? */
+static int
+section_known(const char *name, int users_only)
+{
+	static const char *const sections[] = { "users", "server", "tls",
+	    "middle", "metrics", "dc" };
+	size_t j;
+
+	if (strncmp(name, "user.", 5) == 0)
+		return 1;
+	for (j = 0; j < (users_only ? 1 : NELEM(sections)); j++)
+		if (strcmp(name, sections[j]) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+err_users_only(const char *section, char *err, size_t errlen)
+{
+	char s[SHOWN_VALUE_MAX + 4];
+
+	errbuf_set(err, errlen, "config: [%s]: expected only [users] and "
+	    "[user.NAME] sections in a users_file", shown(section, s));
+	return CONFIG_ERR;
+}
+
 /* Walk the entries in file order so the first mistake is reported. */
 static int
-apply_dictionary(dictionary *d, struct config *cfg, char *err, size_t errlen)
+apply_dictionary(dictionary *d, struct config *cfg, int users_only,
+    char *err, size_t errlen)
 {
-	static const char *const sections[] = { "server", "tls", "middle",
-	    "metrics", "users", "dc" };
 	const char *key, *colon;
-	char section[16], shownkey[SHOWN_VALUE_MAX + 4];
+	char section[CONFIG_NAME_MAX + 8], shownkey[SHOWN_VALUE_MAX + 4];
 	ssize_t i;
-	size_t j, n;
+	size_t n;
 	int rc;
 
 	for (i = 0; i < d->size; i++) {
 		if ((key = d->key[i]) == NULL)
 			continue;
 		if (d->val[i] == NULL) {
-			for (j = 0; j < NELEM(sections) &&
-			    strcmp(key, sections[j]) != 0; j++)
-				;
-			if (j == NELEM(sections))
-				return err_section(key, err, errlen);
-			continue;
+			if (section_known(key, users_only))
+				continue;
+			return users_only && section_known(key, 0) ?
+			    err_users_only(key, err, errlen) :
+			    err_section(key, err, errlen);
 		}
 		colon = strchr(key, ':');
 		n = (size_t)(colon - key);
@@ -1394,8 +1712,8 @@ apply_dictionary(dictionary *d, struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-int
-config_load_buffer(const char *text, size_t len, struct config *cfg,
+static int
+load_text(const char *text, size_t len, struct config *cfg, int users_only,
     char *err, size_t errlen)
 {
 	char dup[2 * INI_LINE_MAX + 2];
@@ -1414,11 +1732,18 @@ config_load_buffer(const char *text, size_t len, struct config *cfg,
 	if (rc == 1)
 		rc = dup_error(dup, err, errlen);
 	else if (rc == 0)
-		rc = apply_dictionary(d, cfg, err, errlen);
+		rc = apply_dictionary(d, cfg, users_only, err, errlen);
 	else
 		errbuf_set(err, errlen, "config: out of memory");
 	iniparser_freedict(d);
 	return rc;
+}
+
+int
+config_load_buffer(const char *text, size_t len, struct config *cfg,
+    char *err, size_t errlen)
+{
+	return load_text(text, len, cfg, 0, err, errlen);
 }
 
 /* Prefix an error from config_load_buffer with the file's name. */
@@ -1433,14 +1758,15 @@ err_prefix(const char *path, char *err, size_t errlen)
 	snprintf(err, errlen, "%s: %s", path, copy);
 }
 
-int
-config_load(const char *path, struct config *cfg, char *err, size_t errlen)
+static int
+load_file(const char *path, struct config *cfg, int users_only, char *err,
+    size_t errlen)
 {
+	size_t max = users_only ? USERS_FILE_MAX : FILE_MAX, len;
 	char *text;
-	size_t len;
 	int rc;
 
-	switch (file_read(path, 0, FILE_MAX, &text, &len)) {
+	switch (file_read(path, 0, max, &text, &len)) {
 	case 0:
 		break;
 	case FILE_ERR_OPEN:
@@ -1452,18 +1778,30 @@ config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 		    path);
 		return CONFIG_ERR_IO;
 	case FILE_ERR_BIG:
-		errbuf_set(err, errlen, "%s: config: expected at most %d bytes",
-		    path, FILE_MAX);
+		errbuf_set(err, errlen, "%s: config: expected at most %zu bytes",
+		    path, max);
 		return CONFIG_ERR;
 	default:
 		errbuf_set(err, errlen, "%s: cannot read: %s", path,
 		    strerror(errno));
 		return CONFIG_ERR_IO;
 	}
-	if ((rc = config_load_buffer(text, len, cfg, err, errlen)) != 0)
+	if ((rc = load_text(text, len, cfg, users_only, err, errlen)) != 0)
 		err_prefix(path, err, errlen);
 	free(text);
 	return rc;
+}
+
+int
+config_load(const char *path, struct config *cfg, char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = load_file(path, cfg, 0, err, errlen)) != 0)
+		return rc;
+	if (cfg->users_file[0] == '\0')
+		return 0;
+	return load_file(cfg->users_file, cfg, 1, err, errlen);
 }
 
 static void
@@ -1512,6 +1850,42 @@ auto_queue_total(struct config *cfg)
 	    ram / AUTO_QUEUE_SHARE : AUTO_QUEUE_MIN;
 }
 
+/* A [user.NAME] section needs its user; a user's ad tag needs middle mode. */
+static int
+users_validate(const struct config *cfg, char *err, size_t errlen)
+{
+	const struct config_user *u;
+	size_t i;
+
+	for (i = 0; i < cfg->nusers; i++) {
+		u = &cfg->users[i];
+		if (!u->has_secret) {
+			errbuf_set(err, errlen, "config: [user.%s]: expected a "
+			    "line %s = SECRET in [users]", u->name, u->name);
+			return CONFIG_ERR;
+		}
+		if (u->lim.has_ad_tag && cfg->mode != CONFIG_MODE_MIDDLE) {
+			errbuf_set(err, errlen, "config: [user.%s] ad_tag: the "
+			    "ad tag needs mode = middle", u->name);
+			return CONFIG_ERR;
+		}
+	}
+	return 0;
+}
+
+void
+config_free(struct config *cfg)
+{
+	if (cfg->users != NULL)
+		OPENSSL_cleanse(cfg->users, cfg->usercap * sizeof(*cfg->users));
+	free(cfg->users);
+	free(cfg->byname);
+	free(cfg->bysecret);
+	cfg->users = NULL;
+	cfg->byname = cfg->bysecret = NULL;
+	cfg->nusers = cfg->usercap = cfg->hashcap = 0;
+}
+
 static uint16_t
 metrics_port(const struct config *cfg)
 {
@@ -1549,6 +1923,8 @@ config_validate(struct config *cfg, char *err, size_t errlen)
 	if (cfg->ndomains > 0 && cfg->mask_host[0] == '\0')
 		memcpy(cfg->mask_host, cfg->domains[0],
 		    strlen(cfg->domains[0]) + 1);
+	if (users_validate(cfg, err, errlen) != 0)
+		return CONFIG_ERR;
 	if (config_find_dc(cfg, cfg->default_dc) == NULL) {
 		errbuf_set(err, errlen, "config: [server] default_dc = '%d': "
 		    "expected a DC id from the table (1..5 or a [dc] entry)",

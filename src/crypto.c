@@ -10,6 +10,9 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+#include <openssl/core_names.h>
+#endif
 
 #include "crypto.h"
 
@@ -27,6 +30,7 @@
  */
 static EVP_CIPHER *fetched_ctr;
 static EVP_MD *fetched_sha256;
+static EVP_MAC *fetched_hmac;
 static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -34,6 +38,7 @@ fetch_algorithms(void)
 {
 	fetched_ctr = EVP_CIPHER_fetch(NULL, "AES-256-CTR", NULL);
 	fetched_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	fetched_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 }
 
 static const EVP_CIPHER *
@@ -111,6 +116,16 @@ crypto_ctr_apply(crypto_ctr *c, const uint8_t *in, uint8_t *out, size_t len)
 	if (c == NULL || (len > 0 && (in == NULL || out == NULL)))
 		return CRYPTO_ERR;
 	return evp_update(c->evp, in, out, len);
+}
+
+int
+crypto_ctr_rekey(crypto_ctr *c, const uint8_t key[32], const uint8_t iv[16])
+{
+	if (c == NULL || key == NULL || iv == NULL)
+		return CRYPTO_ERR;
+	/* No cipher: the context keeps its own and only takes the key. */
+	return EVP_EncryptInit_ex(c->evp, NULL, NULL, key, iv) == 1 ? 0 :
+	    CRYPTO_ERR;
 }
 
 int
@@ -242,6 +257,117 @@ crypto_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg,
 	    msglen > 0 ? msg : empty, msglen, out, &outl) == NULL || outl != 32)
 		return CRYPTO_ERR;
 	return 0;
+}
+
+/* The HMAC backend: EVP_MAC since OpenSSL 3, HMAC_CTX before. */
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+typedef EVP_MAC_CTX hmac_ctx;
+
+static hmac_ctx *
+hmac_ctx_new(void)
+{
+	OSSL_PARAM p[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+		    (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end()
+	};
+	EVP_MAC_CTX *m;
+
+	pthread_once(&fetch_once, fetch_algorithms);
+	if (fetched_hmac == NULL || (m = EVP_MAC_CTX_new(fetched_hmac)) == NULL)
+		return NULL;
+	if (EVP_MAC_CTX_set_params(m, p) != 1) {
+		EVP_MAC_CTX_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+static int
+hmac_ctx_run(hmac_ctx *m, const uint8_t *key, size_t keylen,
+    const uint8_t *msg, size_t msglen, uint8_t out[32])
+{
+	size_t outl = 0;
+
+	return EVP_MAC_init(m, key, keylen, NULL) == 1 &&
+	    EVP_MAC_update(m, msg, msglen) == 1 &&
+	    EVP_MAC_final(m, out, &outl, 32) == 1 && outl == 32 ? 0 :
+	    CRYPTO_ERR;
+}
+
+static void
+hmac_ctx_free(hmac_ctx *m)
+{
+	EVP_MAC_CTX_free(m);
+}
+#else
+typedef HMAC_CTX hmac_ctx;
+
+static hmac_ctx *
+hmac_ctx_new(void)
+{
+	return HMAC_CTX_new();
+}
+
+static int
+hmac_ctx_run(hmac_ctx *m, const uint8_t *key, size_t keylen,
+    const uint8_t *msg, size_t msglen, uint8_t out[32])
+{
+	unsigned int outl = 0;
+
+	return keylen <= INT_MAX &&
+	    HMAC_Init_ex(m, key, (int)keylen, EVP_sha256(), NULL) == 1 &&
+	    HMAC_Update(m, msg, msglen) == 1 &&
+	    HMAC_Final(m, out, &outl) == 1 && outl == 32 ? 0 : CRYPTO_ERR;
+}
+
+static void
+hmac_ctx_free(hmac_ctx *m)
+{
+	HMAC_CTX_free(m);
+}
+#endif
+
+struct crypto_hmac {
+	hmac_ctx *mac;
+};
+
+int
+crypto_hmac_new(crypto_hmac **out)
+{
+	crypto_hmac *c;
+
+	if (out == NULL || (c = malloc(sizeof(*c))) == NULL)
+		return CRYPTO_ERR;
+	if ((c->mac = hmac_ctx_new()) == NULL) {
+		free(c);
+		return CRYPTO_ERR;
+	}
+	*out = c;
+	return 0;
+}
+
+int
+crypto_hmac_run(crypto_hmac *c, const uint8_t *key, size_t keylen,
+    const uint8_t *msg, size_t msglen, uint8_t out[32])
+{
+	static const uint8_t empty[1];
+
+	/* A NULL key would mean "the previous one": never pass it. */
+	if (c == NULL || key == NULL || keylen == 0 || out == NULL ||
+	    (msglen > 0 && msg == NULL))
+		return CRYPTO_ERR;
+	return hmac_ctx_run(c->mac, key, keylen, msglen > 0 ? msg : empty,
+	    msglen, out);
+}
+
+void
+crypto_hmac_free(crypto_hmac *c)
+{
+	if (c == NULL)
+		return;
+	hmac_ctx_free(c->mac);
+	free(c);
 }
 
 int

@@ -10,6 +10,7 @@
 #include "bytes.h"
 #include "crypto.h"
 #include "faketls.h"
+#include "secret.h"
 
 /* The client random in the handshake message: after type, length, version. */
 #define HELLO_RANDOM_OFF	(TLS_HS_HEADER_LEN + 2)
@@ -332,12 +333,12 @@ faketls_hello_parse(const uint8_t *buf, size_t len, struct faketls_hello *out)
 /* ---- ClientHello: digest and time ---- */
 
 static int
-digest_matches(const uint8_t *secret, const uint8_t *msg, size_t len,
-    const uint8_t random[TLS_RANDOM_LEN], uint32_t *ts)
+digest_matches(crypto_hmac *mac, const uint8_t *secret, const uint8_t *msg,
+    size_t len, const uint8_t random[TLS_RANDOM_LEN], uint32_t *ts)
 {
 	uint8_t d[32];
 
-	if (crypto_hmac_sha256(secret, SECRET_LEN, msg, len, d) != 0)
+	if (crypto_hmac_run(mac, secret, SECRET_LEN, msg, len, d) != 0)
 		return FAKETLS_ERR_CRYPTO;
 	if (!crypto_memeq(d, random, FAKETLS_DIGEST_LEN))
 		return FAKETLS_ERR_DIGEST;
@@ -351,9 +352,18 @@ faketls_hello_verify(const uint8_t *wire, const struct faketls_hello *h,
     const uint8_t (*secrets)[SECRET_LEN], size_t nsecrets,
     struct faketls_match *out)
 {
+	return faketls_hello_verify_from(wire, h, secrets, nsecrets, 0, out);
+}
+
+int
+faketls_hello_verify_from(const uint8_t *wire,
+    const struct faketls_hello *h, const uint8_t (*secrets)[SECRET_LEN],
+    size_t nsecrets, size_t first, struct faketls_match *out)
+{
 	struct layout lay;
+	crypto_hmac *mac = NULL;
 	uint8_t *sent, *one = NULL;
-	size_t one_len = 0, i;
+	size_t one_len = 0, k, i;
 	uint32_t ts = 0;
 	int rc = FAKETLS_ERR_DIGEST;
 
@@ -367,8 +377,12 @@ faketls_hello_verify(const uint8_t *wire, const struct faketls_hello *h,
 		return FAKETLS_ERR_ARG;
 	if (h->nrecords > 1)
 		one_len = TLS_RECORD_HEADER_LEN + h->msg_len;
-	if ((sent = malloc(h->wire_len + one_len)) == NULL)
+	/* One HMAC context for every secret tried: no set-up per user. */
+	if ((sent = malloc(h->wire_len + one_len)) == NULL ||
+	    crypto_hmac_new(&mac) != 0) {
+		free(sent);
 		return FAKETLS_ERR_CRYPTO;
+	}
 	memcpy(sent, wire, h->wire_len);
 	scatter_random(sent, h->wire_len, NULL);
 	if (one_len > 0) {
@@ -377,17 +391,20 @@ faketls_hello_verify(const uint8_t *wire, const struct faketls_hello *h,
 		bytes_put_be16(one + 3, h->msg_len);
 		gather(sent, h->wire_len, one + TLS_RECORD_HEADER_LEN);
 	}
-	for (i = 0; i < nsecrets && rc == FAKETLS_ERR_DIGEST; i++) {
-		rc = digest_matches(secrets[i], sent, h->wire_len, h->random,
-		    &ts);
+	for (k = 0; k < nsecrets && rc == FAKETLS_ERR_DIGEST; k++) {
+		i = secret_trial(k, first, nsecrets);
+		rc = digest_matches(mac, secrets[i], sent, h->wire_len,
+		    h->random, &ts);
 		if (rc == FAKETLS_ERR_DIGEST && one != NULL)
-			rc = digest_matches(secrets[i], one, one_len,
+			rc = digest_matches(mac, secrets[i], one, one_len,
 			    h->random, &ts);
 		if (rc == 0) {
 			out->secret_index = i;
 			out->ts = ts;
+			out->trials = k + 1;
 		}
 	}
+	crypto_hmac_free(mac);
 	free(sent);
 	return rc;
 }

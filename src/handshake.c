@@ -102,6 +102,17 @@ replayed(struct handshake *h, const uint8_t key[REPLAY_KEY_LEN])
 	    REPLAY_SEEN;
 }
 
+/* The caller's limits for the user, before anything is sent back. */
+static int
+admitted(struct handshake *h, size_t user)
+{
+	const char *why = "limit";
+
+	if (h->admit == NULL || h->admit(h->admit_arg, user, &why) == 0)
+		return 0;
+	return fail(h, HANDSHAKE_REJECT_LIMIT, "user over a limit (%s)", why);
+}
+
 static int
 mode_allowed(const struct config *cfg, uint32_t tag)
 {
@@ -120,10 +131,11 @@ plain_obfs2(struct handshake *h)
 	while (h->nraw < OBFS2_HEADER_LEN)
 		if ((rc = more(h)) != 0)
 			return rc;
-	if (obfs2_parse(h->raw, h->env->secrets,
-	    h->env->nsecrets, &h->res) != 0)
+	if (obfs2_parse_from(h->raw, h->env->secrets, h->env->nsecrets,
+	    h->first, &h->res) != 0)
 		return fail(h, HANDSHAKE_REJECT_BAD_SECRET,
 		    "header matches no secret");
+	h->trials += h->res.trials;
 	if (!mode_allowed(cfg, h->res.tag)) {
 		frame_transport_from_tag(h->res.tag, &t);
 		return fail(h, HANDSHAKE_REJECT_MODE, "transport %s is not allowed "
@@ -132,6 +144,8 @@ plain_obfs2(struct handshake *h)
 	if (replayed(h, h->raw + OBFS2_KEY_OFF))
 		return fail(h, HANDSHAKE_REJECT_REPLAY, "obfuscated2 header seen "
 		    "before (replay)");
+	if ((rc = admitted(h, (size_t)h->res.secret_index)) != 0)
+		return rc;
 	return keep_pending(h, h->raw + OBFS2_HEADER_LEN,
 	    h->nraw - OBFS2_HEADER_LEN);
 }
@@ -248,11 +262,11 @@ tls_checks(struct handshake *h, const struct faketls_hello *hello,
 		return fail(h, HANDSHAKE_REJECT_TLS_SNI, "hello for unknown "
 		    "server name '%s'", hello->sni);
 	}
-	if (faketls_hello_verify(h->raw, hello,
-	    h->env->secrets, h->env->nsecrets,
-	    m) != 0)
+	if (faketls_hello_verify_from(h->raw, hello, h->env->secrets,
+	    h->env->nsecrets, h->first, m) != 0)
 		return fail(h, HANDSHAKE_REJECT_TLS_DIGEST, "TLS hello signed by "
 		    "no secret");
+	h->trials += m->trials;
 	if (h->env->replay != NULL &&
 	    replay_oldest(h->env->replay, now, &oldest) == 0)
 		past = faketls_skew_past(now, oldest, past,
@@ -264,18 +278,27 @@ tls_checks(struct handshake *h, const struct faketls_hello *hello,
 	if (replayed(h, hello->random))
 		return fail(h, HANDSHAKE_REJECT_REPLAY, "TLS hello seen before "
 		    "(replay)");
-	return 0;
+	return admitted(h, m->secret_index);
 }
 
-/* 1 if the first 64 bytes are a valid obfuscated2 header for some user. */
+/*
+ * 1 if the first 64 bytes are a valid obfuscated2 header for some user. A
+ * header no client would send (a hello's 16 03 01 02 among them) is not
+ * tried against every secret: with thousands of users that is most of a
+ * split hello's cost.
+ */
 static int
 looks_obfs2(struct handshake *h)
 {
 	struct obfs2_result r;
+	int rc;
 
-	return h->nraw >= OBFS2_HEADER_LEN &&
-	    obfs2_parse(h->raw, h->env->secrets,
-	    h->env->nsecrets, &r) == 0;
+	if (h->nraw < OBFS2_HEADER_LEN || obfs2_header_forbidden(h->raw))
+		return 0;
+	rc = obfs2_parse_from(h->raw, h->env->secrets, h->env->nsecrets,
+	    h->first, &r);
+	h->trials += r.trials;
+	return rc == 0;
 }
 
 /*

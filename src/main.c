@@ -18,6 +18,7 @@
 #include "middle.h"
 #include "server.h"
 #include "users.h"
+#include "wallclock.h"
 
 #define EXIT_CONFIG		2
 #define DEFAULT_CONFIG		SYSCONFDIR "/mtproxyd.conf"
@@ -110,18 +111,49 @@ override_key(int opt)
 	return NULL;
 }
 
-/* Parse argv into cfg; returns 0, or the exit status to leave with. */
+/* What a reload needs to build the configuration again. */
+struct source {
+	const char *path;		/* NULL: none */
+	int argc;
+	char **argv;
+};
+
+/* The file, then the command line's overrides, then the checks. */
 static int
-parse_args(int argc, char **argv, struct config *cfg, enum action *action)
+load_config(const struct source *src, struct config *cfg, char *err,
+    size_t errlen)
 {
-	const char *path = NULL, *key;
-	char err[512];
+	const char *key;
 	int c, rc;
 
+	if (src->path != NULL &&
+	    (rc = config_load(src->path, cfg, err, errlen)) != 0)
+		return rc;
+	optind = 1;
+	while ((c = getopt_long(src->argc, src->argv, "c:p:l:hV", longopts,
+	    NULL)) != -1) {
+		if ((key = override_key(c)) == NULL)
+			continue;
+		if ((rc = config_set(cfg, "server", key, optarg, err,
+		    errlen)) != 0)
+			return rc;
+	}
+	return config_validate(cfg, err, errlen);
+}
+
+/* Parse argv into cfg; returns 0, or the exit status to leave with. */
+static int
+parse_args(int argc, char **argv, struct config *cfg, struct source *src,
+    enum action *action)
+{
+	char err[512];
+	int c;
+
 	*action = RUN;
+	*src = (struct source){ NULL, argc, argv };
 	while ((c = getopt_long(argc, argv, "c:p:l:hV", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'c': path = optarg; break;
+		case 'c': src->path = optarg; break;
 		case 'h': usage(stdout); return -1;
 		case 'V': printf("mtproxyd %s\n", PACKAGE_VERSION); return -1;
 		case OPT_CHECK: *action = CHECK; break;
@@ -138,23 +170,41 @@ parse_args(int argc, char **argv, struct config *cfg, enum action *action)
 	}
 	if (*action == GEN_SECRET)
 		return 0;
-	if (path == NULL && access(DEFAULT_CONFIG, R_OK) == 0)
-		path = DEFAULT_CONFIG;
-	if (path != NULL && (rc = config_load(path, cfg, err, sizeof(err))) != 0)
-		goto bad;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:p:l:hV", longopts, NULL)) != -1) {
-		if ((key = override_key(c)) == NULL)
-			continue;
-		if (config_set(cfg, "server", key, optarg, err, sizeof(err)) != 0)
-			goto bad;
+	if (src->path == NULL && access(DEFAULT_CONFIG, R_OK) == 0)
+		src->path = DEFAULT_CONFIG;
+	if (load_config(src, cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "mtproxyd: %s\n", err);
+		return EXIT_CONFIG;
 	}
-	if (config_validate(cfg, err, sizeof(err)) != 0)
-		goto bad;
 	return 0;
-bad:
-	fprintf(stderr, "mtproxyd: %s\n", err);
-	return EXIT_CONFIG;
+}
+
+/*
+ * SIGHUP: the whole configuration again, as at the start. A bad one is
+ * one line and changes nothing.
+ */
+static void
+reload(struct server *srv, const struct source *src)
+{
+	struct config *cfg;
+	char err[512];
+
+	if ((cfg = malloc(sizeof(*cfg))) == NULL) {
+		log_error("reload: out of memory; keeping the running "
+		    "configuration");
+		atomic_fetch_add(&srv->stats.reloads[1], 1);
+		return;
+	}
+	config_defaults(cfg);
+	if (load_config(src, cfg, err, sizeof(err)) != 0 ||
+	    users_ensure_default(cfg, err, sizeof(err)) != 0) {
+		log_error("reload: %s; keeping the running configuration", err);
+		atomic_fetch_add(&srv->stats.reloads[1], 1);
+		config_free(cfg);
+		free(cfg);
+		return;
+	}
+	server_reload(srv, cfg);
 }
 
 /* Many clients need many descriptors: take all the hard limit allows. */
@@ -187,9 +237,9 @@ warn_capacity(const struct config *cfg)
 	    CAPACITY_THREADS_PER_CLIENT);
 }
 
-/* Serve until SIGTERM/SIGINT; SIGUSR1 logs the counters, SIGHUP refreshes. */
+/* Serve until SIGTERM/SIGINT; SIGUSR1 logs the counters, SIGHUP reloads. */
 static void
-serve_signals(struct server *srv)
+serve_signals(struct server *srv, const struct source *src)
 {
 	const struct config *cfg = srv->cfg;
 	sigset_t set;
@@ -205,12 +255,12 @@ serve_signals(struct server *srv)
 			continue;
 		if (sig == SIGUSR1) {
 			server_stats_log(srv);
-		} else if (sig == SIGHUP && srv->mid != NULL) {
-			log_info("SIGHUP: refreshing the middle-proxy list");
-			middle_refresh(srv->mid);
 		} else if (sig == SIGHUP) {
-			log_info("SIGHUP: nothing to refresh in direct mode; "
-			    "restart to apply a new configuration");
+			log_info("SIGHUP: reloading the configuration%s",
+			    srv->mid != NULL ? " and the middle-proxy list" : "");
+			reload(srv, src);
+			if (srv->mid != NULL)
+				middle_refresh(srv->mid);
 		} else {
 			break;
 		}
@@ -220,13 +270,14 @@ serve_signals(struct server *srv)
 }
 
 static int
-run(const struct config *cfg)
+run(const struct config *cfg, const struct source *src,
+    const struct wallclock *clock)
 {
 	struct acceptor *acc = NULL;
 	struct server *srv;
 	int rc = 1;
 
-	if (server_new(cfg, &srv) != 0)
+	if (server_new(cfg, clock, &srv) != 0)
 		return 1;
 	if (acceptor_start(srv, &acc) == 0) {
 		users_print_links(cfg, acceptor_port(acc), stdout);
@@ -234,7 +285,7 @@ run(const struct config *cfg)
 		    "max_clients %d", PACKAGE_VERSION, srv->mux != NULL ?
 		    "middle" : "direct", srv->mux == NULL && cfg->fast_mode ?
 		    " (fast)" : "", cfg->nusers, cfg->max_clients);
-		serve_signals(srv);
+		serve_signals(srv, src);
 		acceptor_stop(acc);
 		rc = 0;
 	}
@@ -267,17 +318,38 @@ crc_select(void)
 	return 0;
 }
 
+/*
+ * MTPROXYD_TEST_TIME=UNIX: the daemon's wall clock starts there (quota
+ * periods, expiry), so that tests cross a period without waiting for it.
+ */
+static int
+clock_select(struct wallclock *clock)
+{
+	const char *v = getenv("MTPROXYD_TEST_TIME");
+	char err[256];
+
+	if (wallclock_init(clock, v, err, sizeof(err)) != 0) {
+		fprintf(stderr, "mtproxyd: MTPROXYD_TEST_TIME: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	if (v != NULL && *v != '\0')
+		log_info("wall clock: starts at %s (MTPROXYD_TEST_TIME)", v);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	static struct config cfg;
+	static struct wallclock clock;
+	struct source src;
 	enum action action;
 	sigset_t set;
 	char err[512];
 	int rc;
 
 	config_defaults(&cfg);
-	if ((rc = parse_args(argc, argv, &cfg, &action)) != 0)
+	if ((rc = parse_args(argc, argv, &cfg, &src, &action)) != 0)
 		return rc < 0 ? 0 : rc;
 	if (action == GEN_SECRET)
 		return gen_secret();
@@ -292,7 +364,7 @@ main(int argc, char **argv)
 	}
 	if (action == PRINT_LINKS)
 		return users_print_links(&cfg, cfg.port, stdout) == 0 ? 0 : 1;
-	if ((rc = crc_select()) != 0)
+	if ((rc = crc_select()) != 0 || (rc = clock_select(&clock)) != 0)
 		return rc;
 	raise_nofile();
 	warn_capacity(&cfg);
@@ -304,5 +376,7 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	return run(&cfg);
+	rc = run(&cfg, &src, &clock);
+	config_free(&cfg);
+	return rc;
 }

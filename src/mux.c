@@ -67,6 +67,8 @@ struct mux_conn {
 	int bound;			/* in the link's table */
 	int closed;			/* no more answers: see mux_recv */
 	enum mux_close why;		/* the first cause of the close */
+	int has_ad_tag;			/* the user's own tag, over [middle]'s */
+	uint8_t ad_tag[SECRET_LEN];
 	enum frame_transport transport;
 	struct rpc_endpoint client, ours;
 	pthread_cond_t cv;		/* an answer or a close; with link->mu */
@@ -126,6 +128,7 @@ struct link {
 	atomic_llong busy_until;	/* net_now_ms() until it counts as busy */
 	atomic_llong last_use;		/* a client's last bind or frame */
 	/* The link thread's own. */
+	enum stats_link state;		/* STATS_LINK_COUNT: no thread */
 	crypto_cbc *dec;
 	struct rpcstream_in in;
 	int64_t last_rx;
@@ -770,6 +773,17 @@ link_down(struct link *l, int was_ready)
 		log_info("middle %s: link closed", l->name);
 }
 
+/* The link thread's own; st->links counts links by state. */
+static void
+link_state(struct link *l, enum stats_link to)
+{
+	if (l->state != STATS_LINK_COUNT)
+		atomic_fetch_sub(&l->m->st->links[l->state], 1);
+	l->state = to;
+	if (to != STATS_LINK_COUNT)
+		atomic_fetch_add(&l->m->st->links[to], 1);
+}
+
 /* Sleep, waking early when the mux stops; 1 if it did. */
 static int
 link_sleep(struct link *l, int ms)
@@ -808,6 +822,7 @@ link_main(void *arg)
 
 	while (!stopping(l->m) && !link_retired_idle(l) &&
 	    !(left = link_leave(l))) {
+		link_state(l, STATS_LINK_CONNECTING);
 		snap = middle_get(l->m->mid);
 		ok = link_connect(l, snap) == 0;
 		middle_put(snap);
@@ -817,6 +832,7 @@ link_main(void *arg)
 			l->ready = 1;
 			l->ready_crc = l->out.crc;
 			pthread_mutex_unlock(&l->mu);
+			link_state(l, STATS_LINK_READY);
 			atomic_fetch_add(&l->m->st->links_up, 1);
 			log_info("middle %s: link ready", l->name);
 			backoff = BACKOFF_MIN_MS;
@@ -826,6 +842,7 @@ link_main(void *arg)
 			break;
 		atomic_fetch_add(&l->m->st->link_failures, 1);
 		link_down(l, ok);
+		link_state(l, STATS_LINK_WAITING);
 		crypto_random(r, sizeof(r));
 		/* Jitter, so that links do not all come back at once. */
 		if (link_sleep(l, backoff + (r[0] << 8 | r[1]) % (backoff / 2 + 1)))
@@ -838,6 +855,7 @@ link_main(void *arg)
 		log_info("middle %s: extra link closed, idle for a ping_interval",
 		    l->name);
 	}
+	link_state(l, STATS_LINK_COUNT);
 	link_end(l);
 	crypto_thread_end();
 	return NULL;
@@ -872,6 +890,7 @@ link_new(struct mux *m, struct target *t)
 	l->t = t;
 	l->slot = t->nlinks;
 	l->fd = -1;
+	l->state = STATS_LINK_COUNT;
 	target_name(&t->addr, l->name, sizeof(l->name));
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_mutex_init(&l->fmu, NULL);
@@ -1185,7 +1204,7 @@ bind_conn(struct link *l, struct mux_conn *c)
 int
 mux_attach(struct mux *m, int16_t dc, enum frame_transport t,
     const struct sockaddr *client, const struct sockaddr *local,
-    struct mux_conn **out)
+    const uint8_t *ad_tag, struct mux_conn **out)
 {
 	const struct proxyconf_cluster *cl;
 	struct middle_snapshot *snap;
@@ -1201,6 +1220,10 @@ mux_attach(struct mux *m, int16_t dc, enum frame_transport t,
 		goto out;
 	}
 	c->transport = t;
+	if (ad_tag != NULL) {
+		memcpy(c->ad_tag, ad_tag, SECRET_LEN);
+		c->has_ad_tag = 1;
+	}
 	c->last_take = net_now_ms();
 	endpoint_of((const struct sockaddr_storage *)client, &c->client);
 	endpoint_of((const struct sockaddr_storage *)local, &c->ours);
@@ -1303,7 +1326,8 @@ mux_send(struct mux_conn *c, const uint8_t *msg, size_t len, int quickack)
 	r.conn_id = c->conn_id;
 	r.client = c->client;
 	r.ours = c->ours;
-	r.ad_tag = cfg->has_ad_tag ? cfg->ad_tag : NULL;
+	r.ad_tag = c->has_ad_tag ? c->ad_tag : cfg->has_ad_tag ? cfg->ad_tag :
+	    NULL;
 	r.msg = msg;
 	r.msg_len = len;
 	if (rpc_proxy_req_len(&r, &plen) != 0)

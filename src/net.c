@@ -13,12 +13,18 @@
 #include "net.h"
 
 int64_t
-net_now_ms(void)
+net_now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t
+net_now_ms(void)
+{
+	return net_now_us() / 1000;
 }
 
 static void

@@ -10,6 +10,7 @@
 #include "bytes.h"
 #include "crypto.h"
 #include "obfs2.h"
+#include "secret.h"
 
 static void
 reverse_copy(uint8_t *dst, const uint8_t *src, size_t n)
@@ -67,22 +68,33 @@ header_crypt(const uint8_t key[OBFS2_KEY_LEN], const uint8_t iv[OBFS2_IV_LEN],
 	return rc;
 }
 
-/* 1 on a valid tag (filling out), 0 on none, or an error. */
+/*
+ * 1 on a valid tag (filling out), 0 on none, or an error. Each secret
+ * costs one digest and a new key in *c, the context every secret tried
+ * shares (NULL: made here); the write key only for the one that matches.
+ */
 static int
-try_secret(const uint8_t hdr[OBFS2_HEADER_LEN], const uint8_t *secret,
-    struct obfs2_result *out)
+try_secret(crypto_ctr **c, const uint8_t hdr[OBFS2_HEADER_LEN],
+    const uint8_t *secret, struct obfs2_result *out)
 {
 	struct obfs2_keys k;
-	uint8_t plain[OBFS2_HEADER_LEN];
+	uint8_t plain[OBFS2_HEADER_LEN], rev[OBFS2_SEED_LEN];
 	uint32_t tag;
 	int rc;
 
-	if ((rc = derive_pair(hdr, secret, k.rkey, k.riv, k.wkey, k.wiv)) != 0)
+	if ((rc = derive(hdr + OBFS2_KEY_OFF, secret, k.rkey, k.riv)) != 0)
 		goto done;
-	if ((rc = header_crypt(k.rkey, k.riv, hdr, plain)) != 0)
+	rc = OBFS2_ERR_CRYPTO;
+	if ((*c == NULL ? crypto_ctr_new(c, k.rkey, k.riv) :
+	    crypto_ctr_rekey(*c, k.rkey, k.riv)) != 0 ||
+	    crypto_ctr_apply(*c, hdr, plain, OBFS2_HEADER_LEN) != 0)
 		goto done;
+	rc = 0;
 	tag = bytes_le32(plain + OBFS2_TAG_OFF);
 	if (!obfs2_tag_valid(tag))
+		goto done;
+	reverse_copy(rev, hdr + OBFS2_KEY_OFF, OBFS2_SEED_LEN);
+	if ((rc = derive(rev, secret, k.wkey, k.wiv)) != 0)
 		goto done;
 	out->tag = tag;
 	out->dc = (int16_t)(uint16_t)(plain[OBFS2_DC_OFF] |
@@ -92,6 +104,7 @@ try_secret(const uint8_t hdr[OBFS2_HEADER_LEN], const uint8_t *secret,
 done:
 	OPENSSL_cleanse(&k, sizeof(k));
 	OPENSSL_cleanse(plain, sizeof(plain));
+	OPENSSL_cleanse(rev, sizeof(rev));
 	return rc;
 }
 
@@ -100,26 +113,38 @@ obfs2_parse(const uint8_t hdr[OBFS2_HEADER_LEN],
     const uint8_t (*secrets)[SECRET_LEN], size_t nsecrets,
     struct obfs2_result *out)
 {
-	size_t i;
-	int rc;
+	return obfs2_parse_from(hdr, secrets, nsecrets, 0, out);
+}
+
+int
+obfs2_parse_from(const uint8_t hdr[OBFS2_HEADER_LEN],
+    const uint8_t (*secrets)[SECRET_LEN], size_t nsecrets, size_t first,
+    struct obfs2_result *out)
+{
+	crypto_ctr *c = NULL;
+	size_t k, i;
+	int rc = 0;
 
 	if (hdr == NULL || out == NULL || (nsecrets > 0 && secrets == NULL))
 		return OBFS2_ERR_ARG;
 	if (nsecrets == 0) {
-		if ((rc = try_secret(hdr, NULL, out)) <= 0)
-			return rc == 0 ? OBFS2_ERR_NOMATCH : rc;
-		out->secret_index = -1;
-		return 0;
-	}
-	for (i = 0; i < nsecrets; i++) {
-		if ((rc = try_secret(hdr, secrets[i], out)) < 0)
-			return rc;
-		if (rc == 1) {
-			out->secret_index = (int)i;
-			return 0;
+		if ((rc = try_secret(&c, hdr, NULL, out)) == 1) {
+			out->secret_index = -1;
+			out->trials = 1;
 		}
 	}
-	return OBFS2_ERR_NOMATCH;
+	for (k = 0; k < nsecrets && rc == 0; k++) {
+		i = secret_trial(k, first, nsecrets);
+		if ((rc = try_secret(&c, hdr, secrets[i], out)) == 1)
+			out->secret_index = (int)i;
+	}
+	/* Also on a miss: the cost of a header that matched no one. */
+	if (nsecrets > 0)
+		out->trials = k;
+	crypto_ctr_free(c);
+	if (rc < 0)
+		return rc;
+	return rc == 1 ? 0 : OBFS2_ERR_NOMATCH;
 }
 
 int

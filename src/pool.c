@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,6 @@
 #define TRIM_MIN_PEAK	64	/* busy threads: smaller bursts leave little */
 #define TRIM_SHARE	4
 #ifdef POOL_STACK_WATERMARK
-#include <stdatomic.h>
-
 #include "log.h"
 #endif
 
@@ -33,6 +32,7 @@ struct pool {
 	pthread_cond_t done;		/* a job or a thread ended */
 	pthread_attr_t attr;
 	void (*thread_exit)(void);
+	atomic_llong *g_busy, *g_idle;	/* pool_set_gauges; NULL: none */
 	size_t stack_size;
 	int max_threads, spare, stopping;
 	int threads, busy, idle;
@@ -156,6 +156,16 @@ trim(void)
 #endif
 }
 
+/* Called with mu held, after busy or idle changed. */
+static void
+publish(struct pool *p)
+{
+	if (p->g_busy == NULL)
+		return;
+	atomic_store(p->g_busy, p->busy);
+	atomic_store(p->g_idle, p->idle);
+}
+
 static void *
 worker(void *arg)
 {
@@ -169,8 +179,10 @@ worker(void *arg)
 	for (;;) {
 		while (p->count == 0 && !p->stopping) {
 			p->idle++;
+			publish(p);
 			pthread_cond_wait(&p->work, &p->mu);
 			p->idle--;
+			publish(p);
 		}
 		if (p->count == 0)
 			break;
@@ -179,10 +191,12 @@ worker(void *arg)
 		p->count--;
 		if (++p->busy > p->peak)
 			p->peak = p->busy;
+		publish(p);
 		pthread_mutex_unlock(&p->mu);
 		job.fn(job.arg);
 		pthread_mutex_lock(&p->mu);
 		p->busy--;
+		publish(p);
 		pthread_cond_broadcast(&p->done);
 		if (burst_over(p)) {
 			pthread_mutex_unlock(&p->mu);
@@ -211,6 +225,16 @@ pool_on_thread_exit(struct pool *p, void (*fn)(void))
 {
 	pthread_mutex_lock(&p->mu);
 	p->thread_exit = fn;
+	pthread_mutex_unlock(&p->mu);
+}
+
+void
+pool_set_gauges(struct pool *p, atomic_llong *busy, atomic_llong *idle)
+{
+	pthread_mutex_lock(&p->mu);
+	p->g_busy = busy;
+	p->g_idle = idle;
+	publish(p);
 	pthread_mutex_unlock(&p->mu);
 }
 

@@ -213,3 +213,13 @@ secret_link(const struct secret *s, const char *host, uint16_t port,
 	}
 	return 0;
 }
+
+size_t
+secret_trial(size_t k, size_t first, size_t n)
+{
+	if (first >= n)
+		return k;
+	if (k == 0)
+		return first;
+	return k - 1 < first ? k - 1 : k;
+}

@@ -32,9 +32,11 @@
 #include "obfs2.h"
 #include "pool.h"
 #include "rpc.h"
+#include "seen.h"
 #include "server.h"
 #include "session.h"
 #include "stats.h"
+#include "wallclock.h"
 
 #define SESSION_WARN_MS	10000	/* one refusal line per cause at most */
 /* A relay direction this long without a byte hands its buffer back. */
@@ -43,6 +45,8 @@
 #define RELAY_BUF_MAX		(256 * 1024)
 /* Asked of one splice from the DC; the pipe takes what it can hold. */
 #define RELAY_SPLICE_MAX	(1024 * 1024)
+/* A rate-limited read waits in naps this long at most, to see a close. */
+#define RATE_NAP_MS		100
 
 enum dir { UP, DOWN };			/* client -> upstream, and back */
 enum end { END_EOF, END_RESET, END_FAIL, END_IDLE };
@@ -50,7 +54,8 @@ enum end { END_EOF, END_RESET, END_FAIL, END_IDLE };
 /* Why a session ended, for its last log line: the first cause seen wins. */
 enum why_end {
 	WHY_NONE, WHY_HANDSHAKE, WHY_MASKED, WHY_CLIENT, WHY_DC, WHY_IDLE,
-	WHY_ERROR, WHY_SHUTDOWN, WHY_CLOSE_EXT, WHY_QUEUE
+	WHY_ERROR, WHY_SHUTDOWN, WHY_CLOSE_EXT, WHY_QUEUE, WHY_QUOTA,
+	WHY_EXPIRED, WHY_DRAINED
 };
 
 static const char *const why_words[] = {
@@ -58,7 +63,8 @@ static const char *const why_words[] = {
 	[WHY_MASKED] = "masked", [WHY_CLIENT] = "client_closed",
 	[WHY_DC] = "dc_closed", [WHY_IDLE] = "idle", [WHY_ERROR] = "error",
 	[WHY_SHUTDOWN] = "shutdown", [WHY_CLOSE_EXT] = "close_ext",
-	[WHY_QUEUE] = "queue",
+	[WHY_QUEUE] = "queue", [WHY_QUOTA] = "quota", [WHY_EXPIRED] = "expired",
+	[WHY_DRAINED] = "user_removed",
 };
 
 struct session {
@@ -69,7 +75,11 @@ struct session {
 	atomic_int cfd, ufd;		/* client, upstream; -1 when none */
 	atomic_llong last_active;	/* net_now_ms() of the last byte */
 	int tick_ms;			/* a relay checks still_wanted this often */
-	int user;			/* index in cfg->users; -1: none */
+	struct server_snap *snap;	/* the configuration it started with */
+	const struct config *cfg;	/* snap's */
+	const struct config_user *user;	/* admitted: its user; else NULL */
+	struct account *acct;		/* admitted: the user's account */
+	atomic_llong drain_by;		/* net_now_ms(): a reload ends it then */
 	int masked;			/* the upstream is the cover site */
 	int64_t end_by;			/* masked: stop then; 0: no limit */
 	atomic_llong mask_left;		/* masked: bytes it may still relay */
@@ -87,6 +97,7 @@ struct session {
 	enum frame_transport transport;	/* the client's framing */
 	int dc;				/* the DC the client asked for */
 	int64_t start_ms;		/* net_now_ms() at accept */
+	int64_t start_us;		/* net_now_us() at accept */
 	uint64_t up, down;		/* bytes relayed: thread A, thread B; read
 					   by the last thread out */
 	atomic_int why;			/* enum why_end */
@@ -107,6 +118,7 @@ static const enum stats_reject hs_reasons[HANDSHAKE_REJECT_COUNT] = {
 	[HANDSHAKE_REJECT_TLS_SNI] = STATS_REJECT_TLS_SNI,
 	[HANDSHAKE_REJECT_TLS_INNER] = STATS_REJECT_TLS_INNER,
 	[HANDSHAKE_REJECT_REPLAY] = STATS_REJECT_REPLAY,
+	[HANDSHAKE_REJECT_LIMIT] = STATS_REJECT_USER_LIMIT,
 };
 
 #define slog(lvl, s, fmt, ...) log_msg(lvl, "%s user=%s: " fmt, (s)->who, \
@@ -115,7 +127,7 @@ static const enum stats_reject hs_reasons[HANDSHAKE_REJECT_COUNT] = {
 static const char *
 session_user(const struct session *s)
 {
-	return s->user < 0 ? "-" : s->srv->cfg->users[s->user].name;
+	return s->user == NULL ? "-" : s->user->name;
 }
 
 static void
@@ -141,10 +153,10 @@ log_end(const struct session *s)
 {
 	int64_t ms = net_now_ms() - s->start_ms;
 
-	slog(s->user >= 0 ? LOGL_INFO : LOGL_DEBUG, s, "session ends: "
+	slog(s->user != NULL ? LOGL_INFO : LOGL_DEBUG, s, "session ends: "
 	    "reason=%s transport=%s tls=%s dc=%d up=%llu down=%llu "
 	    "duration=%lld.%03llds", why_words[atomic_load(&s->why)],
-	    s->user >= 0 ? frame_transport_name(s->transport) : "-",
+	    s->user != NULL ? frame_transport_name(s->transport) : "-",
 	    s->tls ? "yes" : "no", s->dc, (unsigned long long)s->up,
 	    (unsigned long long)s->down, (long long)(ms / 1000),
 	    (long long)(ms % 1000));
@@ -177,8 +189,9 @@ session_free(struct session *s)
 	free(s->pend);
 	if (s->mc != NULL)
 		mux_detach(s->mc);
-	if (s->user >= 0)
-		atomic_fetch_sub(&s->srv->stats.users[s->user].active, 1);
+	if (s->acct != NULL)
+		account_leave(s->acct, (struct sockaddr *)&s->peer_ss);
+	server_snap_put(s->snap);
 	atomic_fetch_sub(&srv->active, 1);
 	free(s);
 }
@@ -201,6 +214,78 @@ session_put(struct session *s)
 {
 	if (atomic_fetch_sub(&s->refs, 1) == 1)
 		session_free(s);
+}
+
+/* Why a live session of a user must end now, or WHY_NONE. */
+static enum why_end
+over_limit(struct session *s, int64_t now_ms, int64_t wall)
+{
+	int64_t drain = atomic_load(&s->drain_by);
+
+	if (s->user == NULL)
+		return WHY_NONE;
+	if (drain != 0 && now_ms >= drain)
+		return WHY_DRAINED;
+	if (s->user->lim.expires != 0 && wall >= s->user->lim.expires)
+		return WHY_EXPIRED;
+	if (account_over_quota(s->acct, &s->user->lim, wall))
+		return WHY_QUOTA;
+	return WHY_NONE;
+}
+
+void
+session_sweep(struct server *srv)
+{
+	int64_t now_ms = net_now_ms(), wall = wallclock_now(srv->clock);
+	enum why_end why;
+	struct session *s;
+
+	pthread_mutex_lock(&srv->mu);
+	for (s = srv->live; s != NULL; s = s->next) {
+		if ((why = over_limit(s, now_ms, wall)) == WHY_NONE)
+			continue;
+		if (atomic_load(&s->why) == WHY_NONE)
+			slog(LOGL_INFO, s, "closing: %s", why_words[why]);
+		note_end(s, why);
+		session_shutdown(s);
+	}
+	pthread_mutex_unlock(&srv->mu);
+}
+
+/* The user as cfg has it: gone, disabled or with another secret? */
+static int
+user_revoked(const struct config *cfg, const struct config_user *u)
+{
+	const struct config_user *n = config_find_user(cfg, u->name);
+
+	return n == NULL || n->lim.disabled ||
+	    !crypto_memeq(n->secret, u->secret, SECRET_LEN);
+}
+
+void
+session_drain_changed(struct server *srv, const struct config *cfg)
+{
+	int64_t by = net_now_ms() + (int64_t)cfg->drain_timeout * 1000;
+	struct session *s;
+	size_t n = 0;
+
+	pthread_mutex_lock(&srv->mu);
+	for (s = srv->live; s != NULL; s = s->next) {
+		if (s->user == NULL)
+			continue;
+		if (!user_revoked(cfg, s->user)) {
+			atomic_store(&s->drain_by, 0);
+			continue;
+		}
+		if (atomic_load(&s->drain_by) == 0) {
+			atomic_store(&s->drain_by, by);
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&srv->mu);
+	if (n > 0)
+		log_info("reload: %zu session(s) of removed or disabled users "
+		    "end in %d s", n, cfg->drain_timeout);
 }
 
 void
@@ -236,10 +321,29 @@ hold_silently(struct session *s, int64_t deadline)
 	}
 }
 
+/*
+ * The session's own connect to dc, timed whatever its outcome; a pooled
+ * connection spared the client the wait and is not timed.
+ */
+static int
+dc_connect(struct session *s, const struct config_dc *dc, int *fd,
+    char *addr, size_t addrlen)
+{
+	/* The series are the start's [dc] ids; a reload may add others. */
+	const struct config_dc *slot = config_find_dc(s->srv->cfg, dc->id);
+	int64_t t0 = net_now_us();
+	int rc = direct_connect(s->cfg, dc, fd, addr, addrlen);
+
+	if (slot != NULL)
+		histo_observe(&s->srv->stats.dc_connect[slot -
+		    s->srv->cfg->dcs], (uint64_t)(net_now_us() - t0));
+	return rc;
+}
+
 static int
 upstream_connect(struct session *s, int16_t dcid)
 {
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->cfg;
 	const struct config_dc *dc;
 	const char *pooled = "";
 	char addr[64] = "";
@@ -260,7 +364,7 @@ upstream_connect(struct session *s, int16_t dcid)
 	if (s->srv->dcpool != NULL &&
 	    dcpool_take(s->srv->dcpool, dc, &fd, addr, sizeof(addr)) == 0) {
 		pooled = " (pooled)";
-	} else if (direct_connect(cfg, dc, &fd, addr, sizeof(addr)) != 0) {
+	} else if (dc_connect(s, dc, &fd, addr, sizeof(addr)) != 0) {
 		count_reject(s, STATS_REJECT_DC_UNREACHABLE);
 		slog(LOGL_WARN, s, "DC %d unreachable (last tried %s: %s)",
 		    dc->id, addr, strerror(errno));
@@ -276,7 +380,7 @@ upstream_connect(struct session *s, int16_t dcid)
 static int
 setup_ciphers(struct session *s, const struct obfs2_result *res)
 {
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->cfg;
 	const struct obfs2_keys *ck = &res->keys;
 	uint8_t rnd[OBFS2_HEADER_LEN], wire[OBFS2_HEADER_LEN];
 	struct obfs2_keys uk;
@@ -318,7 +422,7 @@ start_middle(struct session *s, const struct obfs2_result *res)
 	if (getsockname(s->cfd, (struct sockaddr *)&local, &len) != 0 ||
 	    mux_attach(s->srv->mux, res->dc, s->transport,
 	    (struct sockaddr *)&s->peer_ss, (struct sockaddr *)&local,
-	    &c) != 0) {
+	    s->user->lim.has_ad_tag ? s->user->lim.ad_tag : NULL, &c) != 0) {
 		slog(LOGL_INFO, s, "no middle-proxy link ready for DC %d",
 		    res->dc);
 		return SESSION_ERR;
@@ -337,9 +441,6 @@ start_middle(struct session *s, const struct obfs2_result *res)
 static int
 start_upstream(struct session *s, struct handshake *h)
 {
-	s->user = h->res.secret_index;
-	atomic_fetch_add(&s->srv->stats.users[s->user].connections, 1);
-	atomic_fetch_add(&s->srv->stats.users[s->user].active, 1);
 	s->tls = h->tls;
 	s->rd = h->rd;
 	s->pend = h->pend;
@@ -362,17 +463,65 @@ start_upstream(struct session *s, struct handshake *h)
 	return 0;
 }
 
+/*
+ * A session takes its snapshot when it is accepted and learns its user at
+ * the end of the handshake: a reload in between replaced the snapshot
+ * without seeing the user. Judged here as the reload judges the others;
+ * under mu, as the reload's drain, which runs after the swap: one of the
+ * two sees the session.
+ */
+static void
+drain_if_stale(struct session *s)
+{
+	struct server_snap *cur = server_snap_get(s->srv);
+
+	if (cur != s->snap && user_revoked(cur->cfg, s->user) &&
+	    atomic_load(&s->drain_by) == 0) {
+		atomic_store(&s->drain_by, net_now_ms() +
+		    (int64_t)cur->cfg->drain_timeout * 1000);
+		slog(LOGL_INFO, s, "admitted under the configuration before a "
+		    "reload that revoked the user; ends in %d s",
+		    cur->cfg->drain_timeout);
+	}
+	server_snap_put(cur);
+}
+
+/*
+ * The handshake found the user: its limits decide, under its account's
+ * lock, before anything is sent back.
+ */
+static int
+admit(void *arg, size_t user, const char **why)
+{
+	struct session *s = arg;
+	enum account_limit lim;
+
+	if (account_admit(s->snap->acct[user], &s->cfg->users[user].lim,
+	    (struct sockaddr *)&s->peer_ss, wallclock_now(s->srv->clock),
+	    &lim) != 0) {
+		*why = account_limit_name(lim);
+		return SESSION_ERR;
+	}
+	/* Under mu: the sweeper reads them. */
+	pthread_mutex_lock(&s->srv->mu);
+	s->user = &s->cfg->users[user];
+	s->acct = s->snap->acct[user];
+	drain_if_stale(s);
+	pthread_mutex_unlock(&s->srv->mu);
+	return 0;
+}
+
 /* Relay a failed client to the cover site, replaying what it sent. */
 static int
 start_mask(struct session *s, const struct handshake *h)
 {
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->cfg;
 	struct sockaddr_storage local;
 	socklen_t len = sizeof(local);
 	int fd;
 
 	if (getsockname(s->cfd, (struct sockaddr *)&local, &len) != 0 ||
-	    mask_connect(s->srv->mask, (struct sockaddr *)&s->peer_ss,
+	    mask_connect(s->snap->mask, (struct sockaddr *)&s->peer_ss,
 	    (struct sockaddr *)&local, &fd) != 0) {
 		atomic_fetch_add(&s->srv->stats.mask_failed, 1);
 		slog(LOGL_WARN, s, "%s", "cover site unreachable; closing");
@@ -383,6 +532,7 @@ start_mask(struct session *s, const struct handshake *h)
 	s->end_by = net_now_ms() + (int64_t)cfg->mask_timeout * 1000;
 	atomic_store(&s->mask_left, cfg->mask_max_bytes - (long long)h->nraw);
 	atomic_fetch_add(&s->srv->stats.masked, 1);
+	atomic_fetch_add(&s->srv->stats.mask_relays[hs_reasons[h->why]], 1);
 	slog(LOGL_DEBUG, s, "relaying %zu bytes and the rest to the cover site",
 	    h->nraw);
 	return net_write_full(fd, h->raw, h->nraw);
@@ -415,11 +565,11 @@ handshake_failed(struct session *s, const struct handshake *h)
 {
 	count_reject(s, hs_reasons[h->why]);
 	log_handshake_failed(s, h);
-	note_end(s, s->srv->mask != NULL && !h->drop ? WHY_MASKED :
+	note_end(s, s->snap->mask != NULL && !h->drop ? WHY_MASKED :
 	    WHY_HANDSHAKE);
 	if (h->drop)
 		return SESSION_ERR;
-	if (s->srv->mask != NULL)
+	if (s->snap->mask != NULL)
 		return start_mask(s, h);
 	if (h->why != HANDSHAKE_REJECT_TIMEOUT)
 		hold_silently(s, h->deadline);
@@ -487,7 +637,7 @@ still_wanted(struct session *s)
 	if (s->end_by != 0 && now >= s->end_by)
 		return 0;
 	return now - atomic_load(&s->last_active) <
-	    (int64_t)s->srv->cfg->idle_timeout * 1000;
+	    (int64_t)s->cfg->idle_timeout * 1000;
 }
 
 /*
@@ -518,19 +668,49 @@ read_result(struct session *s, ssize_t n, enum end *end)
 	return -1;
 }
 
-static void
+static int
 count(struct session *s, enum dir d, size_t n)
 {
-	if (s->user < 0)
-		return;
+	if (s->user == NULL)
+		return 0;
 	if (d == UP) {
 		s->up += n;
 		atomic_fetch_add(&s->srv->stats.bytes_in, n);
-		atomic_fetch_add(&s->srv->stats.users[s->user].bytes_in, n);
 	} else {
 		s->down += n;
 		atomic_fetch_add(&s->srv->stats.bytes_out, n);
-		atomic_fetch_add(&s->srv->stats.users[s->user].bytes_out, n);
+	}
+	if (s->user->lim.rate != 0)
+		account_rate_charge(s->acct, d == UP ? ACCOUNT_UP :
+		    ACCOUNT_DOWN, n, net_now_ms() * 1000);
+	if (account_charge(s->acct, &s->user->lim, d == UP ? ACCOUNT_UP :
+	    ACCOUNT_DOWN, n, wallclock_now(s->srv->clock)) == 0)
+		return 0;
+	slog(LOGL_INFO, s, "%s", "quota spent: closing");
+	note_end(s, WHY_QUOTA);
+	return SESSION_ERR;
+}
+
+/*
+ * A user with a rate reads only when its bucket allows: the kernel's
+ * buffers fill and TCP slows the sender; nothing is held here.
+ */
+static void
+rate_pause(struct session *s, enum dir d)
+{
+	struct timespec nap;
+	int64_t wait;
+
+	if (s->user == NULL || s->user->lim.rate == 0)
+		return;
+	while ((wait = account_rate_wait(s->acct, &s->user->lim,
+	    d == UP ? ACCOUNT_UP : ACCOUNT_DOWN, net_now_ms() * 1000)) > 0 &&
+	    atomic_load(&s->why) == WHY_NONE) {
+		if (wait > RATE_NAP_MS * 1000)
+			wait = RATE_NAP_MS * 1000;
+		nap.tv_sec = 0;
+		nap.tv_nsec = (long)wait * 1000;
+		nanosleep(&nap, NULL);
 	}
 }
 
@@ -650,10 +830,12 @@ rbuf_pipe(struct session *s, struct rbuf *b)
 static int
 rbuf_grow(struct session *s, enum dir d, struct rbuf *b)
 {
-	size_t max = (size_t)s->srv->cfg->buffer_size > RELAY_BUF_MAX ?
-	    (size_t)s->srv->cfg->buffer_size : RELAY_BUF_MAX;
+	size_t max = (size_t)s->cfg->buffer_size > RELAY_BUF_MAX ?
+	    (size_t)s->cfg->buffer_size : RELAY_BUF_MAX;
 
-	if (b->p == NULL || b->last < b->cap)
+	/* A rate-limited stream reads in small steps: a step is its overshoot. */
+	if (b->p == NULL || b->last < b->cap ||
+	    (s->user != NULL && s->user->lim.rate != 0))
 		return 0;
 	if (splices(s, d) && rbuf_pipe(s, b) == 0)
 		return 0;
@@ -708,11 +890,12 @@ relay_next(struct session *s, enum dir d, struct rbuf *b, ssize_t *n,
 			if (rc < 0)
 				*end = END_IDLE;
 			if (rc < 0 || rbuf_size(s, d, b,
-			    (size_t)s->srv->cfg->buffer_size) != 0)
+			    (size_t)s->cfg->buffer_size) != 0)
 				return -1;
 		} else if (rbuf_grow(s, d, b) != 0) {
 			return -1;
 		}
+		rate_pause(s, d);
 		*n = rbuf_read(s, d, b);
 		if ((rc = read_result(s, *n, end)) <= 0)
 			break;
@@ -743,7 +926,10 @@ relay(struct session *s, enum dir d)
 			break;
 		}
 		atomic_store(&s->last_active, net_now_ms());
-		count(s, d, (size_t)n);
+		if (count(s, d, (size_t)n) != 0) {
+			end = END_FAIL;
+			break;
+		}
 	}
 	rbuf_release(s, &b);
 	return end;
@@ -770,8 +956,7 @@ packets_up(struct session *s, struct frame_reader *f, const uint8_t *p,
 			continue;
 		/* Padded: whole words of padding go along, as the official proxy does. */
 		rc = mux_send(s->mc, pkt.data, pkt.len, pkt.quickack);
-		count(s, UP, pkt.len);
-		if (rc != 0)
+		if (rc != 0 || count(s, UP, pkt.len) != 0)
 			return SESSION_ERR;
 	}
 	return 0;
@@ -886,10 +1071,12 @@ middle_down(struct session *s)
 			rc = faketls_wrap_len(len, FAKETLS_DRS_SMALL, &need) != 0 ||
 			    grow(&b.wrap, &b.wcap, need) != 0;
 		if (rc == 0)
+			rate_pause(s, DOWN);
+		if (rc == 0)
 			rc = crypto_ctr_apply(s->c_enc, b.p, b.p, len) != 0 ||
 			    client_write(s, b.p, len, b.wrap, b.wcap) != 0;
 		if (rc == 0 && msg->type == RPC_PROXY_ANS)
-			count(s, DOWN, msg->len);
+			rc = count(s, DOWN, msg->len);
 		free(msg);
 		if (rc != 0)
 			break;
@@ -940,7 +1127,7 @@ upstream_to_client(void *arg)
 static void
 set_relay_options(struct session *s)
 {
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->cfg;
 	int idle_ms = cfg->idle_timeout * 1000, one = 1;
 
 	if (s->masked && cfg->mask_timeout * 1000 < idle_ms)
@@ -994,22 +1181,30 @@ static void
 client_to_upstream(void *arg)
 {
 	struct session *s = arg;
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->cfg;
 	struct handshake h;
 	int rc;
 
 	memset(&h, 0, sizeof(h));
-	h.env = &s->srv->hs;
+	h.env = &s->snap->hs;
+	h.admit = admit;
+	h.admit_arg = s;
 	h.fd = s->cfd;
 	h.who = s->who;
 	h.deadline = handshake_deadline(cfg);
 	h.unix_now = (int64_t)time(NULL);
+	(void)seen_get(s->srv->seen, (struct sockaddr *)&s->peer_ss,
+	    &h.first);
 	/* Our reply must not wait on a client that does not read. */
 	net_set_timeouts(s->cfd, 0, cfg->handshake_timeout * 1000);
 	rc = handshake_run(&h);
-	if (rc == 0)
+	histo_observe(&s->srv->stats.handshake_time,
+	    (uint64_t)(net_now_us() - s->start_us));
+	if (rc == 0) {
+		seen_put(s->srv->seen, (struct sockaddr *)&s->peer_ss,
+		    (size_t)h.res.secret_index);
 		rc = start_upstream(s, &h);
-	else if (rc == HANDSHAKE_ERR)
+	} else if (rc == HANDSHAKE_ERR)
 		rc = handshake_failed(s, &h);
 	handshake_free(&h);
 	if (rc == 0 && start_pair(s) == 0)
@@ -1037,8 +1232,10 @@ session_start(struct server *srv, int fd, const struct sockaddr *peer)
 	atomic_init(&s->refs, 1);
 	atomic_init(&s->cfd, fd);
 	atomic_init(&s->ufd, -1);
-	s->user = -1;
+	s->snap = server_snap_get(srv);
+	s->cfg = s->snap->cfg;
 	s->start_ms = net_now_ms();
+	s->start_us = net_now_us();
 	atomic_init(&s->why, WHY_NONE);
 	memcpy(&s->peer_ss, peer, peer->sa_family == AF_INET6 ?
 	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));

@@ -4,6 +4,7 @@
  * which is all a report needs.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "log.h"
 #include "stats.h"
@@ -25,7 +26,47 @@ static const char *const reject_names[STATS_REJECT_COUNT] = {
 	[STATS_REJECT_REPLAY] = "replay",
 	[STATS_REJECT_NO_FD] = "no_fd",
 	[STATS_REJECT_NO_THREAD] = "no_thread",
+	[STATS_REJECT_USER_LIMIT] = "user_limit",
 };
+
+static const char *const link_names[STATS_LINK_COUNT] = {
+	[STATS_LINK_CONNECTING] = "connecting",
+	[STATS_LINK_READY] = "ready",
+	[STATS_LINK_WAITING] = "waiting",
+};
+
+/*
+ * Seconds, from a loopback handshake (a millisecond) to a DC's connect
+ * timeout and a handshake left to time out (handshake_timeout, up to half
+ * again for jitter).
+ */
+static const uint64_t time_bounds_us[] = {
+	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000, 10000000, 30000000,
+};
+
+int
+stats_init(struct stats *st)
+{
+	const size_t n = sizeof(time_bounds_us) / sizeof(time_bounds_us[0]);
+	size_t i;
+
+	memset(st, 0, sizeof(*st));
+	if (histo_init(&st->handshake_time, time_bounds_us, n) != 0)
+		return STATS_ERR;
+	for (i = 0; i < CONFIG_MAX_DCS; i++)
+		if (histo_init(&st->dc_connect[i], time_bounds_us, n) != 0)
+			return STATS_ERR;
+	return 0;
+}
+
+const char *
+stats_link_name(enum stats_link l)
+{
+	if ((unsigned)l >= STATS_LINK_COUNT)
+		return "unknown";
+	return link_names[l];
+}
 
 const char *
 stats_reject_name(enum stats_reject r)
@@ -82,12 +123,43 @@ middle_line(void *ctx, const char *name, unsigned long long v)
 	s->sink(s->ctx, line);
 }
 
+/* An account's counters, as "name{user="NAME"} value" lines. */
+static void
+user_lines(void *arg, struct account *a)
+{
+	const struct sink_ctx *s = arg;
+	char line[STATS_LINE_MAX];
+	int i;
+
+	snprintf(line, sizeof(line), "user_connections{user=\"%s\"} %llu",
+	    a->name, atomic_load(&a->connections));
+	s->sink(s->ctx, line);
+	snprintf(line, sizeof(line), "user_active{user=\"%s\"} %lld",
+	    a->name, atomic_load(&a->active));
+	s->sink(s->ctx, line);
+	snprintf(line, sizeof(line), "user_bytes_in{user=\"%s\"} %llu",
+	    a->name, atomic_load(&a->bytes[ACCOUNT_UP]));
+	s->sink(s->ctx, line);
+	snprintf(line, sizeof(line), "user_bytes_out{user=\"%s\"} %llu",
+	    a->name, atomic_load(&a->bytes[ACCOUNT_DOWN]));
+	s->sink(s->ctx, line);
+	for (i = 0; i < ACCOUNT_LIMIT_COUNT; i++) {
+		snprintf(line, sizeof(line), "user_limit_rejects{user=\"%s\","
+		    "limit=\"%s\"} %llu", a->name,
+		    account_limit_name((enum account_limit)i),
+		    atomic_load(&a->rejects[i]));
+		s->sink(s->ctx, line);
+	}
+	snprintf(line, sizeof(line), "user_quota_used{user=\"%s\"} %llu",
+	    a->name, atomic_load(&a->used));
+	s->sink(s->ctx, line);
+}
+
 /* Every counter as a "name value" line, in a fixed order. */
 static void
 stats_walk(const struct config *cfg, const struct stats *st,
-    long long active, stats_sink sink, void *ctx)
+    struct accounts *acc, long long active, stats_sink sink, void *ctx)
 {
-	const struct users_counters *u;
 	char line[STATS_LINE_MAX];
 	size_t i;
 
@@ -109,17 +181,8 @@ stats_walk(const struct config *cfg, const struct stats *st,
 	for (i = 0; i < STATS_REJECT_COUNT; i++)
 		EMIT("rejected{reason=\"%s\"} %llu", reject_names[i],
 		    atomic_load(&st->rejected[i]));
-	for (i = 0; i < cfg->nusers; i++) {
-		u = &st->users[i];
-		EMIT("user_connections{user=\"%s\"} %llu", cfg->users[i].name,
-		    atomic_load(&u->connections));
-		EMIT("user_active{user=\"%s\"} %lld", cfg->users[i].name,
-		    atomic_load(&u->active));
-		EMIT("user_bytes_in{user=\"%s\"} %llu", cfg->users[i].name,
-		    atomic_load(&u->bytes_in));
-		EMIT("user_bytes_out{user=\"%s\"} %llu", cfg->users[i].name,
-		    atomic_load(&u->bytes_out));
-	}
+	if (acc != NULL)
+		accounts_each(acc, user_lines, &(struct sink_ctx){ sink, ctx });
 #undef EMIT
 }
 
@@ -138,14 +201,14 @@ sink_log(void *ctx, const char *line)
 
 void
 stats_write(const struct config *cfg, const struct stats *st,
-    long long active, FILE *out)
+    struct accounts *acc, long long active, FILE *out)
 {
-	stats_walk(cfg, st, active, sink_file, out);
+	stats_walk(cfg, st, acc, active, sink_file, out);
 }
 
 void
 stats_log(const struct config *cfg, const struct stats *st,
-    long long active)
+    struct accounts *acc, long long active)
 {
-	stats_walk(cfg, st, active, sink_log, NULL);
+	stats_walk(cfg, st, acc, active, sink_log, NULL);
 }

@@ -157,7 +157,7 @@ out:
 int
 users_ensure_default(struct config *cfg, char *err, size_t errlen)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], hex[2 * SECRET_LEN + 1];
 	uint8_t key[SECRET_LEN];
 	int n, rc, tries;
 
@@ -185,13 +185,13 @@ users_ensure_default(struct config *cfg, char *err, size_t errlen)
 		rc = USERS_ERR;
 		goto out;
 	}
-	snprintf(cfg->users[0].name, sizeof(cfg->users[0].name), "%s",
-	    DEFAULT_USER);
-	memcpy(cfg->users[0].secret, key, SECRET_LEN);
-	cfg->nusers = 1;
-	rc = 0;
+	for (n = 0; n < SECRET_LEN; n++)
+		snprintf(hex + 2 * n, 3, "%02x", key[n]);
+	rc = config_set(cfg, "users", DEFAULT_USER, hex, err, errlen) == 0 ?
+	    0 : USERS_ERR;
 out:
 	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(hex, sizeof(hex));
 	return rc;
 }
 

@@ -10,10 +10,10 @@ src=${MTPROXYD_SRCDIR:-$(dirname "$0")/..}
 layer() {
 	case $1 in
 	proto|bytes|errbuf|crc|crypto|obfs2|frame|faketls|rpc|rpcstream|proxyconf|\
-	proxyhdr|secret|replay) echo 1 ;;
-	log|net|fetch|ticker|capacity|file|deadline) echo 2 ;;
+	proxyhdr|secret|replay|hll|tbucket|period|histo) echo 1 ;;
+	log|net|fetch|ticker|capacity|file|deadline|wallclock) echo 2 ;;
 	config|users|stats|pool|direct|dcpool|mask|middle|mux|handshake|\
-	metrics) echo 3 ;;
+	metrics|account|store|seen) echo 3 ;;
 	server|session|acceptor) echo 4 ;;
 	*) echo 0 ;;
 	esac

@@ -541,6 +541,8 @@ main(int argc, char **argv)
 		return relay_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], HSRATE_OPTION) == 0)
 		return hsrate_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], HSCOST_OPTION) == 0)
+		return hscost_main(argc - 1, argv + 1);
 	if (parse_opts(argc, argv, &b.o) != 0) {
 		usage();
 		return 2;

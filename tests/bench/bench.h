@@ -169,6 +169,10 @@ double idle_test_share(const struct idle_fig *z);
 #define HSRATE_OPTION	"--handshakes"
 int hsrate_main(int argc, char **argv);
 
+/* hscost.c: `bench --handshake-cost ...`, in process, by number of users. */
+#define HSCOST_OPTION	"--handshake-cost"
+int hscost_main(int argc, char **argv);
+
 /* report.c */
 /* Median over the rounds of one target; NAN when never measured. */
 double report_median(const struct bench_row *row, int ti);

@@ -74,9 +74,10 @@ wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
+/* from: the local address to connect from (NULL: the kernel's choice). */
 static int
-tcp_connect(const struct sockaddr *sa, socklen_t salen, int timeout_ms,
-    int *out)
+tcp_connect(const struct sockaddr *from, const struct sockaddr *sa,
+    socklen_t salen, int timeout_ms, int *out)
 {
 	socklen_t elen = sizeof(int);
 	int fd, rc, err = 0, one = 1;
@@ -85,6 +86,9 @@ tcp_connect(const struct sockaddr *sa, socklen_t salen, int timeout_ms,
 	    0);
 	if (fd < 0)
 		return TCLIENT_ERR;
+	rc = TCLIENT_ERR;
+	if (from != NULL && bind(fd, from, salen) != 0)
+		goto fail;
 	if (connect(fd, sa, salen) != 0) {
 		rc = TCLIENT_ERR;
 		if (errno != EINPROGRESS)
@@ -280,8 +284,8 @@ fill(struct tclient *c, int64_t deadline)
 }
 
 static int
-client_new(const struct sockaddr *sa, socklen_t salen, int timeout_ms,
-    struct tclient **out)
+client_new(const struct sockaddr *from, const struct sockaddr *sa,
+    socklen_t salen, int timeout_ms, struct tclient **out)
 {
 	struct tclient *c;
 	int rc;
@@ -290,7 +294,7 @@ client_new(const struct sockaddr *sa, socklen_t salen, int timeout_ms,
 		return TCLIENT_ERR;
 	c->pad = -1;
 	c->timeout_ms = timeout_ms;
-	if ((rc = tcp_connect(sa, salen, timeout_ms, &c->fd)) != 0) {
+	if ((rc = tcp_connect(from, sa, salen, timeout_ms, &c->fd)) != 0) {
 		free(c);
 		return rc;
 	}
@@ -386,12 +390,21 @@ tclient_connect(const struct sockaddr *sa, socklen_t salen,
     const uint8_t *secret, enum frame_transport t, int16_t dc,
     int timeout_ms, struct tclient **out)
 {
+	return tclient_connect_from(NULL, sa, salen, secret, t, dc, timeout_ms,
+	    out);
+}
+
+int
+tclient_connect_from(const struct sockaddr *from, const struct sockaddr *sa,
+    socklen_t salen, const uint8_t *secret, enum frame_transport t,
+    int16_t dc, int timeout_ms, struct tclient **out)
+{
 	struct tclient *c;
 	int rc;
 
 	if (sa == NULL || out == NULL || t < FRAME_ABRIDGED || t > FRAME_PADDED)
 		return TCLIENT_ERR_ARG;
-	if ((rc = client_new(sa, salen, timeout_ms, &c)) != 0)
+	if ((rc = client_new(from, sa, salen, timeout_ms, &c)) != 0)
 		return rc;
 	c->t = t;
 	if ((rc = make_header(c, secret, dc)) == 0)
@@ -551,7 +564,7 @@ tclient_connect_tls(const struct sockaddr *sa, socklen_t salen,
 
 	if (sa == NULL || secret == NULL || domain == NULL || out == NULL)
 		return TCLIENT_ERR_ARG;
-	if ((rc = client_new(sa, salen, timeout_ms, &c)) != 0)
+	if ((rc = client_new(NULL, sa, salen, timeout_ms, &c)) != 0)
 		return rc;
 	c->t = FRAME_PADDED;
 	if ((rc = tls_handshake(c, secret, domain, dc,
@@ -572,7 +585,7 @@ tclient_connect_raw(const struct sockaddr *sa, socklen_t salen,
 
 	if (sa == NULL || out == NULL || (data == NULL && len > 0))
 		return TCLIENT_ERR_ARG;
-	if ((rc = client_new(sa, salen, timeout_ms, &c)) != 0)
+	if ((rc = client_new(NULL, sa, salen, timeout_ms, &c)) != 0)
 		return rc;
 	if ((rc = write_all(c->fd, data, len, timeout_ms)) != 0) {
 		tclient_close(c);

@@ -44,6 +44,10 @@ struct tclient;
 int tclient_connect(const struct sockaddr *sa, socklen_t salen,
     const uint8_t *secret, enum frame_transport t, int16_t dc,
     int timeout_ms, struct tclient **out);
+/* The same from a local address of the same family and length (port 0). */
+int tclient_connect_from(const struct sockaddr *from, const struct sockaddr *sa,
+    socklen_t salen, const uint8_t *secret, enum frame_transport t,
+    int16_t dc, int timeout_ms, struct tclient **out);
 /*
  * Connect and send len bytes verbatim (data may be NULL if len is 0):
  * garbage, a wrong-secret header, half a header. The connection has no

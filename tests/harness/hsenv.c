@@ -34,6 +34,7 @@ hsenv_free(struct hsenv *e)
 {
 	free(e->secrets);
 	e->secrets = NULL;
+	config_free(&e->cfg);
 }
 
 int

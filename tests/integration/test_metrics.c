@@ -4,13 +4,14 @@
  * a real Prometheus text parser (python3-prometheus-client) must show
  * exactly those bytes and rejects; /healthz answers; a client outside the
  * allow list gets 403; a metrics port equal to the client port is refused.
+ * Handshake and DC connect histograms count every handshake and connect,
+ * session threads and cover-site relays equal the clients held open.
  */
 #include <check.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <signal.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -18,16 +19,17 @@
 
 #include "ckmain.h"
 #include "client.h"
+#include "cover.h"
 #include "daemon.h"
 #include "fakedc.h"
 #include "frame.h"
 #include "itest.h"
-#include "tclock.h"
-#include "net.h"
+#include "mscrape.h"
 
 #define CONF_MAX	2048
-#define CMD_MAX		(PATH_MAX + 1024)
 #define OUT_MAX		4096
+#define LIVE		3	/* sessions kept open in runtime_values */
+#define MASKED		2	/* bad clients relayed to the cover site */
 
 #define ALICE_HEX	"3f5c0a9e71d2b8e46a0c9f13d7e2584b"
 #define BOB_HEX		"b04e1d7a92c63f58e1a07d4c2b9f6e35"
@@ -38,70 +40,32 @@ enum user { ALICE, BOB, NUSERS };
 static const char *const user_hex[NUSERS] = { ALICE_HEX, BOB_HEX };
 
 /*
- * Every sample as "name|label=value|... value", labels sorted, so that
- * the test reads what the parser understood, not the raw text.
+ * cover: the cover site's port, 0 for none (failed clients are held);
+ * extra goes into [server].
  */
-static const char parser_py[] =
-    "import sys\n"
-    "from prometheus_client.parser import text_string_to_metric_families\n"
-    "for f in text_string_to_metric_families(open(sys.argv[1]).read()):\n"
-    "    for s in f.samples:\n"
-    "        l = ''.join('|%s=%s' % kv for kv in sorted(s.labels.items()))\n"
-    "        print('%s%s %d' % (s.name, l, s.value))\n";
-
-/*
- * The first python3 that has the parser: Debian's package installs it for
- * the system's python3, which a python3 earlier in PATH (pyenv, venv) may
- * not see. NULL: none.
- */
-static const char *
-parser_python(void)
-{
-	static const char *const pythons[] = { "python3", "/usr/bin/python3" };
-	char cmd[128];
-	size_t i;
-
-	for (i = 0; i < sizeof(pythons) / sizeof(pythons[0]); i++) {
-		snprintf(cmd, sizeof(cmd), "%s -c 'import prometheus_client."
-		    "parser' >/dev/null 2>&1", pythons[i]);
-		if (system(cmd) == 0)
-			return pythons[i];
-	}
-	return NULL;
-}
-
-/* A port free now on 127.0.0.1: the metrics port is given, not chosen. */
-static uint16_t
-free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof(a);
-	int fd;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 static struct daemon_proc *
-proxy_start(uint16_t mport, const struct fakedc *dc)
+proxy_start(uint16_t mport, const struct fakedc *dc, uint16_t cover,
+    const char *extra)
 {
 	struct daemon_proc *d = NULL;
-	char conf[CONF_MAX];
+	char conf[CONF_MAX], tls[256] = "";
 	int n;
 
+	if (cover != 0)
+		snprintf(tls, sizeof(tls), "[tls]\n"
+		    "domain = cover.test\n"
+		    "mask_host = 127.0.0.1\n"
+		    "mask_port = %u\n"
+		    "mask_probe_interval = 0\n", cover);
 	n = snprintf(conf, sizeof(conf),
 	    "[server]\n"
 	    "port = 0\n"
 	    "listen = 127.0.0.1\n"
-	    "modes = classic, secure\n"
+	    "modes = classic, secure%s\n"
 	    "dc_pool = 0\n"
 	    "handshake_timeout = 10\n"
 	    "state_dir = @DIR@\n"
+	    "%s"
 	    "[metrics]\n"
 	    "listen = 127.0.0.1:%u\n"
 	    "allow = 127.0.0.1/32\n"
@@ -109,104 +73,13 @@ proxy_start(uint16_t mport, const struct fakedc *dc)
 	    "alice = " ALICE_HEX "\n"
 	    "bob = " BOB_HEX "\n"
 	    "[dc]\n"
-	    "2 = 127.0.0.1:%u\n", mport, fakedc_port(dc));
+	    "2 = 127.0.0.1:%u\n"
+	    "%s", cover != 0 ? ", tls" : "", extra, mport, fakedc_port(dc),
+	    tls);
 	ck_assert(n > 0 && (size_t)n < sizeof(conf));
 	ck_assert_int_eq(daemon_start(&d, conf, NULL, ITEST_START_MS), 0);
 	ck_assert_int_eq(daemon_wait_log(d, "metrics: serving on", ITEST_IO_MS), 0);
 	return d;
-}
-
-/*
- * GET path from src (a loopback address) to the metrics port; the status
- * code, and the body (caller frees) when body is not NULL.
- */
-static int
-http_get(const char *src, uint16_t port, const char *path, char **body)
-{
-	struct sockaddr_in from = { .sin_family = AF_INET };
-	struct sockaddr_in to = { .sin_family = AF_INET };
-	char req[256], *resp, *start;
-	int fd, status = 0;
-
-	ck_assert_int_eq(inet_pton(AF_INET, src, &from.sin_addr), 1);
-	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	to.sin_port = htons(port);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0);
-	ck_assert_int_eq(net_set_timeouts(fd, ITEST_IO_MS, ITEST_IO_MS), 0);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
-	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-	    "Connection: close\r\n\r\n", path);
-	ck_assert_int_eq(net_write_full(fd, req, strlen(req)), 0);
-	resp = itest_read_fd(fd);
-	close(fd);
-	ck_assert_int_eq(sscanf(resp, "HTTP/1.%*d %d", &status), 1);
-	start = strstr(resp, "\r\n\r\n");
-	ck_assert_ptr_nonnull(start);
-	if (body != NULL) {
-		*body = strdup(start + 4);
-		ck_assert_ptr_nonnull(*body);
-	}
-	free(resp);
-	return status;
-}
-
-/* /metrics from 127.0.0.1, through the parser: its sample lines. */
-static char *
-scrape(struct daemon_proc *d, uint16_t port, const char *python)
-{
-	char path[PATH_MAX], cmd[CMD_MAX], *body, *out;
-	FILE *fp, *p;
-
-	ck_assert_int_eq(http_get("127.0.0.1", port, "/metrics", &body), 200);
-	snprintf(path, sizeof(path), "%s/metrics.txt", daemon_dir(d));
-	ck_assert_ptr_nonnull(fp = fopen(path, "w"));
-	ck_assert_int_eq(fputs(body, fp) >= 0, 1);
-	ck_assert_int_eq(fclose(fp), 0);
-	free(body);
-	snprintf(cmd, sizeof(cmd), "%s -c \"$PARSER\" '%s'", python, path);
-	ck_assert_int_eq(setenv("PARSER", parser_py, 1), 0);
-	ck_assert_ptr_nonnull(p = popen(cmd, "r"));
-	out = itest_read_fd(fileno(p));
-	ck_assert_msg(pclose(p) == 0, "the parser refused %s:\n%s", path, out);
-	return out;
-}
-
-/* The value of the sample "name|labels", which must be there. */
-static unsigned long long
-sample(const char *samples, const char *key)
-{
-	char want[256];
-	const char *p = samples;
-	size_t n;
-
-	n = (size_t)snprintf(want, sizeof(want), "%s ", key);
-	for (; p != NULL; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-		if (strncmp(p, want, n) == 0)
-			return strtoull(p + n, NULL, 10);
-	}
-	ck_abort_msg("no sample %s in:\n%s", key, samples);
-	return 0;
-}
-
-/* Scrape until key reads want: counters land just after the client sees. */
-static char *
-scrape_until(struct daemon_proc *d, uint16_t port, const char *python,
-    const char *key, unsigned long long want)
-{
-	int64_t deadline = tclock_now_ms() + ITEST_IO_MS;
-	char *s;
-
-	for (;;) {
-		s = scrape(d, port, python);
-		if (sample(s, key) == want)
-			return s;
-		ck_assert_msg(tclock_now_ms() < deadline, "%s stayed %llu, "
-		    "expected %llu", key, sample(s, key), want);
-		free(s);
-		tclock_sleep_ms(50);
-	}
 }
 
 /* Echo sizes[] on one connection; the bytes each way on the wire. */
@@ -258,6 +131,11 @@ stranger(struct daemon_proc *d)
 #define K_CONNS(u)	"mtproxyd_connections_total|user=" u
 #define K_ACTIVE(u)	"mtproxyd_connections_active|user=" u
 #define K_REJ(r)	"mtproxyd_handshake_rejects_total|reason=" r
+#define K_MASK(r)	"mtproxyd_mask_relays_total|reason=" r
+#define K_HS_COUNT	"mtproxyd_handshake_duration_seconds_count"
+#define K_HS_INF	"mtproxyd_handshake_duration_seconds_bucket|le=+Inf"
+#define K_DC_COUNT(dc)	"mtproxyd_dc_connect_duration_seconds_count|dc=" dc
+#define K_BUSY		"mtproxyd_pool_threads|state=busy"
 
 /*
  * Alice: two sessions, Bob: one, each a known number of frames; two
@@ -274,43 +152,47 @@ START_TEST(values_equal_traffic)
 	uint8_t *msg, *got;
 	uint64_t alice, bob;
 	uint16_t port;
-	const char *python = parser_python();
+	const char *python = mscrape_python_or_skip();
 	char *m;
 
-	if (python == NULL) {
-		itest_skip("no python3 with prometheus_client: install "
-		    "python3-prometheus-client");
+	if (python == NULL)
 		return;
-	}
 	dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
 	msg = itest_random_bytes(200000);
 	ck_assert_ptr_nonnull(got = malloc(FRAME_MAX_LEN));
-	port = free_port();
-	d = proxy_start(port, dc);
+	port = mscrape_free_port();
+	d = proxy_start(port, dc, 0, "");
 	alice = echo_session(d, ALICE_HEX, FRAME_INTERMEDIATE, a1, 4, msg, got);
 	alice += echo_session(d, ALICE_HEX, FRAME_ABRIDGED, a2, 4, msg, got);
 	bob = echo_session(d, BOB_HEX, FRAME_INTERMEDIATE, b1, 4, msg, got);
 	s1 = stranger(d);
 	s2 = stranger(d);
 	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_OPEN, 0, ITEST_IO_MS), 0);
-	m = scrape_until(d, port, python, K_REJ("bad_secret"), 2);
+	m = mscrape_until(d, port, python, K_REJ("bad_secret"), 2);
 	free(m);
-	m = scrape_until(d, port, python, "mtproxyd_sessions_active", 2);
-	ck_assert_uint_eq(sample(m, K_UP("alice")), alice);
-	ck_assert_uint_eq(sample(m, K_DOWN("alice")), alice);
-	ck_assert_uint_eq(sample(m, K_UP("bob")), bob);
-	ck_assert_uint_eq(sample(m, K_DOWN("bob")), bob);
+	m = mscrape_until(d, port, python, "mtproxyd_sessions_active", 2);
+	ck_assert_uint_eq(mscrape_sample(m, K_UP("alice")), alice);
+	ck_assert_uint_eq(mscrape_sample(m, K_DOWN("alice")), alice);
+	ck_assert_uint_eq(mscrape_sample(m, K_UP("bob")), bob);
+	ck_assert_uint_eq(mscrape_sample(m, K_DOWN("bob")), bob);
 	ck_assert_uint_eq(alice + bob, fakedc_counter(dc, FAKEDC_BYTES_IN));
-	ck_assert_uint_eq(sample(m, K_CONNS("alice")), 2);
-	ck_assert_uint_eq(sample(m, K_CONNS("bob")), 1);
-	ck_assert_uint_eq(sample(m, K_ACTIVE("alice")), 0);
-	ck_assert_uint_eq(sample(m, K_ACTIVE("bob")), 0);
-	ck_assert_uint_eq(sample(m, "mtproxyd_accepted_total"), 5);
-	ck_assert_uint_eq(sample(m, K_REJ("bad_secret")), 2);
-	ck_assert_uint_eq(sample(m, K_REJ("handshake_timeout")), 0);
-	ck_assert_uint_eq(sample(m, K_REJ("replay")), 0);
-	ck_assert_uint_eq(sample(m, "mtproxyd_replay_hits_total"), 0);
-	ck_assert_uint_eq(sample(m,
+	ck_assert_uint_eq(mscrape_sample(m, K_CONNS("alice")), 2);
+	ck_assert_uint_eq(mscrape_sample(m, K_CONNS("bob")), 1);
+	ck_assert_uint_eq(mscrape_sample(m, K_ACTIVE("alice")), 0);
+	ck_assert_uint_eq(mscrape_sample(m, K_ACTIVE("bob")), 0);
+	ck_assert_uint_eq(mscrape_sample(m, "mtproxyd_accepted_total"), 5);
+	ck_assert_uint_eq(mscrape_sample(m, K_REJ("bad_secret")), 2);
+	ck_assert_uint_eq(mscrape_sample(m, K_REJ("handshake_timeout")), 0);
+	ck_assert_uint_eq(mscrape_sample(m, K_REJ("replay")), 0);
+	ck_assert_uint_eq(mscrape_sample(m, "mtproxyd_replay_hits_total"), 0);
+	/* Three passed, two failed; three connects to DC 2, none elsewhere. */
+	ck_assert_uint_eq(mscrape_sample(m, K_HS_COUNT), 5);
+	ck_assert_uint_eq(mscrape_sample(m, K_HS_INF), 5);
+	ck_assert_uint_eq(mscrape_sample(m, K_DC_COUNT("2")), 3);
+	ck_assert_uint_eq(mscrape_sample(m, K_DC_COUNT("1")), 0);
+	/* No cover site: the strangers are held, not relayed. */
+	ck_assert_uint_eq(mscrape_sample(m, K_MASK("bad_secret")), 0);
+	ck_assert_uint_eq(mscrape_sample(m,
 	    "mtproxyd_build_info|version=" PACKAGE_VERSION), 1);
 	free(m);
 	tclient_close(s1);
@@ -322,22 +204,202 @@ START_TEST(values_equal_traffic)
 }
 END_TEST
 
+/* An echo of len bytes from address from; the session left open. */
+static struct tclient *
+session_from(struct daemon_proc *d, const char *hex, const char *from,
+    const uint8_t *msg, size_t len, uint8_t *got)
+{
+	struct sockaddr_in src = { .sin_family = AF_INET };
+	struct sockaddr_storage ss;
+	struct tclient *c = NULL;
+	uint8_t key[SECRET_LEN];
+	socklen_t sslen;
+	size_t r;
+
+	ck_assert_int_eq(daemon_addr(d, AF_INET, &ss, &sslen), 0);
+	ck_assert_int_eq(inet_pton(AF_INET, from, &src.sin_addr), 1);
+	itest_key(hex, key);
+	ck_assert_int_eq(tclient_connect_from((struct sockaddr *)&src,
+	    (struct sockaddr *)&ss, sslen, key, FRAME_INTERMEDIATE, 2,
+	    ITEST_IO_MS, &c), 0);
+	ck_assert_int_eq(tclient_send(c, msg, len, 0), 0);
+	ck_assert_int_eq(tclient_recv(c, got, FRAME_MAX_LEN, &r, ITEST_IO_MS),
+	    0);
+	ck_assert_uint_eq(r, len);
+	ck_assert_mem_eq(got, msg, len);
+	return c;
+}
+
+#define K_LIMIT(u, l)	"mtproxyd_limit_rejects_total|limit=" l "|user=" u
+#define K_QUOTA(u)	"mtproxyd_quota_remaining_bytes|user=" u
+#define K_IPS(u, w)	"mtproxyd_unique_ips|user=" u "|window=" w
+#define K_RELOADS(r)	"mtproxyd_config_reloads_total|result=" r
+#define USER_MSG	1000
+
+/*
+ * The per-user limit series: bob (quota 1M, one session at a time) has
+ * one session and one refused; his quota left is 1M less what he moved;
+ * alice came from three addresses; a reload is counted.
+ */
+START_TEST(user_series)
+{
+	const char *python = mscrape_python_or_skip();
+	struct tclient *a[3], *b, *refused = NULL;
+	struct sockaddr_storage ss;
+	uint8_t key[SECRET_LEN];
+	socklen_t sslen;
+	struct daemon_proc *d;
+	struct fakedc *dc;
+	uint8_t *msg, *got;
+	uint16_t port;
+	char *m;
+	int i;
+
+	if (python == NULL)
+		return;
+	dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
+	msg = itest_random_bytes(USER_MSG);
+	ck_assert_ptr_nonnull(got = malloc(FRAME_MAX_LEN));
+	port = mscrape_free_port();
+	d = proxy_start(port, dc, 0, "[user.bob]\nquota = 1M\n"
+	    "max_connections = 1\n");
+	a[0] = session_from(d, ALICE_HEX, "127.0.0.1", msg, USER_MSG, got);
+	a[1] = session_from(d, ALICE_HEX, "127.0.0.2", msg, USER_MSG, got);
+	a[2] = session_from(d, ALICE_HEX, "127.0.0.2", msg, USER_MSG, got);
+	b = session_from(d, BOB_HEX, "127.0.0.3", msg, USER_MSG, got);
+	ck_assert_int_eq(daemon_addr(d, AF_INET, &ss, &sslen), 0);
+	itest_key(BOB_HEX, key);
+	ck_assert_int_eq(tclient_connect((struct sockaddr *)&ss, sslen, key,
+	    FRAME_INTERMEDIATE, 2, ITEST_IO_MS, &refused), 0);
+	m = mscrape_until(d, port, python, K_LIMIT("bob", "max_connections"),
+	    1);
+	ck_assert_uint_eq(mscrape_sample(m, K_REJ("user_limit")), 1);
+	free(m);
+	tclient_close(refused);
+	ck_assert_int_eq(kill(daemon_pid(d), SIGHUP), 0);
+	ck_assert_int_eq(daemon_wait_log(d, "reload: 2 user(s)", ITEST_IO_MS),
+	    0);
+	m = mscrape_until(d, port, python, K_RELOADS("ok"), 1);
+	ck_assert_uint_eq(mscrape_sample(m, K_RELOADS("failed")), 0);
+	ck_assert_uint_eq(mscrape_sample(m, K_QUOTA("bob")),
+	    1048576 - 2 * (USER_MSG + 4));
+	ck_assert_ptr_null(strstr(m, "mtproxyd_quota_remaining_bytes|user="
+	    "alice"));
+	ck_assert_uint_eq(mscrape_sample(m, K_IPS("alice", "5m")), 2);
+	ck_assert_uint_eq(mscrape_sample(m, K_IPS("alice", "1d")), 2);
+	ck_assert_uint_eq(mscrape_sample(m, K_IPS("bob", "1h")), 1);
+	ck_assert_uint_eq(mscrape_sample(m, K_LIMIT("alice", "quota")), 0);
+	free(m);
+	for (i = 0; i < 3; i++)
+		tclient_close(a[i]);
+	tclient_close(b);
+	itest_stop(d, user_hex, NUSERS, ITEST_STOP_MS);
+	fakedc_stop(dc);
+	free(msg);
+	free(got);
+}
+END_TEST
+
+/* One echo of len bytes, the session left open. */
+static struct tclient *
+live_session(struct daemon_proc *d, const uint8_t *msg, uint8_t *got)
+{
+	struct sockaddr_storage ss;
+	struct tclient *c = NULL;
+	uint8_t key[SECRET_LEN];
+	socklen_t len;
+	size_t r;
+
+	ck_assert_int_eq(daemon_addr(d, AF_INET, &ss, &len), 0);
+	itest_key(ALICE_HEX, key);
+	ck_assert_int_eq(tclient_connect((struct sockaddr *)&ss, len, key,
+	    FRAME_INTERMEDIATE, 2, ITEST_IO_MS, &c), 0);
+	ck_assert_int_eq(tclient_send(c, msg, 1024, 0), 0);
+	ck_assert_int_eq(tclient_recv(c, got, FRAME_MAX_LEN, &r, ITEST_IO_MS),
+	    0);
+	ck_assert_uint_eq(r, 1024);
+	return c;
+}
+
+/*
+ * LIVE sessions held open and MASKED strangers relayed to an echo cover
+ * site: each of them has both directions on a session thread, so the busy
+ * threads are exactly twice their number; every one of them got a
+ * handshake observed, the LIVE ones a DC connect, the strangers a mask
+ * relay under their reject reason. Once all close, no thread is busy, and
+ * with pool_spare = 0 none idles either.
+ */
+START_TEST(runtime_values)
+{
+	struct tclient *live[LIVE], *bad[MASKED];
+	const char *python = mscrape_python_or_skip();
+	struct daemon_proc *d;
+	struct fakedc *dc;
+	struct cover *cv;
+	uint8_t *msg, *got;
+	uint16_t port;
+	char *m;
+	int i;
+
+	if (python == NULL)
+		return;
+	dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
+	ck_assert_int_eq(cover_start_echo(&cv), 0);
+	msg = itest_random_bytes(1024);
+	ck_assert_ptr_nonnull(got = malloc(FRAME_MAX_LEN));
+	port = mscrape_free_port();
+	/* No spare threads: each leaves as its session ends, idle or not. */
+	d = proxy_start(port, dc, cover_port(cv), "pool_spare = 0\n");
+	for (i = 0; i < LIVE; i++)
+		live[i] = live_session(d, msg, got);
+	for (i = 0; i < MASKED; i++)
+		bad[i] = stranger(d);
+	ck_assert_int_eq(cover_wait(cv, COVER_OPEN, MASKED, ITEST_IO_MS), 0);
+	m = mscrape_until(d, port, python, K_MASK("bad_secret"), MASKED);
+	free(m);
+	m = mscrape_until(d, port, python, K_BUSY, 2 * (LIVE + MASKED));
+	ck_assert_uint_eq(mscrape_sample(m, "mtproxyd_sessions_active"),
+	    LIVE + MASKED);
+	ck_assert_uint_eq(mscrape_sample(m, K_HS_COUNT), LIVE + MASKED);
+	ck_assert_uint_eq(mscrape_sample(m, K_DC_COUNT("2")), LIVE);
+	ck_assert_uint_eq(mscrape_sample(m, K_REJ("bad_secret")), MASKED);
+	ck_assert_uint_eq(mscrape_sample(m, K_MASK("not_tls")), 0);
+	ck_assert_uint_eq(mscrape_sample(m, K_MASK("tls_digest")), 0);
+	free(m);
+	for (i = 0; i < LIVE; i++)
+		tclient_close(live[i]);
+	for (i = 0; i < MASKED; i++)
+		tclient_close(bad[i]);
+	m = mscrape_until(d, port, python, K_BUSY, 0);
+	ck_assert_uint_eq(mscrape_sample(m, "mtproxyd_pool_threads|state=idle"),
+	    0);
+	ck_assert_uint_eq(mscrape_sample(m, "mtproxyd_sessions_active"), 0);
+	ck_assert_uint_eq(mscrape_sample(m, K_HS_COUNT), LIVE + MASKED);
+	free(m);
+	itest_stop(d, user_hex, NUSERS, ITEST_STOP_MS);
+	fakedc_stop(dc);
+	cover_stop(cv);
+	free(msg);
+	free(got);
+}
+END_TEST
+
 /* /healthz answers; 127.0.0.2 is outside allow = 127.0.0.1/32: 403. */
 START_TEST(healthz_and_allow)
 {
 	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
-	uint16_t port = free_port();
-	struct daemon_proc *d = proxy_start(port, dc);
+	uint16_t port = mscrape_free_port();
+	struct daemon_proc *d = proxy_start(port, dc, 0, "");
 	char *body;
 
-	ck_assert_int_eq(http_get("127.0.0.1", port, "/healthz", &body), 200);
+	ck_assert_int_eq(mscrape_get("127.0.0.1", port, "/healthz", &body), 200);
 	ck_assert_str_eq(body, "ok\n");
 	free(body);
-	ck_assert_int_eq(http_get("127.0.0.1", port, "/nothing", NULL), 404);
-	ck_assert_int_eq(http_get("127.0.0.2", port, "/metrics", &body), 403);
+	ck_assert_int_eq(mscrape_get("127.0.0.1", port, "/nothing", NULL), 404);
+	ck_assert_int_eq(mscrape_get("127.0.0.2", port, "/metrics", &body), 403);
 	ck_assert_ptr_null(strstr(body, "mtproxyd_"));
 	free(body);
-	ck_assert_int_eq(http_get("127.0.0.2", port, "/healthz", NULL), 403);
+	ck_assert_int_eq(mscrape_get("127.0.0.2", port, "/healthz", NULL), 403);
 	itest_stop(d, user_hex, NUSERS, ITEST_STOP_MS);
 	fakedc_stop(dc);
 }
@@ -370,6 +432,8 @@ metrics_suite(void)
 
 	tcase_set_timeout(tc, ITEST_CASE_S);
 	tcase_add_test(tc, values_equal_traffic);
+	tcase_add_test(tc, runtime_values);
+	tcase_add_test(tc, user_series);
 	tcase_add_test(tc, healthz_and_allow);
 	tcase_add_test(tc, client_port_refused);
 	suite_add_tcase(s, tc);

@@ -30,6 +30,7 @@
 #include "fakemp.h"
 #include "frame.h"
 #include "itest.h"
+#include "mscrape.h"
 #include "proto.h"
 #include "tclock.h"
 
@@ -256,6 +257,30 @@ START_TEST(echo_transports)
 	/* A client that leaves is announced with RPC_CLOSE_CONN. */
 	ck_assert_int_eq(fakemp_wait(e.mp[0], FAKEMP_CLOSE_CONNS, 1,
 	    ITEST_IO_MS), 0);
+	env_teardown(&e);
+}
+END_TEST
+
+/* A user's own ad tag ([user.NAME] ad_tag) goes in place of [middle]'s. */
+#define USER_TAG_HEX	"5e1f0a93c7d2b4868a0e1c3f5d7b9a2c"
+
+START_TEST(user_ad_tag)
+{
+	uint8_t tag[16];
+	struct fakemp_req r;
+	struct tclient *c;
+	struct env e;
+
+	ck_assert_uint_eq(itest_unhex(USER_TAG_HEX, tag, sizeof(tag)), 16);
+	env_setup(&e, 1);
+	daemon_up(&e, "[user.alice]\nad_tag = " USER_TAG_HEX "\n", 2);
+	c = connect_client(&e, FRAME_INTERMEDIATE, 2);
+	echo(c, 512);
+	ck_assert_int_eq(fakemp_last_req(e.mp[0], &r), 0);
+	ck_assert_int_eq(r.has_ad_tag, 1);
+	ck_assert_uint_eq(r.ad_tag_len, 16);
+	ck_assert_mem_eq(r.ad_tag, tag, 16);
+	tclient_close(c);
 	env_teardown(&e);
 }
 END_TEST
@@ -585,6 +610,58 @@ START_TEST(link_loss)
 	c[0] = connect_client(&e, FRAME_ABRIDGED, 2);
 	echo(c[0], 1024);
 	tclient_close(c[0]);
+	env_teardown(&e);
+}
+END_TEST
+
+#define K_LINKS(s)	"mtproxyd_middle_links|state=" s
+
+/*
+ * /metrics: mtproxyd_middle_links by state equals the links the fake sees
+ * ready; a session is a handshake observed and two busy threads, and
+ * connects to no DC; a fake that stalls every handshake leaves no link
+ * ready and both links connecting or waiting to try again.
+ */
+START_TEST(links_by_state)
+{
+	const char *python = mscrape_python();
+	char extra[128], *m;
+	struct tclient *c;
+	uint16_t port;
+	struct env e;
+
+	if (python == NULL) {
+		itest_skip("no python3 with prometheus_client: install "
+		    "python3-prometheus-client");
+		return;
+	}
+	port = mscrape_free_port();
+	snprintf(extra, sizeof(extra), "[metrics]\nlisten = 127.0.0.1:%u\n"
+	    "allow = 127.0.0.1/32\n", port);
+	env_setup(&e, 1);
+	daemon_up(&e, extra, 2);
+	m = mscrape_until(e.d, port, python, K_LINKS("ready"), 2);
+	ck_assert_uint_eq(fakemp_counter(e.mp[0], FAKEMP_READY), 2);
+	ck_assert_uint_eq(mscrape_sample(m, K_LINKS("connecting")), 0);
+	ck_assert_uint_eq(mscrape_sample(m, K_LINKS("waiting")), 0);
+	free(m);
+	c = connect_client(&e, FRAME_INTERMEDIATE, 2);
+	echo(c, 128);
+	m = mscrape_until(e.d, port, python, "mtproxyd_pool_threads|state=busy",
+	    2);
+	ck_assert_uint_eq(mscrape_sample(m,
+	    "mtproxyd_handshake_duration_seconds_count"), 1);
+	ck_assert_ptr_null(strstr(m, "mtproxyd_dc_connect"));
+	free(m);
+	fakemp_set_fault(e.mp[0], FAKEMP_FAULT_STALL);
+	fakemp_drop_all(e.mp[0]);
+	ck_assert_int_eq(tclient_wait_closed(c, ITEST_IO_MS), 0);
+	tclient_close(c);
+	m = mscrape_until(e.d, port, python, K_LINKS("ready"), 0);
+	ck_assert_uint_eq(mscrape_sample(m, K_LINKS("connecting")) +
+	    mscrape_sample(m, K_LINKS("waiting")), 2);
+	free(m);
+	fakemp_set_fault(e.mp[0], FAKEMP_FAULT_NONE);
 	env_teardown(&e);
 }
 END_TEST
@@ -1287,8 +1364,10 @@ middle_suite(void)
 	tcase_add_loop_test(tc, close_ext_nothing_first, 0, 3);
 	tcase_add_test(tc, padded_whole_words);
 	tcase_add_test(tc, tls_echo);
+	tcase_add_test(tc, user_ad_tag);
 	tcase_add_test(tc, buffers_follow_answers);
 	tcase_add_test(tc, link_loss);
+	tcase_add_test(tc, links_by_state);
 	tcase_add_test(tc, refresh_moves_dc);
 	tcase_add_test(tc, clock_skew);
 	tcase_add_test(tc, dead_link);

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "log.h"
 #include "stats.h"
+#include "period.h"
 #include "tfile.h"
 #include "users.h"
 
@@ -1017,7 +1018,8 @@ START_TEST(unknown_names)
 	    "of port, listen, public_host, mode, modes, fast_mode, prefer_ipv6, "
 	    "max_clients, handshake_timeout, idle_timeout, connect_timeout, "
 	    "shutdown_grace, buffer_size, dc_rcvbuf, dc_pool, dc_pool_max_age, "
-	    "default_dc, pool_spare, log_level, state_dir");
+	    "default_dc, pool_spare, log_level, state_dir, users_file, "
+	    "state_interval, drain_timeout");
 	ck_assert_int_eq(load("[tls]\ndomains = a.example\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [tls] domains: unknown key; expected "
 	    "one of domain, mask_host, mask_port, mask_proxy_protocol, "
@@ -1037,16 +1039,19 @@ START_TEST(unknown_names)
 	ck_assert_int_eq(load("[server]\nport = 1\n[srever]\nport = 2\n"),
 	    CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [srever]: unknown section; expected "
-	    "[server], [tls], [middle], [metrics], [users] or [dc]");
+	    "[server], [tls], [middle], [metrics], [users], [user.NAME] or "
+	    "[dc]");
 	ck_assert_int_eq(load("[dc:1]\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [dc:1]: unknown section; expected "
-	    "[server], [tls], [middle], [metrics], [users] or [dc]");
+	    "[server], [tls], [middle], [metrics], [users], [user.NAME] or "
+	    "[dc]");
 	ck_assert_int_eq(load("port = 8443\n[server]\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: port: expected [server], [tls], "
 	    "[middle], [metrics], [users] or [dc] before the first key");
 	ck_assert_int_eq(set("client", "port", "1"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [client]: unknown section; expected "
-	    "[server], [tls], [middle], [metrics], [users] or [dc]");
+	    "[server], [tls], [middle], [metrics], [users], [user.NAME] or "
+	    "[dc]");
 }
 END_TEST
 
@@ -1105,6 +1110,100 @@ START_TEST(duplicate_keys)
 }
 END_TEST
 
+/* [user.NAME]: every key, before or after the user's [users] line. */
+START_TEST(user_limits)
+{
+	const struct config_user *u;
+
+	ck_assert_int_eq(load("[user.Alice]\n"
+	    "max_connections = 3\nmax_ips = 2\nquota = 10G\n"
+	    "quota_period = month\nexpires = 2027-01-31T18:00:00Z\n"
+	    "rate = 512k\nenabled = no\nad_tag = " AD_TAG "\n"
+	    "[users]\nalice = " SECRET_A "\nbob = " SECRET_B "\n"
+	    "[user.bob]\nquota = 1048576\nexpires = 2027-02-01\n"
+	    "[server]\nmode = middle\n"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.nusers, 2);
+	u = config_find_user(&cfg, "alice");
+	ck_assert_ptr_nonnull(u);
+	ck_assert_int_eq(u->has_secret, 1);
+	ck_assert_int_eq(u->lim.max_connections, 3);
+	ck_assert_int_eq(u->lim.max_ips, 2);
+	ck_assert_uint_eq(u->lim.quota, 10ULL << 30);
+	ck_assert_int_eq(u->lim.quota_period, PERIOD_MONTH);
+	/* date -u -d 2027-01-31T18:00:00Z +%s */
+	ck_assert_int_eq(u->lim.expires, 1801418400);
+	ck_assert_uint_eq(u->lim.rate, 512 * 1024);
+	ck_assert_int_eq(u->lim.disabled, 1);
+	ck_assert_int_eq(u->lim.has_ad_tag, 1);
+	ck_assert_mem_eq(u->lim.ad_tag, AD_TAG_BYTES, SECRET_LEN);
+	u = config_find_user(&cfg, "bob");
+	ck_assert_ptr_nonnull(u);
+	ck_assert_uint_eq(u->lim.quota, 1048576);
+	ck_assert_int_eq(u->lim.quota_period, PERIOD_TOTAL);
+	/* date -u -d 2027-02-01 +%s */
+	ck_assert_int_eq(u->lim.expires, 1801440000);
+	ck_assert_int_eq(u->lim.max_connections, 0);
+	ck_assert_int_eq(u->lim.disabled, 0);
+}
+END_TEST
+
+START_TEST(user_limit_errors)
+{
+	ck_assert_int_eq(load("[user.alice]\nquota = 10X\n"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [user.alice] quota = '10X': expected "
+	    "bytes with an optional K, M, G or T suffix (0: none)");
+	ck_assert_int_eq(load("[user.alice]\nquota_period = year\n"),
+	    CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [user.alice] quota_period = 'year': "
+	    "expected total, day, week or month");
+	ck_assert_int_eq(load("[user.alice]\nexpires = 2027-02-30\n"),
+	    CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [user.alice] expires = '2027-02-30': "
+	    "expected a UTC date or date-time, ISO 8601 (2027-01-31 or "
+	    "2027-01-31T18:00:00Z)");
+	ck_assert_int_eq(load("[user.alice]\nrate = 100\n"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [user.alice] rate = '100': expected "
+	    "bytes per second, at least 1K, with an optional K, M, G or T "
+	    "suffix (0: none)");
+	ck_assert_int_eq(load("[user.alice]\nmax_connections = -1\n"),
+	    CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [user.alice] max_connections = '-1': "
+	    "expected sessions 1..1000000 (0: no cap)");
+	ck_assert_int_eq(load("[user.alice]\nenabled = maybe\n"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [user.alice] enabled = 'maybe': "
+	    "expected yes or no");
+	/* A tag is as secret as a secret: never quoted. */
+	ck_assert_int_eq(load("[user.alice]\nad_tag = 12\n"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [user.alice] ad_tag: expected 32 hex "
+	    "digits");
+	ck_assert_int_eq(load("[user.alice]\nspeed = 1\n"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [user.alice] speed: unknown key; expected "
+	    "one of max_connections, max_ips, quota, quota_period, expires, "
+	    "rate, enabled, ad_tag");
+	ck_assert_int_eq(load("[user.a/b]\nquota = 1\n"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [user.a/b]: expected a user name of "
+	    "1..63 letters, digits, '_', '.' or '-' after user.");
+}
+END_TEST
+
+/* Limits for a user with no secret, a user's tag in direct mode. */
+START_TEST(user_limit_validate)
+{
+	ck_assert_int_eq(load("[user.carol]\nquota = 1M\n"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [user.carol]: expected a line carol = "
+	    "SECRET in [users]");
+	config_free(&cfg);
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[users]\ncarol = " SECRET_A "\n"
+	    "[user.carol]\nad_tag = " AD_TAG "\n"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [user.carol] ad_tag: the ad tag needs "
+	    "mode = middle");
+}
+END_TEST
+
 START_TEST(users_errors)
 {
 	ck_assert_int_eq(load("[users]\nalice = " SECRET_A "0\n"), CONFIG_ERR);
@@ -1147,20 +1246,37 @@ START_TEST(users_errors)
 }
 END_TEST
 
-START_TEST(too_many_users)
+/* Issue 10: thousands of users, each found by name, secrets kept apart. */
+START_TEST(many_users)
 {
+	const struct config_user *u;
 	char name[16], hex[40];
 	int i;
 
-	for (i = 0; i < CONFIG_MAX_USERS; i++) {
-		snprintf(name, sizeof(name), "u%d", i);
+	for (i = 0; i < 20000; i++) {
+		snprintf(name, sizeof(name), "U%d", i);
 		snprintf(hex, sizeof(hex), "%032x", i + 1);
 		ck_assert_int_eq(set("users", name, hex), 0);
 	}
-	ck_assert_int_eq(set("users", "one_more", SECRET_A), CONFIG_ERR);
-	ck_assert_str_eq(err, "config: [users] one_more: expected at most 256 "
-	    "users");
-	ck_assert_uint_eq(cfg.nusers, CONFIG_MAX_USERS);
+	ck_assert_uint_eq(cfg.nusers, 20000);
+	for (i = 0; i < 20000; i += 997) {
+		snprintf(name, sizeof(name), "u%d", i);
+		u = config_find_user(&cfg, name);
+		ck_assert_ptr_nonnull(u);
+		ck_assert_ptr_eq(u, &cfg.users[i]);
+		ck_assert_str_eq(u->name, name);
+		ck_assert_int_eq(u->secret[SECRET_LEN - 1], (i + 1) & 0xff);
+		ck_assert_int_eq(u->secret[SECRET_LEN - 2], ((i + 1) >> 8) & 0xff);
+	}
+	ck_assert_ptr_null(config_find_user(&cfg, "u20000"));
+	snprintf(hex, sizeof(hex), "%032x", 12345 + 1);
+	ck_assert_int_eq(set("users", "one_more", hex), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [users] one_more: expected a secret of "
+	    "its own (user u12345 has the same)");
+	ck_assert_int_eq(set("users", "u19999", SECRET_A), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [users] u19999: expected each user name "
+	    "once (defined twice)");
+	ck_assert_uint_eq(cfg.nusers, 20000);
 }
 END_TEST
 
@@ -1390,6 +1506,49 @@ read_file(const char *path, char *buf, size_t len)
 	buf[n] = '\0';
 	fclose(f);
 }
+
+/* users_file: users and their limits kept apart; nothing else allowed. */
+START_TEST(users_file_loaded)
+{
+	char main_path[128], users[128], text[512];
+	const struct config_user *u;
+
+	snprintf(main_path, sizeof(main_path), "%s/main.conf", tmpdir);
+	snprintf(users, sizeof(users), "%s/users.conf", tmpdir);
+	snprintf(text, sizeof(text), "[server]\nusers_file = %s\n[users]\n"
+	    "alice = " SECRET_A "\n", users);
+	ck_assert_int_eq(tfile_write(main_path, text, strlen(text)), 0);
+	snprintf(text, sizeof(text), "[users]\nbob = " SECRET_B "\n"
+	    "[user.bob]\nmax_ips = 4\n");
+	ck_assert_int_eq(tfile_write(users, text, strlen(text)), 0);
+	ck_assert_int_eq(config_load(main_path, &cfg, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.nusers, 2);
+	u = config_find_user(&cfg, "bob");
+	ck_assert_ptr_nonnull(u);
+	ck_assert_int_eq(u->lim.max_ips, 4);
+	ck_assert_mem_eq(u->secret, "\xfe\xdc\xba\x98", 4);
+
+	snprintf(text, sizeof(text), "[users]\nalice = " SECRET_B "\n");
+	ck_assert_int_eq(tfile_write(users, text, strlen(text)), 0);
+	config_free(&cfg);
+	config_defaults(&cfg);
+	ck_assert_int_eq(config_load(main_path, &cfg, err, sizeof(err)),
+	    CONFIG_ERR);
+	snprintf(text, sizeof(text), "%s: config: [users] alice: expected each "
+	    "user name once (defined twice)", users);
+	ck_assert_str_eq(err, text);
+
+	snprintf(text, sizeof(text), "[server]\nport = 1\n");
+	ck_assert_int_eq(tfile_write(users, text, strlen(text)), 0);
+	config_free(&cfg);
+	config_defaults(&cfg);
+	ck_assert_int_eq(config_load(main_path, &cfg, err, sizeof(err)),
+	    CONFIG_ERR);
+	snprintf(text, sizeof(text), "%s: config: [server]: expected only "
+	    "[users] and [user.NAME] sections in a users_file", users);
+	ck_assert_str_eq(err, text);
+}
+END_TEST
 
 START_TEST(default_user_created_and_reused)
 {
@@ -1699,6 +1858,8 @@ END_TEST
 START_TEST(stats_output)
 {
 	static struct stats st;
+	struct accounts *acc;
+	struct account *a;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
@@ -1726,11 +1887,17 @@ START_TEST(stats_output)
 	atomic_store(&st.masked, 2);
 	atomic_store(&st.bytes_in, 1234567890123ULL);
 	atomic_store(&st.relay_buffers, 2);
-	atomic_store(&st.users[0].connections, 5);
-	atomic_store(&st.users[0].bytes_out, 9);
+	ck_assert_int_eq(accounts_new(&acc), 0);
+	a = accounts_get(acc, "alice");
+	ck_assert_ptr_nonnull(a);
+	atomic_store(&a->connections, 5);
+	atomic_store(&a->bytes[ACCOUNT_DOWN], 9);
+	atomic_store(&a->rejects[ACCOUNT_LIMIT_IPS], 4);
+	atomic_store(&a->used, 77);
 	f = open_memstream(&buf, &len);
 	ck_assert_ptr_nonnull(f);
-	stats_write(&cfg, &st, -1, f);
+	stats_write(&cfg, &st, acc, -1, f);
+	accounts_free(acc);
 	fclose(f);
 	ck_assert_str_eq(buf,
 	    "accepted 7\n"
@@ -1757,10 +1924,18 @@ START_TEST(stats_output)
 	    "rejected{reason=\"replay\"} 4\n"
 	    "rejected{reason=\"no_fd\"} 0\n"
 	    "rejected{reason=\"no_thread\"} 0\n"
+	    "rejected{reason=\"user_limit\"} 0\n"
 	    "user_connections{user=\"alice\"} 5\n"
 	    "user_active{user=\"alice\"} 0\n"
 	    "user_bytes_in{user=\"alice\"} 0\n"
-	    "user_bytes_out{user=\"alice\"} 9\n");
+	    "user_bytes_out{user=\"alice\"} 9\n"
+	    "user_limit_rejects{user=\"alice\",limit=\"disabled\"} 0\n"
+	    "user_limit_rejects{user=\"alice\",limit=\"expired\"} 0\n"
+	    "user_limit_rejects{user=\"alice\",limit=\"quota\"} 0\n"
+	    "user_limit_rejects{user=\"alice\",limit=\"max_connections\"} "
+	    "0\n"
+	    "user_limit_rejects{user=\"alice\",limit=\"max_ips\"} 4\n"
+	    "user_quota_used{user=\"alice\"} 77\n");
 	free(buf);
 }
 END_TEST
@@ -1806,7 +1981,7 @@ allowed(const char *ip)
 		ck_assert_int_eq(inet_pton(AF_INET6, ip, &sin6->sin6_addr), 1);
 		sin6->sin6_family = AF_INET6;
 	}
-	return config_allowed(&cfg, (struct sockaddr *)&ss);
+	return config_cidr_match(cfg.allow, cfg.nallow, (struct sockaddr *)&ss);
 }
 
 /* Off by default, loopback only; allow replaces the list, bit-exact. */
@@ -1898,7 +2073,10 @@ config_suite(void)
 	tcase_add_test(tc, long_line);
 	tcase_add_test(tc, duplicate_keys);
 	tcase_add_test(tc, users_errors);
-	tcase_add_test(tc, too_many_users);
+	tcase_add_test(tc, user_limits);
+	tcase_add_test(tc, user_limit_errors);
+	tcase_add_test(tc, user_limit_validate);
+	tcase_add_test(tc, many_users);
 	tcase_add_test(tc, secrets_not_in_errors);
 	tcase_add_test(tc, dc_entries);
 	tcase_add_loop_test(tc, dc_bad, 0, sizeof(bad_dcs) / sizeof(bad_dcs[0]));
@@ -1918,6 +2096,7 @@ config_suite(void)
 
 	tcase_add_checked_fixture(tu, tmp_setup, tmp_teardown);
 	tcase_add_test(tu, default_user_created_and_reused);
+	tcase_add_test(tu, users_file_loaded);
 	tcase_add_test(tu, default_user_existing_file);
 	tcase_add_test(tu, default_user_bad_state_dir);
 	suite_add_tcase(s, tu);

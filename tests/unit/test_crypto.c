@@ -66,6 +66,46 @@ START_TEST(hmac_rfc4231)
 }
 END_TEST
 
+/*
+ * One context, key after key: RFC 4231 cases 2 and 1 in turn, twice (the
+ * second key must replace the first, not add to it), and the arguments.
+ */
+START_TEST(hmac_context)
+{
+	static const char msg1[] = "Hi There";
+	static const char msg2[] = "what do ya want for nothing?";
+	uint8_t key1[20], want1[32], want2[32], got[32];
+	crypto_hmac *c = NULL;
+	int i;
+
+	memset(key1, 0x0b, sizeof(key1));
+	itest_unhex(
+	    "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+	    want1, sizeof(want1));
+	itest_unhex(
+	    "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+	    want2, sizeof(want2));
+	ck_assert_int_eq(crypto_hmac_new(&c), 0);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(crypto_hmac_run(c, (const uint8_t *)"Jefe", 4,
+		    (const uint8_t *)msg2, strlen(msg2), got), 0);
+		ck_assert_mem_eq(got, want2, 32);
+		ck_assert_int_eq(crypto_hmac_run(c, key1, sizeof(key1),
+		    (const uint8_t *)msg1, strlen(msg1), got), 0);
+		ck_assert_mem_eq(got, want1, 32);
+	}
+	ck_assert_int_eq(crypto_hmac_run(c, NULL, 0, (const uint8_t *)msg1,
+	    strlen(msg1), got), CRYPTO_ERR);
+	ck_assert_int_eq(crypto_hmac_run(c, key1, sizeof(key1), NULL, 1,
+	    got), CRYPTO_ERR);
+	ck_assert_int_eq(crypto_hmac_run(NULL, key1, sizeof(key1), NULL, 0,
+	    got), CRYPTO_ERR);
+	crypto_hmac_free(c);
+	crypto_hmac_free(NULL);
+	ck_assert_int_eq(crypto_hmac_new(NULL), CRYPTO_ERR);
+}
+END_TEST
+
 START_TEST(hmac_empty)
 {
 	uint8_t want[32], got[32];
@@ -108,6 +148,38 @@ START_TEST(ctr_nist)
 	ck_assert_int_eq(crypto_ctr_apply(c, got, got, sizeof(got)), 0);
 	ck_assert_mem_eq(got, pt, 64);
 	crypto_ctr_free(c);
+}
+END_TEST
+
+/*
+ * A context re-keyed after 13 bytes under another key and iv runs from
+ * offset 0 under the new ones, as a new context would.
+ */
+START_TEST(ctr_rekey)
+{
+	uint8_t key[32], iv[16], pt[64], want[64], got[64];
+	crypto_ctr *c, *fresh;
+
+	itest_unhex(
+	    "603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4",
+	    key, sizeof(key));
+	itest_unhex("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff", iv, sizeof(iv));
+	memset(pt, 0x5c, sizeof(pt));
+	ck_assert_int_eq(crypto_ctr_new(&fresh, key, iv), 0);
+	ck_assert_int_eq(crypto_ctr_apply(fresh, pt, want, sizeof(pt)), 0);
+	key[0] ^= 1;
+	iv[0] ^= 0x80;
+	ck_assert_int_eq(crypto_ctr_new(&c, key, iv), 0);
+	ck_assert_int_eq(crypto_ctr_apply(c, pt, got, 13), 0);
+	key[0] ^= 1;
+	iv[0] ^= 0x80;
+	ck_assert_int_eq(crypto_ctr_rekey(c, key, iv), 0);
+	ck_assert_int_eq(crypto_ctr_apply(c, pt, got, sizeof(pt)), 0);
+	ck_assert_mem_eq(got, want, sizeof(want));
+	ck_assert_int_eq(crypto_ctr_rekey(c, NULL, iv), CRYPTO_ERR);
+	ck_assert_int_eq(crypto_ctr_rekey(NULL, key, iv), CRYPTO_ERR);
+	crypto_ctr_free(c);
+	crypto_ctr_free(fresh);
 }
 END_TEST
 
@@ -245,7 +317,9 @@ crypto_suite(void)
 	tcase_add_test(tc, sha256_empty);
 	tcase_add_test(tc, hmac_rfc4231);
 	tcase_add_test(tc, hmac_empty);
+	tcase_add_test(tc, hmac_context);
 	tcase_add_test(tc, ctr_nist);
+	tcase_add_test(tc, ctr_rekey);
 	tcase_add_test(tc, ctr_counter_wraps);
 	tcase_add_test(tc, ctr_split_continuity);
 	tcase_add_loop_test(tc, ctr_skip, 0, sizeof(skips) / sizeof(skips[0]));

@@ -148,7 +148,7 @@ static int
 verify_one(const uint8_t *wire, const struct faketls_hello *h,
     const uint8_t secret[SECRET_LEN], uint32_t *ts)
 {
-	struct faketls_match m = { 99, 0 };
+	struct faketls_match m = { .secret_index = 99 };
 	int rc;
 
 	rc = faketls_hello_verify(wire, h,
@@ -217,6 +217,46 @@ START_TEST(vector_hello)
 	ck_assert_uint_eq(m.ts, VEC_TS);
 	ck_assert_int_eq(faketls_time_ok(VEC_TS, m.ts, FAKETLS_SKEW_PAST,
 	    FAKETLS_SKEW_FUTURE), 0);
+}
+END_TEST
+
+/*
+ * The first index goes first, then the rest in order without it (the
+ * cases of test_obfs2's parse_from_order), over one record and over two.
+ */
+START_TEST(verify_from_order)
+{
+	static const struct { size_t first, index, trials; } c[] = {
+		{ 3, 3, 1 }, { 1, 1, 1 }, { 0, 1, 2 }, { 2, 1, 3 },
+		{ 4, 1, 2 }, { 99, 1, 2 },
+	};
+	uint8_t hello[FAKETLS_BUILD_MAX], secrets[4][SECRET_LEN];
+	struct faketls_hello h;
+	struct faketls_match m;
+	size_t n, i, split;
+
+	memset(secrets, 0x11, sizeof(secrets));
+	secrets[2][0] = 0x22;
+	vec_load_secret(secrets[1]);
+	memcpy(secrets[3], secrets[1], SECRET_LEN);
+	for (split = 0; split <= 100; split += 100) {
+		n = build(vec_domain, VEC_TS, split, hello);
+		parse_ok(hello, n, &h);
+		for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+			memset(&m, 0, sizeof(m));
+			ck_assert_int_eq(faketls_hello_verify_from(hello, &h,
+			    (const uint8_t (*)[SECRET_LEN])secrets, 4,
+			    c[i].first, &m), 0);
+			ck_assert_uint_eq(m.secret_index, c[i].index);
+			ck_assert_uint_eq(m.trials, c[i].trials);
+			ck_assert_uint_eq(m.ts, VEC_TS);
+		}
+	}
+	memset(secrets[1], 0x33, SECRET_LEN);
+	memset(secrets[3], 0x44, SECRET_LEN);
+	ck_assert_int_eq(faketls_hello_verify_from(hello, &h,
+	    (const uint8_t (*)[SECRET_LEN])secrets, 4, 1, &m),
+	    FAKETLS_ERR_DIGEST);
 }
 END_TEST
 
@@ -1586,6 +1626,7 @@ faketls_suite(void)
 
 	tcase_add_test(tc, vector_hello);
 	tcase_add_test(tc, vector_wrong_secret);
+	tcase_add_test(tc, verify_from_order);
 	tcase_add_test(tc, vector_flipped_byte);
 	tcase_add_test(tc, time_window);
 	tcase_add_test(tc, skew_past_from_cache);

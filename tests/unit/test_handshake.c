@@ -141,19 +141,31 @@ put_records(struct stream *s, const uint8_t *secret, uint32_t tag)
 	put(s, rec, n);
 }
 
-/* handshake_run on s (EOF after it when eof); *peer: the client's end. */
+/*
+ * handshake_run on s in env, user first tried first (EOF after s when
+ * eof); *peer: the client's end.
+ */
 static int
-run(const struct stream *s, int eof, int timeout_ms, struct handshake *h,
+run_from(const struct stream *s, int eof, int timeout_ms,
+    const struct handshake_env *env, size_t first, struct handshake *h,
     int *peer)
 {
 	memset(h, 0, sizeof(*h));
 	*peer = hsenv_client(NULL, 0, s->b, s->n, eof, &h->fd);
 	ck_assert_int_ge(*peer, 0);
-	h->env = &hs.env;
+	h->env = env;
+	h->first = first;
 	h->deadline = net_now_ms() + timeout_ms;
 	h->unix_now = NOW;
 	h->who = "test";
 	return handshake_run(h);
+}
+
+static int
+run(const struct stream *s, int eof, int timeout_ms, struct handshake *h,
+    int *peer)
+{
+	return run_from(s, eof, timeout_ms, &hs.env, 0, h, peer);
 }
 
 static void
@@ -284,6 +296,87 @@ START_TEST(tls_accepted)
 	    (size_t)n, &used), 0);
 	ck_assert_uint_eq(used, (size_t)n);
 	assert_silent(peer);
+	done(&h, peer);
+}
+END_TEST
+
+/*
+ * Users 1 and 2 share bob's secret: the user tried first wins, and a hit
+ * on it costs one trial; a miss on it tries it no second time.
+ */
+START_TEST(first_user_first)
+{
+	static const struct { size_t first; int user; size_t trials; } c[] = {
+		{ 2, 2, 1 }, { 1, 1, 1 }, { 0, 1, 2 }, { 3, 1, 2 },
+	};
+	uint8_t three[3][SECRET_LEN];
+	struct handshake_env env = hs.env;
+	struct handshake h;
+	struct stream s;
+	size_t i;
+	int tls, peer;
+
+	memcpy(three[0], alice, SECRET_LEN);
+	memcpy(three[1], bob, SECRET_LEN);
+	memcpy(three[2], bob, SECRET_LEN);
+	env.secrets = (const uint8_t (*)[SECRET_LEN])three;
+	env.nsecrets = 3;
+	env.replay = NULL;
+	for (tls = 0; tls <= 1; tls++)
+		for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+			s.n = 0;
+			if (tls) {
+				put_hello(&s, bob, DOMAIN, NOW);
+				put_records(&s, bob, PROTO_TAG_PADDED);
+			} else {
+				put_header(&s, bob, PROTO_TAG_PADDED);
+				put(&s, tail, sizeof(tail));
+			}
+			ck_assert_int_eq(run_from(&s, 1, 5000, &env,
+			    c[i].first, &h, &peer), 0);
+			ck_assert_int_eq(h.tls, tls);
+			ck_assert_int_eq(h.res.secret_index, c[i].user);
+			ck_assert_uint_eq(h.trials, c[i].trials);
+			ck_assert_uint_eq(h.npend, sizeof(tail));
+			done(&h, peer);
+		}
+}
+END_TEST
+
+/*
+ * A hello in pieces, where plain modes are allowed too: its first 64 bytes
+ * (16 03 01 02 ...) are no client's header, so they are not tried against
+ * every secret before the hello is; a returning client costs one trial.
+ */
+START_TEST(split_hello_one_trial)
+{
+	static const uint8_t cut[] = { 99 };
+	uint8_t three[3][SECRET_LEN];
+	struct handshake_env env = hs.env;
+	struct handshake h;
+	struct stream s = { .n = 0 };
+	int peer;
+
+	memcpy(three[0], alice, SECRET_LEN);
+	memcpy(three[1], stranger, SECRET_LEN);
+	memcpy(three[2], bob, SECRET_LEN);
+	env.secrets = (const uint8_t (*)[SECRET_LEN])three;
+	env.nsecrets = 3;
+	env.replay = NULL;
+	put_hello(&s, bob, DOMAIN, NOW);
+	put_records(&s, bob, PROTO_TAG_PADDED);
+	memset(&h, 0, sizeof(h));
+	peer = hsenv_client(cut, 1, s.b, s.n, 1, &h.fd);
+	ck_assert_int_ge(peer, 0);
+	h.env = &env;
+	h.first = 2;
+	h.deadline = net_now_ms() + 5000;
+	h.unix_now = NOW;
+	h.who = "test";
+	ck_assert_int_eq(handshake_run(&h), 0);
+	ck_assert_int_eq(h.tls, 1);
+	ck_assert_int_eq(h.res.secret_index, 2);
+	ck_assert_uint_eq(h.trials, 1);
 	done(&h, peer);
 }
 END_TEST
@@ -428,6 +521,8 @@ handshake_suite(void)
 	tcase_add_test(all, obfs2_each_transport);
 	tcase_add_test(all, obfs2_in_pieces);
 	tcase_add_test(all, tls_accepted);
+	tcase_add_test(all, first_user_first);
+	tcase_add_test(all, split_hello_one_trial);
 	tcase_add_test(all, reject_bad_secret);
 	tcase_add_test(all, reject_tls_checks);
 	tcase_add_test(all, reject_tls_inner);

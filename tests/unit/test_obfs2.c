@@ -223,6 +223,49 @@ START_TEST(wrong_secret)
 }
 END_TEST
 
+/*
+ * The first index goes first, then the rest in order without it: with the
+ * right secret twice, the one tried first wins; trials counts each secret
+ * once, so a hit on the first costs one.
+ */
+START_TEST(parse_from_order)
+{
+	static const struct { size_t first; int index; size_t trials; } c[] = {
+		{ 3, 3, 1 }, { 1, 1, 1 }, { 0, 1, 2 }, { 2, 1, 3 },
+		{ 4, 1, 2 }, { 99, 1, 2 },
+	};
+	uint8_t wire[64], secrets[4][SECRET_LEN];
+	struct obfs2_result r;
+	size_t i;
+
+	itest_unhex(obfs2_vectors[0].header_wire, wire, sizeof(wire));
+	memset(secrets, 0x33, sizeof(secrets));
+	secrets[2][0] = 0x44;
+	itest_unhex(obfs2_vectors[0].secret, secrets[1], SECRET_LEN);
+	memcpy(secrets[3], secrets[1], SECRET_LEN);
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		memset(&r, 0, sizeof(r));
+		ck_assert_int_eq(obfs2_parse_from(wire, SECRETS(secrets), 4,
+		    c[i].first, &r), 0);
+		ck_assert_int_eq(r.secret_index, c[i].index);
+		ck_assert_uint_eq(r.trials, c[i].trials);
+		ck_assert_uint_eq(r.tag, obfs2_vectors[0].tag);
+	}
+	/* The right one last: every other is tried once before it. */
+	memset(secrets[3], 0x55, SECRET_LEN);
+	memcpy(secrets[0], secrets[1], SECRET_LEN);
+	memset(secrets[1], 0x66, SECRET_LEN);
+	for (i = 1; i < 4; i++) {
+		ck_assert_int_eq(obfs2_parse_from(wire, SECRETS(secrets), 4,
+		    i, &r), 0);
+		ck_assert_int_eq(r.secret_index, 0);
+		ck_assert_uint_eq(r.trials, 2);
+	}
+	ck_assert_int_eq(obfs2_parse_from(wire, SECRETS(secrets + 1), 3, 1,
+	    &r), OBFS2_ERR_NOMATCH);
+}
+END_TEST
+
 /* A header whose decrypted tag is not one of the three. */
 START_TEST(bad_tag)
 {
@@ -397,6 +440,7 @@ obfs2_suite(void)
 	tcase_add_test(tc, roundtrip_no_secret);
 	tcase_add_test(tc, roundtrip_stream);
 	tcase_add_test(tc, wrong_secret);
+	tcase_add_test(tc, parse_from_order);
 	tcase_add_test(tc, bad_tag);
 	tcase_add_loop_test(tc, forbidden_first_bytes, 0, NFORBIDDEN);
 	tcase_add_test(tc, fast_mode);

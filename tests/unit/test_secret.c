@@ -250,6 +250,31 @@ START_TEST(link_errors)
 }
 END_TEST
 
+/*
+ * For every list length and every first index (stale ones past the end
+ * too): each secret once, the first one first, the rest in their order.
+ */
+START_TEST(trial_order)
+{
+	size_t n, first, k, i, next, want;
+
+	for (n = 1; n <= 6; n++)
+		for (first = 0; first <= n + 1; first++) {
+			next = 0;
+			for (k = 0; k < n; k++) {
+				i = secret_trial(k, first, n);
+				if (k == 0 && first < n) {
+					ck_assert_uint_eq(i, first);
+					continue;
+				}
+				want = next == first ? next + 1 : next;
+				ck_assert_uint_eq(i, want);
+				next = want + 1;
+			}
+		}
+}
+END_TEST
+
 static Suite *
 secret_suite(void)
 {
@@ -263,6 +288,7 @@ secret_suite(void)
 	tcase_add_test(tc, parse_key);
 	tcase_add_test(tc, format_space);
 	tcase_add_test(tc, format_invalid);
+	tcase_add_test(tc, trial_order);
 	tcase_add_test(tc, links);
 	tcase_add_test(tc, link_errors);
 	suite_add_tcase(s, tc);

@@ -1,0 +1,124 @@
+/*
+ * Accounts: what the daemon knows of each user beyond the configuration,
+ * kept across reloads by name: counters, the quota spent this period, the
+ * client addresses of its live sessions, the distinct addresses seen, and
+ * its rate buckets. A configuration reload hands each user's limits in;
+ * the account never keeps a pointer into a configuration.
+ *
+ * Relay threads touch only atomics and, for users with a rate, the rate
+ * lock; handshakes take the account's own lock to admit; the registry's
+ * lock is taken by reloads, the state writer and scrapes alone.
+ */
+#ifndef MTPROXYD_ACCOUNT_H
+#define MTPROXYD_ACCOUNT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "config.h"
+#include "hll.h"
+#include "tbucket.h"
+
+#define ACCOUNT_ERR	(-1)
+
+/* Why a user's new connection was refused (limit label of the metric). */
+enum account_limit {
+	ACCOUNT_LIMIT_DISABLED,
+	ACCOUNT_LIMIT_EXPIRED,
+	ACCOUNT_LIMIT_QUOTA,
+	ACCOUNT_LIMIT_CONNECTIONS,
+	ACCOUNT_LIMIT_IPS,
+	ACCOUNT_LIMIT_COUNT
+};
+
+/* The windows of mtproxyd_unique_ips. */
+enum account_window { ACCOUNT_5M, ACCOUNT_1H, ACCOUNT_1D, ACCOUNT_WINDOWS };
+
+enum account_dir { ACCOUNT_UP, ACCOUNT_DOWN };	/* client -> Telegram, back */
+
+struct account_addr {
+	uint8_t addr[16];
+	int family;
+	int sessions;
+};
+
+struct account {
+	char name[CONFIG_NAME_MAX];
+	struct account *next;		/* registry chain */
+	atomic_ullong connections;	/* sessions admitted */
+	atomic_llong active;		/* sessions alive now */
+	atomic_ullong bytes[2];		/* by enum account_dir */
+	atomic_ullong rejects[ACCOUNT_LIMIT_COUNT];
+	/* The quota: bytes both ways since period_start, until period_end. */
+	atomic_ullong used;
+	atomic_llong period_start, period_end;	/* unix s; end 0: never */
+	atomic_ullong quota;		/* the current limit, for metrics; 0 none */
+
+	pthread_mutex_t mu;		/* addrs, ips, period rolls */
+	struct account_addr *addrs;	/* of live sessions */
+	size_t naddrs, addrcap;
+	struct hll_window *ips;		/* [ACCOUNT_WINDOWS], at first use */
+	const uint8_t *ip_key;		/* the registry's: keys their hash */
+
+	pthread_mutex_t rate_mu;	/* the buckets */
+	unsigned long long rate;	/* the buckets' rate; 0: not set up */
+	struct tbucket bucket[2];
+};
+
+struct accounts;
+
+int accounts_new(struct accounts **out);
+void accounts_free(struct accounts *r);
+/* The account of that name, made if new; NULL on no memory. */
+struct account *accounts_get(struct accounts *r, const char *name);
+/*
+ * fn for every account, under the registry lock (fn must not call back into
+ * the registry); in the order they were made.
+ */
+void accounts_each(struct accounts *r, void (*fn)(void *ctx,
+    struct account *a), void *ctx);
+
+/*
+ * Admit a new session of the user whose limits are l, from peer, at unix
+ * time now: 0 (counted as active, its address held) or ACCOUNT_ERR and
+ * *why (counted in rejects).
+ */
+int account_admit(struct account *a, const struct config_limits *l,
+    const struct sockaddr *peer, int64_t now, enum account_limit *why);
+/* The session admitted from peer ended. */
+void account_leave(struct account *a, const struct sockaddr *peer);
+/*
+ * n bytes relayed in direction d at unix time now: counted, and charged to
+ * the quota. 1: the quota is spent (the session must end), else 0.
+ */
+int account_charge(struct account *a, const struct config_limits *l,
+    enum account_dir d, uint64_t n, int64_t now);
+/* Whether the quota is spent now (period rolled first). */
+int account_over_quota(struct account *a, const struct config_limits *l,
+    int64_t now);
+/*
+ * Rate limits (l->rate != 0): how long direction d must wait before its
+ * next read (0: read now), and what the read took; times in microseconds
+ * of a monotonic clock.
+ */
+int64_t account_rate_wait(struct account *a, const struct config_limits *l,
+    enum account_dir d, int64_t now_us);
+void account_rate_charge(struct account *a, enum account_dir d, uint64_t n,
+    int64_t now_us);
+/* Distinct client addresses over window w, estimated. */
+double account_unique_ips(struct account *a, enum account_window w,
+    int64_t now);
+/* The quota state to save, and to restore after a restart. */
+void account_quota_get(struct account *a, uint64_t *used,
+    int64_t *period_start);
+void account_quota_set(struct account *a, const struct config_limits *l,
+    uint64_t used, int64_t period_start, int64_t now);
+/* A reload's new limits (for metrics and the next period roll). */
+void account_limits_set(struct account *a, const struct config_limits *l,
+    int64_t now);
+
+const char *account_limit_name(enum account_limit l);
+const char *account_window_name(enum account_window w);
+
+#endif
