@@ -88,12 +88,19 @@ int account_admit(struct account *a, const struct config_limits *l,
     const struct sockaddr *peer, int64_t now, enum account_limit *why);
 /* The session admitted from peer ended. */
 void account_leave(struct account *a, const struct sockaddr *peer);
+/* What account_quota_take says of the bytes about to be relayed. */
+#define ACCOUNT_QUOTA_OK	0	/* relay them */
+#define ACCOUNT_QUOTA_LAST	1	/* relay them, they spend the quota: end */
+#define ACCOUNT_QUOTA_SPENT	2	/* spent before them: drop them, end */
+
 /*
- * n bytes relayed in direction d at unix time now: counted, and charged to
- * the quota. 1: the quota is spent (the session must end), else 0.
+ * n bytes about to be relayed at unix time now, charged to the quota (not
+ * when it says SPENT): the overshoot is at most the read that spends it.
  */
-int account_charge(struct account *a, const struct config_limits *l,
-    enum account_dir d, uint64_t n, int64_t now);
+int account_quota_take(struct account *a, const struct config_limits *l,
+    uint64_t n, int64_t now);
+/* n bytes relayed in direction d. */
+void account_count(struct account *a, enum account_dir d, uint64_t n);
 /* Whether the quota is spent now (period rolled first). */
 int account_over_quota(struct account *a, const struct config_limits *l,
     int64_t now);

@@ -303,14 +303,27 @@ account_leave(struct account *a, const struct sockaddr *peer)
 }
 
 int
-account_charge(struct account *a, const struct config_limits *l,
-    enum account_dir d, uint64_t n, int64_t now)
+account_quota_take(struct account *a, const struct config_limits *l,
+    uint64_t n, int64_t now)
+{
+	unsigned long long before;
+
+	if (l->quota == 0)
+		return ACCOUNT_QUOTA_OK;
+	roll(a, l, now);
+	before = atomic_fetch_add(&a->used, n);
+	if (before >= l->quota) {
+		/* Not relayed: not spent either. */
+		atomic_fetch_sub(&a->used, n);
+		return ACCOUNT_QUOTA_SPENT;
+	}
+	return before + n >= l->quota ? ACCOUNT_QUOTA_LAST : ACCOUNT_QUOTA_OK;
+}
+
+void
+account_count(struct account *a, enum account_dir d, uint64_t n)
 {
 	atomic_fetch_add(&a->bytes[d], n);
-	if (l->quota == 0)
-		return 0;
-	roll(a, l, now);
-	return atomic_fetch_add(&a->used, n) + n >= l->quota;
 }
 
 int

@@ -668,11 +668,12 @@ read_result(struct session *s, ssize_t n, enum end *end)
 	return -1;
 }
 
-static int
+static void
 count(struct session *s, enum dir d, size_t n)
 {
 	if (s->user == NULL)
-		return 0;
+		return;
+	account_count(s->acct, d == UP ? ACCOUNT_UP : ACCOUNT_DOWN, n);
 	if (d == UP) {
 		s->up += n;
 		atomic_fetch_add(&s->srv->stats.bytes_in, n);
@@ -683,12 +684,27 @@ count(struct session *s, enum dir d, size_t n)
 	if (s->user->lim.rate != 0)
 		account_rate_charge(s->acct, d == UP ? ACCOUNT_UP :
 		    ACCOUNT_DOWN, n, net_now_ms() * 1000);
-	if (account_charge(s->acct, &s->user->lim, d == UP ? ACCOUNT_UP :
-	    ACCOUNT_DOWN, n, wallclock_now(s->srv->clock)) == 0)
+}
+
+/*
+ * Before n bytes of a user's go out: 0 relay them; 1 relay them, then end
+ * (they spend the quota); -1 end without them (it was spent before).
+ */
+static int
+quota_gate(struct session *s, size_t n)
+{
+	int q;
+
+	if (s->user == NULL || s->user->lim.quota == 0)
 		return 0;
-	slog(LOGL_INFO, s, "%s", "quota spent: closing");
+	q = account_quota_take(s->acct, &s->user->lim, n,
+	    wallclock_now(s->srv->clock));
+	if (q == ACCOUNT_QUOTA_OK)
+		return 0;
+	if (atomic_load(&s->why) == WHY_NONE)
+		slog(LOGL_INFO, s, "%s", "quota spent: closing");
 	note_end(s, WHY_QUOTA);
-	return SESSION_ERR;
+	return q == ACCOUNT_QUOTA_LAST ? 1 : -1;
 }
 
 /*
@@ -914,8 +930,13 @@ relay(struct session *s, enum dir d)
 	struct rbuf b = { .pipe = { -1, -1 } };
 	enum end end;
 	ssize_t n;
+	int q;
 
 	while (relay_next(s, d, &b, &n, &end) == 0) {
+		if ((q = quota_gate(s, (size_t)n)) < 0) {
+			end = END_FAIL;
+			break;
+		}
 		if (b.pipe[0] >= 0 ?
 		    net_splice_full(b.pipe[0], s->cfd, (size_t)n) != 0 :
 		    forward(s, d, b.p, (size_t)n, b.wrap, b.wcap) != 0) {
@@ -926,7 +947,8 @@ relay(struct session *s, enum dir d)
 			break;
 		}
 		atomic_store(&s->last_active, net_now_ms());
-		if (count(s, d, (size_t)n) != 0) {
+		count(s, d, (size_t)n);
+		if (q > 0) {
 			end = END_FAIL;
 			break;
 		}
@@ -942,7 +964,7 @@ packets_up(struct session *s, struct frame_reader *f, const uint8_t *p,
 {
 	struct frame_packet pkt;
 	size_t used;
-	int rc;
+	int rc, q;
 
 	while (n > 0) {
 		if ((rc = frame_reader_feed(f, p, n, &used, &pkt)) != 0) {
@@ -954,9 +976,12 @@ packets_up(struct session *s, struct frame_reader *f, const uint8_t *p,
 		n -= used;
 		if (pkt.data == NULL)
 			continue;
+		if ((q = quota_gate(s, pkt.len)) < 0)
+			return SESSION_ERR;
 		/* Padded: whole words of padding go along, as the official proxy does. */
 		rc = mux_send(s->mc, pkt.data, pkt.len, pkt.quickack);
-		if (rc != 0 || count(s, UP, pkt.len) != 0)
+		count(s, UP, pkt.len);
+		if (rc != 0 || q > 0)
 			return SESSION_ERR;
 	}
 	return 0;
@@ -1046,7 +1071,7 @@ middle_down(struct session *s)
 	size_t len, need;
 	struct mux_msg *msg;
 	enum end end = END_FAIL;
-	int held, rc;
+	int held, rc, q;
 
 	for (;;) {
 		held = b.p != NULL;
@@ -1072,11 +1097,15 @@ middle_down(struct session *s)
 			    grow(&b.wrap, &b.wcap, need) != 0;
 		if (rc == 0)
 			rate_pause(s, DOWN);
-		if (rc == 0)
+		q = rc == 0 && msg->type == RPC_PROXY_ANS ?
+		    quota_gate(s, msg->len) : 0;
+		if (rc == 0 && q >= 0)
 			rc = crypto_ctr_apply(s->c_enc, b.p, b.p, len) != 0 ||
 			    client_write(s, b.p, len, b.wrap, b.wcap) != 0;
-		if (rc == 0 && msg->type == RPC_PROXY_ANS)
-			rc = count(s, DOWN, msg->len);
+		if (rc == 0 && q >= 0 && msg->type == RPC_PROXY_ANS)
+			count(s, DOWN, msg->len);
+		if (q != 0)
+			rc = 1;
 		free(msg);
 		if (rc != 0)
 			break;

@@ -147,7 +147,9 @@ START_TEST(user_limits)
 	account_leave(a, (struct sockaddr *)&p2);
 	ck_assert_int_eq(account_admit(a, &lim, (struct sockaddr *)&p3, now,
 	    &why), 0);
-	ck_assert_int_eq(account_charge(a, &lim, ACCOUNT_UP, 300, now), 0);
+	ck_assert_int_eq(account_quota_take(a, &lim, 300, now),
+	    ACCOUNT_QUOTA_OK);
+	account_count(a, ACCOUNT_UP, 300);
 	atomic_store(&st.reloads[0], 2);
 	atomic_store(&st.reloads[1], 1);
 	body = render(2);
