@@ -44,6 +44,14 @@
 static struct config cfg;
 static char err[1024];
 
+/* The defaults again; what the last load allocated is freed first. */
+static void
+reset(void)
+{
+	config_free(&cfg);
+	config_defaults(&cfg);
+}
+
 static int
 load(const char *text)
 {
@@ -83,7 +91,7 @@ addr_str(const struct net_addr *a)
 static void
 setup(void)
 {
-	config_defaults(&cfg);
+	reset();
 	err[0] = '\0';
 }
 
@@ -180,10 +188,10 @@ START_TEST(state_dir_without_home)
 	if (geteuid() == 0)
 		return;		/* root always gets /var/lib/mtproxyd */
 	unsetenv("HOME");
-	config_defaults(&cfg);
+	reset();
 	ck_assert_str_eq(cfg.state_dir, "./.mtproxyd");
 	setenv("HOME", "/home/someone", 1);
-	config_defaults(&cfg);
+	reset();
 	ck_assert_str_eq(cfg.state_dir, "/home/someone/.local/state/mtproxyd");
 }
 END_TEST
@@ -605,7 +613,7 @@ START_TEST(modes_default_and_tls)
 	ck_assert_uint_eq(cfg.modes, CONFIG_MODES_SECURE);
 	ck_assert_str_eq(cfg.mask_host, "");
 
-	config_defaults(&cfg);
+	reset();
 	ck_assert_int_eq(load("[tls]\ndomain = cover.example.com\n"), 0);
 	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
 	ck_assert_uint_eq(cfg.modes, CONFIG_MODES_TLS);
@@ -616,14 +624,14 @@ START_TEST(modes_default_and_tls)
 	ck_assert_uint_eq(cfg.modes, CONFIG_MODES_TLS);
 
 	/* a domain with modes given: masking only, no tls links */
-	config_defaults(&cfg);
+	reset();
 	ck_assert_int_eq(load("[server]\nmodes = secure\n"
 	    "[tls]\ndomain = cover.example.com\nmask_host = ::1\n"), 0);
 	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
 	ck_assert_uint_eq(cfg.modes, CONFIG_MODES_SECURE);
 	ck_assert_str_eq(cfg.mask_host, "::1");
 
-	config_defaults(&cfg);
+	reset();
 	ck_assert_int_eq(load("[server]\nmodes = tls, classic, secure\n"
 	    "[tls]\ndomain = cover.example.com\n"), 0);
 	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
@@ -631,13 +639,13 @@ START_TEST(modes_default_and_tls)
 	    CONFIG_MODES_SECURE | CONFIG_MODES_TLS);
 
 	/* an emptied domain is no domain */
-	config_defaults(&cfg);
+	reset();
 	ck_assert_int_eq(set("tls", "domain", "cover.example.com"), 0);
 	ck_assert_int_eq(set("tls", "domain", ""), 0);
 	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
 	ck_assert_uint_eq(cfg.modes, CONFIG_MODES_SECURE);
 
-	config_defaults(&cfg);
+	reset();
 	ck_assert_int_eq(load("[server]\nmodes = secure, tls\n"), 0);
 	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [server] modes = 'secure, tls': tls "
@@ -954,7 +962,7 @@ START_TEST(mode_default_and_ad_tag)
 	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
 	ck_assert_int_eq(cfg.mode, CONFIG_MODE_DIRECT);
 
-	config_defaults(&cfg);
+	reset();
 	ck_assert_int_eq(load("[middle]\nad_tag = " AD_TAG "\n"), 0);
 	ck_assert_int_eq(cfg.mode, CONFIG_MODE_DIRECT);
 	ck_assert_int_eq(cfg.mode_given, 0);
@@ -963,7 +971,7 @@ START_TEST(mode_default_and_ad_tag)
 	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
 	ck_assert_int_eq(cfg.mode, CONFIG_MODE_MIDDLE);
 
-	config_defaults(&cfg);
+	reset();
 	ck_assert_int_eq(load("[server]\nmode = middle\n"
 	    "[middle]\nad_tag = " AD_TAG "\n"), 0);
 	ck_assert_int_eq(cfg.mode_given, 1);
@@ -971,7 +979,7 @@ START_TEST(mode_default_and_ad_tag)
 	ck_assert_int_eq(cfg.mode, CONFIG_MODE_MIDDLE);
 
 	for (i = 0; i < sizeof(direct) / sizeof(direct[0]); i++) {
-		config_defaults(&cfg);
+		reset();
 		ck_assert_int_eq(load(direct[i]), 0);
 		ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)),
 		    CONFIG_ERR);
@@ -990,7 +998,7 @@ START_TEST(mode_default_and_ad_tag)
 	ck_assert_int_eq(cfg.mode, CONFIG_MODE_DIRECT);
 
 	/* middle without a tag; the files are only looked at when used */
-	config_defaults(&cfg);
+	reset();
 	ck_assert_int_eq(load("[server]\nmode = middle\n[middle]\n"
 	    "proxy_secret_file = /nonexistent/proxy-secret\n"
 	    "proxy_config_file = /nonexistent/proxy-multi.conf\n"), 0);
@@ -1035,7 +1043,7 @@ START_TEST(unknown_names)
 	ck_assert_int_eq(set("tls", "port", "443"), CONFIG_ERR);
 	ck_assert_int_eq(strncmp(err, "config: [tls] port: unknown key; ", 33),
 	    0);
-	config_defaults(&cfg);
+	reset();
 	ck_assert_int_eq(load("[server]\nport = 1\n[srever]\nport = 2\n"),
 	    CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [srever]: unknown section; expected "
@@ -1096,13 +1104,13 @@ START_TEST(duplicate_keys)
 	    CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [server] port: expected each key once "
 	    "(defined twice)");
-	config_defaults(&cfg);
+	reset();
 	ck_assert_int_eq(load("[users]\nalice = " SECRET_A "\n"
 	    "ALICE = " SECRET_B "\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [users] alice: expected each user name "
 	    "once (defined twice)");
 	/* A continuation line is part of its value, not a key. */
-	config_defaults(&cfg);
+	reset();
 	ck_assert_int_eq(load("[server]\nlisten = 127.0.0.1, \\\n"
 	    "  ::1\nport = 5\n"), 0);
 	ck_assert_uint_eq(cfg.nlisten, 2);
@@ -1194,8 +1202,7 @@ START_TEST(user_limit_validate)
 	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [user.carol]: expected a line carol = "
 	    "SECRET in [users]");
-	config_free(&cfg);
-	config_defaults(&cfg);
+	reset();
 	ck_assert_int_eq(load("[users]\ncarol = " SECRET_A "\n"
 	    "[user.carol]\nad_tag = " AD_TAG "\n"), 0);
 	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
@@ -1208,19 +1215,19 @@ START_TEST(users_errors)
 {
 	ck_assert_int_eq(load("[users]\nalice = " SECRET_A "0\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [users] alice: expected 32 hex digits");
-	config_defaults(&cfg);
+	reset();
 	ck_assert_int_eq(load("[users]\nalice = 0123456789abcdef0123456789abcdeg\n"),
 	    CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [users] alice: expected 32 hex digits");
-	config_defaults(&cfg);
+	reset();
 	ck_assert_int_eq(load("[users]\nalice = dd" SECRET_A "\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [users] alice: expected 32 hex digits");
-	config_defaults(&cfg);
+	reset();
 	ck_assert_int_eq(load("[users]\nalice = " SECRET_A "\nbob = "
 	    "0123456789ABCDEF0123456789ABCDEF\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [users] bob: expected a secret of its own "
 	    "(user alice has the same)");
-	config_defaults(&cfg);
+	reset();
 	ck_assert_int_eq(load("[users]\nal ice = " SECRET_A "\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [users] al ice: expected a name of 1..63 "
 	    "letters, digits, '_', '.' or '-'");
@@ -1306,7 +1313,7 @@ START_TEST(secrets_not_in_errors)
 	ck_assert_int_ge(saved, 0);
 	ck_assert_int_ge(dup2(fileno(f), STDERR_FILENO), 0);
 	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-		config_defaults(&cfg);
+		reset();
 		ck_assert_int_eq(load(texts[i]), CONFIG_ERR);
 		ck_assert_str_ne(err, "");
 		ck_assert_ptr_null(strstr(err, "0123456789"));
@@ -1530,8 +1537,7 @@ START_TEST(users_file_loaded)
 
 	snprintf(text, sizeof(text), "[users]\nalice = " SECRET_B "\n");
 	ck_assert_int_eq(tfile_write(users, text, strlen(text)), 0);
-	config_free(&cfg);
-	config_defaults(&cfg);
+	reset();
 	ck_assert_int_eq(config_load(main_path, &cfg, err, sizeof(err)),
 	    CONFIG_ERR);
 	snprintf(text, sizeof(text), "%s: config: [users] alice: expected each "
@@ -1540,8 +1546,7 @@ START_TEST(users_file_loaded)
 
 	snprintf(text, sizeof(text), "[server]\nport = 1\n");
 	ck_assert_int_eq(tfile_write(users, text, strlen(text)), 0);
-	config_free(&cfg);
-	config_defaults(&cfg);
+	reset();
 	ck_assert_int_eq(config_load(main_path, &cfg, err, sizeof(err)),
 	    CONFIG_ERR);
 	snprintf(text, sizeof(text), "%s: config: [server]: expected only "
@@ -1576,7 +1581,7 @@ START_TEST(default_user_created_and_reused)
 	ck_assert_str_eq(text, hex);
 
 	/* a second start reads the same secret */
-	config_defaults(&cfg);
+	reset();
 	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s/a/b/", tmpdir);
 	ck_assert_int_eq(users_ensure_default(&cfg, err, sizeof(err)), 0);
 	ck_assert_uint_eq(cfg.nusers, 1);
@@ -1585,7 +1590,7 @@ START_TEST(default_user_created_and_reused)
 	ck_assert_str_eq(text, hex);
 
 	/* configured users: nothing to do */
-	config_defaults(&cfg);
+	reset();
 	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s/c", tmpdir);
 	ck_assert_int_eq(set("users", "alice", SECRET_A), 0);
 	ck_assert_int_eq(users_ensure_default(&cfg, err, sizeof(err)), 0);
@@ -1616,7 +1621,7 @@ START_TEST(default_user_existing_file)
 	ck_assert_ptr_nonnull(f);
 	fputs(SECRET_A "00\n", f);
 	fclose(f);
-	config_defaults(&cfg);
+	reset();
 	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", tmpdir);
 	ck_assert_int_eq(users_ensure_default(&cfg, err, sizeof(err)),
 	    USERS_ERR);
@@ -2030,7 +2035,7 @@ START_TEST(metrics_not_client_port)
 	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [metrics] listen: expected a port "
 	    "other than the client port 8443");
-	config_defaults(&cfg);
+	reset();
 	ck_assert_int_eq(load("[server]\nport = 8443\n"
 	    "[metrics]\nlisten = 127.0.0.1:8444\n"), 0);
 	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
