@@ -3,7 +3,8 @@
  * with its header made to fit (type 2, the input's length) so that the
  * fuzzer spends its time on the body. An accepted message has exactly the
  * length its header says, and cut by one byte (header fixed up again) it
- * is refused: the extensions must fill the message.
+ * is refused: the extensions must fill the message. faketls_server_hello_info
+ * (mtproxyd check's reading) agrees with it on every input.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +23,27 @@ fit_header(uint8_t *m, size_t len)
 	m[3] = (uint8_t)(len - TLS_HS_HEADER_LEN);
 }
 
+/* The same verdict; a HRR is the info's 0 with hrr set. */
+static void
+same_as_info(const uint8_t *m, size_t len, int rc, int vf)
+{
+	struct faketls_server_info si;
+	int irc = faketls_server_hello_info(m, len, &si);
+
+	if (rc == FAKETLS_ERR_HRR)
+		fuzz_check(irc == 0 && si.hrr);
+	else
+		fuzz_check(irc == rc && (rc != 0 || (!si.hrr &&
+		    si.versions_first == vf)));
+}
+
 static void
 one(uint8_t *m, size_t len)
 {
 	int vf = -1, rc;
 
 	rc = faketls_server_hello_parse(m, len, &vf);
+	same_as_info(m, len, rc, vf);
 	fuzz_check(rc == 0 || rc == FAKETLS_ERR_RECORD ||
 	    rc == FAKETLS_ERR_HRR || rc == FAKETLS_ERR_VERSION ||
 	    rc == FAKETLS_ERR_TRUNCATED || rc == FAKETLS_ERR_SESSION_ID ||

@@ -97,6 +97,9 @@ struct config {
 	char users_file[PATH_MAX];	/* [users] and [user.NAME] kept apart */
 	int state_interval;		/* seconds between quota-state writes */
 	int drain_timeout;		/* seconds a removed user's sessions keep */
+	uint16_t public_port;		/* in links; 0: the port listened on */
+	int print_links;		/* links in the log at start */
+	char clock_url[512];		/* check: its Date header vs our clock */
 
 	/* [tls] (doc/PROTOCOL.md 3): fake-TLS and the cover site */
 	size_t ndomains;			/* 0: no fake-TLS, no masking */

@@ -124,6 +124,25 @@ int faketls_hello_build(const uint8_t secret[SECRET_LEN], const char *domain,
     uint8_t *out, size_t cap, size_t *out_len);
 
 /*
+ * The cover-site check's hello: the same, but offering the post-quantum
+ * hybrid X25519MLKEM768 (draft-ietf-tls-ecdhe-mlkem) first, in
+ * supported_groups and with a key share: the ML-KEM-768 encapsulation key
+ * then the x25519 share. pq_share holds random bytes on entry (the last
+ * 32 the x25519 share); they are made a well-formed key in place. The
+ * hello is too long for padding and for FAKETLS_BUILD_MAX.
+ */
+#define FAKETLS_GROUP_X25519MLKEM768	0x11ec
+#define FAKETLS_MLKEM768_T_LEN		1152	/* 768 12-bit coefficients */
+#define FAKETLS_MLKEM768_EK_LEN		(FAKETLS_MLKEM768_T_LEN + 32)
+#define FAKETLS_PQ_SHARE_LEN	(FAKETLS_MLKEM768_EK_LEN + TLS_X25519_LEN)
+#define FAKETLS_PQ_BUILD_MAX		2048
+
+int faketls_hello_build_pq(const uint8_t secret[SECRET_LEN],
+    const char *domain, uint32_t ts, const struct faketls_client_rand *rnd,
+    uint8_t pq_share[FAKETLS_PQ_SHARE_LEN], uint8_t *out, size_t cap,
+    size_t *out_len);
+
+/*
  * Server reply (doc/PROTOCOL.md 3.4): ServerHello record echoing the session id
  * and suite, with a key_share (x25519, key_share bytes) and a
  * supported_versions (TLS 1.3) extension in the order given; a CCS record;
@@ -166,6 +185,20 @@ int faketls_reply_verify(const uint8_t secret[SECRET_LEN],
  */
 int faketls_server_hello_parse(const uint8_t *msg, size_t len,
     int *versions_first);
+
+/*
+ * The same parse, telling more: whether it is a HelloRetryRequest and
+ * the group of its key_share (the group the server chose, or in a HRR the
+ * one it asks for). A HRR is 0 here.
+ */
+struct faketls_server_info {
+	int hrr;
+	int versions_first;
+	uint16_t group;
+};
+
+int faketls_server_hello_info(const uint8_t *msg, size_t len,
+    struct faketls_server_info *out);
 
 /*
  * Client -> server records after the handshake (doc/PROTOCOL.md 3.5): one CCS

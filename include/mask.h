@@ -55,4 +55,19 @@ int mask_connect(struct mask *m, const struct sockaddr *peer,
  */
 void mask_shape_get(struct mask *m, const uint8_t rnd[4], struct mask_shape *out);
 
+/*
+ * mtproxyd check: connect to the cover site as configured and send a
+ * hello that offers X25519MLKEM768 first; 0 when a TLS 1.3 ServerHello (or
+ * HelloRetryRequest) answers, *why saying what failed otherwise.
+ */
+struct mask_cover {
+	char target[264];		/* "host:port" for the report */
+	int hrr;			/* it asked for another share */
+	uint16_t group;			/* the group it took or asked for */
+	int64_t ms;			/* connect to ServerHello */
+};
+
+int mask_check_cover(const struct config *cfg, struct mask_cover *out,
+    const char **why);
+
 #endif

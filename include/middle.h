@@ -44,4 +44,15 @@ void middle_on_change(struct middle *m, void (*fn)(void *arg), void *arg);
 int middle_refresh(struct middle *m);
 void middle_free(struct middle *m);
 
+/*
+ * mtproxyd check: item 0..MIDDLE_NITEMS-1 (the proxy secret, the IPv4 and
+ * the IPv6 proxy-multi.conf) from its file or fetched now and checked, as
+ * a refresh would, without the state_dir copies and saving nothing.
+ * *wanted 0: the configuration has no source for it. msg says what it
+ * holds, or why it failed.
+ */
+#define MIDDLE_NITEMS		3
+int middle_check_item(const struct config *cfg, int item, int *wanted,
+    char *msg, size_t msglen);
+
 #endif

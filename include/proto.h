@@ -71,7 +71,10 @@
 #define TLS_EXT_KEY_SHARE	0x0033
 #define TLS_SNI_HOST_NAME	0	/* RFC 6066 3: name_type */
 #define TLS_SNI_MAX		253	/* longest DNS name (RFC 1035) */
+#define TLS_EXT_SUPPORTED_GROUPS 0x000a
 #define TLS_GROUP_X25519	0x001d
+#define TLS_GROUP_SECP256R1	0x0017
+#define TLS_GROUP_SECP384R1	0x0018
 #define TLS_X25519_LEN		32
 #define FAKETLS_DIGEST_LEN	28	/* 3.1: HMAC bytes compared; the rest is ts */
 #define FAKETLS_CCS		"\x14\x03\x03\x00\x01\x01"	/* 3.4, 3.5 */

@@ -161,6 +161,23 @@ listener_name(struct listener *l, const struct net_addr *ca)
 	net_addr_str((struct sockaddr *)&ss, l->name, sizeof(l->name));
 }
 
+/* What to do about a failed bind, for the one line a failed start prints. */
+static const char *
+listen_advice(int err, uint16_t port)
+{
+	if (err == EADDRINUSE)
+		return "; another process has that port (ss -ltnp shows "
+		    "which): stop it, or set another [server] port";
+	if (err == EACCES && port < 1024)
+		return "; a port below 1024 needs CAP_NET_BIND_SERVICE: "
+		    "setcap 'cap_net_bind_service=+ep' on the mtproxyd binary, "
+		    "AmbientCapabilities=CAP_NET_BIND_SERVICE in its systemd "
+		    "unit, or a [server] port of 1024 or more";
+	if (err == EADDRNOTAVAIL)
+		return "; no interface has that address: fix [server] listen";
+	return "";
+}
+
 int
 acceptor_start(struct server *srv, struct acceptor **out)
 {
@@ -189,8 +206,9 @@ acceptor_start(struct server *srv, struct acceptor **out)
 				    strerror(errno));
 				continue;
 			}
-			log_error("cannot listen on %s port %u: %s", l->name,
-			    cfg->port, strerror(errno));
+			log_error("cannot listen on %s port %u: %s%s",
+			    l->name, cfg->port, strerror(errno),
+			    listen_advice(errno, cfg->port));
 			rc = ACCEPTOR_ERR;
 			break;
 		}

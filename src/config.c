@@ -54,6 +54,7 @@
 #define URL_SECRET		"https://core.telegram.org/getProxySecret"
 #define URL_CONFIG		"https://core.telegram.org/getProxyConfig"
 #define URL_CONFIG_V6		"https://core.telegram.org/getProxyConfigV6"
+#define URL_CLOCK		"https://core.telegram.org/"
 #define NELEM(a)		(sizeof(a) / sizeof((a)[0]))
 
 /* doc/PROTOCOL.md 1.5: the DC table direct-mode proxies use, port DC_PORT. */
@@ -754,6 +755,12 @@ static const struct key_def server_keys[] = {
 	    "seconds 1..3600" },
 	{ "drain_timeout", set_int, FIELD(drain_timeout), 0, 86400, 0,
 	    "seconds 0..86400" },
+	{ "public_port", set_port, FIELD(public_port), 0, 65535, 0,
+	    "a port 1..65535 (0: the port listened on)" },
+	{ "print_links", set_bool, FIELD(print_links), 0, 0, 0,
+	    "yes or no" },
+	{ "clock_url", set_url, FIELD(clock_url), 0, FIELD_MAX(clock_url), 0,
+	    "an http:// or https:// URL of at most 511 bytes" },
 };
 
 static const struct key_def tls_keys[] = {
@@ -1453,6 +1460,8 @@ config_defaults(struct config *cfg)
 	default_state_dir(cfg);
 	cfg->state_interval = STATE_INTERVAL;
 	cfg->drain_timeout = DRAIN_TIMEOUT;
+	cfg->print_links = 1;
+	snprintf(cfg->clock_url, sizeof(cfg->clock_url), "%s", URL_CLOCK);
 	cfg->mask_port = MASK_PORT;
 	cfg->mask_proxy_protocol = 0;
 	cfg->time_skew_past = FAKETLS_SKEW_PAST;

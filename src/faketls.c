@@ -23,6 +23,7 @@
 #define SH_FIXED_LEN	(TLS_HS_HEADER_LEN + 2 + TLS_RANDOM_LEN + 1 + 2 + 1 + 2)
 #define EXT_KEY_SHARE_LEN	(4 + 4 + TLS_X25519_LEN)
 #define EXT_VERSIONS_LEN	(4 + 2)
+#define MLKEM_Q			3329	/* FIPS 203: the modulus */
 
 enum { G_SUITE, G_EXT_FIRST, G_EXT_LAST, G_GROUP, G_VERSION };
 
@@ -518,15 +519,16 @@ grease_values(const uint8_t seed[FAKETLS_GREASE_SEEDS],
 
 /*
  * Extensions between SNI and key_share, in a browser's order:
- * extended_master_secret, renegotiation_info, supported_groups (GREASE
- * patched in), ec_point_formats, session_ticket, ALPN h2 + http/1.1,
- * status_request, signature_algorithms, signed_certificate_timestamp.
+ * extended_master_secret, renegotiation_info, supported_groups (written
+ * between these two), ec_point_formats, session_ticket, ALPN h2 +
+ * http/1.1, status_request, signature_algorithms,
+ * signed_certificate_timestamp.
  */
-static const uint8_t hello_mid_exts[] = {
+static const uint8_t hello_mid_head[] = {
 	0x00, 0x17, 0x00, 0x00,
 	0xff, 0x01, 0x00, 0x01, 0x00,
-	0x00, 0x0a, 0x00, 0x0a, 0x00, 0x08, 0xff, 0xff, 0x00, 0x1d,
-	0x00, 0x17, 0x00, 0x18,
+};
+static const uint8_t hello_mid_tail[] = {
 	0x00, 0x0b, 0x00, 0x02, 0x01, 0x00,
 	0x00, 0x23, 0x00, 0x00,
 	0x00, 0x10, 0x00, 0x0e, 0x00, 0x0c, 0x02, 'h', '2',
@@ -537,7 +539,6 @@ static const uint8_t hello_mid_exts[] = {
 	0x06, 0x01,
 	0x00, 0x12, 0x00, 0x00,
 };
-#define MID_GROUP_GREASE_OFF	15	/* the ff ff above */
 
 /* After the GREASE entry: TLS 1.3 and 1.2 suites, as TDLib offers them. */
 static const uint8_t hello_suites[] = {
@@ -562,8 +563,28 @@ w_sni(struct wr *w, const char *domain, size_t dlen)
 	w_close(w, ext, 2);
 }
 
+/* GREASE, the hybrid when offered, x25519, P-256, P-384. */
 static void
-w_client_key_share(struct wr *w, uint16_t grease, const uint8_t *key)
+w_groups(struct wr *w, uint16_t grease, int pq)
+{
+	size_t ext, list;
+
+	w_u16(w, TLS_EXT_SUPPORTED_GROUPS);
+	ext = w_open(w, 2);
+	list = w_open(w, 2);
+	w_u16(w, grease);
+	if (pq)
+		w_u16(w, FAKETLS_GROUP_X25519MLKEM768);
+	w_u16(w, TLS_GROUP_X25519);
+	w_u16(w, TLS_GROUP_SECP256R1);
+	w_u16(w, TLS_GROUP_SECP384R1);
+	w_close(w, list, 2);
+	w_close(w, ext, 2);
+}
+
+static void
+w_client_key_share(struct wr *w, uint16_t grease, const uint8_t *key,
+    const uint8_t *pq_share)
 {
 	size_t ext, list;
 
@@ -574,6 +595,11 @@ w_client_key_share(struct wr *w, uint16_t grease, const uint8_t *key)
 	w_u16(w, grease);
 	w_u16(w, 1);
 	w_u8(w, 0);
+	if (pq_share != NULL) {
+		w_u16(w, FAKETLS_GROUP_X25519MLKEM768);
+		w_u16(w, FAKETLS_PQ_SHARE_LEN);
+		w_bytes(w, pq_share, FAKETLS_PQ_SHARE_LEN);
+	}
 	w_u16(w, TLS_GROUP_X25519);
 	w_u16(w, TLS_X25519_LEN);
 	w_bytes(w, key, TLS_X25519_LEN);
@@ -600,19 +626,16 @@ w_client_versions(struct wr *w, uint16_t grease)
 /* One record: header, ClientHello with a zero random, padded like TDLib. */
 static void
 w_client_hello(struct wr *w, const char *domain, size_t dlen,
-    const struct faketls_client_rand *rnd)
+    const struct faketls_client_rand *rnd, const uint8_t *pq_share)
 {
 	static const uint8_t tail_exts[] = {
 		0x00, 0x2d, 0x00, 0x02, 0x01, 0x01,	/* psk_kex_modes */
 		0x00, 0x1b, 0x00, 0x03, 0x02, 0x00, 0x02, /* compress_cert */
 	};
-	uint8_t mid[sizeof(hello_mid_exts)];
 	uint16_t g[FAKETLS_GREASE_SEEDS];
 	size_t rec, hs, list, exts, pad;
 
 	grease_values(rnd->grease, g);
-	memcpy(mid, hello_mid_exts, sizeof(mid));
-	bytes_put_be16(mid + MID_GROUP_GREASE_OFF, g[G_GROUP]);
 	w_u8(w, TLS_RECORD_HANDSHAKE);
 	w_u16(w, TLS_VERSION_10);
 	rec = w_open(w, 2);
@@ -632,8 +655,10 @@ w_client_hello(struct wr *w, const char *domain, size_t dlen,
 	w_u16(w, g[G_EXT_FIRST]);
 	w_u16(w, 0);
 	w_sni(w, domain, dlen);
-	w_bytes(w, mid, sizeof(mid));
-	w_client_key_share(w, g[G_GROUP], rnd->key_share);
+	w_bytes(w, hello_mid_head, sizeof(hello_mid_head));
+	w_groups(w, g[G_GROUP], pq_share != NULL);
+	w_bytes(w, hello_mid_tail, sizeof(hello_mid_tail));
+	w_client_key_share(w, g[G_GROUP], rnd->key_share, pq_share);
 	w_bytes(w, tail_exts, sizeof(tail_exts));
 	w_client_versions(w, g[G_VERSION]);
 	w_u16(w, g[G_EXT_LAST]);
@@ -668,10 +693,11 @@ split_record(uint8_t *out, size_t cap, size_t *len, size_t split)
 	return 0;
 }
 
-int
-faketls_hello_build(const uint8_t secret[SECRET_LEN], const char *domain,
-    uint32_t ts, const struct faketls_client_rand *rnd, size_t split,
-    uint8_t *out, size_t cap, size_t *out_len)
+static int
+hello_build(const uint8_t secret[SECRET_LEN], const char *domain,
+    uint32_t ts, const struct faketls_client_rand *rnd,
+    const uint8_t *pq_share, size_t split, uint8_t *out, size_t cap,
+    size_t *out_len)
 {
 	struct wr w = { out, 0, cap, 0 };
 	uint8_t d[32];
@@ -684,7 +710,7 @@ faketls_hello_build(const uint8_t secret[SECRET_LEN], const char *domain,
 	dlen = strlen(domain);
 	if (!valid_host((const uint8_t *)domain, dlen))
 		return FAKETLS_ERR_ARG;
-	w_client_hello(&w, domain, dlen, rnd);
+	w_client_hello(&w, domain, dlen, rnd, pq_share);
 	if (w.err)
 		return FAKETLS_ERR_ARG;
 	if (split > 0 && (rc = split_record(out, cap, &w.len, split)) != 0)
@@ -697,6 +723,50 @@ faketls_hello_build(const uint8_t secret[SECRET_LEN], const char *domain,
 	scatter_random(out, w.len, d);
 	*out_len = w.len;
 	return 0;
+}
+
+int
+faketls_hello_build(const uint8_t secret[SECRET_LEN], const char *domain,
+    uint32_t ts, const struct faketls_client_rand *rnd, size_t split,
+    uint8_t *out, size_t cap, size_t *out_len)
+{
+	return hello_build(secret, domain, ts, rnd, NULL, split, out, cap,
+	    out_len);
+}
+
+/*
+ * FIPS 203's encapsulation key check wants every 12-bit coefficient below
+ * q: fold the ones above into range so that any random bytes make a key a
+ * server accepts (and encapsulates to, for nobody to decapsulate).
+ */
+static void
+mlkem_fold(uint8_t *ek)
+{
+	size_t i;
+	unsigned a, b;
+
+	for (i = 0; i < FAKETLS_MLKEM768_T_LEN; i += 3) {
+		a = ek[i] | (unsigned)(ek[i + 1] & 0x0f) << 8;
+		b = (unsigned)ek[i + 1] >> 4 | (unsigned)ek[i + 2] << 4;
+		a = a >= MLKEM_Q ? a - MLKEM_Q : a;
+		b = b >= MLKEM_Q ? b - MLKEM_Q : b;
+		ek[i] = (uint8_t)a;
+		ek[i + 1] = (uint8_t)(a >> 8 | (b & 0x0f) << 4);
+		ek[i + 2] = (uint8_t)(b >> 4);
+	}
+}
+
+int
+faketls_hello_build_pq(const uint8_t secret[SECRET_LEN], const char *domain,
+    uint32_t ts, const struct faketls_client_rand *rnd,
+    uint8_t pq_share[FAKETLS_PQ_SHARE_LEN], uint8_t *out, size_t cap,
+    size_t *out_len)
+{
+	if (pq_share == NULL)
+		return FAKETLS_ERR_ARG;
+	mlkem_fold(pq_share);
+	return hello_build(secret, domain, ts, rnd, pq_share, 0, out, cap,
+	    out_len);
 }
 
 /* ---- Server reply ---- */
@@ -879,8 +949,8 @@ faketls_reply_verify(const uint8_t secret[SECRET_LEN],
 /* ---- The cover site's ServerHello ---- */
 
 int
-faketls_server_hello_parse(const uint8_t *msg, size_t len,
-    int *versions_first)
+faketls_server_hello_info(const uint8_t *msg, size_t len,
+    struct faketls_server_info *out)
 {
 	struct cur c = { msg, len, TLS_HS_HEADER_LEN };
 	const uint8_t *p;
@@ -888,8 +958,9 @@ faketls_server_hello_parse(const uint8_t *msg, size_t len,
 	uint16_t t;
 	int rc;
 
-	if (versions_first == NULL || (msg == NULL && len > 0))
+	if (out == NULL || (msg == NULL && len > 0))
 		return FAKETLS_ERR_ARG;
+	memset(out, 0, sizeof(*out));
 	if (len < TLS_HS_HEADER_LEN || msg[0] != TLS_HS_SERVER_HELLO ||
 	    bytes_be24(msg + 1) != len - TLS_HS_HEADER_LEN)
 		return FAKETLS_ERR_RECORD;
@@ -897,8 +968,7 @@ faketls_server_hello_parse(const uint8_t *msg, size_t len,
 	if ((rc = take(&c, 2 + TLS_RANDOM_LEN + 1, &p,
 	    FAKETLS_ERR_TRUNCATED)) != 0)
 		return rc;
-	if (memcmp(p + 2, TLS_HRR_RANDOM, TLS_RANDOM_LEN) == 0)
-		return FAKETLS_ERR_HRR;
+	out->hrr = memcmp(p + 2, TLS_HRR_RANDOM, TLS_RANDOM_LEN) == 0;
 	if ((sid = p[2 + TLS_RANDOM_LEN]) > TLS_SESSION_ID_MAX)
 		return FAKETLS_ERR_SESSION_ID;
 	/* session id, suite, compression, extensions length */
@@ -916,12 +986,32 @@ faketls_server_hello_parse(const uint8_t *msg, size_t len,
 		if (t == TLS_EXT_SUPPORTED_VERSIONS && l == 2 &&
 		    bytes_be16(p) == TLS_VERSION_13)
 			sv = ++n;
-		else if (t == TLS_EXT_KEY_SHARE)
+		else if (t == TLS_EXT_KEY_SHARE && l >= 2) {
+			/* A share follows the group, except in a HRR. */
+			out->group = bytes_be16(p);
 			ks = ++n;
+		}
 	}
 	if (sv == 0 || ks == 0)
 		return FAKETLS_ERR_VERSION;
-	*versions_first = sv < ks;
+	out->versions_first = sv < ks;
+	return 0;
+}
+
+int
+faketls_server_hello_parse(const uint8_t *msg, size_t len,
+    int *versions_first)
+{
+	struct faketls_server_info si;
+	int rc;
+
+	if (versions_first == NULL)
+		return FAKETLS_ERR_ARG;
+	if ((rc = faketls_server_hello_info(msg, len, &si)) != 0)
+		return rc;
+	if (si.hrr)
+		return FAKETLS_ERR_HRR;
+	*versions_first = si.versions_first;
 	return 0;
 }
 

@@ -12,8 +12,10 @@
 #include "config.h"
 #include "acceptor.h"
 #include "capacity.h"
+#include "diag.h"
 #include "crc.h"
 #include "crypto.h"
+#include "link.h"
 #include "log.h"
 #include "middle.h"
 #include "server.h"
@@ -26,7 +28,7 @@
 enum {
 	OPT_PUBLIC_HOST = 256, OPT_MODE, OPT_MODES, OPT_LOG_LEVEL,
 	OPT_STATE_DIR, OPT_FAST_MODE, OPT_MAX_CLIENTS, OPT_CHECK,
-	OPT_GEN_SECRET, OPT_PRINT_LINKS
+	OPT_GEN_SECRET, OPT_PRINT_LINKS, OPT_QR
 };
 
 static const struct option longopts[] = {
@@ -43,6 +45,7 @@ static const struct option longopts[] = {
 	{ "check-config", no_argument, NULL, OPT_CHECK },
 	{ "gen-secret", no_argument, NULL, OPT_GEN_SECRET },
 	{ "print-links", no_argument, NULL, OPT_PRINT_LINKS },
+	{ "qr", no_argument, NULL, OPT_QR },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -59,13 +62,21 @@ static const struct {
 	{ OPT_FAST_MODE, "fast_mode" }, { OPT_MAX_CLIENTS, "max_clients" },
 };
 
-enum action { RUN, CHECK, GEN_SECRET, PRINT_LINKS };
+enum action { RUN, CHECK, GEN_SECRET, PRINT_LINKS, DIAGNOSE, LINK };
+
+/* The subcommands' arguments: link [USER] [--qr]. */
+struct subcmd {
+	const char *user;
+	int qr;
+};
 
 static void
 usage(FILE *out)
 {
 	fprintf(out,
 "usage: mtproxyd [-c FILE] [options]\n"
+"       mtproxyd [-c FILE] check       check the setup: ok/warn/fail lines, exit 0/1/2\n"
+"       mtproxyd [-c FILE] link [USER] [--qr]  the links, with QR codes\n"
 "  -c, --config FILE      configuration file (default " DEFAULT_CONFIG
 " if it exists)\n"
 "  -p, --port N           [server] port\n"
@@ -141,10 +152,36 @@ load_config(const struct source *src, struct config *cfg, char *err,
 	return config_validate(cfg, err, errlen);
 }
 
+/* The words after the options: check, or link [USER]. */
+static int
+subcommand(int argc, char **argv, enum action *action, struct subcmd *sub)
+{
+	int i = optind;
+
+	if (i < argc && strcmp(argv[i], "check") == 0) {
+		*action = DIAGNOSE;
+		i++;
+	} else if (i < argc && strcmp(argv[i], "link") == 0) {
+		*action = LINK;
+		if (++i < argc)
+			sub->user = argv[i++];
+	}
+	if (i < argc) {
+		fprintf(stderr, "mtproxyd: unexpected argument '%s'\n",
+		    argv[i]);
+		return EXIT_CONFIG;
+	}
+	if (sub->qr && *action != LINK) {
+		fprintf(stderr, "mtproxyd: --qr goes with link\n");
+		return EXIT_CONFIG;
+	}
+	return 0;
+}
+
 /* Parse argv into cfg; returns 0, or the exit status to leave with. */
 static int
 parse_args(int argc, char **argv, struct config *cfg, struct source *src,
-    enum action *action)
+    enum action *action, struct subcmd *sub)
 {
 	char err[512];
 	int c;
@@ -159,21 +196,22 @@ parse_args(int argc, char **argv, struct config *cfg, struct source *src,
 		case OPT_CHECK: *action = CHECK; break;
 		case OPT_GEN_SECRET: *action = GEN_SECRET; break;
 		case OPT_PRINT_LINKS: *action = PRINT_LINKS; break;
+		case OPT_QR: sub->qr = 1; break;
 		case '?': usage(stderr); return EXIT_CONFIG;
 		default: break;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "mtproxyd: unexpected argument '%s'\n",
-		    argv[optind]);
+	if (subcommand(argc, argv, action, sub) != 0)
 		return EXIT_CONFIG;
-	}
 	if (*action == GEN_SECRET)
 		return 0;
 	if (src->path == NULL && access(DEFAULT_CONFIG, R_OK) == 0)
 		src->path = DEFAULT_CONFIG;
 	if (load_config(src, cfg, err, sizeof(err)) != 0) {
-		fprintf(stderr, "mtproxyd: %s\n", err);
+		if (*action == DIAGNOSE)
+			diag_config_failed(err, stdout);
+		else
+			fprintf(stderr, "mtproxyd: %s\n", err);
 		return EXIT_CONFIG;
 	}
 	return 0;
@@ -269,32 +307,56 @@ serve_signals(struct server *srv, const struct source *src)
 	    sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->shutdown_grace);
 }
 
+/* print_links = no keeps the secrets out of the journal. */
+static void
+print_links(const struct config *cfg, uint16_t port)
+{
+	if (cfg->print_links)
+		users_print_links(cfg, port, stdout);
+	else
+		log_info("links not printed (print_links = no): mtproxyd link "
+		    "shows them");
+}
+
+/* mtproxyd link: an unknown user is a mistake of the command line. */
+static int
+link_command(const struct config *cfg, const struct subcmd *sub)
+{
+	int rc = link_print(cfg, sub->user, sub->qr, stdout);
+
+	if (rc == LINK_ERR_NOUSER)
+		fprintf(stderr, "mtproxyd: no user '%s' in the configuration\n",
+		    sub->user);
+	return rc == 0 ? 0 : 1;
+}
+
 static int
 run(const struct config *cfg, const struct source *src,
     const struct wallclock *clock)
 {
 	struct acceptor *acc = NULL;
 	struct server *srv;
-	int rc = 1;
 
 	if (server_new(cfg, clock, &srv) != 0)
 		return 1;
-	if (acceptor_start(srv, &acc) == 0) {
-		users_print_links(cfg, acceptor_port(acc), stdout);
-		log_info("mtproxyd %s running: mode %s%s, %zu user(s), "
-		    "max_clients %d", PACKAGE_VERSION, srv->mux != NULL ?
-		    "middle" : "direct", srv->mux == NULL && cfg->fast_mode ?
-		    " (fast)" : "", cfg->nusers, cfg->max_clients);
-		serve_signals(srv, src);
-		acceptor_stop(acc);
-		rc = 0;
+	/* A failed start said why in one line: no counters, all zero. */
+	if (acceptor_start(srv, &acc) != 0) {
+		server_free(srv);
+		return 1;
 	}
+	print_links(cfg, acceptor_port(acc));
+	log_info("mtproxyd %s running: mode %s%s, %zu user(s), "
+	    "max_clients %d", PACKAGE_VERSION, srv->mux != NULL ?
+	    "middle" : "direct", srv->mux == NULL && cfg->fast_mode ?
+	    " (fast)" : "", cfg->nusers, cfg->max_clients);
+	serve_signals(srv, src);
+	acceptor_stop(acc);
 	if (server_drain(srv) != 0)
 		return 1;
 	server_stats_log(srv);
 	log_info("stopped");
 	server_free(srv);
-	return rc;
+	return 0;
 }
 
 /*
@@ -343,19 +405,25 @@ main(int argc, char **argv)
 	static struct config cfg;
 	static struct wallclock clock;
 	struct source src;
+	struct subcmd sub = { NULL, 0 };
 	enum action action;
 	sigset_t set;
 	char err[512];
 	int rc;
 
 	config_defaults(&cfg);
-	if ((rc = parse_args(argc, argv, &cfg, &src, &action)) != 0)
+	if ((rc = parse_args(argc, argv, &cfg, &src, &action, &sub)) != 0)
 		return rc < 0 ? 0 : rc;
 	if (action == GEN_SECRET)
 		return gen_secret();
 	if (action == CHECK) {
 		printf("mtproxyd: configuration OK\n");
 		return 0;
+	}
+	if (action == DIAGNOSE) {
+		/* The lines say it all; the modules' own warnings repeat them. */
+		log_set_level(LOGL_ERROR);
+		return diag_run(&cfg, src.path, stdout);
 	}
 	log_set_level(cfg.log_level);
 	if (users_ensure_default(&cfg, err, sizeof(err)) != 0) {
@@ -364,6 +432,9 @@ main(int argc, char **argv)
 	}
 	if (action == PRINT_LINKS)
 		return users_print_links(&cfg, cfg.port, stdout) == 0 ? 0 : 1;
+	if (action == LINK)
+		return link_command(&cfg, &sub);
+	diag_start_warnings(&cfg);
 	if ((rc = crc_select()) != 0 || (rc = clock_select(&clock)) != 0)
 		return rc;
 	raise_nofile();

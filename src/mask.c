@@ -480,3 +480,103 @@ mask_shape_get(struct mask *m, const uint8_t rnd[4], struct mask_shape *out)
 	out->napp = 1;
 	out->app_sizes[0] = sum - SHAPE_JITTER + r % (2 * SHAPE_JITTER + 1);
 }
+
+/* ---- mtproxyd check ---- */
+
+/* probe_hello's, offering the post-quantum hybrid first. */
+static int
+pq_hello(const char *domain, uint8_t *out, size_t cap, size_t *len)
+{
+	struct faketls_client_rand r;
+	uint8_t secret[SECRET_LEN], priv[TLS_X25519_LEN];
+	uint8_t pq[FAKETLS_PQ_SHARE_LEN];
+
+	if (crypto_random(secret, sizeof(secret)) != 0 ||
+	    crypto_random(r.session_id, sizeof(r.session_id)) != 0 ||
+	    crypto_random(r.grease, sizeof(r.grease)) != 0 ||
+	    crypto_random(priv, sizeof(priv)) != 0 ||
+	    crypto_x25519_public(priv, r.key_share) != 0 ||
+	    crypto_random(pq, FAKETLS_MLKEM768_EK_LEN) != 0)
+		return MASK_ERR;
+	/* The hybrid's x25519 half: the same key, as browsers do. */
+	memcpy(pq + FAKETLS_MLKEM768_EK_LEN, r.key_share, TLS_X25519_LEN);
+	if (faketls_hello_build_pq(secret, domain, (uint32_t)time(NULL), &r,
+	    pq, out, cap, len) != 0)
+		return MASK_ERR;
+	return 0;
+}
+
+/* The ServerHello that answers hello, in the first record. */
+static int
+cover_answer(int fd, const uint8_t *hello, size_t len,
+    struct mask_cover *out, const char **why)
+{
+	uint8_t hdr[TLS_RECORD_HEADER_LEN], buf[TLS_CIPHERTEXT_MAX];
+	int64_t end = net_now_ms() + PROBE_REPLY_MS;
+	struct faketls_server_info si;
+	size_t n;
+
+	if (net_write_full(fd, hello, len) != 0) {
+		*why = "write failed";
+		return MASK_ERR;
+	}
+	if (read_record(fd, end, end, hdr, buf, &n, why) != 0)
+		return MASK_ERR;
+	if (hdr[0] != TLS_RECORD_HANDSHAKE) {
+		*why = hdr[0] == TLS_RECORD_ALERT ? "alert instead of a hello" :
+		    "not a TLS handshake";
+		return MASK_ERR;
+	}
+	if (faketls_server_hello_info(buf, n, &si) != 0) {
+		*why = "no TLS 1.3 ServerHello";
+		return MASK_ERR;
+	}
+	out->hrr = si.hrr;
+	out->group = si.group;
+	return 0;
+}
+
+static int
+cover_probe(const struct mask *m, const struct net_addr *addr, size_t naddr,
+    const uint8_t *hello, size_t len, struct mask_cover *out,
+    const char **why)
+{
+	int64_t t0 = net_now_ms();
+	int fd, rc;
+
+	if (connect_any(addr, naddr, m->connect_ms, &fd) != 0) {
+		*why = "cannot connect";
+		return MASK_ERR;
+	}
+	rc = cover_answer(fd, hello, len, out, why);
+	out->ms = net_now_ms() - t0;
+	close(fd);
+	return rc;
+}
+
+int
+mask_check_cover(const struct config *cfg, struct mask_cover *out,
+    const char **why)
+{
+	struct net_addr addr[MASK_MAX_ADDRS];
+	uint8_t hello[FAKETLS_PQ_BUILD_MAX];
+	struct mask *m;
+	size_t naddr, len;
+	int rc = MASK_ERR;
+
+	memset(out, 0, sizeof(*out));
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		*why = "out of memory";
+		return MASK_ERR;
+	}
+	copy_config(m, cfg);
+	snprintf(out->target, sizeof(out->target), "%s", m->target);
+	if (resolve(m, addr, &naddr) != 0)
+		*why = "cannot resolve it";
+	else if (pq_hello(m->domain, hello, sizeof(hello), &len) != 0)
+		*why = "cannot build a hello";
+	else
+		rc = cover_probe(m, addr, naddr, hello, len, out, why);
+	free(m);
+	return rc;
+}

@@ -597,3 +597,52 @@ middle_free(struct middle *m)
 	ticker_stop(m->refresher);
 	drop(m);
 }
+
+/* ---- mtproxyd check ---- */
+
+/* What a good item holds, for the report. */
+static void
+describe(enum item it, const struct blob *b, const char *where, char *msg,
+    size_t msglen)
+{
+	struct proxyconf *pc;
+
+	if (it == ITEM_SECRET) {
+		errbuf_set(msg, msglen, "%s: %zu bytes from %s", items[it].what,
+		    b->len, where);
+		return;
+	}
+	/* check_item parsed it already. */
+	if (proxyconf_parse((const char *)b->p, b->len, &pc, NULL) != 0)
+		return;
+	errbuf_set(msg, msglen, "%s: %zu middle proxies from %s",
+	    items[it].what, pc->ntargets, where);
+	proxyconf_free(pc);
+}
+
+int
+middle_check_item(const struct config *cfg, int item, int *wanted,
+    char *msg, size_t msglen)
+{
+	struct blob b = { NULL, 0 };
+	struct middle *m;
+	int rc, fetched;
+
+	*wanted = 0;
+	if (item < 0 || item >= NITEMS)
+		return MIDDLE_ERR;
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		errbuf_set(msg, msglen, "out of memory");
+		return MIDDLE_ERR;
+	}
+	copy_config(m, cfg);
+	rc = obtain(m, (enum item)item, &b, &fetched, msg, msglen);
+	if (rc != ITEM_UNWANTED)
+		*wanted = 1;
+	if (rc == 0)
+		describe((enum item)item, &b, fetched ? m->url[item] :
+		    m->file[item], msg, msglen);
+	blob_free(&b);
+	free(m);
+	return rc == ITEM_UNWANTED ? 0 : rc;
+}

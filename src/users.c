@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -273,8 +274,8 @@ static const struct {
 
 /* domain: the SNI a fake-TLS client sends, the first [tls] domain. */
 static int
-print_user_links(const struct config_user *u, size_t m, const char *domain,
-    const char *host, uint16_t port, FILE *out)
+user_links(const struct config_user *u, size_t m, const char *domain,
+    const char *host, uint16_t port, users_link_fn fn, void *arg)
 {
 	struct secret s = { .kind = link_modes[m].kind };
 	char link[LINK_MAX];
@@ -285,9 +286,8 @@ print_user_links(const struct config_user *u, size_t m, const char *domain,
 		snprintf(s.domain, sizeof(s.domain), "%s", domain);
 	for (tme = 0; tme <= 1 && rc == 0; tme++) {
 		rc = secret_link(&s, host, port, tme, link, sizeof(link));
-		if (rc == 0 && fprintf(out, "user %s (%s): %s\n", u->name,
-		    link_modes[m].label, link) < 0)
-			rc = USERS_ERR;
+		if (rc == 0)
+			rc = fn(arg, u->name, link_modes[m].label, tme, link);
 	}
 	OPENSSL_cleanse(&s, sizeof(s));
 	OPENSSL_cleanse(link, sizeof(link));
@@ -295,23 +295,73 @@ print_user_links(const struct config_user *u, size_t m, const char *domain,
 }
 
 int
-users_print_links(const struct config *cfg, uint16_t port, FILE *out)
+users_each_link(const struct config *cfg, const char *user, uint16_t port,
+    users_link_fn fn, void *arg)
 {
 	char host[256];
 	size_t i, m;
 	int hostrc, rc = 0;
 
+	if (user != NULL && config_find_user(cfg, user) == NULL)
+		return USERS_ERR_NOUSER;
 	if ((hostrc = users_link_host(cfg, host, sizeof(host))) < 0)
 		return hostrc;
-	for (i = 0; i < cfg->nusers && rc == 0; i++)
+	if (cfg->public_port != 0)
+		port = cfg->public_port;
+	for (i = 0; i < cfg->nusers && rc == 0; i++) {
+		if (user != NULL && strcasecmp(cfg->users[i].name, user) != 0)
+			continue;
 		for (m = 0; m < NLINK_MODES && rc == 0; m++)
 			if (cfg->modes & link_modes[m].mode)
-				rc = print_user_links(&cfg->users[i], m,
-				    cfg->domains[0], host, port, out);
-	if (rc == 0 && fflush(out) != 0)
-		rc = USERS_ERR;
+				rc = user_links(&cfg->users[i], m,
+				    cfg->domains[0], host, port, fn, arg);
+	}
 	if (rc == 0 && hostrc == 1)
 		log_warn("no public_host and no address but loopback: the "
 		    "links say %s; set [server] public_host", host);
 	return rc;
+}
+
+static int
+print_link(void *arg, const char *user, const char *mode, int tme,
+    const char *link)
+{
+	(void)tme;
+	return fprintf(arg, "user %s (%s): %s\n", user, mode, link) < 0 ?
+	    USERS_ERR : 0;
+}
+
+int
+users_print_links(const struct config *cfg, uint16_t port, FILE *out)
+{
+	int rc = users_each_link(cfg, NULL, port, print_link, out);
+
+	if (rc == 0 && fflush(out) != 0)
+		rc = USERS_ERR;
+	return rc;
+}
+
+int
+users_default_retired(const struct config *cfg, int *retired)
+{
+	char path[PATH_MAX], err[256];
+	uint8_t key[SECRET_LEN];
+	size_t i;
+	int n, rc;
+
+	*retired = 0;
+	if (cfg->nusers == 0)
+		return 0;
+	n = snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, SECRET_FILE);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return USERS_ERR;
+	if ((rc = read_secret(path, key, err, sizeof(err))) <= 0)
+		return rc;
+	/* Kept under [users] with its old secret, its links still work. */
+	*retired = 1;
+	for (i = 0; i < cfg->nusers; i++)
+		if (crypto_memeq(cfg->users[i].secret, key, SECRET_LEN))
+			*retired = 0;
+	OPENSSL_cleanse(key, sizeof(key));
+	return 0;
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -37,6 +38,7 @@ struct httpd {
 	uint16_t port;
 	pthread_t thread;
 	atomic_int stop;
+	atomic_int date_offset;		/* seconds added to the Date header */
 
 	pthread_mutex_t mu;
 	/* Under mu. */
@@ -165,8 +167,10 @@ lookup(struct httpd *h, const char *head, const char *path, struct answer *a)
 static void
 serve(struct httpd *h, int fd)
 {
-	char head[HTTPD_HEAD_MAX], path[HTTPD_PATH_MAX], hdr[1024];
+	char head[HTTPD_HEAD_MAX], path[HTTPD_PATH_MAX], hdr[1024], date[64];
+	time_t now = time(NULL) + atomic_load(&h->date_offset);
 	struct answer a;
+	struct tm tm;
 	int n;
 
 	io_timeouts(fd);
@@ -174,10 +178,12 @@ serve(struct httpd *h, int fd)
 	    sscanf(head, "GET %255s HTTP/1.", path) != 1 ||
 	    lookup(h, head, path, &a) != 0)
 		return;
-	n = snprintf(hdr, sizeof(hdr), "HTTP/1.0 %d %s\r\n"
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT",
+	    gmtime_r(&now, &tm));
+	n = snprintf(hdr, sizeof(hdr), "HTTP/1.0 %d %s\r\nDate: %s\r\n"
 	    "Content-Type: application/octet-stream\r\n"
 	    "Content-Length: %zu\r\nConnection: close\r\n%s%s%s\r\n",
-	    a.status, reason(a.status), a.len,
+	    a.status, reason(a.status), date, a.len,
 	    a.location[0] != '\0' ? "Location: " : "", a.location,
 	    a.location[0] != '\0' ? "\r\n" : "");
 	if (n > 0 && (size_t)n < sizeof(hdr) &&
@@ -358,4 +364,10 @@ httpd_last(struct httpd *h, char *out, size_t cap)
 	pthread_mutex_lock(&h->mu);
 	snprintf(out, cap, "%s", h->last);
 	pthread_mutex_unlock(&h->mu);
+}
+
+void
+httpd_date_offset(struct httpd *h, int seconds)
+{
+	atomic_store(&h->date_offset, seconds);
 }

@@ -32,6 +32,8 @@ int httpd_set(struct httpd *h, const char *path, const void *body,
 int httpd_redirect(struct httpd *h, const char *path, const char *location);
 /* Requests path got since it was first set or asked for. */
 unsigned httpd_requests(struct httpd *h, const char *path);
+/* Every answer's Date header is the time now plus seconds (default 0). */
+void httpd_date_offset(struct httpd *h, int seconds);
 /* The head of the last request (up to the blank line), NUL-terminated. */
 void httpd_last(struct httpd *h, char *out, size_t cap);
 

@@ -297,3 +297,16 @@ itest_wait_counter(struct daemon_proc *d, const char *name, long long want,
 		tclock_sleep_ms(50);
 	}
 }
+
+int
+itest_run(const char *const *args, const char *conf, char *out,
+    size_t outlen, int timeout_ms)
+{
+	int status = -1;
+
+	ck_assert_int_eq(daemon_run(args, conf, out, outlen, &status,
+	    timeout_ms), 0);
+	ck_assert_msg(WIFEXITED(status), "wait status 0x%x; output:\n%s",
+	    status, out);
+	return WEXITSTATUS(status);
+}

@@ -32,6 +32,12 @@
 char *itest_read_fd(int fd);
 char *itest_read_file(const char *path);
 char *itest_read_log(const struct daemon_proc *d);
+/*
+ * daemon_run to completion within timeout_ms, stdout and stderr in
+ * out[0..outlen): its exit code; a signal or a timeout fails the test.
+ */
+int itest_run(const char *const *args, const char *conf, char *out,
+    size_t outlen, int timeout_ms);
 
 /*
  * The running check skips what it cannot do here (no IPv6, no openssl):

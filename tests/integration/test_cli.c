@@ -39,13 +39,7 @@
 static int
 run(const char *const *args, const char *conf, char *out)
 {
-	int status = -1;
-
-	ck_assert_int_eq(daemon_run(args, conf, out, OUT_MAX, &status,
-	    RUN_MS), 0);
-	ck_assert_msg(WIFEXITED(status), "wait status 0x%x; output:\n%s",
-	    status, out);
-	return WEXITSTATUS(status);
+	return itest_run(args, conf, out, OUT_MAX, RUN_MS);
 }
 
 static int

@@ -1019,6 +1019,28 @@ START_TEST(default_dc_in_table)
 }
 END_TEST
 
+/* mtproxyd check and link's keys: defaults, ranges, forms. */
+START_TEST(diag_keys)
+{
+	ck_assert_uint_eq(cfg.public_port, 0);
+	ck_assert_int_eq(cfg.print_links, 1);
+	ck_assert_str_eq(cfg.clock_url, "https://core.telegram.org/");
+	ck_assert_int_eq(load("[server]\npublic_port = 443\nprint_links = no\n"
+	    "clock_url = http://127.0.0.1:8080/x\n"), 0);
+	ck_assert_uint_eq(cfg.public_port, 443);
+	ck_assert_int_eq(cfg.print_links, 0);
+	ck_assert_str_eq(cfg.clock_url, "http://127.0.0.1:8080/x");
+	ck_assert_int_eq(set("server", "public_port", "0"), 0);
+	ck_assert_uint_eq(cfg.public_port, 0);
+	ck_assert_int_eq(set("server", "public_port", "65536"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [server] public_port = '65536': "
+	    "expected a port 1..65535 (0: the port listened on)");
+	ck_assert_int_eq(set("server", "print_links", "maybe"), CONFIG_ERR);
+	ck_assert_int_eq(set("server", "clock_url", "ftp://x/"), CONFIG_ERR);
+	ck_assert_str_eq(cfg.clock_url, "http://127.0.0.1:8080/x");
+}
+END_TEST
+
 START_TEST(unknown_names)
 {
 	ck_assert_int_eq(load("[server]\nprot = 8443\n"), CONFIG_ERR);
@@ -1027,7 +1049,8 @@ START_TEST(unknown_names)
 	    "max_clients, handshake_timeout, idle_timeout, connect_timeout, "
 	    "shutdown_grace, buffer_size, dc_rcvbuf, dc_pool, dc_pool_max_age, "
 	    "default_dc, pool_spare, log_level, state_dir, users_file, "
-	    "state_interval, drain_timeout");
+	    "state_interval, drain_timeout, public_port, print_links, "
+	    "clock_url");
 	ck_assert_int_eq(load("[tls]\ndomains = a.example\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [tls] domains: unknown key; expected "
 	    "one of domain, mask_host, mask_port, mask_proxy_protocol, "
@@ -2073,6 +2096,7 @@ config_suite(void)
 	tcase_add_test(tc, mode_default_and_ad_tag);
 	tcase_add_test(tc, default_dc_in_table);
 	tcase_add_test(tc, unknown_names);
+	tcase_add_test(tc, diag_keys);
 	tcase_add_test(tc, syntax_errors);
 	tcase_add_test(tc, nul_byte);
 	tcase_add_test(tc, long_line);

@@ -1616,6 +1616,118 @@ START_TEST(server_hello_truncated)
 }
 END_TEST
 
+/* The key_share's group, and whether it is a HelloRetryRequest. */
+START_TEST(server_hello_info_group)
+{
+	struct faketls_server_info si;
+	uint8_t m[256];
+	size_t n;
+
+	n = put_sh(m, SH_SV_FIRST | SH_OTHER);
+	ck_assert_int_eq(faketls_server_hello_info(m, n, &si), 0);
+	ck_assert_int_eq(si.hrr, 0);
+	ck_assert_int_eq(si.versions_first, 1);
+	ck_assert_uint_eq(si.group, 0x001d);
+	/* The group is the 2 bytes after the key_share's header. */
+	ck_assert_int_eq(m[n - 6], 0x00);
+	m[n - 6] = 0x11;
+	m[n - 5] = 0xec;
+	ck_assert_int_eq(faketls_server_hello_info(m, n, &si), 0);
+	ck_assert_uint_eq(si.group, FAKETLS_GROUP_X25519MLKEM768);
+	n = put_sh(m, SH_HRR);
+	ck_assert_int_eq(faketls_server_hello_info(m, n, &si), 0);
+	ck_assert_int_eq(si.hrr, 1);
+	ck_assert_int_eq(si.versions_first, 0);
+	ck_assert_uint_eq(si.group, 0x001d);
+	ck_assert_int_eq(faketls_server_hello_info(m, n, NULL),
+	    FAKETLS_ERR_ARG);
+}
+END_TEST
+
+/* Extension type's body in a one-record hello; NULL if absent. */
+static const uint8_t *
+hello_ext(const uint8_t *h, size_t len, uint16_t type, size_t *elen)
+{
+	size_t off = 5 + 4 + 2 + 32, end;
+
+	off += 1 + h[off];
+	off += 2 + ((size_t)h[off] << 8 | h[off + 1]);
+	off += 1 + h[off];
+	end = off + 2 + ((size_t)h[off] << 8 | h[off + 1]);
+	ck_assert_uint_eq(end, len);
+	for (off += 2; off + 4 <= end; off += 4 + *elen) {
+		*elen = (size_t)h[off + 2] << 8 | h[off + 3];
+		if (((uint16_t)(h[off] << 8 | h[off + 1])) == type)
+			return h + off + 4;
+	}
+	return NULL;
+}
+
+/*
+ * The check's hello: a valid signed hello for the domain that offers the
+ * hybrid first in supported_groups and key_share, with a well-formed
+ * ML-KEM-768 key: every coefficient below q, made from any bytes.
+ */
+START_TEST(pq_hello)
+{
+	static const uint8_t secret[SECRET_LEN] = { 7, 7, 7 };
+	const uint8_t (*secrets)[SECRET_LEN] = &secret;
+	struct faketls_client_rand r;
+	struct faketls_hello fh;
+	struct faketls_match fm;
+	uint8_t pq[FAKETLS_PQ_SHARE_LEN], out[FAKETLS_PQ_BUILD_MAX];
+	const uint8_t *e, *k;
+	size_t len, elen, i;
+	unsigned a, b;
+
+	memset(&r, 0x21, sizeof(r));
+	memset(pq, 0xff, sizeof(pq));
+	ck_assert_int_eq(faketls_hello_build_pq(secret, "cover.example",
+	    1700000000, &r, pq, out, sizeof(out), &len), 0);
+	ck_assert_int_eq(faketls_hello_parse(out, len, &fh), 0);
+	ck_assert_uint_eq(fh.wire_len, len);
+	ck_assert_str_eq(fh.sni, "cover.example");
+	ck_assert_int_eq(faketls_hello_verify(out, &fh, secrets, 1, &fm), 0);
+	ck_assert_uint_eq(fm.ts, 1700000000);
+	e = hello_ext(out, len, 0x000a, &elen);
+	ck_assert_ptr_nonnull(e);
+	/* list length, GREASE, then the hybrid before x25519 */
+	ck_assert_uint_eq(elen, 2 + 5 * 2);
+	ck_assert_int_eq(e[4] << 8 | e[5], FAKETLS_GROUP_X25519MLKEM768);
+	ck_assert_int_eq(e[6] << 8 | e[7], 0x001d);
+	e = hello_ext(out, len, 0x0033, &elen);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_uint_eq(elen, 2 + 5 + 4 + FAKETLS_PQ_SHARE_LEN + 4 + 32);
+	k = e + 2 + 5;
+	ck_assert_int_eq(k[0] << 8 | k[1], FAKETLS_GROUP_X25519MLKEM768);
+	ck_assert_int_eq(k[2] << 8 | k[3], FAKETLS_PQ_SHARE_LEN);
+	k += 4;
+	/* 0xfff folds to 4095 - 3329 = 766 = 0x2fe. */
+	for (i = 0; i < FAKETLS_MLKEM768_T_LEN; i += 3) {
+		a = k[i] | (unsigned)(k[i + 1] & 0x0f) << 8;
+		b = (unsigned)k[i + 1] >> 4 | (unsigned)k[i + 2] << 4;
+		ck_assert_uint_eq(a, 766);
+		ck_assert_uint_eq(b, 766);
+	}
+	for (i = FAKETLS_MLKEM768_T_LEN; i < FAKETLS_PQ_SHARE_LEN; i++)
+		ck_assert_uint_eq(k[i], 0xff);
+	k += FAKETLS_PQ_SHARE_LEN;
+	ck_assert_int_eq(k[0] << 8 | k[1], 0x001d);
+	ck_assert_mem_eq(k + 4, r.key_share, 32);
+	/* Coefficients below q stay as they are. */
+	memset(pq, 0x00, sizeof(pq));
+	pq[0] = 0x00;
+	pq[1] = 0x0d;
+	ck_assert_int_eq(faketls_hello_build_pq(secret, "cover.example",
+	    1700000000, &r, pq, out, sizeof(out), &len), 0);
+	ck_assert_uint_eq(pq[1], 0x0d);
+	ck_assert_int_eq(faketls_hello_build_pq(secret, "cover.example",
+	    1700000000, &r, NULL, out, sizeof(out), &len), FAKETLS_ERR_ARG);
+	ck_assert_int_eq(faketls_hello_build_pq(secret, "cover.example",
+	    1700000000, &r, pq, out, FAKETLS_BUILD_MAX, &len), FAKETLS_ERR_ARG);
+}
+END_TEST
+
 static Suite *
 faketls_suite(void)
 {
@@ -1655,6 +1767,8 @@ faketls_suite(void)
 	tcase_add_test(tr, server_hello_order);
 	tcase_add_test(tr, server_hello_refused);
 	tcase_add_test(tr, server_hello_truncated);
+	tcase_add_test(tr, server_hello_info_group);
+	tcase_add_test(tc, pq_hello);
 	suite_add_tcase(s, tr);
 	tcase_add_test(tl, reader_splits);
 	tcase_add_loop_test(tl, reader_rules, 0, NREADER);
