@@ -97,6 +97,8 @@ struct config {
 	char users_file[PATH_MAX];	/* [users] and [user.NAME] kept apart */
 	int state_interval;		/* seconds between quota-state writes */
 	int drain_timeout;		/* seconds a removed user's sessions keep */
+	char run_user[CONFIG_NAME_MAX];	/* [server] user after binding; "": stay */
+	char run_group[CONFIG_NAME_MAX];	/* [server] group; "": the user's */
 
 	/* [tls] (doc/PROTOCOL.md 3): fake-TLS and the cover site */
 	size_t ndomains;			/* 0: no fake-TLS, no masking */

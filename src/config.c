@@ -753,7 +753,10 @@ static const struct key_def server_keys[] = {
 	{ "state_interval", set_int, FIELD(state_interval), 1, 3600, 0,
 	    "seconds 1..3600" },
 	{ "drain_timeout", set_int, FIELD(drain_timeout), 0, 86400, 0,
-	    "seconds 0..86400" },
+	    "seconds 0..86400" },	{ "user", set_path, FIELD(run_user), 0, FIELD_MAX(run_user), KEY_ZERO,
+	    "a user name of at most 63 bytes (empty: keep the user it starts as)" },
+	{ "group", set_path, FIELD(run_group), 0, FIELD_MAX(run_group),
+	    KEY_ZERO, "a group name of at most 63 bytes (empty: the user's)" },
 };
 
 static const struct key_def tls_keys[] = {

@@ -16,6 +16,8 @@
 #include "crypto.h"
 #include "log.h"
 #include "middle.h"
+#include "notify.h"
+#include "privdrop.h"
 #include "server.h"
 #include "users.h"
 #include "wallclock.h"
@@ -183,7 +185,7 @@ parse_args(int argc, char **argv, struct config *cfg, struct source *src,
  * SIGHUP: the whole configuration again, as at the start. A bad one is
  * one line and changes nothing.
  */
-static void
+static int
 reload(struct server *srv, const struct source *src)
 {
 	struct config *cfg;
@@ -193,7 +195,7 @@ reload(struct server *srv, const struct source *src)
 		log_error("reload: out of memory; keeping the running "
 		    "configuration");
 		atomic_fetch_add(&srv->stats.reloads[1], 1);
-		return;
+		return -1;
 	}
 	config_defaults(cfg);
 	if (load_config(src, cfg, err, sizeof(err)) != 0 ||
@@ -202,9 +204,9 @@ reload(struct server *srv, const struct source *src)
 		atomic_fetch_add(&srv->stats.reloads[1], 1);
 		config_free(cfg);
 		free(cfg);
-		return;
+		return -1;
 	}
-	server_reload(srv, cfg);
+	return server_reload(srv, cfg);
 }
 
 /* Many clients need many descriptors: take all the hard limit allows. */
@@ -242,8 +244,9 @@ static void
 serve_signals(struct server *srv, const struct source *src)
 {
 	const struct config *cfg = srv->cfg;
+	char status[128];
 	sigset_t set;
-	int sig;
+	int sig, rc;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -258,36 +261,68 @@ serve_signals(struct server *srv, const struct source *src)
 		} else if (sig == SIGHUP) {
 			log_info("SIGHUP: reloading the configuration%s",
 			    srv->mid != NULL ? " and the middle-proxy list" : "");
-			reload(srv, src);
+			notify_reloading();
+			rc = reload(srv, src);
 			if (srv->mid != NULL)
 				middle_refresh(srv->mid);
+			notify_ready(rc == 0 ? "running; reloaded" : "running; "
+			    "reload failed, the configuration is unchanged");
 		} else {
 			break;
 		}
 	}
-	log_info("%s: stopping; sessions have %d s to finish",
-	    sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->shutdown_grace);
+	snprintf(status, sizeof(status), "stopping; sessions have %d s to "
+	    "finish", cfg->shutdown_grace);
+	notify_stopping(status);
+	log_info("%s: %s", sig == SIGINT ? "SIGINT" : "SIGTERM", status);
+}
+
+/* Root's work (binding) is done: become [server] user for good. */
+static int
+drop_root(const struct privdrop *pd)
+{
+	char err[512];
+
+	if (privdrop_apply(pd, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	if (pd->on)
+		log_info("running as user %s (uid %u, gid %u)", pd->user,
+		    (unsigned)pd->uid, (unsigned)pd->gid);
+	return 0;
 }
 
 static int
 run(const struct config *cfg, const struct source *src,
-    const struct wallclock *clock)
+    const struct wallclock *clock, const struct privdrop *pd)
 {
 	struct acceptor *acc = NULL;
 	struct server *srv;
+	char err[512];
 	int rc = 1;
 
+	if (privdrop_own_dir(pd, cfg->state_dir, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return 1;
+	}
 	if (server_new(cfg, clock, &srv) != 0)
 		return 1;
-	if (acceptor_start(srv, &acc) == 0) {
-		users_print_links(cfg, acceptor_port(acc), stdout);
-		log_info("mtproxyd %s running: mode %s%s, %zu user(s), "
-		    "max_clients %d", PACKAGE_VERSION, srv->mux != NULL ?
-		    "middle" : "direct", srv->mux == NULL && cfg->fast_mode ?
-		    " (fast)" : "", cfg->nusers, cfg->max_clients);
-		serve_signals(srv, src);
+	if (acceptor_bind(srv, &acc) == 0) {
+		if (drop_root(pd) == 0 && acceptor_run(acc) == 0) {
+			users_print_links(cfg, acceptor_port(acc), stdout);
+			log_info("mtproxyd %s running: mode %s%s, %zu user(s), "
+			    "max_clients %d", PACKAGE_VERSION, srv->mux != NULL ?
+			    "middle" : "direct", srv->mux == NULL &&
+			    cfg->fast_mode ? " (fast)" : "", cfg->nusers,
+			    cfg->max_clients);
+			snprintf(err, sizeof(err), "running on port %u",
+			    (unsigned)acceptor_port(acc));
+			notify_ready(err);
+			serve_signals(srv, src);
+			rc = 0;
+		}
 		acceptor_stop(acc);
-		rc = 0;
 	}
 	if (server_drain(srv) != 0)
 		return 1;
@@ -342,6 +377,7 @@ main(int argc, char **argv)
 {
 	static struct config cfg;
 	static struct wallclock clock;
+	struct privdrop pd;
 	struct source src;
 	enum action action;
 	sigset_t set;
@@ -351,6 +387,11 @@ main(int argc, char **argv)
 	config_defaults(&cfg);
 	if ((rc = parse_args(argc, argv, &cfg, &src, &action)) != 0)
 		return rc < 0 ? 0 : rc;
+	if (privdrop_resolve(cfg.run_user, cfg.run_group, &pd, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "mtproxyd: %s\n", err);
+		return EXIT_CONFIG;
+	}
 	if (action == GEN_SECRET)
 		return gen_secret();
 	if (action == CHECK) {
@@ -376,7 +417,7 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	rc = run(&cfg, &src, &clock);
+	rc = run(&cfg, &src, &clock, &pd);
 	config_free(&cfg);
 	return rc;
 }
