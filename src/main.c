@@ -1,6 +1,7 @@
 /* mtproxyd: command line, start-up, signals, graceful stop. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,9 @@ struct source {
 	const char *path;		/* NULL: none */
 	int argc;
 	char **argv;
+	/* The start's default: after [server] user drops root, the default
+	   would be another directory, which only a restart may change. */
+	char state_dir[PATH_MAX];
 };
 
 /* The file, then the command line's overrides, then the checks. */
@@ -152,7 +156,8 @@ parse_args(int argc, char **argv, struct config *cfg, struct source *src,
 	int c;
 
 	*action = RUN;
-	*src = (struct source){ NULL, argc, argv };
+	*src = (struct source){ NULL, argc, argv, "" };
+	snprintf(src->state_dir, sizeof(src->state_dir), "%s", cfg->state_dir);
 	while ((c = getopt_long(argc, argv, "c:p:l:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': src->path = optarg; break;
@@ -198,6 +203,7 @@ reload(struct server *srv, const struct source *src)
 		return -1;
 	}
 	config_defaults(cfg);
+	memcpy(cfg->state_dir, src->state_dir, sizeof(cfg->state_dir));
 	if (load_config(src, cfg, err, sizeof(err)) != 0 ||
 	    users_ensure_default(cfg, err, sizeof(err)) != 0) {
 		log_error("reload: %s; keeping the running configuration", err);
