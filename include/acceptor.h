@@ -9,11 +9,19 @@
 struct acceptor;
 struct server;
 
-/* Listen on every configured address; logs "listening on ADDR". */
-int acceptor_start(struct server *srv, struct acceptor **out);
+/*
+ * Bind and listen on every configured address; nothing is accepted yet, so
+ * that the daemon can drop root in between (privdrop.h).
+ */
+int acceptor_bind(struct server *srv, struct acceptor **out);
+/*
+ * Start accepting: a thread per socket; logs "listening on ADDR" for each.
+ * ACCEPTOR_ERR: acceptor_stop stops those that started.
+ */
+int acceptor_run(struct acceptor *a);
 /* The port bound (differs from [server] port only when that is 0). */
 uint16_t acceptor_port(const struct acceptor *a);
-/* Stop accepting, join the threads, close the listening sockets. */
+/* Stop accepting (if it ran), join the threads, close the sockets. */
 void acceptor_stop(struct acceptor *a);
 
 #endif

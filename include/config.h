@@ -100,6 +100,8 @@ struct config {
 	uint16_t public_port;		/* in links; 0: the port listened on */
 	int print_links;		/* links in the log at start */
 	char clock_url[512];		/* check: its Date header vs our clock */
+	char run_user[CONFIG_NAME_MAX];	/* [server] user after binding; "": stay */
+	char run_group[CONFIG_NAME_MAX];	/* [server] group; "": the user's */
 
 	/* [tls] (doc/PROTOCOL.md 3): fake-TLS and the cover site */
 	size_t ndomains;			/* 0: no fake-TLS, no masking */

@@ -179,18 +179,14 @@ listen_advice(int err, uint16_t port)
 }
 
 int
-acceptor_start(struct server *srv, struct acceptor **out)
+acceptor_bind(struct server *srv, struct acceptor **out)
 {
 	const struct config *cfg = srv->cfg;
 	struct acceptor *a;
-	pthread_attr_t attr;
 	size_t i;
-	int rc = 0;
 
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return ACCEPTOR_ERR;
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, ACCEPTOR_STACK);
 	for (i = 0; i < cfg->nlisten; i++) {
 		struct listener *l = &a->l[a->n];
 
@@ -209,16 +205,34 @@ acceptor_start(struct server *srv, struct acceptor **out)
 			log_error("cannot listen on %s port %u: %s%s",
 			    l->name, cfg->port, strerror(errno),
 			    listen_advice(errno, cfg->port));
-			rc = ACCEPTOR_ERR;
-			break;
+			goto fail;
 		}
 		a->n++;
 		listener_name(l, &cfg->listen[i]);
 		if ((l->spare = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
 			log_error("cannot open /dev/null: %s", strerror(errno));
-			rc = ACCEPTOR_ERR;
-			break;
+			goto fail;
 		}
+	}
+	*out = a;
+	return 0;
+fail:
+	acceptor_stop(a);
+	return ACCEPTOR_ERR;
+}
+
+int
+acceptor_run(struct acceptor *a)
+{
+	pthread_attr_t attr;
+	size_t i;
+	int rc = 0;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, ACCEPTOR_STACK);
+	for (i = 0; i < a->n; i++) {
+		struct listener *l = &a->l[i];
+
 		if (pthread_create(&l->thread, &attr, listener_main, l) != 0) {
 			log_error("cannot start the acceptor for %s", l->name);
 			rc = ACCEPTOR_ERR;
@@ -228,12 +242,7 @@ acceptor_start(struct server *srv, struct acceptor **out)
 		log_info("listening on %s", l->name);
 	}
 	pthread_attr_destroy(&attr);
-	if (rc != 0) {
-		acceptor_stop(a);
-		return rc;
-	}
-	*out = a;
-	return 0;
+	return rc;
 }
 
 void

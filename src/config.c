@@ -761,6 +761,10 @@ static const struct key_def server_keys[] = {
 	    "yes or no" },
 	{ "clock_url", set_url, FIELD(clock_url), 0, FIELD_MAX(clock_url), 0,
 	    "an http:// or https:// URL of at most 511 bytes" },
+	{ "user", set_path, FIELD(run_user), 0, FIELD_MAX(run_user), KEY_ZERO,
+	    "a user name of at most 63 bytes (empty: keep the user it starts as)" },
+	{ "group", set_path, FIELD(run_group), 0, FIELD_MAX(run_group),
+	    KEY_ZERO, "a group name of at most 63 bytes (empty: the user's)" },
 };
 
 static const struct key_def tls_keys[] = {

@@ -1,6 +1,7 @@
 /* mtproxyd: command line, start-up, signals, graceful stop. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 #include "link.h"
 #include "log.h"
 #include "middle.h"
+#include "notify.h"
+#include "privdrop.h"
 #include "server.h"
 #include "users.h"
 #include "wallclock.h"
@@ -127,6 +130,9 @@ struct source {
 	const char *path;		/* NULL: none */
 	int argc;
 	char **argv;
+	/* The start's default: after [server] user drops root, the default
+	   would be another directory, which only a restart may change. */
+	char state_dir[PATH_MAX];
 };
 
 /* The file, then the command line's overrides, then the checks. */
@@ -187,7 +193,8 @@ parse_args(int argc, char **argv, struct config *cfg, struct source *src,
 	int c;
 
 	*action = RUN;
-	*src = (struct source){ NULL, argc, argv };
+	*src = (struct source){ NULL, argc, argv, "" };
+	snprintf(src->state_dir, sizeof(src->state_dir), "%s", cfg->state_dir);
 	while ((c = getopt_long(argc, argv, "c:p:l:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': src->path = optarg; break;
@@ -221,7 +228,7 @@ parse_args(int argc, char **argv, struct config *cfg, struct source *src,
  * SIGHUP: the whole configuration again, as at the start. A bad one is
  * one line and changes nothing.
  */
-static void
+static int
 reload(struct server *srv, const struct source *src)
 {
 	struct config *cfg;
@@ -231,18 +238,19 @@ reload(struct server *srv, const struct source *src)
 		log_error("reload: out of memory; keeping the running "
 		    "configuration");
 		atomic_fetch_add(&srv->stats.reloads[1], 1);
-		return;
+		return -1;
 	}
 	config_defaults(cfg);
+	memcpy(cfg->state_dir, src->state_dir, sizeof(cfg->state_dir));
 	if (load_config(src, cfg, err, sizeof(err)) != 0 ||
 	    users_ensure_default(cfg, err, sizeof(err)) != 0) {
 		log_error("reload: %s; keeping the running configuration", err);
 		atomic_fetch_add(&srv->stats.reloads[1], 1);
 		config_free(cfg);
 		free(cfg);
-		return;
+		return -1;
 	}
-	server_reload(srv, cfg);
+	return server_reload(srv, cfg);
 }
 
 /* Many clients need many descriptors: take all the hard limit allows. */
@@ -280,8 +288,9 @@ static void
 serve_signals(struct server *srv, const struct source *src)
 {
 	const struct config *cfg = srv->cfg;
+	char status[128];
 	sigset_t set;
-	int sig;
+	int sig, rc;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -296,15 +305,36 @@ serve_signals(struct server *srv, const struct source *src)
 		} else if (sig == SIGHUP) {
 			log_info("SIGHUP: reloading the configuration%s",
 			    srv->mid != NULL ? " and the middle-proxy list" : "");
-			reload(srv, src);
+			notify_reloading();
+			rc = reload(srv, src);
 			if (srv->mid != NULL)
 				middle_refresh(srv->mid);
+			notify_ready(rc == 0 ? "running; reloaded" : "running; "
+			    "reload failed, the configuration is unchanged");
 		} else {
 			break;
 		}
 	}
-	log_info("%s: stopping; sessions have %d s to finish",
-	    sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->shutdown_grace);
+	snprintf(status, sizeof(status), "stopping; sessions have %d s to "
+	    "finish", cfg->shutdown_grace);
+	notify_stopping(status);
+	log_info("%s: %s", sig == SIGINT ? "SIGINT" : "SIGTERM", status);
+}
+
+/* Root's work (binding) is done: become [server] user for good. */
+static int
+drop_root(const struct privdrop *pd)
+{
+	char err[512];
+
+	if (privdrop_apply(pd, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	if (pd->on)
+		log_info("running as user %s (uid %u, gid %u)", pd->user,
+		    (unsigned)pd->uid, (unsigned)pd->gid);
+	return 0;
 }
 
 /* print_links = no keeps the secrets out of the journal. */
@@ -332,15 +362,22 @@ link_command(const struct config *cfg, const struct subcmd *sub)
 
 static int
 run(const struct config *cfg, const struct source *src,
-    const struct wallclock *clock)
+    const struct wallclock *clock, const struct privdrop *pd)
 {
 	struct acceptor *acc = NULL;
 	struct server *srv;
+	char err[512];
 
+	if (privdrop_own_dir(pd, cfg->state_dir, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return 1;
+	}
 	if (server_new(cfg, clock, &srv) != 0)
 		return 1;
 	/* A failed start said why in one line: no counters, all zero. */
-	if (acceptor_start(srv, &acc) != 0) {
+	if (acceptor_bind(srv, &acc) != 0 || drop_root(pd) != 0 ||
+	    acceptor_run(acc) != 0) {
+		acceptor_stop(acc);
 		server_free(srv);
 		return 1;
 	}
@@ -349,6 +386,9 @@ run(const struct config *cfg, const struct source *src,
 	    "max_clients %d", PACKAGE_VERSION, srv->mux != NULL ?
 	    "middle" : "direct", srv->mux == NULL && cfg->fast_mode ?
 	    " (fast)" : "", cfg->nusers, cfg->max_clients);
+	snprintf(err, sizeof(err), "running on port %u",
+	    (unsigned)acceptor_port(acc));
+	notify_ready(err);
 	serve_signals(srv, src);
 	acceptor_stop(acc);
 	if (server_drain(srv) != 0)
@@ -404,6 +444,7 @@ main(int argc, char **argv)
 {
 	static struct config cfg;
 	static struct wallclock clock;
+	struct privdrop pd;
 	struct source src;
 	struct subcmd sub = { NULL, 0 };
 	enum action action;
@@ -414,6 +455,11 @@ main(int argc, char **argv)
 	config_defaults(&cfg);
 	if ((rc = parse_args(argc, argv, &cfg, &src, &action, &sub)) != 0)
 		return rc < 0 ? 0 : rc;
+	if (privdrop_resolve(cfg.run_user, cfg.run_group, &pd, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "mtproxyd: %s\n", err);
+		return EXIT_CONFIG;
+	}
 	if (action == GEN_SECRET)
 		return gen_secret();
 	if (action == CHECK) {
@@ -447,7 +493,7 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	rc = run(&cfg, &src, &clock);
+	rc = run(&cfg, &src, &clock, &pd);
 	config_free(&cfg);
 	return rc;
 }

@@ -416,6 +416,8 @@ restart_keys(const struct config *a, const struct config *b, char *out,
 		{ "[metrics] listen", a->has_metrics != b->has_metrics ||
 		    memcmp(&a->metrics_listen, &b->metrics_listen,
 		    sizeof(a->metrics_listen)) != 0 },
+		{ "[server] user", strcmp(a->run_user, b->run_user) != 0 },
+		{ "[server] group", strcmp(a->run_group, b->run_group) != 0 },
 	};
 	size_t i, pos = 0;
 

@@ -11,7 +11,8 @@ layer() {
 	case $1 in
 	proto|bytes|errbuf|crc|crypto|obfs2|frame|faketls|rpc|rpcstream|proxyconf|\
 	proxyhdr|secret|replay|hll|tbucket|period|histo|qr) echo 1 ;;
-	log|net|fetch|ticker|capacity|file|deadline|wallclock) echo 2 ;;
+	log|net|fetch|ticker|capacity|file|deadline|wallclock|notify|\
+	privdrop) echo 2 ;;
 	config|users|stats|pool|direct|dcpool|mask|middle|mux|handshake|\
 	metrics|account|store|seen|link) echo 3 ;;
 	server|session|acceptor|diag) echo 4 ;;

@@ -1041,6 +1041,29 @@ START_TEST(diag_keys)
 }
 END_TEST
 
+/* [server] user and group: names kept as written (privdrop resolves). */
+START_TEST(run_user_keys)
+{
+	char name[CONFIG_NAME_MAX + 1];
+
+	ck_assert_int_eq(load("[server]\nuser = nobody\ngroup = nogroup\n"),
+	    0);
+	ck_assert_str_eq(cfg.run_user, "nobody");
+	ck_assert_str_eq(cfg.run_group, "nogroup");
+	/* Empty: back to none. */
+	ck_assert_int_eq(set("server", "group", ""), 0);
+	ck_assert_str_eq(cfg.run_group, "");
+	memset(name, 'u', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	ck_assert_int_eq(set("server", "user", name), CONFIG_ERR);
+	ck_assert_ptr_nonnull(strstr(err, "expected a user name of at most "
+	    "63 bytes"));
+	name[CONFIG_NAME_MAX - 1] = '\0';
+	ck_assert_int_eq(set("server", "user", name), 0);
+	ck_assert_str_eq(cfg.run_user, name);
+}
+END_TEST
+
 START_TEST(unknown_names)
 {
 	ck_assert_int_eq(load("[server]\nprot = 8443\n"), CONFIG_ERR);
@@ -1050,7 +1073,7 @@ START_TEST(unknown_names)
 	    "shutdown_grace, buffer_size, dc_rcvbuf, dc_pool, dc_pool_max_age, "
 	    "default_dc, pool_spare, log_level, state_dir, users_file, "
 	    "state_interval, drain_timeout, public_port, print_links, "
-	    "clock_url");
+	    "clock_url, user, group");
 	ck_assert_int_eq(load("[tls]\ndomains = a.example\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [tls] domains: unknown key; expected "
 	    "one of domain, mask_host, mask_port, mask_proxy_protocol, "
@@ -2097,6 +2120,7 @@ config_suite(void)
 	tcase_add_test(tc, default_dc_in_table);
 	tcase_add_test(tc, unknown_names);
 	tcase_add_test(tc, diag_keys);
+	tcase_add_test(tc, run_user_keys);
 	tcase_add_test(tc, syntax_errors);
 	tcase_add_test(tc, nul_byte);
 	tcase_add_test(tc, long_line);
