@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include "addrlist.h"
 #include "log.h"
 #include "net.h"
 #include "proto.h"
@@ -33,6 +34,8 @@ enum config_mode { CONFIG_MODE_DIRECT, CONFIG_MODE_MIDDLE };
 
 #define CONFIG_MAX_DOMAINS	16
 #define CONFIG_MAX_ALLOW	16
+#define CONFIG_PROXY_V1		0x1	/* [server] proxy_protocol: accepted */
+#define CONFIG_PROXY_V2		0x2
 
 /* One [metrics] allow entry: addresses whose first bits bits equal addr's. */
 struct config_cidr {
@@ -102,6 +105,14 @@ struct config {
 	char clock_url[512];		/* check: its Date header vs our clock */
 	char run_user[CONFIG_NAME_MAX];	/* [server] user after binding; "": stay */
 	char run_group[CONFIG_NAME_MAX];	/* [server] group; "": the user's */
+	/* PROXY protocol from load balancers; address lists (README) */
+	unsigned proxy_protocol;	/* CONFIG_PROXY_V1 | CONFIG_PROXY_V2; 0 off */
+	size_t nproxy_from;		/* the peers that may send a header */
+	struct config_cidr proxy_from[CONFIG_MAX_ALLOW];
+	char allow_file[PATH_MAX];	/* empty: everyone allowed */
+	char block_file[PATH_MAX];	/* empty: no one blocked */
+	struct addrlist *allow_list;	/* their contents: config_load; NULL */
+	struct addrlist *block_list;	/* when not loaded; config_free */
 
 	/* [tls] (doc/PROTOCOL.md 3): fake-TLS and the cover site */
 	size_t ndomains;			/* 0: no fake-TLS, no masking */

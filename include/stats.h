@@ -31,6 +31,9 @@ enum stats_reject {
 	STATS_REJECT_NO_FD,		/* out of descriptors: closed at once */
 	STATS_REJECT_NO_THREAD,		/* no thread could be started */
 	STATS_REJECT_USER_LIMIT,	/* the user's limits (account.h) */
+	STATS_REJECT_PROXY_HEADER,	/* proxy_protocol: an untrusted peer, or
+					   no good header in time */
+	STATS_REJECT_BLOCKED,		/* allow_file or block_file */
 	STATS_REJECT_COUNT
 };
 

@@ -21,6 +21,7 @@
 #include <iniparser.h>
 #include <openssl/crypto.h>
 
+#include "addrlist.h"
 #include "capacity.h"
 #include "config.h"
 #include "errbuf.h"
@@ -33,6 +34,7 @@
 #define DC_ID_MAX		32767
 #define FILE_MAX		(1024 * 1024)
 #define USERS_FILE_MAX		(64 * 1024 * 1024)	/* 100,000 users and limits */
+#define ADDR_FILE_MAX		(64 * 1024 * 1024)	/* a million entries */
 #define SHOWN_VALUE_MAX		80	/* value characters quoted in an error */
 #define LIST_MAX		4096	/* longest comma-separated value */
 #define AUTO_CLIENTS_CAP	8192
@@ -539,6 +541,24 @@ set_proxy_protocol(struct config *cfg, const struct key_def *k,
 	return CONFIG_ERR;
 }
 
+/* [server] proxy_protocol: the header versions a load balancer may send. */
+static int
+set_proxy_in(struct config *cfg, const struct key_def *k, const char *value)
+{
+	/* By index: off 0, v1 CONFIG_PROXY_V1, v2 CONFIG_PROXY_V2, any both. */
+	static const char *const names[] = { "off", "v1", "v2", "any" };
+	size_t i;
+
+	(void)k;
+	for (i = 0; i < NELEM(names); i++) {
+		if (strcasecmp(value, names[i]) == 0) {
+			cfg->proxy_protocol = (unsigned)i;
+			return 0;
+		}
+	}
+	return CONFIG_ERR;
+}
+
 static int
 set_unknown_sni(struct config *cfg, const struct key_def *k,
     const char *value)
@@ -709,6 +729,10 @@ set_connections(struct config *cfg, const struct key_def *k,
 	return 0;
 }
 
+/* With the [metrics] allow list's parser, further down. */
+static int set_proxy_from(struct config *cfg, const struct key_def *k,
+    const char *value);
+
 static const struct key_def server_keys[] = {
 	{ "port", set_port, FIELD(port), 0, 65535, 0,
 	    "a port 1..65535 (0: any free port)" },
@@ -765,6 +789,13 @@ static const struct key_def server_keys[] = {
 	    "a user name of at most 63 bytes (empty: keep the user it starts as)" },
 	{ "group", set_path, FIELD(run_group), 0, FIELD_MAX(run_group),
 	    KEY_ZERO, "a group name of at most 63 bytes (empty: the user's)" },
+	{ "proxy_protocol", set_proxy_in, 0, 0, 0, 0, "off, v1, v2 or any" },
+	{ "proxy_protocol_from", set_proxy_from, 0, 0, 0, KEY_ZERO,
+	    "a comma-separated list of at most 16 ADDR/BITS (empty: none)" },
+	{ "allow_file", set_path, FIELD(allow_file), 0, FIELD_MAX(allow_file),
+	    KEY_ZERO, "a file path of at most 4095 bytes (empty: none)" },
+	{ "block_file", set_path, FIELD(block_file), 0, FIELD_MAX(block_file),
+	    KEY_ZERO, "a file path of at most 4095 bytes (empty: none)" },
 };
 
 static const struct key_def tls_keys[] = {
@@ -900,6 +931,22 @@ set_allow(struct config *cfg, const struct key_def *k, const char *value)
 	return 0;
 }
 
+static int
+set_proxy_from(struct config *cfg, const struct key_def *k,
+    const char *value)
+{
+	struct config_cidr c[CONFIG_MAX_ALLOW];
+	size_t n = 0;
+
+	(void)k;
+	if (value[0] != '\0' &&
+	    split_list(value, CONFIG_MAX_ALLOW, &n, cidr_item, c) != 0)
+		return CONFIG_ERR;
+	memcpy(cfg->proxy_from, c, n * sizeof(c[0]));
+	cfg->nproxy_from = n;
+	return 0;
+}
+
 static const struct key_def metrics_keys[] = {
 	{ "listen", set_metrics_listen, 0, 0, 0, KEY_ZERO,
 	    "IPv4:port or [IPv6]:port, not the client port (empty: off)" },
@@ -951,7 +998,7 @@ set_key(struct config *cfg, const char *section, const struct key_def *keys,
     size_t nkeys, const char *key, const char *value, char *err,
     size_t errlen)
 {
-	char known[512], k[SHOWN_VALUE_MAX + 4];
+	char known[1024], k[SHOWN_VALUE_MAX + 4];
 	size_t i, pos = 0;
 
 	for (i = 0; i < nkeys; i++) {
@@ -968,7 +1015,8 @@ set_key(struct config *cfg, const char *section, const struct key_def *keys,
 		    keys[i].form);
 	}
 	known[0] = '\0';
-	for (i = 0; i < nkeys; i++)
+	/* snprintf returns what it would have written: stop once full. */
+	for (i = 0; i < nkeys && pos < sizeof(known); i++)
 		pos += (size_t)snprintf(known + pos, sizeof(known) - pos,
 		    "%s%s", i ? ", " : "", keys[i].name);
 	/* No value: a user line put here by mistake is a secret. */
@@ -1315,7 +1363,7 @@ set_user_key(struct config *cfg, const char *section, const char *key,
 		    user_keys[i].form);
 	}
 	known[0] = '\0';
-	for (i = 0; i < NELEM(user_keys); i++)
+	for (i = 0; i < NELEM(user_keys) && pos < sizeof(known); i++)
 		pos += (size_t)snprintf(known + pos, sizeof(known) - pos,
 		    "%s%s", i ? ", " : "", user_keys[i].name);
 	errbuf_set(err, errlen, "config: [%s] %s: unknown key; expected one "
@@ -1771,17 +1819,14 @@ err_prefix(const char *path, char *err, size_t errlen)
 	snprintf(err, errlen, "%s: %s", path, copy);
 }
 
+/* The whole of a file of at most max bytes, or one line saying why not. */
 static int
-load_file(const char *path, struct config *cfg, int users_only, char *err,
+read_text(const char *path, size_t max, char **text, size_t *len, char *err,
     size_t errlen)
 {
-	size_t max = users_only ? USERS_FILE_MAX : FILE_MAX, len;
-	char *text;
-	int rc;
-
-	switch (file_read(path, 0, max, &text, &len)) {
+	switch (file_read(path, 0, max, text, len)) {
 	case 0:
-		break;
+		return 0;
 	case FILE_ERR_OPEN:
 		errbuf_set(err, errlen, "%s: cannot open: %s", path,
 		    strerror(errno));
@@ -1799,8 +1844,54 @@ load_file(const char *path, struct config *cfg, int users_only, char *err,
 		    strerror(errno));
 		return CONFIG_ERR_IO;
 	}
+}
+
+static int
+load_file(const char *path, struct config *cfg, int users_only, char *err,
+    size_t errlen)
+{
+	size_t max = users_only ? USERS_FILE_MAX : FILE_MAX, len;
+	char *text;
+	int rc;
+
+	if ((rc = read_text(path, max, &text, &len, err, errlen)) != 0)
+		return rc;
 	if ((rc = load_text(text, len, cfg, users_only, err, errlen)) != 0)
 		err_prefix(path, err, errlen);
+	free(text);
+	return rc;
+}
+
+/* allow_file or block_file: NULL when path is empty. */
+static int
+load_list(const char *path, struct addrlist **out, char *err, size_t errlen)
+{
+	char shown_item[SHOWN_VALUE_MAX + 4], item[SHOWN_VALUE_MAX + 1];
+	struct addrlist_bad bad;
+	size_t len;
+	char *text;
+	int rc;
+
+	addrlist_free(*out);
+	*out = NULL;
+	if (path[0] == '\0')
+		return 0;
+	if ((rc = read_text(path, ADDR_FILE_MAX, &text, &len, err,
+	    errlen)) != 0)
+		return rc;
+	rc = addrlist_parse(text, len, out, &bad);
+	if (rc == ADDRLIST_ERR_LINE) {
+		len = bad.len < SHOWN_VALUE_MAX ? bad.len : SHOWN_VALUE_MAX;
+		memcpy(item, text + bad.off, len);
+		item[len] = '\0';
+		errbuf_set(err, errlen, "%s: line %zu: '%s': expected an IPv4 or "
+		    "IPv6 address or ADDR/BITS", path, bad.line,
+		    shown(item, shown_item));
+		rc = CONFIG_ERR;
+	} else if (rc != 0) {
+		errbuf_set(err, errlen, "%s: out of memory", path);
+		rc = CONFIG_ERR;
+	}
 	free(text);
 	return rc;
 }
@@ -1812,9 +1903,13 @@ config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 
 	if ((rc = load_file(path, cfg, 0, err, errlen)) != 0)
 		return rc;
-	if (cfg->users_file[0] == '\0')
-		return 0;
-	return load_file(cfg->users_file, cfg, 1, err, errlen);
+	if (cfg->users_file[0] != '\0' &&
+	    (rc = load_file(cfg->users_file, cfg, 1, err, errlen)) != 0)
+		return rc;
+	if ((rc = load_list(cfg->allow_file, &cfg->allow_list, err,
+	    errlen)) != 0)
+		return rc;
+	return load_list(cfg->block_file, &cfg->block_list, err, errlen);
 }
 
 static void
@@ -1896,6 +1991,9 @@ config_free(struct config *cfg)
 	free(cfg->bysecret);
 	cfg->users = NULL;
 	cfg->byname = cfg->bysecret = NULL;
+	addrlist_free(cfg->allow_list);
+	addrlist_free(cfg->block_list);
+	cfg->allow_list = cfg->block_list = NULL;
 	cfg->nusers = cfg->usercap = cfg->hashcap = 0;
 }
 
@@ -1938,6 +2036,12 @@ config_validate(struct config *cfg, char *err, size_t errlen)
 		    strlen(cfg->domains[0]) + 1);
 	if (users_validate(cfg, err, errlen) != 0)
 		return CONFIG_ERR;
+	if (cfg->proxy_protocol != 0 && cfg->nproxy_from == 0) {
+		errbuf_set(err, errlen, "config: [server] proxy_protocol: "
+		    "expected proxy_protocol_from, the addresses of the load "
+		    "balancers that send the header");
+		return CONFIG_ERR;
+	}
 	if (config_find_dc(cfg, cfg->default_dc) == NULL) {
 		errbuf_set(err, errlen, "config: [server] default_dc = '%d': "
 		    "expected a DC id from the table (1..5 or a [dc] entry)",

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addrlist.h"
 #include "crypto.h"
 #include "direct.h"
 #include "faketls.h"
@@ -31,6 +32,7 @@
 #include "net.h"
 #include "obfs2.h"
 #include "pool.h"
+#include "proxyhdr.h"
 #include "rpc.h"
 #include "seen.h"
 #include "server.h"
@@ -511,9 +513,10 @@ admit(void *arg, size_t user, const char **why)
 	return 0;
 }
 
-/* Relay a failed client to the cover site, replaying what it sent. */
+/* Relay a refused client to the cover site, replaying what it sent. */
 static int
-start_mask(struct session *s, const struct handshake *h)
+start_mask(struct session *s, enum stats_reject why, const uint8_t *raw,
+    size_t nraw)
 {
 	const struct config *cfg = s->cfg;
 	struct sockaddr_storage local;
@@ -530,24 +533,24 @@ start_mask(struct session *s, const struct handshake *h)
 	atomic_store(&s->ufd, fd);
 	s->masked = 1;
 	s->end_by = net_now_ms() + (int64_t)cfg->mask_timeout * 1000;
-	atomic_store(&s->mask_left, cfg->mask_max_bytes - (long long)h->nraw);
+	atomic_store(&s->mask_left, cfg->mask_max_bytes - (long long)nraw);
 	atomic_fetch_add(&s->srv->stats.masked, 1);
-	atomic_fetch_add(&s->srv->stats.mask_relays[hs_reasons[h->why]], 1);
+	atomic_fetch_add(&s->srv->stats.mask_relays[why], 1);
 	slog(LOGL_DEBUG, s, "relaying %zu bytes and the rest to the cover site",
-	    h->nraw);
-	return net_write_full(fd, h->raw, h->nraw);
+	    nraw);
+	return net_write_full(fd, raw, nraw);
 }
 
 /* A probe or a scanner fails many times over: one line per address. */
 static void
-log_handshake_failed(struct session *s, const struct handshake *h)
+log_refused(struct session *s, const char *msg)
 {
 	const struct sockaddr_in *a4 = (const struct sockaddr_in *)&s->peer_ss;
 	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&s->peer_ss;
 	unsigned long long held;
 	int ok;
 
-	if (h->msg[0] == '\0')
+	if (msg[0] == '\0')
 		return;
 	if (s->peer_ss.ss_family == AF_INET6)
 		ok = log_limit_map_pass(&hs_warn, &a6->sin6_addr,
@@ -557,23 +560,169 @@ log_handshake_failed(struct session *s, const struct handshake *h)
 		    sizeof(a4->sin_addr), SESSION_WARN_MS, &held);
 	if (ok)
 		slog(LOGL_INFO, s, "%s (%llu more failed handshakes from this "
-		    "address since the last such line)", h->msg, held);
+		    "address since the last such line)", msg, held);
+}
+
+/*
+ * A refused client (counted by the caller) learns nothing from us: the
+ * cover site gets raw and the rest of its bytes, or without one it is held
+ * silently until hold_until (0: closed now, its time is up).
+ */
+static int
+refuse(struct session *s, enum stats_reject why, const uint8_t *raw,
+    size_t nraw, int64_t hold_until)
+{
+	note_end(s, s->snap->mask != NULL ? WHY_MASKED : WHY_HANDSHAKE);
+	if (s->snap->mask != NULL)
+		return start_mask(s, why, raw, nraw);
+	if (hold_until != 0)
+		hold_silently(s, hold_until);
+	return SESSION_ERR;
 }
 
 static int
 handshake_failed(struct session *s, const struct handshake *h)
 {
 	count_reject(s, hs_reasons[h->why]);
-	log_handshake_failed(s, h);
-	note_end(s, s->snap->mask != NULL && !h->drop ? WHY_MASKED :
-	    WHY_HANDSHAKE);
-	if (h->drop)
+	log_refused(s, h->msg);
+	if (h->drop) {
+		note_end(s, WHY_HANDSHAKE);
 		return SESSION_ERR;
-	if (s->snap->mask != NULL)
-		return start_mask(s, h);
-	if (h->why != HANDSHAKE_REJECT_TIMEOUT)
-		hold_silently(s, h->deadline);
-	return SESSION_ERR;
+	}
+	return refuse(s, hs_reasons[h->why], h->raw, h->nraw,
+	    h->why == HANDSHAKE_REJECT_TIMEOUT ? 0 : h->deadline);
+}
+
+/* The "sN ADDR" of log lines, for the peer or the client it speaks for. */
+static void
+set_who(struct session *s)
+{
+	char addr[64];
+
+	net_addr_str((struct sockaddr *)&s->peer_ss, addr, sizeof(addr));
+	snprintf(s->who, sizeof(s->who), "s%llu %s", s->id, addr);
+}
+
+/* How reading a load balancer's header ended. */
+enum lb_header { LB_OK, LB_CLOSED, LB_LATE, LB_REFUSED };
+
+/*
+ * Bytes up to the end of the header are the header's: each peeked chunk
+ * that does not complete it is taken whole, so the wait for more never
+ * spins; the handshake then reads from the first byte after it. buf holds
+ * what was taken (PROXYHDR_MAX bytes of room; TLVs past that are skipped
+ * unread).
+ */
+static enum lb_header
+lb_read(struct session *s, int64_t deadline, uint8_t *buf, size_t *got,
+    struct proxyhdr_info *info)
+{
+	int rc = PROXYHDR_ERR_SHORT;
+	size_t used = 0, take;
+	uint8_t sink[64];
+	ssize_t n;
+
+	while (rc == PROXYHDR_ERR_SHORT) {
+		if (net_wait_readable(s->cfd, deadline) == NET_TIMEOUT)
+			return LB_LATE;
+		n = recv(s->cfd, buf + *got, PROXYHDR_MAX - *got, MSG_PEEK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return LB_CLOSED;
+		rc = proxyhdr_parse(buf, *got + (size_t)n, info, &used);
+		take = rc == PROXYHDR_ERR_SHORT ? (size_t)n : rc == 0 ?
+		    (used < *got + (size_t)n ? used : *got + (size_t)n) - *got : 0;
+		if (take > 0 && net_read_full(s->cfd, buf + *got, take,
+		    deadline) != 0)
+			return LB_CLOSED;
+		*got += take;
+	}
+	if (rc != 0)
+		return LB_REFUSED;
+	for (; used > *got; used -= take) {
+		take = used - *got < sizeof(sink) ? used - *got : sizeof(sink);
+		if ((rc = net_read_full(s->cfd, sink, take, deadline)) != 0)
+			return rc == NET_TIMEOUT ? LB_LATE : LB_CLOSED;
+	}
+	return LB_OK;
+}
+
+/*
+ * proxy_protocol: only a peer of proxy_protocol_from may connect, and its
+ * header, first and in time, names the client. Every line says why.
+ */
+static enum lb_header
+lb_header(struct session *s, int64_t deadline, uint8_t *buf, size_t *got)
+{
+	const struct config *cfg = s->cfg;
+	struct proxyhdr_info info;
+	enum lb_header rc;
+
+	*got = 0;
+	if (!config_cidr_match(cfg->proxy_from, cfg->nproxy_from,
+	    (struct sockaddr *)&s->peer_ss)) {
+		log_refused(s, "not in proxy_protocol_from: refused");
+		return LB_REFUSED;
+	}
+	if ((rc = lb_read(s, deadline, buf, got, &info)) == LB_REFUSED)
+		log_refused(s, "malformed PROXY protocol header: refused");
+	else if (rc == LB_LATE)
+		log_refused(s, "no PROXY protocol header in time: refused");
+	if (rc != LB_OK)
+		return rc;
+	if (!(cfg->proxy_protocol & (info.version == 1 ? CONFIG_PROXY_V1 :
+	    CONFIG_PROXY_V2))) {
+		log_refused(s, info.version == 1 ? "a PROXY v1 header where "
+		    "proxy_protocol = v2: refused" : "a PROXY v2 header where "
+		    "proxy_protocol = v1: refused");
+		*got = 0;	/* a header, not the client's: not replayed */
+		return LB_REFUSED;
+	}
+	if (info.local) {
+		slog(LOGL_DEBUG, s, "PROXY v%d header without an address: "
+		    "the load balancer's own connection", info.version);
+		return LB_OK;
+	}
+	s->peer_ss = info.src;
+	set_who(s);
+	return LB_OK;
+}
+
+/* allow_file and block_file; a set list that did not load admits no one. */
+static int
+listed_out(const struct config *cfg, const struct sockaddr *sa)
+{
+	if (cfg->allow_file[0] != '\0' && !addrlist_match(cfg->allow_list, sa))
+		return 1;
+	return cfg->block_file[0] != '\0' && addrlist_match(cfg->block_list, sa);
+}
+
+/*
+ * Before the handshake: the client's address (a load balancer's header
+ * first), then the lists. 0: on to the handshake; else it was refused, as
+ * a failed handshake is, or it left.
+ */
+static int
+check_client(struct session *s, int64_t deadline)
+{
+	uint8_t raw[PROXYHDR_MAX];
+	enum lb_header lb;
+	size_t nraw;
+
+	if (s->cfg->proxy_protocol != 0 &&
+	    (lb = lb_header(s, deadline, raw, &nraw)) != LB_OK) {
+		if (lb == LB_CLOSED)
+			return SESSION_ERR;
+		count_reject(s, STATS_REJECT_PROXY_HEADER);
+		return refuse(s, STATS_REJECT_PROXY_HEADER, raw, nraw,
+		    lb == LB_LATE ? 0 : deadline);
+	}
+	if (!listed_out(s->cfg, (struct sockaddr *)&s->peer_ss))
+		return 0;
+	count_reject(s, STATS_REJECT_BLOCKED);
+	log_refused(s, "blocked by allow_file or block_file");
+	return refuse(s, STATS_REJECT_BLOCKED, NULL, 0, deadline);
 }
 
 /* Client bytes of the obfuscated stream: the handshake's leftovers first. */
@@ -1222,10 +1371,12 @@ client_to_upstream(void *arg)
 	h.who = s->who;
 	h.deadline = handshake_deadline(cfg);
 	h.unix_now = (int64_t)time(NULL);
-	(void)seen_get(s->srv->seen, (struct sockaddr *)&s->peer_ss,
-	    &h.first);
 	/* Our reply must not wait on a client that does not read. */
 	net_set_timeouts(s->cfd, 0, cfg->handshake_timeout * 1000);
+	if ((rc = check_client(s, h.deadline)) != 0)
+		goto refused;
+	(void)seen_get(s->srv->seen, (struct sockaddr *)&s->peer_ss,
+	    &h.first);
 	rc = handshake_run(&h);
 	histo_observe(&s->srv->stats.handshake_time,
 	    (uint64_t)(net_now_us() - s->start_us));
@@ -1235,6 +1386,7 @@ client_to_upstream(void *arg)
 		rc = start_upstream(s, &h);
 	} else if (rc == HANDSHAKE_ERR)
 		rc = handshake_failed(s, &h);
+refused:
 	handshake_free(&h);
 	if (rc == 0 && start_pair(s) == 0)
 		relay_end(s, UP, s->mc != NULL ? middle_up(s) : relay(s, UP));
@@ -1249,7 +1401,6 @@ session_start(struct server *srv, int fd, const struct sockaddr *peer)
 {
 	unsigned long long held;
 	struct session *s;
-	char addr[64];
 	int rc;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -1268,8 +1419,7 @@ session_start(struct server *srv, int fd, const struct sockaddr *peer)
 	atomic_init(&s->why, WHY_NONE);
 	memcpy(&s->peer_ss, peer, peer->sa_family == AF_INET6 ?
 	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
-	net_addr_str(peer, addr, sizeof(addr));
-	snprintf(s->who, sizeof(s->who), "s%llu %s", s->id, addr);
+	set_who(s);
 	atomic_fetch_add(&srv->active, 1);
 	pthread_mutex_lock(&srv->mu);
 	s->next = srv->live;

@@ -27,6 +27,8 @@ static const char *const reject_names[STATS_REJECT_COUNT] = {
 	[STATS_REJECT_NO_FD] = "no_fd",
 	[STATS_REJECT_NO_THREAD] = "no_thread",
 	[STATS_REJECT_USER_LIMIT] = "user_limit",
+	[STATS_REJECT_PROXY_HEADER] = "proxy_header",
+	[STATS_REJECT_BLOCKED] = "blocked",
 };
 
 static const char *const link_names[STATS_LINK_COUNT] = {

@@ -10,7 +10,7 @@ src=${MTPROXYD_SRCDIR:-$(dirname "$0")/..}
 layer() {
 	case $1 in
 	proto|bytes|errbuf|crc|crypto|obfs2|frame|faketls|rpc|rpcstream|proxyconf|\
-	proxyhdr|secret|replay|hll|tbucket|period|histo|qr) echo 1 ;;
+	proxyhdr|secret|replay|hll|tbucket|period|histo|qr|addrlist) echo 1 ;;
 	log|net|fetch|ticker|capacity|file|deadline|wallclock|notify|\
 	privdrop) echo 2 ;;
 	config|users|stats|pool|direct|dcpool|mask|middle|mux|handshake|\

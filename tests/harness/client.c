@@ -399,16 +399,35 @@ tclient_connect_from(const struct sockaddr *from, const struct sockaddr *sa,
     socklen_t salen, const uint8_t *secret, enum frame_transport t,
     int16_t dc, int timeout_ms, struct tclient **out)
 {
+	return tclient_connect_after(from, NULL, 0, sa, salen, secret, t, dc,
+	    timeout_ms, out);
+}
+
+int
+tclient_connect_after(const struct sockaddr *from, const uint8_t *pre,
+    size_t npre, const struct sockaddr *sa, socklen_t salen,
+    const uint8_t *secret, enum frame_transport t, int16_t dc,
+    int timeout_ms, struct tclient **out)
+{
+	uint8_t first[TCLIENT_PRE_MAX + OBFS2_HEADER_LEN];
 	struct tclient *c;
 	int rc;
 
-	if (sa == NULL || out == NULL || t < FRAME_ABRIDGED || t > FRAME_PADDED)
+	if (sa == NULL || out == NULL || t < FRAME_ABRIDGED ||
+	    t > FRAME_PADDED || npre > TCLIENT_PRE_MAX ||
+	    (pre == NULL && npre > 0))
 		return TCLIENT_ERR_ARG;
 	if ((rc = client_new(from, sa, salen, timeout_ms, &c)) != 0)
 		return rc;
 	c->t = t;
-	if ((rc = make_header(c, secret, dc)) == 0)
-		rc = write_all(c->fd, c->hdr, OBFS2_HEADER_LEN, timeout_ms);
+	/* One write: the proxy sees both in one segment. */
+	if ((rc = make_header(c, secret, dc)) == 0) {
+		if (npre > 0)
+			memcpy(first, pre, npre);
+		memcpy(first + npre, c->hdr, OBFS2_HEADER_LEN);
+		rc = write_all(c->fd, first, npre + OBFS2_HEADER_LEN,
+		    timeout_ms);
+	}
 	if (rc != 0) {
 		tclient_close(c);
 		return rc;

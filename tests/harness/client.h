@@ -49,6 +49,16 @@ int tclient_connect_from(const struct sockaddr *from, const struct sockaddr *sa,
     socklen_t salen, const uint8_t *secret, enum frame_transport t,
     int16_t dc, int timeout_ms, struct tclient **out);
 /*
+ * The same with npre bytes (at most TCLIENT_PRE_MAX) sent verbatim before
+ * the header, in the same write: a load balancer's PROXY protocol header.
+ * from may be NULL.
+ */
+#define TCLIENT_PRE_MAX		512
+int tclient_connect_after(const struct sockaddr *from, const uint8_t *pre,
+    size_t npre, const struct sockaddr *sa, socklen_t salen,
+    const uint8_t *secret, enum frame_transport t, int16_t dc,
+    int timeout_ms, struct tclient **out);
+/*
  * Connect and send len bytes verbatim (data may be NULL if len is 0):
  * garbage, a wrong-secret header, half a header. The connection has no
  * ciphers: tclient_*_raw then move plain bytes, tclient_send/recv refuse.

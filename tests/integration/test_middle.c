@@ -285,6 +285,36 @@ START_TEST(user_ad_tag)
 }
 END_TEST
 
+/*
+ * Behind a load balancer (PROXY protocol v1): RPC_PROXY_REQ carries the
+ * client's address from the header, not the balancer's.
+ */
+START_TEST(proxy_protocol_client)
+{
+	static const char hdr[] = "PROXY TCP4 203.0.113.7 127.0.0.1 40000 443\r\n";
+	static const uint8_t client_ip[4] = { 203, 0, 113, 7 };
+	uint8_t key[SECRET_LEN];
+	struct fakemp_req r;
+	struct tclient *c;
+	struct env e;
+
+	env_setup(&e, 1);
+	daemon_up(&e, "[server]\nproxy_protocol = v1\n"
+	    "proxy_protocol_from = 127.0.0.1\n", 2);
+	itest_key(ALICE_HEX, key);
+	ck_assert_int_eq(tclient_connect_after(NULL, (const uint8_t *)hdr,
+	    strlen(hdr), (struct sockaddr *)&e.addr, sizeof(e.addr), key,
+	    FRAME_INTERMEDIATE, 2, ITEST_IO_MS, &c), 0);
+	echo(c, 504);
+	ck_assert_int_eq(fakemp_last_req(e.mp[0], &r), 0);
+	ck_assert_int_eq(r.client.v6, 0);
+	ck_assert_mem_eq(r.client.ip, client_ip, 4);
+	ck_assert_uint_eq(r.client.port, 40000);
+	tclient_close(c);
+	env_teardown(&e);
+}
+END_TEST
+
 /* Fake-TLS clients through the middle proxies too (issue: ee in both modes). */
 START_TEST(tls_echo)
 {
@@ -1357,6 +1387,7 @@ middle_suite(void)
 	TCase *tc = tcase_create("middle");
 
 	tcase_set_timeout(tc, ITEST_CASE_S);
+	tcase_add_test(tc, proxy_protocol_client);
 	tcase_add_loop_test(tc, echo_transports, 0, 3);
 	tcase_add_loop_test(tc, acks_and_close_ext, 0, 3);
 	tcase_add_test(tc, forward_filter);

@@ -17,6 +17,7 @@
 
 #include "ckmain.h"
 #include "config.h"
+#include "itest.h"
 #include "log.h"
 #include "stats.h"
 #include "period.h"
@@ -40,6 +41,8 @@
 #define FORM_NAT	"LOCAL:PUBLIC, two IPv4 addresses (empty: none)"
 #define FORM_CONN	"MIN/MAX or N, each 1..64, MIN <= MAX"
 #define FORM_QUEUE_TOTAL	"bytes 1048576..1099511627776 (0: auto)"
+#define FORM_PROXY_FROM	"a comma-separated list of at most 16 ADDR/BITS " \
+			"(empty: none)"
 
 static struct config cfg;
 static char err[1024];
@@ -371,6 +374,11 @@ static const struct bad {
 	{ "pool_spare", "100001", "threads 0..100000" },
 	{ "log_level", "verbose", "error, warn, info or debug" },
 	{ "state_dir", "", "a directory path of 1..4095 bytes" },
+	{ "proxy_protocol", "v3", "off, v1, v2 or any" },
+	{ "proxy_protocol", "on", "off, v1, v2 or any" },
+	{ "proxy_protocol_from", "10.0.0.0/33", FORM_PROXY_FROM },
+	{ "proxy_protocol_from", "lb.example", FORM_PROXY_FROM },
+	{ "proxy_protocol_from", "10.0.0.1,,10.0.0.2", FORM_PROXY_FROM },
 };
 
 /*
@@ -1073,7 +1081,8 @@ START_TEST(unknown_names)
 	    "shutdown_grace, buffer_size, dc_rcvbuf, dc_pool, dc_pool_max_age, "
 	    "default_dc, pool_spare, log_level, state_dir, users_file, "
 	    "state_interval, drain_timeout, public_port, print_links, "
-	    "clock_url, user, group");
+	    "clock_url, user, group, proxy_protocol, proxy_protocol_from, "
+	    "allow_file, block_file");
 	ck_assert_int_eq(load("[tls]\ndomains = a.example\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [tls] domains: unknown key; expected "
 	    "one of domain, mask_host, mask_port, mask_proxy_protocol, "
@@ -1548,6 +1557,104 @@ tmp_teardown(void)
 	ck_assert_int_eq(tfile_rm_tree(tmpdir), 0);
 }
 
+START_TEST(proxy_protocol)
+{
+	struct sockaddr_in a;
+
+	ck_assert_uint_eq(cfg.proxy_protocol, 0);
+	ck_assert_uint_eq(cfg.nproxy_from, 0);
+	ck_assert_int_eq(load("[server]\nproxy_protocol = v2\n"
+	    "proxy_protocol_from = 127.0.0.1, 10.0.0.0/8\n"), 0);
+	ck_assert_uint_eq(cfg.proxy_protocol, CONFIG_PROXY_V2);
+	ck_assert_uint_eq(cfg.nproxy_from, 2);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(0x0a000203);
+	ck_assert(config_cidr_match(cfg.proxy_from, cfg.nproxy_from,
+	    (struct sockaddr *)&a));
+	a.sin_addr.s_addr = htonl(0x7f000002);
+	ck_assert(!config_cidr_match(cfg.proxy_from, cfg.nproxy_from,
+	    (struct sockaddr *)&a));
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(set("server", "proxy_protocol", "v1"), 0);
+	ck_assert_uint_eq(cfg.proxy_protocol, CONFIG_PROXY_V1);
+	ck_assert_int_eq(set("server", "proxy_protocol", "ANY"), 0);
+	ck_assert_uint_eq(cfg.proxy_protocol,
+	    CONFIG_PROXY_V1 | CONFIG_PROXY_V2);
+	/* On, with no one to trust: refused, not open to every peer. */
+	ck_assert_int_eq(set("server", "proxy_protocol_from", ""), 0);
+	ck_assert_uint_eq(cfg.nproxy_from, 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [server] proxy_protocol: expected "
+	    "proxy_protocol_from, the addresses of the load balancers that "
+	    "send the header");
+	ck_assert_int_eq(set("server", "proxy_protocol", "off"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+}
+END_TEST
+
+static void
+put(const char *dir, const char *name, const char *text)
+{
+	itest_write_file(dir, name, text, strlen(text));
+}
+
+static int
+listed(const struct addrlist *l, const char *ip)
+{
+	struct sockaddr_in a;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	ck_assert_int_eq(inet_pton(AF_INET, ip, &a.sin_addr), 1);
+	return addrlist_match(l, (struct sockaddr *)&a);
+}
+
+/* allow_file and block_file: loaded by config_load, replaced by the next. */
+START_TEST(address_lists)
+{
+	char conf[PATH_MAX], allow[PATH_MAX], block[PATH_MAX], text[3 * PATH_MAX];
+	char want[PATH_MAX + 128];
+
+	snprintf(conf, sizeof(conf), "%s/c.conf", tmpdir);
+	snprintf(allow, sizeof(allow), "%s/allow.txt", tmpdir);
+	snprintf(block, sizeof(block), "%s/block.txt", tmpdir);
+	snprintf(text, sizeof(text), "[server]\nallow_file = %s\n"
+	    "block_file = %s\n", allow, block);
+	put(tmpdir, "c.conf", text);
+	put(tmpdir, "allow.txt", "# lan\n10.0.0.0/8\n");
+	put(tmpdir, "block.txt", "10.6.6.6\n");
+	ck_assert_int_eq(config_load(conf, &cfg, err, sizeof(err)), 0);
+	ck_assert_str_eq(cfg.allow_file, allow);
+	ck_assert_ptr_nonnull(cfg.allow_list);
+	ck_assert(listed(cfg.allow_list, "10.6.6.6"));
+	ck_assert(!listed(cfg.allow_list, "11.0.0.1"));
+	ck_assert(listed(cfg.block_list, "10.6.6.6"));
+	ck_assert(!listed(cfg.block_list, "10.6.6.7"));
+
+	put(tmpdir, "block.txt", "10.6.6.7\n");
+	ck_assert_int_eq(config_load(conf, &cfg, err, sizeof(err)), 0);
+	ck_assert(!listed(cfg.block_list, "10.6.6.6"));
+	ck_assert(listed(cfg.block_list, "10.6.6.7"));
+
+	put(tmpdir, "block.txt", "10.6.6.7\n\n  10.6.6.300 # x\n");
+	ck_assert_int_eq(config_load(conf, &cfg, err, sizeof(err)), CONFIG_ERR);
+	snprintf(want, sizeof(want), "%s: line 3: '10.6.6.300': expected an "
+	    "IPv4 or IPv6 address or ADDR/BITS", block);
+	ck_assert_str_eq(err, want);
+
+	unlink(allow);
+	ck_assert_int_eq(config_load(conf, &cfg, err, sizeof(err)),
+	    CONFIG_ERR_IO);
+	snprintf(want, sizeof(want), "%s: cannot open: No such file or "
+	    "directory", allow);
+	ck_assert_str_eq(err, want);
+	config_free(&cfg);
+	ck_assert_ptr_null(cfg.allow_list);
+	ck_assert_ptr_null(cfg.block_list);
+}
+END_TEST
+
 static void
 read_file(const char *path, char *buf, size_t len)
 {
@@ -1976,6 +2083,8 @@ START_TEST(stats_output)
 	    "rejected{reason=\"no_fd\"} 0\n"
 	    "rejected{reason=\"no_thread\"} 0\n"
 	    "rejected{reason=\"user_limit\"} 0\n"
+	    "rejected{reason=\"proxy_header\"} 0\n"
+	    "rejected{reason=\"blocked\"} 0\n"
 	    "user_connections{user=\"alice\"} 5\n"
 	    "user_active{user=\"alice\"} 0\n"
 	    "user_bytes_in{user=\"alice\"} 0\n"
@@ -2121,6 +2230,7 @@ config_suite(void)
 	tcase_add_test(tc, unknown_names);
 	tcase_add_test(tc, diag_keys);
 	tcase_add_test(tc, run_user_keys);
+	tcase_add_test(tc, proxy_protocol);
 	tcase_add_test(tc, syntax_errors);
 	tcase_add_test(tc, nul_byte);
 	tcase_add_test(tc, long_line);
@@ -2148,6 +2258,7 @@ config_suite(void)
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(tu, tmp_setup, tmp_teardown);
+	tcase_add_test(tu, address_lists);
 	tcase_add_test(tu, default_user_created_and_reused);
 	tcase_add_test(tu, users_file_loaded);
 	tcase_add_test(tu, default_user_existing_file);
