@@ -10,8 +10,8 @@ src=${MTPROXYD_SRCDIR:-$(dirname "$0")/..}
 layer() {
 	case $1 in
 	proto|bytes|errbuf|crc|crypto|obfs2|frame|faketls|rpc|rpcstream|proxyconf|\
-	proxyhdr|secret|replay|hll|tbucket|period|histo) echo 1 ;;
-	log|net|fetch|ticker|capacity|file|deadline|wallclock) echo 2 ;;
+	proxyhdr|secret|replay|hll|tbucket|period|histo|socks5) echo 1 ;;
+	log|net|fetch|ticker|capacity|file|deadline|wallclock|socks5io) echo 2 ;;
 	config|users|stats|pool|direct|dcpool|mask|middle|mux|handshake|\
 	metrics|account|store|seen) echo 3 ;;
 	server|session|acceptor) echo 4 ;;
