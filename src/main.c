@@ -14,6 +14,7 @@
 #include "capacity.h"
 #include "crc.h"
 #include "crypto.h"
+#include "direct.h"
 #include "log.h"
 #include "middle.h"
 #include "server.h"
@@ -172,7 +173,8 @@ parse_args(int argc, char **argv, struct config *cfg, struct source *src,
 		return 0;
 	if (src->path == NULL && access(DEFAULT_CONFIG, R_OK) == 0)
 		src->path = DEFAULT_CONFIG;
-	if (load_config(src, cfg, err, sizeof(err)) != 0) {
+	if (load_config(src, cfg, err, sizeof(err)) != 0 ||
+	    direct_resolve(cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "mtproxyd: %s\n", err);
 		return EXIT_CONFIG;
 	}
