@@ -74,14 +74,13 @@ via_socks5(const struct config *cfg, const struct direct_via *via,
 	err = errno;
 	why = failure_reason(rc);
 	atomic_fetch_add(&via->st->failures[why], 1);
-	log_debug("socks5 %s: CONNECT %s: %s (%s)", up->host, addr,
+	net_addr_str((const struct sockaddr *)&up->addr.ss, server,
+	    sizeof(server));
+	log_debug("socks5 %s: CONNECT %s: %s (%s)", server, addr,
 	    stats_upstream_name(why), rc == SOCKS5IO_ERR_REFUSED ?
 	    socks5_rep_name(rep) : strerror(err));
-	if (rc != SOCKS5IO_ERR_REFUSED) {
-		net_addr_str((const struct sockaddr *)&up->addr.ss, server,
-		    sizeof(server));
+	if (rc != SOCKS5IO_ERR_REFUSED)
 		snprintf(addr, addrlen, "socks5 %s", server);
-	}
 	errno = err;
 	return rc == SOCKS5IO_ERR_REFUSED ? DIRECT_ERR_CONNECT : VIA_DOWN;
 }
