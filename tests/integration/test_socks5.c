@@ -304,6 +304,48 @@ assert_closed_within(struct daemon_proc *d, int min_ms, int max_ms)
 	tclient_close(c);
 }
 
+/*
+ * dante with that method, an echo DC, and mtproxyd with DC 2 at
+ * first_addr (may be empty) and then the echo DC, through dante.
+ */
+struct rig {
+	struct dante dt;
+	struct fakedc *dc;
+	struct daemon_proc *d;
+};
+
+static void
+rig_start(struct rig *r, const char *method, const char *first_addr,
+    const char *extra, const char *upstream_extra)
+{
+	char dcs[96];
+
+	dante_start(&r->dt, method);
+	r->dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
+	snprintf(dcs, sizeof(dcs), "%s127.0.0.1:%u", first_addr,
+	    fakedc_port(r->dc));
+	r->d = proxy_start(r->dt.port, dcs, extra, upstream_extra);
+}
+
+/* One client's echo, and dante's CONNECTs to the DC (holding who). */
+static void
+rig_echo(struct rig *r, const char *who, int connects)
+{
+	struct tclient *c = client_open(r->d);
+
+	echo(c);
+	tclient_close(c);
+	dante_wait_connects(&r->dt, fakedc_port(r->dc), who, connects);
+}
+
+static void
+rig_stop(struct rig *r)
+{
+	itest_stop(r->d, secrets, 1, ITEST_STOP_MS);
+	fakedc_stop(r->dc);
+	dante_stop(&r->dt);
+}
+
 /* --- tests */
 
 /*
@@ -312,33 +354,20 @@ assert_closed_within(struct daemon_proc *d, int min_ms, int max_ms)
  */
 START_TEST(echo_through_dante)
 {
-	struct fakedc *dc;
-	struct daemon_proc *d;
-	struct dante dt;
-	struct tclient *c;
-	char dcs[64];
-	int i;
+	struct rig r;
 
 	if (!can_run_dante())
 		return;
-	dante_start(&dt, "none");
-	dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
-	snprintf(dcs, sizeof(dcs), "127.0.0.1:%u", fakedc_port(dc));
-	d = proxy_start(dt.port, dcs, "", "");
-	for (i = 1; i <= 2; i++) {
-		c = client_open(d);
-		echo(c);
-		tclient_close(c);
-		dante_wait_connects(&dt, fakedc_port(dc), "", i);
-	}
-	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_ACCEPTED), 2);
-	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_HEADERS), 2);
-	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_BAD_FRAMES), 0);
-	ck_assert_int_eq(itest_counter(d, "upstream_connects", ITEST_IO_MS), 2);
-	assert_failures(d, "", 0);
-	itest_stop(d, secrets, 1, ITEST_STOP_MS);
-	fakedc_stop(dc);
-	dante_stop(&dt);
+	rig_start(&r, "none", "", "", "");
+	rig_echo(&r, "", 1);
+	rig_echo(&r, "", 2);
+	ck_assert_uint_eq(fakedc_counter(r.dc, FAKEDC_ACCEPTED), 2);
+	ck_assert_uint_eq(fakedc_counter(r.dc, FAKEDC_HEADERS), 2);
+	ck_assert_uint_eq(fakedc_counter(r.dc, FAKEDC_BAD_FRAMES), 0);
+	ck_assert_int_eq(itest_counter(r.d, "upstream_connects", ITEST_IO_MS),
+	    2);
+	assert_failures(r.d, "", 0);
+	rig_stop(&r);
 }
 END_TEST
 
@@ -348,39 +377,31 @@ END_TEST
  */
 START_TEST(pool_through_dante)
 {
-	struct fakedc *dc;
-	struct daemon_proc *d;
-	struct dante dt;
 	struct tclient *c;
-	char dcs[64];
+	struct rig r;
 
 	if (!can_run_dante())
 		return;
-	dante_start(&dt, "none");
-	dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
-	snprintf(dcs, sizeof(dcs), "127.0.0.1:%u", fakedc_port(dc));
-	d = proxy_start(dt.port, dcs, "dc_pool = 2\ndc_pool_max_age = 600\n",
-	    "");
-	c = client_open(d);
+	rig_start(&r, "none", "", "dc_pool = 2\ndc_pool_max_age = 600\n", "");
+	c = client_open(r.d);
 	echo(c);
 	tclient_close(c);
 	/* The client's own, then the pool's two. */
-	itest_wait_counter(d, "upstream_connects", 3, ITEST_IO_MS, ITEST_IO_MS);
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_ACCEPTED, 3, ITEST_IO_MS), 0);
-	c = client_open(d);
+	itest_wait_counter(r.d, "upstream_connects", 3, ITEST_IO_MS,
+	    ITEST_IO_MS);
+	ck_assert_int_eq(fakedc_wait(r.dc, FAKEDC_ACCEPTED, 3, ITEST_IO_MS), 0);
+	c = client_open(r.d);
 	echo(c);
 	tclient_close(c);
-	ck_assert_int_eq(daemon_wait_log(d, "(pooled)", ITEST_IO_MS), 0);
+	ck_assert_int_eq(daemon_wait_log(r.d, "(pooled)", ITEST_IO_MS), 0);
 	/* The pool tops up again: four, every one through dante. */
-	itest_wait_counter(d, "upstream_connects", 4, ITEST_IO_MS, ITEST_IO_MS);
-	ck_assert_int_eq(fakedc_wait(dc, FAKEDC_ACCEPTED, 4, ITEST_IO_MS), 0);
-	dante_wait_connects(&dt, fakedc_port(dc), "", 4);
-	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_ACCEPTED), 4);
-	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_HEADERS), 2);
-	assert_failures(d, "", 0);
-	itest_stop(d, secrets, 1, ITEST_STOP_MS);
-	fakedc_stop(dc);
-	dante_stop(&dt);
+	itest_wait_counter(r.d, "upstream_connects", 4, ITEST_IO_MS,
+	    ITEST_IO_MS);
+	dante_wait_connects(&r.dt, fakedc_port(r.dc), "", 4);
+	ck_assert_uint_eq(fakedc_counter(r.dc, FAKEDC_ACCEPTED), 4);
+	ck_assert_uint_eq(fakedc_counter(r.dc, FAKEDC_HEADERS), 2);
+	assert_failures(r.d, "", 0);
+	rig_stop(&r);
 }
 END_TEST
 
@@ -391,34 +412,24 @@ END_TEST
  */
 START_TEST(refused_then_next_address)
 {
-	struct fakedc *dc;
-	struct daemon_proc *d;
-	struct dante dt;
-	struct tclient *c;
-	char dcs[64], line[128];
+	char first[32], line[128];
 	uint16_t closed;
+	struct rig r;
 
 	if (!can_run_dante())
 		return;
-	dante_start(&dt, "none");
-	dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
 	ck_assert_int_eq(fakedc_closed_port(AF_INET, &closed), 0);
-	snprintf(dcs, sizeof(dcs), "127.0.0.1:%u, 127.0.0.1:%u", closed,
-	    fakedc_port(dc));
-	d = proxy_start(dt.port, dcs, "", "");
-	c = client_open(d);
-	echo(c);
-	tclient_close(c);
-	assert_failures(d, "refused", 1);
-	ck_assert_int_eq(itest_counter(d, "upstream_connects", ITEST_IO_MS), 1);
+	snprintf(first, sizeof(first), "127.0.0.1:%u, ", closed);
+	rig_start(&r, "none", first, "", "");
+	rig_echo(&r, "", 1);
+	assert_failures(r.d, "refused", 1);
+	ck_assert_int_eq(itest_counter(r.d, "upstream_connects", ITEST_IO_MS),
+	    1);
 	snprintf(line, sizeof(line), "socks5 127.0.0.1:%u: CONNECT "
-	    "127.0.0.1:%u: refused (connection refused)", dt.port, closed);
-	ck_assert_int_eq(daemon_log_count(d, line), 1);
-	dante_wait_connects(&dt, fakedc_port(dc), "", 1);
-	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_ACCEPTED), 1);
-	itest_stop(d, secrets, 1, ITEST_STOP_MS);
-	fakedc_stop(dc);
-	dante_stop(&dt);
+	    "127.0.0.1:%u: refused (connection refused)", r.dt.port, closed);
+	ck_assert_int_eq(daemon_log_count(r.d, line), 1);
+	ck_assert_uint_eq(fakedc_counter(r.dc, FAKEDC_ACCEPTED), 1);
+	rig_stop(&r);
 }
 END_TEST
 
@@ -585,31 +596,21 @@ can_authenticate(void)
 /* The right password: through, and dante logs the user it checked. */
 START_TEST(auth_accepted)
 {
-	struct fakedc *dc;
-	struct daemon_proc *d;
-	struct dante dt;
-	struct tclient *c;
-	char dcs[64], up[128], who[64];
+	char up[128], who[64];
+	struct rig r;
 
 	if (!can_authenticate())
 		return;
-	dante_start(&dt, "username");
-	dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
-	snprintf(dcs, sizeof(dcs), "127.0.0.1:%u", fakedc_port(dc));
 	snprintf(up, sizeof(up), "username = %s\npassword = " SOCKS_PW "\n",
 	    socks_user);
-	d = proxy_start(dt.port, dcs, "", up);
-	c = client_open(d);
-	echo(c);
-	tclient_close(c);
+	rig_start(&r, "username", "", "", up);
 	snprintf(who, sizeof(who), "username%%%s@", socks_user);
-	dante_wait_connects(&dt, fakedc_port(dc), who, 1);
-	ck_assert_int_eq(itest_counter(d, "upstream_connects", ITEST_IO_MS), 1);
-	assert_failures(d, "", 0);
-	ck_assert_int_eq(daemon_log_contains(d, SOCKS_PW), 0);
-	itest_stop(d, secrets, 1, ITEST_STOP_MS);
-	fakedc_stop(dc);
-	dante_stop(&dt);
+	rig_echo(&r, who, 1);
+	ck_assert_int_eq(itest_counter(r.d, "upstream_connects", ITEST_IO_MS),
+	    1);
+	assert_failures(r.d, "", 0);
+	ck_assert_int_eq(daemon_log_contains(r.d, SOCKS_PW), 0);
+	rig_stop(&r);
 }
 END_TEST
 
@@ -620,31 +621,26 @@ END_TEST
  */
 START_TEST(auth_refused)
 {
-	struct fakedc *dc;
+	char up[128], dcs[32];
 	struct daemon_proc *d;
-	struct dante dt;
-	char dcs[64], up[128];
+	struct rig r;
 
 	if (!can_authenticate())
 		return;
-	dante_start(&dt, "username");
-	dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
-	snprintf(dcs, sizeof(dcs), "127.0.0.1:%u", fakedc_port(dc));
 	snprintf(up, sizeof(up), "username = %s\npassword = " SOCKS_BAD_PW
 	    "\n", socks_user);
-	d = proxy_start(dt.port, dcs, "connect_timeout = 10\n", up);
-	assert_closed_within(d, 0, PROMPT_MS);
-	assert_failures(d, "auth", 1);
-	ck_assert_int_eq(daemon_log_contains(d, SOCKS_BAD_PW), 0);
-	itest_stop(d, secrets, 1, ITEST_STOP_MS);
+	rig_start(&r, "username", "", "connect_timeout = 10\n", up);
+	assert_closed_within(r.d, 0, PROMPT_MS);
+	assert_failures(r.d, "auth", 1);
+	ck_assert_int_eq(daemon_log_contains(r.d, SOCKS_BAD_PW), 0);
 
-	d = proxy_start(dt.port, dcs, "connect_timeout = 10\n", "");
+	snprintf(dcs, sizeof(dcs), "127.0.0.1:%u", fakedc_port(r.dc));
+	d = proxy_start(r.dt.port, dcs, "connect_timeout = 10\n", "");
 	assert_closed_within(d, 0, PROMPT_MS);
 	assert_failures(d, "auth", 1);
 	itest_stop(d, secrets, 1, ITEST_STOP_MS);
-	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_ACCEPTED), 0);
-	fakedc_stop(dc);
-	dante_stop(&dt);
+	ck_assert_uint_eq(fakedc_counter(r.dc, FAKEDC_ACCEPTED), 0);
+	rig_stop(&r);
 }
 END_TEST
 
