@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -116,6 +117,8 @@ dante_start(struct dante *dt, const char *method)
 	dt->pid = fork();
 	ck_assert_int_ge(dt->pid, 0);
 	if (dt->pid == 0) {
+		/* A test that fails on an assertion takes dante with it. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		snprintf(conf, sizeof(conf), "%s/danted.out", dt->dir);
 		fd = open(conf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (fd >= 0) {
