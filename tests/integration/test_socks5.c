@@ -197,25 +197,23 @@ dante_wait_connects(const struct dante *dt, uint16_t port, const char *who,
 
 /*
  * Direct mode, one user, DC 2 at dc_addrs, DC connections through the
- * SOCKS5 server at 127.0.0.1:socks_port; extra lines go into [server],
- * upstream_extra into [upstream].
+ * SOCKS5 server at 127.0.0.1:socks_port, state in dir; extra lines go
+ * into [server], upstream_extra into [upstream].
  */
-static struct daemon_proc *
-proxy_start(uint16_t socks_port, const char *dc_addrs, const char *extra,
-    const char *upstream_extra)
+static void
+proxy_conf(char *conf, size_t len, const char *dir, uint16_t socks_port,
+    const char *dc_addrs, const char *extra, const char *upstream_extra)
 {
-	struct daemon_proc *d = NULL;
-	char conf[CONF_MAX];
 	int n;
 
-	n = snprintf(conf, sizeof(conf),
+	n = snprintf(conf, len,
 	    "[server]\n"
 	    "port = 0\n"
 	    "listen = 127.0.0.1\n"
 	    "log_level = debug\n"
 	    "modes = secure\n"
 	    "shutdown_grace = 5\n"
-	    "state_dir = @DIR@\n"
+	    "state_dir = %s\n"
 	    "%s%s"
 	    "[users]\n"
 	    "alice = " ALICE_HEX "\n"
@@ -224,9 +222,20 @@ proxy_start(uint16_t socks_port, const char *dc_addrs, const char *extra,
 	    "[upstream]\n"
 	    "socks5 = 127.0.0.1:%u\n"
 	    "%s",
-	    strstr(extra, "dc_pool") != NULL ? "" : "dc_pool = 0\n", extra,
-	    dc_addrs, socks_port, upstream_extra);
-	ck_assert(n > 0 && (size_t)n < sizeof(conf));
+	    dir, strstr(extra, "dc_pool") != NULL ? "" : "dc_pool = 0\n",
+	    extra, dc_addrs, socks_port, upstream_extra);
+	ck_assert(n > 0 && (size_t)n < len);
+}
+
+static struct daemon_proc *
+proxy_start(uint16_t socks_port, const char *dc_addrs, const char *extra,
+    const char *upstream_extra)
+{
+	struct daemon_proc *d = NULL;
+	char conf[CONF_MAX];
+
+	proxy_conf(conf, sizeof(conf), "@DIR@", socks_port, dc_addrs, extra,
+	    upstream_extra);
 	ck_assert_int_eq(daemon_start(&d, conf, NULL, ITEST_START_MS), 0);
 	return d;
 }
@@ -507,6 +516,39 @@ START_TEST(socks_silent)
 }
 END_TEST
 
+/*
+ * [upstream] is the start's: a SIGHUP that moves it to another server is
+ * named in the reload warning, and clients still go to the first.
+ */
+START_TEST(reload_keeps_upstream)
+{
+	struct daemon_proc *d;
+	uint16_t first, second;
+	char conf[CONF_MAX], tried[64];
+
+	ck_assert_int_eq(fakedc_closed_port(AF_INET, &first), 0);
+	ck_assert_int_eq(fakedc_closed_port(AF_INET, &second), 0);
+	d = proxy_start(first, "127.0.0.1:1", "", "");
+	assert_closed_within(d, 0, PROMPT_MS);
+	proxy_conf(conf, sizeof(conf), daemon_dir(d), second, "127.0.0.1:1",
+	    "", "");
+	itest_write_file(daemon_dir(d), "mtproxyd.conf", conf, strlen(conf));
+	ck_assert_int_eq(kill(daemon_pid(d), SIGHUP), 0);
+	ck_assert_int_eq(daemon_wait_log(d, "reload: 1 user(s)", ITEST_IO_MS),
+	    0);
+	ck_assert_int_eq(daemon_log_count(d, "reload: [upstream] changed; "
+	    "they need a restart"), 1);
+	assert_closed_within(d, 0, PROMPT_MS);
+	assert_failures(d, "connect", 2);
+	snprintf(tried, sizeof(tried), "last tried socks5 127.0.0.1:%u:",
+	    first);
+	ck_assert_int_eq(daemon_log_count(d, tried), 2);
+	snprintf(tried, sizeof(tried), "127.0.0.1:%u", second);
+	ck_assert_int_eq(daemon_log_contains(d, tried), 0);
+	itest_stop(d, secrets, 1, ITEST_STOP_MS);
+}
+END_TEST
+
 /* --check-config, and so the start: a host name looked up, or one line. */
 static int
 check_config(const char *upstream, char *out, size_t outlen)
@@ -660,6 +702,7 @@ ckmain_suite(void)
 	tcase_add_test(tc, refused_then_next_address);
 	tcase_add_test(tc, socks_down);
 	tcase_add_test(tc, socks_silent);
+	tcase_add_test(tc, reload_keeps_upstream);
 	tcase_add_test(tc, resolve_at_start);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(ta, ITEST_CASE_S);
