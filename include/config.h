@@ -53,6 +53,21 @@ struct config_dc {
 	struct net_addr addr[CONFIG_MAX_DC_ADDRS];
 };
 
+/*
+ * [upstream]: a SOCKS5 server every DC connection goes through (direct
+ * mode). Read at start only: the sessions and dc_pool use the start's.
+ */
+struct config_upstream {
+	int has_socks5;
+	char host[256];			/* as given; IPv6 without brackets */
+	uint16_t port;
+	int resolved;			/* addr is set: an IP literal, or
+					   direct_resolve looked host up */
+	struct net_addr addr;
+	char username[256];		/* RFC 1929; empty: no authentication */
+	char password[256];		/* a secret: never logged nor shown */
+};
+
 /* [user.NAME]: every key optional; 0 is "no limit". */
 struct config_limits {
 	int max_connections;		/* sessions at once */
@@ -151,6 +166,8 @@ struct config {
 	struct net_addr metrics_listen;
 	size_t nallow;				/* default: loopback only */
 	struct config_cidr allow[CONFIG_MAX_ALLOW];
+
+	struct config_upstream upstream;	/* [upstream] */
 
 	/* [users], [user.NAME]: any number, in file order; config_free */
 	size_t nusers, usercap;

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include "config.h"
+#include "stats.h"
 
 #define DCPOOL_ERR	(-1)	/* no memory or no thread */
 #define DCPOOL_EMPTY	(-2)	/* none ready: the caller connects itself */
@@ -18,9 +19,11 @@ struct dcpool;
 
 /*
  * cfg->dc_pool connections per DC (cfg must outlive the pool), none older
- * than cfg->dc_pool_max_age seconds; a thread of its own keeps them.
+ * than cfg->dc_pool_max_age seconds; a thread of its own keeps them. With
+ * [upstream] socks5 they go through it, counted in st.
  */
-int dcpool_start(const struct config *cfg, struct dcpool **out);
+int dcpool_start(const struct config *cfg, struct stats_upstream *st,
+    struct dcpool **out);
 /*
  * A connected socket to dc (an entry of cfg->dcs) that the DC has not
  * closed, and the address it went to; then the pool is topped up again.

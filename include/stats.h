@@ -45,6 +45,22 @@ enum stats_link {
 	STATS_LINK_COUNT
 };
 
+/* Why a DC connection through [upstream] socks5 failed. */
+enum stats_upstream_fail {
+	STATS_UPSTREAM_CONNECT,		/* no TCP connection to the server */
+	STATS_UPSTREAM_TIMEOUT,		/* not done within connect_timeout */
+	STATS_UPSTREAM_AUTH,		/* no common method, credentials refused */
+	STATS_UPSTREAM_REFUSED,		/* it answered CONNECT with a failure */
+	STATS_UPSTREAM_PROTOCOL,	/* not SOCKS5, closed early, I/O error */
+	STATS_UPSTREAM_COUNT
+};
+
+/* DC connections through the SOCKS5 server, the sessions' and dc_pool's. */
+struct stats_upstream {
+	atomic_ullong connects;		/* CONNECT succeeded */
+	atomic_ullong failures[STATS_UPSTREAM_COUNT];
+};
+
 /* The middle-proxy links (mux). */
 struct stats_mux {
 	atomic_llong links[STATS_LINK_COUNT];	/* links in each state now */
@@ -96,12 +112,14 @@ struct stats {
 	atomic_llong relay_pipes;	/* fast-mode downloads holding a pipe now */
 	struct stats_mux mux;		/* middle mode */
 	struct stats_middle middle;	/* middle mode */
+	struct stats_upstream upstream;	/* direct mode with [upstream] */
 };
 
 /* Zero counters, histograms with the bucket bounds of stats.c. */
 int stats_init(struct stats *st);
 const char *stats_reject_name(enum stats_reject r);
 const char *stats_link_name(enum stats_link l);
+const char *stats_upstream_name(enum stats_upstream_fail u);
 typedef void (*stats_each_fn)(void *ctx, const char *name,
     unsigned long long value);
 /* fn for each middle-mode counter, named as stats_write names it. */

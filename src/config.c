@@ -620,7 +620,8 @@ set_url(struct config *cfg, const struct key_def *k, const char *value)
 	return 0;
 }
 
-/* A file path of at most k->max bytes; empty (KEY_ZERO) unsets it. */
+/* A file path (or other text) of at most k->max bytes; empty (KEY_ZERO)
+ * unsets it. */
 static int
 set_path(struct config *cfg, const struct key_def *k, const char *value)
 {
@@ -952,6 +953,60 @@ static const struct key_def metrics_keys[] = {
 	    "IPv4:port or [IPv6]:port, not the client port (empty: off)" },
 	{ "allow", set_allow, 0, 0, 0, 0,
 	    "a comma-separated list of at most 16 ADDR/BITS" },
+};
+
+/* [upstream] */
+
+/*
+ * HOST:PORT, HOST an IPv4 literal, a bracketed IPv6 literal or a DNS name;
+ * a name is looked up at start (direct_resolve), never per connection.
+ */
+static int
+set_socks5(struct config *cfg, const struct key_def *k, const char *value)
+{
+	struct config_upstream *up = &cfg->upstream;
+	const char *colon = strrchr(value, ':');
+	struct net_addr a;
+	long long port;
+	size_t n;
+
+	(void)k;
+	if (value[0] == '\0') {
+		up->has_socks5 = 0;
+		return 0;
+	}
+	if (colon == NULL || parse_num(colon + 1, 1, 65535, &port) != 0)
+		return CONFIG_ERR;
+	n = (size_t)(colon - value);
+	if (parse_hostport(value, strlen(value), &a) == 0) {
+		up->addr = a;
+		up->resolved = 1;
+		if (value[0] == '[') {
+			value++;
+			n -= 2;
+		}
+	} else if (dns_name_valid(value, n)) {
+		up->resolved = 0;
+	} else {
+		return CONFIG_ERR;
+	}
+	memcpy(up->host, value, n);
+	up->host[n] = '\0';
+	up->port = (uint16_t)port;
+	up->has_socks5 = 1;
+	return 0;
+}
+
+static const struct key_def upstream_keys[] = {
+	{ "socks5", set_socks5, 0, 0, 0, KEY_ZERO,
+	    "HOST:PORT, HOST an IPv4 address, [IPv6 address] or host name "
+	    "(empty: connect directly)" },
+	{ "username", set_path, FIELD(upstream.username), 0,
+	    FIELD_MAX(upstream.username), KEY_ZERO,
+	    "1..255 bytes (empty: no authentication)" },
+	{ "password", set_path, FIELD(upstream.password), 0,
+	    FIELD_MAX(upstream.password), KEY_ZERO | KEY_UNQUOTED,
+	    "1..255 bytes (empty: none)" },
 };
 
 static int
@@ -1407,8 +1462,8 @@ err_section(const char *section, char *err, size_t errlen)
 	char s[SHOWN_VALUE_MAX + 4];
 
 	errbuf_set(err, errlen, "config: [%s]: unknown section; expected "
-	    "[server], [tls], [middle], [metrics], [users], [user.NAME] or "
-	    "[dc]", shown(section, s));
+	    "[server], [tls], [middle], [metrics], [upstream], [users], "
+	    "[user.NAME] or [dc]", shown(section, s));
 	return CONFIG_ERR;
 }
 
@@ -1432,6 +1487,9 @@ config_set(struct config *cfg, const char *section, const char *key,
 	if (strcasecmp(section, "metrics") == 0)
 		return set_key(cfg, "metrics", metrics_keys,
 		    NELEM(metrics_keys), key, value, err, errlen);
+	if (strcasecmp(section, "upstream") == 0)
+		return set_key(cfg, "upstream", upstream_keys,
+		    NELEM(upstream_keys), key, value, err, errlen);
 	if (strcasecmp(section, "users") == 0)
 		return set_user(cfg, key, value, err, errlen);
 	if (strncasecmp(section, "user.", 5) == 0)
@@ -1710,7 +1768,7 @@ static int
 section_known(const char *name, int users_only)
 {
 	static const char *const sections[] = { "users", "server", "tls",
-	    "middle", "metrics", "dc" };
+	    "middle", "metrics", "dc", "upstream" };
 	size_t j;
 
 	if (strncmp(name, "user.", 5) == 0)
@@ -1756,8 +1814,8 @@ apply_dictionary(dictionary *d, struct config *cfg, int users_only,
 		n = (size_t)(colon - key);
 		if (n == 0) {
 			errbuf_set(err, errlen, "config: %s: expected [server], "
-			    "[tls], [middle], [metrics], [users] or [dc] before the "
-			    "first key", shown(colon + 1, shownkey));
+"[tls], [middle], [metrics], [upstream], [users] or "
+			    "[dc] before the first key", shown(colon + 1, shownkey));
 			return CONFIG_ERR;
 		}
 		/* Keys of unknown sections follow the section's own error. */
@@ -1987,6 +2045,8 @@ config_free(struct config *cfg)
 	if (cfg->users != NULL)
 		OPENSSL_cleanse(cfg->users, cfg->usercap * sizeof(*cfg->users));
 	free(cfg->users);
+	OPENSSL_cleanse(cfg->upstream.password,
+	    sizeof(cfg->upstream.password));
 	free(cfg->byname);
 	free(cfg->bysecret);
 	cfg->users = NULL;
@@ -1995,6 +2055,34 @@ config_free(struct config *cfg)
 	addrlist_free(cfg->block_list);
 	cfg->allow_list = cfg->block_list = NULL;
 	cfg->nusers = cfg->usercap = cfg->hashcap = 0;
+}
+
+/*
+ * Credentials go together (RFC 1929 has no half); the middle-proxy links do
+ * not go through the SOCKS server, so middle mode with one is refused
+ * rather than leaking around it.
+ */
+static int
+upstream_validate(const struct config *cfg, char *err, size_t errlen)
+{
+	const struct config_upstream *up = &cfg->upstream;
+
+	if ((up->username[0] != '\0') != (up->password[0] != '\0')) {
+		errbuf_set(err, errlen, "config: [upstream] username, "
+		    "password: expected both or neither");
+		return CONFIG_ERR;
+	}
+	if (up->username[0] != '\0' && !up->has_socks5) {
+		errbuf_set(err, errlen, "config: [upstream] username: needs "
+		    "socks5 = HOST:PORT");
+		return CONFIG_ERR;
+	}
+	if (up->has_socks5 && cfg->mode == CONFIG_MODE_MIDDLE) {
+		errbuf_set(err, errlen, "config: [upstream] socks5: expected "
+		    "mode = direct; middle-proxy links do not go through it");
+		return CONFIG_ERR;
+	}
+	return 0;
 }
 
 static uint16_t
@@ -2034,7 +2122,8 @@ config_validate(struct config *cfg, char *err, size_t errlen)
 	if (cfg->ndomains > 0 && cfg->mask_host[0] == '\0')
 		memcpy(cfg->mask_host, cfg->domains[0],
 		    strlen(cfg->domains[0]) + 1);
-	if (users_validate(cfg, err, errlen) != 0)
+	if (users_validate(cfg, err, errlen) != 0 ||
+	    upstream_validate(cfg, err, errlen) != 0)
 		return CONFIG_ERR;
 	if (cfg->proxy_protocol != 0 && cfg->nproxy_from == 0) {
 		errbuf_set(err, errlen, "config: [server] proxy_protocol: "

@@ -43,6 +43,7 @@ struct dcslot {
 
 struct dcpool {
 	const struct config *cfg;
+	struct direct_via via;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;		/* a take, or stopping */
 	int stopping;
@@ -129,7 +130,8 @@ refill(struct dcpool *p, size_t d)
 
 	c.addr[0] = '\0';
 	pthread_mutex_unlock(&p->mu);
-	rc = direct_connect(p->cfg, dc, &c.fd, c.addr, sizeof(c.addr));
+	rc = direct_connect(p->cfg, &p->via, dc, &c.fd, c.addr,
+	    sizeof(c.addr));
 	if (rc != 0 && !s->failing)
 		log_warn("dc_pool: DC %d unreachable (last tried %s: %s); "
 		    "retrying every %d ms", dc->id, c.addr, strerror(errno),
@@ -179,13 +181,15 @@ keeper(void *arg)
 }
 
 int
-dcpool_start(const struct config *cfg, struct dcpool **out)
+dcpool_start(const struct config *cfg, struct stats_upstream *st,
+    struct dcpool **out)
 {
 	struct dcpool *p;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return DCPOOL_ERR;
 	p->cfg = cfg;
+	p->via = (struct direct_via){ &cfg->upstream, st };
 	if (deadline_cond_init(&p->cv) != 0) {
 		free(p);
 		return DCPOOL_ERR;

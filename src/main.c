@@ -16,6 +16,7 @@
 #include "diag.h"
 #include "crc.h"
 #include "crypto.h"
+#include "direct.h"
 #include "link.h"
 #include "log.h"
 #include "middle.h"
@@ -214,7 +215,8 @@ parse_args(int argc, char **argv, struct config *cfg, struct source *src,
 		return 0;
 	if (src->path == NULL && access(DEFAULT_CONFIG, R_OK) == 0)
 		src->path = DEFAULT_CONFIG;
-	if (load_config(src, cfg, err, sizeof(err)) != 0) {
+	if (load_config(src, cfg, err, sizeof(err)) != 0 ||
+	    direct_resolve(cfg, err, sizeof(err)) != 0) {
 		if (*action == DIAGNOSE)
 			diag_config_failed(err, stdout);
 		else

@@ -198,6 +198,24 @@ write_times(const struct config *cfg, const struct stats *st, FILE *out)
 	return rc;
 }
 
+/* Direct mode through [upstream] socks5: the sessions' and dc_pool's. */
+static void
+write_upstream(const struct stats *st, FILE *out)
+{
+	int i;
+
+	family(out, "mtproxyd_upstream_connects_total", "counter", "DC "
+	    "connections made through the SOCKS5 server.");
+	fprintf(out, "mtproxyd_upstream_connects_total %llu\n",
+	    atomic_load(&st->upstream.connects));
+	family(out, "mtproxyd_upstream_failures_total", "counter", "DC "
+	    "connections through the SOCKS5 server that failed, by reason.");
+	for (i = 0; i < STATS_UPSTREAM_COUNT; i++)
+		sample1(out, "mtproxyd_upstream_failures_total", "reason",
+		    stats_upstream_name((enum stats_upstream_fail)i),
+		    atomic_load(&st->upstream.failures[i]));
+}
+
 static void
 write_runtime(const struct config *cfg, const struct stats *st, FILE *out)
 {
@@ -211,6 +229,8 @@ write_runtime(const struct config *cfg, const struct stats *st, FILE *out)
 	    gauge(&st->pool.busy));
 	sample1(out, "mtproxyd_pool_threads", "state", "idle",
 	    gauge(&st->pool.idle));
+	if (cfg->upstream.has_socks5)
+		write_upstream(st, out);
 	if (cfg->mode != CONFIG_MODE_MIDDLE)
 		return;
 	family(out, "mtproxyd_middle_links", "gauge", "Middle-proxy links "

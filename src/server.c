@@ -78,7 +78,8 @@ parts_new(struct server *srv)
 			log_error("cannot start the middle-proxy links");
 			return SERVER_ERR;
 		}
-	} else if (cfg->dc_pool > 0 && dcpool_start(cfg, &srv->dcpool) != 0) {
+	} else if (cfg->dc_pool > 0 &&
+	    dcpool_start(cfg, &srv->stats.upstream, &srv->dcpool) != 0) {
 		log_error("cannot start the DC connection pool");
 		return SERVER_ERR;
 	}
@@ -394,6 +395,17 @@ listen_changed(const struct config *a, const struct config *b)
 	return 0;
 }
 
+/* As written: a reload does not look the host up again. */
+static int
+upstream_changed(const struct config_upstream *a,
+    const struct config_upstream *b)
+{
+	return a->has_socks5 != b->has_socks5 || a->port != b->port ||
+	    strcmp(a->host, b->host) != 0 ||
+	    strcmp(a->username, b->username) != 0 ||
+	    strcmp(a->password, b->password) != 0;
+}
+
 /* Keys the running parts were built with: a reload cannot change them. */
 static void
 restart_keys(const struct config *a, const struct config *b, char *out,
@@ -418,6 +430,7 @@ restart_keys(const struct config *a, const struct config *b, char *out,
 		    sizeof(a->metrics_listen)) != 0 },
 		{ "[server] user", strcmp(a->run_user, b->run_user) != 0 },
 		{ "[server] group", strcmp(a->run_group, b->run_group) != 0 },
+		{ "[upstream]", upstream_changed(&a->upstream, &b->upstream) },
 	};
 	size_t i, pos = 0;
 

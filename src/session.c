@@ -334,7 +334,10 @@ dc_connect(struct session *s, const struct config_dc *dc, int *fd,
 	/* The series are the start's [dc] ids; a reload may add others. */
 	const struct config_dc *slot = config_find_dc(s->srv->cfg, dc->id);
 	int64_t t0 = net_now_us();
-	int rc = direct_connect(s->cfg, dc, fd, addr, addrlen);
+	/* [upstream] is the start's: a reload does not change it. */
+	const struct direct_via via = { &s->srv->cfg->upstream,
+	    &s->srv->stats.upstream };
+	int rc = direct_connect(s->cfg, &via, dc, fd, addr, addrlen);
 
 	if (slot != NULL)
 		histo_observe(&s->srv->stats.dc_connect[slot -

@@ -37,6 +37,14 @@ static const char *const link_names[STATS_LINK_COUNT] = {
 	[STATS_LINK_WAITING] = "waiting",
 };
 
+static const char *const upstream_names[STATS_UPSTREAM_COUNT] = {
+	[STATS_UPSTREAM_CONNECT] = "connect",
+	[STATS_UPSTREAM_TIMEOUT] = "timeout",
+	[STATS_UPSTREAM_AUTH] = "auth",
+	[STATS_UPSTREAM_REFUSED] = "refused",
+	[STATS_UPSTREAM_PROTOCOL] = "protocol",
+};
+
 /*
  * Seconds, from a loopback handshake (a millisecond) to a DC's connect
  * timeout and a handshake left to time out (handshake_timeout, up to half
@@ -68,6 +76,14 @@ stats_link_name(enum stats_link l)
 	if ((unsigned)l >= STATS_LINK_COUNT)
 		return "unknown";
 	return link_names[l];
+}
+
+const char *
+stats_upstream_name(enum stats_upstream_fail u)
+{
+	if ((unsigned)u >= STATS_UPSTREAM_COUNT)
+		return "unknown";
+	return upstream_names[u];
 }
 
 const char *
@@ -180,6 +196,14 @@ stats_walk(const struct config *cfg, const struct stats *st,
 	if (cfg->mode == CONFIG_MODE_MIDDLE)
 		stats_middle_each(st, middle_line,
 		    &(struct sink_ctx){ sink, ctx });
+	if (cfg->upstream.has_socks5) {
+		EMIT("upstream_connects %llu",
+		    atomic_load(&st->upstream.connects));
+		for (i = 0; i < STATS_UPSTREAM_COUNT; i++)
+			EMIT("upstream_failures{reason=\"%s\"} %llu",
+			    upstream_names[i],
+			    atomic_load(&st->upstream.failures[i]));
+	}
 	for (i = 0; i < STATS_REJECT_COUNT; i++)
 		EMIT("rejected{reason=\"%s\"} %llu", reject_names[i],
 		    atomic_load(&st->rejected[i]));

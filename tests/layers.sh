@@ -10,9 +10,10 @@ src=${MTPROXYD_SRCDIR:-$(dirname "$0")/..}
 layer() {
 	case $1 in
 	proto|bytes|errbuf|crc|crypto|obfs2|frame|faketls|rpc|rpcstream|proxyconf|\
-	proxyhdr|secret|replay|hll|tbucket|period|histo|qr|addrlist) echo 1 ;;
+	proxyhdr|secret|replay|hll|tbucket|period|histo|qr|addrlist|\
+	socks5) echo 1 ;;
 	log|net|fetch|ticker|capacity|file|deadline|wallclock|notify|\
-	privdrop) echo 2 ;;
+	privdrop|socks5io) echo 2 ;;
 	config|users|stats|pool|direct|dcpool|mask|middle|mux|handshake|\
 	metrics|account|store|seen|link) echo 3 ;;
 	server|session|acceptor|diag) echo 4 ;;

@@ -1102,19 +1102,20 @@ START_TEST(unknown_names)
 	ck_assert_int_eq(load("[server]\nport = 1\n[srever]\nport = 2\n"),
 	    CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [srever]: unknown section; expected "
-	    "[server], [tls], [middle], [metrics], [users], [user.NAME] or "
-	    "[dc]");
+	    "[server], [tls], [middle], [metrics], [upstream], [users], "
+	    "[user.NAME] or [dc]");
 	ck_assert_int_eq(load("[dc:1]\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [dc:1]: unknown section; expected "
-	    "[server], [tls], [middle], [metrics], [users], [user.NAME] or "
-	    "[dc]");
+	    "[server], [tls], [middle], [metrics], [upstream], [users], "
+	    "[user.NAME] or [dc]");
 	ck_assert_int_eq(load("port = 8443\n[server]\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: port: expected [server], [tls], "
-	    "[middle], [metrics], [users] or [dc] before the first key");
+	    "[middle], [metrics], [upstream], [users] or [dc] before the "
+	    "first key");
 	ck_assert_int_eq(set("client", "port", "1"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [client]: unknown section; expected "
-	    "[server], [tls], [middle], [metrics], [users], [user.NAME] or "
-	    "[dc]");
+	    "[server], [tls], [middle], [metrics], [upstream], [users], "
+	    "[user.NAME] or [dc]");
 }
 END_TEST
 
@@ -2197,6 +2198,149 @@ START_TEST(metrics_not_client_port)
 }
 END_TEST
 
+/* --- [upstream] */
+
+#define SOCKS5_FORM "HOST:PORT, HOST an IPv4 address, [IPv6 address] or " \
+	"host name (empty: connect directly)"
+
+static const struct bad bad_upstream[] = {
+	{ "socks5", "127.0.0.1", SOCKS5_FORM },
+	{ "socks5", "127.0.0.1:0", SOCKS5_FORM },
+	{ "socks5", "127.0.0.1:65536", SOCKS5_FORM },
+	{ "socks5", "127.0.0.1:", SOCKS5_FORM },
+	{ "socks5", ":1080", SOCKS5_FORM },
+	{ "socks5", "::1:1080", SOCKS5_FORM },
+	{ "socks5", "[127.0.0.1]:1080", SOCKS5_FORM },
+	{ "socks5", "bad host:1080", SOCKS5_FORM },
+	{ "socks5", "x_y.org:1080", SOCKS5_FORM },
+	{ "socks5", "1.2.3:1080", SOCKS5_FORM },
+	{ "username", NAME253 "xxx", "1..255 bytes (empty: no authentication)" },
+};
+
+START_TEST(upstream_bad_value)
+{
+	check_bad("upstream", &bad_upstream[_i]);
+}
+END_TEST
+
+START_TEST(upstream_values)
+{
+	const struct config_upstream *up = &cfg.upstream;
+
+	ck_assert_int_eq(up->has_socks5, 0);
+	ck_assert_int_eq(load("[upstream]\nsocks5 = 127.0.0.1:1080\n"), 0);
+	ck_assert_int_eq(up->has_socks5, 1);
+	ck_assert_int_eq(up->resolved, 1);
+	ck_assert_str_eq(up->host, "127.0.0.1");
+	ck_assert_uint_eq(up->port, 1080);
+	ck_assert_str_eq(addr_str(&up->addr), "127.0.0.1 1080");
+	ck_assert_int_eq(set("upstream", "socks5", "[::1]:9050"), 0);
+	ck_assert_str_eq(up->host, "::1");
+	ck_assert_str_eq(addr_str(&up->addr), "::1 9050");
+	/* A name waits for direct_resolve. */
+	ck_assert_int_eq(set("upstream", "socks5", "socks.example.org:1080"), 0);
+	ck_assert_int_eq(up->resolved, 0);
+	ck_assert_str_eq(up->host, "socks.example.org");
+	ck_assert_uint_eq(up->port, 1080);
+	ck_assert_int_eq(set("upstream", "socks5", NAME253 ":65535"), 0);
+	ck_assert_str_eq(up->host, NAME253);
+	ck_assert_int_eq(set("upstream", "username", "alice"), 0);
+	ck_assert_int_eq(set("upstream", "password", "pw"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_str_eq(up->username, "alice");
+	ck_assert_str_eq(up->password, "pw");
+	ck_assert_int_eq(set("upstream", "socks5", ""), 0);
+	ck_assert_int_eq(up->has_socks5, 0);
+	/* RFC 1929's longest. */
+	ck_assert_int_eq(set("upstream", "username", NAME253 "xx"), 0);
+	ck_assert_uint_eq(strlen(up->username), 255);
+	config_free(&cfg);
+	ck_assert_str_eq(cfg.upstream.password, "");
+}
+END_TEST
+
+/* The password is a secret: neither a bad value nor a duplicate shows it. */
+START_TEST(upstream_password_hidden)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text), "[upstream]\npassword = %s\n",
+	    NAME253 "Zq9");
+	ck_assert_int_eq(load(text), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [upstream] password: expected "
+	    "1..255 bytes (empty: none)");
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[upstream]\npassword = Zq9x\n"
+	    "password = Zq9y\n"), CONFIG_ERR);
+	ck_assert_ptr_null(strstr(err, "Zq9"));
+	ck_assert_str_ne(err, "");
+}
+END_TEST
+
+START_TEST(upstream_validate)
+{
+	ck_assert_int_eq(load("[upstream]\nsocks5 = 127.0.0.1:1080\n"
+	    "username = alice\n"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [upstream] username, password: "
+	    "expected both or neither");
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[upstream]\npassword = pw\n"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [upstream] username, password: "
+	    "expected both or neither");
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[upstream]\nusername = u\npassword = pw\n"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [upstream] username: needs socks5 = "
+	    "HOST:PORT");
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[server]\nmode = middle\n"
+	    "[upstream]\nsocks5 = 127.0.0.1:1080\n"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [upstream] socks5: expected mode = "
+	    "direct; middle-proxy links do not go through it");
+	/* An ad tag makes the mode middle: refused the same way. */
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[middle]\nad_tag = " AD_TAG "\n"
+	    "[upstream]\nsocks5 = 127.0.0.1:1080\n"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [upstream] socks5: expected mode = "
+	    "direct; middle-proxy links do not go through it");
+}
+END_TEST
+
+/* With [upstream] socks5, its counters before the rejects. */
+START_TEST(upstream_stats)
+{
+	static struct stats st;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	ck_assert_str_eq(stats_upstream_name(STATS_UPSTREAM_CONNECT),
+	    "connect");
+	ck_assert_str_eq(stats_upstream_name(STATS_UPSTREAM_COUNT), "unknown");
+	ck_assert_int_eq(set("upstream", "socks5", "127.0.0.1:1080"), 0);
+	atomic_store(&st.upstream.connects, 12);
+	atomic_store(&st.upstream.failures[STATS_UPSTREAM_TIMEOUT], 2);
+	atomic_store(&st.upstream.failures[STATS_UPSTREAM_PROTOCOL], 5);
+	f = open_memstream(&buf, &len);
+	ck_assert_ptr_nonnull(f);
+	stats_write(&cfg, &st, NULL, 0, f);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(buf, "relay_pipes 0\n"
+	    "upstream_connects 12\n"
+	    "upstream_failures{reason=\"connect\"} 0\n"
+	    "upstream_failures{reason=\"timeout\"} 2\n"
+	    "upstream_failures{reason=\"auth\"} 0\n"
+	    "upstream_failures{reason=\"refused\"} 0\n"
+	    "upstream_failures{reason=\"protocol\"} 5\n"
+	    "rejected{reason=\"max_clients\"} 0\n"));
+	free(buf);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -2255,6 +2399,12 @@ config_suite(void)
 	    sizeof(bad_metrics) / sizeof(bad_metrics[0]));
 	tcase_add_test(tc, metrics_values);
 	tcase_add_test(tc, metrics_not_client_port);
+	tcase_add_loop_test(tc, upstream_bad_value, 0,
+	    sizeof(bad_upstream) / sizeof(bad_upstream[0]));
+	tcase_add_test(tc, upstream_values);
+	tcase_add_test(tc, upstream_password_hidden);
+	tcase_add_test(tc, upstream_validate);
+	tcase_add_test(tc, upstream_stats);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(tu, tmp_setup, tmp_teardown);
