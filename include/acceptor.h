@@ -21,7 +21,7 @@ int acceptor_bind(struct server *srv, struct acceptor **out);
 int acceptor_run(struct acceptor *a);
 /* The port bound (differs from [server] port only when that is 0). */
 uint16_t acceptor_port(const struct acceptor *a);
-/* Stop accepting (if it ran), join the threads, close the sockets. */
+/* Stop accepting (if it ran), join the threads, close the sockets; NULL ok. */
 void acceptor_stop(struct acceptor *a);
 
 #endif

@@ -250,6 +250,8 @@ acceptor_stop(struct acceptor *a)
 {
 	size_t i;
 
+	if (a == NULL)
+		return;
 	atomic_store(&a->stopping, 1);
 	/* shutdown() on a listening socket wakes a thread blocked in accept. */
 	for (i = 0; i < a->n; i++)

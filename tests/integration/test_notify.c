@@ -34,7 +34,7 @@
 
 struct notify_fix {
 	char dir[64];
-	char path[128];
+	char path[96];	/* fits sun_path */
 	int fd;
 	char conf[CONF_MAX];
 	struct daemon_proc *d;

@@ -77,7 +77,7 @@ check_ids(const char *status, const char *key, unsigned id)
 static void
 check_process(pid_t pid, const struct passwd *pw)
 {
-	char path[64], want[64], *st;
+	char path[320], want[64], *st;
 	const struct dirent *e;
 	DIR *dir;
 	int n = 0;
