@@ -43,8 +43,7 @@ known_rc(int rc)
 	    rc == FAKETLS_ERR_VERSION || rc == FAKETLS_ERR_RECORD ||
 	    rc == FAKETLS_ERR_OVERSIZE || rc == FAKETLS_ERR_TRUNCATED ||
 	    rc == FAKETLS_ERR_SESSION_ID || rc == FAKETLS_ERR_CIPHER ||
-	    rc == FAKETLS_ERR_EXTENSIONS || rc == FAKETLS_ERR_NO_SNI ||
-	    rc == FAKETLS_ERR_SNI;
+	    rc == FAKETLS_ERR_EXTENSIONS || rc == FAKETLS_ERR_SNI;
 }
 
 static void
@@ -56,7 +55,7 @@ check_hello(const struct faketls_hello *h, size_t avail)
 	check(h->session_id_len <= TLS_SESSION_ID_MAX);
 	check(h->cipher_suite >= TLS_SUITE_FIRST &&
 	    h->cipher_suite <= TLS_SUITE_LAST);
-	check(h->sni_len >= 1 && h->sni_len <= TLS_SNI_MAX);
+	check(h->sni_len <= TLS_SNI_MAX);
 	check(strlen(h->sni) == h->sni_len);
 }
 

@@ -142,6 +142,7 @@ struct config {
 	int mask_probe_interval;		/* seconds between cover-site probes */
 	int mask_timeout;			/* seconds a masked connection may last */
 	long long mask_max_bytes;		/* bytes relayed per masked connection */
+	int require_sni;			/* refuse a hello without SNI */
 
 	/* [middle] (doc/PROTOCOL.md 4, 5): Telegram's middle proxies, ad tag */
 	int has_ad_tag;

@@ -20,7 +20,6 @@
 #define FAKETLS_ERR_SESSION_ID	(-8)	/* session id longer than 32 */
 #define FAKETLS_ERR_CIPHER	(-9)	/* no TLS 1.3 suite offered */
 #define FAKETLS_ERR_EXTENSIONS	(-10)	/* extension list overrun or trailing */
-#define FAKETLS_ERR_NO_SNI	(-11)	/* no server_name extension */
 #define FAKETLS_ERR_SNI		(-12)	/* server_name malformed */
 #define FAKETLS_ERR_DIGEST	(-13)	/* no secret yields the client random */
 #define FAKETLS_ERR_TIME	(-14)	/* timestamp outside the window */
@@ -29,13 +28,22 @@
 #define FAKETLS_ERR_HRR		(-17)	/* a HelloRetryRequest, not a ServerHello */
 
 /*
- * Our limit on a ClientHello: every record that carries it, headers
- * included. The official server takes one record of at most 4096 bytes;
- * current TDLib hellos carry a post-quantum key share and are near 2 KiB.
+ * Our limits on a ClientHello: the handshake message (its 4-byte header
+ * included), and every record that carries it, headers included. The
+ * official server takes one record of at most 4096 bytes; current TDLib
+ * hellos carry a post-quantum key share and are near 2 KiB; browsers pad
+ * theirs, and a 16 KiB message needs a second record (at most 16384 bytes
+ * of plaintext in one, RFC 8446 5.1). The 1 KiB over the message is room
+ * for the headers of a hello that something re-cut into small records.
  */
-#define FAKETLS_HELLO_MAX	16384
+#define FAKETLS_HELLO_MSG_MAX	16384
+#define FAKETLS_HELLO_MAX	(FAKETLS_HELLO_MSG_MAX + 1024)
 
-/* What the hello says; sni is NUL-terminated printable ASCII. */
+/*
+ * What the hello says; sni is NUL-terminated printable ASCII, "" (sni_len
+ * 0) when the hello has no server_name extension, as recent iOS and macOS
+ * apps send it.
+ */
 struct faketls_hello {
 	size_t wire_len;	/* bytes of the input that are the hello */
 	size_t nrecords;	/* TLS records it came in */
@@ -140,6 +148,36 @@ int faketls_hello_build(const uint8_t secret[SECRET_LEN], const char *domain,
 int faketls_hello_build_pq(const uint8_t secret[SECRET_LEN],
     const char *domain, uint32_t ts, const struct faketls_client_rand *rnd,
     uint8_t pq_share[FAKETLS_PQ_SHARE_LEN], uint8_t *out, size_t cap,
+    size_t *out_len);
+
+/*
+ * Any shape a real client sends, for the tests of each: the same hello
+ * with the extensions a browser adds, without SNI, padded to a size, in
+ * records of chosen sizes with either record version. All zero but the
+ * domain: faketls_hello_build's hello. A message longer than a record
+ * (TLS_PLAINTEXT_MAX) continues in further records on its own.
+ */
+#define FAKETLS_EXT_ECH		0xfe0d	/* encrypted_client_hello (GREASE) */
+#define FAKETLS_EXT_ALPS_OLD	0x4469	/* application_settings, Chrome < 133 */
+#define FAKETLS_EXT_ALPS	0x44cd	/* its codepoint since Chrome 133 */
+#define FAKETLS_BUILD_CUTS	4
+
+struct faketls_build {
+	const char *domain;	/* server_name; NULL: no such extension */
+	uint8_t *pq_share;	/* as faketls_hello_build_pq's; NULL: none */
+	int ech;		/* a GREASE encrypted_client_hello (zeros) */
+	uint16_t alps;		/* 0, FAKETLS_EXT_ALPS_OLD or FAKETLS_EXT_ALPS */
+	uint16_t record_version;	/* 0: TLS_VERSION_10; or TLS_VERSION_12 */
+	size_t msg_len;		/* the message padded to this many bytes
+				   (at least 4 more than without padding);
+				   0: TDLib's 517-byte rule */
+	size_t cuts[FAKETLS_BUILD_CUTS];	/* message bytes in each record
+						   but the last; 0 ends */
+};
+
+int faketls_hello_build_with(const uint8_t secret[SECRET_LEN],
+    const struct faketls_build *b, uint32_t ts,
+    const struct faketls_client_rand *rnd, uint8_t *out, size_t cap,
     size_t *out_len);
 
 /*

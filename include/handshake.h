@@ -23,13 +23,16 @@ enum handshake_reject {
 	HANDSHAKE_REJECT_BAD_SECRET,	/* no secret matched */
 	HANDSHAKE_REJECT_MODE,		/* transport not allowed */
 	HANDSHAKE_REJECT_TIMEOUT,	/* not complete in time */
-	HANDSHAKE_REJECT_NOT_TLS,	/* not a TLS hello while TLS-only */
+	HANDSHAKE_REJECT_NOT_TLS,	/* no TLS record while TLS-only */
 	HANDSHAKE_REJECT_TLS_DIGEST,	/* hello signed by no secret */
 	HANDSHAKE_REJECT_TLS_TIME,	/* hello timestamp outside the window */
 	HANDSHAKE_REJECT_TLS_SNI,	/* hello names none of the domains */
 	HANDSHAKE_REJECT_TLS_INNER,	/* after the hello: bad records or header */
 	HANDSHAKE_REJECT_REPLAY,	/* hello or header seen before */
 	HANDSHAKE_REJECT_LIMIT,		/* the user's limits refused it */
+	HANDSHAKE_REJECT_TLS_NO_SNI,	/* no SNI, and [tls] require_sni */
+	HANDSHAKE_REJECT_TLS_MALFORMED,	/* a TLS record, no hello we accept */
+	HANDSHAKE_REJECT_TLS_TOO_BIG,	/* hello over FAKETLS_HELLO_MAX */
 	HANDSHAKE_REJECT_COUNT
 };
 
@@ -37,7 +40,8 @@ struct mask;
 
 /* What every handshake reads, shared and owned by the caller. */
 struct handshake_env {
-	const struct config *cfg;	/* modes, domains, time skews, unknown_sni */
+	const struct config *cfg;	/* modes, domains, time skews, unknown_sni,
+					   require_sni */
 	const uint8_t (*secrets)[SECRET_LEN];	/* one per user, in user order */
 	size_t nsecrets;
 	replay *replay;			/* hellos and headers seen; NULL: none */

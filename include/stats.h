@@ -22,7 +22,7 @@ enum stats_reject {
 	STATS_REJECT_MODE,		/* transport not allowed */
 	STATS_REJECT_TIMEOUT,		/* handshake not complete in time */
 	STATS_REJECT_DC_UNREACHABLE,	/* no DC address answered */
-	STATS_REJECT_NOT_TLS,		/* not a TLS hello while TLS-only */
+	STATS_REJECT_NOT_TLS,		/* no TLS record while TLS-only */
 	STATS_REJECT_TLS_DIGEST,	/* hello signed by no secret */
 	STATS_REJECT_TLS_TIME,		/* hello timestamp outside the window */
 	STATS_REJECT_TLS_SNI,		/* hello names none of the domains */
@@ -34,6 +34,9 @@ enum stats_reject {
 	STATS_REJECT_PROXY_HEADER,	/* proxy_protocol: an untrusted peer, or
 					   no good header in time */
 	STATS_REJECT_BLOCKED,		/* allow_file or block_file */
+	STATS_REJECT_TLS_NO_SNI,	/* hello without SNI, require_sni */
+	STATS_REJECT_TLS_MALFORMED,	/* a TLS record, no hello we accept */
+	STATS_REJECT_TLS_TOO_BIG,	/* hello over FAKETLS_HELLO_MAX */
 	STATS_REJECT_COUNT
 };
 

@@ -822,6 +822,7 @@ static const struct key_def tls_keys[] = {
 	    "seconds 1..86400" },
 	{ "mask_max_bytes", set_llong, FIELD(mask_max_bytes), 1024,
 	    1LL << 40, 0, "bytes 1024..1099511627776" },
+	{ "require_sni", set_bool, FIELD(require_sni), 0, 0, 0, "yes or no" },
 };
 
 /*

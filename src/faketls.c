@@ -107,7 +107,7 @@ walk_records(const uint8_t *buf, size_t len, struct layout *lay)
 			return FAKETLS_ERR_RECORD;
 		if (need == 0 && have + avail >= TLS_HS_HEADER_LEN) {
 			need = TLS_HS_HEADER_LEN + bytes_be24(hs + 1);
-			if (TLS_RECORD_HEADER_LEN + need > FAKETLS_HELLO_MAX)
+			if (need > FAKETLS_HELLO_MSG_MAX)
 				return FAKETLS_ERR_OVERSIZE;
 		}
 		/* A record holding more than the hello. */
@@ -228,7 +228,11 @@ parse_sni(const uint8_t *d, size_t n, struct faketls_hello *h)
 	return h->sni_len != 0 ? 0 : FAKETLS_ERR_SNI;
 }
 
-/* GREASE and unknown extensions are skipped; SNI must be there once. */
+/*
+ * GREASE and unknown extensions are skipped; SNI at most once (none: sni
+ * stays ""). No extension block at all is no TLS 1.3 client: it has to
+ * offer supported_versions.
+ */
 static int
 parse_extensions(struct cur *c, struct faketls_hello *h)
 {
@@ -237,7 +241,7 @@ parse_extensions(struct cur *c, struct faketls_hello *h)
 	int rc, seen = 0;
 
 	if (c->off == c->len)
-		return FAKETLS_ERR_NO_SNI;
+		return FAKETLS_ERR_EXTENSIONS;
 	if ((rc = take(c, 2, &p, FAKETLS_ERR_EXTENSIONS)) != 0)
 		return rc;
 	if (bytes_be16(p) != c->len - c->off)
@@ -255,7 +259,7 @@ parse_extensions(struct cur *c, struct faketls_hello *h)
 		if ((rc = parse_sni(data, len, h)) != 0)
 			return rc;
 	}
-	return seen ? 0 : FAKETLS_ERR_NO_SNI;
+	return 0;
 }
 
 static int
@@ -623,21 +627,78 @@ w_client_versions(struct wr *w, uint16_t grease)
 	w_close(w, ext, 2);
 }
 
-/* One record: header, ClientHello with a zero random, padded like TDLib. */
+/*
+ * Chrome's extras: a GREASE ECH (outer, HKDF-SHA256 and AES-128-GCM, a
+ * 32-byte enc and a 144-byte payload) and ALPS for h2.
+ */
 static void
-w_client_hello(struct wr *w, const char *domain, size_t dlen,
-    const struct faketls_client_rand *rnd, const uint8_t *pq_share)
+w_browser_exts(struct wr *w, const struct faketls_build *b)
+{
+	static const uint8_t ech_head[] = { 0x00, 0x00, 0x01, 0x00, 0x01, 0x00 };
+	static const uint8_t alps_h2[] = { 0x00, 0x03, 0x02, 'h', '2' };
+	size_t ext, field;
+
+	if (b->ech) {
+		w_u16(w, FAKETLS_EXT_ECH);
+		ext = w_open(w, 2);
+		w_bytes(w, ech_head, sizeof(ech_head));
+		field = w_open(w, 2);
+		w_bytes(w, NULL, TLS_X25519_LEN);
+		w_close(w, field, 2);
+		field = w_open(w, 2);
+		w_bytes(w, NULL, 144);
+		w_close(w, field, 2);
+		w_close(w, ext, 2);
+	}
+	if (b->alps != 0) {
+		w_u16(w, b->alps);
+		w_u16(w, sizeof(alps_h2));
+		w_bytes(w, alps_h2, sizeof(alps_h2));
+	}
+}
+
+/*
+ * Pad the message that started at hs to b->msg_len bytes, or the record
+ * like TDLib: a hello shorter than 513 bytes goes up to 517.
+ */
+static void
+w_padding(struct wr *w, const struct faketls_build *b, size_t hs)
+{
+	size_t have = w->len - hs + 1, pad;	/* the type byte before hs */
+
+	if (b->msg_len != 0) {
+		if (b->msg_len == have)
+			return;
+		if (b->msg_len < have + 4) {
+			w->err = 1;
+			return;
+		}
+		pad = b->msg_len - have - 4;
+	} else if (w->len + 4 < FAKETLS_TDLIB_HELLO_LEN) {
+		pad = FAKETLS_TDLIB_HELLO_LEN - w->len - 4;
+	} else {
+		return;
+	}
+	w_u16(w, TLS_EXT_PADDING);
+	w_u16(w, (uint16_t)pad);
+	w_bytes(w, NULL, pad);
+}
+
+/* One record: header, ClientHello with a zero random, padded. */
+static void
+w_client_hello(struct wr *w, const struct faketls_build *b,
+    const struct faketls_client_rand *rnd)
 {
 	static const uint8_t tail_exts[] = {
 		0x00, 0x2d, 0x00, 0x02, 0x01, 0x01,	/* psk_kex_modes */
 		0x00, 0x1b, 0x00, 0x03, 0x02, 0x00, 0x02, /* compress_cert */
 	};
 	uint16_t g[FAKETLS_GREASE_SEEDS];
-	size_t rec, hs, list, exts, pad;
+	size_t rec, hs, list, exts;
 
 	grease_values(rnd->grease, g);
 	w_u8(w, TLS_RECORD_HANDSHAKE);
-	w_u16(w, TLS_VERSION_10);
+	w_u16(w, b->record_version != 0 ? b->record_version : TLS_VERSION_10);
 	rec = w_open(w, 2);
 	w_u8(w, TLS_HS_CLIENT_HELLO);
 	hs = w_open(w, 3);
@@ -654,84 +715,22 @@ w_client_hello(struct wr *w, const char *domain, size_t dlen,
 	exts = w_open(w, 2);
 	w_u16(w, g[G_EXT_FIRST]);
 	w_u16(w, 0);
-	w_sni(w, domain, dlen);
+	if (b->domain != NULL)
+		w_sni(w, b->domain, strlen(b->domain));
 	w_bytes(w, hello_mid_head, sizeof(hello_mid_head));
-	w_groups(w, g[G_GROUP], pq_share != NULL);
+	w_groups(w, g[G_GROUP], b->pq_share != NULL);
 	w_bytes(w, hello_mid_tail, sizeof(hello_mid_tail));
-	w_client_key_share(w, g[G_GROUP], rnd->key_share, pq_share);
+	w_client_key_share(w, g[G_GROUP], rnd->key_share, b->pq_share);
 	w_bytes(w, tail_exts, sizeof(tail_exts));
 	w_client_versions(w, g[G_VERSION]);
+	w_browser_exts(w, b);
 	w_u16(w, g[G_EXT_LAST]);
 	w_u16(w, 1);
 	w_u8(w, 0);
-	/* TDLib pads a hello shorter than 513 bytes up to 517. */
-	if (w->len + 4 < FAKETLS_TDLIB_HELLO_LEN) {
-		pad = FAKETLS_TDLIB_HELLO_LEN - w->len - 4;
-		w_u16(w, TLS_EXT_PADDING);
-		w_u16(w, (uint16_t)pad);
-		w_bytes(w, NULL, pad);
-	}
+	w_padding(w, b, hs);
 	w_close(w, exts, 2);
 	w_close(w, hs, 3);
 	w_close(w, rec, 2);
-}
-
-/* Cut the one-record hello in out[0..*len) after split message bytes. */
-static int
-split_record(uint8_t *out, size_t cap, size_t *len, size_t split)
-{
-	size_t msg = *len - TLS_RECORD_HEADER_LEN;
-	uint8_t *second = out + TLS_RECORD_HEADER_LEN + split;
-
-	if (split >= msg || cap - *len < TLS_RECORD_HEADER_LEN)
-		return FAKETLS_ERR_ARG;
-	memmove(second + TLS_RECORD_HEADER_LEN, second, msg - split);
-	memcpy(second, out, 3);
-	bytes_put_be16(second + 3, msg - split);
-	bytes_put_be16(out + 3, split);
-	*len += TLS_RECORD_HEADER_LEN;
-	return 0;
-}
-
-static int
-hello_build(const uint8_t secret[SECRET_LEN], const char *domain,
-    uint32_t ts, const struct faketls_client_rand *rnd,
-    const uint8_t *pq_share, size_t split, uint8_t *out, size_t cap,
-    size_t *out_len)
-{
-	struct wr w = { out, 0, cap, 0 };
-	uint8_t d[32];
-	size_t dlen;
-	int rc;
-
-	if (secret == NULL || domain == NULL || rnd == NULL || out == NULL ||
-	    out_len == NULL)
-		return FAKETLS_ERR_ARG;
-	dlen = strlen(domain);
-	if (!valid_host((const uint8_t *)domain, dlen))
-		return FAKETLS_ERR_ARG;
-	w_client_hello(&w, domain, dlen, rnd, pq_share);
-	if (w.err)
-		return FAKETLS_ERR_ARG;
-	if (split > 0 && (rc = split_record(out, cap, &w.len, split)) != 0)
-		return rc;
-	/* The random is still zero: sign the records as they will be sent. */
-	if (crypto_hmac_sha256(secret, SECRET_LEN, out, w.len, d) != 0)
-		return FAKETLS_ERR_CRYPTO;
-	bytes_put_le32(d + FAKETLS_DIGEST_LEN,
-	    bytes_le32(d + FAKETLS_DIGEST_LEN) ^ ts);
-	scatter_random(out, w.len, d);
-	*out_len = w.len;
-	return 0;
-}
-
-int
-faketls_hello_build(const uint8_t secret[SECRET_LEN], const char *domain,
-    uint32_t ts, const struct faketls_client_rand *rnd, size_t split,
-    uint8_t *out, size_t cap, size_t *out_len)
-{
-	return hello_build(secret, domain, ts, rnd, NULL, split, out, cap,
-	    out_len);
 }
 
 /*
@@ -756,16 +755,109 @@ mlkem_fold(uint8_t *ek)
 	}
 }
 
+/*
+ * Cut the record at off in out[0..*len) after split bytes of it: a second
+ * record with the same type and version takes the rest.
+ */
+static int
+split_record(uint8_t *out, size_t cap, size_t *len, size_t off, size_t split)
+{
+	size_t rlen = bytes_be16(out + off + 3);
+	uint8_t *second = out + off + TLS_RECORD_HEADER_LEN + split;
+
+	if (split == 0 || split >= rlen || cap - *len < TLS_RECORD_HEADER_LEN)
+		return FAKETLS_ERR_ARG;
+	memmove(second + TLS_RECORD_HEADER_LEN, second,
+	    (size_t)(out + *len - second));
+	memcpy(second, out + off, 3);
+	bytes_put_be16(second + 3, rlen - split);
+	bytes_put_be16(out + off + 3, split);
+	*len += TLS_RECORD_HEADER_LEN;
+	return 0;
+}
+
+/* b's cuts, then whatever a record cannot hold goes on in the next one. */
+static int
+cut_records(const struct faketls_build *b, uint8_t *out, size_t cap,
+    size_t *len)
+{
+	size_t off = 0, i;
+	int rc;
+
+	for (i = 0; i < FAKETLS_BUILD_CUTS && b->cuts[i] != 0; i++) {
+		if ((rc = split_record(out, cap, len, off, b->cuts[i])) != 0)
+			return rc;
+		off += TLS_RECORD_HEADER_LEN + b->cuts[i];
+	}
+	while (bytes_be16(out + off + 3) > TLS_PLAINTEXT_MAX) {
+		if ((rc = split_record(out, cap, len, off,
+		    TLS_PLAINTEXT_MAX)) != 0)
+			return rc;
+		off += TLS_RECORD_HEADER_LEN + TLS_PLAINTEXT_MAX;
+	}
+	return 0;
+}
+
+int
+faketls_hello_build_with(const uint8_t secret[SECRET_LEN],
+    const struct faketls_build *b, uint32_t ts,
+    const struct faketls_client_rand *rnd, uint8_t *out, size_t cap,
+    size_t *out_len)
+{
+	struct wr w = { out, 0, cap, 0 };
+	uint8_t d[32];
+	int rc;
+
+	if (secret == NULL || b == NULL || rnd == NULL || out == NULL ||
+	    out_len == NULL || (b->record_version != 0 &&
+	    b->record_version != TLS_VERSION_10 &&
+	    b->record_version != TLS_VERSION_12) ||
+	    b->msg_len > FAKETLS_HELLO_MSG_MAX)
+		return FAKETLS_ERR_ARG;
+	if (b->domain != NULL &&
+	    !valid_host((const uint8_t *)b->domain, strlen(b->domain)))
+		return FAKETLS_ERR_ARG;
+	if (b->pq_share != NULL)
+		mlkem_fold(b->pq_share);
+	w_client_hello(&w, b, rnd);
+	if (w.err)
+		return FAKETLS_ERR_ARG;
+	if ((rc = cut_records(b, out, cap, &w.len)) != 0)
+		return rc;
+	/* The random is still zero: sign the records as they will be sent. */
+	if (crypto_hmac_sha256(secret, SECRET_LEN, out, w.len, d) != 0)
+		return FAKETLS_ERR_CRYPTO;
+	bytes_put_le32(d + FAKETLS_DIGEST_LEN,
+	    bytes_le32(d + FAKETLS_DIGEST_LEN) ^ ts);
+	scatter_random(out, w.len, d);
+	*out_len = w.len;
+	return 0;
+}
+
+int
+faketls_hello_build(const uint8_t secret[SECRET_LEN], const char *domain,
+    uint32_t ts, const struct faketls_client_rand *rnd, size_t split,
+    uint8_t *out, size_t cap, size_t *out_len)
+{
+	struct faketls_build b = { .domain = domain, .cuts = { split } };
+
+	if (domain == NULL)
+		return FAKETLS_ERR_ARG;
+	return faketls_hello_build_with(secret, &b, ts, rnd, out, cap,
+	    out_len);
+}
+
 int
 faketls_hello_build_pq(const uint8_t secret[SECRET_LEN], const char *domain,
     uint32_t ts, const struct faketls_client_rand *rnd,
     uint8_t pq_share[FAKETLS_PQ_SHARE_LEN], uint8_t *out, size_t cap,
     size_t *out_len)
 {
-	if (pq_share == NULL)
+	struct faketls_build b = { .domain = domain, .pq_share = pq_share };
+
+	if (domain == NULL || pq_share == NULL)
 		return FAKETLS_ERR_ARG;
-	mlkem_fold(pq_share);
-	return hello_build(secret, domain, ts, rnd, pq_share, 0, out, cap,
+	return faketls_hello_build_with(secret, &b, ts, rnd, out, cap,
 	    out_len);
 }
 

@@ -256,7 +256,11 @@ tls_checks(struct handshake *h, const struct faketls_hello *hello,
 	int64_t now = h->unix_now, oldest;
 	uint32_t past = (uint32_t)cfg->time_skew_past;
 
-	if (!sni_known(cfg, hello->sni)) {
+	if (hello->sni_len == 0 && cfg->require_sni)
+		return fail(h, HANDSHAKE_REJECT_TLS_NO_SNI, "hello without a "
+		    "server name (require_sni)");
+	/* No SNI (iOS, macOS apps): the first domain's, if the digest says so. */
+	if (hello->sni_len != 0 && !sni_known(cfg, hello->sni)) {
 		if (cfg->unknown_sni == CONFIG_SNI_DROP)
 			h->drop = 1;
 		return fail(h, HANDSHAKE_REJECT_TLS_SNI, "hello for unknown "
@@ -301,6 +305,19 @@ looks_obfs2(struct handshake *h)
 	return rc == 0;
 }
 
+/* Each parse failure its own reason, so that operators can tell them apart. */
+static int
+hello_refused(struct handshake *h, int rc)
+{
+	if (rc == FAKETLS_NOT_TLS)
+		return fail(h, HANDSHAKE_REJECT_NOT_TLS, "not a TLS record");
+	if (rc == FAKETLS_ERR_OVERSIZE)
+		return fail(h, HANDSHAKE_REJECT_TLS_TOO_BIG, "TLS hello over "
+		    "%d bytes", FAKETLS_HELLO_MAX);
+	return fail(h, HANDSHAKE_REJECT_TLS_MALFORMED, "not a TLS hello we "
+	    "accept (%d)", rc);
+}
+
 /*
  * A random obfuscated2 header may start like a TLS record (only 16 03 01 02
  * is avoided by clients), so where plain modes are allowed a header that
@@ -328,8 +345,7 @@ tls_hello(struct handshake *h, int plain_ok)
 	if (rc != 0) {
 		if (plain_ok && !tried && looks_obfs2(h))
 			return plain_obfs2(h);
-		return fail(h, HANDSHAKE_REJECT_NOT_TLS, "not a TLS hello we "
-		    "accept (%d)", rc);
+		return hello_refused(h, rc);
 	}
 	if ((rc = tls_checks(h, &hello, &m)) != 0)
 		return rc;

@@ -29,6 +29,9 @@ static const char *const reject_names[STATS_REJECT_COUNT] = {
 	[STATS_REJECT_USER_LIMIT] = "user_limit",
 	[STATS_REJECT_PROXY_HEADER] = "proxy_header",
 	[STATS_REJECT_BLOCKED] = "blocked",
+	[STATS_REJECT_TLS_NO_SNI] = "tls_no_sni",
+	[STATS_REJECT_TLS_MALFORMED] = "tls_malformed",
+	[STATS_REJECT_TLS_TOO_BIG] = "hello_too_big",
 };
 
 static const char *const link_names[STATS_LINK_COUNT] = {

@@ -32,7 +32,7 @@
 struct tls_state {
 	uint8_t secret[SECRET_LEN];	/* to check a deferred reply */
 	uint8_t random[TLS_RANDOM_LEN];	/* of our hello */
-	uint8_t hello[FAKETLS_BUILD_MAX];
+	uint8_t hello[FAKETLS_HELLO_MAX];
 	size_t hello_len;
 	int reply_pending;		/* early: not read yet */
 	size_t rec_max;
@@ -439,20 +439,26 @@ tclient_connect_after(const struct sockaddr *from, const uint8_t *pre,
 /* ---- fake-TLS (doc/PROTOCOL.md 3) ---- */
 
 static int
-hello_build(const uint8_t *secret, const char *domain, int ts_offset,
-    size_t record_split, uint8_t *out, size_t cap, size_t *len)
+hello_build(const uint8_t *secret, const char *domain,
+    const struct tclient_tls_opts *o, uint8_t *out, size_t cap, size_t *len)
 {
+	struct faketls_build b = o->shape;
 	struct faketls_client_rand rnd;
-	uint8_t priv[TLS_X25519_LEN];
+	uint8_t priv[TLS_X25519_LEN], pq[FAKETLS_PQ_SHARE_LEN];
 	int rc = TCLIENT_ERR;
 
+	b.domain = o->no_sni ? NULL : domain;
+	b.pq_share = o->pq ? pq : NULL;
+	if (o->record_split != 0)
+		b.cuts[0] = o->record_split;
 	if (crypto_random(rnd.session_id, sizeof(rnd.session_id)) == 0 &&
 	    crypto_random(rnd.grease, sizeof(rnd.grease)) == 0 &&
+	    crypto_random(pq, sizeof(pq)) == 0 &&
 	    crypto_random(priv, sizeof(priv)) == 0 &&
 	    crypto_x25519_public(priv, rnd.key_share) == 0)
-		rc = faketls_hello_build(secret, domain,
-		    (uint32_t)(time(NULL) + ts_offset), &rnd, record_split,
-		    out, cap, len) == 0 ? 0 : TCLIENT_ERR_ARG;
+		rc = faketls_hello_build_with(secret, &b,
+		    (uint32_t)(time(NULL) + o->ts_offset), &rnd, out, cap,
+		    len) == 0 ? 0 : TCLIENT_ERR_ARG;
 	crypto_cleanse(priv, sizeof(priv));
 	return rc;
 }
@@ -462,9 +468,22 @@ tclient_tls_hello_build(const uint8_t *secret, const char *domain,
     int ts_offset, size_t record_split, uint8_t *out, size_t cap,
     size_t *len)
 {
-	if (secret == NULL || domain == NULL || out == NULL || len == NULL)
+	struct tclient_tls_opts o = { .ts_offset = ts_offset,
+	    .record_split = record_split };
+
+	return tclient_tls_hello_build_with(secret, domain, &o, out, cap, len);
+}
+
+int
+tclient_tls_hello_build_with(const uint8_t *secret, const char *domain,
+    const struct tclient_tls_opts *o, uint8_t *out, size_t cap, size_t *len)
+{
+	static const struct tclient_tls_opts defaults;
+
+	if (secret == NULL || (domain == NULL && (o == NULL || !o->no_sni)) ||
+	    out == NULL || len == NULL)
 		return TCLIENT_ERR_ARG;
-	return hello_build(secret, domain, ts_offset, record_split, out, cap,
+	return hello_build(secret, domain, o != NULL ? o : &defaults, out, cap,
 	    len);
 }
 
@@ -507,13 +526,16 @@ done:
 	return rc;
 }
 
-/* The hello (in one or two writes), and with early the CCS and header. */
+/*
+ * The hello in the writes write_split or write_cuts say (TCP_NODELAY keeps
+ * them apart on the wire), and with early the CCS and header.
+ */
 static int
 send_hello(struct tclient *c, const struct tclient_tls_opts *o,
     const uint8_t *first, size_t first_len)
 {
-	uint8_t buf[FAKETLS_BUILD_MAX + 128];
-	size_t len = c->tls->hello_len, cut = o->write_split;
+	uint8_t buf[FAKETLS_HELLO_MAX + 128];
+	size_t len = c->tls->hello_len, off = 0, end, i = 0;
 	int rc;
 
 	memcpy(buf, c->tls->hello, len);
@@ -521,13 +543,19 @@ send_hello(struct tclient *c, const struct tclient_tls_opts *o,
 		memcpy(buf + len, first, first_len);
 		len += first_len;
 	}
-	if (cut == 0 || cut >= len)
-		return write_all(c->fd, buf, len, c->timeout_ms);
-	if ((rc = write_all(c->fd, buf, cut, c->timeout_ms)) != 0)
-		return rc;
-	if (o->write_delay_ms > 0)
-		poll(NULL, 0, o->write_delay_ms);
-	return write_all(c->fd, buf + cut, len - cut, c->timeout_ms);
+	for (;;) {
+		end = o->write_split != 0 && i == 0 ? o->write_split :
+		    i < TCLIENT_WRITE_CUTS ? o->write_cuts[i] : 0;
+		if (end <= off || end >= len)
+			end = len;
+		if ((rc = write_all(c->fd, buf + off, end - off,
+		    c->timeout_ms)) != 0 || end == len)
+			return rc;
+		off = end;
+		i++;
+		if (o->write_delay_ms > 0)
+			poll(NULL, 0, o->write_delay_ms);
+	}
 }
 
 static int
@@ -547,8 +575,8 @@ tls_handshake(struct tclient *c, const uint8_t *secret, const char *domain,
 		return TCLIENT_ERR;
 	memcpy(s->secret, secret, SECRET_LEN);
 	s->rec_max = TLS_PLAINTEXT_MAX;
-	if ((rc = hello_build(secret, domain, o->ts_offset, o->record_split,
-	    s->hello, sizeof(s->hello), &s->hello_len)) != 0)
+	if ((rc = hello_build(secret, domain, o, s->hello, sizeof(s->hello),
+	    &s->hello_len)) != 0)
 		return rc;
 	/* Our own hello parsed: the random wherever the records cut it. */
 	if (faketls_hello_parse(s->hello, s->hello_len, &h) != 0)
@@ -581,7 +609,8 @@ tclient_connect_tls(const struct sockaddr *sa, socklen_t salen,
 	struct tclient *c;
 	int rc;
 
-	if (sa == NULL || secret == NULL || domain == NULL || out == NULL)
+	if (sa == NULL || secret == NULL || out == NULL ||
+	    (domain == NULL && (o == NULL || !o->no_sni)))
 		return TCLIENT_ERR_ARG;
 	if ((rc = client_new(NULL, sa, salen, timeout_ms, &c)) != 0)
 		return rc;

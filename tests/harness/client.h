@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include "faketls.h"
 #include "frame.h"
 
 #define TCLIENT_ERR		(-1)	/* system error: errno says why
@@ -69,14 +70,25 @@ int tclient_connect_raw(const struct sockaddr *sa, socklen_t salen,
 /*
  * fake-TLS (doc/PROTOCOL.md 3). All zero: the way TDLib connects.
  */
+#define TCLIENT_WRITE_CUTS	64
+
 struct tclient_tls_opts {
+	struct faketls_build shape;	/* the hello's shape; domain and
+					   pq_share are set from the domain
+					   argument, no_sni and pq */
+	int no_sni;		/* no server_name extension (iOS apps) */
+	int pq;			/* an X25519MLKEM768 key share (random) */
+	size_t write_cuts[TCLIENT_WRITE_CUTS];	/* the hello's writes end at
+						   these offsets, ascending;
+						   0 ends the list; with
+						   write_delay_ms between */
 	int ts_offset;		/* seconds added to now as the hello's time */
 	size_t record_split;	/* hello in two records, this many handshake
 				   bytes in the first (faketls_hello_build's
 				   split); 0: one record */
 	size_t write_split;	/* hello in two TCP writes, this many bytes in
-				   the first; 0: one write */
-	int write_delay_ms;	/* pause between those two writes */
+				   the first; 0: one write (or write_cuts) */
+	int write_delay_ms;	/* pause between those writes */
 	int early;		/* the CCS and the header record go in the
 				   hello's write, before the reply; the
 				   reply is then checked at the first read */
@@ -106,6 +118,9 @@ int tclient_connect_tls(const struct sockaddr *sa, socklen_t salen,
 int tclient_tls_hello_build(const uint8_t *secret, const char *domain,
     int ts_offset, size_t record_split, uint8_t *out, size_t cap,
     size_t *len);
+/* The same in the shape o gives (NULL: TDLib's); domain unused with no_sni. */
+int tclient_tls_hello_build_with(const uint8_t *secret, const char *domain,
+    const struct tclient_tls_opts *o, uint8_t *out, size_t cap, size_t *len);
 /* The hello c sent (replay tests); NULL when c is not fake-TLS. */
 const uint8_t *tclient_tls_hello(const struct tclient *c, size_t *len);
 /*

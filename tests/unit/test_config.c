@@ -141,6 +141,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(cfg.time_skew_future, 30);
 	ck_assert_int_eq(cfg.replay_cache_size, 262144);
 	ck_assert_int_eq(cfg.unknown_sni, CONFIG_SNI_MASK);
+	ck_assert_int_eq(cfg.require_sni, 0);
 	ck_assert_int_eq(cfg.mask_probe_interval, 3600);
 	ck_assert_int_eq(cfg.mask_timeout, 600);
 	ck_assert(cfg.mask_max_bytes == 100LL * 1024 * 1024);
@@ -554,6 +555,8 @@ START_TEST(tls_value_forms)
 	ck_assert_int_eq(cfg.unknown_sni, CONFIG_SNI_DROP);
 	ck_assert_int_eq(set("tls", "unknown_sni", "mask"), 0);
 	ck_assert_int_eq(cfg.unknown_sni, CONFIG_SNI_MASK);
+	ck_assert_int_eq(set("tls", "require_sni", "yes"), 0);
+	ck_assert_int_eq(cfg.require_sni, 1);
 	ck_assert_int_eq(set("tls", "mask_probe_interval", "0"), 0);
 	ck_assert_int_eq(cfg.mask_probe_interval, 0);
 	ck_assert_int_eq(set("tls", "mask_probe_interval", "60"), 0);
@@ -1087,7 +1090,7 @@ START_TEST(unknown_names)
 	ck_assert_str_eq(err, "config: [tls] domains: unknown key; expected "
 	    "one of domain, mask_host, mask_port, mask_proxy_protocol, "
 	    "time_skew_past, time_skew_future, replay_cache_size, unknown_sni, "
-	    "mask_probe_interval, mask_timeout, mask_max_bytes");
+	    "mask_probe_interval, mask_timeout, mask_max_bytes, require_sni");
 	ck_assert_int_eq(load("[middle]\nadtag = " AD_TAG "\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [middle] adtag: unknown key; expected "
 	    "one of ad_tag, proxy_secret_url, proxy_config_url, "
@@ -2086,6 +2089,9 @@ START_TEST(stats_output)
 	    "rejected{reason=\"user_limit\"} 0\n"
 	    "rejected{reason=\"proxy_header\"} 0\n"
 	    "rejected{reason=\"blocked\"} 0\n"
+	    "rejected{reason=\"tls_no_sni\"} 0\n"
+	    "rejected{reason=\"tls_malformed\"} 0\n"
+	    "rejected{reason=\"hello_too_big\"} 0\n"
 	    "user_connections{user=\"alice\"} 5\n"
 	    "user_active{user=\"alice\"} 0\n"
 	    "user_bytes_in{user=\"alice\"} 0\n"

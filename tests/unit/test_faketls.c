@@ -598,8 +598,8 @@ START_TEST(reject_truncated)
 		buf[8] = (uint8_t)(len - 4);
 		/* 83: header, version, random, session id, suites, comp. */
 		ck_assert_int_eq(faketls_hello_parse(buf, 5 + len, &h),
-		    len < 83 ? FAKETLS_ERR_TRUNCATED : len == 83 ?
-		    FAKETLS_ERR_NO_SNI : FAKETLS_ERR_EXTENSIONS);
+		    len < 83 ? FAKETLS_ERR_TRUNCATED :
+		    FAKETLS_ERR_EXTENSIONS);
 	}
 	/* Any prefix of a valid hello only asks for more. */
 	n = mk_hello(&m, buf, sizeof(buf));
@@ -628,12 +628,12 @@ START_TEST(reject_oversize)
 	ck_assert_int_eq(faketls_hello_parse((const uint8_t *)
 	    "\x16\x03\x01\x02\x00\x01\xff\xff\xff", 9, &h),
 	    FAKETLS_ERR_OVERSIZE);
-	/* 5 + 4 + 16375 = 16384 fits; one more does not. */
+	/* A message of 4 + 16380 = 16384 bytes fits; one more does not. */
 	ck_assert_int_eq(faketls_hello_parse((const uint8_t *)
-	    "\x16\x03\x01\x02\x00\x01\x00\x3f\xf7", 9, &h),
+	    "\x16\x03\x01\x40\x00\x01\x00\x3f\xfc", 9, &h),
 	    FAKETLS_NEED_MORE);
 	ck_assert_int_eq(faketls_hello_parse((const uint8_t *)
-	    "\x16\x03\x01\x02\x00\x01\x00\x3f\xf8", 9, &h),
+	    "\x16\x03\x01\x40\x00\x01\x00\x3f\xfd", 9, &h),
 	    FAKETLS_ERR_OVERSIZE);
 	/*
 	 * A hello that fits, cut into 1-byte records: the headers push the
@@ -647,10 +647,14 @@ START_TEST(reject_oversize)
 		n += 6;
 	}
 	ck_assert_int_eq(faketls_hello_parse(buf, n, &h), FAKETLS_ERR_OVERSIZE);
-	/* 2730 records end at 16380: no room for a 6-byte one after them. */
-	ck_assert_int_eq(faketls_hello_parse(buf, 2730 * 6 - 1, &h),
+	/*
+	 * 2901 records end at 17406: no room for a 6-byte one after them
+	 * under FAKETLS_HELLO_MAX (17408).
+	 */
+	ck_assert_uint_eq(FAKETLS_HELLO_MAX, 17408);
+	ck_assert_int_eq(faketls_hello_parse(buf, 2901 * 6 - 1, &h),
 	    FAKETLS_NEED_MORE);
-	ck_assert_int_eq(faketls_hello_parse(buf, 2730 * 6, &h),
+	ck_assert_int_eq(faketls_hello_parse(buf, 2901 * 6, &h),
 	    FAKETLS_ERR_OVERSIZE);
 	free(buf);
 }
@@ -705,7 +709,7 @@ START_TEST(reject_extensions)
 	m.exts = "";
 	m.ext_len_delta = 0;
 	m.no_exts = 1;
-	ck_assert_int_eq(mk_parse(&m, &h), FAKETLS_ERR_NO_SNI);
+	ck_assert_int_eq(mk_parse(&m, &h), FAKETLS_ERR_EXTENSIONS);
 	/* The SNI extension twice. */
 	m = mk_default();
 	snprintf(exts, sizeof(exts), "%s%s", example_sni, example_sni);
@@ -719,18 +723,27 @@ START_TEST(reject_extensions)
 }
 END_TEST
 
-START_TEST(reject_no_sni)
+/*
+ * No server_name (iOS and macOS apps): the hello parses with sni "" and
+ * the digest decides. No extension block at all is no TLS 1.3 client.
+ */
+START_TEST(accept_no_sni)
 {
 	struct faketls_hello h;
 	struct mk m = mk_default();
 
 	m.no_exts = 1;
-	ck_assert_int_eq(mk_parse(&m, &h), FAKETLS_ERR_NO_SNI);
+	ck_assert_int_eq(mk_parse(&m, &h), FAKETLS_ERR_EXTENSIONS);
 	m = mk_default();
 	m.exts = "";
-	ck_assert_int_eq(mk_parse(&m, &h), FAKETLS_ERR_NO_SNI);
+	ck_assert_int_eq(mk_parse(&m, &h), 0);
+	ck_assert_uint_eq(h.sni_len, 0);
 	m.exts = "00170000ff0100010000150003000000";
-	ck_assert_int_eq(mk_parse(&m, &h), FAKETLS_ERR_NO_SNI);
+	memset(&h, 0x55, sizeof(h));
+	ck_assert_int_eq(mk_parse(&m, &h), 0);
+	ck_assert_uint_eq(h.sni_len, 0);
+	ck_assert_str_eq(h.sni, "");
+	ck_assert_uint_eq(h.cipher_suite, 0x1301);
 }
 END_TEST
 
@@ -1751,7 +1764,7 @@ faketls_suite(void)
 	tcase_add_test(tc, reject_session_id);
 	tcase_add_test(tc, reject_cipher);
 	tcase_add_test(tc, reject_extensions);
-	tcase_add_test(tc, reject_no_sni);
+	tcase_add_test(tc, accept_no_sni);
 	tcase_add_test(tc, reject_bad_sni);
 	tcase_add_test(tc, split_reads);
 	tcase_add_test(tc, split_records_signed);
