@@ -971,7 +971,7 @@ END_TEST
 
 enum probe {
 	P_REPLAY, P_WRONG_SECRET, P_STALE, P_FUTURE, P_OTHER_SNI, P_GARBAGE,
-	P_PLAIN_DD, P_COUNT
+	P_PLAIN_DD, P_NO_SNI, P_MALFORMED, P_TOO_BIG, P_COUNT
 };
 
 static const char *const probe_reason[P_COUNT] = {
@@ -982,7 +982,31 @@ static const char *const probe_reason[P_COUNT] = {
 	[P_OTHER_SNI] = "rejected{reason=\"tls_sni\"}",
 	[P_GARBAGE] = "rejected{reason=\"not_tls\"}",
 	[P_PLAIN_DD] = "rejected{reason=\"not_tls\"}",
+	[P_NO_SNI] = "rejected{reason=\"tls_no_sni\"}",
+	[P_MALFORMED] = "rejected{reason=\"tls_malformed\"}",
+	[P_TOO_BIG] = "rejected{reason=\"hello_too_big\"}",
 };
+
+/* Bytes of a probe that is no hello: compared with the cover's answer. */
+static int
+probe_is_hello(enum probe p)
+{
+	return p != P_GARBAGE && p != P_PLAIN_DD && p != P_MALFORMED &&
+	    p != P_TOO_BIG;
+}
+
+/*
+ * A message one byte over FAKETLS_HELLO_MSG_MAX in one full record: the
+ * declared length alone refuses it; zeros after that.
+ */
+static void
+too_big_hello(uint8_t *buf, size_t cap, size_t *len)
+{
+	*len = TLS_RECORD_HEADER_LEN + TLS_PLAINTEXT_MAX;
+	ck_assert_uint_le(*len, cap);
+	memset(buf, 0, *len);
+	memcpy(buf, "\x16\x03\x01\x40\x00\x01\x00\x3f\xfd", 9);
+}
 
 /* A plain dd client's header for the secret, as tclient_connect sends. */
 static void
@@ -1007,6 +1031,7 @@ probe_bytes(const struct env *e, enum probe p, uint8_t *buf, size_t cap,
 {
 	const struct tclient_tls_opts stale = { .ts_offset = -3600 };
 	const struct tclient_tls_opts future = { .ts_offset = 3600 };
+	const struct tclient_tls_opts no_sni = { .no_sni = 1 };
 	uint8_t wrong[SECRET_LEN];
 	const struct tclient_tls_opts *o = NULL;
 	struct tclient *c;
@@ -1027,6 +1052,15 @@ probe_bytes(const struct env *e, enum probe p, uint8_t *buf, size_t cap,
 		*len = 300;
 		garbage(buf, *len);
 		return;
+	case P_MALFORMED:
+		/* A valid hello but for its handshake type: a ServerHello. */
+		ck_assert_int_eq(tclient_tls_hello_build(e->key, DOMAIN, 0, 0,
+		    buf, cap, len), 0);
+		buf[TLS_RECORD_HEADER_LEN] = TLS_HS_SERVER_HELLO;
+		return;
+	case P_TOO_BIG:
+		too_big_hello(buf, cap, len);
+		return;
 	case P_PLAIN_DD:
 		dd_header(e->key, buf);
 		/* and a frame's worth of stream */
@@ -1042,6 +1076,9 @@ probe_bytes(const struct env *e, enum probe p, uint8_t *buf, size_t cap,
 	case P_OTHER_SNI:
 		sni = OTHER_DOMAIN;
 		break;
+	case P_NO_SNI:
+		o = &no_sni;
+		break;
 	default:
 		break;
 	}
@@ -1050,8 +1087,8 @@ probe_bytes(const struct env *e, enum probe p, uint8_t *buf, size_t cap,
 	    e->len, p == P_WRONG_SECRET ? wrong : e->key, sni, 2, o,
 	    ITEST_IO_MS,
 	    &c), TCLIENT_ERR_TLS);
-	ck_assert_int_eq(tclient_tls_hello_build(p == P_WRONG_SECRET ? wrong :
-	    e->key, sni, o != NULL ? o->ts_offset : 0, 0, buf, cap, len), 0);
+	ck_assert_int_eq(tclient_tls_hello_build_with(p == P_WRONG_SECRET ?
+	    wrong : e->key, sni, o, buf, cap, len), 0);
 }
 
 /*
@@ -1077,18 +1114,18 @@ check_same_answer(const uint8_t *direct, size_t dn, int dclosed,
 }
 
 /*
- * _i: enum probe. Each is relayed to the cover site byte for byte (the
- * cover saw exactly its bytes first) and gets the cover's answer; the DC
- * never hears of it; it is counted as masked under its reason (a bad hello
- * twice: the app's own attempt, then the raw one).
+ * _i: enum probe, with require_sni = yes. Each is relayed to the cover site
+ * byte for byte (the cover saw exactly its bytes first) and gets the
+ * cover's answer; the DC never hears of it; it is counted as masked under
+ * its reason (a bad hello twice: the app's own attempt, then the raw one).
  */
 START_TEST(probes_reach_cover)
 {
-	uint8_t buf[FAKETLS_BUILD_MAX], key[SECRET_LEN];
+	uint8_t buf[FAKETLS_HELLO_MAX], key[SECRET_LEN];
 	uint8_t *direct = malloc(RESP_MAX), *proxied = malloc(RESP_MAX);
 	struct cover *cv = site_start();
 	size_t len = 0, dn, pn, used;
-	int dclosed, pclosed, hello = _i != P_GARBAGE && _i != P_PLAIN_DD;
+	int dclosed, pclosed, hello = probe_is_hello((enum probe)_i);
 	long long dc_conns = _i == P_REPLAY;
 	long long masked = hello && _i != P_REPLAY ? 2 : 1;
 	struct env e;
@@ -1097,11 +1134,12 @@ START_TEST(probes_reach_cover)
 		return;
 	ck_assert_ptr_nonnull(direct);
 	ck_assert_ptr_nonnull(proxied);
-	env_start(&e, cv, "");
+	env_start_tls(&e, cv, "", "require_sni = yes\n");
 	probe_bytes(&e, (enum probe)_i, buf, sizeof(buf), &len);
 	ck_assert_int_eq(cover_exchange((struct sockaddr *)&e.ss, e.len, buf,
 	    len, proxied, RESP_MAX, &pn, &pclosed, QUIET_MS, ITEST_IO_MS), 0);
-	ck_assert_int_ge(cover_seen(cv, buf, len), 1);
+	ck_assert_int_ge(cover_seen(cv, buf,
+	    len < COVER_SEEN_MAX ? len : COVER_SEEN_MAX), 1);
 	ck_assert_int_eq(cover_exchange((struct sockaddr *)&e.cs, e.clen, buf,
 	    len, direct, RESP_MAX, &dn, &dclosed, QUIET_MS, ITEST_IO_MS), 0);
 	check_same_answer(direct, dn, dclosed, proxied, pn, pclosed, hello);
@@ -1423,6 +1461,135 @@ START_TEST(tls_inner_not_dd)
 }
 END_TEST
 
+/* ---- every shape of hello a real client sends */
+
+/* The hello of a client the first 1,443 bytes of which fill a segment. */
+#define SEG_CUT		1443
+#define SEG_GAP_MS	3
+
+struct shape {
+	const char *name;
+	struct tclient_tls_opts o;
+};
+
+static const struct shape shapes[] = {
+	{ "record version 03 03",
+	    { .shape = { .record_version = TLS_VERSION_12 } } },
+	{ "two records", { .shape = { .cuts = { 200 } } } },
+	{ "three records", { .shape = { .cuts = { 100, 300 } } } },
+	{ "four records, the handshake header cut across three",
+	    { .shape = { .cuts = { 1, 2, 40 } } } },
+	{ "512 bytes", { .shape = { .msg_len = 512 - TLS_RECORD_HEADER_LEN } } },
+	{ "4 KiB, 03 03", { .shape = { .msg_len = 4096,
+	    .record_version = TLS_VERSION_12 } } },
+	{ "16 KiB in one full record",
+	    { .shape = { .msg_len = TLS_PLAINTEXT_MAX } } },
+	{ "16 KiB in four records, 03 03", { .shape = {
+	    .msg_len = FAKETLS_HELLO_MSG_MAX, .record_version = TLS_VERSION_12,
+	    .cuts = { 5000, 5000, 5000 } } } },
+	{ "X25519MLKEM768", { .pq = 1 } },
+	{ "X25519MLKEM768, ECH, ALPS 0x44cd (Chrome)",
+	    { .pq = 1, .shape = { .ech = 1, .alps = FAKETLS_EXT_ALPS } } },
+	{ "ECH, ALPS 0x4469", { .shape = { .ech = 1,
+	    .alps = FAKETLS_EXT_ALPS_OLD } } },
+	{ "no SNI (iOS, macOS)", { .no_sni = 1 } },
+	{ "no SNI, X25519MLKEM768", { .no_sni = 1, .pq = 1 } },
+	{ "1,443 bytes, 3 ms, the rest", { .pq = 1, .write_split = SEG_CUT,
+	    .write_delay_ms = SEG_GAP_MS } },
+	{ "Chrome in three records, 03 03, in five segments",
+	    { .pq = 1, .shape = { .ech = 1, .alps = FAKETLS_EXT_ALPS,
+	    .record_version = TLS_VERSION_12, .cuts = { 700, 700 } },
+	    .write_cuts = { 1, 6, 700, SEG_CUT }, .write_delay_ms = 2 } },
+	{ "16 KiB, no SNI, segments of 1,443 bytes", { .no_sni = 1,
+	    .shape = { .msg_len = FAKETLS_HELLO_MSG_MAX },
+	    .write_cuts = { SEG_CUT, 2 * SEG_CUT, 5 * SEG_CUT, 11 * SEG_CUT },
+	    .write_delay_ms = SEG_GAP_MS } },
+};
+#define NSHAPES	(sizeof(shapes) / sizeof(shapes[0]))
+
+/* One connection in shape o: its frames come back byte for byte. */
+static void
+shape_echo(const struct env *e, const struct tclient_tls_opts *o,
+    const char *name)
+{
+	const uint8_t *hello;
+	struct faketls_hello h;
+	struct tclient *c = NULL;
+	size_t n = 0;
+	int rc;
+
+	rc = tclient_connect_tls((const struct sockaddr *)&e->ss, e->len,
+	    e->key, DOMAIN, 2, o, ITEST_IO_MS, &c);
+	ck_assert_msg(rc == 0, "%s: connect %d", name, rc);
+	/* The hello had the shape: our own parser says so. */
+	ck_assert_ptr_nonnull(hello = tclient_tls_hello(c, &n));
+	ck_assert_int_eq(faketls_hello_parse(hello, n, &h), 0);
+	ck_assert_uint_eq(h.sni_len, o->no_sni ? 0 : strlen(DOMAIN));
+	ck_assert_uint_eq(hello[2], o->shape.record_version != 0 ?
+	    o->shape.record_version & 0xff : TLS_VERSION_10 & 0xff);
+	if (o->shape.msg_len != 0)
+		ck_assert_uint_eq(h.msg_len, o->shape.msg_len);
+	echo_sizes(c, few_sizes, 2);
+	tclient_close(c);
+}
+
+/*
+ * _i: fast mode off, on. Each shape in shapes gets through, byte for byte
+ * both ways, and nothing is refused or masked.
+ */
+START_TEST(hello_shapes)
+{
+	struct cover *cv;
+	struct env e;
+	size_t i;
+
+	ck_assert_int_eq(cover_start_echo(&cv), 0);
+	env_start(&e, cv, _i ? "fast_mode = yes\n" : "fast_mode = no\n");
+	for (i = 0; i < NSHAPES; i++)
+		shape_echo(&e, &shapes[i].o, shapes[i].name);
+	ck_assert_uint_eq(fakedc_counter(e.dc, FAKEDC_HEADERS), NSHAPES);
+	wait_counter(&e, "active", 0);
+	ck_assert_int_eq(counter(&e, "handshakes"), NSHAPES);
+	ck_assert_int_eq(counter(&e, "masked"), 0);
+	ck_assert_int_eq(counter(&e, "rejected{reason=\"tls_malformed\"}"), 0);
+	env_stop(&e);
+}
+END_TEST
+
+/*
+ * The TDLib hello cut into two segments at every byte of its first
+ * records' headers and its random, then every 37th byte, with 1 ms
+ * between; and into 1-byte segments up to the random's end.
+ */
+START_TEST(hello_split_sweep)
+{
+	struct tclient_tls_opts o = { .write_delay_ms = 1,
+	    .shape = { .cuts = { 300 } } };
+	struct cover *cv;
+	size_t cut, i, n = 0;
+	struct env e;
+
+	ck_assert_int_eq(cover_start_echo(&cv), 0);
+	env_start(&e, cv, "");
+	for (cut = 1; cut < FAKETLS_TDLIB_HELLO_LEN + TLS_RECORD_HEADER_LEN;
+	    cut += cut < TLS_RANDOM_OFF + TLS_RANDOM_LEN ? 1 : 37) {
+		o.write_split = cut;
+		shape_echo(&e, &o, "sweep");
+		n++;
+	}
+	o.write_split = 0;
+	for (i = 0; i < TLS_RANDOM_OFF + TLS_RANDOM_LEN; i++)
+		o.write_cuts[i] = i + 1;
+	shape_echo(&e, &o, "1-byte segments");
+	n++;
+	ck_assert_uint_eq(fakedc_counter(e.dc, FAKEDC_HEADERS), n);
+	wait_counter(&e, "active", 0);
+	ck_assert_int_eq(counter(&e, "handshakes"), (long long)n);
+	ck_assert_int_eq(counter(&e, "masked"), 0);
+	env_stop(&e);
+}
+END_TEST
+
 static Suite *
 tls_suite(void)
 {
@@ -1443,6 +1610,8 @@ tls_suite(void)
 	tcase_add_test(site, cover_echo_works);
 	tcase_add_loop_test(echo, tls_echo, 0, 2);
 	tcase_add_test(echo, tls_copy_path);
+	tcase_add_loop_test(echo, hello_shapes, 0, 2);
+	tcase_add_test(echo, hello_split_sweep);
 	tcase_add_test(mask, mask_curl_and_certificate);
 	tcase_add_loop_test(mask, probes_reach_cover, 0, P_COUNT);
 	tcase_add_test(mask, mask_bulk_echo);
