@@ -124,12 +124,16 @@ parse_in_pieces(const uint8_t *data, size_t size, uint32_t seed)
 	}
 }
 
-/* The input as a domain name; the split point from the hash. */
+/*
+ * The input as a domain name; the split point and the shape (SNI or
+ * none, ECH, ALPS, record version) from the hash.
+ */
 static void
 build_from(const uint8_t *data, size_t size, uint32_t seed)
 {
-	static uint8_t out[FAKETLS_BUILD_MAX];
+	static uint8_t out[2 * FAKETLS_BUILD_MAX];
 	struct faketls_client_rand r;
+	struct faketls_build b;
 	struct faketls_hello h;
 	struct faketls_match m;
 	char domain[TLS_SNI_MAX + 2];
@@ -141,12 +145,18 @@ build_from(const uint8_t *data, size_t size, uint32_t seed)
 	domain[size] = '\0';
 	memset(&r, (int)(seed & 0xff), sizeof(r));
 	split = (seed >> 4) % 600;
-	if (faketls_hello_build(secret, domain, seed, &r, split, out,
-	    sizeof(out), &n) != 0)
+	memset(&b, 0, sizeof(b));
+	b.domain = seed & 1 << 16 ? NULL : domain;
+	b.ech = (seed >> 17) & 1;
+	b.alps = seed & 1 << 18 ? FAKETLS_EXT_ALPS : 0;
+	b.record_version = seed & 1 << 19 ? TLS_VERSION_12 : TLS_VERSION_10;
+	b.cuts[0] = split;
+	if (faketls_hello_build_with(secret, &b, seed, &r, out, sizeof(out),
+	    &n) != 0)
 		return;
 	check(faketls_hello_parse(out, n, &h) == 0);
 	check(h.nrecords == (split > 0 ? 2u : 1u));
-	check(strcmp(h.sni, domain) == 0);
+	check(strcmp(h.sni, b.domain != NULL ? domain : "") == 0);
 	check(faketls_hello_verify(out, &h,
 	    (const uint8_t (*)[SECRET_LEN])secret, 1, &m) == 0);
 	check(m.ts == seed);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "ckmain.h"
 #include "crypto.h"
 #include "faketls.h"
@@ -1741,6 +1742,166 @@ START_TEST(pq_hello)
 }
 END_TEST
 
+/*
+ * RFC 8448 3 (simple 1-RTT handshake): the client's ClientHello record as
+ * the RFC prints it, SNI "server"; then by hand the same without its SNI
+ * extension (the lengths 15 bytes shorter), as iOS apps send theirs.
+ */
+static const char rfc8448_hello[] =
+    "16030100c4010000c00303cb34ecb1e78163ba1c38c6dacb196a6dffa21a8d9912ec18"
+    "a2ef6283024dece7000006130113031302010000910000000b0009000006736572766572"
+    "ff01000100000a00140012001d0017001800190100010101020103010400230000003300"
+    "260024001d002099381de560e4bd43d23d8e435a7dbafeb3c06e51c13cae4d5413691e52"
+    "9aaf2c002b0003020304000d0020001e040305030603020308040805080604010501060102"
+    "01040205020602020200 2d00020101001c00024001";
+static const char rfc8448_no_sni[] =
+    "16030100b5010000b10303cb34ecb1e78163ba1c38c6dacb196a6dffa21a8d9912ec18"
+    "a2ef6283024dece700000613011303130201000082"
+    "ff01000100000a00140012001d0017001800190100010101020103010400230000003300"
+    "260024001d002099381de560e4bd43d23d8e435a7dbafeb3c06e51c13cae4d5413691e52"
+    "9aaf2c002b0003020304000d0020001e040305030603020308040805080604010501060102"
+    "01040205020602020200 2d00020101001c00024001";
+
+static size_t
+unhex_spaced(const char *hex, uint8_t *out, size_t cap)
+{
+	char clean[512];
+	size_t n = 0;
+
+	for (; *hex != '\0'; hex++)
+		if (*hex != ' ') {
+			ck_assert_uint_lt(n, sizeof(clean) - 1);
+			clean[n++] = *hex;
+		}
+	clean[n] = '\0';
+	return itest_unhex(clean, out, cap);
+}
+
+START_TEST(rfc8448_hellos)
+{
+	uint8_t buf[256];
+	struct faketls_hello h;
+	size_t n;
+
+	n = unhex_spaced(rfc8448_hello, buf, sizeof(buf));
+	ck_assert_uint_eq(n, 201);
+	parse_ok(buf, n, &h);
+	ck_assert_str_eq(h.sni, "server");
+	ck_assert_uint_eq(h.sni_len, 6);
+	ck_assert_uint_eq(h.session_id_len, 0);
+	ck_assert_uint_eq(h.cipher_suite, 0x1301);
+	ck_assert_uint_eq(h.wire_len, 201);
+	ck_assert_uint_eq(h.msg_len, 196);
+	/* The record version 03 03 some clients send. */
+	buf[2] = 0x03;
+	parse_ok(buf, n, &h);
+	ck_assert_str_eq(h.sni, "server");
+	n = unhex_spaced(rfc8448_no_sni, buf, sizeof(buf));
+	ck_assert_uint_eq(n, 186);
+	parse_ok(buf, n, &h);
+	ck_assert_uint_eq(h.sni_len, 0);
+	ck_assert_str_eq(h.sni, "");
+	ck_assert_uint_eq(h.wire_len, 186);
+}
+END_TEST
+
+/* The record headers of wire[0..len): count, and each one's version. */
+static size_t
+record_count(const uint8_t *wire, size_t len, uint8_t version_lo)
+{
+	size_t off = 0, n = 0;
+
+	while (off < len) {
+		ck_assert_uint_eq(wire[off], TLS_RECORD_HANDSHAKE);
+		ck_assert_uint_eq(wire[off + 1], 0x03);
+		ck_assert_uint_eq(wire[off + 2], version_lo);
+		ck_assert_uint_le(bytes_be16(wire + off + 3), TLS_PLAINTEXT_MAX);
+		off += TLS_RECORD_HEADER_LEN + bytes_be16(wire + off + 3);
+		n++;
+	}
+	ck_assert_uint_eq(off, len);
+	return n;
+}
+
+/*
+ * faketls_hello_build_with: each shape parses back as built, in the
+ * records asked for (a 16 KiB message in two when not cut), signed.
+ */
+START_TEST(builder_shapes)
+{
+	static const uint8_t secret[SECRET_LEN] = { 9, 8, 7 };
+	const uint8_t (*secrets)[SECRET_LEN] = &secret;
+	uint8_t *out = malloc(FAKETLS_HELLO_MAX), pq[FAKETLS_PQ_SHARE_LEN];
+	struct faketls_build b = { .domain = "cover.example" };
+	struct faketls_client_rand r;
+	struct faketls_hello h;
+	struct faketls_match m;
+	const uint8_t *e;
+	size_t len, elen;
+
+	ck_assert_ptr_nonnull(out);
+	client_rand(&r, 0x33);
+	memset(pq, 0x5a, sizeof(pq));
+	/* Chrome: PQ, ECH, ALPS, no SNI, 03 03, padded to 2 KiB. */
+	b.domain = NULL;
+	b.pq_share = pq;
+	b.ech = 1;
+	b.alps = FAKETLS_EXT_ALPS;
+	b.record_version = TLS_VERSION_12;
+	b.msg_len = 2048;
+	ck_assert_int_eq(faketls_hello_build_with(secret, &b, 1700000000, &r,
+	    out, FAKETLS_HELLO_MAX, &len), 0);
+	ck_assert_uint_eq(len, 2048 + TLS_RECORD_HEADER_LEN);
+	ck_assert_uint_eq(record_count(out, len, 0x03), 1);
+	parse_ok(out, len, &h);
+	ck_assert_uint_eq(h.sni_len, 0);
+	ck_assert_ptr_null(hello_ext(out, len, TLS_EXT_SNI, &elen));
+	ck_assert_ptr_nonnull(e = hello_ext(out, len, FAKETLS_EXT_ECH, &elen));
+	ck_assert_uint_eq(elen, 6 + 2 + 32 + 2 + 144);
+	ck_assert_ptr_nonnull(e = hello_ext(out, len, FAKETLS_EXT_ALPS, &elen));
+	ck_assert_uint_eq(elen, 5);
+	ck_assert_mem_eq(e, "\x00\x03\x02h2", 5);
+	ck_assert_ptr_nonnull(e = hello_ext(out, len, TLS_EXT_KEY_SHARE, &elen));
+	ck_assert_uint_eq(elen, 2 + 5 + 4 + FAKETLS_PQ_SHARE_LEN + 4 + 32);
+	ck_assert_int_eq(faketls_hello_verify(out, &h, secrets, 1, &m), 0);
+	ck_assert_uint_eq(m.ts, 1700000000);
+	/* 16 KiB: one full record, or two when the message is cut. */
+	memset(&b, 0, sizeof(b));
+	b.alps = FAKETLS_EXT_ALPS_OLD;
+	b.msg_len = FAKETLS_HELLO_MSG_MAX;
+	ck_assert_int_eq(faketls_hello_build_with(secret, &b, 5, &r, out,
+	    FAKETLS_HELLO_MAX, &len), 0);
+	ck_assert_uint_eq(record_count(out, len, 0x01), 1);
+	ck_assert_ptr_nonnull(hello_ext(out, len, FAKETLS_EXT_ALPS_OLD, &elen));
+	parse_ok(out, len, &h);
+	ck_assert_uint_eq(h.msg_len, FAKETLS_HELLO_MSG_MAX);
+	b.cuts[0] = 1;
+	b.cuts[1] = 3;
+	b.cuts[2] = 9000;
+	ck_assert_int_eq(faketls_hello_build_with(secret, &b, 5, &r, out,
+	    FAKETLS_HELLO_MAX, &len), 0);
+	ck_assert_uint_eq(record_count(out, len, 0x01), 4);
+	parse_ok(out, len, &h);
+	ck_assert_uint_eq(h.nrecords, 4);
+	ck_assert_uint_eq(h.msg_len, FAKETLS_HELLO_MSG_MAX);
+	ck_assert_int_eq(faketls_hello_verify(out, &h, secrets, 1, &m), 0);
+	ck_assert_uint_eq(m.ts, 5);
+	/* Sizes it cannot make, versions no client sends. */
+	b.cuts[0] = 0;
+	b.msg_len = FAKETLS_HELLO_MSG_MAX + 1;
+	ck_assert_int_eq(faketls_hello_build_with(secret, &b, 5, &r, out,
+	    FAKETLS_HELLO_MAX, &len), FAKETLS_ERR_ARG);
+	b.msg_len = 100;
+	ck_assert_int_eq(faketls_hello_build_with(secret, &b, 5, &r, out,
+	    FAKETLS_HELLO_MAX, &len), FAKETLS_ERR_ARG);
+	b.msg_len = 0;
+	b.record_version = 0x0302;
+	ck_assert_int_eq(faketls_hello_build_with(secret, &b, 5, &r, out,
+	    FAKETLS_HELLO_MAX, &len), FAKETLS_ERR_ARG);
+	free(out);
+}
+END_TEST
+
 static Suite *
 faketls_suite(void)
 {
@@ -1782,6 +1943,8 @@ faketls_suite(void)
 	tcase_add_test(tr, server_hello_truncated);
 	tcase_add_test(tr, server_hello_info_group);
 	tcase_add_test(tc, pq_hello);
+	tcase_add_test(tc, rfc8448_hellos);
+	tcase_add_test(tc, builder_shapes);
 	suite_add_tcase(s, tr);
 	tcase_add_test(tl, reader_splits);
 	tcase_add_loop_test(tl, reader_rules, 0, NREADER);
