@@ -987,6 +987,16 @@ static const char *const probe_reason[P_COUNT] = {
 	[P_TOO_BIG] = "rejected{reason=\"hello_too_big\"}",
 };
 
+/*
+ * The log line of the reasons of issue 12: one per address however many
+ * such clients come (a hello probe comes twice).
+ */
+static const char *const probe_log[P_COUNT] = {
+	[P_NO_SNI] = "hello without a server name (require_sni) (0 more",
+	[P_MALFORMED] = "not a TLS hello we accept (-5) (0 more",
+	[P_TOO_BIG] = "TLS hello over 17408 bytes (0 more",
+};
+
 /* Bytes of a probe that is no hello: compared with the cover's answer. */
 static int
 probe_is_hello(enum probe p)
@@ -1154,6 +1164,8 @@ START_TEST(probes_reach_cover)
 	wait_counter(&e, "active", 0);
 	ck_assert_int_eq(counter(&e, "masked"), masked);
 	ck_assert_int_eq(counter(&e, probe_reason[_i]), masked);
+	if (probe_log[_i] != NULL)
+		ck_assert_int_eq(daemon_log_count(e.d, probe_log[_i]), 1);
 	env_stop(&e);
 	free(direct);
 	free(proxied);
