@@ -30,6 +30,7 @@ enum handshake_reject {
 	HANDSHAKE_REJECT_TLS_INNER,	/* after the hello: bad records or header */
 	HANDSHAKE_REJECT_REPLAY,	/* hello or header seen before */
 	HANDSHAKE_REJECT_LIMIT,		/* the user's limits refused it */
+	HANDSHAKE_REJECT_TLS_GROUP,	/* no key share we can answer */
 	HANDSHAKE_REJECT_COUNT
 };
 

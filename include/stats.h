@@ -34,6 +34,7 @@ enum stats_reject {
 	STATS_REJECT_PROXY_HEADER,	/* proxy_protocol: an untrusted peer, or
 					   no good header in time */
 	STATS_REJECT_BLOCKED,		/* allow_file or block_file */
+	STATS_REJECT_TLS_GROUP,		/* hello offers no share we answer */
 	STATS_REJECT_COUNT
 };
 

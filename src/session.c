@@ -121,6 +121,7 @@ static const enum stats_reject hs_reasons[HANDSHAKE_REJECT_COUNT] = {
 	[HANDSHAKE_REJECT_TLS_INNER] = STATS_REJECT_TLS_INNER,
 	[HANDSHAKE_REJECT_REPLAY] = STATS_REJECT_REPLAY,
 	[HANDSHAKE_REJECT_LIMIT] = STATS_REJECT_USER_LIMIT,
+	[HANDSHAKE_REJECT_TLS_GROUP] = STATS_REJECT_TLS_GROUP,
 };
 
 #define slog(lvl, s, fmt, ...) log_msg(lvl, "%s user=%s: " fmt, (s)->who, \

@@ -29,6 +29,7 @@ static const char *const reject_names[STATS_REJECT_COUNT] = {
 	[STATS_REJECT_USER_LIMIT] = "user_limit",
 	[STATS_REJECT_PROXY_HEADER] = "proxy_header",
 	[STATS_REJECT_BLOCKED] = "blocked",
+	[STATS_REJECT_TLS_GROUP] = "tls_group",
 };
 
 static const char *const link_names[STATS_LINK_COUNT] = {

@@ -2086,6 +2086,7 @@ START_TEST(stats_output)
 	    "rejected{reason=\"user_limit\"} 0\n"
 	    "rejected{reason=\"proxy_header\"} 0\n"
 	    "rejected{reason=\"blocked\"} 0\n"
+	    "rejected{reason=\"tls_group\"} 0\n"
 	    "user_connections{user=\"alice\"} 5\n"
 	    "user_active{user=\"alice\"} 0\n"
 	    "user_bytes_in{user=\"alice\"} 0\n"
