@@ -46,6 +46,30 @@ known_rc(int rc)
 	    rc == FAKETLS_ERR_EXTENSIONS || rc == FAKETLS_ERR_SNI;
 }
 
+/* Whatever the cover site picks, the reply's group is one offered. */
+static void
+check_group(const struct faketls_hello *h)
+{
+	uint16_t g, picks[] = { TLS_GROUP_X25519,
+	    FAKETLS_GROUP_X25519MLKEM768 };
+	size_t i;
+	int rc;
+
+	check((h->groups & ~(unsigned)(FAKETLS_OFFER_X25519 |
+	    FAKETLS_OFFER_HYBRID)) == 0);
+	for (i = 0; i < sizeof(picks) / sizeof(picks[0]); i++) {
+		rc = faketls_reply_group(h, picks[i], &g);
+		check(rc == 0 || (rc == FAKETLS_ERR_GROUP &&
+		    !(h->groups & FAKETLS_OFFER_X25519)));
+		if (rc == 0)
+			check((g == TLS_GROUP_X25519 &&
+			    (h->groups & FAKETLS_OFFER_X25519)) ||
+			    (g == FAKETLS_GROUP_X25519MLKEM768 &&
+			    picks[i] == g &&
+			    (h->groups & FAKETLS_OFFER_HYBRID)));
+	}
+}
+
 static void
 check_hello(const struct faketls_hello *h, size_t avail)
 {
@@ -57,6 +81,7 @@ check_hello(const struct faketls_hello *h, size_t avail)
 	    h->cipher_suite <= TLS_SUITE_LAST);
 	check(h->sni_len <= TLS_SNI_MAX);
 	check(strlen(h->sni) == h->sni_len);
+	check_group(h);
 }
 
 /* Verify with the fixed secret; answer and check the answer as a client. */
@@ -77,6 +102,7 @@ answer(const uint8_t *wire, const struct faketls_hello *h, uint32_t seed)
 		    faketls_time_ok(m.ts, m.ts, 0, 0) == 0);
 	memset(fill, (int)(seed >> 24), size);
 	rp.key_share = h->random;
+	rp.group = TLS_GROUP_X25519;
 	rp.versions_first = (int)(seed & 1);
 	rp.app_sizes = &size;
 	rp.napp = 1;

@@ -4,7 +4,8 @@
  * fuzzer spends its time on the body. An accepted message has exactly the
  * length its header says, and cut by one byte (header fixed up again) it
  * is refused: the extensions must fill the message. faketls_server_hello_info
- * (mtproxyd check's reading) agrees with it on every input.
+ * (the probe's and mtproxyd check's reading) agrees with it on every
+ * input, and the share length it reports fits the message.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@ same_as_info(const uint8_t *m, size_t len, int rc, int vf)
 	else
 		fuzz_check(irc == rc && (rc != 0 || (!si.hrr &&
 		    si.versions_first == vf)));
+	/* The share the probe copies lies inside the message. */
+	fuzz_check(irc != 0 || si.share_len + TLS_HS_HEADER_LEN + 8 <= len);
 }
 
 static void

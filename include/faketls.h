@@ -26,6 +26,7 @@
 #define FAKETLS_ERR_ARG		(-15)
 #define FAKETLS_ERR_CRYPTO	(-16)	/* libcrypto or memory failure */
 #define FAKETLS_ERR_HRR		(-17)	/* a HelloRetryRequest, not a ServerHello */
+#define FAKETLS_ERR_GROUP	(-18)	/* no key share we can answer */
 
 /*
  * Our limits on a ClientHello: the handshake message (its 4-byte header
@@ -54,7 +55,16 @@ struct faketls_hello {
 	uint16_t cipher_suite;	/* first TLS 1.3 suite offered */
 	char sni[TLS_SNI_MAX + 1];
 	size_t sni_len;
+	unsigned groups;	/* FAKETLS_OFFER_* */
 };
+
+/*
+ * The groups a hello offers with a key share of the right size (and in
+ * its supported_groups, as RFC 8446 4.2.8 wants): the two a reply can
+ * answer without a HelloRetryRequest.
+ */
+#define FAKETLS_OFFER_X25519	0x1
+#define FAKETLS_OFFER_HYBRID	0x2
 
 /*
  * Parse the ClientHello at the start of buf[0..len), everything received so
@@ -143,6 +153,9 @@ int faketls_hello_build(const uint8_t secret[SECRET_LEN], const char *domain,
 #define FAKETLS_MLKEM768_T_LEN		1152	/* 768 12-bit coefficients */
 #define FAKETLS_MLKEM768_EK_LEN		(FAKETLS_MLKEM768_T_LEN + 32)
 #define FAKETLS_PQ_SHARE_LEN	(FAKETLS_MLKEM768_EK_LEN + TLS_X25519_LEN)
+/* The server's hybrid share: the ML-KEM-768 ciphertext, then x25519. */
+#define FAKETLS_MLKEM768_CT_LEN		1088
+#define FAKETLS_PQ_REPLY_SHARE_LEN	(FAKETLS_MLKEM768_CT_LEN + TLS_X25519_LEN)
 #define FAKETLS_PQ_BUILD_MAX		2048
 
 int faketls_hello_build_pq(const uint8_t secret[SECRET_LEN],
@@ -181,8 +194,19 @@ int faketls_hello_build_with(const uint8_t secret[SECRET_LEN],
     size_t *out_len);
 
 /*
+ * The group a reply answers with (doc/PROTOCOL.md 3.4): the hybrid when the
+ * cover site picked it for a hello offering it (cover_pick) and this hello
+ * offers it too; else x25519 when offered. FAKETLS_ERR_GROUP when neither:
+ * a real server would ask for another share (HelloRetryRequest) or fail,
+ * and the cover site is the one to do that.
+ */
+int faketls_reply_group(const struct faketls_hello *h, uint16_t cover_pick,
+    uint16_t *group);
+
+/*
  * Server reply (doc/PROTOCOL.md 3.4): ServerHello record echoing the session id
- * and suite, with a key_share (x25519, key_share bytes) and a
+ * and suite, with a key_share (group and key_share bytes: TLS_X25519_LEN
+ * for x25519, FAKETLS_PQ_REPLY_SHARE_LEN for the hybrid) and a
  * supported_versions (TLS 1.3) extension in the order given; a CCS record;
  * then napp ApplicationData records of app_sizes[i] bytes (1..16640 each)
  * filled from app_fill (their sum in bytes). Bytes 11..42 are
@@ -191,11 +215,12 @@ int faketls_hello_build_with(const uint8_t secret[SECRET_LEN],
  * treats any further record as data: use napp 1 towards TDLib.
  */
 struct faketls_reply {
-	const uint8_t *key_share;	/* TLS_X25519_LEN bytes */
+	const uint8_t *key_share;	/* as many bytes as the group wants */
 	int versions_first;		/* supported_versions first */
 	const size_t *app_sizes;
 	size_t napp;
 	const uint8_t *app_fill;
+	uint16_t group;			/* 0: x25519, as before the hybrid */
 };
 
 int faketls_reply_len(const struct faketls_hello *h,
@@ -233,6 +258,7 @@ struct faketls_server_info {
 	int hrr;
 	int versions_first;
 	uint16_t group;
+	size_t share_len;		/* its key_exchange bytes; 0 in a HRR */
 };
 
 int faketls_server_hello_info(const uint8_t *msg, size_t len,

@@ -33,6 +33,7 @@ enum handshake_reject {
 	HANDSHAKE_REJECT_TLS_NO_SNI,	/* no SNI, and [tls] require_sni */
 	HANDSHAKE_REJECT_TLS_MALFORMED,	/* a TLS record, no hello we accept */
 	HANDSHAKE_REJECT_TLS_TOO_BIG,	/* hello over FAKETLS_HELLO_MAX */
+	HANDSHAKE_REJECT_TLS_GROUP,	/* no key share we can answer */
 	HANDSHAKE_REJECT_COUNT
 };
 

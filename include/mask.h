@@ -19,10 +19,20 @@
 #define MASK_MAX_ADDRS		8
 #define MASK_MAX_RECORDS	8
 
+/*
+ * A pause before the CCS longer than this is not copied in full: it would
+ * hold every good client's handshake.
+ */
+#define MASK_CCS_GAP_MAX_MS	200
+
 /* The cover site's reply to a TLS 1.3 hello, as seen on the wire. */
 struct mask_shape {
 	int learned;			/* 0: fallback values */
 	int versions_first;		/* supported_versions before key_share */
+	uint16_t group;			/* the key share group it picked */
+	int ccs_split;			/* the CCS came after the ServerHello,
+					   not in the same read */
+	int ccs_gap_ms;			/* how long after (0..MASK_CCS_GAP_MAX_MS) */
 	size_t napp;			/* ApplicationData records in its first flight */
 	size_t app_sizes[MASK_MAX_RECORDS];
 };
@@ -47,13 +57,16 @@ int mask_connect(struct mask *m, const struct sockaddr *peer,
     const struct sockaddr *local, int *fd);
 
 /*
- * The shape to imitate now, as one ApplicationData record (napp 1: TDLib
+ * The shape to imitate now, for a hello that offers the post-quantum
+ * hybrid (hybrid 1) or not: the probe sends the cover site one hello of
+ * each kind. One ApplicationData record (napp 1: TDLib
  * reads one) carrying the first flight's bytes, at most TLS_CIPHERTEXT_MAX.
  * Sizes vary by up to 2 bytes per call (as a real server's
  * certificate-bearing records do not, but its session tickets do); rnd
  * supplies the randomness.
  */
-void mask_shape_get(struct mask *m, const uint8_t rnd[4], struct mask_shape *out);
+void mask_shape_get(struct mask *m, int hybrid, const uint8_t rnd[4],
+    struct mask_shape *out);
 
 /*
  * mtproxyd check: connect to the cover site as configured and send a

@@ -37,6 +37,7 @@ enum stats_reject {
 	STATS_REJECT_TLS_NO_SNI,	/* hello without SNI, require_sni */
 	STATS_REJECT_TLS_MALFORMED,	/* a TLS record, no hello we accept */
 	STATS_REJECT_TLS_TOO_BIG,	/* hello over FAKETLS_HELLO_MAX */
+	STATS_REJECT_TLS_GROUP,		/* hello offers no share we answer */
 	STATS_REJECT_COUNT
 };
 

@@ -21,7 +21,7 @@
  * length, suite, compression, extensions length.
  */
 #define SH_FIXED_LEN	(TLS_HS_HEADER_LEN + 2 + TLS_RANDOM_LEN + 1 + 2 + 1 + 2)
-#define EXT_KEY_SHARE_LEN	(4 + 4 + TLS_X25519_LEN)
+#define EXT_KEY_SHARE_HEAD	(4 + 4)	/* type, length, group, length */
 #define EXT_VERSIONS_LEN	(4 + 2)
 #define MLKEM_Q			3329	/* FIPS 203: the modulus */
 
@@ -228,6 +228,51 @@ parse_sni(const uint8_t *d, size_t n, struct faketls_hello *h)
 	return h->sni_len != 0 ? 0 : FAKETLS_ERR_SNI;
 }
 
+/* Bit of a group we can answer, given the length of its share (0: none). */
+static unsigned
+offer_bit(uint16_t group, size_t share_len)
+{
+	if (group == TLS_GROUP_X25519 &&
+	    (share_len == 0 || share_len == TLS_X25519_LEN))
+		return FAKETLS_OFFER_X25519;
+	if (group == FAKETLS_GROUP_X25519MLKEM768 &&
+	    (share_len == 0 || share_len == FAKETLS_PQ_SHARE_LEN))
+		return FAKETLS_OFFER_HYBRID;
+	return 0;
+}
+
+/*
+ * supported_groups (a u16 list) or key_share (a u16 list of group, u16
+ * share): the groups we could answer. A malformed list offers nothing:
+ * the reply then falls to the cover site, which answers it as it will.
+ */
+static unsigned
+offered_groups(uint16_t type, const uint8_t *d, size_t n)
+{
+	struct cur c = { d, n, 0 };
+	const uint8_t *p, *share;
+	unsigned bits = 0;
+	size_t len;
+
+	if (take(&c, 2, &p, -1) != 0 || bytes_be16(p) != n - 2)
+		return 0;
+	while (c.off < c.len) {
+		if (type == TLS_EXT_SUPPORTED_GROUPS) {
+			if (take(&c, 2, &p, -1) != 0)
+				return 0;
+			bits |= offer_bit(bytes_be16(p), 0);
+			continue;
+		}
+		if (take(&c, 4, &p, -1) != 0)
+			return 0;
+		len = bytes_be16(p + 2);
+		if (len == 0 || take(&c, len, &share, -1) != 0)
+			return 0;
+		bits |= offer_bit(bytes_be16(p), len);
+	}
+	return bits;
+}
+
 /*
  * GREASE and unknown extensions are skipped; SNI at most once (none: sni
  * stays ""). No extension block at all is no TLS 1.3 client: it has to
@@ -237,6 +282,7 @@ static int
 parse_extensions(struct cur *c, struct faketls_hello *h)
 {
 	const uint8_t *p, *data;
+	unsigned listed = 0, shared = 0;
 	size_t len;
 	int rc, seen = 0;
 
@@ -252,6 +298,11 @@ parse_extensions(struct cur *c, struct faketls_hello *h)
 		len = bytes_be16(p + 2);
 		if ((rc = take(c, len, &data, FAKETLS_ERR_EXTENSIONS)) != 0)
 			return rc;
+		if (bytes_be16(p) == TLS_EXT_SUPPORTED_GROUPS)
+			listed = offered_groups(TLS_EXT_SUPPORTED_GROUPS, data,
+			    len);
+		else if (bytes_be16(p) == TLS_EXT_KEY_SHARE)
+			shared = offered_groups(TLS_EXT_KEY_SHARE, data, len);
 		if (bytes_be16(p) != TLS_EXT_SNI)
 			continue;
 		if (seen++)
@@ -259,6 +310,7 @@ parse_extensions(struct cur *c, struct faketls_hello *h)
 		if ((rc = parse_sni(data, len, h)) != 0)
 			return rc;
 	}
+	h->groups = listed & shared;
 	return 0;
 }
 
@@ -883,17 +935,49 @@ reply_digest(const uint8_t *secret, const uint8_t client_random[TLS_RANDOM_LEN],
 }
 
 int
+faketls_reply_group(const struct faketls_hello *h, uint16_t cover_pick,
+    uint16_t *group)
+{
+	if (h == NULL || group == NULL)
+		return FAKETLS_ERR_ARG;
+	if (cover_pick == FAKETLS_GROUP_X25519MLKEM768 &&
+	    (h->groups & FAKETLS_OFFER_HYBRID))
+		*group = FAKETLS_GROUP_X25519MLKEM768;
+	else if (h->groups & FAKETLS_OFFER_X25519)
+		*group = TLS_GROUP_X25519;
+	else
+		return FAKETLS_ERR_GROUP;
+	return 0;
+}
+
+/* The reply's group and the length of its share. */
+static int
+reply_share(const struct faketls_reply *rp, uint16_t *group, size_t *len)
+{
+	*group = rp->group != 0 ? rp->group : TLS_GROUP_X25519;
+	if (*group == TLS_GROUP_X25519)
+		*len = TLS_X25519_LEN;
+	else if (*group == FAKETLS_GROUP_X25519MLKEM768)
+		*len = FAKETLS_PQ_REPLY_SHARE_LEN;
+	else
+		return FAKETLS_ERR_ARG;
+	return 0;
+}
+
+int
 faketls_reply_len(const struct faketls_hello *h,
     const struct faketls_reply *rp, size_t *len)
 {
-	size_t n, i;
+	size_t n, i, share;
+	uint16_t group;
 
 	if (h == NULL || rp == NULL || len == NULL || rp->key_share == NULL ||
 	    rp->app_sizes == NULL || rp->napp == 0 ||
-	    h->session_id_len > TLS_SESSION_ID_MAX)
+	    h->session_id_len > TLS_SESSION_ID_MAX ||
+	    reply_share(rp, &group, &share) != 0)
 		return FAKETLS_ERR_ARG;
 	n = TLS_RECORD_HEADER_LEN + SH_FIXED_LEN + h->session_id_len +
-	    EXT_KEY_SHARE_LEN + EXT_VERSIONS_LEN + FAKETLS_CCS_LEN;
+	    EXT_KEY_SHARE_HEAD + share + EXT_VERSIONS_LEN + FAKETLS_CCS_LEN;
 	for (i = 0; i < rp->napp; i++) {
 		if (rp->app_sizes[i] == 0 ||
 		    rp->app_sizes[i] > TLS_CIPHERTEXT_MAX ||
@@ -906,13 +990,20 @@ faketls_reply_len(const struct faketls_hello *h,
 }
 
 static void
-w_server_key_share(struct wr *w, const uint8_t *key)
+w_server_key_share(struct wr *w, const struct faketls_reply *rp)
 {
+	uint16_t group;
+	size_t len;
+
+	if (reply_share(rp, &group, &len) != 0) {
+		w->err = 1;
+		return;
+	}
 	w_u16(w, TLS_EXT_KEY_SHARE);
-	w_u16(w, EXT_KEY_SHARE_LEN - 4);
-	w_u16(w, TLS_GROUP_X25519);
-	w_u16(w, TLS_X25519_LEN);
-	w_bytes(w, key, TLS_X25519_LEN);
+	w_u16(w, (uint16_t)(4 + len));
+	w_u16(w, group);
+	w_u16(w, (uint16_t)len);
+	w_bytes(w, rp->key_share, len);
 }
 
 static void
@@ -943,9 +1034,9 @@ w_server_hello(struct wr *w, const struct faketls_hello *h,
 	exts = w_open(w, 2);
 	if (rp->versions_first) {
 		w_server_versions(w);
-		w_server_key_share(w, rp->key_share);
+		w_server_key_share(w, rp);
 	} else {
-		w_server_key_share(w, rp->key_share);
+		w_server_key_share(w, rp);
 		w_server_versions(w);
 	}
 	w_close(w, exts, 2);
@@ -1081,6 +1172,8 @@ faketls_server_hello_info(const uint8_t *msg, size_t len,
 		else if (t == TLS_EXT_KEY_SHARE && l >= 2) {
 			/* A share follows the group, except in a HRR. */
 			out->group = bytes_be16(p);
+			out->share_len = l >= 4 && bytes_be16(p + 2) == l - 4 ?
+			    l - 4 : 0;
 			ks = ++n;
 		}
 	}

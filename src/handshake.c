@@ -11,7 +11,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
+#include "bytes.h"
 #include "crypto.h"
 #include "frame.h"
 #include "handshake.h"
@@ -161,14 +164,66 @@ sni_known(const struct config *cfg, const char *sni)
 	return 0;
 }
 
-/* The TLS path runs only with a domain, so there is always a cover site. */
-static void
-reply_shape(struct handshake *h, struct mask_shape *shape)
+/*
+ * The cover site's reply to a hello of this kind (the TLS path runs only
+ * with a domain, so there is always a cover site), and the group to answer
+ * with: never one the client did not offer. None: a real server would ask
+ * for another share or fail, so the cover site answers instead.
+ */
+static int
+reply_shape(struct handshake *h, const struct faketls_hello *hello,
+    struct mask_shape *shape)
 {
 	uint8_t rnd[4];
 
 	crypto_random(rnd, sizeof(rnd));
-	mask_shape_get(h->env->mask, rnd, shape);
+	mask_shape_get(h->env->mask,
+	    (hello->groups & FAKETLS_OFFER_HYBRID) != 0, rnd, shape);
+	if (faketls_reply_group(hello, shape->group, &shape->group) != 0)
+		return fail(h, HANDSHAKE_REJECT_TLS_GROUP, "hello offers no "
+		    "x25519 key share%s", (hello->groups &
+		    FAKETLS_OFFER_HYBRID) ? " and the cover site does not pick "
+		    "X25519MLKEM768" : " nor an X25519MLKEM768 one");
+	return 0;
+}
+
+/*
+ * A real share: an x25519 public key, after 1088 random bytes for the
+ * hybrid (an ML-KEM ciphertext looks uniform). priv is for the cleanse.
+ */
+static int
+reply_key(uint16_t group, uint8_t priv[TLS_X25519_LEN],
+    uint8_t key[FAKETLS_PQ_REPLY_SHARE_LEN])
+{
+	size_t ct = group == FAKETLS_GROUP_X25519MLKEM768 ?
+	    FAKETLS_MLKEM768_CT_LEN : 0;
+
+	if (crypto_random(key, ct) != 0 ||
+	    crypto_random(priv, TLS_X25519_LEN) != 0 ||
+	    crypto_x25519_public(priv, key + ct) != 0)
+		return HANDSHAKE_CLOSED;
+	return 0;
+}
+
+/*
+ * As the cover site sends it: all at once, or the ServerHello first and
+ * the rest after its pause (TCP_NODELAY is on: two writes, two segments).
+ */
+static int
+write_reply(struct handshake *h, const struct mask_shape *shape,
+    const uint8_t *buf, size_t len)
+{
+	size_t first = TLS_RECORD_HEADER_LEN + bytes_be16(buf + 3);
+	int one = 1;
+
+	if (!shape->ccs_split)
+		return net_write_full(h->fd, buf, len);
+	setsockopt(h->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (net_write_full(h->fd, buf, first) != 0)
+		return HANDSHAKE_CLOSED;
+	if (shape->ccs_gap_ms > 0)
+		poll(NULL, 0, shape->ccs_gap_ms);
+	return net_write_full(h->fd, buf + first, len - first);
 }
 
 /* ServerHello, CCS and one ApplicationData record shaped like the cover's. */
@@ -176,20 +231,22 @@ static int
 send_reply(struct handshake *h, const struct faketls_hello *hello,
     const uint8_t *secret)
 {
-	uint8_t priv[TLS_X25519_LEN], pub[TLS_X25519_LEN];
+	uint8_t priv[TLS_X25519_LEN], key[FAKETLS_PQ_REPLY_SHARE_LEN];
 	uint8_t *buf = NULL, *fill = NULL;
 	struct mask_shape shape;
 	struct faketls_reply rp;
 	size_t len, i, nfill = 0;
-	int rc = HANDSHAKE_CLOSED;
+	int rc;
 
-	reply_shape(h, &shape);
+	if ((rc = reply_shape(h, hello, &shape)) != 0)
+		return rc;
+	rc = HANDSHAKE_CLOSED;
 	for (i = 0; i < shape.napp; i++)
 		nfill += shape.app_sizes[i];
-	if (crypto_random(priv, sizeof(priv)) != 0 ||
-	    crypto_x25519_public(priv, pub) != 0)
+	if (reply_key(shape.group, priv, key) != 0)
 		goto out;
-	rp.key_share = pub;
+	rp.key_share = key;
+	rp.group = shape.group;
 	rp.versions_first = shape.versions_first;
 	rp.app_sizes = shape.app_sizes;
 	rp.napp = shape.napp;
@@ -200,7 +257,7 @@ send_reply(struct handshake *h, const struct faketls_hello *hello,
 	    (buf = malloc(len)) == NULL ||
 	    faketls_reply_build(secret, hello, &rp, buf, len, &len) != 0)
 		goto out;
-	if (net_write_full(h->fd, buf, len) == 0)
+	if (write_reply(h, &shape, buf, len) == 0)
 		rc = 0;
 out:
 	crypto_cleanse(priv, sizeof(priv));
@@ -349,8 +406,8 @@ tls_hello(struct handshake *h, int plain_ok)
 	}
 	if ((rc = tls_checks(h, &hello, &m)) != 0)
 		return rc;
-	if (send_reply(h, &hello, h->env->secrets[m.secret_index]) != 0)
-		return HANDSHAKE_CLOSED;
+	if ((rc = send_reply(h, &hello, h->env->secrets[m.secret_index])) != 0)
+		return rc;
 	return tls_inner(h, hello.wire_len, m.secret_index);
 }
 

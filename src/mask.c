@@ -49,7 +49,8 @@ struct mask {
 	/* Under lock. */
 	size_t naddr;
 	struct net_addr addr[MASK_MAX_ADDRS];
-	struct mask_shape shape;
+	struct mask_shape shape;	/* its reply to a hello like TDLib's */
+	struct mask_shape pq;		/* to one offering the hybrid first */
 };
 
 /* ---- resolution ---- */
@@ -131,23 +132,33 @@ connect_any(const struct net_addr *addr, size_t naddr, int timeout_ms,
 
 /* ---- the probe ---- */
 
-/* A TDLib-shaped hello with a real key share; the secret is thrown away. */
+/*
+ * A TDLib-shaped hello with real key shares, offering the post-quantum
+ * hybrid first when hybrid is set; the secret is thrown away.
+ */
 static int
-probe_hello(const char *domain, uint8_t *out, size_t cap, size_t *len)
+probe_hello(const char *domain, int hybrid, uint8_t *out, size_t cap,
+    size_t *len)
 {
 	struct faketls_client_rand r;
 	uint8_t secret[SECRET_LEN], priv[TLS_X25519_LEN];
+	uint8_t pq[FAKETLS_PQ_SHARE_LEN];
+	uint32_t now = (uint32_t)time(NULL);
 
 	if (crypto_random(secret, sizeof(secret)) != 0 ||
 	    crypto_random(r.session_id, sizeof(r.session_id)) != 0 ||
 	    crypto_random(r.grease, sizeof(r.grease)) != 0 ||
 	    crypto_random(priv, sizeof(priv)) != 0 ||
-	    crypto_x25519_public(priv, r.key_share) != 0)
+	    crypto_x25519_public(priv, r.key_share) != 0 ||
+	    crypto_random(pq, FAKETLS_MLKEM768_EK_LEN) != 0)
 		return MASK_ERR;
-	if (faketls_hello_build(secret, domain, (uint32_t)time(NULL), &r, 0,
-	    out, cap, len) != 0)
-		return MASK_ERR;
-	return 0;
+	if (!hybrid)
+		return faketls_hello_build(secret, domain, now, &r, 0, out,
+		    cap, len) == 0 ? 0 : MASK_ERR;
+	/* The hybrid's x25519 half: the same key, as browsers do. */
+	memcpy(pq + FAKETLS_MLKEM768_EK_LEN, r.key_share, TLS_X25519_LEN);
+	return faketls_hello_build_pq(secret, domain, now, &r, pq, out, cap,
+	    len) == 0 ? 0 : MASK_ERR;
 }
 
 /*
@@ -179,19 +190,53 @@ read_record(int fd, int64_t hdr_deadline, int64_t body_deadline,
 	return rc == 0 ? 0 : MASK_ERR;
 }
 
+/* Its extension order and group; a share we could not copy is refused. */
 static int
-server_hello(const uint8_t *p, size_t len, int *versions_first,
+server_hello(const uint8_t *p, size_t len, struct mask_shape *out,
     const char **why)
 {
-	int rc = faketls_server_hello_parse(p, len, versions_first);
+	struct faketls_server_info si;
+	int rc = faketls_server_hello_info(p, len, &si);
 
-	if (rc == FAKETLS_ERR_HRR)
-		*why = "HelloRetryRequest";
-	else if (rc == FAKETLS_ERR_VERSION)
+	if (rc == FAKETLS_ERR_VERSION)
 		*why = "not TLS 1.3";
 	else if (rc != 0)
 		*why = "malformed ServerHello";
-	return rc == 0 ? 0 : MASK_ERR;
+	else if (si.hrr)
+		*why = "HelloRetryRequest";
+	else if (!(si.group == TLS_GROUP_X25519 &&
+	    si.share_len == TLS_X25519_LEN) &&
+	    !(si.group == FAKETLS_GROUP_X25519MLKEM768 &&
+	    si.share_len == FAKETLS_PQ_REPLY_SHARE_LEN))
+		*why = "a key share group we do not answer with";
+	else {
+		out->versions_first = si.versions_first;
+		out->group = si.group;
+		return 0;
+	}
+	return MASK_ERR;
+}
+
+/*
+ * Right after the ServerHello was read: whether the CCS came in the same
+ * read (a byte is waiting already) or later, and how much later. A server
+ * that flushes its ServerHello before its signature shows a pause here.
+ */
+static void
+ccs_timing(int fd, int64_t end, struct mask_shape *out)
+{
+	int64_t t0 = net_now_ms(), gap;
+	uint8_t b;
+
+	if (recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
+		return;
+	out->ccs_split = 1;
+	/* Nothing by the end: read_flight says why. */
+	if (net_wait_readable(fd, end) != 0)
+		return;
+	gap = net_now_ms() - t0;
+	out->ccs_gap_ms = gap > MASK_CCS_GAP_MAX_MS ? MASK_CCS_GAP_MAX_MS :
+	    (int)gap;
 }
 
 /*
@@ -215,8 +260,9 @@ read_flight(int fd, struct mask_shape *out, const char **why)
 		    "not a TLS handshake";
 		return MASK_ERR;
 	}
-	if (server_hello(buf, len, &out->versions_first, why) != 0)
+	if (server_hello(buf, len, out, why) != 0)
 		return MASK_ERR;
+	ccs_timing(fd, end, out);
 	while (out->napp < MASK_MAX_RECORDS) {
 		quiet = out->napp == 0 ? end : net_now_ms() + PROBE_QUIET_MS;
 		if (read_record(fd, quiet < end ? quiet : end, end, hdr, buf,
@@ -242,13 +288,13 @@ read_flight(int fd, struct mask_shape *out, const char **why)
 
 static int
 probe(const struct mask *m, const struct net_addr *addr, size_t naddr,
-    struct mask_shape *out, const char **why)
+    int hybrid, struct mask_shape *out, const char **why)
 {
-	uint8_t hello[FAKETLS_BUILD_MAX];
+	uint8_t hello[FAKETLS_PQ_BUILD_MAX];
 	size_t len;
 	int fd, rc;
 
-	if (probe_hello(m->domain, hello, sizeof(hello), &len) != 0) {
+	if (probe_hello(m->domain, hybrid, hello, sizeof(hello), &len) != 0) {
 		*why = "cannot build a hello";
 		return MASK_ERR;
 	}
@@ -285,6 +331,7 @@ static void
 shape_fallback(struct mask_shape *s)
 {
 	memset(s, 0, sizeof(*s));
+	s->group = TLS_GROUP_X25519;
 	s->napp = 1;
 	s->app_sizes[0] = FAKETLS_FALLBACK_MIN +
 	    random_u32() % FAKETLS_FALLBACK_SPAN;
@@ -296,7 +343,9 @@ shape_eq(const struct mask_shape *a, const struct mask_shape *b)
 	size_t i;
 
 	if (a->learned != b->learned ||
-	    a->versions_first != b->versions_first || a->napp != b->napp)
+	    a->versions_first != b->versions_first || a->group != b->group ||
+	    a->ccs_split != b->ccs_split || a->ccs_gap_ms != b->ccs_gap_ms ||
+	    a->napp != b->napp)
 		return 0;
 	for (i = 0; i < a->napp; i++)
 		if (a->app_sizes[i] != b->app_sizes[i])
@@ -305,23 +354,50 @@ shape_eq(const struct mask_shape *a, const struct mask_shape *b)
 }
 
 static void
-shape_learned(struct mask *m, const struct mask_shape *s)
+shape_log(const struct mask *m, const char *kind, const struct mask_shape *s,
+    int level)
 {
-	char sizes[MASK_MAX_RECORDS * 8] = "";
+	char sizes[MASK_MAX_RECORDS * 8] = "", ccs[48];
 	size_t i, off = 0;
-	int same;
 
-	pthread_mutex_lock(&m->lock);
-	same = shape_eq(&m->shape, s);
-	m->shape = *s;
-	pthread_mutex_unlock(&m->lock);
 	for (i = 0; i < s->napp; i++)
 		off += (size_t)snprintf(sizes + off, sizeof(sizes) - off,
 		    "%s%zu", i > 0 ? " " : "", s->app_sizes[i]);
-	log_msg(same ? LOGL_DEBUG : LOGL_INFO,
-	    "mask: %s for %s: %s first, encrypted handshake records of "
-	    "%s bytes", m->target, m->domain,
-	    s->versions_first ? "supported_versions" : "key_share", sizes);
+	if (s->ccs_split)
+		snprintf(ccs, sizeof(ccs), "in a later segment, %d ms after",
+		    s->ccs_gap_ms);
+	else
+		snprintf(ccs, sizeof(ccs), "in the same segment");
+	log_msg(level, "mask: %s for %s, %s hello: group 0x%04x, %s first, "
+	    "CCS %s, encrypted handshake records of %s bytes", m->target,
+	    m->domain, kind, (unsigned)s->group,
+	    s->versions_first ? "supported_versions" : "key_share", ccs,
+	    sizes);
+}
+
+/*
+ * pq is NULL when the hybrid hello got no answer we can copy: such a
+ * client then gets the x25519 reply the plain hello got.
+ */
+static void
+shape_learned(struct mask *m, const struct mask_shape *s,
+    const struct mask_shape *pq)
+{
+	int same, hybrid = pq != NULL &&
+	    pq->group == FAKETLS_GROUP_X25519MLKEM768;
+
+	pthread_mutex_lock(&m->lock);
+	same = shape_eq(&m->shape, s) && shape_eq(&m->pq, pq != NULL ? pq : s);
+	m->shape = *s;
+	m->pq = pq != NULL ? *pq : *s;
+	pthread_mutex_unlock(&m->lock);
+	shape_log(m, "x25519", s, same ? LOGL_DEBUG : LOGL_INFO);
+	if (pq != NULL)
+		shape_log(m, "hybrid", pq, same ? LOGL_DEBUG : LOGL_INFO);
+	/* Censors block proxies whose cover site lacks it (README). */
+	log_msg(same ? LOGL_DEBUG : hybrid ? LOGL_INFO : LOGL_WARN,
+	    "mask: cover site %s (%s) picks X25519MLKEM768: %s", m->domain,
+	    m->target, hybrid ? "yes" : "no");
 }
 
 static void
@@ -347,10 +423,10 @@ static void
 refresh(struct mask *m)
 {
 	struct net_addr addr[MASK_MAX_ADDRS];
-	struct mask_shape s;
-	const char *why = "mask_host never resolved";
+	struct mask_shape s, pq;
+	const char *why = "mask_host never resolved", *pq_why = why;
 	size_t naddr;
-	int rc = MASK_ERR;
+	int rc = MASK_ERR, pq_rc = MASK_ERR;
 
 	if (resolve(m, addr, &naddr) == 0)
 		addrs_set(m, addr, naddr);
@@ -359,9 +435,14 @@ refresh(struct mask *m)
 	if (ticker_stopping(m->probe))
 		return;
 	if (naddr > 0)
-		rc = probe(m, addr, naddr, &s, &why);
+		rc = probe(m, addr, naddr, 0, &s, &why);
+	if (rc == 0 && !ticker_stopping(m->probe))
+		pq_rc = probe(m, addr, naddr, 1, &pq, &pq_why);
+	if (rc == 0 && pq_rc != 0)
+		log_warn("mask: probe of %s with the hybrid group failed (%s)",
+		    m->target, pq_why);
 	if (rc == 0)
-		shape_learned(m, &s);
+		shape_learned(m, &s, pq_rc == 0 ? &pq : NULL);
 	else
 		shape_failed(m, why);
 }
@@ -403,6 +484,7 @@ mask_new(const struct config *cfg, struct mask **out)
 		return MASK_ERR;
 	}
 	shape_fallback(&m->shape);
+	m->pq = m->shape;
 	if (cfg->ndomains > 0) {
 		copy_config(m, cfg);
 		refresh(m);
@@ -456,14 +538,15 @@ mask_connect(struct mask *m, const struct sockaddr *peer,
 }
 
 void
-mask_shape_get(struct mask *m, const uint8_t rnd[4], struct mask_shape *out)
+mask_shape_get(struct mask *m, int hybrid, const uint8_t rnd[4],
+    struct mask_shape *out)
 {
 	struct mask_shape s;
 	size_t i, sum = 0;
 	uint32_t r;
 
 	pthread_mutex_lock(&m->lock);
-	s = m->shape;
+	s = hybrid ? m->pq : m->shape;
 	pthread_mutex_unlock(&m->lock);
 	/* TDLib takes one ApplicationData record as the rest of the reply. */
 	for (i = 0; i < s.napp; i++)
@@ -477,34 +560,14 @@ mask_shape_get(struct mask *m, const uint8_t rnd[4], struct mask_shape *out)
 	memset(out, 0, sizeof(*out));
 	out->learned = s.learned;
 	out->versions_first = s.versions_first;
+	out->group = s.group;
+	out->ccs_split = s.ccs_split;
+	out->ccs_gap_ms = s.ccs_gap_ms;
 	out->napp = 1;
 	out->app_sizes[0] = sum - SHAPE_JITTER + r % (2 * SHAPE_JITTER + 1);
 }
 
 /* ---- mtproxyd check ---- */
-
-/* probe_hello's, offering the post-quantum hybrid first. */
-static int
-pq_hello(const char *domain, uint8_t *out, size_t cap, size_t *len)
-{
-	struct faketls_client_rand r;
-	uint8_t secret[SECRET_LEN], priv[TLS_X25519_LEN];
-	uint8_t pq[FAKETLS_PQ_SHARE_LEN];
-
-	if (crypto_random(secret, sizeof(secret)) != 0 ||
-	    crypto_random(r.session_id, sizeof(r.session_id)) != 0 ||
-	    crypto_random(r.grease, sizeof(r.grease)) != 0 ||
-	    crypto_random(priv, sizeof(priv)) != 0 ||
-	    crypto_x25519_public(priv, r.key_share) != 0 ||
-	    crypto_random(pq, FAKETLS_MLKEM768_EK_LEN) != 0)
-		return MASK_ERR;
-	/* The hybrid's x25519 half: the same key, as browsers do. */
-	memcpy(pq + FAKETLS_MLKEM768_EK_LEN, r.key_share, TLS_X25519_LEN);
-	if (faketls_hello_build_pq(secret, domain, (uint32_t)time(NULL), &r,
-	    pq, out, cap, len) != 0)
-		return MASK_ERR;
-	return 0;
-}
 
 /* The ServerHello that answers hello, in the first record. */
 static int
@@ -573,7 +636,7 @@ mask_check_cover(const struct config *cfg, struct mask_cover *out,
 	snprintf(out->target, sizeof(out->target), "%s", m->target);
 	if (resolve(m, addr, &naddr) != 0)
 		*why = "cannot resolve it";
-	else if (pq_hello(m->domain, hello, sizeof(hello), &len) != 0)
+	else if (probe_hello(m->domain, 1, hello, sizeof(hello), &len) != 0)
 		*why = "cannot build a hello";
 	else
 		rc = cover_probe(m, addr, naddr, hello, len, out, why);

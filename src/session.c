@@ -124,6 +124,7 @@ static const enum stats_reject hs_reasons[HANDSHAKE_REJECT_COUNT] = {
 	[HANDSHAKE_REJECT_TLS_NO_SNI] = STATS_REJECT_TLS_NO_SNI,
 	[HANDSHAKE_REJECT_TLS_MALFORMED] = STATS_REJECT_TLS_MALFORMED,
 	[HANDSHAKE_REJECT_TLS_TOO_BIG] = STATS_REJECT_TLS_TOO_BIG,
+	[HANDSHAKE_REJECT_TLS_GROUP] = STATS_REJECT_TLS_GROUP,
 };
 
 #define slog(lvl, s, fmt, ...) log_msg(lvl, "%s user=%s: " fmt, (s)->who, \

@@ -32,6 +32,7 @@ static const char *const reject_names[STATS_REJECT_COUNT] = {
 	[STATS_REJECT_TLS_NO_SNI] = "tls_no_sni",
 	[STATS_REJECT_TLS_MALFORMED] = "tls_malformed",
 	[STATS_REJECT_TLS_TOO_BIG] = "hello_too_big",
+	[STATS_REJECT_TLS_GROUP] = "tls_group",
 };
 
 static const char *const link_names[STATS_LINK_COUNT] = {

@@ -27,6 +27,7 @@
 
 #include "cover.h"
 #include "crypto.h"
+#include "faketls.h"
 #include "tclock.h"
 #include "tfile.h"
 
@@ -54,6 +55,8 @@ struct conn {
 	struct flow up;		/* peer -> s_server, or peer -> peer */
 	struct flow down;	/* s_server -> peer; unused for an echo */
 	int closing;		/* cover_close_all: FIN sent, discarding */
+	int scripted;		/* cover_start_tls: answer, never echo */
+	int answered;
 	int dead;
 	size_t slot;		/* in the seen ring */
 	uint64_t id;
@@ -61,6 +64,8 @@ struct conn {
 
 struct cover {
 	int echo;
+	int scripted;
+	struct cover_tls tls;
 	int lfd;
 	uint16_t port;
 	struct sockaddr_in upstream;	/* s_server */
@@ -86,6 +91,8 @@ count(struct cover *cv, enum cover_counter which, uint64_t n)
 {
 	atomic_fetch_add(&cv->counters[which], n);
 }
+
+static void tls_serve(struct cover *cv, struct conn *k);
 
 /* ---- the poll thread ---- */
 
@@ -226,6 +233,7 @@ conn_add(struct cover *cv, int fd)
 	}
 	k->cfd = fd;
 	k->ufd = -1;
+	k->scripted = cv->scripted;
 	if (!cv->echo && connect_upstream(cv, &k->ufd) != 0) {
 		free(k);
 		close(fd);
@@ -268,7 +276,7 @@ want_peer(const struct conn *k)
 
 	if (k->closing || (!k->up.eof && k->up.len < COVER_BUF))
 		ev |= POLLIN;
-	if (to_peer->off < to_peer->len)
+	if (to_peer->off < to_peer->len && !k->scripted)
 		ev |= POLLOUT;
 	return ev;
 }
@@ -294,6 +302,8 @@ service(struct cover *cv, struct conn *k, short pev, short uev)
 		flow_read(cv, k, &k->up);
 	if (uev & (POLLIN | POLLHUP))
 		flow_read(cv, k, &k->down);
+	if (k->scripted && !k->closing)
+		tls_serve(cv, k);
 	if (!k->closing) {
 		flow_write(cv, k, &k->up);
 		if (k->ufd >= 0)
@@ -663,6 +673,28 @@ cover_start(struct cover **out, const char *domain, int timeout_ms)
 }
 
 int
+cover_start_tls(struct cover **out, const struct cover_tls *tls)
+{
+	struct cover *cv = NULL;
+	int rc;
+
+	if (out == NULL || tls == NULL || tls->napp == 0 ||
+	    tls->napp > COVER_TLS_MAX_RECORDS)
+		return COVER_ERR_ARG;
+	if ((rc = cover_new(&cv, 1)) == 0) {
+		cv->scripted = 1;
+		cv->tls = *tls;
+		rc = start_thread(cv);
+	}
+	if (rc != 0) {
+		cover_stop(cv);
+		return rc;
+	}
+	*out = cv;
+	return 0;
+}
+
+int
 cover_start_echo(struct cover **out)
 {
 	struct cover *cv = NULL;
@@ -892,4 +924,88 @@ cover_exchange(const struct sockaddr *sa, socklen_t salen,
 		exchange_read(fd, resp, cap, n, closed, quiet_ms, deadline);
 	close(fd);
 	return rc;
+}
+
+/* ---- the scripted TLS cover ---- */
+
+#define TLS_REPLY_MAX	(2048 + COVER_TLS_MAX_RECORDS * (5 + 16640))
+
+/*
+ * The reply to hello h: built by the codec with a throw-away secret, so
+ * that its random is as random as a server's; the key share is a real
+ * x25519 key after random bytes for the hybrid's ciphertext.
+ */
+static int
+tls_reply(const struct cover *cv, const struct faketls_hello *h,
+    uint8_t *out, size_t *len)
+{
+	static uint8_t fill[COVER_TLS_MAX_RECORDS * 16640];
+	uint8_t secret[SECRET_LEN], priv[32], key[FAKETLS_PQ_REPLY_SHARE_LEN];
+	struct faketls_reply rp;
+	size_t ct;
+
+	memset(&rp, 0, sizeof(rp));
+	if (faketls_reply_group(h, cv->tls.hybrid ?
+	    FAKETLS_GROUP_X25519MLKEM768 : TLS_GROUP_X25519, &rp.group) != 0)
+		return COVER_ERR;
+	ct = rp.group == TLS_GROUP_X25519 ? 0 : FAKETLS_MLKEM768_CT_LEN;
+	if (crypto_random(secret, sizeof(secret)) != 0 ||
+	    crypto_random(priv, sizeof(priv)) != 0 ||
+	    crypto_random(key, ct) != 0 ||
+	    crypto_x25519_public(priv, key + ct) != 0 ||
+	    crypto_random(fill, sizeof(fill)) != 0)
+		return COVER_ERR;
+	rp.key_share = key;
+	rp.versions_first = cv->tls.versions_first;
+	rp.app_sizes = cv->tls.app_sizes;
+	rp.napp = cv->tls.napp;
+	rp.app_fill = fill;
+	return faketls_reply_build(secret, h, &rp, out, TLS_REPLY_MAX, len) == 0 ?
+	    0 : COVER_ERR;
+}
+
+static void
+tls_answer(struct cover *cv, struct conn *k, const struct faketls_hello *h)
+{
+	static const uint8_t alert[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02,
+	    0x28 };	/* fatal handshake_failure */
+	static uint8_t out[TLS_REPLY_MAX];	/* the poll thread's */
+	int64_t deadline = tclock_now_ms() + COVER_KILL_MS;
+	size_t len, first;
+
+	if (tls_reply(cv, h, out, &len) != 0) {
+		if (exchange_write(k->cfd, alert, sizeof(alert), deadline) != 0)
+			k->dead = 1;
+		count(cv, COVER_BYTES_OUT, sizeof(alert));
+		return;
+	}
+	first = cv->tls.ccs_gap_ms > 0 ? 5 + ((size_t)out[3] << 8 | out[4]) :
+	    len;
+	if (exchange_write(k->cfd, out, first, deadline) != 0)
+		k->dead = 1;
+	/* The poll thread stops for it: a server busy signing. */
+	if (first < len)
+		tclock_sleep_ms(cv->tls.ccs_gap_ms);
+	if (exchange_write(k->cfd, out + first, len - first, deadline) != 0)
+		k->dead = 1;
+	count(cv, COVER_BYTES_OUT, len);
+}
+
+/* Wait for the whole hello, answer it once, then drop what comes. */
+static void
+tls_serve(struct cover *cv, struct conn *k)
+{
+	struct faketls_hello h;
+	int rc;
+
+	if (!k->answered) {
+		rc = faketls_hello_parse(k->up.buf, k->up.len, &h);
+		if (rc == FAKETLS_NEED_MORE && k->up.len < COVER_BUF &&
+		    !k->up.eof)
+			return;
+		k->answered = 1;
+		if (rc == 0)
+			tls_answer(cv, k, &h);
+	}
+	k->up.off = k->up.len = 0;
 }

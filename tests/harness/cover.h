@@ -5,7 +5,9 @@
  * cover_start runs `openssl s_server -WWW` with a fresh self-signed
  * certificate for the domain, serving index.html with a unique marker;
  * cover_start_echo is a plain TCP echo (no TLS) for byte-exact relaying and
- * close tests. Either way the advertised port belongs to one poll thread of
+ * close tests; cover_start_tls a scripted TLS 1.3 server that answers a
+ * hello's ServerHello as told (group, extension order, segments) and then
+ * waits, for the tests of what the proxy's reply copies. Either way the advertised port belongs to one poll thread of
  * ours (for s_server, a relay in front of it), so a test can count the
  * connections the cover saw and check the bytes each one carried.
  * s_server serves one connection at a time: close one before the next.
@@ -43,6 +45,26 @@ struct cover;
 int cover_start(struct cover **out, const char *domain, int timeout_ms);
 /* Echo every byte back; a peer's FIN is answered with ours once all is sent. */
 int cover_start_echo(struct cover **out);
+
+#define COVER_TLS_MAX_RECORDS	4
+
+/* How the scripted TLS cover answers. */
+struct cover_tls {
+	int hybrid;		/* picks X25519MLKEM768 when the hello has a
+				   share for it; else x25519 */
+	int versions_first;	/* supported_versions before key_share */
+	int ccs_gap_ms;		/* > 0: the ServerHello alone, the CCS and
+				   the rest this much later */
+	size_t napp;		/* ApplicationData records, 1.. */
+	size_t app_sizes[COVER_TLS_MAX_RECORDS];
+};
+
+/*
+ * A ClientHello gets ServerHello, CCS and the records (discarding whatever
+ * follows); a hello with no share it can take, a handshake_failure alert
+ * (no HelloRetryRequest); anything else, nothing. FIN answers FIN.
+ */
+int cover_start_tls(struct cover **out, const struct cover_tls *tls);
 /* Kills s_server (bounded), removes its files, frees cv. NULL is a no-op. */
 void cover_stop(struct cover *cv);
 

@@ -267,7 +267,8 @@ fts_reply(struct fts *f, int fd, const struct faketls_hello *h)
 	uint8_t priv[TLS_X25519_LEN], ks[TLS_X25519_LEN];
 	uint8_t fill[FTS_APP_LEN], out[FTS_APP_LEN + 512];
 	size_t app = FTS_APP_LEN, len;
-	struct faketls_reply rp = { ks, 0, &app, 1, fill };
+	struct faketls_reply rp = { ks, 0, &app, 1, fill,
+	    TLS_GROUP_X25519 };
 
 	FTS_CHECK(crypto_random(priv, sizeof(priv)) == 0);
 	FTS_CHECK(crypto_x25519_public(priv, ks) == 0);

@@ -2092,6 +2092,7 @@ START_TEST(stats_output)
 	    "rejected{reason=\"tls_no_sni\"} 0\n"
 	    "rejected{reason=\"tls_malformed\"} 0\n"
 	    "rejected{reason=\"hello_too_big\"} 0\n"
+	    "rejected{reason=\"tls_group\"} 0\n"
 	    "user_connections{user=\"alice\"} 5\n"
 	    "user_active{user=\"alice\"} 0\n"
 	    "user_bytes_in{user=\"alice\"} 0\n"

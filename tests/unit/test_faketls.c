@@ -1095,6 +1095,7 @@ vec_reply_load(struct vec_reply *v)
 	parse_ok(v->hello, VEC_HELLO_LEN, &v->h);
 	v->size = VEC_APP_LEN;
 	v->rp.key_share = v->reply + VEC_KEY_OFF;
+	v->rp.group = TLS_GROUP_X25519;
 	v->rp.versions_first = 0;
 	v->rp.app_sizes = &v->size;
 	v->rp.napp = 1;
@@ -1245,6 +1246,7 @@ START_TEST(reply_roundtrip)
 	ck_assert_int_eq(crypto_x25519_public(priv, key), 0);
 	memset(fill, 0x5c, sizeof(fill));
 	rp.key_share = key;
+	rp.group = TLS_GROUP_X25519;
 	rp.versions_first = 0;
 	rp.app_sizes = &size;
 	rp.napp = 1;
@@ -1902,6 +1904,193 @@ START_TEST(builder_shapes)
 }
 END_TEST
 
+/* A pq hello as pq_hello builds it, parsed after mutate changed it. */
+static unsigned
+pq_groups(void (*mutate)(uint8_t *out, size_t len))
+{
+	static const uint8_t secret[SECRET_LEN] = { 7, 7, 7 };
+	struct faketls_client_rand r;
+	struct faketls_hello fh;
+	uint8_t pq[FAKETLS_PQ_SHARE_LEN], out[FAKETLS_PQ_BUILD_MAX];
+	size_t len;
+
+	memset(&r, 0x21, sizeof(r));
+	memset(pq, 0x33, sizeof(pq));
+	ck_assert_int_eq(faketls_hello_build_pq(secret, "cover.example",
+	    1700000000, &r, pq, out, sizeof(out), &len), 0);
+	if (mutate != NULL)
+		mutate(out, len);
+	ck_assert_int_eq(faketls_hello_parse(out, len, &fh), 0);
+	return fh.groups;
+}
+
+/* key_share: GREASE, hybrid, x25519 - the entry at index i renamed. */
+static void
+rename_share(uint8_t *out, size_t len, size_t i, uint16_t group)
+{
+	size_t elen, off = 2;
+	uint8_t *e = (uint8_t *)hello_ext(out, len, 0x0033, &elen);
+
+	ck_assert_ptr_nonnull(e);
+	while (i-- > 0)
+		off += 4 + (size_t)(e[off + 2] << 8 | e[off + 3]);
+	e[off] = (uint8_t)(group >> 8);
+	e[off + 1] = (uint8_t)group;
+}
+
+static void
+x25519_share_greased(uint8_t *out, size_t len)
+{
+	rename_share(out, len, 2, 0x5a5a);
+}
+
+static void
+hybrid_share_greased(uint8_t *out, size_t len)
+{
+	rename_share(out, len, 1, 0x5a5a);
+}
+
+/* supported_groups: GREASE, hybrid, x25519, ...: the hybrid unlisted. */
+static void
+hybrid_unlisted(uint8_t *out, size_t len)
+{
+	size_t elen;
+	uint8_t *e = (uint8_t *)hello_ext(out, len, 0x000a, &elen);
+
+	ck_assert_ptr_nonnull(e);
+	e[4] = 0x00;
+	e[5] = 0x19;
+}
+
+/* A key_share list length one short: the list offers nothing. */
+static void
+shares_malformed(uint8_t *out, size_t len)
+{
+	size_t elen;
+	uint8_t *e = (uint8_t *)hello_ext(out, len, 0x0033, &elen);
+
+	ck_assert_ptr_nonnull(e);
+	e[1]--;
+}
+
+/*
+ * The groups a hello offers are those with a share of the right size that
+ * supported_groups lists too.
+ */
+START_TEST(hello_groups)
+{
+	uint8_t hello[FAKETLS_BUILD_MAX];
+	struct faketls_hello h;
+
+	parse_ok(hello, build("cover.example.org", 99, 0, hello), &h);
+	ck_assert_uint_eq(h.groups, FAKETLS_OFFER_X25519);
+	/* Split over two records: the same. */
+	parse_ok(hello, build("cover.example.org", 99, 100, hello), &h);
+	ck_assert_uint_eq(h.groups, FAKETLS_OFFER_X25519);
+	ck_assert_uint_eq(pq_groups(NULL),
+	    FAKETLS_OFFER_X25519 | FAKETLS_OFFER_HYBRID);
+	ck_assert_uint_eq(pq_groups(x25519_share_greased),
+	    FAKETLS_OFFER_HYBRID);
+	ck_assert_uint_eq(pq_groups(hybrid_share_greased),
+	    FAKETLS_OFFER_X25519);
+	ck_assert_uint_eq(pq_groups(hybrid_unlisted), FAKETLS_OFFER_X25519);
+	ck_assert_uint_eq(pq_groups(shares_malformed), 0);
+}
+END_TEST
+
+/* The cover's pick for the client's groups; never a group not offered. */
+START_TEST(reply_group_choice)
+{
+	static const struct {
+		unsigned groups;
+		uint16_t pick, want;	/* want 0: FAKETLS_ERR_GROUP */
+	} t[] = {
+		{ FAKETLS_OFFER_X25519, 0x001d, 0x001d },
+		{ FAKETLS_OFFER_X25519, 0x11ec, 0x001d },
+		{ FAKETLS_OFFER_HYBRID, 0x11ec, 0x11ec },
+		{ FAKETLS_OFFER_HYBRID, 0x001d, 0 },
+		{ FAKETLS_OFFER_X25519 | FAKETLS_OFFER_HYBRID, 0x11ec, 0x11ec },
+		{ FAKETLS_OFFER_X25519 | FAKETLS_OFFER_HYBRID, 0x001d, 0x001d },
+		{ FAKETLS_OFFER_X25519 | FAKETLS_OFFER_HYBRID, 0x0017, 0x001d },
+		{ 0, 0x11ec, 0 },
+		{ 0, 0x001d, 0 },
+	};
+	struct faketls_hello h;
+	uint16_t g;
+	size_t i;
+
+	memset(&h, 0, sizeof(h));
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		h.groups = t[i].groups;
+		g = 0xffff;
+		ck_assert_int_eq(faketls_reply_group(&h, t[i].pick, &g),
+		    t[i].want != 0 ? 0 : FAKETLS_ERR_GROUP);
+		ck_assert_uint_eq(g, t[i].want != 0 ? t[i].want : 0xffff);
+	}
+	ck_assert_int_eq(faketls_reply_group(NULL, 0x001d, &g),
+	    FAKETLS_ERR_ARG);
+	ck_assert_int_eq(faketls_reply_group(&h, 0x001d, NULL),
+	    FAKETLS_ERR_ARG);
+}
+END_TEST
+
+/*
+ * A hybrid reply: the key_share carries 1120 bytes (ciphertext, then the
+ * x25519 key) under group 0x11ec, the lengths grow by 1088, the client
+ * accepts it and the probe's parser reads it back.
+ */
+START_TEST(reply_hybrid)
+{
+	uint8_t hello[FAKETLS_BUILD_MAX], secret[SECRET_LEN], out[5000],
+	    key[FAKETLS_PQ_REPLY_SHARE_LEN], fill[2600];
+	struct faketls_server_info si;
+	struct faketls_hello h;
+	struct faketls_reply rp;
+	size_t n, x25519_len, size = sizeof(fill), used, i;
+
+	vec_load_secret(secret);
+	parse_ok(hello, build("cover.example.org", 99, 0, hello), &h);
+	for (i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i * 7 + 1);
+	memset(fill, 0x5c, sizeof(fill));
+	memset(&rp, 0, sizeof(rp));
+	rp.key_share = key;
+	rp.app_sizes = &size;
+	rp.napp = 1;
+	rp.app_fill = fill;
+	ck_assert_int_eq(faketls_reply_len(&h, &rp, &x25519_len), 0);
+	ck_assert_uint_eq(x25519_len, 127 + 6 + 5 + size);
+	rp.group = FAKETLS_GROUP_X25519MLKEM768;
+	rp.versions_first = 1;
+	ck_assert_int_eq(faketls_reply_len(&h, &rp, &n), 0);
+	ck_assert_uint_eq(n, x25519_len + FAKETLS_MLKEM768_CT_LEN);
+	ck_assert_int_eq(faketls_reply_build(secret, &h, &rp, out, n - 1,
+	    &used), FAKETLS_ERR_ARG);
+	ck_assert_int_eq(faketls_reply_build(secret, &h, &rp, out,
+	    sizeof(out), &n), 0);
+	ck_assert_uint_eq(n, x25519_len + FAKETLS_MLKEM768_CT_LEN);
+	/* 122 + 1088 = 0x4ba in the record, 0x4b6 in the message. */
+	ck_assert_mem_eq(out, "\x16\x03\x03\x04\xba\x02\x00\x04\xb6", 9);
+	ck_assert_mem_eq(out + 81, "\x00\x2b\x00\x02\x03\x04"
+	    "\x00\x33\x04\x64\x11\xec\x04\x60", 14);
+	ck_assert_mem_eq(out + 95, key, sizeof(key));
+	ck_assert_mem_eq(out + 95 + sizeof(key), FAKETLS_CCS "\x17\x03\x03"
+	    "\x0a\x28", 11);
+	ck_assert_int_eq(faketls_reply_verify(secret, h.random, 1, out, n,
+	    &used), 0);
+	ck_assert_uint_eq(used, n);
+	ck_assert_int_eq(faketls_server_hello_info(out + 5, 0x4ba, &si), 0);
+	ck_assert_uint_eq(si.group, FAKETLS_GROUP_X25519MLKEM768);
+	ck_assert_uint_eq(si.share_len, FAKETLS_PQ_REPLY_SHARE_LEN);
+	ck_assert_int_eq(si.versions_first, 1);
+	/* A group we have no share size for. */
+	rp.group = TLS_GROUP_SECP256R1;
+	ck_assert_int_eq(faketls_reply_len(&h, &rp, &n), FAKETLS_ERR_ARG);
+	ck_assert_int_eq(faketls_reply_build(secret, &h, &rp, out,
+	    sizeof(out), &n), FAKETLS_ERR_ARG);
+}
+END_TEST
+
 static Suite *
 faketls_suite(void)
 {
@@ -1945,6 +2134,9 @@ faketls_suite(void)
 	tcase_add_test(tc, pq_hello);
 	tcase_add_test(tc, rfc8448_hellos);
 	tcase_add_test(tc, builder_shapes);
+	tcase_add_test(tc, hello_groups);
+	tcase_add_test(tr, reply_group_choice);
+	tcase_add_test(tr, reply_hybrid);
 	suite_add_tcase(s, tr);
 	tcase_add_test(tl, reader_splits);
 	tcase_add_loop_test(tl, reader_rules, 0, NREADER);

@@ -38,6 +38,7 @@
 #define FALLBACK_LO	(FAKETLS_FALLBACK_MIN - 2)
 #define FALLBACK_HI	(FAKETLS_FALLBACK_MIN + FAKETLS_FALLBACK_SPAN - 1 + 2)
 #define REPLY_MAX	40000
+#define GAP_MS		100
 
 /* ---- a scripted cover site ---- */
 
@@ -50,6 +51,8 @@ enum reply {
 	R_ALERT,
 	R_CLOSE,		/* closes without a word */
 	R_JUNK,			/* an HTTP answer */
+	R_HYBRID_GAP,		/* picks the hybrid when offered; the CCS
+				   and 3 records GAP_MS after the hello */
 };
 
 struct cover {
@@ -78,14 +81,19 @@ put_record(uint8_t *p, uint8_t type, size_t len, uint8_t fill)
 	return 5 + len;
 }
 
+/* pq: an X25519MLKEM768 share (1120 bytes) instead of x25519's 32. */
 static size_t
-put_server_hello(uint8_t *p, int versions, int versions_first, int hrr)
+put_server_hello(uint8_t *p, int versions, int versions_first, int hrr,
+    int pq)
 {
-	static const uint8_t ks[8] = { 0x00, 0x33, 0x00, 0x24, 0x00, 0x1d,
-	    0x00, 0x20 };
+	static const uint8_t x25519[8] = { 0x00, 0x33, 0x00, 0x24, 0x00, 0x1d,
+	    0x00, 0x20 }, hybrid[8] = { 0x00, 0x33, 0x04, 0x64, 0x11, 0xec,
+	    0x04, 0x60 };
 	static const uint8_t sv[6] = { 0x00, 0x2b, 0x00, 0x02, 0x03, 0x04 };
+	const uint8_t *ks = pq ? hybrid : x25519;
+	size_t share = pq ? FAKETLS_PQ_REPLY_SHARE_LEN : 32;
 	uint8_t *h = p + 5, *q = h + 4;
-	size_t ext = sizeof(ks) + 32 + (versions ? sizeof(sv) : 0), n;
+	size_t ext = sizeof(x25519) + share + (versions ? sizeof(sv) : 0), n;
 
 	*q++ = 0x03;
 	*q++ = 0x03;
@@ -106,9 +114,9 @@ put_server_hello(uint8_t *p, int versions, int versions_first, int hrr)
 		memcpy(q, sv, sizeof(sv));
 		q += sizeof(sv);
 	}
-	memcpy(q, ks, sizeof(ks));
-	memset(q + sizeof(ks), 0x09, 32);
-	q += sizeof(ks) + 32;
+	memcpy(q, ks, sizeof(x25519));
+	memset(q + sizeof(x25519), 0x09, share);
+	q += sizeof(x25519) + share;
 	if (versions && !versions_first) {
 		memcpy(q, sv, sizeof(sv));
 		q += sizeof(sv);
@@ -126,44 +134,49 @@ put_server_hello(uint8_t *p, int versions, int versions_first, int hrr)
 	return 5 + n;
 }
 
-/* The reply for variant v; *hold: keep the line open until the probe goes. */
+/*
+ * The reply for variant v to a hello offering the hybrid (pq) or not;
+ * *hold: keep the line open until the probe goes; *first: the bytes to
+ * send before a pause of GAP_MS (all of them: no pause).
+ */
 static size_t
-build_reply(int v, uint8_t *p, int *hold)
+build_reply(int v, int pq, uint8_t *p, int *hold, size_t *first)
 {
 	static const char junk[] = "HTTP/1.1 400 Bad Request\r\n\r\n";
 	size_t n = 0;
 	int i;
 
 	*hold = 0;
+	*first = 0;
 	switch (v) {
 	case R_KS_FIRST:
 		*hold = 1;
-		n = put_server_hello(p, 1, 0, 0);
+		n = put_server_hello(p, 1, 0, 0, 0);
 		n += put_record(p + n, 0x14, 1, 0x01);
 		n += put_record(p + n, 0x17, 100, 0xa1);
 		n += put_record(p + n, 0x17, 2000, 0xa2);
 		n += put_record(p + n, 0x17, 37, 0xa3);
 		break;
 	case R_SV_FIRST_CLOSE:
-		n = put_server_hello(p, 1, 1, 0);
+		n = put_server_hello(p, 1, 1, 0, 0);
 		n += put_record(p + n, 0x17, 500, 0xb1);
 		n += put_record(p + n, 0x17, 16000, 0xb2);
 		n += put_record(p + n, 0x17, 16000, 0xb3);
 		break;
 	case R_MANY:
 		*hold = 1;
-		n = put_server_hello(p, 1, 1, 0);
+		n = put_server_hello(p, 1, 1, 0, 0);
 		n += put_record(p + n, 0x14, 1, 0x01);
 		for (i = 0; i < 10; i++)
 			n += put_record(p + n, 0x17, 10, (uint8_t)i);
 		break;
 	case R_HRR:
 		*hold = 1;
-		n = put_server_hello(p, 1, 1, 1);
+		n = put_server_hello(p, 1, 1, 1, 0);
 		break;
 	case R_TLS12:
 		*hold = 1;
-		n = put_server_hello(p, 0, 0, 0);
+		n = put_server_hello(p, 0, 0, 0, 0);
 		n += put_record(p + n, 0x17, 100, 0xa1);
 		break;
 	case R_ALERT:
@@ -172,6 +185,14 @@ build_reply(int v, uint8_t *p, int *hold)
 	case R_JUNK:
 		memcpy(p, junk, sizeof(junk) - 1);
 		n = sizeof(junk) - 1;
+		break;
+	case R_HYBRID_GAP:
+		*hold = 1;
+		n = *first = put_server_hello(p, 1, 0, 0, pq);
+		n += put_record(p + n, 0x14, 1, 0x01);
+		n += put_record(p + n, 0x17, 100, 0xa1);
+		n += put_record(p + n, 0x17, 2000, 0xa2);
+		n += put_record(p + n, 0x17, 37, 0xa3);
 		break;
 	default:
 		break;
@@ -185,8 +206,8 @@ serve_probe(struct cover *c, int fd, uint8_t first, int64_t deadline)
 	static uint8_t out[REPLY_MAX];	/* one server thread at a time */
 	uint8_t buf[FAKETLS_HELLO_MAX], b;
 	struct faketls_hello h;
-	size_t len, n;
-	int hold;
+	size_t len, n, head;
+	int hold, pq = 0;
 
 	buf[0] = first;
 	if (net_read_full(fd, buf + 1, 4, deadline) != 0)
@@ -196,13 +217,18 @@ serve_probe(struct cover *c, int fd, uint8_t first, int64_t deadline)
 	    net_read_full(fd, buf + 5, len, deadline) != 0)
 		return;
 	if (faketls_hello_parse(buf, 5 + len, &h) == 0 &&
-	    strcmp(h.sni, DOMAIN) == 0 && h.wire_len == 5 + len)
+	    strcmp(h.sni, DOMAIN) == 0 && h.wire_len == 5 + len) {
 		atomic_fetch_add(&c->probes, 1);
-	else
+		pq = (h.groups & FAKETLS_OFFER_HYBRID) != 0;
+	} else
 		atomic_fetch_add(&c->bad_hellos, 1);
-	n = build_reply(atomic_load(&c->variant), out, &hold);
-	if (n > 0)
-		(void)net_write_full(fd, out, n);
+	n = build_reply(atomic_load(&c->variant), pq, out, &hold, &head);
+	if (head > 0) {
+		(void)net_write_full(fd, out, head);
+		usleep(GAP_MS * 1000);
+	}
+	if (n > head)
+		(void)net_write_full(fd, out + head, n - head);
 	if (hold)
 		while (net_read_full(fd, &b, 1, deadline + 3000) == 0)
 			;
@@ -311,7 +337,7 @@ size_for(struct mask *m, unsigned i, struct mask_shape *s)
 	uint8_t rnd[4] = { (uint8_t)i, (uint8_t)(i * 7), (uint8_t)(i * 13),
 	    (uint8_t)(i * 31) };
 
-	mask_shape_get(m, rnd, s);
+	mask_shape_get(m, 0, rnd, s);
 	ck_assert_uint_eq(s->napp, 1);
 	return s->app_sizes[0];
 }
@@ -409,10 +435,58 @@ START_TEST(learns_key_share_first)
 	cfg_for(&cfg, "127.0.0.1", c.port, 0);
 	ck_assert_int_eq(mask_new(&cfg, &m), 0);
 	cover_stop(&c);
-	ck_assert_int_eq(atomic_load(&c.probes), 1);
+	/* One hello of each kind: with the hybrid group and without. */
+	ck_assert_int_eq(atomic_load(&c.probes), 2);
 	ck_assert_int_eq(atomic_load(&c.bad_hellos), 0);
 	/* 100 + 2000 + 37 as one record; the CCS does not count. */
 	check_sizes(m, 1, 0, 2137 - 2, 2137 + 2);
+	mask_free(m);
+}
+END_TEST
+
+/*
+ * Each kind of hello gets its own answer: the hybrid one the hybrid group,
+ * the x25519 one x25519; the CCS after a pause is seen, and timed.
+ */
+START_TEST(learns_group_and_pause)
+{
+	static const uint8_t rnd[4];
+	struct config cfg;
+	struct cover c;
+	struct mask *m = NULL;
+	struct mask_shape s;
+	int pq;
+
+	cover_start(&c, AF_INET, R_HYBRID_GAP);
+	cfg_for(&cfg, "127.0.0.1", c.port, 0);
+	ck_assert_int_eq(mask_new(&cfg, &m), 0);
+	cover_stop(&c);
+	ck_assert_int_eq(atomic_load(&c.probes), 2);
+	for (pq = 0; pq < 2; pq++) {
+		mask_shape_get(m, pq, rnd, &s);
+		ck_assert_int_eq(s.learned, 1);
+		ck_assert_uint_eq(s.group, pq ? FAKETLS_GROUP_X25519MLKEM768 :
+		    TLS_GROUP_X25519);
+		ck_assert_int_eq(s.versions_first, 0);
+		ck_assert_int_eq(s.ccs_split, 1);
+		ck_assert_int_ge(s.ccs_gap_ms, GAP_MS - 10);
+		ck_assert_int_le(s.ccs_gap_ms, MASK_CCS_GAP_MAX_MS);
+		ck_assert_uint_eq(s.napp, 1);
+		ck_assert_uint_ge(s.app_sizes[0], 2137 - 2);
+		ck_assert_uint_le(s.app_sizes[0], 2137 + 2);
+	}
+	mask_free(m);
+	/* All in one write: no split, and a cover without the hybrid. */
+	cover_start(&c, AF_INET, R_KS_FIRST);
+	cfg_for(&cfg, "127.0.0.1", c.port, 0);
+	ck_assert_int_eq(mask_new(&cfg, &m), 0);
+	cover_stop(&c);
+	for (pq = 0; pq < 2; pq++) {
+		mask_shape_get(m, pq, rnd, &s);
+		ck_assert_uint_eq(s.group, TLS_GROUP_X25519);
+		ck_assert_int_eq(s.ccs_split, 0);
+		ck_assert_int_eq(s.ccs_gap_ms, 0);
+	}
 	mask_free(m);
 }
 END_TEST
@@ -427,7 +501,7 @@ START_TEST(learns_versions_first_capped)
 	cfg_for(&cfg, "127.0.0.1", c.port, 0);
 	ck_assert_int_eq(mask_new(&cfg, &m), 0);
 	cover_stop(&c);
-	ck_assert_int_eq(atomic_load(&c.probes), 1);
+	ck_assert_int_eq(atomic_load(&c.probes), 2);
 	/* 32500 bytes do not fit one record: the largest that does. */
 	check_sizes(m, 1, 1, TLS_CIPHERTEXT_MAX - 4, TLS_CIPHERTEXT_MAX);
 	mask_free(m);
@@ -593,7 +667,7 @@ START_TEST(free_is_prompt)
 	mask_free(m);
 	ck_assert_int_lt(net_now_ms() - t0, 1000);
 	cover_stop(&c);
-	ck_assert_int_eq(atomic_load(&c.probes), 1);
+	ck_assert_int_eq(atomic_load(&c.probes), 2);
 }
 END_TEST
 
@@ -924,6 +998,7 @@ mask_suite(void)
 
 	tcase_add_test(probe, learns_key_share_first);
 	tcase_add_test(probe, learns_versions_first_capped);
+	tcase_add_test(probe, learns_group_and_pause);
 	tcase_add_test(probe, learns_at_most_max_records);
 	tcase_add_test(probe, odd_replies_fall_back);
 	tcase_add_test(probe, unreachable_falls_back);
