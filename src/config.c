@@ -64,12 +64,15 @@ static const struct {
 	int id;
 	const char *ipv4;
 	const char *ipv6;
-} builtin_dcs[DC_COUNT] = {
+} builtin_dcs[DC_COUNT + DC_TEST_COUNT] = {
 	{ 1, "149.154.175.50",	"2001:b28:f23d:f001::a" },
 	{ 2, "149.154.167.51",	"2001:67c:4e8:f002::a" },
 	{ 3, "149.154.175.100",	"2001:b28:f23d:f003::a" },
 	{ 4, "149.154.167.91",	"2001:67c:4e8:f004::a" },
 	{ 5, "149.154.171.5",	"2001:b28:f23f:f005::a" },
+	{ DC_TEST_OFFSET + 1, DC_TEST1_IPV4, DC_TEST1_IPV6 },
+	{ DC_TEST_OFFSET + 2, DC_TEST2_IPV4, DC_TEST2_IPV6 },
+	{ DC_TEST_OFFSET + 3, DC_TEST3_IPV4, DC_TEST3_IPV6 },
 };
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
@@ -1594,7 +1597,7 @@ config_defaults(struct config *cfg)
 	cfg->queue_bytes = QUEUE_BYTES;
 	/* Cannot fail: a literal the unit test checks. */
 	(void)set_allow(cfg, NULL, "127.0.0.0/8, ::1/128");
-	for (i = 0; i < DC_COUNT; i++) {
+	for (i = 0; i < NELEM(builtin_dcs); i++) {
 		cfg->dcs[i].id = builtin_dcs[i].id;
 		builtin_addr(&cfg->dcs[i].addr[0], AF_INET, builtin_dcs[i].ipv4,
 		    DC_PORT);
@@ -1602,7 +1605,7 @@ config_defaults(struct config *cfg)
 		    builtin_dcs[i].ipv6, DC_PORT);
 		cfg->dcs[i].naddr = 2;
 	}
-	cfg->ndcs = DC_COUNT;
+	cfg->ndcs = NELEM(builtin_dcs);
 }
 
 /*
