@@ -34,6 +34,9 @@ enum stats_reject {
 	STATS_REJECT_PROXY_HEADER,	/* proxy_protocol: an untrusted peer, or
 					   no good header in time */
 	STATS_REJECT_BLOCKED,		/* allow_file or block_file */
+	STATS_REJECT_PER_IP,		/* max_connections_per_ip reached */
+	STATS_REJECT_BACKOFF,		/* handshake_failures_per_ip: backing off */
+	STATS_REJECT_EVICTED,		/* silent, closed for a newer handshake */
 	STATS_REJECT_COUNT
 };
 

@@ -38,6 +38,8 @@
 #define SHOWN_VALUE_MAX		80	/* value characters quoted in an error */
 #define LIST_MAX		4096	/* longest comma-separated value */
 #define AUTO_CLIENTS_CAP	8192
+#define APP_BURST		24	/* connections an app opens at start */
+#define HS_FAIL_WINDOW		60
 #define AUTO_QUEUE_SHARE	4	/* queued answers may take 1/4 of RAM */
 #define AUTO_QUEUE_MIN		(64LL * 1024 * 1024)
 #define INI_LINE_MAX		1024	/* iniparser's ASCIILINESZ */
@@ -800,6 +802,17 @@ static const struct key_def server_keys[] = {
 	    KEY_ZERO, "a file path of at most 4095 bytes (empty: none)" },
 	{ "block_file", set_path, FIELD(block_file), 0, FIELD_MAX(block_file),
 	    KEY_ZERO, "a file path of at most 4095 bytes (empty: none)" },
+	/* At least an app's burst at start: a limit never refuses that. */
+	{ "max_connections_per_ip", set_int, FIELD(max_conn_per_ip),
+	    APP_BURST, 1000000, KEY_ZERO, "sessions 24..1000000 (0: off)" },
+	{ "handshake_failures_per_ip", set_int, FIELD(hs_fail_per_ip), 1,
+	    1000000, KEY_ZERO, "failed handshakes 1..1000000 (0: off)" },
+	{ "handshake_failure_window", set_int, FIELD(hs_fail_window), 1,
+	    86400, 0, "seconds 1..86400" },
+	{ "max_session_lifetime", set_int, FIELD(max_session_lifetime), 1,
+	    2592000, KEY_ZERO, "seconds 1..2592000 (0: no limit)" },
+	{ "client_mss", set_int, FIELD(client_mss), 88, 1460, KEY_ZERO,
+	    "bytes 88..1460 (0: the kernel's)" },
 };
 
 static const struct key_def tls_keys[] = {
@@ -1569,6 +1582,7 @@ config_defaults(struct config *cfg)
 	cfg->dc_pool_max_age = 30;
 	cfg->default_dc = 2;
 	cfg->pool_spare = 64;
+	cfg->hs_fail_window = HS_FAIL_WINDOW;
 	cfg->log_level = LOGL_INFO;
 	default_state_dir(cfg);
 	cfg->state_interval = STATE_INTERVAL;

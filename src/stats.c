@@ -29,6 +29,9 @@ static const char *const reject_names[STATS_REJECT_COUNT] = {
 	[STATS_REJECT_USER_LIMIT] = "user_limit",
 	[STATS_REJECT_PROXY_HEADER] = "proxy_header",
 	[STATS_REJECT_BLOCKED] = "blocked",
+	[STATS_REJECT_PER_IP] = "per_ip",
+	[STATS_REJECT_BACKOFF] = "backoff",
+	[STATS_REJECT_EVICTED] = "evicted",
 };
 
 static const char *const link_names[STATS_LINK_COUNT] = {
