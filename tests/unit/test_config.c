@@ -1028,6 +1028,42 @@ START_TEST(default_dc_in_table)
 }
 END_TEST
 
+/* Connection policy: all off by default; a per-address cap below an app's
+   burst at start is refused. */
+START_TEST(policy_keys)
+{
+	ck_assert_int_eq(cfg.max_conn_per_ip, 0);
+	ck_assert_int_eq(cfg.hs_fail_per_ip, 0);
+	ck_assert_int_eq(cfg.hs_fail_window, 60);
+	ck_assert_int_eq(cfg.max_session_lifetime, 0);
+	ck_assert_int_eq(cfg.client_mss, 0);
+	ck_assert_int_eq(load("[server]\nmax_connections_per_ip = 24\n"
+	    "handshake_failures_per_ip = 5\nhandshake_failure_window = 30\n"
+	    "max_session_lifetime = 3600\nclient_mss = 88\n"), 0);
+	ck_assert_int_eq(cfg.max_conn_per_ip, 24);
+	ck_assert_int_eq(cfg.hs_fail_per_ip, 5);
+	ck_assert_int_eq(cfg.hs_fail_window, 30);
+	ck_assert_int_eq(cfg.max_session_lifetime, 3600);
+	ck_assert_int_eq(cfg.client_mss, 88);
+	ck_assert_int_eq(set("server", "max_connections_per_ip", "23"),
+	    CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [server] max_connections_per_ip = '23': "
+	    "expected sessions 24..1000000 (0: off)");
+	ck_assert_int_eq(set("server", "max_connections_per_ip", "0"), 0);
+	ck_assert_int_eq(set("server", "handshake_failure_window", "0"),
+	    CONFIG_ERR);
+	ck_assert_int_eq(set("server", "client_mss", "87"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [server] client_mss = '87': expected "
+	    "bytes 88..1460 (0: the kernel's)");
+	ck_assert_int_eq(set("server", "client_mss", "1461"), CONFIG_ERR);
+	ck_assert_int_eq(set("server", "client_mss", "0"), 0);
+	ck_assert_int_eq(set("server", "max_session_lifetime", "-1"),
+	    CONFIG_ERR);
+	ck_assert_int_eq(cfg.max_conn_per_ip, 0);
+	ck_assert_int_eq(cfg.client_mss, 0);
+}
+END_TEST
+
 /* mtproxyd check and link's keys: defaults, ranges, forms. */
 START_TEST(diag_keys)
 {
@@ -1083,7 +1119,9 @@ START_TEST(unknown_names)
 	    "default_dc, pool_spare, log_level, state_dir, users_file, "
 	    "state_interval, drain_timeout, public_port, print_links, "
 	    "clock_url, user, group, proxy_protocol, proxy_protocol_from, "
-	    "allow_file, block_file");
+	    "allow_file, block_file, max_connections_per_ip, "
+	    "handshake_failures_per_ip, handshake_failure_window, "
+	    "max_session_lifetime, client_mss");
 	ck_assert_int_eq(load("[tls]\ndomains = a.example\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [tls] domains: unknown key; expected "
 	    "one of domain, mask_host, mask_port, mask_proxy_protocol, "
@@ -2122,6 +2160,9 @@ START_TEST(stats_output)
 	    "rejected{reason=\"user_limit\"} 0\n"
 	    "rejected{reason=\"proxy_header\"} 0\n"
 	    "rejected{reason=\"blocked\"} 0\n"
+	    "rejected{reason=\"per_ip\"} 0\n"
+	    "rejected{reason=\"backoff\"} 0\n"
+	    "rejected{reason=\"evicted\"} 0\n"
 	    "user_connections{user=\"alice\"} 5\n"
 	    "user_active{user=\"alice\"} 0\n"
 	    "user_bytes_in{user=\"alice\"} 0\n"
@@ -2387,6 +2428,7 @@ config_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, test_dcs);
+	tcase_add_test(tc, policy_keys);
 	tcase_add_test(tc, state_dir_without_home);
 	tcase_add_test(tc, full_file);
 	tcase_add_test(tc, value_forms);
