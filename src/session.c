@@ -1462,7 +1462,8 @@ client_to_upstream(void *arg)
 	h.unix_now = (int64_t)time(NULL);
 	/* Our reply must not wait on a client that does not read. */
 	net_set_timeouts(s->cfd, 0, cfg->handshake_timeout * 1000);
-	if ((rc = check_client(s, h.deadline)) != 0)
+	/* Refused and relayed to the cover site: no handshake to run. */
+	if ((rc = check_client(s, h.deadline)) != 0 || s->masked)
 		goto refused;
 	(void)seen_get(s->srv->seen, (struct sockaddr *)&s->peer_ss,
 	    &h.first);

@@ -18,6 +18,7 @@
 
 #include "ckmain.h"
 #include "client.h"
+#include "cover.h"
 #include "daemon.h"
 #include "fakedc.h"
 #include "itest.h"
@@ -31,6 +32,7 @@
 #define FLOOD		200
 #define FLOOD_MAX	20	/* max_clients under the flood */
 #define MSS		536
+#define COVER_MS	3000	/* under handshake_timeout */
 
 #define ALICE_HEX	"5b0e8d2c7a1f4396e0b7c5a2d8f1436e"
 
@@ -49,7 +51,7 @@ start(const char *server_extra, const char *dc_lines)
 	    "port = 0\n"
 	    "listen = 127.0.0.1\n"
 	    "log_level = debug\n"
-	    "modes = classic, secure\n"
+	    "%s"
 	    "dc_pool = 0\n"
 	    "handshake_timeout = 10\n"
 	    "state_dir = @DIR@\n"
@@ -58,7 +60,8 @@ start(const char *server_extra, const char *dc_lines)
 	    "alice = " ALICE_HEX "\n"
 	    "[dc]\n"
 	    "%s",
-	    server_extra, dc_lines);
+	    strstr(server_extra, "modes") != NULL ? "" :
+	    "modes = classic, secure\n", server_extra, dc_lines);
 	ck_assert(n > 0 && (size_t)n < sizeof(conf));
 	ck_assert_int_eq(daemon_start(&d, conf, NULL, ITEST_START_MS), 0);
 	return d;
@@ -103,7 +106,7 @@ open_client(struct daemon_proc *d, int16_t dc, struct tclient **c)
 
 /* A connection that sends len bytes of data (NULL: zeros) and waits. */
 static struct tclient *
-open_raw(struct daemon_proc *d, size_t len)
+open_raw_bytes(struct daemon_proc *d, const uint8_t *data, size_t len)
 {
 	static const uint8_t zeros[64];
 	struct sockaddr_storage ss;
@@ -111,9 +114,15 @@ open_raw(struct daemon_proc *d, size_t len)
 	socklen_t sl;
 
 	ck_assert_int_eq(daemon_addr(d, AF_INET, &ss, &sl), 0);
-	ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&ss, sl, zeros,
-	    len, ITEST_IO_MS, &c), 0);
+	ck_assert_int_eq(tclient_connect_raw((struct sockaddr *)&ss, sl,
+	    data != NULL ? data : zeros, len, ITEST_IO_MS, &c), 0);
 	return c;
+}
+
+static struct tclient *
+open_raw(struct daemon_proc *d, size_t len)
+{
+	return open_raw_bytes(d, NULL, len);
 }
 
 /* msg comes back byte for byte. */
@@ -207,6 +216,45 @@ START_TEST(per_ip_limit)
 	ck_assert_int_eq(rejected(d, "backoff"), 0);
 	stop(d);
 	fakedc_stop(dc);
+}
+END_TEST
+
+/* With a cover site, the one too many is relayed to it byte for byte. */
+START_TEST(per_ip_cover)
+{
+	static const uint8_t probe[] = "GET / HTTP/1.1\r\nHost: cover.test\r\n\r\n";
+	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
+	struct tclient *c[BURST], *extra;
+	struct daemon_proc *d;
+	struct cover *cv = NULL;
+	uint8_t got[sizeof(probe)];
+	char lines[256];
+	size_t have = 0, n;
+	int i;
+
+	ck_assert_int_eq(cover_start_echo(&cv), 0);
+	snprintf(lines, sizeof(lines), "2 = 127.0.0.1:%u\n[tls]\n"
+	    "domain = cover.test\nmask_host = 127.0.0.1\nmask_port = %u\n"
+	    "mask_probe_interval = 0\n", fakedc_port(dc), cover_port(cv));
+	d = start("modes = classic, tls\nmax_connections_per_ip = 24\n", lines);
+	burst(d, c);
+	/* at once: not after a handshake deadline has passed */
+	extra = open_raw_bytes(d, probe, sizeof(probe));
+	while (have < sizeof(probe)) {
+		ck_assert_int_eq(tclient_read_raw(extra, got + have,
+		    sizeof(got) - have, &n, 0, COVER_MS), 0);
+		have += n;
+	}
+	ck_assert_mem_eq(got, probe, sizeof(probe));
+	ck_assert_int_eq(rejected(d, "per_ip"), 1);
+	ck_assert_int_eq(itest_counter(d, "masked", ITEST_IO_MS), 1);
+	ck_assert_uint_eq(fakedc_counter(dc, FAKEDC_ACCEPTED), BURST);
+	tclient_close(extra);
+	for (i = 0; i < BURST; i++)
+		tclient_close(c[i]);
+	stop(d);
+	fakedc_stop(dc);
+	cover_stop(cv);
 }
 END_TEST
 
@@ -406,6 +454,7 @@ ckmain_suite(void)
 	tcase_set_timeout(tc, ITEST_CASE_S);
 	tcase_add_test(tc, burst_of_24);
 	tcase_add_test(tc, per_ip_limit);
+	tcase_add_test(tc, per_ip_cover);
 	tcase_add_test(tc, failure_backoff);
 	tcase_add_test(tc, silent_flood);
 	tcase_add_test(tc, session_lifetime);
