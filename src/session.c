@@ -50,6 +50,8 @@
 #define RELAY_SPLICE_MAX	(1024 * 1024)
 /* A rate-limited read waits in naps this long at most, to see a close. */
 #define RATE_NAP_MS		100
+/* For an evicted session to close its socket. */
+#define EVICT_WAIT_MS		20
 
 enum dir { UP, DOWN };			/* client -> upstream, and back */
 enum end { END_EOF, END_RESET, END_FAIL, END_IDLE };
@@ -402,6 +404,22 @@ dc_connect(struct session *s, const struct config_dc *dc, int *fd,
 	return rc;
 }
 
+/*
+ * Out of descriptors for the DC (a flood of silent sockets took them): one
+ * of those gives its own up, once.
+ */
+static int
+dc_connect_room(struct session *s, const struct config_dc *dc, int *fd,
+    char *addr, size_t addrlen)
+{
+	if (dc_connect(s, dc, fd, addr, addrlen) == 0)
+		return 0;
+	if ((errno != EMFILE && errno != ENFILE) || session_evict(s->srv) != 0)
+		return SESSION_ERR;
+	(void)poll(NULL, 0, EVICT_WAIT_MS);
+	return dc_connect(s, dc, fd, addr, addrlen);
+}
+
 static int
 upstream_connect(struct session *s, int16_t dcid)
 {
@@ -426,7 +444,7 @@ upstream_connect(struct session *s, int16_t dcid)
 	if (s->srv->dcpool != NULL &&
 	    dcpool_take(s->srv->dcpool, dc, &fd, addr, sizeof(addr)) == 0) {
 		pooled = " (pooled)";
-	} else if (dc_connect(s, dc, &fd, addr, sizeof(addr)) != 0) {
+	} else if (dc_connect_room(s, dc, &fd, addr, sizeof(addr)) != 0) {
 		count_reject(s, STATS_REJECT_DC_UNREACHABLE);
 		slog(LOGL_WARN, s, "DC %d unreachable (last tried %s: %s)",
 		    dc->id, addr, strerror(errno));

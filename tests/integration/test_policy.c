@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "ckmain.h"
@@ -32,6 +33,7 @@
 #define FLOOD		200
 #define FLOOD_MAX	20	/* max_clients under the flood */
 #define MSS		536
+#define FD_LIMIT	120	/* the daemon's, in the flood at the limit */
 #define COVER_MS	3000	/* under handshake_timeout */
 
 #define ALICE_HEX	"5b0e8d2c7a1f4396e0b7c5a2d8f1436e"
@@ -332,6 +334,37 @@ START_TEST(silent_flood)
 }
 END_TEST
 
+/*
+ * max_clients above what the descriptors allow: a flood of silent sockets
+ * runs the daemon out of them, and a client still connects and reaches
+ * its DC (the oldest silent sockets make room for both).
+ */
+START_TEST(silent_flood_at_fd_limit)
+{
+	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
+	struct daemon_proc *d = start_dc(dc, "max_clients = 5000\n");
+	struct rlimit rl;
+	struct tclient *flood[FLOOD], *c = NULL;
+	int i;
+
+	ck_assert_int_eq(prlimit(daemon_pid(d), RLIMIT_NOFILE, NULL, &rl), 0);
+	rl.rlim_cur = FD_LIMIT;
+	ck_assert_int_eq(prlimit(daemon_pid(d), RLIMIT_NOFILE, &rl, NULL), 0);
+	for (i = 0; i < FLOOD; i++)
+		flood[i] = open_raw(d, 0);
+	ck_assert_int_eq(open_client(d, 2, &c), 0);
+	echo_ok(c);
+	ck_assert_int_gt(rejected(d, "evicted"), 0);
+	ck_assert_int_le(daemon_count_fds(daemon_pid(d)), FD_LIMIT);
+	ck_assert_int_eq(tclient_wait_closed(flood[0], ITEST_IO_MS), 0);
+	tclient_close(c);
+	for (i = 0; i < FLOOD; i++)
+		tclient_close(flood[i]);
+	stop(d);
+	fakedc_stop(dc);
+}
+END_TEST
+
 START_TEST(session_lifetime)
 {
 	struct fakedc *dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
@@ -457,6 +490,7 @@ ckmain_suite(void)
 	tcase_add_test(tc, per_ip_cover);
 	tcase_add_test(tc, failure_backoff);
 	tcase_add_test(tc, silent_flood);
+	tcase_add_test(tc, silent_flood_at_fd_limit);
 	tcase_add_test(tc, session_lifetime);
 	tcase_add_test(tc, client_mss);
 	tcase_add_test(tc, test_dc_from_config);
