@@ -29,11 +29,13 @@ void session_shutdown_all(struct server *srv);
  */
 void session_sweep(struct server *srv);
 /*
- * The handshakes in progress fill their reserve: close the oldest one that
- * never sent a byte, else the oldest of them, counted as evicted. 0, or
- * SESSION_ERR when there is none to close.
+ * The handshakes in progress fill their reserve, or the descriptors ran
+ * out: close the oldest one that never sent a byte, else the oldest of
+ * them, never keep (may be NULL), counted as evicted. 0, or SESSION_ERR
+ * when there is none to close.
  */
-int session_evict(struct server *srv);
+struct session;
+int session_evict(struct server *srv, const struct session *keep);
 /* After a reload to cfg: sessions of users it removed, disabled or gave
  * another secret end after its drain_timeout; those of users it kept (or
  * brought back) are no longer drained. */

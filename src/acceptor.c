@@ -74,7 +74,7 @@ accept_at_limit(struct listener *l, int why, struct sockaddr_storage *peer,
 	if (fd >= 0 || (errno != EMFILE && errno != ENFILE))
 		return fd;
 	/* Silent sockets hold the descriptors: the oldest makes room. */
-	if (session_evict(l->srv) == 0) {
+	if (session_evict(l->srv, NULL) == 0) {
 		pause_ms(EVICT_WAIT_MS);
 		fd = accept4(l->fd, (struct sockaddr *)peer, len, SOCK_CLOEXEC);
 		if (fd >= 0 || (errno != EMFILE && errno != ENFILE))
@@ -149,7 +149,7 @@ accept_one(struct listener *l)
 		return;
 	}
 	if (hs >= cfg->max_clients)
-		(void)session_evict(srv);
+		(void)session_evict(srv, NULL);
 	atomic_fetch_add(&srv->stats.accepted, 1);
 	session_start(srv, fd, (struct sockaddr *)&peer);
 }

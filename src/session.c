@@ -288,14 +288,14 @@ never_spoke(const struct session *s)
 }
 
 int
-session_evict(struct server *srv)
+session_evict(struct server *srv, const struct session *keep)
 {
 	struct session *s, *silent = NULL, *oldest = NULL;
 
 	pthread_mutex_lock(&srv->mu);
 	/* The list is newest first: the last match is the oldest. */
 	for (s = srv->live; s != NULL; s = s->next) {
-		if (!atomic_load(&s->handshaking) || s->evicted)
+		if (!atomic_load(&s->handshaking) || s->evicted || s == keep)
 			continue;
 		oldest = s;
 		if (never_spoke(s))
@@ -414,7 +414,8 @@ dc_connect_room(struct session *s, const struct config_dc *dc, int *fd,
 {
 	if (dc_connect(s, dc, fd, addr, addrlen) == 0)
 		return 0;
-	if ((errno != EMFILE && errno != ENFILE) || session_evict(s->srv) != 0)
+	if ((errno != EMFILE && errno != ENFILE) ||
+	    session_evict(s->srv, s) != 0)
 		return SESSION_ERR;
 	(void)poll(NULL, 0, EVICT_WAIT_MS);
 	return dc_connect(s, dc, fd, addr, addrlen);
