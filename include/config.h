@@ -128,6 +128,12 @@ struct config {
 	char block_file[PATH_MAX];	/* empty: no one blocked */
 	struct addrlist *allow_list;	/* their contents: config_load; NULL */
 	struct addrlist *block_list;	/* when not loaded; config_free */
+	/* connection policy (README "Connection policy"); 0: off */
+	int max_conn_per_ip;		/* sessions at once from one address */
+	int hs_fail_per_ip;		/* failed handshakes that start a backoff */
+	int hs_fail_window;		/* seconds they are counted, and it lasts */
+	int max_session_lifetime;	/* seconds; then closed */
+	int client_mss;			/* TCP_MAXSEG on the listeners */
 
 	/* [tls] (doc/PROTOCOL.md 3): fake-TLS and the cover site */
 	size_t ndomains;			/* 0: no fake-TLS, no masking */

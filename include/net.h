@@ -38,5 +38,7 @@ int net_set_timeouts(int fd, int rcv_ms, int snd_ms);
 /* "1.2.3.4:5" or "[::1]:5". */
 void net_addr_str(const struct sockaddr *sa, char *out, size_t outlen);
 int net_local_port(int fd, uint16_t *port);
+/* Bytes the peer of TCP socket fd has sent so far, read or not. */
+int net_bytes_received(int fd, uint64_t *n);
 
 #endif

@@ -105,6 +105,24 @@
 #define DC_COUNT		5
 
 /*
+ * Telegram's test DCs, asked for as DC_TEST_OFFSET + n (doc/PROTOCOL.md
+ * 1.3, 1.5). Source: Telegram Desktop, Telegram/SourceFiles/mtproto/
+ * mtproto_dc_options.cpp, kBuiltInDcsTest and kBuiltInDcsIPv6Test (port
+ * 443); the same three addresses are in TDLib and the web clients. There
+ * are only three: a test id without an address goes to DC_TEST_DEFAULT,
+ * never to a production DC (the test accounts do not exist there).
+ */
+#define DC_TEST_COUNT		3
+#define DC_TEST_DEFAULT		(DC_TEST_OFFSET + 2)
+#define DC_TEST_MAX		(DC_TEST_OFFSET + 5)
+#define DC_TEST1_IPV4		"149.154.175.10"
+#define DC_TEST1_IPV6		"2001:b28:f23d:f001::e"
+#define DC_TEST2_IPV4		"149.154.167.40"
+#define DC_TEST2_IPV6		"2001:67c:4e8:f002::e"
+#define DC_TEST3_IPV4		"149.154.175.117"
+#define DC_TEST3_IPV6		"2001:b28:f23d:f003::e"
+
+/*
  * doc/PROTOCOL.md 4: middle-proxy RPC (proxy <-> Telegram middle-end).
  * Each value's MTProxy file and symbol are in doc/PROTOCOL.md 4.1-4.8.
  */

@@ -11,12 +11,14 @@
 #define MTPROXYD_SEEN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #define SEEN_ERR	(-1)
 #define SEEN_NONE	(-2)	/* no user remembered for the address */
 
 #define SEEN_MAX_SLOTS	((size_t)1 << 30)
+#define SEEN_KEY_MAX	9	/* family byte and an IPv6 /64 */
 
 struct seen;
 
@@ -36,5 +38,12 @@ int seen_get(const struct seen *s, const struct sockaddr *sa, size_t *user);
 /* Remember user for the address; user past 2^32 - 1 is not remembered. */
 void seen_put(struct seen *s, const struct sockaddr *sa, size_t user);
 void seen_free(struct seen *s);
+/*
+ * The bytes that name a client as above (iplimit.h counts the same way):
+ * a family byte, then the IPv4 address or the IPv6 /64. SEEN_NONE: not an
+ * IP address.
+ */
+int seen_addr_key(const struct sockaddr *sa, uint8_t key[SEEN_KEY_MAX],
+    size_t *len);
 
 #endif

@@ -29,6 +29,7 @@ struct metrics;
 struct middle;
 struct mux;
 struct pool;
+struct iplimit;
 struct seen;
 struct session;
 struct store;
@@ -64,8 +65,10 @@ struct server {
 	struct store *store;		/* quota state; NULL: none */
 	int64_t next_save;		/* net_now_ms() of the next state write */
 	struct seen *seen;		/* the user last seen from an address */
+	struct iplimit *iplimit;	/* per-address limits; NULL: none */
 	struct stats stats;
 	atomic_llong active;		/* sessions alive: admission and drain */
+	atomic_llong handshaking;	/* of those, not past the handshake */
 	atomic_ullong next_id;
 	atomic_int stopping;		/* set by session_shutdown_all */
 	/* the list of live sessions; held, the sweeper takes accounts'

@@ -38,6 +38,9 @@ enum stats_reject {
 	STATS_REJECT_TLS_MALFORMED,	/* a TLS record, no hello we accept */
 	STATS_REJECT_TLS_TOO_BIG,	/* hello over FAKETLS_HELLO_MAX */
 	STATS_REJECT_TLS_GROUP,		/* hello offers no share we answer */
+	STATS_REJECT_PER_IP,		/* max_connections_per_ip reached */
+	STATS_REJECT_BACKOFF,		/* handshake_failures_per_ip: backing off */
+	STATS_REJECT_EVICTED,		/* silent, closed for a newer handshake */
 	STATS_REJECT_COUNT
 };
 

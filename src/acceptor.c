@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #define ACCEPTOR_STACK	(256 * 1024)
 #define ACCEPT_PAUSE_MS	100
 #define ACCEPT_WARN_MS	10000	/* one line per cause at most */
+#define EVICT_WAIT_MS	20	/* for an evicted session to close */
 
 struct acceptor;
 
@@ -53,7 +55,8 @@ pause_ms(long ms)
  * Out of descriptors. accept4 then fails at once whether or not a client
  * waits, and a client that does would wait in the backlog for a slot that
  * may not come for minutes. Wait a little for a client; if no slot has
- * come free for it meanwhile, give up the spare descriptor kept for this,
+ * come free for it meanwhile, close a handshake in progress (a silent one
+ * first) and take its slot; if there is none, give up the spare descriptor kept for this,
  * accept it and close it at once, and keep a spare again. Without a spare
  * (another thread took the slot) just wait. The client's socket, or -1.
  */
@@ -70,6 +73,13 @@ accept_at_limit(struct listener *l, int why, struct sockaddr_storage *peer,
 	fd = accept4(l->fd, (struct sockaddr *)peer, len, SOCK_CLOEXEC);
 	if (fd >= 0 || (errno != EMFILE && errno != ENFILE))
 		return fd;
+	/* Silent sockets hold the descriptors: the oldest makes room. */
+	if (session_evict(l->srv, NULL) == 0) {
+		pause_ms(EVICT_WAIT_MS);
+		fd = accept4(l->fd, (struct sockaddr *)peer, len, SOCK_CLOEXEC);
+		if (fd >= 0 || (errno != EMFILE && errno != ENFILE))
+			return fd;
+	}
 	if (l->spare < 0 &&
 	    (l->spare = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
 		pause_ms(ACCEPT_PAUSE_MS);
@@ -115,13 +125,19 @@ accept_one(struct listener *l)
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
 	unsigned long long held;
+	long long hs;
 	char addr[64];
 	int fd;
 
 	fd = accept4(l->fd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
 	if (fd < 0 && (fd = accept_failed(l, errno, &peer, &len)) < 0)
 		return;
-	if (atomic_load(&srv->active) >= cfg->max_clients) {
+	/*
+	 * Handshakes in progress have their own max_clients: a flood of
+	 * silent sockets takes the place of its own oldest, not a client's.
+	 */
+	hs = atomic_load(&srv->handshaking);
+	if (atomic_load(&srv->active) - hs >= cfg->max_clients) {
 		atomic_fetch_add(&srv->stats.rejected[STATS_REJECT_MAX_CLIENTS],
 		    1);
 		net_addr_str((struct sockaddr *)&peer, addr, sizeof(addr));
@@ -132,6 +148,8 @@ accept_one(struct listener *l)
 		close(fd);
 		return;
 	}
+	if (hs >= cfg->max_clients)
+		(void)session_evict(srv, NULL);
 	atomic_fetch_add(&srv->stats.accepted, 1);
 	session_start(srv, fd, (struct sockaddr *)&peer);
 }
@@ -178,6 +196,21 @@ listen_advice(int err, uint16_t port)
 	return "";
 }
 
+/*
+ * Accepted sockets inherit it, and the SYN-ACK announces it: the client
+ * then sends its first bytes (the hello) in segments this small.
+ */
+static int
+set_mss(struct listener *l, int mss)
+{
+	if (mss == 0 ||
+	    setsockopt(l->fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss)) == 0)
+		return 0;
+	log_error("cannot set [server] client_mss %d on %s: %s", mss, l->name,
+	    strerror(errno));
+	return ACCEPTOR_ERR;
+}
+
 int
 acceptor_bind(struct server *srv, struct acceptor **out)
 {
@@ -209,6 +242,8 @@ acceptor_bind(struct server *srv, struct acceptor **out)
 		}
 		a->n++;
 		listener_name(l, &cfg->listen[i]);
+		if (set_mss(l, cfg->client_mss) != 0)
+			goto fail;
 		if ((l->spare = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
 			log_error("cannot open /dev/null: %s", strerror(errno));
 			goto fail;

@@ -38,6 +38,8 @@
 #define SHOWN_VALUE_MAX		80	/* value characters quoted in an error */
 #define LIST_MAX		4096	/* longest comma-separated value */
 #define AUTO_CLIENTS_CAP	8192
+#define APP_BURST		24	/* connections an app opens at start */
+#define HS_FAIL_WINDOW		60
 #define AUTO_QUEUE_SHARE	4	/* queued answers may take 1/4 of RAM */
 #define AUTO_QUEUE_MIN		(64LL * 1024 * 1024)
 #define INI_LINE_MAX		1024	/* iniparser's ASCIILINESZ */
@@ -64,12 +66,15 @@ static const struct {
 	int id;
 	const char *ipv4;
 	const char *ipv6;
-} builtin_dcs[DC_COUNT] = {
+} builtin_dcs[DC_COUNT + DC_TEST_COUNT] = {
 	{ 1, "149.154.175.50",	"2001:b28:f23d:f001::a" },
 	{ 2, "149.154.167.51",	"2001:67c:4e8:f002::a" },
 	{ 3, "149.154.175.100",	"2001:b28:f23d:f003::a" },
 	{ 4, "149.154.167.91",	"2001:67c:4e8:f004::a" },
 	{ 5, "149.154.171.5",	"2001:b28:f23f:f005::a" },
+	{ DC_TEST_OFFSET + 1, DC_TEST1_IPV4, DC_TEST1_IPV6 },
+	{ DC_TEST_OFFSET + 2, DC_TEST2_IPV4, DC_TEST2_IPV6 },
+	{ DC_TEST_OFFSET + 3, DC_TEST3_IPV4, DC_TEST3_IPV6 },
 };
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
@@ -797,6 +802,17 @@ static const struct key_def server_keys[] = {
 	    KEY_ZERO, "a file path of at most 4095 bytes (empty: none)" },
 	{ "block_file", set_path, FIELD(block_file), 0, FIELD_MAX(block_file),
 	    KEY_ZERO, "a file path of at most 4095 bytes (empty: none)" },
+	/* At least an app's burst at start: a limit never refuses that. */
+	{ "max_connections_per_ip", set_int, FIELD(max_conn_per_ip),
+	    APP_BURST, 1000000, KEY_ZERO, "sessions 24..1000000 (0: off)" },
+	{ "handshake_failures_per_ip", set_int, FIELD(hs_fail_per_ip), 1,
+	    1000000, KEY_ZERO, "failed handshakes 1..1000000 (0: off)" },
+	{ "handshake_failure_window", set_int, FIELD(hs_fail_window), 1,
+	    86400, 0, "seconds 1..86400" },
+	{ "max_session_lifetime", set_int, FIELD(max_session_lifetime), 1,
+	    2592000, KEY_ZERO, "seconds 1..2592000 (0: no limit)" },
+	{ "client_mss", set_int, FIELD(client_mss), 88, 1460, KEY_ZERO,
+	    "bytes 88..1460 (0: the kernel's)" },
 };
 
 static const struct key_def tls_keys[] = {
@@ -1567,6 +1583,7 @@ config_defaults(struct config *cfg)
 	cfg->dc_pool_max_age = 30;
 	cfg->default_dc = 2;
 	cfg->pool_spare = 64;
+	cfg->hs_fail_window = HS_FAIL_WINDOW;
 	cfg->log_level = LOGL_INFO;
 	default_state_dir(cfg);
 	cfg->state_interval = STATE_INTERVAL;
@@ -1595,7 +1612,7 @@ config_defaults(struct config *cfg)
 	cfg->queue_bytes = QUEUE_BYTES;
 	/* Cannot fail: a literal the unit test checks. */
 	(void)set_allow(cfg, NULL, "127.0.0.0/8, ::1/128");
-	for (i = 0; i < DC_COUNT; i++) {
+	for (i = 0; i < NELEM(builtin_dcs); i++) {
 		cfg->dcs[i].id = builtin_dcs[i].id;
 		builtin_addr(&cfg->dcs[i].addr[0], AF_INET, builtin_dcs[i].ipv4,
 		    DC_PORT);
@@ -1603,7 +1620,7 @@ config_defaults(struct config *cfg)
 		    builtin_dcs[i].ipv6, DC_PORT);
 		cfg->dcs[i].naddr = 2;
 	}
-	cfg->ndcs = DC_COUNT;
+	cfg->ndcs = NELEM(builtin_dcs);
 }
 
 /*

@@ -28,6 +28,12 @@ direct_pick_dc(const struct config *cfg, int dc, const struct config_dc **out,
 		return 0;
 	}
 	*fallback = 1;
+	/* A test account exists only on the test DCs. */
+	if (id > DC_TEST_OFFSET && id <= DC_TEST_MAX &&
+	    (d = config_find_dc(cfg, DC_TEST_DEFAULT)) != NULL) {
+		*out = d;
+		return 0;
+	}
 	if ((d = config_find_dc(cfg, cfg->default_dc)) == NULL)
 		return DIRECT_ERR_NODC;
 	*out = d;

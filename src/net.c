@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+/* Not netinet/tcp.h: its tcp_info lacks tcpi_bytes_received (4.19). */
+#include <linux/tcp.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -253,5 +255,23 @@ net_local_port(int fd, uint16_t *port)
 		*port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	else
 		*port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return 0;
+}
+
+int
+net_bytes_received(int fd, uint64_t *n)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+		return NET_ERR;
+	if (len < offsetof(struct tcp_info, tcpi_bytes_received) +
+	    sizeof(ti.tcpi_bytes_received)) {
+		errno = ENOPROTOOPT;
+		return NET_ERR;
+	}
+	*n = ti.tcpi_bytes_received;
 	return 0;
 }

@@ -20,7 +20,6 @@
 #include "seen.h"
 
 #define SEED_LEN	32
-#define KEY_MAX		9	/* family byte and an IPv6 /64 */
 #define USER_MAX	UINT32_MAX
 
 struct seen {
@@ -29,9 +28,9 @@ struct seen {
 	_Atomic uint64_t slot[];
 };
 
-/* The bytes that name a client: family, then the address or its /64. */
-static int
-addr_key(const struct sockaddr *sa, uint8_t key[KEY_MAX], size_t *len)
+int
+seen_addr_key(const struct sockaddr *sa, uint8_t key[SEEN_KEY_MAX],
+    size_t *len)
 {
 	const struct sockaddr_in *a4 = (const struct sockaddr_in *)sa;
 	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;
@@ -64,11 +63,11 @@ static int
 locate(const struct seen *s, const struct sockaddr *sa, size_t *i,
     uint32_t *tag)
 {
-	uint8_t key[KEY_MAX], d[32];
+	uint8_t key[SEEN_KEY_MAX], d[32];
 	uint64_t h;
 	size_t len;
 
-	if (s == NULL || addr_key(sa, key, &len) != 0)
+	if (s == NULL || seen_addr_key(sa, key, &len) != 0)
 		return SEEN_NONE;
 	if (crypto_sha256(s->seed, SEED_LEN, key, len, d) != 0)
 		return SEEN_NONE;

@@ -20,6 +20,7 @@
 #include "mux.h"
 #include "net.h"
 #include "pool.h"
+#include "iplimit.h"
 #include "seen.h"
 #include "server.h"
 #include "session.h"
@@ -31,6 +32,8 @@
 #define TICKER_STACK		(64 * 1024)
 /* 512 KiB: room for tens of thousands of client addresses. */
 #define SEEN_SLOTS		((size_t)1 << 16)
+#define IPLIMIT_SLACK		4
+#define IPLIMIT_MAX		((size_t)1 << 20)
 
 /*
  * Session threads use at most 10.9 KiB of stack, TLS and thread block
@@ -319,6 +322,22 @@ sweep(void *arg)
 	}
 }
 
+/*
+ * The per-address table when a per-address limit is on at start: room for
+ * every address that may hold a session or a handshake, IPLIMIT_SLACK over.
+ */
+static int
+iplimit_start(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+	size_t slots = (size_t)cfg->max_clients * 2 * IPLIMIT_SLACK;
+
+	if (cfg->max_conn_per_ip == 0 && cfg->hs_fail_per_ip == 0)
+		return 0;
+	return iplimit_new(slots < IPLIMIT_MAX ? slots : IPLIMIT_MAX,
+	    &srv->iplimit);
+}
+
 int
 server_new(const struct config *cfg, const struct wallclock *clock,
     struct server **out)
@@ -337,11 +356,14 @@ server_new(const struct config *cfg, const struct wallclock *clock,
 	if (stats_init(&srv->stats) != 0 || parts_new(srv) != 0 ||
 	    snap_new(srv, cfg, &srv->snap) != 0 || load_state(srv) != 0)
 		goto fail;
-	if (seen_new(SEEN_SLOTS, &srv->seen) != 0) {
+	if (seen_new(SEEN_SLOTS, &srv->seen) != 0 ||
+	    iplimit_start(srv) != 0) {
 		log_error("out of memory");
 		goto fail;
 	}
-	if (pool_new(&srv->pool, 2 * cfg->max_clients + 16, POOL_QUEUE,
+	/* Two threads a session, one a handshake (session.h): max_clients of
+	   each at once. */
+	if (pool_new(&srv->pool, 3 * cfg->max_clients + 16, POOL_QUEUE,
 	    cfg->pool_spare, THREAD_STACK) != 0) {
 		log_error("cannot create the thread pool");
 		goto fail;
@@ -419,6 +441,10 @@ restart_keys(const struct config *a, const struct config *b, char *out,
 		{ "[server] listen", listen_changed(a, b) },
 		{ "[server] mode", a->mode != b->mode },
 		{ "[server] max_clients", a->max_clients != b->max_clients },
+		{ "[server] max_connections_per_ip or handshake_failures_per_ip "
+		    "from 0", (a->max_conn_per_ip == 0 && a->hs_fail_per_ip == 0) &&
+		    (b->max_conn_per_ip != 0 || b->hs_fail_per_ip != 0) },
+		{ "[server] client_mss", a->client_mss != b->client_mss },
 		{ "[server] state_dir", strcmp(a->state_dir, b->state_dir) != 0 },
 		{ "[server] dc_pool", a->dc_pool != b->dc_pool },
 		{ "[tls] replay_cache_size",
@@ -445,7 +471,7 @@ int
 server_reload(struct server *srv, struct config *cfg)
 {
 	struct server_snap *sn, *old;
-	char keys[256];
+	char keys[512];
 
 	if (snap_new(srv, cfg, &sn) != 0) {
 		config_free(cfg);
@@ -533,6 +559,7 @@ server_free(struct server *srv)
 		fetch_global_cleanup();
 	replay_free(srv->replay);
 	seen_free(srv->seen);
+	iplimit_free(srv->iplimit);
 	pthread_mutex_destroy(&srv->snap_mu);
 	pthread_mutex_destroy(&srv->mu);
 	free(srv);

@@ -25,6 +25,7 @@
 #include "direct.h"
 #include "faketls.h"
 #include "handshake.h"
+#include "iplimit.h"
 #include "log.h"
 #include "dcpool.h"
 #include "mask.h"
@@ -49,6 +50,8 @@
 #define RELAY_SPLICE_MAX	(1024 * 1024)
 /* A rate-limited read waits in naps this long at most, to see a close. */
 #define RATE_NAP_MS		100
+/* For an evicted session to close its socket. */
+#define EVICT_WAIT_MS		20
 
 enum dir { UP, DOWN };			/* client -> upstream, and back */
 enum end { END_EOF, END_RESET, END_FAIL, END_IDLE };
@@ -57,7 +60,7 @@ enum end { END_EOF, END_RESET, END_FAIL, END_IDLE };
 enum why_end {
 	WHY_NONE, WHY_HANDSHAKE, WHY_MASKED, WHY_CLIENT, WHY_DC, WHY_IDLE,
 	WHY_ERROR, WHY_SHUTDOWN, WHY_CLOSE_EXT, WHY_QUEUE, WHY_QUOTA,
-	WHY_EXPIRED, WHY_DRAINED
+	WHY_EXPIRED, WHY_DRAINED, WHY_LIFETIME, WHY_EVICTED
 };
 
 static const char *const why_words[] = {
@@ -66,7 +69,8 @@ static const char *const why_words[] = {
 	[WHY_DC] = "dc_closed", [WHY_IDLE] = "idle", [WHY_ERROR] = "error",
 	[WHY_SHUTDOWN] = "shutdown", [WHY_CLOSE_EXT] = "close_ext",
 	[WHY_QUEUE] = "queue", [WHY_QUOTA] = "quota", [WHY_EXPIRED] = "expired",
-	[WHY_DRAINED] = "user_removed",
+	[WHY_DRAINED] = "user_removed", [WHY_LIFETIME] = "lifetime",
+	[WHY_EVICTED] = "evicted",
 };
 
 struct session {
@@ -103,6 +107,9 @@ struct session {
 	uint64_t up, down;		/* bytes relayed: thread A, thread B; read
 					   by the last thread out */
 	atomic_int why;			/* enum why_end */
+	atomic_int handshaking;		/* counted in srv->handshaking */
+	long ipslot;			/* its iplimit entry, or IPLIMIT_NONE */
+	int evicted;			/* session_evict closed it; under srv->mu */
 };
 
 static struct log_limit pool_warn, thread_warn;
@@ -168,6 +175,16 @@ log_end(const struct session *s)
 	    (long long)(ms % 1000));
 }
 
+/* Past the handshake: the session now counts towards max_clients. */
+static void
+handshake_over(struct session *s)
+{
+	int one = 1;
+
+	if (atomic_compare_exchange_strong(&s->handshaking, &one, 0))
+		atomic_fetch_sub(&s->srv->handshaking, 1);
+}
+
 static void
 session_free(struct session *s)
 {
@@ -198,6 +215,8 @@ session_free(struct session *s)
 	if (s->acct != NULL)
 		account_leave(s->acct, (struct sockaddr *)&s->peer_ss);
 	server_snap_put(s->snap);
+	iplimit_leave(srv->iplimit, s->ipslot);
+	handshake_over(s);
 	atomic_fetch_sub(&srv->active, 1);
 	free(s);
 }
@@ -230,6 +249,10 @@ over_limit(struct session *s, int64_t now_ms, int64_t wall)
 
 	if (s->user == NULL)
 		return WHY_NONE;
+	/* A mobile client then reconnects on a fresh socket. */
+	if (s->cfg->max_session_lifetime != 0 && now_ms - s->start_ms >=
+	    (int64_t)s->cfg->max_session_lifetime * 1000)
+		return WHY_LIFETIME;
 	if (drain != 0 && now_ms >= drain)
 		return WHY_DRAINED;
 	if (s->user->lim.expires != 0 && wall >= s->user->lim.expires)
@@ -256,6 +279,42 @@ session_sweep(struct server *srv)
 		session_shutdown(s);
 	}
 	pthread_mutex_unlock(&srv->mu);
+}
+
+/* Under srv->mu. A peer that sent nothing yet is the first to go. */
+static int
+never_spoke(const struct session *s)
+{
+	uint64_t n = 1;
+
+	(void)net_bytes_received(atomic_load(&s->cfd), &n);
+	return n == 0;
+}
+
+int
+session_evict(struct server *srv, const struct session *keep)
+{
+	struct session *s, *silent = NULL, *oldest = NULL;
+
+	pthread_mutex_lock(&srv->mu);
+	/* The list is newest first: the last match is the oldest. */
+	for (s = srv->live; s != NULL; s = s->next) {
+		if (!atomic_load(&s->handshaking) || s->evicted || s == keep)
+			continue;
+		oldest = s;
+		if (never_spoke(s))
+			silent = s;
+	}
+	if (silent != NULL)
+		oldest = silent;
+	if (oldest != NULL) {
+		oldest->evicted = 1;
+		note_end(oldest, WHY_EVICTED);
+		count_reject(oldest, STATS_REJECT_EVICTED);
+		session_shutdown(oldest);
+	}
+	pthread_mutex_unlock(&srv->mu);
+	return oldest != NULL ? 0 : SESSION_ERR;
 }
 
 /* The user as cfg has it: gone, disabled or with another secret? */
@@ -349,6 +408,23 @@ dc_connect(struct session *s, const struct config_dc *dc, int *fd,
 	return rc;
 }
 
+/*
+ * Out of descriptors for the DC (a flood of silent sockets took them): one
+ * of those gives its own up, once.
+ */
+static int
+dc_connect_room(struct session *s, const struct config_dc *dc, int *fd,
+    char *addr, size_t addrlen)
+{
+	if (dc_connect(s, dc, fd, addr, addrlen) == 0)
+		return 0;
+	if ((errno != EMFILE && errno != ENFILE) ||
+	    session_evict(s->srv, s) != 0)
+		return SESSION_ERR;
+	(void)poll(NULL, 0, EVICT_WAIT_MS);
+	return dc_connect(s, dc, fd, addr, addrlen);
+}
+
 static int
 upstream_connect(struct session *s, int16_t dcid)
 {
@@ -373,7 +449,7 @@ upstream_connect(struct session *s, int16_t dcid)
 	if (s->srv->dcpool != NULL &&
 	    dcpool_take(s->srv->dcpool, dc, &fd, addr, sizeof(addr)) == 0) {
 		pooled = " (pooled)";
-	} else if (dc_connect(s, dc, &fd, addr, sizeof(addr)) != 0) {
+	} else if (dc_connect_room(s, dc, &fd, addr, sizeof(addr)) != 0) {
 		count_reject(s, STATS_REJECT_DC_UNREACHABLE);
 		slog(LOGL_WARN, s, "DC %d unreachable (last tried %s: %s)",
 		    dc->id, addr, strerror(errno));
@@ -590,6 +666,9 @@ refuse(struct session *s, enum stats_reject why, const uint8_t *raw,
 static int
 handshake_failed(struct session *s, const struct handshake *h)
 {
+	iplimit_fail(s->srv->iplimit, (struct sockaddr *)&s->peer_ss,
+	    s->cfg->hs_fail_per_ip, s->cfg->hs_fail_window * 1000,
+	    net_now_ms());
 	count_reject(s, hs_reasons[h->why]);
 	log_refused(s, h->msg);
 	if (h->drop) {
@@ -706,14 +785,34 @@ listed_out(const struct config *cfg, const struct sockaddr *sa)
 }
 
 /*
+ * The per-address limits: STATS_REJECT_COUNT when they let the client in
+ * (and then it is counted), else the reason to refuse it.
+ */
+static enum stats_reject
+over_per_ip(struct session *s)
+{
+	const struct sockaddr *sa = (struct sockaddr *)&s->peer_ss;
+	int64_t now = net_now_ms();
+
+	if (s->cfg->hs_fail_per_ip != 0 &&
+	    iplimit_backoff(s->srv->iplimit, sa, now))
+		return STATS_REJECT_BACKOFF;
+	if (iplimit_enter(s->srv->iplimit, sa, s->cfg->max_conn_per_ip, now,
+	    &s->ipslot) == IPLIMIT_OVER)
+		return STATS_REJECT_PER_IP;
+	return STATS_REJECT_COUNT;
+}
+
+/*
  * Before the handshake: the client's address (a load balancer's header
- * first), then the lists. 0: on to the handshake; else it was refused, as
- * a failed handshake is, or it left.
+ * first), then the lists and the per-address limits. 0: on to the
+ * handshake; else it was refused, as a failed handshake is, or it left.
  */
 static int
 check_client(struct session *s, int64_t deadline)
 {
 	uint8_t raw[PROXYHDR_MAX];
+	enum stats_reject why;
 	enum lb_header lb;
 	size_t nraw;
 
@@ -725,11 +824,17 @@ check_client(struct session *s, int64_t deadline)
 		return refuse(s, STATS_REJECT_PROXY_HEADER, raw, nraw,
 		    lb == LB_LATE ? 0 : deadline);
 	}
-	if (!listed_out(s->cfg, (struct sockaddr *)&s->peer_ss))
+	if (listed_out(s->cfg, (struct sockaddr *)&s->peer_ss)) {
+		count_reject(s, STATS_REJECT_BLOCKED);
+		log_refused(s, "blocked by allow_file or block_file");
+		return refuse(s, STATS_REJECT_BLOCKED, NULL, 0, deadline);
+	}
+	if ((why = over_per_ip(s)) == STATS_REJECT_COUNT)
 		return 0;
-	count_reject(s, STATS_REJECT_BLOCKED);
-	log_refused(s, "blocked by allow_file or block_file");
-	return refuse(s, STATS_REJECT_BLOCKED, NULL, 0, deadline);
+	count_reject(s, why);
+	log_refused(s, why == STATS_REJECT_PER_IP ? "max_connections_per_ip "
+	    "reached" : "backing off after handshake_failures_per_ip");
+	return refuse(s, why, NULL, 0, deadline);
 }
 
 /* Client bytes of the obfuscated stream: the handshake's leftovers first. */
@@ -1380,7 +1485,8 @@ client_to_upstream(void *arg)
 	h.unix_now = (int64_t)time(NULL);
 	/* Our reply must not wait on a client that does not read. */
 	net_set_timeouts(s->cfd, 0, cfg->handshake_timeout * 1000);
-	if ((rc = check_client(s, h.deadline)) != 0)
+	/* Refused and relayed to the cover site: no handshake to run. */
+	if ((rc = check_client(s, h.deadline)) != 0 || s->masked)
 		goto refused;
 	(void)seen_get(s->srv->seen, (struct sockaddr *)&s->peer_ss,
 	    &h.first);
@@ -1390,7 +1496,8 @@ client_to_upstream(void *arg)
 	if (rc == 0) {
 		seen_put(s->srv->seen, (struct sockaddr *)&s->peer_ss,
 		    (size_t)h.res.secret_index);
-		rc = start_upstream(s, &h);
+		if ((rc = start_upstream(s, &h)) == 0)
+			handshake_over(s);
 	} else if (rc == HANDSHAKE_ERR)
 		rc = handshake_failed(s, &h);
 refused:
@@ -1424,10 +1531,13 @@ session_start(struct server *srv, int fd, const struct sockaddr *peer)
 	s->start_ms = net_now_ms();
 	s->start_us = net_now_us();
 	atomic_init(&s->why, WHY_NONE);
+	atomic_init(&s->handshaking, 1);
+	s->ipslot = IPLIMIT_NONE;
 	memcpy(&s->peer_ss, peer, peer->sa_family == AF_INET6 ?
 	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	set_who(s);
 	atomic_fetch_add(&srv->active, 1);
+	atomic_fetch_add(&srv->handshaking, 1);
 	pthread_mutex_lock(&srv->mu);
 	s->next = srv->live;
 	if (srv->live != NULL)

@@ -33,6 +33,9 @@ static const char *const reject_names[STATS_REJECT_COUNT] = {
 	[STATS_REJECT_TLS_MALFORMED] = "tls_malformed",
 	[STATS_REJECT_TLS_TOO_BIG] = "hello_too_big",
 	[STATS_REJECT_TLS_GROUP] = "tls_group",
+	[STATS_REJECT_PER_IP] = "per_ip",
+	[STATS_REJECT_BACKOFF] = "backoff",
+	[STATS_REJECT_EVICTED] = "evicted",
 };
 
 static const char *const link_names[STATS_LINK_COUNT] = {

@@ -343,7 +343,7 @@ START_TEST(dc_ids)
 {
 	static const struct dc_case cases[] = {
 		{ 2, 0, 0 }, { -2, 0, 0 }, { 4, 1, 0 }, { -4, 1, 0 },
-		{ 99, 1, 1 }, { 10002, 1, 1 }, { -99, 1, 1 },
+		{ 99, 1, 1 }, { 20002, 1, 1 }, { -99, 1, 1 },
 	};
 	struct fakedc *dca = itest_fakedc(AF_INET, FAKEDC_ECHO);
 	struct fakedc *dcb = itest_fakedc(AF_INET, FAKEDC_ECHO);

@@ -17,6 +17,7 @@
 
 #include "ckmain.h"
 #include "config.h"
+#include "direct.h"
 #include "itest.h"
 #include "log.h"
 #include "stats.h"
@@ -164,7 +165,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(cfg.ping_interval, 10);
 	ck_assert(cfg.queue_bytes == 33554432);	/* the official proxy's */
 	ck_assert(cfg.queue_total_bytes == 0);	/* auto, set by validate */
-	ck_assert_uint_eq(cfg.ndcs, DC_COUNT);
+	ck_assert_uint_eq(cfg.ndcs, DC_COUNT + DC_TEST_COUNT);
 	for (i = 0; i < DC_COUNT; i++) {
 		dc = config_find_dc(&cfg, i + 1);
 		ck_assert_ptr_nonnull(dc);
@@ -269,7 +270,7 @@ START_TEST(full_file)
 	ck_assert_mem_eq(cfg.users[1].secret,
 	    "\xfe\xdc\xba\x98\x76\x54\x32\x10\xfe\xdc\xba\x98\x76\x54\x32\x10",
 	    16);
-	ck_assert_uint_eq(cfg.ndcs, DC_COUNT + 1);
+	ck_assert_uint_eq(cfg.ndcs, DC_COUNT + DC_TEST_COUNT + 1);
 	dc = config_find_dc(&cfg, 203);
 	ck_assert_ptr_nonnull(dc);
 	ck_assert_uint_eq(dc->naddr, 1);
@@ -1030,6 +1031,42 @@ START_TEST(default_dc_in_table)
 }
 END_TEST
 
+/* Connection policy: all off by default; a per-address cap below an app's
+   burst at start is refused. */
+START_TEST(policy_keys)
+{
+	ck_assert_int_eq(cfg.max_conn_per_ip, 0);
+	ck_assert_int_eq(cfg.hs_fail_per_ip, 0);
+	ck_assert_int_eq(cfg.hs_fail_window, 60);
+	ck_assert_int_eq(cfg.max_session_lifetime, 0);
+	ck_assert_int_eq(cfg.client_mss, 0);
+	ck_assert_int_eq(load("[server]\nmax_connections_per_ip = 24\n"
+	    "handshake_failures_per_ip = 5\nhandshake_failure_window = 30\n"
+	    "max_session_lifetime = 3600\nclient_mss = 88\n"), 0);
+	ck_assert_int_eq(cfg.max_conn_per_ip, 24);
+	ck_assert_int_eq(cfg.hs_fail_per_ip, 5);
+	ck_assert_int_eq(cfg.hs_fail_window, 30);
+	ck_assert_int_eq(cfg.max_session_lifetime, 3600);
+	ck_assert_int_eq(cfg.client_mss, 88);
+	ck_assert_int_eq(set("server", "max_connections_per_ip", "23"),
+	    CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [server] max_connections_per_ip = '23': "
+	    "expected sessions 24..1000000 (0: off)");
+	ck_assert_int_eq(set("server", "max_connections_per_ip", "0"), 0);
+	ck_assert_int_eq(set("server", "handshake_failure_window", "0"),
+	    CONFIG_ERR);
+	ck_assert_int_eq(set("server", "client_mss", "87"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [server] client_mss = '87': expected "
+	    "bytes 88..1460 (0: the kernel's)");
+	ck_assert_int_eq(set("server", "client_mss", "1461"), CONFIG_ERR);
+	ck_assert_int_eq(set("server", "client_mss", "0"), 0);
+	ck_assert_int_eq(set("server", "max_session_lifetime", "-1"),
+	    CONFIG_ERR);
+	ck_assert_int_eq(cfg.max_conn_per_ip, 0);
+	ck_assert_int_eq(cfg.client_mss, 0);
+}
+END_TEST
+
 /* mtproxyd check and link's keys: defaults, ranges, forms. */
 START_TEST(diag_keys)
 {
@@ -1085,7 +1122,9 @@ START_TEST(unknown_names)
 	    "default_dc, pool_spare, log_level, state_dir, users_file, "
 	    "state_interval, drain_timeout, public_port, print_links, "
 	    "clock_url, user, group, proxy_protocol, proxy_protocol_from, "
-	    "allow_file, block_file");
+	    "allow_file, block_file, max_connections_per_ip, "
+	    "handshake_failures_per_ip, handshake_failure_window, "
+	    "max_session_lifetime, client_mss");
 	ck_assert_int_eq(load("[tls]\ndomains = a.example\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [tls] domains: unknown key; expected "
 	    "one of domain, mask_host, mask_port, mask_proxy_protocol, "
@@ -1403,7 +1442,7 @@ START_TEST(dc_entries)
 	ck_assert_uint_eq(dc->naddr, 1);
 	ck_assert_str_eq(addr_str(&dc->addr[0]), "::1 1");
 	/* the others are untouched */
-	ck_assert_uint_eq(cfg.ndcs, DC_COUNT + 1);
+	ck_assert_uint_eq(cfg.ndcs, DC_COUNT + DC_TEST_COUNT + 1);
 	ck_assert_str_eq(addr_str(&config_find_dc(&cfg, 1)->addr[0]),
 	    "149.154.175.50 443");
 	ck_assert_int_eq(set("dc", "32767", "1.1.1.1:1,1.1.1.2:2,1.1.1.3:3,"
@@ -1446,12 +1485,47 @@ START_TEST(dc_bad)
 }
 END_TEST
 
+/* Test DC ids reach the test DCs, built in or from [dc]; never production. */
+START_TEST(test_dcs)
+{
+	static const char *const want[][2] = {
+		{ "10001", "149.154.175.10 443" },
+		{ "10002", "149.154.167.40 443" },
+		{ "10003", "149.154.175.117 443" },
+		{ "-10003", "149.154.175.117 443" },
+		{ "10004", "149.154.167.40 443" },	/* none: test DC 2 */
+		{ "10005", "149.154.167.40 443" },
+		{ "10006", "149.154.167.51 443" },	/* not a test id */
+	};
+	const struct config_dc *dc;
+	size_t i;
+	int fallback;
+
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		ck_assert_int_eq(direct_pick_dc(&cfg, atoi(want[i][0]), &dc,
+		    &fallback), 0);
+		ck_assert_msg(strcmp(addr_str(&dc->addr[0]), want[i][1]) == 0,
+		    "DC %s: %s", want[i][0], addr_str(&dc->addr[0]));
+		ck_assert_int_eq(fallback, i >= 4);
+	}
+	ck_assert_str_eq(addr_str(&config_find_dc(&cfg, 10001)->addr[1]),
+	    "2001:b28:f23d:f001::e 443");
+	ck_assert_int_eq(set("dc", "10002", "127.0.0.1:9002"), 0);
+	ck_assert_int_eq(direct_pick_dc(&cfg, 10002, &dc, &fallback), 0);
+	ck_assert_str_eq(addr_str(&dc->addr[0]), "127.0.0.1 9002");
+	ck_assert_uint_eq(dc->naddr, 1);
+	ck_assert_int_eq(direct_pick_dc(&cfg, 10005, &dc, &fallback), 0);
+	ck_assert_str_eq(addr_str(&dc->addr[0]), "127.0.0.1 9002");
+	ck_assert_uint_eq(cfg.ndcs, DC_COUNT + DC_TEST_COUNT);
+}
+END_TEST
+
 START_TEST(too_many_dcs)
 {
 	char id[16];
 	int i;
 
-	for (i = DC_COUNT; i < CONFIG_MAX_DCS; i++) {
+	for (i = DC_COUNT + DC_TEST_COUNT; i < CONFIG_MAX_DCS; i++) {
 		snprintf(id, sizeof(id), "%d", 100 + i);
 		ck_assert_int_eq(set("dc", id, "10.0.0.1:443"), 0);
 	}
@@ -1493,7 +1567,7 @@ START_TEST(shipped_file)
 	ck_assert_str_eq(addr_str(&cfg.listen[0]), "0.0.0.0 8443");
 	ck_assert_str_eq(addr_str(&cfg.listen[1]), ":: 8443");
 	ck_assert_uint_eq(cfg.nusers, 0);
-	ck_assert_uint_eq(cfg.ndcs, DC_COUNT);
+	ck_assert_uint_eq(cfg.ndcs, DC_COUNT + DC_TEST_COUNT);
 	ck_assert_int_eq(cfg.mode, CONFIG_MODE_DIRECT);
 	ck_assert_uint_eq(cfg.modes, CONFIG_MODES_SECURE);
 	ck_assert_uint_eq(cfg.ndomains, 0);
@@ -2093,6 +2167,9 @@ START_TEST(stats_output)
 	    "rejected{reason=\"tls_malformed\"} 0\n"
 	    "rejected{reason=\"hello_too_big\"} 0\n"
 	    "rejected{reason=\"tls_group\"} 0\n"
+	    "rejected{reason=\"per_ip\"} 0\n"
+	    "rejected{reason=\"backoff\"} 0\n"
+	    "rejected{reason=\"evicted\"} 0\n"
 	    "user_connections{user=\"alice\"} 5\n"
 	    "user_active{user=\"alice\"} 0\n"
 	    "user_bytes_in{user=\"alice\"} 0\n"
@@ -2357,6 +2434,8 @@ config_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, test_dcs);
+	tcase_add_test(tc, policy_keys);
 	tcase_add_test(tc, state_dir_without_home);
 	tcase_add_test(tc, full_file);
 	tcase_add_test(tc, value_forms);
