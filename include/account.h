@@ -54,6 +54,13 @@ struct account {
 	atomic_ullong used;
 	atomic_llong period_start, period_end;	/* unix s; end 0: never */
 	atomic_ullong quota;		/* the current limit, for metrics; 0 none */
+	/* The shared store (store_redis.h): quota bytes not yet added to the
+	   fleet's counter, what the other instances last said they hold, and
+	   the store's overrides of the file's enabled and expires (-1: none). */
+	atomic_ullong unflushed;
+	atomic_llong fleet_active, fleet_ips;
+	atomic_int fleet_enabled;
+	atomic_llong fleet_expires;
 
 	pthread_mutex_t mu;		/* addrs, ips, period rolls */
 	struct account_addr *addrs;	/* of live sessions */
@@ -124,6 +131,22 @@ void account_quota_set(struct account *a, const struct config_limits *l,
 /* A reload's new limits (for metrics and the next period roll). */
 void account_limits_set(struct account *a, const struct config_limits *l,
     int64_t now);
+
+/*
+ * The shared store's side. account_fleet_pending: the bytes to add to the
+ * fleet's counter of *period_start. account_fleet_flushed: delta of them
+ * is in the counter, whose total is now total (ignored if the period
+ * rolled meanwhile). account_fleet_live: this instance's sessions and
+ * distinct addresses. account_fleet_set: the others' and the overrides.
+ */
+void account_fleet_pending(struct account *a, uint64_t *delta,
+    int64_t *period_start);
+void account_fleet_flushed(struct account *a, uint64_t delta,
+    int64_t period_start, uint64_t total);
+void account_fleet_live(struct account *a, long long *active,
+    long long *ips);
+void account_fleet_set(struct account *a, long long active, long long ips,
+    int enabled, long long expires);
 
 const char *account_limit_name(enum account_limit l);
 const char *account_window_name(enum account_window w);

@@ -68,6 +68,21 @@ struct config_upstream {
 	char password[256];		/* a secret: never logged nor shown */
 };
 
+/*
+ * [store]: where per-user state lives. redis shares quotas, live counts
+ * and enable/expiry overrides between instances (README "Running several
+ * instances"); read at start only.
+ */
+enum config_store { CONFIG_STORE_LOCAL, CONFIG_STORE_REDIS };
+
+struct config_store_redis {
+	char addr[PATH_MAX];		/* HOST:PORT, or a unix socket path */
+	char password[256];		/* a secret: never logged nor shown */
+	char prefix[64];		/* key namespace */
+	int tls;
+	int interval;			/* seconds between flushes */
+};
+
 /* [user.NAME]: every key optional; 0 is "no limit". */
 struct config_limits {
 	int max_connections;		/* sessions at once */
@@ -175,6 +190,8 @@ struct config {
 	struct config_cidr allow[CONFIG_MAX_ALLOW];
 
 	struct config_upstream upstream;	/* [upstream] */
+	enum config_store store;		/* [store] backend */
+	struct config_store_redis redis;	/* [store] */
 
 	/* [users], [user.NAME]: any number, in file order; config_free */
 	size_t nusers, usercap;

@@ -63,6 +63,7 @@ struct server {
 	struct server_snap *retired;	/* older ones sessions still hold */
 	struct ticker *sweeper;		/* limits of live sessions, state */
 	struct store *store;		/* quota state; NULL: none */
+	struct store_redis *fleet;	/* [store] backend = redis; NULL: local */
 	int64_t next_save;		/* net_now_ms() of the next state write */
 	struct seen *seen;		/* the user last seen from an address */
 	struct iplimit *iplimit;	/* per-address limits; NULL: none */

@@ -68,6 +68,20 @@ struct stats_upstream {
 	atomic_ullong failures[STATS_UPSTREAM_COUNT];
 };
 
+/* Why a round with the shared store ([store] backend = redis) failed. */
+enum stats_store_err {
+	STATS_STORE_CONNECT,		/* no connection within the timeout */
+	STATS_STORE_AUTH,		/* the password was refused */
+	STATS_STORE_IO,			/* lost or timed out mid-round */
+	STATS_STORE_REPLY,		/* an answer of the wrong kind */
+	STATS_STORE_COUNT
+};
+
+struct stats_store {
+	atomic_llong up;		/* 1: the last round went through */
+	atomic_ullong errors[STATS_STORE_COUNT];
+};
+
 /* The middle-proxy links (mux). */
 struct stats_mux {
 	atomic_llong links[STATS_LINK_COUNT];	/* links in each state now */
@@ -120,6 +134,7 @@ struct stats {
 	struct stats_mux mux;		/* middle mode */
 	struct stats_middle middle;	/* middle mode */
 	struct stats_upstream upstream;	/* direct mode with [upstream] */
+	struct stats_store store;	/* [store] backend = redis */
 };
 
 /* Zero counters, histograms with the bucket bounds of stats.c. */
@@ -127,6 +142,7 @@ int stats_init(struct stats *st);
 const char *stats_reject_name(enum stats_reject r);
 const char *stats_link_name(enum stats_link l);
 const char *stats_upstream_name(enum stats_upstream_fail u);
+const char *stats_store_name(enum stats_store_err e);
 typedef void (*stats_each_fn)(void *ctx, const char *name,
     unsigned long long value);
 /* fn for each middle-mode counter, named as stats_write names it. */

@@ -89,6 +89,8 @@ account_make(struct accounts *r, const char *name)
 		return NULL;
 	snprintf(a->name, sizeof(a->name), "%s", name);
 	a->ip_key = r->ip_key;
+	atomic_init(&a->fleet_enabled, -1);
+	atomic_init(&a->fleet_expires, -1);
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_mutex_init(&a->rate_mu, NULL);
 	r->order[r->n++] = a;
@@ -166,6 +168,8 @@ roll_locked(struct account *a, const struct config_limits *l, int64_t now)
 	if (period_next((enum period)l->quota_period, now, &end) != 0)
 		end = 0;
 	atomic_store(&a->used, 0);
+	/* Not the shared store's to count in the new period. */
+	atomic_store(&a->unflushed, 0);
 	atomic_store(&a->period_start, start);
 	atomic_store(&a->period_end, end);
 }
@@ -197,17 +201,21 @@ static int
 check_locked(struct account *a, const struct config_limits *l,
     const struct account_addr *k, int64_t now, enum account_limit *why)
 {
-	if (l->disabled)
+	int enabled = atomic_load(&a->fleet_enabled);
+	long long expires = atomic_load(&a->fleet_expires);
+
+	if (enabled < 0 ? l->disabled : !enabled)
 		*why = ACCOUNT_LIMIT_DISABLED;
-	else if (l->expires != 0 && now >= l->expires)
+	else if ((expires < 0 ? l->expires : expires) != 0 &&
+	    now >= (expires < 0 ? l->expires : expires))
 		*why = ACCOUNT_LIMIT_EXPIRED;
 	else if (spent(a, l))
 		*why = ACCOUNT_LIMIT_QUOTA;
-	else if (l->max_connections != 0 &&
-	    atomic_load(&a->active) >= l->max_connections)
+	else if (l->max_connections != 0 && atomic_load(&a->active) +
+	    atomic_load(&a->fleet_active) >= l->max_connections)
 		*why = ACCOUNT_LIMIT_CONNECTIONS;
 	else if (l->max_ips != 0 && addr_find(a, k) == a->naddrs &&
-	    a->naddrs >= (size_t)l->max_ips)
+	    (long long)a->naddrs + atomic_load(&a->fleet_ips) >= l->max_ips)
 		*why = ACCOUNT_LIMIT_IPS;
 	else
 		return 0;
@@ -317,6 +325,7 @@ account_quota_take(struct account *a, const struct config_limits *l,
 		atomic_fetch_sub(&a->used, n);
 		return ACCOUNT_QUOTA_SPENT;
 	}
+	atomic_fetch_add(&a->unflushed, n);
 	return before + n >= l->quota ? ACCOUNT_QUOTA_LAST : ACCOUNT_QUOTA_OK;
 }
 
@@ -418,6 +427,49 @@ account_limits_set(struct account *a, const struct config_limits *l,
 	pthread_mutex_lock(&a->mu);
 	roll_locked(a, l, now);
 	pthread_mutex_unlock(&a->mu);
+}
+
+void
+account_fleet_pending(struct account *a, uint64_t *delta,
+    int64_t *period_start)
+{
+	pthread_mutex_lock(&a->mu);
+	*delta = atomic_load(&a->unflushed);
+	*period_start = atomic_load(&a->period_start);
+	pthread_mutex_unlock(&a->mu);
+}
+
+void
+account_fleet_flushed(struct account *a, uint64_t delta,
+    int64_t period_start, uint64_t total)
+{
+	pthread_mutex_lock(&a->mu);
+	/* A roll since cleared what was pending: nothing of it is left. */
+	if (atomic_load(&a->period_start) == period_start) {
+		atomic_fetch_sub(&a->unflushed, delta);
+		/* The fleet's total and what was taken since the INCRBY. */
+		atomic_store(&a->used, total + atomic_load(&a->unflushed));
+	}
+	pthread_mutex_unlock(&a->mu);
+}
+
+void
+account_fleet_live(struct account *a, long long *active, long long *ips)
+{
+	pthread_mutex_lock(&a->mu);
+	*active = atomic_load(&a->active);
+	*ips = (long long)a->naddrs;
+	pthread_mutex_unlock(&a->mu);
+}
+
+void
+account_fleet_set(struct account *a, long long active, long long ips,
+    int enabled, long long expires)
+{
+	atomic_store(&a->fleet_active, active);
+	atomic_store(&a->fleet_ips, ips);
+	atomic_store(&a->fleet_enabled, enabled);
+	atomic_store(&a->fleet_expires, expires);
 }
 
 const char *

@@ -1026,6 +1026,35 @@ static const struct key_def upstream_keys[] = {
 	    "1..255 bytes (empty: none)" },
 };
 
+/* [store] */
+
+static int
+set_backend(struct config *cfg, const struct key_def *k, const char *value)
+{
+	(void)k;
+	if (strcasecmp(value, "local") == 0)
+		cfg->store = CONFIG_STORE_LOCAL;
+	else if (strcasecmp(value, "redis") == 0)
+		cfg->store = CONFIG_STORE_REDIS;
+	else
+		return CONFIG_ERR;
+	return 0;
+}
+
+static const struct key_def store_keys[] = {
+	{ "backend", set_backend, 0, 0, 0, 0, "local or redis" },
+	{ "redis", set_path, FIELD(redis.addr), 1, FIELD_MAX(redis.addr), 0,
+	    "HOST:PORT or the path of a unix socket" },
+	{ "password", set_path, FIELD(redis.password), 0,
+	    FIELD_MAX(redis.password), KEY_ZERO | KEY_UNQUOTED,
+	    "1..255 bytes (empty: none)" },
+	{ "prefix", set_path, FIELD(redis.prefix), 0, FIELD_MAX(redis.prefix),
+	    KEY_ZERO, "0..63 bytes, the start of every key" },
+	{ "tls", set_bool, FIELD(redis.tls), 0, 0, 0, "yes or no" },
+	{ "interval", set_int, FIELD(redis.interval), 1, 3600, 0,
+	    "seconds between flushes, 1..3600" },
+};
+
 static int
 cidr_match(const struct config_cidr *c, const uint8_t *addr)
 {
@@ -1479,8 +1508,8 @@ err_section(const char *section, char *err, size_t errlen)
 	char s[SHOWN_VALUE_MAX + 4];
 
 	errbuf_set(err, errlen, "config: [%s]: unknown section; expected "
-	    "[server], [tls], [middle], [metrics], [upstream], [users], "
-	    "[user.NAME] or [dc]", shown(section, s));
+	    "[server], [tls], [middle], [metrics], [upstream], [store], "
+	    "[users], [user.NAME] or [dc]", shown(section, s));
 	return CONFIG_ERR;
 }
 
@@ -1507,6 +1536,9 @@ config_set(struct config *cfg, const char *section, const char *key,
 	if (strcasecmp(section, "upstream") == 0)
 		return set_key(cfg, "upstream", upstream_keys,
 		    NELEM(upstream_keys), key, value, err, errlen);
+	if (strcasecmp(section, "store") == 0)
+		return set_key(cfg, "store", store_keys, NELEM(store_keys),
+		    key, value, err, errlen);
 	if (strcasecmp(section, "users") == 0)
 		return set_user(cfg, key, value, err, errlen);
 	if (strncasecmp(section, "user.", 5) == 0)
@@ -1587,6 +1619,8 @@ config_defaults(struct config *cfg)
 	cfg->log_level = LOGL_INFO;
 	default_state_dir(cfg);
 	cfg->state_interval = STATE_INTERVAL;
+	snprintf(cfg->redis.prefix, sizeof(cfg->redis.prefix), "mtproxyd:");
+	cfg->redis.interval = 1;
 	cfg->drain_timeout = DRAIN_TIMEOUT;
 	cfg->print_links = 1;
 	snprintf(cfg->clock_url, sizeof(cfg->clock_url), "%s", URL_CLOCK);
@@ -1786,7 +1820,7 @@ static int
 section_known(const char *name, int users_only)
 {
 	static const char *const sections[] = { "users", "server", "tls",
-	    "middle", "metrics", "dc", "upstream" };
+	    "middle", "metrics", "dc", "upstream", "store" };
 	size_t j;
 
 	if (strncmp(name, "user.", 5) == 0)
@@ -1832,8 +1866,8 @@ apply_dictionary(dictionary *d, struct config *cfg, int users_only,
 		n = (size_t)(colon - key);
 		if (n == 0) {
 			errbuf_set(err, errlen, "config: %s: expected [server], "
-"[tls], [middle], [metrics], [upstream], [users] or "
-			    "[dc] before the first key", shown(colon + 1, shownkey));
+"[tls], [middle], [metrics], [upstream], [store], [users] "
+			    "or [dc] before the first key", shown(colon + 1, shownkey));
 			return CONFIG_ERR;
 		}
 		/* Keys of unknown sections follow the section's own error. */
@@ -2065,6 +2099,7 @@ config_free(struct config *cfg)
 	free(cfg->users);
 	OPENSSL_cleanse(cfg->upstream.password,
 	    sizeof(cfg->upstream.password));
+	OPENSSL_cleanse(cfg->redis.password, sizeof(cfg->redis.password));
 	free(cfg->byname);
 	free(cfg->bysecret);
 	cfg->users = NULL;
@@ -2098,6 +2133,26 @@ upstream_validate(const struct config *cfg, char *err, size_t errlen)
 	if (up->has_socks5 && cfg->mode == CONFIG_MODE_MIDDLE) {
 		errbuf_set(err, errlen, "config: [upstream] socks5: expected "
 		    "mode = direct; middle-proxy links do not go through it");
+		return CONFIG_ERR;
+	}
+	return 0;
+}
+
+/* hiredis as Debian builds it has no TLS: refused rather than sent clear. */
+static int
+store_validate(const struct config *cfg, char *err, size_t errlen)
+{
+	if (cfg->store != CONFIG_STORE_REDIS)
+		return 0;
+	if (cfg->redis.addr[0] == '\0') {
+		errbuf_set(err, errlen, "config: [store] backend = redis: "
+		    "expected redis = HOST:PORT or a unix socket path");
+		return CONFIG_ERR;
+	}
+	if (cfg->redis.tls) {
+		errbuf_set(err, errlen, "config: [store] tls = yes: this build "
+		    "has no TLS for Redis (hiredis_ssl); use a unix socket or "
+		    "a tunnel");
 		return CONFIG_ERR;
 	}
 	return 0;
@@ -2141,7 +2196,8 @@ config_validate(struct config *cfg, char *err, size_t errlen)
 		memcpy(cfg->mask_host, cfg->domains[0],
 		    strlen(cfg->domains[0]) + 1);
 	if (users_validate(cfg, err, errlen) != 0 ||
-	    upstream_validate(cfg, err, errlen) != 0)
+	    upstream_validate(cfg, err, errlen) != 0 ||
+	    store_validate(cfg, err, errlen) != 0)
 		return CONFIG_ERR;
 	if (cfg->proxy_protocol != 0 && cfg->nproxy_from == 0) {
 		errbuf_set(err, errlen, "config: [server] proxy_protocol: "

@@ -216,6 +216,23 @@ write_upstream(const struct stats *st, FILE *out)
 		    atomic_load(&st->upstream.failures[i]));
 }
 
+/* [store] backend = redis: whether the fleet's state is reachable. */
+static void
+write_store(const struct stats *st, FILE *out)
+{
+	int i;
+
+	family(out, "mtproxyd_store_up", "gauge", "1 when the last round with "
+	    "the shared store went through, 0 while it is unreachable.");
+	fprintf(out, "mtproxyd_store_up %llu\n", gauge(&st->store.up));
+	family(out, "mtproxyd_store_errors_total", "counter", "Rounds with "
+	    "the shared store that failed, by kind.");
+	for (i = 0; i < STATS_STORE_COUNT; i++)
+		sample1(out, "mtproxyd_store_errors_total", "kind",
+		    stats_store_name((enum stats_store_err)i),
+		    atomic_load(&st->store.errors[i]));
+}
+
 static void
 write_runtime(const struct config *cfg, const struct stats *st, FILE *out)
 {
@@ -231,6 +248,8 @@ write_runtime(const struct config *cfg, const struct stats *st, FILE *out)
 	    gauge(&st->pool.idle));
 	if (cfg->upstream.has_socks5)
 		write_upstream(st, out);
+	if (cfg->store == CONFIG_STORE_REDIS)
+		write_store(st, out);
 	if (cfg->mode != CONFIG_MODE_MIDDLE)
 		return;
 	family(out, "mtproxyd_middle_links", "gauge", "Middle-proxy links "

@@ -25,6 +25,7 @@
 #include "server.h"
 #include "session.h"
 #include "store.h"
+#include "store_redis.h"
 #include "ticker.h"
 
 #define POOL_QUEUE		1024
@@ -375,6 +376,9 @@ server_new(const struct config *cfg, const struct wallclock *clock,
 	    clock };
 	if (metrics_start(&mv, &srv->metrics) != 0)
 		goto fail;
+	if (cfg->store == CONFIG_STORE_REDIS && store_redis_start(cfg,
+	    srv->acc, &srv->stats.store, &srv->fleet) != 0)
+		goto fail;
 	srv->next_save = net_now_ms() + (int64_t)cfg->state_interval * 1000;
 	if (ticker_start(&srv->sweeper, 1, TICKER_STACK, sweep, srv) != 0) {
 		log_error("cannot start the session sweeper");
@@ -457,6 +461,8 @@ restart_keys(const struct config *a, const struct config *b, char *out,
 		{ "[server] user", strcmp(a->run_user, b->run_user) != 0 },
 		{ "[server] group", strcmp(a->run_group, b->run_group) != 0 },
 		{ "[upstream]", upstream_changed(&a->upstream, &b->upstream) },
+		{ "[store]", a->store != b->store ||
+		    memcmp(&a->redis, &b->redis, sizeof(a->redis)) != 0 },
 	};
 	size_t i, pos = 0;
 
@@ -544,6 +550,7 @@ server_free(struct server *srv)
 	ticker_stop(srv->sweeper);
 	if (srv->pool != NULL)
 		pool_free(srv->pool, 0);
+	store_redis_stop(srv->fleet);
 	save_state(srv);
 	store_close(srv->store);
 	while ((sn = srv->retired) != NULL) {

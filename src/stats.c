@@ -52,6 +52,13 @@ static const char *const upstream_names[STATS_UPSTREAM_COUNT] = {
 	[STATS_UPSTREAM_PROTOCOL] = "protocol",
 };
 
+static const char *const store_names[STATS_STORE_COUNT] = {
+	[STATS_STORE_CONNECT] = "connect",
+	[STATS_STORE_AUTH] = "auth",
+	[STATS_STORE_IO] = "io",
+	[STATS_STORE_REPLY] = "reply",
+};
+
 /*
  * Seconds, from a loopback handshake (a millisecond) to a DC's connect
  * timeout and a handshake left to time out (handshake_timeout, up to half
@@ -61,6 +68,14 @@ static const uint64_t time_bounds_us[] = {
 	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
 	1000000, 2500000, 5000000, 10000000, 30000000,
 };
+
+const char *
+stats_store_name(enum stats_store_err e)
+{
+	if ((unsigned)e >= STATS_STORE_COUNT)
+		return "unknown";
+	return store_names[e];
+}
 
 int
 stats_init(struct stats *st)
@@ -210,6 +225,12 @@ stats_walk(const struct config *cfg, const struct stats *st,
 			EMIT("upstream_failures{reason=\"%s\"} %llu",
 			    upstream_names[i],
 			    atomic_load(&st->upstream.failures[i]));
+	}
+	if (cfg->store == CONFIG_STORE_REDIS) {
+		EMIT("store_up %lld", atomic_load(&st->store.up));
+		for (i = 0; i < STATS_STORE_COUNT; i++)
+			EMIT("store_errors{kind=\"%s\"} %llu", store_names[i],
+			    atomic_load(&st->store.errors[i]));
 	}
 	for (i = 0; i < STATS_REJECT_COUNT; i++)
 		EMIT("rejected{reason=\"%s\"} %llu", reject_names[i],

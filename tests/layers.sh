@@ -15,7 +15,7 @@ layer() {
 	log|net|fetch|ticker|capacity|file|deadline|wallclock|notify|\
 	privdrop|socks5io) echo 2 ;;
 	config|users|stats|pool|direct|dcpool|mask|middle|mux|handshake|\
-	metrics|account|store|seen|link|iplimit) echo 3 ;;
+	metrics|account|store|seen|link|iplimit|store_redis) echo 3 ;;
 	server|session|acceptor|diag) echo 4 ;;
 	*) echo 0 ;;
 	esac

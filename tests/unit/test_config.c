@@ -1144,20 +1144,20 @@ START_TEST(unknown_names)
 	ck_assert_int_eq(load("[server]\nport = 1\n[srever]\nport = 2\n"),
 	    CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [srever]: unknown section; expected "
-	    "[server], [tls], [middle], [metrics], [upstream], [users], "
-	    "[user.NAME] or [dc]");
+	    "[server], [tls], [middle], [metrics], [upstream], [store], "
+	    "[users], [user.NAME] or [dc]");
 	ck_assert_int_eq(load("[dc:1]\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [dc:1]: unknown section; expected "
-	    "[server], [tls], [middle], [metrics], [upstream], [users], "
-	    "[user.NAME] or [dc]");
+	    "[server], [tls], [middle], [metrics], [upstream], [store], "
+	    "[users], [user.NAME] or [dc]");
 	ck_assert_int_eq(load("port = 8443\n[server]\n"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: port: expected [server], [tls], "
-	    "[middle], [metrics], [upstream], [users] or [dc] before the "
-	    "first key");
+	    "[middle], [metrics], [upstream], [store], [users] or [dc] "
+	    "before the first key");
 	ck_assert_int_eq(set("client", "port", "1"), CONFIG_ERR);
 	ck_assert_str_eq(err, "config: [client]: unknown section; expected "
-	    "[server], [tls], [middle], [metrics], [upstream], [users], "
-	    "[user.NAME] or [dc]");
+	    "[server], [tls], [middle], [metrics], [upstream], [store], "
+	    "[users], [user.NAME] or [dc]");
 }
 END_TEST
 
@@ -2394,6 +2394,51 @@ START_TEST(upstream_validate)
 }
 END_TEST
 
+/* --- [store] */
+
+START_TEST(store_values)
+{
+	ck_assert_int_eq(cfg.store, CONFIG_STORE_LOCAL);
+	ck_assert_str_eq(cfg.redis.prefix, "mtproxyd:");
+	ck_assert_int_eq(cfg.redis.interval, 1);
+	ck_assert_int_eq(load("[store]\nbackend = redis\n"
+	    "redis = 10.0.0.5:6379\npassword = s3\nprefix = eu:\n"
+	    "interval = 5\n"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.store, CONFIG_STORE_REDIS);
+	ck_assert_str_eq(cfg.redis.addr, "10.0.0.5:6379");
+	ck_assert_str_eq(cfg.redis.prefix, "eu:");
+	ck_assert_int_eq(cfg.redis.interval, 5);
+	ck_assert_int_eq(set("store", "backend", "etcd"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [store] backend = 'etcd': expected "
+	    "local or redis");
+	ck_assert_int_eq(set("store", "interval", "0"), CONFIG_ERR);
+	config_free(&cfg);
+	ck_assert_str_eq(cfg.redis.password, "");
+}
+END_TEST
+
+/* No address, or TLS this build lacks: refused, not sent in clear. */
+START_TEST(store_validate)
+{
+	ck_assert_int_eq(load("[store]\nbackend = redis\n"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [store] backend = redis: expected "
+	    "redis = HOST:PORT or a unix socket path");
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[store]\nbackend = redis\n"
+	    "redis = /run/redis.sock\ntls = yes\n"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [store] tls = yes: this build has no "
+	    "TLS for Redis (hiredis_ssl); use a unix socket or a tunnel");
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("[store]\npassword = Zq9x\npassword = Zq9y\n"),
+	    CONFIG_ERR);
+	ck_assert_ptr_null(strstr(err, "Zq9"));
+	ck_assert_str_ne(err, "");
+}
+END_TEST
+
 /* With [upstream] socks5, its counters before the rejects. */
 START_TEST(upstream_stats)
 {
@@ -2491,6 +2536,8 @@ config_suite(void)
 	tcase_add_test(tc, upstream_password_hidden);
 	tcase_add_test(tc, upstream_validate);
 	tcase_add_test(tc, upstream_stats);
+	tcase_add_test(tc, store_values);
+	tcase_add_test(tc, store_validate);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(tu, tmp_setup, tmp_teardown);
