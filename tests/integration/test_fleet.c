@@ -6,6 +6,7 @@
  * byte and the bytes of the outage reach the counter once Redis is back.
  */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,8 @@
 #define PASSWORD	"fleet-test-pw-7d3e"
 /* Two rounds of the 1 s interval: each daemon wrote, then read. */
 #define SETTLE_MS	2500
+/* A dead instance's live counts: three intervals. */
+#define LIVE_AGE_MS	3000
 
 #define ALICE_HEX	"7d1f5a3e9c0b2846e1a5d3c79f02b84e"
 #define BOB_HEX		"2c8e4f6a1b9d3057c4e2a8f61d0b7935"
@@ -287,9 +290,18 @@ START_TEST(connections_shared)
 	tclient_close(c[0]);
 	tclock_sleep_ms(SETTLE_MS);
 	c[0] = open_ok(b, ALICE_HEX, msg);
+	/* A dies holding one: B counts it until its entry ages out. */
+	ck_assert_int_eq(daemon_stop(a, SIGKILL, ITEST_STOP_MS, NULL), 0);
+	check_refused(b, dc, ALICE_HEX, "alice", "max_connections", 2);
+	tclock_sleep_ms(LIVE_AGE_MS + SETTLE_MS);
+	tclient_close(c[1]);
+	c[1] = open_ok(b, ALICE_HEX, msg);
 	for (i = 0; i < 3; i++)
 		tclient_close(c[i]);
-	fleet_end(a, b, dc, r, msg);
+	free(msg);
+	fleet_stop(b);
+	fakedc_stop(dc);
+	tredis_kill(r);
 }
 END_TEST
 
