@@ -221,6 +221,82 @@ START_TEST(rate_waits)
 }
 END_TEST
 
+/*
+ * The shared store's side: the others' sessions and addresses count
+ * towards the caps, the store's enabled and expires override the file's.
+ */
+START_TEST(fleet_counts_and_overrides)
+{
+	struct config_limits l = { .max_connections = 3, .max_ips = 2 };
+	struct sockaddr_in s;
+	enum account_limit why;
+
+	account_fleet_set(a, 2, 1, -1, -1);
+	ck_assert_int_eq(admit(&l, v4(&s, "10.0.0.1"), NOON, &why), 0);
+	/* 1 here + 2 elsewhere: the cap; then 1 + 1 addresses: that cap. */
+	ck_assert_int_eq(admit(&l, v4(&s, "10.0.0.1"), NOON, &why),
+	    ACCOUNT_ERR);
+	ck_assert_int_eq(why, ACCOUNT_LIMIT_CONNECTIONS);
+	account_fleet_set(a, 0, 1, -1, -1);
+	ck_assert_int_eq(admit(&l, v4(&s, "10.0.0.2"), NOON, &why),
+	    ACCOUNT_ERR);
+	ck_assert_int_eq(why, ACCOUNT_LIMIT_IPS);
+	ck_assert_int_eq(admit(&l, v4(&s, "10.0.0.1"), NOON, &why), 0);
+	/* The store disables, then enables one the file disabled. */
+	account_fleet_set(a, 0, 0, 0, -1);
+	ck_assert_int_eq(admit(&l, v4(&s, "10.0.0.1"), NOON, &why),
+	    ACCOUNT_ERR);
+	ck_assert_int_eq(why, ACCOUNT_LIMIT_DISABLED);
+	l.disabled = 1;
+	account_fleet_set(a, 0, 0, 1, -1);
+	ck_assert_int_eq(admit(&l, v4(&s, "10.0.0.1"), NOON, &why), 0);
+	/* expires from the store: past it refused; 0 is never. */
+	l.expires = NOON - 1;
+	account_fleet_set(a, 0, 0, 1, NOON);
+	ck_assert_int_eq(admit(&l, v4(&s, "10.0.0.1"), NOON, &why),
+	    ACCOUNT_ERR);
+	ck_assert_int_eq(why, ACCOUNT_LIMIT_EXPIRED);
+	account_fleet_set(a, 0, 0, 1, 0);
+	l.max_connections = 0;
+	ck_assert_int_eq(admit(&l, v4(&s, "10.0.0.1"), NOON, &why), 0);
+}
+END_TEST
+
+/*
+ * Bytes taken wait in unflushed until the store answered: used becomes the
+ * fleet's total plus what came since; a period roll drops what was pending
+ * of the old period, and a late answer about it changes nothing.
+ */
+START_TEST(fleet_flush)
+{
+	struct config_limits l = { .quota = 100000,
+	    .quota_period = PERIOD_DAY };
+	uint64_t delta;
+	int64_t start;
+
+	account_limits_set(a, &l, NOON);
+	ck_assert_int_eq(account_quota_take(a, &l, 600, NOON),
+	    ACCOUNT_QUOTA_OK);
+	account_fleet_pending(a, &delta, &start);
+	ck_assert_uint_eq(delta, 600);
+	ck_assert_int_eq(start, MIDNIGHT - 86400);
+	ck_assert_int_eq(account_quota_take(a, &l, 50, NOON),
+	    ACCOUNT_QUOTA_OK);
+	/* Another instance spent 5000 meanwhile. */
+	account_fleet_flushed(a, delta, start, 5600);
+	ck_assert_uint_eq(atomic_load(&a->unflushed), 50);
+	ck_assert_uint_eq(atomic_load(&a->used), 5650);
+	account_fleet_pending(a, &delta, &start);
+	ck_assert_int_eq(account_over_quota(a, &l, MIDNIGHT), 0);
+	ck_assert_uint_eq(atomic_load(&a->unflushed), 0);
+	ck_assert_int_eq(account_quota_take(a, &l, 7, MIDNIGHT),
+	    ACCOUNT_QUOTA_OK);
+	account_fleet_flushed(a, delta, start, 9999);
+	ck_assert_uint_eq(atomic_load(&a->unflushed), 7);
+	ck_assert_uint_eq(atomic_load(&a->used), 7);
+}
+END_TEST
+
 static Suite *
 account_suite(void)
 {
@@ -236,6 +312,8 @@ account_suite(void)
 	tcase_add_test(tc, period_rolls);
 	tcase_add_test(tc, state_restored);
 	tcase_add_test(tc, rate_waits);
+	tcase_add_test(tc, fleet_counts_and_overrides);
+	tcase_add_test(tc, fleet_flush);
 	suite_add_tcase(s, tc);
 	return s;
 }
