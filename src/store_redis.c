@@ -10,6 +10,7 @@
 #include <hiredis.h>
 
 #include "crypto.h"
+#include "livecount.h"
 #include "log.h"
 #include "store_redis.h"
 #include "ticker.h"
@@ -19,7 +20,6 @@
 #define STACK		(256 * 1024)
 #define ID_BYTES	8
 #define KEY_MAX		(64 + 16 + CONFIG_NAME_MAX + 24)
-#define LIVE_VALUE_MAX	64
 
 struct store_redis {
 	char addr[PATH_MAX];
@@ -167,7 +167,8 @@ key(const struct store_redis *r, char *out, const char *kind,
 static void
 append(struct store_redis *r, struct item *it, int64_t now_ms)
 {
-	char k[KEY_MAX], q[KEY_MAX + 24], v[LIVE_VALUE_MAX];
+	char k[KEY_MAX], q[KEY_MAX + 24], v[LIVECOUNT_MAX];
+	struct livecount live;
 	long long active, ips;
 
 	account_fleet_pending(it->a, &it->delta, &it->period_start);
@@ -180,8 +181,11 @@ append(struct store_redis *r, struct item *it, int64_t now_ms)
 		    (unsigned long long)it->delta);
 	}
 	account_fleet_live(it->a, &active, &ips);
-	snprintf(v, sizeof(v), "%lld %lld %lld", active, ips,
-	    (long long)(now_ms + (int64_t)LIVE_INTERVALS * r->interval * 1000));
+	live = (struct livecount){ active, ips,
+	    now_ms + (int64_t)LIVE_INTERVALS * r->interval * 1000 };
+	/* A count is never below 0 but for a moment: then 0. */
+	if (livecount_format(&live, v) != 0)
+		snprintf(v, sizeof(v), "0 0 %lld", (long long)live.expires_ms);
 	key(r, k, "live", it->a);
 	redisAppendCommand(r->ctx, "HSET %s %s %s", k, r->id, v);
 	redisAppendCommand(r->ctx, "PEXPIRE %s %lld", k,
@@ -214,39 +218,56 @@ expect(struct store_redis *r, redisReply *rep, int type)
 	return STORE_REDIS_ERR;
 }
 
-/* The other instances' live sessions and addresses, fresh ones only. */
+/* The other instances' live sessions and addresses, fresh ones only; a
+ * value not of the form is counted and left out. */
 static void
-sum_live(const struct store_redis *r, const redisReply *rep, int64_t now_ms,
+sum_live(struct store_redis *r, const redisReply *rep, int64_t now_ms,
     long long *active, long long *ips)
 {
-	long long act, ip, exp;
+	const redisReply *f, *v;
+	struct livecount live;
 	size_t i;
 
 	*active = *ips = 0;
 	for (i = 0; i + 1 < rep->elements; i += 2) {
-		if (rep->element[i]->type != REDIS_REPLY_STRING ||
-		    rep->element[i + 1]->type != REDIS_REPLY_STRING ||
-		    strcmp(rep->element[i]->str, r->id) == 0 ||
-		    sscanf(rep->element[i + 1]->str, "%lld %lld %lld", &act,
-		    &ip, &exp) != 3 || exp <= now_ms)
+		f = rep->element[i];
+		v = rep->element[i + 1];
+		if (f->type == REDIS_REPLY_STRING && strcmp(f->str, r->id) == 0)
 			continue;
-		*active += act;
-		*ips += ip;
+		if (f->type != REDIS_REPLY_STRING ||
+		    v->type != REDIS_REPLY_STRING ||
+		    livecount_parse(v->str, v->len, &live) != 0) {
+			atomic_fetch_add(&r->st->errors[STATS_STORE_REPLY], 1);
+			continue;
+		}
+		if (live.expires_ms <= now_ms)
+			continue;
+		*active += live.active;
+		*ips += live.ips;
 	}
 }
 
-/* An override field: its number, or -1 when not set. */
-static long long
-field(const redisReply *rep)
+/* The enabled and expires overrides; -1 where not set or not valid. */
+static void
+overrides(struct store_redis *r, const redisReply *rep, int *enabled,
+    long long *expires)
 {
-	if (rep->type != REDIS_REPLY_STRING)
-		return -1;
-	if (strcmp(rep->str, "yes") == 0 || strcmp(rep->str, "true") == 0)
-		return 1;
-	if (strcmp(rep->str, "no") == 0 || strcmp(rep->str, "false") == 0)
-		return 0;
-	return strtoll(rep->str, NULL, 10) < 0 ? -1 :
-	    strtoll(rep->str, NULL, 10);
+	const redisReply *e = rep->element[0], *x = rep->element[1];
+	int64_t t;
+
+	*enabled = -1;
+	*expires = -1;
+	if (e->type == REDIS_REPLY_STRING &&
+	    livecount_enabled(e->str, e->len, enabled) != 0) {
+		*enabled = -1;
+		atomic_fetch_add(&r->st->errors[STATS_STORE_REPLY], 1);
+	}
+	if (x->type != REDIS_REPLY_STRING)
+		return;
+	if (livecount_expires(x->str, x->len, &t) == 0)
+		*expires = t;
+	else
+		atomic_fetch_add(&r->st->errors[STATS_STORE_REPLY], 1);
 }
 
 /* The quota's answer: the delta is out of the account only now. */
@@ -271,8 +292,8 @@ static int
 read_rest(struct store_redis *r, struct item *it, int64_t now_ms)
 {
 	redisReply *rep[4];
-	long long active = 0, ips = 0;
-	int i, n, rc = 0;
+	long long active = 0, ips = 0, expires;
+	int i, n, enabled, rc = 0;
 
 	for (n = 0; n < 4; n++)
 		if ((rep[n] = answer(r)) == NULL)
@@ -281,8 +302,8 @@ read_rest(struct store_redis *r, struct item *it, int64_t now_ms)
 	    expect(r, rep[3], REDIS_REPLY_ARRAY) == 0 &&
 	    rep[3]->elements == 2) {
 		sum_live(r, rep[2], now_ms, &active, &ips);
-		account_fleet_set(it->a, active, ips,
-		    (int)field(rep[3]->element[0]), field(rep[3]->element[1]));
+		overrides(r, rep[3], &enabled, &expires);
+		account_fleet_set(it->a, active, ips, enabled, expires);
 	}
 	if (n < 4)
 		rc = STORE_REDIS_ERR;

@@ -11,7 +11,7 @@ layer() {
 	case $1 in
 	proto|bytes|errbuf|crc|crypto|obfs2|frame|faketls|rpc|rpcstream|proxyconf|\
 	proxyhdr|secret|replay|hll|tbucket|period|histo|qr|addrlist|\
-	socks5) echo 1 ;;
+	socks5|livecount) echo 1 ;;
 	log|net|fetch|ticker|capacity|file|deadline|wallclock|notify|\
 	privdrop|socks5io) echo 2 ;;
 	config|users|stats|pool|direct|dcpool|mask|middle|mux|handshake|\
