@@ -12,6 +12,7 @@
 #include "crypto.h"
 #include "livecount.h"
 #include "log.h"
+#include "period.h"
 #include "store_redis.h"
 #include "ticker.h"
 
@@ -19,6 +20,8 @@
 #define LIVE_INTERVALS	3	/* a live count outlives its writer this long */
 #define STACK		(256 * 1024)
 #define ID_BYTES	8
+/* A past period's counter is kept this long for the operator, then goes. */
+#define QUOTA_KEEP_S	(35 * 86400)
 #define KEY_MAX		(64 + 16 + CONFIG_NAME_MAX + 24)
 
 struct store_redis {
@@ -38,6 +41,7 @@ struct store_redis {
 struct item {
 	struct account *a;
 	int quota;			/* an INCRBY was sent */
+	int expire;			/* and an EXPIREAT after it */
 	uint64_t delta;
 	int64_t period_start;
 };
@@ -170,6 +174,7 @@ append(struct store_redis *r, struct item *it, int64_t now_ms)
 	char k[KEY_MAX], q[KEY_MAX + 24], v[LIVECOUNT_MAX];
 	struct livecount live;
 	long long active, ips;
+	int64_t end;
 
 	account_fleet_pending(it->a, &it->delta, &it->period_start);
 	it->quota = atomic_load(&it->a->quota) != 0 || it->delta != 0;
@@ -179,6 +184,11 @@ append(struct store_redis *r, struct item *it, int64_t now_ms)
 		    (long long)it->period_start);
 		redisAppendCommand(r->ctx, "INCRBY %s %llu", q,
 		    (unsigned long long)it->delta);
+		end = atomic_load(&it->a->period_end);
+		it->expire = end > 0 && end != PERIOD_NEVER;
+		if (it->expire)
+			redisAppendCommand(r->ctx, "EXPIREAT %s %lld", q,
+			    (long long)(end + QUOTA_KEEP_S));
 	}
 	account_fleet_live(it->a, &active, &ips);
 	live = (struct livecount){ active, ips,
@@ -283,6 +293,12 @@ read_quota(struct store_redis *r, struct item *it)
 	if (expect(r, rep, REDIS_REPLY_INTEGER) == 0 && rep->integer >= 0)
 		account_fleet_flushed(it->a, it->delta, it->period_start,
 		    (uint64_t)rep->integer);
+	freeReplyObject(rep);
+	if (!it->expire)
+		return 0;
+	if ((rep = answer(r)) == NULL)
+		return STORE_REDIS_ERR;
+	(void)expect(r, rep, REDIS_REPLY_INTEGER);
 	freeReplyObject(rep);
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ckmain.h"
 #include "client.h"
@@ -305,25 +306,39 @@ START_TEST(connections_shared)
 }
 END_TEST
 
-/* user:bob enabled = 0 in Redis: both refuse bob, then take him back. */
+/*
+ * user:bob enabled = 0 in Redis: both refuse bob, then take him back.
+ * Carol's daily counter expires on its own.
+ */
 START_TEST(disabled_in_redis)
 {
+	static const char DAILY[] = "[user.carol]\nquota = 1M\n"
+	    "quota_period = day\n";
 	struct tredis *r = redis_up(0);
 	struct fakedc *dc;
 	struct daemon_proc *a, *b;
 	uint8_t *msg;
-	char out[16];
+	char out[32];
+	long long ttl;
+	time_t day;
 
 	if (r == NULL)
 		return;
 	dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
-	a = fleet_start(dc, r, "");
-	b = fleet_start(dc, r, "");
+	a = fleet_start(dc, r, DAILY);
+	b = fleet_start(dc, r, DAILY);
 	msg = itest_random_bytes(MSG_LEN);
 	tclient_close(open_ok(a, BOB_HEX, msg));
 	ck_assert_int_eq(tredis_cmd(r, out, sizeof(out),
 	    "HSET mtproxyd:user:bob enabled 0"), 0);
 	tclock_sleep_ms(SETTLE_MS);
+	/* A day's counter goes 35 days after the day's end. */
+	day = time(NULL) / 86400 * 86400;
+	ck_assert_int_eq(tredis_cmd(r, out, sizeof(out),
+	    "TTL mtproxyd:quota:carol:%lld", (long long)day), 0);
+	ttl = strtoll(out, NULL, 10);
+	ck_assert_int_gt(ttl, 35 * 86400 - 5);
+	ck_assert_int_le(ttl, day + 36 * 86400 - time(NULL));
 	check_refused(a, dc, BOB_HEX, "bob", "disabled", 1);
 	check_refused(b, dc, BOB_HEX, "bob", "disabled", 1);
 	tclient_close(open_ok(b, ALICE_HEX, msg));
