@@ -61,6 +61,10 @@ struct account {
 	atomic_llong fleet_active, fleet_ips;
 	atomic_int fleet_enabled;
 	atomic_llong fleet_expires;
+	/* The store thread's alone: the batch of unflushed sent and not yet
+	   answered, sent again as is (same sequence number) until it is. */
+	uint64_t batch_delta, batch_seq;
+	int64_t batch_period;
 
 	pthread_mutex_t mu;		/* addrs, ips, period rolls */
 	struct account_addr *addrs;	/* of live sessions */

@@ -7,8 +7,10 @@
  * Redis never holds them up. Per user USER, under the prefix P:
  *
  *	P quota:USER:PERIOD_START	INCRBY of the bytes this instance
- *					relayed since its last flush; the
- *					answer, the fleet's total, is `used`
+ *					relayed since its last flush, once
+ *					per batch (P batch:ID:N marks it
+ *					applied); the answer, the fleet's
+ *					total, is `used`
  *	P live:USER			hash: instance id -> "ACTIVE IPS
  *					EXPIRES_MS"; fields past EXPIRES_MS
  *					(3 intervals) are an instance gone
@@ -16,7 +18,8 @@
  *					0 never) over the file's, if set
  *
  * A delta leaves the account only once its INCRBY answered: bytes of an
- * outage are flushed when Redis is back, once.
+ * outage are flushed when Redis is back, once, and a batch whose answer
+ * was lost is sent again under the same number, applied once.
  */
 #ifndef MTPROXYD_STORE_REDIS_H
 #define MTPROXYD_STORE_REDIS_H

@@ -20,6 +20,19 @@
 #define LIVE_INTERVALS	3	/* a live count outlives its writer this long */
 #define STACK		(256 * 1024)
 #define ID_BYTES	8
+/* A batch's marker outlives any retry of it: the retries are one interval
+ * apart and stop at the first answer. */
+#define MARKER_MS	(3600 * 1000)
+/*
+ * An INCRBY that counts a batch once however often it is sent: an answer
+ * lost after Redis applied it (a timeout, a Redis that hung and resumed)
+ * would otherwise count the batch again when it is sent again. KEYS[1]
+ * the counter, KEYS[2] the batch's marker; ARGV delta, marker life (ms).
+ */
+#define ONCE_SCRIPT \
+	"if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then " \
+	"return redis.call('INCRBY', KEYS[1], ARGV[1]) end " \
+	"return tonumber(redis.call('GET', KEYS[1]) or '0')"
 /* A past period's counter is kept this long for the operator, then goes. */
 #define QUOTA_KEEP_S	(35 * 86400)
 #define KEY_MAX		(64 + 16 + CONFIG_NAME_MAX + 24)
@@ -30,6 +43,7 @@ struct store_redis {
 	char prefix[64];
 	int interval;			/* seconds */
 	char id[2 * ID_BYTES + 1];	/* this instance's field in live hashes */
+	uint64_t seq;			/* the last batch's number */
 	struct accounts *acc;
 	struct stats_store *st;
 	redisContext *ctx;		/* NULL: not connected */
@@ -40,9 +54,8 @@ struct store_redis {
 /* What a round asked of one account, to match the answers. */
 struct item {
 	struct account *a;
-	int quota;			/* an INCRBY was sent */
+	int quota;			/* the counter was sent a batch or read */
 	int expire;			/* and an EXPIREAT after it */
-	uint64_t delta;
 	int64_t period_start;
 };
 
@@ -167,23 +180,51 @@ key(const struct store_redis *r, char *out, const char *kind,
 	snprintf(out, KEY_MAX, "%s%s:%s", r->prefix, kind, a->name);
 }
 
+/*
+ * The account's batch: the one still unanswered, or what is pending now
+ * under a new number. A period roll voids an old batch (the roll dropped
+ * what was pending).
+ */
+static void
+batch(struct store_redis *r, struct item *it)
+{
+	struct account *a = it->a;
+	uint64_t pending;
+
+	account_fleet_pending(a, &pending, &it->period_start);
+	if (a->batch_seq != 0 && a->batch_period != it->period_start)
+		a->batch_seq = 0;
+	if (a->batch_seq == 0 && pending > 0) {
+		a->batch_seq = ++r->seq;
+		a->batch_delta = pending;
+		a->batch_period = it->period_start;
+	}
+}
+
 /* The commands of one account: its delta, its live counts, the reads. */
 static void
 append(struct store_redis *r, struct item *it, int64_t now_ms)
 {
-	char k[KEY_MAX], q[KEY_MAX + 24], v[LIVECOUNT_MAX];
+	char k[KEY_MAX], q[KEY_MAX + 24], m[KEY_MAX + 48], v[LIVECOUNT_MAX];
 	struct livecount live;
 	long long active, ips;
 	int64_t end;
 
-	account_fleet_pending(it->a, &it->delta, &it->period_start);
-	it->quota = atomic_load(&it->a->quota) != 0 || it->delta != 0;
+	batch(r, it);
+	it->quota = atomic_load(&it->a->quota) != 0 || it->a->batch_seq != 0;
 	if (it->quota) {
 		key(r, k, "quota", it->a);
 		snprintf(q, sizeof(q), "%s:%lld", k,
 		    (long long)it->period_start);
-		redisAppendCommand(r->ctx, "INCRBY %s %llu", q,
-		    (unsigned long long)it->delta);
+		if (it->a->batch_seq != 0) {
+			snprintf(m, sizeof(m), "%sbatch:%s:%llu", r->prefix,
+			    r->id, (unsigned long long)it->a->batch_seq);
+			redisAppendCommand(r->ctx, "EVAL %s 2 %s %s %llu %d",
+			    ONCE_SCRIPT, q, m,
+			    (unsigned long long)it->a->batch_delta, MARKER_MS);
+		} else {
+			redisAppendCommand(r->ctx, "INCRBY %s 0", q);
+		}
 		end = atomic_load(&it->a->period_end);
 		it->expire = end > 0 && end != PERIOD_NEVER;
 		if (it->expire)
@@ -290,9 +331,12 @@ read_quota(struct store_redis *r, struct item *it)
 		return 0;
 	if ((rep = answer(r)) == NULL)
 		return STORE_REDIS_ERR;
-	if (expect(r, rep, REDIS_REPLY_INTEGER) == 0 && rep->integer >= 0)
-		account_fleet_flushed(it->a, it->delta, it->period_start,
+	if (expect(r, rep, REDIS_REPLY_INTEGER) == 0 && rep->integer >= 0) {
+		account_fleet_flushed(it->a, it->a->batch_seq != 0 ?
+		    it->a->batch_delta : 0, it->period_start,
 		    (uint64_t)rep->integer);
+		it->a->batch_seq = 0;
+	}
 	freeReplyObject(rep);
 	if (!it->expire)
 		return 0;

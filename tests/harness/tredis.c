@@ -129,11 +129,19 @@ tredis_port(const struct tredis *t)
 }
 
 void
+tredis_signal(const struct tredis *t, int sig)
+{
+	kill(t->pid, sig);
+}
+
+void
 tredis_kill(struct tredis *t)
 {
 	if (t == NULL)
 		return;
 	kill(t->pid, SIGKILL);
+	/* A stopped process dies of SIGKILL too; SIGCONT for good measure. */
+	kill(t->pid, SIGCONT);
 	while (waitpid(t->pid, NULL, 0) < 0 && errno == EINTR)
 		;
 	free(t);

@@ -21,6 +21,8 @@ struct tredis;
 int tredis_start(uint16_t port, const char *password, int timeout_ms,
     struct tredis **out);
 uint16_t tredis_port(const struct tredis *t);
+/* sig to the server: SIGSTOP plays a Redis that hangs, SIGCONT ends it. */
+void tredis_signal(const struct tredis *t, int sig);
 /* SIGKILL and reaped; frees; NULL: nothing. */
 void tredis_kill(struct tredis *t);
 /*

@@ -31,6 +31,8 @@
 #define SETTLE_MS	2500
 /* A dead instance's live counts: three intervals. */
 #define LIVE_AGE_MS	3000
+/* A handshake and an echo on loopback, well under Redis's 1 s timeout. */
+#define HANG_FAST_MS	500
 
 #define ALICE_HEX	"7d1f5a3e9c0b2846e1a5d3c79f02b84e"
 #define BOB_HEX		"2c8e4f6a1b9d3057c4e2a8f61d0b7935"
@@ -399,6 +401,43 @@ START_TEST(outage)
 }
 END_TEST
 
+/*
+ * A Redis that hangs (SIGSTOP): rounds time out, store_up goes 0, and
+ * meanwhile new clients are admitted and relayed as fast as ever.
+ */
+START_TEST(hang)
+{
+	struct tredis *r = redis_up(0);
+	struct fakedc *dc;
+	struct daemon_proc *a;
+	struct tclient *c;
+	uint8_t *msg;
+	int64_t t0;
+	int i;
+
+	if (r == NULL)
+		return;
+	dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
+	a = fleet_start(dc, r, "[user.carol]\nquota = 10M\n");
+	msg = itest_random_bytes(MSG_LEN);
+	wait_value(a, "store_up", 1);
+	tredis_signal(r, SIGSTOP);
+	for (i = 0; i < 5; i++) {
+		t0 = tclock_now_ms();
+		c = open_ok(a, CAROL_HEX, msg);
+		tclient_close(c);
+		ck_assert_int_lt(tclock_now_ms() - t0, HANG_FAST_MS);
+		tclock_sleep_ms(300);
+	}
+	wait_value(a, "store_up", 0);
+	ck_assert_uint_ge(value(a, "store_errors{kind=\"io\"}"), 1);
+	tredis_signal(r, SIGCONT);
+	wait_value(a, "store_up", 1);
+	wait_counter(r, 5 * 2 * WIRE);
+	fleet_end(a, NULL, dc, r, msg);
+}
+END_TEST
+
 static Suite *
 fleet_suite(void)
 {
@@ -410,6 +449,7 @@ fleet_suite(void)
 	tcase_add_test(tc, connections_shared);
 	tcase_add_test(tc, disabled_in_redis);
 	tcase_add_test(tc, outage);
+	tcase_add_test(tc, hang);
 	suite_add_tcase(s, tc);
 	return s;
 }
