@@ -222,8 +222,8 @@ write_store(const struct stats *st, FILE *out)
 {
 	int i;
 
-	family(out, "mtproxyd_store_up", "gauge", "1 when the last round with "
-	    "the shared store went through, 0 while it is unreachable.");
+	family(out, "mtproxyd_store_up", "gauge", "Whether the last round with "
+	    "the shared store went through (1) or not (0).");
 	fprintf(out, "mtproxyd_store_up %llu\n", gauge(&st->store.up));
 	family(out, "mtproxyd_store_errors_total", "counter", "Rounds with "
 	    "the shared store that failed, by kind.");

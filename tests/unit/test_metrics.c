@@ -240,6 +240,27 @@ START_TEST(middle_links)
 }
 END_TEST
 
+/* [store] backend = redis: the store's gauge and errors; local: none. */
+START_TEST(store_series)
+{
+	char *body = render(0);
+
+	ck_assert_ptr_null(strstr(body, "mtproxyd_store_"));
+	free(body);
+	cfg.store = CONFIG_STORE_REDIS;
+	atomic_store(&st.store.up, 1);
+	atomic_store(&st.store.errors[STATS_STORE_IO], 4);
+	body = render(0);
+	has_line(body, "# TYPE mtproxyd_store_up gauge");
+	has_line(body, "mtproxyd_store_up 1");
+	has_line(body, "# TYPE mtproxyd_store_errors_total counter");
+	has_line(body, "mtproxyd_store_errors_total{kind=\"connect\"} 0");
+	has_line(body, "mtproxyd_store_errors_total{kind=\"io\"} 4");
+	has_line(body, "mtproxyd_store_errors_total{kind=\"reply\"} 0");
+	free(body);
+}
+END_TEST
+
 static Suite *
 metrics_suite(void)
 {
@@ -252,6 +273,7 @@ metrics_suite(void)
 	tcase_add_test(tc, middle_counters);
 	tcase_add_test(tc, runtime_series);
 	tcase_add_test(tc, middle_links);
+	tcase_add_test(tc, store_series);
 	suite_add_tcase(s, tc);
 	return s;
 }
