@@ -138,16 +138,18 @@ connect_redis(struct store_redis *r)
 		    "out of memory");
 		return STORE_REDIS_ERR;
 	}
-	if (r->password[0] == '\0')
-		return 0;
-	rep = redisCommand(r->ctx, "AUTH %s", r->password);
+	/* PING without a password: a Redis that wants one says so now
+	   rather than refusing every command of the round. */
+	rep = r->password[0] != '\0' ? redisCommand(r->ctx, "AUTH %s",
+	    r->password) : redisCommand(r->ctx, "PING");
 	answered = rep != NULL;
 	ok = answered && rep->type == REDIS_REPLY_STATUS;
 	freeReplyObject(rep);
 	if (!ok) {
 		/* Redis's answer names no password; ours neither. */
 		fail(r, answered ? STATS_STORE_AUTH : STATS_STORE_IO,
-		    answered ? "password refused" : "no answer to AUTH");
+		    !answered ? "no answer" : r->password[0] != '\0' ?
+		    "password refused" : "a password is needed");
 		return STORE_REDIS_ERR;
 	}
 	return 0;

@@ -57,8 +57,8 @@ redis_up(uint16_t port)
 
 /* mtproxyd towards dc, users alice, bob, carol, sharing state in r. */
 static struct daemon_proc *
-fleet_start(const struct fakedc *dc, const struct tredis *r,
-    const char *user_sections)
+fleet_start_pw(const struct fakedc *dc, const struct tredis *r,
+    const char *password, const char *user_sections)
 {
 	struct daemon_proc *d = NULL;
 	char conf[CONF_MAX];
@@ -74,7 +74,7 @@ fleet_start(const struct fakedc *dc, const struct tredis *r,
 	    "[store]\n"
 	    "backend = redis\n"
 	    "redis = 127.0.0.1:%u\n"
-	    "password = " PASSWORD "\n"
+	    "password = %s\n"
 	    "interval = 1\n"
 	    "[users]\n"
 	    "alice = " ALICE_HEX "\n"
@@ -83,10 +83,17 @@ fleet_start(const struct fakedc *dc, const struct tredis *r,
 	    "%s"
 	    "[dc]\n"
 	    "2 = 127.0.0.1:%u\n",
-	    tredis_port(r), user_sections, fakedc_port(dc));
+	    tredis_port(r), password, user_sections, fakedc_port(dc));
 	ck_assert(n > 0 && (size_t)n < sizeof(conf));
 	ck_assert_int_eq(daemon_start(&d, conf, NULL, ITEST_START_MS), 0);
 	return d;
+}
+
+static struct daemon_proc *
+fleet_start(const struct fakedc *dc, const struct tredis *r,
+    const char *user_sections)
+{
+	return fleet_start_pw(dc, r, PASSWORD, user_sections);
 }
 
 /* The password is in no log line. */
@@ -438,6 +445,36 @@ START_TEST(hang)
 }
 END_TEST
 
+/*
+ * A password Redis refuses: counted as auth, logged once without the
+ * password, and clients are served meanwhile from the local view.
+ */
+START_TEST(wrong_password)
+{
+	static const char wrong[] = "wrong-pw-Zq9x";
+	struct tredis *r = redis_up(0);
+	int64_t deadline = tclock_now_ms() + ITEST_IO_MS;
+	struct fakedc *dc;
+	struct daemon_proc *a;
+	uint8_t *msg;
+
+	if (r == NULL)
+		return;
+	dc = itest_fakedc(AF_INET, FAKEDC_ECHO);
+	a = fleet_start_pw(dc, r, wrong, "");
+	msg = itest_random_bytes(MSG_LEN);
+	while (value(a, "store_errors{kind=\"auth\"}") < 2) {
+		ck_assert_msg(tclock_now_ms() < deadline, "no auth errors");
+		tclock_sleep_ms(100);
+	}
+	ck_assert_uint_eq(value(a, "store_up"), 0);
+	ck_assert_int_eq(daemon_log_count(a, "(password refused)"), 1);
+	ck_assert_int_eq(daemon_log_contains(a, wrong), 0);
+	tclient_close(open_ok(a, ALICE_HEX, msg));
+	fleet_end(a, NULL, dc, r, msg);
+}
+END_TEST
+
 static Suite *
 fleet_suite(void)
 {
@@ -450,6 +487,7 @@ fleet_suite(void)
 	tcase_add_test(tc, disabled_in_redis);
 	tcase_add_test(tc, outage);
 	tcase_add_test(tc, hang);
+	tcase_add_test(tc, wrong_password);
 	suite_add_tcase(s, tc);
 	return s;
 }
