@@ -8,7 +8,7 @@ DEPS="build-essential pkg-config autoconf automake libssl-dev openssl curl \
 libiniparser-dev check libcurl4-openssl-dev clang libclang-rt-dev \
 libmicrohttpd-dev python3 python3-prometheus-client libqrencode-dev \
 zbar-tools libsystemd-dev systemd debhelper man-db \
-dante-server"
+dante-server libhiredis-dev redis-server"
 
 if [ "${1:-}" = "--deps" ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -26,6 +26,7 @@
 #define CONFIG_NAME_MAX		64
 
 enum config_mode { CONFIG_MODE_DIRECT, CONFIG_MODE_MIDDLE };
+enum config_store { CONFIG_STORE_LOCAL, CONFIG_STORE_REDIS };
 
 /* Client transports an operator allows ([server] modes). */
 #define CONFIG_MODES_CLASSIC	0x1	/* ef, ee with a plain secret */
@@ -175,6 +176,13 @@ struct config {
 	struct config_cidr allow[CONFIG_MAX_ALLOW];
 
 	struct config_upstream upstream;	/* [upstream] */
+
+	/* [store] (issue 13): what several instances share through Redis */
+	enum config_store store_backend;	/* default local */
+	char store_redis[256];			/* HOST:PORT or a socket path */
+	char store_password[256];		/* "": no AUTH */
+	char store_prefix[64];			/* the key namespace */
+	int store_timeout;			/* ms a handshake waits, default 50 */
 
 	/* [users], [user.NAME]: any number, in file order; config_free */
 	size_t nusers, usercap;

@@ -1026,6 +1026,49 @@ static const struct key_def upstream_keys[] = {
 	    "1..255 bytes (empty: none)" },
 };
 
+/* [store] */
+
+static int
+set_store_backend(struct config *cfg, const struct key_def *k,
+    const char *value)
+{
+	(void)k;
+	if (strcasecmp(value, "local") == 0)
+		cfg->store_backend = CONFIG_STORE_LOCAL;
+	else if (strcasecmp(value, "redis") == 0)
+		cfg->store_backend = CONFIG_STORE_REDIS;
+	else
+		return CONFIG_ERR;
+	return 0;
+}
+
+/* HOST:PORT, [IPv6]:PORT or an absolute unix socket path. */
+static int
+set_store_redis(struct config *cfg, const struct key_def *k,
+    const char *value)
+{
+	const char *colon = strrchr(value, ':');
+	long long port;
+
+	if (value[0] != '/' && (colon == NULL || colon == value ||
+	    parse_num(colon + 1, 1, 65535, &port) != 0))
+		return CONFIG_ERR;
+	return set_path(cfg, k, value);
+}
+
+static const struct key_def store_keys[] = {
+	{ "backend", set_store_backend, 0, 0, 0, 0, "local or redis" },
+	{ "redis", set_store_redis, FIELD(store_redis), 0,
+	    FIELD_MAX(store_redis), 0,
+	    "HOST:PORT, [IPv6]:PORT or a unix socket path" },
+	{ "password", set_path, FIELD(store_password), 0,
+	    FIELD_MAX(store_password), KEY_ZERO | KEY_UNQUOTED,
+	    "1..255 bytes (empty: none)" },
+	{ "prefix", set_path, FIELD(store_prefix), 0, 63, 0, "1..63 bytes" },
+	{ "timeout", set_int, FIELD(store_timeout), 1, 5000, 0,
+	    "milliseconds 1..5000" },
+};
+
 static int
 cidr_match(const struct config_cidr *c, const uint8_t *addr)
 {
@@ -1507,6 +1550,9 @@ config_set(struct config *cfg, const char *section, const char *key,
 	if (strcasecmp(section, "upstream") == 0)
 		return set_key(cfg, "upstream", upstream_keys,
 		    NELEM(upstream_keys), key, value, err, errlen);
+	if (strcasecmp(section, "store") == 0)
+		return set_key(cfg, "store", store_keys, NELEM(store_keys), key,
+		    value, err, errlen);
 	if (strcasecmp(section, "users") == 0)
 		return set_user(cfg, key, value, err, errlen);
 	if (strncasecmp(section, "user.", 5) == 0)
@@ -1610,6 +1656,8 @@ config_defaults(struct config *cfg)
 	cfg->conn_max = CONN_MAX;
 	cfg->ping_interval = PING_INTERVAL;
 	cfg->queue_bytes = QUEUE_BYTES;
+	snprintf(cfg->store_prefix, sizeof(cfg->store_prefix), "mtproxyd");
+	cfg->store_timeout = 50;
 	/* Cannot fail: a literal the unit test checks. */
 	(void)set_allow(cfg, NULL, "127.0.0.0/8, ::1/128");
 	for (i = 0; i < NELEM(builtin_dcs); i++) {
@@ -1786,7 +1834,7 @@ static int
 section_known(const char *name, int users_only)
 {
 	static const char *const sections[] = { "users", "server", "tls",
-	    "middle", "metrics", "dc", "upstream" };
+	    "middle", "metrics", "dc", "upstream", "store" };
 	size_t j;
 
 	if (strncmp(name, "user.", 5) == 0)
@@ -2143,6 +2191,12 @@ config_validate(struct config *cfg, char *err, size_t errlen)
 	if (users_validate(cfg, err, errlen) != 0 ||
 	    upstream_validate(cfg, err, errlen) != 0)
 		return CONFIG_ERR;
+	if (cfg->store_backend == CONFIG_STORE_REDIS &&
+	    cfg->store_redis[0] == '\0') {
+		errbuf_set(err, errlen, "config: [store] backend = redis: "
+		    "expected redis = HOST:PORT or a socket path");
+		return CONFIG_ERR;
+	}
 	if (cfg->proxy_protocol != 0 && cfg->nproxy_from == 0) {
 		errbuf_set(err, errlen, "config: [server] proxy_protocol: "
 		    "expected proxy_protocol_from, the addresses of the load "
