@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <hiredis/hiredis.h>
 
@@ -35,6 +36,7 @@
 #define RESP_MAX	(64 * 1024)
 #define PROMPT_MS	1000	/* a handshake with Redis gone */
 #define FRESH		3	/* clients per daemon with Redis gone */
+#define RETRY_WAIT_MS	1500	/* past replay_redis's probe interval */
 #define K_REPLAY	"rejected{reason=\"replay\"}"
 #define K_ERRORS	"replay_store_errors"
 
@@ -105,6 +107,8 @@ redis_start(struct redis *rs)
 	rs->pid = fork();
 	ck_assert_int_ge(rs->pid, 0);
 	if (rs->pid == 0) {
+		/* A failed check ends the test process: Redis goes with it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (freopen("/dev/null", "w", stdout) == NULL)
 			_exit(127);
 		execl(REDIS_SERVER, REDIS_SERVER, "--port", port, "--bind",
@@ -367,6 +371,42 @@ START_TEST(redis_down_keeps_serving)
 }
 END_TEST
 
+/*
+ * redis-server stopped (SIGSTOP: connections open, no answer): each
+ * handshake still within PROMPT_MS, on the timeout; each check an error.
+ * Continued: after the probe interval the next handshake finds it again,
+ * logged once, and no more errors are counted.
+ */
+START_TEST(redis_stalled_then_back)
+{
+	struct tclient *c;
+	int64_t t0;
+	struct env e;
+	int k;
+
+	if (env_start(&e) != 0)
+		return;
+	tclient_close(app(&e, 0));
+	ck_assert_int_eq(kill(e.rs.pid, SIGSTOP), 0);
+	for (k = 0; k < FRESH; k++) {
+		t0 = tclock_now_ms();
+		c = app(&e, 0);
+		ck_assert_int_lt(tclock_now_ms() - t0, PROMPT_MS);
+		tclient_close(c);
+	}
+	ck_assert_int_eq(counter(&e, 0, K_ERRORS), FRESH);
+	ck_assert_int_eq(kill(e.rs.pid, SIGCONT), 0);
+	tclock_sleep_ms(RETRY_WAIT_MS);
+	tclient_close(app(&e, 0));
+	ck_assert_int_eq(counter(&e, 0, K_ERRORS), FRESH);
+	ck_assert_int_eq(daemon_log_count(e.d[0],
+	    "replays are checked by this instance alone"), 1);
+	ck_assert_int_eq(daemon_log_count(e.d[0], "answers again"), 1);
+	ck_assert_int_eq(counter(&e, 0, "handshakes"), 2 + FRESH);
+	env_stop(&e);
+}
+END_TEST
+
 Suite *
 ckmain_suite(void)
 {
@@ -377,6 +417,7 @@ ckmain_suite(void)
 	tcase_add_test(tc, tls_hello_replayed_elsewhere);
 	tcase_add_test(tc, obfs2_header_replayed_elsewhere);
 	tcase_add_test(tc, redis_down_keeps_serving);
+	tcase_add_test(tc, redis_stalled_then_back);
 	suite_add_tcase(s, tc);
 	return s;
 }
