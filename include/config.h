@@ -26,7 +26,6 @@
 #define CONFIG_NAME_MAX		64
 
 enum config_mode { CONFIG_MODE_DIRECT, CONFIG_MODE_MIDDLE };
-enum config_store { CONFIG_STORE_LOCAL, CONFIG_STORE_REDIS };
 
 /* Client transports an operator allows ([server] modes). */
 #define CONFIG_MODES_CLASSIC	0x1	/* ef, ee with a plain secret */
@@ -67,6 +66,21 @@ struct config_upstream {
 	struct net_addr addr;
 	char username[256];		/* RFC 1929; empty: no authentication */
 	char password[256];		/* a secret: never logged nor shown */
+};
+
+/*
+ * [store]: where per-user state lives. redis shares quotas, live counts
+ * and enable/expiry overrides between instances (README "Running several
+ * instances"); read at start only.
+ */
+enum config_store { CONFIG_STORE_LOCAL, CONFIG_STORE_REDIS };
+
+struct config_store_redis {
+	char addr[PATH_MAX];		/* HOST:PORT, or a unix socket path */
+	char password[256];		/* a secret: never logged nor shown */
+	char prefix[64];		/* key namespace */
+	int tls;
+	int interval;			/* seconds between flushes */
 };
 
 /* [user.NAME]: every key optional; 0 is "no limit". */
@@ -145,6 +159,7 @@ struct config {
 	int time_skew_past;			/* seconds, default 600 */
 	int time_skew_future;			/* seconds, default 30 */
 	int replay_cache_size;			/* entries, default 262144 */
+	int store_timeout;	/* [store] timeout: ms a handshake waits for Redis */
 	enum config_unknown_sni unknown_sni;	/* default mask */
 	int mask_probe_interval;		/* seconds between cover-site probes */
 	int mask_timeout;			/* seconds a masked connection may last */
@@ -176,13 +191,8 @@ struct config {
 	struct config_cidr allow[CONFIG_MAX_ALLOW];
 
 	struct config_upstream upstream;	/* [upstream] */
-
-	/* [store] (issue 13): what several instances share through Redis */
-	enum config_store store_backend;	/* default local */
-	char store_redis[256];			/* HOST:PORT or a socket path */
-	char store_password[256];		/* "": no AUTH */
-	char store_prefix[64];			/* the key namespace */
-	int store_timeout;			/* ms a handshake waits, default 50 */
+	enum config_store store;		/* [store] backend */
+	struct config_store_redis redis;	/* [store] */
 
 	/* [users], [user.NAME]: any number, in file order; config_free */
 	size_t nusers, usercap;

@@ -1,8 +1,8 @@
 /*
  * The replay set shared by several instances through Redis (issue 13): a
  * hello or header one instance accepted is a replay at every other. Each
- * key is stored as SET prefix:replay:<hex of SHA-256(key), 16 bytes> 1 NX
- * EX window, so Redis never holds client bytes in clear and forgets a key
+ * key is stored as SET <prefix>replay:<hex of SHA-256(key), 16 bytes> 1
+ * NX EX window ([store] prefix ends in its own separator, "mtproxyd:"), so Redis never holds client bytes in clear and forgets a key
  * when the local set would.
  *
  * A handshake never waits on Redis for longer than the timeout: a small
@@ -30,7 +30,7 @@ struct replay_redis;
 struct replay_redis_conf {
 	const char *addr;	/* HOST:PORT, [IPv6]:PORT or /unix/socket */
 	const char *password;	/* "" or NULL: no AUTH */
-	const char *prefix;	/* the key namespace */
+	const char *prefix;	/* the key namespace, as is: "mtproxyd:" */
 	int timeout_ms;		/* connect and each command, > 0 */
 	uint32_t window;	/* seconds a key lives, > 0 */
 	atomic_ullong *errors;	/* checks Redis did not answer */

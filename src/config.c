@@ -1029,42 +1029,30 @@ static const struct key_def upstream_keys[] = {
 /* [store] */
 
 static int
-set_store_backend(struct config *cfg, const struct key_def *k,
-    const char *value)
+set_backend(struct config *cfg, const struct key_def *k, const char *value)
 {
 	(void)k;
 	if (strcasecmp(value, "local") == 0)
-		cfg->store_backend = CONFIG_STORE_LOCAL;
+		cfg->store = CONFIG_STORE_LOCAL;
 	else if (strcasecmp(value, "redis") == 0)
-		cfg->store_backend = CONFIG_STORE_REDIS;
+		cfg->store = CONFIG_STORE_REDIS;
 	else
 		return CONFIG_ERR;
 	return 0;
 }
 
-/* HOST:PORT, [IPv6]:PORT or an absolute unix socket path. */
-static int
-set_store_redis(struct config *cfg, const struct key_def *k,
-    const char *value)
-{
-	const char *colon = strrchr(value, ':');
-	long long port;
-
-	if (value[0] != '/' && (colon == NULL || colon == value ||
-	    parse_num(colon + 1, 1, 65535, &port) != 0))
-		return CONFIG_ERR;
-	return set_path(cfg, k, value);
-}
-
 static const struct key_def store_keys[] = {
-	{ "backend", set_store_backend, 0, 0, 0, 0, "local or redis" },
-	{ "redis", set_store_redis, FIELD(store_redis), 0,
-	    FIELD_MAX(store_redis), 0,
-	    "HOST:PORT, [IPv6]:PORT or a unix socket path" },
-	{ "password", set_path, FIELD(store_password), 0,
-	    FIELD_MAX(store_password), KEY_ZERO | KEY_UNQUOTED,
+	{ "backend", set_backend, 0, 0, 0, 0, "local or redis" },
+	{ "redis", set_path, FIELD(redis.addr), 1, FIELD_MAX(redis.addr), 0,
+	    "HOST:PORT or the path of a unix socket" },
+	{ "password", set_path, FIELD(redis.password), 0,
+	    FIELD_MAX(redis.password), KEY_ZERO | KEY_UNQUOTED,
 	    "1..255 bytes (empty: none)" },
-	{ "prefix", set_path, FIELD(store_prefix), 0, 63, 0, "1..63 bytes" },
+	{ "prefix", set_path, FIELD(redis.prefix), 0, FIELD_MAX(redis.prefix),
+	    KEY_ZERO, "0..63 bytes, the start of every key" },
+	{ "tls", set_bool, FIELD(redis.tls), 0, 0, 0, "yes or no" },
+	{ "interval", set_int, FIELD(redis.interval), 1, 3600, 0,
+	    "seconds between flushes, 1..3600" },
 	{ "timeout", set_int, FIELD(store_timeout), 1, 5000, 0,
 	    "milliseconds 1..5000" },
 };
@@ -1633,6 +1621,8 @@ config_defaults(struct config *cfg)
 	cfg->log_level = LOGL_INFO;
 	default_state_dir(cfg);
 	cfg->state_interval = STATE_INTERVAL;
+	snprintf(cfg->redis.prefix, sizeof(cfg->redis.prefix), "mtproxyd:");
+	cfg->redis.interval = 1;
 	cfg->drain_timeout = DRAIN_TIMEOUT;
 	cfg->print_links = 1;
 	snprintf(cfg->clock_url, sizeof(cfg->clock_url), "%s", URL_CLOCK);
@@ -1641,6 +1631,7 @@ config_defaults(struct config *cfg)
 	cfg->time_skew_past = FAKETLS_SKEW_PAST;
 	cfg->time_skew_future = FAKETLS_SKEW_FUTURE;
 	cfg->replay_cache_size = REPLAY_ENTRIES;
+	cfg->store_timeout = 50;
 	cfg->unknown_sni = CONFIG_SNI_MASK;
 	cfg->mask_probe_interval = 3600;
 	cfg->mask_timeout = 600;
@@ -1656,8 +1647,6 @@ config_defaults(struct config *cfg)
 	cfg->conn_max = CONN_MAX;
 	cfg->ping_interval = PING_INTERVAL;
 	cfg->queue_bytes = QUEUE_BYTES;
-	snprintf(cfg->store_prefix, sizeof(cfg->store_prefix), "mtproxyd");
-	cfg->store_timeout = 50;
 	/* Cannot fail: a literal the unit test checks. */
 	(void)set_allow(cfg, NULL, "127.0.0.0/8, ::1/128");
 	for (i = 0; i < NELEM(builtin_dcs); i++) {
@@ -2113,6 +2102,7 @@ config_free(struct config *cfg)
 	free(cfg->users);
 	OPENSSL_cleanse(cfg->upstream.password,
 	    sizeof(cfg->upstream.password));
+	OPENSSL_cleanse(cfg->redis.password, sizeof(cfg->redis.password));
 	free(cfg->byname);
 	free(cfg->bysecret);
 	cfg->users = NULL;
@@ -2161,6 +2151,26 @@ metrics_port(const struct config *cfg)
 	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
 }
 
+/* hiredis as Debian builds it has no TLS: refused rather than sent clear. */
+static int
+store_validate(const struct config *cfg, char *err, size_t errlen)
+{
+	if (cfg->store != CONFIG_STORE_REDIS)
+		return 0;
+	if (cfg->redis.addr[0] == '\0') {
+		errbuf_set(err, errlen, "config: [store] backend = redis: "
+		    "expected redis = HOST:PORT or a unix socket path");
+		return CONFIG_ERR;
+	}
+	if (cfg->redis.tls) {
+		errbuf_set(err, errlen, "config: [store] tls = yes: this build "
+		    "has no TLS for Redis (hiredis_ssl); use a unix socket or "
+		    "a tunnel");
+		return CONFIG_ERR;
+	}
+	return 0;
+}
+
 int
 config_validate(struct config *cfg, char *err, size_t errlen)
 {
@@ -2189,14 +2199,9 @@ config_validate(struct config *cfg, char *err, size_t errlen)
 		memcpy(cfg->mask_host, cfg->domains[0],
 		    strlen(cfg->domains[0]) + 1);
 	if (users_validate(cfg, err, errlen) != 0 ||
-	    upstream_validate(cfg, err, errlen) != 0)
+	    upstream_validate(cfg, err, errlen) != 0 ||
+	    store_validate(cfg, err, errlen) != 0)
 		return CONFIG_ERR;
-	if (cfg->store_backend == CONFIG_STORE_REDIS &&
-	    cfg->store_redis[0] == '\0') {
-		errbuf_set(err, errlen, "config: [store] backend = redis: "
-		    "expected redis = HOST:PORT or a socket path");
-		return CONFIG_ERR;
-	}
 	if (cfg->proxy_protocol != 0 && cfg->nproxy_from == 0) {
 		errbuf_set(err, errlen, "config: [server] proxy_protocol: "
 		    "expected proxy_protocol_from, the addresses of the load "

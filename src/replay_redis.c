@@ -7,6 +7,7 @@
  * nothing but the local check.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +22,8 @@
 
 #define SLOTS		8
 #define RETRY_MS	1000	/* between probes while Redis is down */
-#define HOST_MAX	256
-#define NAME_MAX_LEN	128	/* prefix:replay: + 32 hex digits */
+#define HOST_MAX	PATH_MAX
+#define NAME_MAX_LEN	128	/* prefix + replay: + 32 hex digits */
 #define PREFIX_MAX	(NAME_MAX_LEN - 48)
 
 struct slot {
@@ -262,7 +263,7 @@ key_name(const struct replay_redis *r, const uint8_t *key, char *name,
 
 	if (crypto_sha256(key, REPLAY_REDIS_KEY_LEN, NULL, 0, d) != 0)
 		return REPLAY_REDIS_ERR_NOMEM;
-	pos = (size_t)snprintf(name, len, "%s:replay:", r->prefix);
+	pos = (size_t)snprintf(name, len, "%sreplay:", r->prefix);
 	for (i = 0; i < 16; i++)
 		pos += (size_t)snprintf(name + pos, len - pos, "%02x", d[i]);
 	return 0;

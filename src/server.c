@@ -56,23 +56,23 @@ shared_replay_new(struct server *srv, uint32_t window)
 {
 	const struct config *cfg = srv->cfg;
 	struct replay_redis_conf rc = {
-		.addr = cfg->store_redis,
-		.password = cfg->store_password,
-		.prefix = cfg->store_prefix,
+		.addr = cfg->redis.addr,
+		.password = cfg->redis.password,
+		.prefix = cfg->redis.prefix,
 		.timeout_ms = cfg->store_timeout,
 		.window = window,
 		.errors = &srv->stats.replay_store_errors,
 	};
 
-	if (cfg->store_backend != CONFIG_STORE_REDIS)
+	if (cfg->store != CONFIG_STORE_REDIS)
 		return 0;
 	if (replay_redis_new(&srv->shared, &rc) != 0) {
 		log_error("[store] redis = %s: cannot set up the shared replay "
-		    "set", cfg->store_redis);
+		    "set", cfg->redis.addr);
 		return SERVER_ERR;
 	}
-	log_info("replay store: Redis at %s, keys %s:replay:*, timeout %d ms",
-	    cfg->store_redis, cfg->store_prefix, cfg->store_timeout);
+	log_info("replay store: Redis at %s, keys %sreplay:*, timeout %d ms",
+	    cfg->redis.addr, cfg->redis.prefix, cfg->store_timeout);
 	return 0;
 }
 
@@ -487,10 +487,8 @@ restart_keys(const struct config *a, const struct config *b, char *out,
 		{ "[server] user", strcmp(a->run_user, b->run_user) != 0 },
 		{ "[server] group", strcmp(a->run_group, b->run_group) != 0 },
 		{ "[upstream]", upstream_changed(&a->upstream, &b->upstream) },
-		{ "[store]", a->store_backend != b->store_backend ||
-		    strcmp(a->store_redis, b->store_redis) != 0 ||
-		    strcmp(a->store_password, b->store_password) != 0 ||
-		    strcmp(a->store_prefix, b->store_prefix) != 0 ||
+		{ "[store]", a->store != b->store ||
+		    memcmp(&a->redis, &b->redis, sizeof(a->redis)) != 0 ||
 		    a->store_timeout != b->store_timeout },
 	};
 	size_t i, pos = 0;

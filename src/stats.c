@@ -211,7 +211,7 @@ stats_walk(const struct config *cfg, const struct stats *st,
 			    upstream_names[i],
 			    atomic_load(&st->upstream.failures[i]));
 	}
-	if (cfg->store_backend == CONFIG_STORE_REDIS)
+	if (cfg->store == CONFIG_STORE_REDIS)
 		EMIT("replay_store_errors %llu",
 		    atomic_load(&st->replay_store_errors));
 	for (i = 0; i < STATS_REJECT_COUNT; i++)

@@ -111,7 +111,7 @@ hc_parse(int argc, char **argv, struct hc_opts *o)
 static int
 hc_env_new(struct hc_env *e, size_t nusers, const char *redis)
 {
-	struct replay_redis_conf rc = { .addr = redis, .prefix = "bench",
+	struct replay_redis_conf rc = { .addr = redis, .prefix = "bench:",
 	    .timeout_ms = 50, .window = FAKETLS_REPLAY_WINDOW,
 	    .errors = &e->shared_errors };
 	struct config none;

@@ -30,7 +30,7 @@
 #define REDIS_SERVER	"/usr/bin/redis-server"
 #define DOMAIN		"cover.test"
 #define ALICE_HEX	"7e1a5c3f9b0d2e4f6a8c1b3d5e7f9012"
-#define PREFIX		"itest"
+#define PREFIX		"itest:"
 #define WINDOW_S	630	/* time_skew_past + time_skew_future */
 #define QUIET_MS	700	/* the cover site has said all it will */
 #define RESP_MAX	(64 * 1024)
@@ -245,7 +245,7 @@ refused_to_cover(const struct env *e, int i, const uint8_t *buf, size_t len)
 }
 
 /*
- * The one key under PREFIX:replay: in Redis: a 32-hex-digit digest that
+ * The one key under PREFIX "replay:" in Redis: a 32-hex-digit digest that
  * is not the client's bytes, alive for at most the window.
  */
 static void
@@ -258,12 +258,12 @@ check_one_key(const struct env *e, const uint8_t *clear, size_t n)
 	size_t i;
 
 	ck_assert_ptr_nonnull(c);
-	r = redisCommand(c, "KEYS " PREFIX ":replay:*");
+	r = redisCommand(c, "KEYS " PREFIX "replay:*");
 	ck_assert_ptr_nonnull(r);
 	ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
 	ck_assert_uint_eq(r->elements, 1);
 	name = r->element[0]->str;
-	ck_assert_uint_eq(strlen(name), strlen(PREFIX ":replay:") + 32);
+	ck_assert_uint_eq(strlen(name), strlen(PREFIX "replay:") + 32);
 	for (i = 0; i < n && i < 16; i++)
 		snprintf(hex + 2 * i, 3, "%02x", clear[i]);
 	ck_assert_ptr_null(strstr(name, hex));
