@@ -159,6 +159,7 @@ struct config {
 	int time_skew_past;			/* seconds, default 600 */
 	int time_skew_future;			/* seconds, default 30 */
 	int replay_cache_size;			/* entries, default 262144 */
+	int store_timeout;	/* [store] timeout: ms a handshake waits for Redis */
 	enum config_unknown_sni unknown_sni;	/* default mask */
 	int mask_probe_interval;		/* seconds between cover-site probes */
 	int mask_timeout;			/* seconds a masked connection may last */

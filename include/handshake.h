@@ -13,6 +13,7 @@
 #include "faketls.h"
 #include "obfs2.h"
 #include "replay.h"
+#include "replay_redis.h"
 #include "secret.h"
 
 #define HANDSHAKE_ERR		(-1)	/* failed a check: see why */
@@ -46,6 +47,7 @@ struct handshake_env {
 	const uint8_t (*secrets)[SECRET_LEN];	/* one per user, in user order */
 	size_t nsecrets;
 	replay *replay;			/* hellos and headers seen; NULL: none */
+	struct replay_redis *shared;	/* and by other instances; NULL: none */
 	struct mask *mask;		/* the reply's shape (mask_shape_get) */
 };
 

@@ -51,6 +51,7 @@ struct server {
 	const struct config *cfg;	/* the start's; must outlive the server */
 	struct pool *pool;		/* session threads */
 	replay *replay;			/* hellos and headers seen */
+	struct replay_redis *shared;	/* [store] redis: by every instance */
 	struct middle *mid;		/* middle mode: the list; else NULL */
 	struct mux *mux;		/* middle mode: the links; else NULL */
 	struct dcpool *dcpool;		/* direct mode with dc_pool; else NULL */

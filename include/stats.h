@@ -135,6 +135,7 @@ struct stats {
 	struct stats_middle middle;	/* middle mode */
 	struct stats_upstream upstream;	/* direct mode with [upstream] */
 	struct stats_store store;	/* [store] backend = redis */
+	atomic_ullong replay_store_errors;	/* [store] Redis did not answer */
 };
 
 /* Zero counters, histograms with the bucket bounds of stats.c. */

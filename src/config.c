@@ -1053,6 +1053,8 @@ static const struct key_def store_keys[] = {
 	{ "tls", set_bool, FIELD(redis.tls), 0, 0, 0, "yes or no" },
 	{ "interval", set_int, FIELD(redis.interval), 1, 3600, 0,
 	    "seconds between flushes, 1..3600" },
+	{ "timeout", set_int, FIELD(store_timeout), 1, 5000, 0,
+	    "milliseconds 1..5000" },
 };
 
 static int
@@ -1629,6 +1631,7 @@ config_defaults(struct config *cfg)
 	cfg->time_skew_past = FAKETLS_SKEW_PAST;
 	cfg->time_skew_future = FAKETLS_SKEW_FUTURE;
 	cfg->replay_cache_size = REPLAY_ENTRIES;
+	cfg->store_timeout = 50;
 	cfg->unknown_sni = CONFIG_SNI_MASK;
 	cfg->mask_probe_interval = 3600;
 	cfg->mask_timeout = 600;
@@ -2166,6 +2169,26 @@ metrics_port(const struct config *cfg)
 	if (ss->ss_family == AF_INET)
 		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
 	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+/* hiredis as Debian builds it has no TLS: refused rather than sent clear. */
+static int
+store_validate(const struct config *cfg, char *err, size_t errlen)
+{
+	if (cfg->store != CONFIG_STORE_REDIS)
+		return 0;
+	if (cfg->redis.addr[0] == '\0') {
+		errbuf_set(err, errlen, "config: [store] backend = redis: "
+		    "expected redis = HOST:PORT or a unix socket path");
+		return CONFIG_ERR;
+	}
+	if (cfg->redis.tls) {
+		errbuf_set(err, errlen, "config: [store] tls = yes: this build "
+		    "has no TLS for Redis (hiredis_ssl); use a unix socket or "
+		    "a tunnel");
+		return CONFIG_ERR;
+	}
+	return 0;
 }
 
 int

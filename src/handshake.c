@@ -95,14 +95,22 @@ keep_pending(struct handshake *h, const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* 1 if the key was seen before; otherwise it is remembered now. */
+/*
+ * 1 if the key was seen before, here or (shared set) by another instance;
+ * otherwise it is remembered now. The shared set cannot answer: this
+ * instance's word alone.
+ */
 static int
 replayed(struct handshake *h, const uint8_t key[REPLAY_KEY_LEN])
 {
 	if (h->env->replay == NULL)
 		return 0;
-	return replay_check_and_add(h->env->replay, key, h->unix_now) ==
-	    REPLAY_SEEN;
+	if (replay_check_and_add(h->env->replay, key, h->unix_now) ==
+	    REPLAY_SEEN)
+		return 1;
+	return h->env->shared != NULL &&
+	    replay_redis_check_and_add(h->env->shared, key) ==
+	    REPLAY_REDIS_SEEN;
 }
 
 /* The caller's limits for the user, before anything is sent back. */

@@ -293,6 +293,11 @@ metrics_write(const struct metrics_view *v, FILE *out)
 	    "Hellos or headers seen before.");
 	fprintf(out, "mtproxyd_replay_hits_total %llu\n",
 	    atomic_load(&st->rejected[STATS_REJECT_REPLAY]));
+	family(out, "mtproxyd_replay_store_errors_total", "counter",
+	    "Replay checks the shared store ([store] redis) did not answer "
+	    "in time: checked by this instance alone.");
+	fprintf(out, "mtproxyd_replay_store_errors_total %llu\n",
+	    atomic_load(&st->replay_store_errors));
 	family(out, "mtproxyd_config_reloads_total", "counter",
 	    "SIGHUP reloads, by result.");
 	sample1(out, "mtproxyd_config_reloads_total", "result", "ok",

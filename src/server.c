@@ -20,6 +20,7 @@
 #include "mux.h"
 #include "net.h"
 #include "pool.h"
+#include "replay_redis.h"
 #include "iplimit.h"
 #include "seen.h"
 #include "server.h"
@@ -50,6 +51,32 @@
 #define THREAD_STACK		(32 * 1024)
 #endif
 
+/* [store] backend = redis: the replay set every instance checks too. */
+static int
+shared_replay_new(struct server *srv, uint32_t window)
+{
+	const struct config *cfg = srv->cfg;
+	struct replay_redis_conf rc = {
+		.addr = cfg->redis.addr,
+		.password = cfg->redis.password,
+		.prefix = cfg->redis.prefix,
+		.timeout_ms = cfg->store_timeout,
+		.window = window,
+		.errors = &srv->stats.replay_store_errors,
+	};
+
+	if (cfg->store != CONFIG_STORE_REDIS)
+		return 0;
+	if (replay_redis_new(&srv->shared, &rc) != 0) {
+		log_error("[store] redis = %s: cannot set up the shared replay "
+		    "set", cfg->redis.addr);
+		return SERVER_ERR;
+	}
+	log_info("replay store: Redis at %s, keys %sreplay:*, timeout %d ms",
+	    cfg->redis.addr, cfg->redis.prefix, cfg->store_timeout);
+	return 0;
+}
+
 /*
  * The replay set remembers a hello for as long as its time would still be
  * accepted; the middle-proxy list and links only in middle mode.
@@ -67,6 +94,8 @@ parts_new(struct server *srv)
 		log_error("cannot create the replay cache");
 		return SERVER_ERR;
 	}
+	if (shared_replay_new(srv, window > 0 ? window : 1) != 0)
+		return SERVER_ERR;
 	if (accounts_new(&srv->acc) != 0) {
 		log_error("out of memory");
 		return SERVER_ERR;
@@ -258,6 +287,7 @@ snap_new(struct server *srv, const struct config *cfg, struct server_snap **out)
 	sn->hs.secrets = (const uint8_t (*)[SECRET_LEN])sn->secrets;
 	sn->hs.nsecrets = cfg->nusers;
 	sn->hs.replay = srv->replay;
+	sn->hs.shared = srv->shared;
 	sn->hs.mask = sn->mask;
 	*out = sn;
 	return 0;
@@ -462,7 +492,8 @@ restart_keys(const struct config *a, const struct config *b, char *out,
 		{ "[server] group", strcmp(a->run_group, b->run_group) != 0 },
 		{ "[upstream]", upstream_changed(&a->upstream, &b->upstream) },
 		{ "[store]", a->store != b->store ||
-		    memcmp(&a->redis, &b->redis, sizeof(a->redis)) != 0 },
+		    memcmp(&a->redis, &b->redis, sizeof(a->redis)) != 0 ||
+		    a->store_timeout != b->store_timeout },
 	};
 	size_t i, pos = 0;
 
@@ -565,6 +596,7 @@ server_free(struct server *srv)
 	if (srv->mid != NULL)
 		fetch_global_cleanup();
 	replay_free(srv->replay);
+	replay_redis_free(srv->shared);
 	seen_free(srv->seen);
 	iplimit_free(srv->iplimit);
 	pthread_mutex_destroy(&srv->snap_mu);

@@ -231,6 +231,8 @@ stats_walk(const struct config *cfg, const struct stats *st,
 		for (i = 0; i < STATS_STORE_COUNT; i++)
 			EMIT("store_errors{kind=\"%s\"} %llu", store_names[i],
 			    atomic_load(&st->store.errors[i]));
+		EMIT("replay_store_errors %llu",
+		    atomic_load(&st->replay_store_errors));
 	}
 	for (i = 0; i < STATS_REJECT_COUNT; i++)
 		EMIT("rejected{reason=\"%s\"} %llu", reject_names[i],

@@ -13,7 +13,7 @@ layer() {
 	proxyhdr|secret|replay|hll|tbucket|period|histo|qr|addrlist|\
 	socks5|livecount) echo 1 ;;
 	log|net|fetch|ticker|capacity|file|deadline|wallclock|notify|\
-	privdrop|socks5io) echo 2 ;;
+	privdrop|socks5io|replay_redis) echo 2 ;;
 	config|users|stats|pool|direct|dcpool|mask|middle|mux|handshake|\
 	metrics|account|store|seen|link|iplimit|store_redis) echo 3 ;;
 	server|session|acceptor|diag) echo 4 ;;

@@ -8,6 +8,11 @@
  * with its user anywhere in the list (on average half the secrets are
  * tried); a returning one from an address seen with its user; a probe
  * from a new address with a secret of no user (every secret is tried).
+ *
+ * With --redis HOST:PORT every row is measured twice in the same run: the
+ * local replay set alone, then with the shared one ([store] backend =
+ * redis, replay_redis.h) after it, as the daemon checks them. Only the
+ * proxy's side is counted: the CPU of redis-server is its own.
  */
 #include <getopt.h>
 #include <stdint.h>
@@ -28,6 +33,7 @@
 #include "log.h"
 #include "mask.h"
 #include "net.h"
+#include "replay_redis.h"
 #include "seen.h"
 
 #define HC_DOMAIN	"bench.example.com"
@@ -47,6 +53,7 @@ enum hc_kind { HC_BACK, HC_FIRST, HC_PROBE, HC_NKINDS };
 
 struct hc_opts {
 	int count, rounds;
+	const char *redis;	/* NULL: the local replay set only */
 };
 
 /* One measurement, per handshake: CPU and wall time, secrets tried. */
@@ -62,6 +69,8 @@ struct hc_env {
 	struct handshake_env env;	/* hs.env with secrets and a replay set */
 	struct seen *seen;
 	uint32_t next_addr;		/* first contacts: never seen before */
+	struct replay_redis *shared;	/* --redis */
+	atomic_ullong shared_errors;	/* must stay 0 */
 };
 
 static double
@@ -79,6 +88,7 @@ hc_parse(int argc, char **argv, struct hc_opts *o)
 	static const struct option opts[] = {
 		{ "count", required_argument, NULL, 'n' },
 		{ "rounds", required_argument, NULL, 'r' },
+		{ "redis", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c;
@@ -89,6 +99,8 @@ hc_parse(int argc, char **argv, struct hc_opts *o)
 			o->count = atoi(optarg);
 		else if (c == 'r')
 			o->rounds = atoi(optarg);
+		else if (c == 's')
+			o->redis = optarg;
 		else
 			return -1;
 	}
@@ -97,8 +109,11 @@ hc_parse(int argc, char **argv, struct hc_opts *o)
 }
 
 static int
-hc_env_new(struct hc_env *e, size_t nusers)
+hc_env_new(struct hc_env *e, size_t nusers, const char *redis)
 {
+	struct replay_redis_conf rc = { .addr = redis, .prefix = "bench:",
+	    .timeout_ms = 50, .window = FAKETLS_REPLAY_WINDOW,
+	    .errors = &e->shared_errors };
 	struct config none;
 
 	memset(e, 0, sizeof(*e));
@@ -115,6 +130,9 @@ hc_env_new(struct hc_env *e, size_t nusers)
 	e->env = e->hs.env;
 	e->env.secrets = (const uint8_t (*)[SECRET_LEN])e->secrets;
 	e->env.nsecrets = nusers;
+	atomic_init(&e->shared_errors, 0);
+	if (redis != NULL && replay_redis_new(&e->shared, &rc) != 0)
+		return -1;
 	return replay_new(&e->env.replay, HC_REPLAY, FAKETLS_REPLAY_WINDOW);
 }
 
@@ -122,6 +140,7 @@ static void
 hc_env_free(struct hc_env *e)
 {
 	replay_free(e->env.replay);
+	replay_redis_free(e->shared);
 	seen_free(e->seen);
 	free(e->secrets);
 	hsenv_free(&e->hs);
@@ -293,19 +312,46 @@ hc_count(const struct hc_opts *o, size_t nusers, enum hc_kind kind)
 	return n < 20 ? 20 : n;
 }
 
-/* Every round of one user count: rows transport x client. */
+/* Every round of one row, printed. */
 static int
-hc_users(const struct hc_opts *o, size_t nusers)
+hc_row(const struct hc_opts *o, struct hc_env *e, int tls,
+    enum hc_kind kind, int shared)
 {
 	static const char *const tname[] = { "obfuscated2", "fake-TLS" };
 	static const char *const kname[HC_NKINDS] = { "returning", "first",
 	    "probe" };
-	double cpu[BENCH_MAX_ROUNDS], wall[BENCH_MAX_ROUNDS], trials;
+	static const char *const sname[] = { "local", "+redis" };
+	double cpu[BENCH_MAX_ROUNDS], wall[BENCH_MAX_ROUNDS], trials = 0;
+	size_t nusers = e->env.nsecrets;
+	int r, n = hc_count(o, nusers, kind);
+	struct hc_fig f;
+
+	e->env.shared = shared ? e->shared : NULL;
+	for (r = 0; r < o->rounds; r++) {
+		if (hc_cell(e, tls, kind, n, &f) != 0) {
+			fprintf(stderr, "bench: a handshake failed\n");
+			return -1;
+		}
+		cpu[r] = f.cpu_us;
+		wall[r] = f.wall_us;
+		trials += f.trials / o->rounds;
+	}
+	printf("| %5zu | %-11s | %-9s | %-6s | %9.1f | %8.0f | %8.0f "
+	    "| %7.1f |\n", nusers, tname[tls], kname[kind], sname[shared],
+	    hc_median(cpu, o->rounds), 1e6 / hc_median(cpu, o->rounds),
+	    1e6 / hc_median(wall, o->rounds), trials);
+	return 0;
+}
+
+/* Every row of one user count: transport x client (x replay set). */
+static int
+hc_users(const struct hc_opts *o, size_t nusers)
+{
 	struct hc_fig f;
 	struct hc_env e;
-	int tls, kind, r, n, rc = -1;
+	int tls, kind, shared, rc = -1;
 
-	if (hc_env_new(&e, nusers) != 0) {
+	if (hc_env_new(&e, nusers, o->redis) != 0) {
 		fprintf(stderr, "bench: cannot set up %zu users\n", nusers);
 		goto out;
 	}
@@ -314,26 +360,18 @@ hc_users(const struct hc_opts *o, size_t nusers)
 		if (hc_cell(&e, tls, HC_BACK, HC_RETURNING, &f) != 0)
 			goto out;
 	for (tls = 0; tls <= 1; tls++)
-		for (kind = 0; kind < HC_NKINDS; kind++) {
-			n = hc_count(o, nusers, (enum hc_kind)kind);
-			trials = 0;
-			for (r = 0; r < o->rounds; r++) {
-				if (hc_cell(&e, tls, (enum hc_kind)kind, n,
-				    &f) != 0) {
-					fprintf(stderr, "bench: a handshake "
-					    "failed\n");
+		for (kind = 0; kind < HC_NKINDS; kind++)
+			for (shared = 0; shared <= (e.shared != NULL);
+			    shared++)
+				if (hc_row(o, &e, tls, (enum hc_kind)kind,
+				    shared) != 0)
 					goto out;
-				}
-				cpu[r] = f.cpu_us;
-				wall[r] = f.wall_us;
-				trials += f.trials / o->rounds;
-			}
-			printf("| %5zu | %-11s | %-9s | %9.1f | %8.0f | %8.0f "
-			    "| %7.1f |\n", nusers, tname[tls], kname[kind],
-			    hc_median(cpu, o->rounds), 1e6 / hc_median(cpu,
-			    o->rounds), 1e6 / hc_median(wall, o->rounds),
-			    trials);
-		}
+	/* A check Redis missed was a local one: the figures would lie. */
+	if (atomic_load(&e.shared_errors) != 0) {
+		fprintf(stderr, "bench: %llu replay checks Redis did not "
+		    "answer\n", atomic_load(&e.shared_errors));
+		goto out;
+	}
 	rc = 0;
 out:
 	hc_env_free(&e);
@@ -348,7 +386,7 @@ hscost_main(int argc, char **argv)
 
 	if (hc_parse(argc, argv, &o) != 0) {
 		fprintf(stderr, "usage: bench --handshake-cost [--count N] "
-		    "[--rounds R]\n");
+		    "[--rounds R] [--redis HOST:PORT]\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -357,10 +395,10 @@ hscost_main(int argc, char **argv)
 	printf("handshakes per measurement: %d returning, %d/(1 + users/200) "
 	    "first contacts or probes (at least 20); %d rounds, medians\n\n",
 	    o.count, o.count, o.rounds);
-	printf("| users | transport   | client    | CPU µs/hs | hs/s CPU | "
-	    "hs/s wall | trials |\n");
-	printf("|------:|-------------|-----------|----------:|---------:|"
-	    "---------:|-------:|\n");
+	printf("| users | transport   | client    | replay | CPU µs/hs | "
+	    "hs/s CPU | hs/s wall | trials |\n");
+	printf("|------:|-------------|-----------|--------|----------:|"
+	    "---------:|----------:|-------:|\n");
 	for (i = 0; i < HC_NCOUNTS; i++)
 		if (hc_users(&o, hc_user_counts[i]) != 0)
 			return 1;

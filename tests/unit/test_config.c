@@ -2470,6 +2470,22 @@ START_TEST(upstream_stats)
 }
 END_TEST
 
+/* [store] timeout, the one key of its own the shared replay set reads. */
+START_TEST(store_replay_timeout)
+{
+	ck_assert_int_eq(cfg.store_timeout, 50);
+	ck_assert_int_eq(load("[store]\nbackend = redis\n"
+	    "redis = 127.0.0.1:6379\ntimeout = 20\n"), 0);
+	ck_assert_int_eq(cfg.store_timeout, 20);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(set("store", "timeout", "0"), CONFIG_ERR);
+	ck_assert_str_eq(err, "config: [store] timeout = '0': expected "
+	    "milliseconds 1..5000");
+	ck_assert_int_eq(set("store", "timeout", "5001"), CONFIG_ERR);
+	ck_assert_int_eq(cfg.store_timeout, 20);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -2538,6 +2554,7 @@ config_suite(void)
 	tcase_add_test(tc, upstream_stats);
 	tcase_add_test(tc, store_values);
 	tcase_add_test(tc, store_validate);
+	tcase_add_test(tc, store_replay_timeout);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(tu, tmp_setup, tmp_teardown);

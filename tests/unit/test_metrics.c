@@ -76,6 +76,7 @@ START_TEST(labels_escaped)
 	atomic_store(&a->bytes[ACCOUNT_DOWN], 5678);
 	atomic_store(&b->active, 3);
 	atomic_store(&st.rejected[STATS_REJECT_REPLAY], 9);
+	atomic_store(&st.replay_store_errors, 5);
 	body = render(4);
 
 	has_line(body, "mtproxyd_connections_total{user=\"a\\\"b\\\\c\\nd\"} 7");
@@ -87,6 +88,7 @@ START_TEST(labels_escaped)
 	has_line(body, "mtproxyd_sessions_active 4");
 	has_line(body, "mtproxyd_handshake_rejects_total{reason=\"replay\"} 9");
 	has_line(body, "mtproxyd_replay_hits_total 9");
+	has_line(body, "mtproxyd_replay_store_errors_total 5");
 	has_line(body, "# TYPE mtproxyd_bytes_total counter");
 	ck_assert_ptr_null(strstr(body, "mtproxyd_middle_"));
 	free(body);
