@@ -2171,26 +2171,6 @@ metrics_port(const struct config *cfg)
 	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
 }
 
-/* hiredis as Debian builds it has no TLS: refused rather than sent clear. */
-static int
-store_validate(const struct config *cfg, char *err, size_t errlen)
-{
-	if (cfg->store != CONFIG_STORE_REDIS)
-		return 0;
-	if (cfg->redis.addr[0] == '\0') {
-		errbuf_set(err, errlen, "config: [store] backend = redis: "
-		    "expected redis = HOST:PORT or a unix socket path");
-		return CONFIG_ERR;
-	}
-	if (cfg->redis.tls) {
-		errbuf_set(err, errlen, "config: [store] tls = yes: this build "
-		    "has no TLS for Redis (hiredis_ssl); use a unix socket or "
-		    "a tunnel");
-		return CONFIG_ERR;
-	}
-	return 0;
-}
-
 int
 config_validate(struct config *cfg, char *err, size_t errlen)
 {
